@@ -1,0 +1,1 @@
+"""tracelib/store/migrations/versions."""
