@@ -1,1 +1,1 @@
-"""cli."""
+"""The `tracelib` command line (installed as the `tracelib_cli` package)."""

@@ -1,1 +1,262 @@
-"""tracelib/store."""
+"""Persistence for the ledger: one class, :class:`Store`, over SQLAlchemy Core.
+
+All SQL lives here and is parameterized. Rows are converted to tracelib's own
+dataclasses in this package only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, and_, func, select, text, tuple_
+from sqlalchemy.exc import OperationalError
+
+from ..directory import KeyRecord, Location, Party
+from ..errors import NotFoundError, TracelibError
+from ..merkle import NodeId
+from .engine import WRITER_OPTION, make_engine, normalize_url
+from .schema import checkpoints, keys, locations, meta, nodes, parties, records
+
+__all__ = ["Store"]
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+# pg_advisory_xact_lock key: "tracelib" as a 64-bit integer.
+_PG_WRITER_LOCK = 0x7472_6163_656C_6962 & 0x7FFF_FFFF_FFFF_FFFF
+_IN_CHUNK = 500  # bound on IN-list sizes
+
+
+def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class Store:
+    """The ledger's database. Thread-compatible; one per process is enough."""
+
+    def __init__(self, db: str | os.PathLike[str]) -> None:
+        self.url = normalize_url(db)
+        self.engine = make_engine(self.url)
+        self.dialect = self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- schema -------------------------------------------------------------
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest Alembic revision."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def schema_revision(self) -> str | None:
+        try:
+            with self.reader() as conn:
+                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except OperationalError:
+            return None
+        except Exception as e:  # e.g. psycopg UndefinedTable
+            if "alembic_version" in str(e):
+                return None
+            raise TracelibError(f"cannot read the database schema version: {e}") from e
+
+    # -- transactions ---------------------------------------------------------
+    @contextmanager
+    def writer(self) -> Iterator[Connection]:
+        """A write transaction holding the single-writer lock; commits on success."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{WRITER_OPTION: True})
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_WRITER_LOCK})
+                yield conn
+
+    @contextmanager
+    def reader(self) -> Iterator[Connection]:
+        """A read transaction: one consistent snapshot of the ledger."""
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    # -- meta -----------------------------------------------------------------
+    def get_meta(self, conn: Connection, name: str) -> str | None:
+        return conn.execute(select(meta.c.value).where(meta.c.name == name)).scalar()
+
+    def put_meta(self, conn: Connection, name: str, value: str) -> None:
+        if self.get_meta(conn, name) is None:
+            conn.execute(meta.insert().values(name=name, value=value))
+        else:
+            conn.execute(meta.update().where(meta.c.name == name).values(value=value))
+
+    # -- records --------------------------------------------------------------
+    def size(self, conn: Connection) -> int:
+        last = conn.execute(select(func.max(records.c.seq))).scalar()
+        return 0 if last is None else int(last) + 1
+
+    def last_hash(self, conn: Connection, size: int) -> bytes | None:
+        if size == 0:
+            return None
+        return conn.execute(select(records.c.hash).where(records.c.seq == size - 1)).scalar()
+
+    def insert_records(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(records.insert(), rows)
+
+    def record_row(self, conn: Connection, seq: int) -> dict[str, Any]:
+        row = conn.execute(select(records).where(records.c.seq == seq)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no record at seq {seq}")
+        return dict(row)
+
+    def record_row_by_event(self, conn: Connection, event_id: str) -> dict[str, Any]:
+        row = conn.execute(select(records).where(records.c.event_id == event_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no event with id {event_id!r}")
+        return dict(row)
+
+    def find_events(self, conn: Connection, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Stored records for the given event ids (for idempotent appends)."""
+        found: dict[str, dict[str, Any]] = {}
+        cols = [records.c.seq, records.c.event_id, records.c.body, records.c.hash,
+                records.c.recorded_at]
+        for part in _chunks(list(event_ids)):
+            for row in conn.execute(select(*cols).where(records.c.event_id.in_(part))).mappings():
+                found[row["event_id"]] = dict(row)
+        return found
+
+    def iter_record_rows(self, conn: Connection, start: int, end: int,
+                         *, kind: str | None = None) -> Iterator[dict[str, Any]]:
+        query = select(records).where(records.c.seq >= start, records.c.seq < end)
+        if kind is not None:
+            query = query.where(records.c.kind == kind)
+        result = conn.execution_options(yield_per=2000).execute(query.order_by(records.c.seq))
+        for row in result.mappings():
+            yield dict(row)
+
+    # -- Merkle nodes ---------------------------------------------------------
+    def insert_nodes(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(nodes.insert(), rows)
+
+    def get_nodes(self, conn: Connection, ids: Iterable[NodeId]) -> dict[NodeId, bytes]:
+        """Hashes of the given nodes; level 0 is a record's leaf hash. Missing ids are absent."""
+        wanted = sorted(set(ids))
+        leaves = [idx for level, idx in wanted if level == 0]
+        inner = [(level, idx) for level, idx in wanted if level > 0]
+        found: dict[NodeId, bytes] = {}
+        for part in _chunks(leaves):
+            for seq, digest in conn.execute(
+                    select(records.c.seq, records.c.hash).where(records.c.seq.in_(part))):
+                found[(0, int(seq))] = digest
+        for part in _chunks(inner):
+            query = select(nodes.c.level, nodes.c.idx, nodes.c.hash).where(
+                tuple_(nodes.c.level, nodes.c.idx).in_(part))
+            for level, idx, digest in conn.execute(query):
+                found[(int(level), int(idx))] = digest
+        return found
+
+    def nodes_in_range(self, conn: Connection, max_level: int, start: int,
+                       end: int) -> dict[NodeId, bytes]:
+        """Stored nodes of levels 1..max_level lying inside leaves [start, end)."""
+        found: dict[NodeId, bytes] = {}
+        conditions = [and_(nodes.c.level == level, nodes.c.idx >= start >> level,
+                           nodes.c.idx < end >> level) for level in range(1, max_level + 1)]
+        for condition in conditions:
+            for level, idx, digest in conn.execute(
+                    select(nodes.c.level, nodes.c.idx, nodes.c.hash).where(condition)):
+                found[(int(level), int(idx))] = digest
+        return found
+
+    def nodes_above(self, conn: Connection, level: int) -> dict[NodeId, bytes]:
+        rows = conn.execute(select(nodes.c.level, nodes.c.idx, nodes.c.hash)
+                            .where(nodes.c.level > level))
+        return {(int(lv), int(ix)): h for lv, ix, h in rows}
+
+    # -- checkpoints ----------------------------------------------------------
+    def insert_checkpoint(self, conn: Connection, size: int, root: bytes, note: str,
+                          created_at: str) -> None:
+        conn.execute(checkpoints.insert().values(size=size, root=root, note=note,
+                                                 created_at=created_at))
+
+    def latest_checkpoint(self, conn: Connection) -> dict[str, Any] | None:
+        row = conn.execute(select(checkpoints).order_by(checkpoints.c.size.desc()).limit(1))
+        found = row.mappings().first()
+        return dict(found) if found else None
+
+    def checkpoint_at(self, conn: Connection, size: int) -> dict[str, Any] | None:
+        row = conn.execute(select(checkpoints).where(checkpoints.c.size == size)).mappings().first()
+        return dict(row) if row else None
+
+    def all_checkpoints(self, conn: Connection) -> list[dict[str, Any]]:
+        rows = conn.execute(select(checkpoints).order_by(checkpoints.c.size)).mappings()
+        return [dict(r) for r in rows]
+
+    # -- directory: parties, locations, keys ---------------------------------
+    def party(self, conn: Connection, party_id: str) -> Party | None:
+        row = conn.execute(select(parties).where(parties.c.id == party_id)).mappings().first()
+        return Party(row["id"], row["name"], row["role"], int(row["seq"])) if row else None
+
+    def location(self, conn: Connection, location_id: str) -> Location | None:
+        row = conn.execute(select(locations).where(locations.c.id == location_id)).mappings().first()
+        return _location(row) if row else None
+
+    def child_locations(self, conn: Connection, parent: str) -> list[Location]:
+        rows = conn.execute(select(locations).where(locations.c.parent == parent)
+                            .order_by(locations.c.id)).mappings()
+        return [_location(r) for r in rows]
+
+    def key(self, conn: Connection, key_id: str) -> KeyRecord | None:
+        row = conn.execute(select(keys).where(keys.c.key_id == key_id)).mappings().first()
+        return _key(row) if row else None
+
+    def keys_of(self, conn: Connection, party_id: str) -> list[KeyRecord]:
+        rows = conn.execute(select(keys).where(keys.c.party == party_id)
+                            .order_by(keys.c.registered_seq)).mappings()
+        return [_key(r) for r in rows]
+
+    def save_party(self, conn: Connection, party: Party) -> None:
+        values = {"name": party.name, "role": party.role, "seq": party.seq}
+        if self.party(conn, party.id) is None:
+            conn.execute(parties.insert().values(id=party.id, **values))
+        else:
+            conn.execute(parties.update().where(parties.c.id == party.id).values(**values))
+
+    def save_location(self, conn: Connection, loc: Location) -> None:
+        values = {"name": loc.name, "type": loc.type, "parent": loc.parent, "holder": loc.holder,
+                  "details": json.dumps(dict(loc.details), ensure_ascii=False, sort_keys=True),
+                  "seq": loc.seq}
+        if self.location(conn, loc.id) is None:
+            conn.execute(locations.insert().values(id=loc.id, **values))
+        else:
+            conn.execute(locations.update().where(locations.c.id == loc.id).values(**values))
+
+    def save_key(self, conn: Connection, key: KeyRecord) -> None:
+        values = {"party": key.party, "public_key": key.public_key,
+                  "valid_from_us": key.valid_from_us, "registered_seq": key.registered_seq,
+                  "revoked_at_us": key.revoked_at_us, "revoked_seq": key.revoked_seq}
+        if self.key(conn, key.key_id) is None:
+            conn.execute(keys.insert().values(key_id=key.key_id, **values))
+        else:
+            conn.execute(keys.update().where(keys.c.key_id == key.key_id).values(**values))
+
+
+def _location(row: Any) -> Location:
+    return Location(row["id"], row["name"], row["type"], row["parent"], row["holder"],
+                    int(row["seq"]), json.loads(row["details"]))
+
+
+def _key(row: Any) -> KeyRecord:
+    return KeyRecord(row["key_id"], row["party"], bytes(row["public_key"]),
+                     int(row["valid_from_us"]), int(row["registered_seq"]),
+                     None if row["revoked_at_us"] is None else int(row["revoked_at_us"]),
+                     None if row["revoked_seq"] is None else int(row["revoked_seq"]))

@@ -1,0 +1,34 @@
+# The two commands of the README: `make demo` and `make test`. Each sets itself up.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test test-fast lint bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,dev,postgres]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	bash scripts/demo.sh
+
+test: $(STAMP)
+	bash scripts/ensure-postgres.sh
+	$(PY) -m pytest -n 2 --dist loadfile
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadfile -m "not slow and not postgres"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check tracelib service cli tests bench
+	$(VENV)/bin/mypy --strict tracelib
+
+bench: $(STAMP)
+	bash scripts/ensure-postgres.sh
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) demo build *.egg-info bench/work bench/results.json

@@ -1,0 +1,303 @@
+"""Ledger commands: init, keys, append, verify, checkpoint, prove, consistency, show."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from tracelib.errors import NotFoundError, ValidationError
+from tracelib.events import Event
+from tracelib.keys import Keystore, SigningKey
+from tracelib.ledger import Ledger
+from tracelib.timeutil import utcnow
+
+from .context import Env
+from .main import CheckFailed
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+pass_env = click.make_pass_decorator(Env)
+MAX_REPORTED_ERRORS = 20
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=err, transient=True)
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+@click.command()
+@click.option("--operator", default="operator", show_default=True,
+              help="Party id of the ledger's operator (signs register events and checkpoints).")
+@click.option("--name", help="The operator's display name, e.g. 云阳县市场监督管理局.")
+@click.option("--origin", help="Checkpoint origin line [default: tracelib/<operator>].")
+@pass_env
+def init(env: Env, operator: str, name: str | None, origin: str | None) -> None:
+    """Create a ledger and its operator key (the root of trust)."""
+    keystore = env.keystore
+    key = SigningKey.generate()
+    keystore.save(operator, key)
+    ledger = Ledger.create(env.db, operator_key=key, operator=operator, operator_name=name,
+                           origin=origin)
+    with ledger:
+        cp = ledger.sign_checkpoint(key)
+    click.echo(f"created ledger at {ledger.store.url}")
+    click.echo(f"operator {operator!r}, key {key.key_id} in {keystore.path}")
+    click.echo(f"checkpoint origin {cp.checkpoint.origin!r}, size {cp.size}")
+
+
+@click.group()
+def keys() -> None:
+    """Register, list and revoke signing keys."""
+
+
+@keys.command("new")
+@click.argument("party")
+@click.option("--role", help="Register the party too, with this role (farm, stall, lab, …).")
+@click.option("--name", help="The party's display name (with --role).")
+@pass_env
+def keys_new(env: Env, party: str, role: str | None, name: str | None) -> None:
+    """Generate a key for PARTY, store it locally (0600) and register it, signed by the operator.
+
+    A second key for the same party is a rotation: both are valid until the old one is revoked.
+    """
+    with env.open() as ledger:
+        known = ledger.party(party)
+        if known is None and role is None:
+            raise click.UsageError(f"party {party!r} is not registered; pass --role (and --name) "
+                                   "to register it with its key")
+        key = SigningKey.generate()
+        now = utcnow().isoformat()
+        data: dict[str, Any] = {"keys": [{"party": party, "key_id": key.key_id,
+                                          "public_key": key.public.base64(), "valid_from": now}]}
+        if known is None:
+            data["parties"] = [{"id": party, "name": name or party, "role": role}]
+        env.keystore.save(party, key)
+        _operator_append(env, ledger, f"key-{party}-{key.key_id}", data)
+    click.echo(f"registered key {key.key_id} for {party!r}; private key in {env.keystore.path}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.option("--at", "revoked_at", help="RFC 3339 time from which the key is not trusted "
+                                         "[default: now].")
+@click.option("--reason", default="revoked", show_default=True)
+@pass_env
+def keys_revoke(env: Env, key_id: str, revoked_at: str | None, reason: str) -> None:
+    """Revoke KEY_ID: records made after it with that key are rejected."""
+    with env.open() as ledger:
+        entry = {"key_id": key_id, "revoked_at": revoked_at or utcnow().isoformat(),
+                 "reason": reason}
+        _operator_append(env, ledger, f"revoke-{key_id}", {"revoke": [entry]})
+    click.echo(f"revoked key {key_id}")
+
+
+@keys.command("list")
+@click.argument("party", required=False)
+@pass_env
+def keys_list(env: Env, party: str | None) -> None:
+    """List the local keystore's keys (and their registration in the ledger)."""
+    table = Table("party", "key id", "created", "registered at seq", "revoked at seq")
+    with env.open() as ledger:
+        for entry in env.keystore.entries():
+            if party and entry.party != party:
+                continue
+            registered = {k.key_id: k for k in ledger.keys_of(entry.party)}.get(entry.key_id)
+            table.add_row(entry.party, entry.key_id, entry.created_at,
+                          str(registered.registered_seq) if registered else "not registered",
+                          str(registered.revoked_seq) if registered and
+                          registered.revoked_seq is not None else "")
+    out.print(table)
+
+
+def _operator_append(env: Env, ledger: Ledger, event_id: str, data: dict[str, Any]) -> None:
+    from tracelib.events import sign_event
+
+    operator_key = env.keystore.for_party(ledger.operator)
+    event = {"id": event_id, "kind": "register", "time": utcnow().isoformat(),
+             "actor": ledger.operator, "location": ledger.office, "data": data}
+    ledger.append([sign_event(event, operator_key)])
+    ledger.sign_checkpoint(operator_key)
+
+
+class _Signer:
+    """Signs unsigned events with the actor's local key (CONTRACT.md "Signature")."""
+
+    def __init__(self, keystore: Keystore) -> None:
+        self.keystore = keystore
+        self._keys: dict[str, SigningKey | None] = {}
+
+    def __call__(self, event: Event) -> Event:
+        if event.sig is not None:
+            return event
+        if event.actor not in self._keys:
+            try:
+                self._keys[event.actor] = self.keystore.for_party(event.actor)
+            except NotFoundError:
+                self._keys[event.actor] = None
+        key = self._keys[event.actor]
+        if key is None:
+            raise ValidationError(f"event is not signed and the keystore {self.keystore.path} has "
+                                  f"no key for actor {event.actor!r}", field="sig",
+                                  event_id=event.id)
+        return event.signed(key)
+
+
+def _read_events(lines: list[bytes], signer: _Signer) -> Iterator[tuple[int, Event]]:
+    for number, raw in enumerate(lines, start=1):
+        if raw.strip():
+            try:
+                yield number, signer(Event.from_json(raw))
+            except ValidationError as e:
+                raise e.at(line=number) from e
+
+
+@click.command()
+@click.argument("file", type=click.File("rb"))
+@click.option("--checkpoint/--no-checkpoint", default=True, show_default=True,
+              help="Sign a new checkpoint afterwards (needs the operator key).")
+@pass_env
+def append(env: Env, file: Any, checkpoint: bool) -> None:
+    """Append the events of FILE (JSON Lines; - for stdin) in one transaction.
+
+    Every line is validated first; any bad line rejects the whole file and nothing is
+    stored. Unsigned events are signed with the actor's key from the local keystore.
+    """
+    lines = file.read().splitlines()
+    signer = _Signer(env.keystore)
+    errors: list[str] = []
+    total = 0
+    with progress_bar() as bar:
+        task = bar.add_task("checking", total=len(lines))
+        numbered = iter(enumerate(lines, start=1))
+        for number, raw in numbered:
+            bar.advance(task)
+            if not raw.strip():
+                continue
+            try:
+                signer(Event.from_json(raw))
+                total += 1
+            except ValidationError as e:
+                errors.append(str(e.at(line=number)))
+                if len(errors) >= MAX_REPORTED_ERRORS:
+                    errors.append("… stopped after 20 errors")
+                    break
+    if errors:
+        for message in errors:
+            err.print(f"[red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+        raise CheckFailed(f"{file.name}: {len(errors)} bad line(s); nothing was stored")
+    with env.open() as ledger, progress_bar() as bar:
+        task = bar.add_task("appending", total=total)
+        numbers: list[int] = []
+
+        def stream() -> Iterator[Event]:  # streamed: a million lines never sit in memory twice
+            for number, event in _read_events(lines, signer):
+                numbers.append(number)
+                yield event
+
+        receipts = ledger.append(stream(), lines=_LazyLines(numbers),
+                                 progress=lambda n: bar.advance(task, n))
+        size = ledger.size
+        new = sum(1 for r in receipts if not r.duplicate)
+        click.echo(f"appended {new} event(s), {len(receipts) - new} already present; "
+                   f"ledger size {size}")
+        if checkpoint and env.keystore.has_party(ledger.operator):
+            cp = ledger.sign_checkpoint(env.keystore.for_party(ledger.operator))
+            click.echo(f"checkpoint size {cp.size} root {cp.root.hex()}")
+
+
+class _LazyLines:
+    """Line numbers filled in as the stream is read: ``Ledger.append`` asks for the
+    line of item i only after it has drawn item i from the stream."""
+
+    def __init__(self, numbers: list[int]) -> None:
+        self._numbers = numbers
+
+    def __getitem__(self, index: int) -> int:
+        return self._numbers[index]
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+
+@click.command()
+@click.option("--workers", type=click.IntRange(min=1), help="Processes [default: all cores].")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_env
+def verify(env: Env, workers: int | None, as_json: bool) -> None:
+    """Re-derive the whole ledger: chain, leaves, subtree hashes, checkpoints, signatures."""
+    with env.open() as ledger, progress_bar() as bar:
+        task = bar.add_task("verifying", total=ledger.size)
+        report = ledger.verify(workers=workers, progress=lambda n: bar.advance(task, n))
+    if as_json:
+        print_json(report.to_dict())
+    if not report.ok:
+        raise CheckFailed(f"verification FAILED at seq {report.bad_seq}: {report.problem}")
+    if not as_json:
+        click.echo(f"OK: {report.records_checked} records and {report.checkpoints_checked} "
+                   f"checkpoints verified in {report.seconds:.2f} s")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_env
+def checkpoint(env: Env, as_json: bool) -> None:
+    """Sign a checkpoint (C2SP tlog-checkpoint as a signed note) at the current size."""
+    with env.open() as ledger:
+        cp = ledger.sign_checkpoint(env.keystore.for_party(ledger.operator))
+    if as_json:
+        print_json(cp.to_dict())
+    else:
+        click.echo(cp.note, nl=False)
+
+
+@click.command()
+@click.argument("seq", type=click.IntRange(min=0))
+@click.option("--size", type=click.IntRange(min=1),
+              help="Tree size [default: the newest checkpoint covering SEQ].")
+@pass_env
+def prove(env: Env, seq: int, size: int | None) -> None:
+    """Print an RFC 9162 inclusion proof of record SEQ as JSON."""
+    with env.open() as ledger:
+        proof = ledger.inclusion_proof(seq, size)
+    proof.verify()
+    print_json(proof.to_dict())
+
+
+@click.command()
+@click.argument("size1", type=click.IntRange(min=1))
+@click.argument("size2", type=click.IntRange(min=1))
+@pass_env
+def consistency(env: Env, size1: int, size2: int) -> None:
+    """Print an RFC 9162 consistency proof between tree sizes SIZE1 and SIZE2 as JSON."""
+    with env.open() as ledger:
+        proof = ledger.consistency_proof(size1, size2)
+    proof.verify()
+    print_json(proof.to_dict())
+
+
+@click.command()
+@click.argument("ref")
+@pass_env
+def show(env: Env, ref: str) -> None:
+    """Print a record by seq number or event id, as JSON."""
+    with env.open() as ledger:
+        try:
+            record = ledger.record(int(ref)) if ref.isdigit() else ledger.record_for_event(ref)
+        except NotFoundError:
+            if not ref.isdigit():
+                raise
+            record = ledger.record_for_event(ref)
+    print_json(record.to_dict())
+
+
+COMMANDS = [init, keys, append, verify, checkpoint, prove, consistency, show]

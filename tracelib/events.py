@@ -1,0 +1,216 @@
+"""The event envelope (data contract v1): one hop of a lot.
+
+An :class:`Event` cannot be built invalid: :meth:`Event.from_dict` validates the
+envelope with marshmallow, then the kind's own ``data`` schema. The signed and
+stored bytes are the RFC 8785 canonical form of the event *as sent* without
+``sig`` (defaults such as ``inputs: []`` are not inserted), so a partner's
+signature over its own bytes always verifies here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import marshmallow
+from marshmallow import RAISE, Schema, fields, validate
+
+from . import canonical
+from .errors import ValidationError
+from .keys import SigningKey
+from .timeutil import parse_rfc3339, to_micros
+
+__all__ = ["Event", "LotQuantity", "Signature", "sign_event"]
+
+# Identifiers: printable, no control characters, bounded (hostile-string hygiene).
+ID_PATTERN = r"\A[^\x00-\x1f\x7f]{1,200}\Z"
+_id = validate.Regexp(ID_PATTERN, error="must be 1-200 characters without control characters")
+# CONTRACT: qty is a decimal string > 0 ("12.50"); at most 18 digits before and 9 after the point.
+_QTY = re.compile(r"\A(?:0|[1-9]\d{0,17})(?:\.\d{1,9})?\Z")
+_KEY_ID = r"\A[0-9a-f]{16}\Z"
+
+
+def _positive_qty(value: str) -> None:
+    if not _QTY.match(value) or Decimal(value) <= 0:
+        raise marshmallow.ValidationError(
+            f"expected a decimal string greater than 0 like \"12.50\", got {value!r}")
+
+
+class _LotQtySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    lot = fields.String(required=True, validate=_id)
+    qty = fields.String(required=True, validate=_positive_qty)
+    unit = fields.String(required=True, validate=validate.Regexp(
+        r"\A[^\x00-\x1f\x7f\s]{1,20}\Z", error="must be a unit like kg, head, box"))
+
+
+class _SigSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    key = fields.String(required=True, validate=validate.Regexp(
+        _KEY_ID, error="must be a 16-hex-digit key id"))
+    value = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class EnvelopeSchema(Schema):
+    """CONTRACT.md "Event": required id, kind, time, actor, location, data."""
+
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(required=True, validate=_id)
+    kind = fields.String(required=True)
+    time = fields.String(required=True)
+    actor = fields.String(required=True, validate=_id)
+    location = fields.String(required=True, validate=_id)
+    inputs = fields.List(fields.Nested(_LotQtySchema), load_default=list)
+    outputs = fields.List(fields.Nested(_LotQtySchema), load_default=list)
+    data = fields.Dict(required=True)
+    sig = fields.Nested(_SigSchema)
+
+
+_ENVELOPE = EnvelopeSchema()
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> tuple[str, str]:
+    """First (field path, message) of a marshmallow error tree, e.g. ("inputs[0].qty", "...")."""
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            if isinstance(key, int):
+                path = f"{prefix}[{key}]"
+            elif key == "_schema":
+                path = prefix
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
+            return flatten_messages(value, path)
+    if isinstance(messages, list) and messages:
+        return flatten_messages(messages[0], prefix)
+    return prefix or "event", str(messages)
+
+
+def load_with(schema: Schema, value: Any, *, prefix: str) -> dict[str, Any]:
+    """Run a marshmallow schema, turning its error tree into one tracelib ValidationError."""
+    try:
+        result: dict[str, Any] = schema.load(value)
+    except marshmallow.ValidationError as e:
+        field, message = flatten_messages(e.messages, prefix)
+        raise ValidationError(message, field=field) from e
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class LotQuantity:
+    lot: str
+    qty: Decimal
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    key: str
+    value: bytes
+
+    def to_dict(self) -> dict[str, str]:
+        return {"key": self.key, "value": base64.b64encode(self.value).decode("ascii")}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One validated hop. ``body`` is what is signed and stored (canonical, without sig)."""
+
+    id: str
+    kind: str
+    time: datetime
+    time_text: str
+    time_us: int
+    actor: str
+    location: str
+    inputs: tuple[LotQuantity, ...]
+    outputs: tuple[LotQuantity, ...]
+    data: Mapping[str, Any]
+    sig: Signature | None
+    body: bytes
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> Event:
+        """Validate a wire-form event (CONTRACT.md) and return it; ValidationError names the field."""
+        from .kinds import kind_spec  # the kinds registry imports this module
+
+        if not isinstance(doc, Mapping):
+            raise ValidationError(f"expected a JSON object, got {type(doc).__name__}", field="event")
+        loaded = load_with(_ENVELOPE, doc, prefix="")
+        event_id = loaded["id"]
+        try:
+            spec = kind_spec(loaded["kind"])
+            moment = parse_rfc3339(loaded["time"], field="time")
+            load_with(spec.data_schema, loaded["data"], prefix="data")
+            unsigned = {k: v for k, v in doc.items() if k != "sig"}
+            body = canonical.dumps(unsigned)
+            sig = None
+            if "sig" in loaded:
+                try:
+                    raw = base64.b64decode(loaded["sig"]["value"], validate=True)
+                except (binascii.Error, ValueError) as e:
+                    raise ValidationError("signature is not valid base64", field="sig.value") from e
+                if len(raw) != 64:
+                    raise ValidationError(
+                        f"Ed25519 signature must be 64 bytes, got {len(raw)}", field="sig.value")
+                sig = Signature(loaded["sig"]["key"], raw)
+        except ValidationError as e:
+            raise e.at(event_id=event_id) from e
+        return cls(
+            id=event_id, kind=loaded["kind"], time=moment, time_text=loaded["time"],
+            time_us=to_micros(moment),
+            actor=loaded["actor"], location=loaded["location"],
+            inputs=tuple(_lot_qty(x) for x in loaded["inputs"]),
+            outputs=tuple(_lot_qty(x) for x in loaded["outputs"]),
+            data=loaded["data"], sig=sig, body=body,
+        )
+
+    @classmethod
+    def from_json(cls, text: bytes | str) -> Event:
+        """Parse one JSON line strictly (no duplicate keys, no floats) and validate it."""
+        return cls.from_dict(canonical.loads(text))
+
+    @classmethod
+    def from_stored(cls, body: bytes, key_id: str, signature: bytes) -> Event:
+        """Rebuild an event from the ledger's stored bytes and signature columns."""
+        doc = canonical.loads(body)
+        doc["sig"] = Signature(key_id, signature).to_dict()
+        return cls.from_dict(doc)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form (CONTRACT.md), with ``sig`` when signed."""
+        doc: dict[str, Any] = canonical.loads(self.body)
+        if self.sig is not None:
+            doc["sig"] = self.sig.to_dict()
+        return doc
+
+    def signed(self, key: SigningKey) -> Event:
+        """A copy signed with ``key`` over :attr:`body`."""
+        doc = self.to_dict()
+        doc["sig"] = Signature(key.key_id, key.sign(self.body)).to_dict()
+        return Event.from_dict(doc)
+
+    def lots(self) -> set[str]:
+        return {q.lot for q in self.inputs} | {q.lot for q in self.outputs}
+
+
+def _lot_qty(item: Mapping[str, str]) -> LotQuantity:
+    return LotQuantity(item["lot"], Decimal(item["qty"]), item["unit"])
+
+
+def sign_event(doc: Mapping[str, Any], key: SigningKey) -> dict[str, Any]:
+    """Return ``doc`` with a ``sig`` made by ``key`` over its canonical bytes without sig."""
+    unsigned = {k: v for k, v in doc.items() if k != "sig"}
+    body = canonical.dumps(unsigned)
+    return {**unsigned, "sig": Signature(key.key_id, key.sign(body)).to_dict()}

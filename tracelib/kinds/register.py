@@ -1,0 +1,152 @@
+"""The ``register`` kind: parties, locations and keys enter the ledger, signed by the operator.
+
+Key rotation is a ``register`` adding the new key (and, when the old one must stop,
+a ``revoke`` entry); revocation names the moment from which the key is no longer
+trusted. Both are operator-signed events, so who-may-sign is itself in the chain.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import TYPE_CHECKING, Any
+
+import marshmallow
+from marshmallow import RAISE, Schema, fields, validate, validates_schema
+
+from ..directory import LOCATION_TYPES, ROLES, KeyRecord, Location, Party
+from ..errors import ValidationError
+from ..events import ID_PATTERN
+from ..keys import key_id as compute_key_id
+from ..timeutil import parse_rfc3339, to_micros
+from . import KindSpec, register_kind
+
+if TYPE_CHECKING:
+    from ..events import Event
+    from ..ledger import AppendContext
+
+_id = validate.Regexp(ID_PATTERN, error="must be 1-200 characters without control characters")
+_text = validate.Length(min=1, max=500)
+
+
+class PartySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(required=True, validate=_id)
+    name = fields.String(required=True, validate=_text)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+
+
+class LocationSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(required=True, validate=_id)
+    name = fields.String(required=True, validate=_text)
+    type = fields.String(required=True, validate=validate.OneOf(LOCATION_TYPES))
+    parent = fields.String(validate=_id)
+    holder = fields.String(validate=_id)
+    # 亮证亮照: business licence 营业执照 and food business licence 食品经营许可证 numbers.
+    licences = fields.Dict(keys=fields.String(validate=validate.Length(max=50)),
+                           values=fields.String(validate=_text))
+    address = fields.String(validate=_text)
+    number = fields.String(validate=validate.Length(min=1, max=50))  # the stall number
+
+
+class KeySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    party = fields.String(required=True, validate=_id)
+    key_id = fields.String(required=True, validate=validate.Regexp(r"\A[0-9a-f]{16}\Z"))
+    public_key = fields.String(required=True)
+    valid_from = fields.String(required=True)
+
+
+class RevokeSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    key_id = fields.String(required=True, validate=validate.Regexp(r"\A[0-9a-f]{16}\Z"))
+    revoked_at = fields.String(required=True)
+    reason = fields.String(validate=_text)
+
+
+class RegisterData(Schema):
+    class Meta:
+        unknown = RAISE
+
+    parties = fields.List(fields.Nested(PartySchema), validate=validate.Length(max=10_000))
+    locations = fields.List(fields.Nested(LocationSchema), validate=validate.Length(max=10_000))
+    keys = fields.List(fields.Nested(KeySchema), validate=validate.Length(max=10_000))
+    revoke = fields.List(fields.Nested(RevokeSchema), validate=validate.Length(max=10_000))
+
+    @validates_schema
+    def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
+        if not any(data.get(k) for k in ("parties", "locations", "keys", "revoke")):
+            raise marshmallow.ValidationError(
+                "a register event must name parties, locations, keys or revoke")
+
+
+def decode_public_key(value: str, *, field: str) -> bytes:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise ValidationError("public key is not valid base64", field=field) from e
+    if len(raw) != 32:
+        raise ValidationError(f"Ed25519 public key must be 32 bytes, got {len(raw)}", field=field)
+    return raw
+
+
+def apply_register(ctx: AppendContext, event: Event, seq: int) -> None:
+    """Apply a register event in order: parties, then locations, keys, revocations."""
+    if event.actor != ctx.operator:
+        raise ValidationError(
+            f"register events are signed by the operator {ctx.operator!r}, not {event.actor!r}",
+            field="actor")
+    data = event.data
+    for i, item in enumerate(data.get("parties", [])):
+        ctx.put_party(Party(item["id"], item["name"], item["role"], seq))
+        if item["id"] == ctx.operator and item["role"] != "operator":
+            raise ValidationError("the operator's role cannot change", field=f"data.parties[{i}].role")
+    for i, item in enumerate(data.get("locations", [])):
+        where = f"data.locations[{i}]"
+        if "parent" in item and ctx.location(item["parent"]) is None:
+            raise ValidationError(f"unknown parent location {item['parent']!r}", field=f"{where}.parent")
+        if "holder" in item and ctx.party(item["holder"]) is None:
+            raise ValidationError(f"unknown holder party {item['holder']!r}", field=f"{where}.holder")
+        details = {k: v for k, v in item.items()
+                   if k not in ("id", "name", "type", "parent", "holder")}
+        ctx.put_location(Location(item["id"], item["name"], item["type"], item.get("parent"),
+                                  item.get("holder"), seq, details))
+    for i, item in enumerate(data.get("keys", [])):
+        where = f"data.keys[{i}]"
+        if ctx.party(item["party"]) is None:
+            raise ValidationError(f"unknown party {item['party']!r}", field=f"{where}.party")
+        raw = decode_public_key(item["public_key"], field=f"{where}.public_key")
+        expected = compute_key_id(raw)
+        if item["key_id"] != expected:
+            raise ValidationError(f"key id does not match the public key: expected {expected}, "
+                                  f"got {item['key_id']}", field=f"{where}.key_id")
+        if ctx.key(expected) is not None:
+            raise ValidationError(f"key {expected} is already registered", field=f"{where}.key_id")
+        valid_from = to_micros(parse_rfc3339(item["valid_from"], field=f"{where}.valid_from"))
+        ctx.put_key(KeyRecord(expected, item["party"], raw, valid_from, seq))
+    for i, item in enumerate(data.get("revoke", [])):
+        where = f"data.revoke[{i}]"
+        record = ctx.key(item["key_id"])
+        if record is None:
+            raise ValidationError(f"unknown key {item['key_id']!r}", field=f"{where}.key_id")
+        if record.revoked_seq is not None:
+            raise ValidationError(f"key {item['key_id']} is already revoked", field=f"{where}.key_id")
+        at = to_micros(parse_rfc3339(item["revoked_at"], field=f"{where}.revoked_at"))
+        ctx.revoke_key(item["key_id"], at, seq)
+        if record.party == ctx.operator and not ctx.has_live_key(ctx.operator, seq + 1):
+            raise ValidationError("this would revoke the operator's last valid key; register its "
+                                  "successor first", field=f"{where}.key_id")
+    if ctx.location(event.location) is None:
+        raise ValidationError(f"unknown location {event.location!r}", field="location")
+
+
+register_kind(KindSpec("register", None, RegisterData(), apply_register))

@@ -1,0 +1,559 @@
+"""The ledger: append signed events to a hash chain and an RFC 9162 Merkle tree.
+
+Invariants (checked again by :func:`tracelib.verify.verify_ledger`):
+
+* records are numbered 0, 1, 2, … (``seq`` is the Merkle leaf index);
+* each record carries the previous record's hash; record 0 carries 32 zero bytes;
+* every record's event is signed by a key of its actor, registered at an earlier
+  seq by the operator and valid at the event's time (record 0, the genesis
+  ``register``, is signed by the operator key it registers);
+* every perfect subtree of level >= 1 is stored once, when its last leaf is appended;
+* checkpoints are signed C2SP tlog-checkpoints, each consistent with the one before.
+
+Appends are serialized (one writer), run in one transaction, and are idempotent
+by event id.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from . import merkle
+from ._sigpool import SignatureJob
+from .directory import KeyRecord, Location, Party
+from .errors import ConflictError, NotFoundError, ProofError, SignatureError, TracelibError
+from .errors import ValidationError
+from .events import Event, sign_event
+from .keys import SigningKey, VerifyKey
+from .kinds import kind_spec
+from .note import Checkpoint, NoteVerifier, open_note, sign_note
+from .record import GENESIS_PREV, Record
+from .store import Store
+from .timeutil import format_utc, to_micros, utcnow
+
+__all__ = ["AppendContext", "ConsistencyProof", "InclusionProof", "Ledger", "Receipt",
+           "SignedCheckpoint"]
+
+CHUNK = 1000  # events validated, hashed and inserted together inside one transaction
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the ledger answers for an appended event (the same again for a duplicate)."""
+
+    seq: int
+    event_id: str
+    hash: bytes
+    recorded_at: str
+    duplicate: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "id": self.event_id, "hash": self.hash.hex(),
+                "recorded_at": self.recorded_at, "duplicate": self.duplicate}
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    checkpoint: Checkpoint
+    note: str
+    created_at: str
+
+    @property
+    def size(self) -> int:
+        return self.checkpoint.size
+
+    @property
+    def root(self) -> bytes:
+        return self.checkpoint.root
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"origin": self.checkpoint.origin, "size": self.size, "root": self.root.hex(),
+                "note": self.note, "created_at": self.created_at}
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """RFC 9162 §2.1.3 inclusion proof of record ``seq`` in the tree of ``size`` records."""
+
+    seq: int
+    size: int
+    leaf_hash: bytes
+    proof: tuple[bytes, ...]
+    root: bytes
+    checkpoint: str | None = None
+
+    def verify(self) -> None:
+        merkle.verify_inclusion(self.leaf_hash, self.seq, self.size, self.proof, self.root)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "size": self.size, "leaf_hash": self.leaf_hash.hex(),
+                "proof": [h.hex() for h in self.proof], "root": self.root.hex(),
+                "checkpoint": self.checkpoint}
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    """RFC 9162 §2.1.4 consistency proof that tree ``size2`` extends tree ``size1``."""
+
+    size1: int
+    size2: int
+    proof: tuple[bytes, ...]
+    root1: bytes
+    root2: bytes
+
+    def verify(self) -> None:
+        merkle.verify_consistency(self.size1, self.size2, self.proof, self.root1, self.root2)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"size1": self.size1, "size2": self.size2, "proof": [h.hex() for h in self.proof],
+                "root1": self.root1.hex(), "root2": self.root2.hex()}
+
+
+class AppendContext:
+    """The ledger's state as seen by the event being appended: the store inside the
+    write transaction, overlaid with what earlier events of the same batch did."""
+
+    def __init__(self, store: Store, conn: Connection, operator: str) -> None:
+        self.store = store
+        self.conn = conn
+        self.operator = operator
+        self._parties: dict[str, Party | None] = {}
+        self._locations: dict[str, Location | None] = {}
+        self._keys: dict[str, KeyRecord | None] = {}
+        self._dirty: list[Party | Location | KeyRecord] = []
+
+    def party(self, party_id: str) -> Party | None:
+        if party_id not in self._parties:
+            self._parties[party_id] = self.store.party(self.conn, party_id)
+        return self._parties[party_id]
+
+    def location(self, location_id: str) -> Location | None:
+        if location_id not in self._locations:
+            self._locations[location_id] = self.store.location(self.conn, location_id)
+        return self._locations[location_id]
+
+    def key(self, key_id: str) -> KeyRecord | None:
+        if key_id not in self._keys:
+            self._keys[key_id] = self.store.key(self.conn, key_id)
+        return self._keys[key_id]
+
+    def put_party(self, party: Party) -> None:
+        self._parties[party.id] = party
+        self._dirty.append(party)
+
+    def put_location(self, location: Location) -> None:
+        self._locations[location.id] = location
+        self._dirty.append(location)
+
+    def put_key(self, key: KeyRecord) -> None:
+        self._keys[key.key_id] = key
+        self._dirty.append(key)
+
+    def revoke_key(self, key_id: str, revoked_at_us: int, seq: int) -> None:
+        old = self.key(key_id)
+        assert old is not None
+        self.put_key(KeyRecord(old.key_id, old.party, old.public_key, old.valid_from_us,
+                               old.registered_seq, revoked_at_us, seq))
+
+    def has_live_key(self, party_id: str, seq: int) -> bool:
+        """Whether ``party_id`` has a key not revoked before ``seq``."""
+        for stored in self.store.keys_of(self.conn, party_id):
+            self.key(stored.key_id)  # prime the cache without overriding newer state
+        return any(k is not None and k.party == party_id
+                   and (k.revoked_seq is None or k.revoked_seq >= seq)
+                   for k in self._keys.values())
+
+    def flush(self) -> None:
+        """Write the directory rows changed so far (last write of a row wins)."""
+        for row in self._dirty:
+            if isinstance(row, Party):
+                self.store.save_party(self.conn, row)
+            elif isinstance(row, Location):
+                self.store.save_location(self.conn, row)
+            else:
+                self.store.save_key(self.conn, row)
+        self._dirty.clear()
+
+
+class Ledger:
+    """A tracelib ledger in a database. Open with :meth:`open`, create with :meth:`create`."""
+
+    def __init__(self, store: Store, *, operator: str, origin: str) -> None:
+        self.store = store
+        self.operator = operator
+        self.origin = origin
+
+    # -- life cycle -----------------------------------------------------------
+    @classmethod
+    def create(cls, db: str | os.PathLike[str], *, operator_key: SigningKey,
+               operator: str = "operator", operator_name: str | None = None,
+               origin: str | None = None, now: datetime | None = None) -> Ledger:
+        """Create the schema and the genesis record: the operator, its office and its key,
+        in a ``register`` event signed by that key (the ledger's root of trust)."""
+        store = Store(db)
+        store.migrate()
+        origin = origin or f"tracelib/{operator}"
+        Checkpoint(origin, 0, merkle.EMPTY_ROOT)  # validates the origin line
+        with store.writer() as conn:
+            if store.get_meta(conn, "operator") is not None:
+                raise ValidationError("this database already holds a tracelib ledger", field="db")
+            store.put_meta(conn, "operator", operator)
+            store.put_meta(conn, "origin", origin)
+            store.put_meta(conn, "operator_key", operator_key.public.base64())
+        ledger = cls(store, operator=operator, origin=origin)
+        moment = now or utcnow()
+        when = moment.isoformat()
+        office = ledger.office
+        genesis = {
+            "id": f"genesis-{operator}", "kind": "register", "time": when,
+            "actor": operator, "location": office,
+            "data": {
+                "parties": [{"id": operator, "name": operator_name or operator,
+                             "role": "operator"}],
+                "locations": [{"id": office, "name": operator_name or operator,
+                               "type": "office", "holder": operator}],
+                "keys": [{"party": operator, "key_id": operator_key.key_id,
+                          "public_key": operator_key.public.base64(), "valid_from": when}],
+            },
+        }
+        ledger.append([sign_event(genesis, operator_key)], now=moment)
+        return ledger
+
+    @classmethod
+    def open(cls, db: str | os.PathLike[str]) -> Ledger:
+        store = Store(db)
+        if store.schema_revision() is None:
+            store.close()
+            raise NotFoundError(f"no tracelib ledger at {store.url}; run `tracelib init` first")
+        with store.reader() as conn:
+            operator = store.get_meta(conn, "operator")
+            origin = store.get_meta(conn, "origin")
+        if operator is None or origin is None:
+            store.close()
+            raise NotFoundError(f"the ledger at {store.url} was never initialised")
+        return cls(store, operator=operator, origin=origin)
+
+    @property
+    def office(self) -> str:
+        """The operator's own location, where its register events happen."""
+        return f"{self.operator}.office"
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- append ---------------------------------------------------------------
+    def append(self, events: Iterable[Event | Mapping[str, Any]], *,
+               now: datetime | None = None, lines: Sequence[int] | None = None,
+               progress: Progress | None = None) -> list[Receipt]:
+        """Append signed events in one transaction and return one receipt per event.
+
+        The same id with the same bytes returns the original receipt; with other
+        bytes it raises ConflictError. Any rejected event rejects the whole batch
+        (nothing is stored) with an error naming the event, its position (or
+        ``lines[i]``) and the field.
+        """
+        moment = now or utcnow()
+        recorded_at, recorded_us = format_utc(moment), to_micros(moment)
+        receipts: list[Receipt] = []
+        jobs: list[tuple[SignatureJob, list[tuple[int, Event]]]] = []
+        with self.store.writer() as conn:
+            ctx = AppendContext(self.store, conn, self.operator)
+            size = self.store.size(conn)
+            prev = self.store.last_hash(conn, size) or GENESIS_PREV
+            frontier = self.store.get_nodes(conn, merkle.root_plan(size))
+            tree = merkle.CompactRange(0, size, [frontier[n] for n in merkle.root_plan(size)])
+            seen: dict[str, Receipt] = {}
+            seen_bodies: dict[str, bytes] = {}
+            position = 0
+            for chunk in _chunked(events, CHUNK):
+                parsed: list[tuple[int, Event]] = []
+                for item in chunk:
+                    line = lines[position] if lines is not None else position + 1
+                    position += 1
+                    try:
+                        event = item if isinstance(item, Event) else Event.from_dict(item)
+                    except ValidationError as e:
+                        raise e.at(line=line) from e
+                    parsed.append((line, event))
+                stored = self.store.find_events(conn, [e.id for _, e in parsed])
+                rows: list[dict[str, Any]] = []
+                new_nodes: list[dict[str, Any]] = []
+                sig_items: list[tuple[bytes, bytes, bytes]] = []
+                signed_by: list[tuple[int, Event]] = []
+
+                def keep_node(level: int, index: int, digest: bytes) -> None:
+                    new_nodes.append({"level": level, "idx": index, "hash": digest})
+
+                for line, event in parsed:
+                    earlier = stored.get(event.id)
+                    if earlier is not None:
+                        if bytes(earlier["body"]) != event.body:
+                            raise ConflictError(f"line {line}: event {event.id!r} is already in the "
+                                                f"ledger at seq {earlier['seq']} with other content")
+                        receipts.append(Receipt(int(earlier["seq"]), event.id,
+                                                bytes(earlier["hash"]), earlier["recorded_at"],
+                                                duplicate=True))
+                        continue
+                    if event.id in seen:
+                        if seen_bodies[event.id] != event.body:
+                            raise ConflictError(f"line {line}: event {event.id!r} appears twice in "
+                                                "this batch with different content")
+                        first = seen[event.id]
+                        receipts.append(Receipt(first.seq, first.event_id, first.hash,
+                                                first.recorded_at, duplicate=True))
+                        continue
+                    try:
+                        key = self._admit(ctx, event, size, recorded_us)
+                    except ValidationError as e:
+                        raise e.at(line=line, event_id=event.id) from e
+                    assert event.sig is not None
+                    sig_items.append((key.public_key, event.body, event.sig.value))
+                    signed_by.append((line, event))
+                    record = Record(size, event.id, event.kind, event.actor, event.location,
+                                    event.time_text, prev, b"", event.body, event.sig.key,
+                                    event.sig.value, recorded_at)
+                    digest = record.computed_hash()
+                    tree.append(digest, keep_node)
+                    row = record.to_row()
+                    row["hash"] = digest
+                    rows.append(row)
+                    receipt = Receipt(size, event.id, digest, recorded_at)
+                    receipts.append(receipt)
+                    seen[event.id] = receipt
+                    seen_bodies[event.id] = event.body
+                    prev = digest
+                    size += 1
+                if sig_items:
+                    jobs.append((SignatureJob(sig_items), signed_by))
+                ctx.flush()
+                self.store.insert_records(conn, rows)
+                self.store.insert_nodes(conn, new_nodes)
+                if progress is not None:
+                    progress(len(parsed))
+                if len(jobs) > 4:  # bound memory: settle old signature checks as we go
+                    _settle(jobs.pop(0))
+            for job in jobs:
+                _settle(job)
+        return receipts
+
+    def _admit(self, ctx: AppendContext, event: Event, seq: int, recorded_us: int) -> KeyRecord:
+        """Run the kind's rules and return the key that must have signed the event."""
+        if event.sig is None:
+            raise SignatureError("event is not signed (no sig) and no local key signed it",
+                                 field="sig")
+        spec = kind_spec(event.kind)
+        if seq == 0:
+            # Genesis: the operator registers itself and the key that signs this very record.
+            if event.kind != "register" or event.actor != self.operator:
+                raise ValidationError("the first record must be the operator's register event",
+                                      field="kind")
+            assert spec.apply is not None
+            spec.apply(ctx, event, seq)
+            key = ctx.key(event.sig.key)
+            if key is None or key.party != self.operator:
+                raise SignatureError("the genesis event must be signed by the operator key it "
+                                     "registers", field="sig.key")
+            return key
+        key = ctx.key(event.sig.key)
+        if ctx.party(event.actor) is None:
+            raise ValidationError(f"unregistered actor {event.actor!r}", field="actor")
+        if key is None:
+            raise SignatureError(f"unknown key {event.sig.key}; register it first",
+                                 field="sig.key")
+        problem = key.problem_at(actor=event.actor, seq=seq, time_us=recorded_us)
+        if problem is not None:
+            raise SignatureError(problem, field="sig.key")
+        if event.kind != "register" and ctx.location(event.location) is None:
+            raise ValidationError(f"unknown location {event.location!r}", field="location")
+        if spec.apply is not None:
+            spec.apply(ctx, event, seq)
+        return key
+
+    # -- reads ----------------------------------------------------------------
+    @property
+    def size(self) -> int:
+        with self.store.reader() as conn:
+            return self.store.size(conn)
+
+    def record(self, seq: int) -> Record:
+        if seq < 0:
+            raise NotFoundError(f"no record at seq {seq}")
+        with self.store.reader() as conn:
+            return Record.from_row(self.store.record_row(conn, seq))
+
+    def record_for_event(self, event_id: str) -> Record:
+        with self.store.reader() as conn:
+            return Record.from_row(self.store.record_row_by_event(conn, event_id))
+
+    def party(self, party_id: str) -> Party | None:
+        with self.store.reader() as conn:
+            return self.store.party(conn, party_id)
+
+    def location(self, location_id: str) -> Location | None:
+        with self.store.reader() as conn:
+            return self.store.location(conn, location_id)
+
+    def keys_of(self, party_id: str) -> list[KeyRecord]:
+        with self.store.reader() as conn:
+            return self.store.keys_of(conn, party_id)
+
+    # -- Merkle tree ----------------------------------------------------------
+    def _root(self, conn: Connection, size: int) -> bytes:
+        plan = merkle.root_plan(size)
+        found = self.store.get_nodes(conn, plan)
+        missing = [n for n in plan if n not in found]
+        if missing:
+            raise ProofError(f"the store lacks subtree hashes {missing} for size {size}")
+        return merkle.fold([found[n] for n in plan]) if plan else merkle.EMPTY_ROOT
+
+    def _build(self, conn: Connection, plan: Sequence[Sequence[merkle.NodeId]]) -> list[bytes]:
+        found = self.store.get_nodes(conn, merkle.plan_nodes(plan))
+        try:
+            return merkle.build_proof(plan, found)
+        except (KeyError, ProofError) as e:
+            raise ProofError(f"the store lacks a subtree hash the proof needs: {e}") from e
+
+    def root(self, size: int | None = None) -> bytes:
+        with self.store.reader() as conn:
+            current = self.store.size(conn)
+            size = current if size is None else size
+            _check_size(size, current)
+            return self._root(conn, size)
+
+    def inclusion_proof(self, seq: int, size: int | None = None) -> InclusionProof:
+        """Prove record ``seq`` is in the tree of ``size`` records (default: the latest
+        checkpoint that covers it, else the current size), in O(log n) reads."""
+        with self.store.reader() as conn:
+            current = self.store.size(conn)
+            note = None
+            if size is None:
+                latest = self.store.latest_checkpoint(conn)
+                if latest is not None and seq < int(latest["size"]):
+                    size, note = int(latest["size"]), latest["note"]
+                else:
+                    size = current
+            else:
+                _check_size(size, current)
+                at = self.store.checkpoint_at(conn, size)
+                note = at["note"] if at else None
+            if not 0 <= seq < size:
+                raise NotFoundError(f"seq {seq} is not in a tree of size {size}")
+            leaf = self.store.get_nodes(conn, [(0, seq)])[(0, seq)]
+            proof = self._build(conn, merkle.inclusion_proof_plan(seq, size))
+            return InclusionProof(seq, size, leaf, tuple(proof), self._root(conn, size), note)
+
+    def consistency_proof(self, size1: int, size2: int | None = None) -> ConsistencyProof:
+        with self.store.reader() as conn:
+            current = self.store.size(conn)
+            size2 = current if size2 is None else size2
+            _check_size(size2, current)
+            if not 0 < size1 <= size2:
+                raise ValidationError(f"expected 0 < size1 <= size2, got {size1} and {size2}",
+                                      field="size1")
+            proof = self._build(conn, merkle.consistency_proof_plan(size1, size2))
+            return ConsistencyProof(size1, size2, tuple(proof), self._root(conn, size1),
+                                    self._root(conn, size2))
+
+    # -- checkpoints ----------------------------------------------------------
+    def checkpoint_verifiers(self) -> list[NoteVerifier]:
+        """Note verifiers for every operator key (checkpoints are signed as ``origin``)."""
+        return [NoteVerifier.for_key(self.origin, VerifyKey.from_bytes(k.public_key))
+                for k in self.keys_of(self.operator)]
+
+    def sign_checkpoint(self, key: SigningKey, *, now: datetime | None = None) -> SignedCheckpoint:
+        """Sign a checkpoint at the current size with an operator key.
+
+        Refuses to sign a head that is not consistent with the newest stored
+        checkpoint (so two inconsistent checkpoints are never signed); returns
+        the existing checkpoint when the ledger has not grown.
+        """
+        with self.store.writer() as conn:
+            mine = {k.key_id: k for k in self.store.keys_of(conn, self.operator)}
+            if key.key_id not in mine or mine[key.key_id].revoked_seq is not None:
+                raise SignatureError(f"key {key.key_id} is not a valid key of the operator "
+                                     f"{self.operator!r}", field="key")
+            size = self.store.size(conn)
+            root = self._root(conn, size)
+            latest = self.store.latest_checkpoint(conn)
+            if latest is not None:
+                old_size, old_root = int(latest["size"]), bytes(latest["root"])
+                if old_size == size:
+                    if old_root != root:
+                        raise TracelibError(f"refusing to sign: the root at size {size} differs "
+                                            "from the signed checkpoint; run `tracelib verify`")
+                    return _signed(latest)
+                if old_size > size:
+                    raise TracelibError(f"refusing to sign: a checkpoint at size {old_size} exists "
+                                        f"but the ledger has {size} records; run `tracelib verify`")
+                proof = self._build(conn, merkle.consistency_proof_plan(old_size, size))
+                try:
+                    merkle.verify_consistency(old_size, size, proof, old_root, root)
+                except ProofError as e:
+                    raise TracelibError(f"refusing to sign an inconsistent checkpoint: {e}") from e
+            body = Checkpoint(self.origin, size, root)
+            note = sign_note(body.to_text(), self.origin, key)
+            created = format_utc(now or utcnow())
+            self.store.insert_checkpoint(conn, size, root, note, created)
+            return SignedCheckpoint(body, note, created)
+
+    def latest_checkpoint(self) -> SignedCheckpoint | None:
+        with self.store.reader() as conn:
+            row = self.store.latest_checkpoint(conn)
+        return _signed(row) if row else None
+
+    def open_checkpoint(self, note: str) -> Checkpoint:
+        """Verify a checkpoint note against the operator's keys and parse it."""
+        text, _names = open_note(note, self.checkpoint_verifiers())
+        return Checkpoint.parse(text)
+
+    # -- audit ----------------------------------------------------------------
+    def verify(self, *, workers: int | None = None,
+               progress: Progress | None = None) -> Any:
+        """Re-derive everything; see :func:`tracelib.verify.verify_ledger`."""
+        from .verify import verify_ledger
+
+        return verify_ledger(self, workers=workers, progress=progress)
+
+
+def _signed(row: Mapping[str, Any]) -> SignedCheckpoint:
+    text = row["note"].split("\n\n", 1)[0] + "\n"
+    return SignedCheckpoint(Checkpoint.parse(text), row["note"], row["created_at"])
+
+
+def _check_size(size: int, current: int) -> None:
+    if not 0 <= size <= current:
+        raise NotFoundError(f"tree size {size} is out of range: the ledger has {current} records")
+
+
+def _settle(job: tuple[SignatureJob, list[tuple[int, Event]]]) -> None:
+    checker, signed = job
+    bad = checker.failures()
+    if bad:
+        line, event = signed[bad[0]]
+        assert event.sig is not None
+        raise SignatureError(f"signature does not verify with key {event.sig.key}",
+                             field="sig.value", line=line, event_id=event.id)
+
+
+def _chunked(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,61 @@
+"""Engines for the embedded default (SQLite, WAL) and PostgreSQL (psycopg 3).
+
+Writers are serialized so the hash chain never forks: on SQLite a write
+transaction starts with ``BEGIN IMMEDIATE`` (one writer at a time, readers go on
+in WAL); on PostgreSQL it takes a transaction-scoped advisory lock.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from ..errors import ValidationError
+
+__all__ = ["WRITER_OPTION", "make_engine", "normalize_url"]
+
+WRITER_OPTION = "tracelib_writer"
+
+
+def normalize_url(db: str | os.PathLike[str]) -> str:
+    """A SQLAlchemy URL from a URL or a plain file path (SQLite)."""
+    text = os.fspath(db)
+    if "://" not in text:
+        return f"sqlite:///{Path(text).expanduser().resolve()}"
+    try:
+        url = make_url(text)
+    except ArgumentError as e:
+        raise ValidationError(f"not a database URL or path: {text!r}", field="db") from e
+    if url.drivername == "postgresql":  # psycopg 3 is the supported driver
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+def make_engine(db: str | os.PathLike[str]) -> Engine:
+    url = normalize_url(db)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Take over transaction control from the sqlite3 module (SQLAlchemy's
+            # documented pysqlite recipe) so that writers can BEGIN IMMEDIATE.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            writer = connection.get_execution_options().get(WRITER_OPTION, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)

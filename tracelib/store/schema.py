@@ -1,0 +1,85 @@
+"""The ledger's tables (SQLAlchemy Core). Rows never leave the store package as ORM objects."""
+
+from __future__ import annotations
+
+from sqlalchemy import (BigInteger, Column, Index, Integer, LargeBinary, MetaData, SmallInteger,
+                        String, Table, Text)
+
+__all__ = ["checkpoints", "keys", "locations", "meta", "metadata", "nodes", "parties", "records"]
+
+metadata = MetaData()
+
+# On SQLite an INTEGER PRIMARY KEY is the rowid itself: no second index for seq.
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+records = Table(
+    "records", metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=False),
+    Column("event_id", String(200), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("location", String(200), nullable=False),
+    Column("event_time", String(40), nullable=False),
+    Column("prev_hash", LargeBinary(32), nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),  # RFC 9162 leaf hash of the record
+    Column("body", LargeBinary, nullable=False),  # RFC 8785 bytes of the event without sig
+    Column("key_id", String(16), nullable=False),
+    Column("signature", LargeBinary(64), nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+)
+Index("ix_records_kind", records.c.kind, records.c.seq)
+
+# Perfect subtree hashes of level >= 1: (level, idx) covers leaves [idx << level, (idx+1) << level).
+nodes = Table(
+    "nodes", metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Signed tree heads: C2SP tlog-checkpoint bodies as C2SP signed notes.
+checkpoints = Table(
+    "checkpoints", metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+parties = Table(
+    "parties", metadata,
+    Column("id", String(200), primary_key=True),
+    Column("name", String(500), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+)
+
+locations = Table(
+    "locations", metadata,
+    Column("id", String(200), primary_key=True),
+    Column("name", String(500), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("parent", String(200)),
+    Column("holder", String(200)),
+    Column("details", Text, nullable=False),  # JSON: licences, stall number, address
+    Column("seq", BigInteger, nullable=False),
+)
+Index("ix_locations_parent", locations.c.parent)
+
+keys = Table(
+    "keys", metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("party", String(200), nullable=False, index=True),
+    Column("public_key", LargeBinary(32), nullable=False),
+    Column("valid_from_us", BigInteger, nullable=False),
+    Column("registered_seq", BigInteger, nullable=False),
+    Column("revoked_at_us", BigInteger),
+    Column("revoked_seq", BigInteger),
+)
+
+meta = Table(
+    "meta", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,53 @@
+"""RFC 3339 timestamps: strict parsing, UTC rendering, and integer micros for fast comparison."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from .errors import ValidationError
+
+__all__ = ["format_utc", "parse_rfc3339", "to_micros", "utcnow"]
+
+# RFC 3339 §5.6 date-time, with a mandatory offset ("Z" or ±hh:mm).
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})\Z"
+)
+
+
+def parse_rfc3339(value: object, *, field: str = "time") -> datetime:
+    """Parse an RFC 3339 date-time that carries an offset; raise ValidationError otherwise."""
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValidationError(
+            f"expected an RFC 3339 time with offset like 2026-11-22T06:10:00+08:00, got {value!r}",
+            field=field,
+        )
+    text = value.upper()
+    if "." in text:  # datetime keeps microseconds only: trim extra fraction digits
+        head, _, rest = text.partition(".")
+        digits = re.match(r"\d+", rest)
+        assert digits is not None
+        frac = digits.group(0)
+        text = f"{head}.{frac[:6].ljust(6, '0')}{rest[len(frac):]}"
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise ValidationError(f"not a valid date-time: {value!r} ({e})", field=field) from e
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(moment: datetime) -> int:
+    """Microseconds since the Unix epoch (for exact, fast ordering of aware times)."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def format_utc(moment: datetime) -> str:
+    """Render an aware datetime as RFC 3339 UTC with microseconds, e.g. 2026-11-22T02:10:00.000000Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
