@@ -31,25 +31,54 @@ __all__ = ["Event", "LotQuantity", "Signature", "sign_event"]
 # Identifiers: printable, no control characters, bounded (hostile-string hygiene).
 ID_PATTERN = r"\A[^\x00-\x1f\x7f]{1,200}\Z"
 _id = validate.Regexp(ID_PATTERN, error="must be 1-200 characters without control characters")
-# CONTRACT: qty is a decimal string > 0 ("12.50"); at most 18 digits before and 9 after the point.
-_QTY = re.compile(r"\A(?:0|[1-9]\d{0,17})(?:\.\d{1,9})?\Z")
+# CONTRACT: qty is a decimal string > 0 ("12.50"); at most 12 digits before and 6 after the
+# point, so every quantity is an exact integer count of micro-units in the indexes.
+_QTY = re.compile(r"\A(?:0|[1-9]\d{0,11})(?:\.\d{1,6})?\Z")
 _KEY_ID = r"\A[0-9a-f]{16}\Z"
 
 
-def _positive_qty(value: str) -> None:
-    if not _QTY.match(value) or Decimal(value) <= 0:
-        raise marshmallow.ValidationError(
-            f"expected a decimal string greater than 0 like \"12.50\", got {value!r}")
+_UNIT = re.compile(r"\A[^\x00-\x1f\x7f\s]{1,20}\Z")
+_ID = re.compile(ID_PATTERN)
+_LOT_FIELDS = frozenset(("lot", "qty", "unit"))
 
 
-class _LotQtySchema(Schema):
-    class Meta:
-        unknown = RAISE
+class LotQuantities(fields.Field):
+    """A list of ``{lot, qty, unit}`` (CONTRACT.md ``inputs`` / ``outputs``).
 
-    lot = fields.String(required=True, validate=_id)
-    qty = fields.String(required=True, validate=_positive_qty)
-    unit = fields.String(required=True, validate=validate.Regexp(
-        r"\A[^\x00-\x1f\x7f\s]{1,20}\Z", error="must be a unit like kg, head, box"))
+    One field instead of a nested schema per item: the envelope is validated for
+    every appended event, and nested marshmallow schemas cost more than the
+    signature check they precede. Errors keep marshmallow's shape
+    (``{index: {field: [message]}}``), so paths read ``inputs[0].qty``.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, list):
+            raise marshmallow.ValidationError("must be a list of {lot, qty, unit} objects")
+        for index, item in enumerate(value):
+            problem = _lot_quantity_problem(item)
+            if problem is not None:
+                raise marshmallow.ValidationError({index: problem})
+        return value
+
+
+def _lot_quantity_problem(item: Any) -> dict[str, list[str]] | list[str] | None:
+    if not isinstance(item, dict):
+        return ["must be an object {lot, qty, unit}"]
+    for name in item.keys() - _LOT_FIELDS:
+        return {name: ["Unknown field."]}
+    for name in ("lot", "qty", "unit"):
+        if name not in item:
+            return {name: ["Missing data for required field."]}
+        if not isinstance(item[name], str):
+            return {name: ["Not a valid string."]}
+    if not _ID.match(item["lot"]):
+        return {"lot": ["must be 1-200 characters without control characters"]}
+    qty = item["qty"]
+    if not _QTY.match(qty) or Decimal(qty) <= 0:
+        return {"qty": [f"expected a decimal string greater than 0 like \"12.50\", got {qty!r}"]}
+    if not _UNIT.match(item["unit"]):
+        return {"unit": ["must be a unit like kg, head, box"]}
+    return None
 
 
 class _SigSchema(Schema):
@@ -72,8 +101,8 @@ class EnvelopeSchema(Schema):
     time = fields.String(required=True)
     actor = fields.String(required=True, validate=_id)
     location = fields.String(required=True, validate=_id)
-    inputs = fields.List(fields.Nested(_LotQtySchema), load_default=list)
-    outputs = fields.List(fields.Nested(_LotQtySchema), load_default=list)
+    inputs = LotQuantities(load_default=list)
+    outputs = LotQuantities(load_default=list)
     data = fields.Dict(required=True)
     sig = fields.Nested(_SigSchema)
 

@@ -1,0 +1,407 @@
+"""C2SP signed notes (c2sp.org/signed-note) and checkpoints (c2sp.org/tlog-checkpoint).
+
+Only Ed25519 signatures (signature type 0x01) are produced or verified.
+
+Invariants
+----------
+* A note's text is non-empty, ends in ``"\\n"``, is valid Unicode and has no
+  ASCII control character other than newline (C2SP signed-note, Format).
+* A signed note is ``text + "\\n" + signature lines``, each line
+  ``"— <name> <base64(key id || signature)>\\n"``; the text is everything up
+  to and including the newline before the *last* blank line.
+* :func:`open_note` never returns text that no trusted key signed, and never
+  skips a signature line whose name and key id match a known verifier: such a
+  line verifies or the whole note is refused.
+* A :class:`Checkpoint` always renders (``to_text``) to a body that
+  ``Checkpoint.parse`` accepts and maps back to an equal value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tracelib.errors import SignatureError, ValidationError
+from tracelib.keys import SigningKey, VerifyKey
+
+__all__ = [
+    "MAX_SIGNATURES",
+    "SIG_TYPE_ED25519",
+    "Checkpoint",
+    "NoteVerifier",
+    "note_key_id",
+    "open_note",
+    "parse_signer_string",
+    "sign_note",
+    "signer_string",
+]
+
+#: Signature type byte for Ed25519 (C2SP signed-note, "Signature types").
+SIG_TYPE_ED25519 = 0x01
+
+#: Most signature lines a note may carry. C2SP signed-note: verifiers SHOULD
+#: apply a limit and MUST accept at least 16; 100 matches golang.org/x/mod/sumdb/note.
+MAX_SIGNATURES = 100
+
+_EM_DASH_PREFIX = "— "  # U+2014 EM DASH, U+0020 SPACE (C2SP signed-note, Format)
+# ASCII control characters other than newline (C2SP signed-note, Format).
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
+_HEX8 = re.compile(r"[0-9a-fA-F]{8}\Z")
+_SIZE = re.compile(r"(?:0|[1-9][0-9]*)\Z")
+_MAX_SIZE = 2**64 - 1  # tree sizes are uint64 in RFC 6962 / C2SP tlog-tiles
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+
+
+def _is_valid_name(name: str) -> bool:
+    """C2SP signed-note: key names are non-empty, with no Unicode spaces and no
+    '+'. Control characters are refused too (they cannot appear in a note)."""
+    if not isinstance(name, str) or not name or "+" in name:
+        return False
+    if _CONTROL.search(name) or "\n" in name:
+        return False
+    if any(c.isspace() for c in name):
+        return False
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_name(name: str) -> None:
+    if not _is_valid_name(name):
+        raise ValidationError(f"key name {name!r} is invalid: it must be non-empty, without "
+                              "spaces, '+' or control characters (C2SP signed-note)",
+                              field="name")
+
+
+def _b64decode(s: str, what: str) -> bytes:
+    """Strict, canonical standard base64 (RFC 4648 §4)."""
+    try:
+        raw = base64.b64decode(s.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as e:
+        raise ValidationError(f"{what} is not valid base64") from e
+    if base64.b64encode(raw).decode("ascii") != s:
+        raise ValidationError(f"{what} is not canonical base64")
+    return raw
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _check_text(text: str, what: str) -> None:
+    """C2SP signed-note, Format: valid UTF-8, no control characters but newline."""
+    if not isinstance(text, str):
+        raise ValidationError(f"{what} must be a str, got {type(text).__name__}")
+    m = _CONTROL.search(text)
+    if m:
+        raise ValidationError(f"{what} contains control character U+{ord(m.group()):04X} "
+                              "(C2SP signed-note allows only newline)")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValidationError(f"{what} is not valid Unicode (lone surrogate)") from e
+
+
+def note_key_id(name: str, public_key: bytes) -> bytes:
+    """The 4-byte C2SP key ID of an Ed25519 key:
+    ``SHA-256(name || 0x0A || 0x01 || 32-byte public key)[:4]`` (C2SP signed-note,
+    "Ed25519 signatures")."""
+    _check_name(name)
+    if not isinstance(public_key, (bytes, bytearray)) or len(public_key) != 32:
+        raise ValidationError("an Ed25519 public key is 32 bytes", field="public_key")
+    h = hashlib.sha256()
+    h.update(name.encode("utf-8"))
+    h.update(b"\n")
+    h.update(bytes([SIG_TYPE_ED25519]))
+    h.update(public_key)
+    return h.digest()[:4]
+
+
+# ---------------------------------------------------------------------------
+# Keys
+
+
+@dataclass(frozen=True)
+class NoteVerifier:
+    """A named Ed25519 verifier key; ``key_id == note_key_id(name, public_key.raw)``.
+
+    String form (C2SP signed-note / golang.org/x/mod/sumdb/note verifier key):
+    ``<name>+<8 hex digits of key id>+<base64(0x01 || 32-byte public key)>``.
+    """
+
+    name: str
+    key_id: bytes
+    public_key: VerifyKey
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if not isinstance(self.public_key, VerifyKey):
+            raise ValidationError("public_key must be a VerifyKey", field="public_key")
+        if self.key_id != note_key_id(self.name, self.public_key.raw):
+            raise ValidationError(f"key id {bytes(self.key_id).hex()} does not match name "
+                                  f"{self.name!r} and its public key", field="key_id")
+
+    @classmethod
+    def for_key(cls, name: str, key: VerifyKey) -> NoteVerifier:
+        """The verifier for ``key`` under ``name`` (key id computed)."""
+        _check_name(name)
+        return cls(name, note_key_id(name, key.raw), key)
+
+    @classmethod
+    def parse(cls, vkey: str) -> NoteVerifier:
+        """Parse ``<name>+<hex id>+<base64(0x01||key)>``; ``ValidationError`` if
+        malformed, of another algorithm, or if the id does not match."""
+        if not isinstance(vkey, str):
+            raise ValidationError(f"verifier key must be a str, got {type(vkey).__name__}")
+        # The base64 part may itself contain '+': split at the first two only.
+        parts = vkey.split("+", 2)
+        if len(parts) != 3:
+            raise ValidationError("verifier key is not <name>+<hex id>+<base64 key>",
+                                  field="vkey")
+        name, hex_id, key64 = parts
+        _check_name(name)
+        if not _HEX8.match(hex_id):
+            raise ValidationError(f"verifier key id {hex_id!r} is not 8 hex digits",
+                                  field="vkey")
+        raw = _b64decode(key64, "verifier key material")
+        if not raw or raw[0] != SIG_TYPE_ED25519:
+            alg = f"0x{raw[0]:02x}" if raw else "none"
+            raise ValidationError(f"verifier key algorithm {alg} is not Ed25519 (0x01)",
+                                  field="vkey")
+        if len(raw) != 33:
+            raise ValidationError(f"Ed25519 verifier key is 32 bytes, got {len(raw) - 1}",
+                                  field="vkey")
+        key = VerifyKey.from_bytes(raw[1:])
+        kid = bytes.fromhex(hex_id)
+        if kid != note_key_id(name, key.raw):
+            raise ValidationError(f"verifier key id {hex_id} does not match its name and key",
+                                  field="vkey")
+        return cls(name, kid, key)
+
+    def to_string(self) -> str:
+        """The verifier key string (lowercase hex id)."""
+        return (f"{self.name}+{self.key_id.hex()}+"
+                f"{_b64(bytes([SIG_TYPE_ED25519]) + self.public_key.raw)}")
+
+
+def signer_string(name: str, key: SigningKey) -> str:
+    """``PRIVATE+KEY+<name>+<hex id>+<base64(0x01 || 32-byte secret)>``, the
+    signer key format of golang.org/x/mod/sumdb/note (for interop). Secret!"""
+    _check_name(name)
+    kid = note_key_id(name, key.public.raw)
+    return f"PRIVATE+KEY+{name}+{kid.hex()}+{_b64(bytes([SIG_TYPE_ED25519]) + key.private_bytes())}"
+
+
+def parse_signer_string(skey: str) -> tuple[str, SigningKey]:
+    """Inverse of :func:`signer_string`: ``(name, key)``. ``ValidationError`` if
+    malformed or if the key id does not match the derived public key."""
+    if not isinstance(skey, str) or not skey.startswith("PRIVATE+KEY+"):
+        raise ValidationError("signer key does not start with PRIVATE+KEY+", field="skey")
+    parts = skey[len("PRIVATE+KEY+"):].split("+", 2)
+    if len(parts) != 3:
+        raise ValidationError("signer key is not PRIVATE+KEY+<name>+<hex id>+<base64 key>",
+                              field="skey")
+    name, hex_id, key64 = parts
+    _check_name(name)
+    if not _HEX8.match(hex_id):
+        raise ValidationError(f"signer key id {hex_id!r} is not 8 hex digits", field="skey")
+    raw = _b64decode(key64, "signer key material")
+    if len(raw) != 33 or raw[0] != SIG_TYPE_ED25519:
+        raise ValidationError("signer key is not an Ed25519 (0x01) 32-byte key", field="skey")
+    key = SigningKey.from_bytes(raw[1:])
+    if bytes.fromhex(hex_id) != note_key_id(name, key.public.raw):
+        raise ValidationError(f"signer key id {hex_id} does not match its name and key",
+                              field="skey")
+    return name, key
+
+
+# ---------------------------------------------------------------------------
+# Notes
+
+
+@dataclass(frozen=True)
+class _SigLine:
+    name: str
+    key_id: bytes
+    signature: bytes
+    line: str  # the whole line, without its newline
+
+
+def _split_note(note: str) -> tuple[str, list[_SigLine]]:
+    """Parse a signed note into its text and signature lines (no verification)."""
+    _check_text(note, "signed note")
+    # C2SP signed-note: the text is separated from the signatures by the last
+    # empty line; the text includes its final newline.
+    split = note.rfind("\n\n")
+    if split < 0:
+        raise ValidationError("signed note has no blank line before its signatures")
+    text, block = note[:split + 1], note[split + 2:]
+    if not block or not block.endswith("\n"):
+        raise ValidationError("signed note must end with signature lines, each ending "
+                              "in a newline")
+    lines = block[:-1].split("\n")
+    if len(lines) > MAX_SIGNATURES:
+        raise ValidationError(f"signed note has {len(lines)} signatures; at most "
+                              f"{MAX_SIGNATURES} are accepted")
+    sigs: list[_SigLine] = []
+    for n, line in enumerate(lines, 1):
+        if not line.startswith(_EM_DASH_PREFIX):
+            raise ValidationError(f"signature line {n} does not start with '— ' "
+                                  "(U+2014, space)")
+        name, sep, b64 = line[len(_EM_DASH_PREFIX):].partition(" ")
+        if not sep or not _is_valid_name(name):
+            raise ValidationError(f"signature line {n} has no valid key name")
+        raw = _b64decode(b64, f"signature line {n}")
+        # 4-byte key ID || signature; at least one signature byte.
+        if len(raw) < 5:
+            raise ValidationError(f"signature line {n} is too short")
+        sigs.append(_SigLine(name, raw[:4], raw[4:], line))
+    return text, sigs
+
+
+def sign_note(text: str, name: str, key: SigningKey, *, existing: str | None = None) -> str:
+    """Sign ``text`` as ``name`` and return the signed note.
+
+    With ``existing`` (a signed note over the same text), cosign it: its
+    signature lines are kept verbatim, in order, followed by the new one; a line
+    already there for the same name and key id is replaced (its signature over
+    the same text by the same deterministic key would be the same).
+    """
+    _check_text(text, "note text")
+    if not text.endswith("\n"):
+        raise ValidationError("note text must end with a newline (C2SP signed-note)")
+    _check_name(name)
+    kid = note_key_id(name, key.public.raw)
+    kept: list[str] = []
+    if existing is not None:
+        old_text, old_sigs = _split_note(existing)
+        if old_text != text:
+            raise ValidationError("existing note is over a different text")
+        kept = [s.line for s in old_sigs if not (s.name == name and s.key_id == kid)]
+        if len(kept) + 1 > MAX_SIGNATURES:
+            raise ValidationError(f"a note carries at most {MAX_SIGNATURES} signatures")
+    sig = key.sign(text.encode("utf-8"))
+    line = f"{_EM_DASH_PREFIX}{name} {_b64(kid + sig)}"
+    return text + "\n" + "".join(f"{x}\n" for x in [*kept, line])
+
+
+def open_note(note: str, verifiers: Sequence[NoteVerifier]) -> tuple[str, list[str]]:
+    """Verify a signed note; return ``(text, names of the verifiers that signed)``.
+
+    Per C2SP signed-note: signatures whose (name, key id) match no verifier are
+    ignored; a signature whose (name, key id) matches one MUST verify, or the
+    note is refused (``SignatureError``); if no known key signed, the note is
+    refused (``SignatureError``). A malformed note is a ``ValidationError``.
+    Names are returned once each, in order of their first signature line.
+    """
+    known: dict[tuple[str, bytes], NoteVerifier] = {}
+    for ver in verifiers:
+        if not isinstance(ver, NoteVerifier):
+            raise ValidationError(f"verifiers must be NoteVerifier, got {type(ver).__name__}")
+        prev = known.get((ver.name, ver.key_id))
+        if prev is not None and prev.public_key != ver.public_key:
+            # Two different keys colliding on name and id: refuse to guess.
+            raise ValidationError(f"ambiguous verifiers: two keys named {ver.name!r} share "
+                                  f"key id {ver.key_id.hex()}")
+        known[(ver.name, ver.key_id)] = ver
+    text, sigs = _split_note(note)
+    message = text.encode("utf-8")
+    names: list[str] = []
+    for s in sigs:
+        v = known.get((s.name, s.key_id))
+        if v is None:
+            continue  # unknown signer: ignored (C2SP signed-note, Signatures)
+        try:
+            v.public_key.verify(message, s.signature)
+        except SignatureError as e:
+            raise SignatureError(f"signature by {s.name}+{s.key_id.hex()} does not "
+                                 "verify") from e
+        if s.name not in names:
+            names.append(s.name)
+    if not names:
+        raise SignatureError("note has no signature by a known key "
+                             f"(known: {', '.join(sorted({n for n, _ in known})) or 'none'})")
+    return text, names
+
+
+# ---------------------------------------------------------------------------
+# Checkpoints
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A C2SP tlog-checkpoint body: origin, tree size, RFC 6962 root hash and
+    optional extension lines.
+
+    Invariants (checked on construction): ``origin`` and each extension are
+    non-empty single lines without control characters; ``0 <= size < 2**64``;
+    ``root`` is 32 bytes (SHA-256).
+    """
+
+    origin: str
+    size: int
+    root: bytes
+    extensions: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_line(self.origin, "origin")
+        if type(self.size) is not int or not 0 <= self.size <= _MAX_SIZE:
+            raise ValidationError(f"tree size {self.size!r} is not an integer in 0..2**64-1",
+                                  field="size")
+        if not isinstance(self.root, bytes) or len(self.root) != 32:
+            raise ValidationError("root hash must be 32 bytes (SHA-256, RFC 6962)",
+                                  field="root")
+        if not isinstance(self.extensions, tuple):
+            raise ValidationError("extensions must be a tuple of lines", field="extensions")
+        for i, ext in enumerate(self.extensions):
+            _check_line(ext, f"extensions[{i}]")
+
+    def to_text(self) -> str:
+        """``<origin>\\n<size>\\n<base64 root>\\n`` then one line per extension."""
+        body = f"{self.origin}\n{self.size}\n{_b64(self.root)}\n"
+        return body + "".join(f"{e}\n" for e in self.extensions)
+
+    @classmethod
+    def parse(cls, text: str) -> Checkpoint:
+        """Strictly parse a checkpoint body (the note text, not the signed note)."""
+        _check_text(text, "checkpoint")
+        if not text.endswith("\n"):
+            raise ValidationError("checkpoint must end with a newline")
+        lines = text[:-1].split("\n")
+        # C2SP tlog-checkpoint, Note text: at least three non-empty lines;
+        # extension lines, if any, MUST be non-empty.
+        if len(lines) < 3:
+            raise ValidationError(f"checkpoint has {len(lines)} lines, needs at least 3")
+        for i, line in enumerate(lines):
+            if not line:
+                raise ValidationError(f"checkpoint line {i + 1} is empty", line=i + 1)
+        origin, size_s, root_s, *exts = lines
+        if len(size_s) > 20 or not _SIZE.match(size_s):
+            raise ValidationError(f"tree size {size_s!r} is not a decimal number without "
+                                  "sign or leading zeros", field="size", line=2)
+        size = int(size_s)
+        if size > _MAX_SIZE:
+            raise ValidationError(f"tree size {size_s} does not fit in 64 bits",
+                                  field="size", line=2)
+        root = _b64decode(root_s, "root hash")
+        if len(root) != 32:
+            raise ValidationError(f"root hash is {len(root)} bytes, expected 32",
+                                  field="root", line=3)
+        return cls(origin, size, root, tuple(exts))
+
+
+def _check_line(value: str, what: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"checkpoint {what} must be a non-empty string", field=what)
+    if "\n" in value:
+        raise ValidationError(f"checkpoint {what} must be a single line", field=what)
+    _check_text(value, f"checkpoint {what}")
