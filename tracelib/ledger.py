@@ -34,7 +34,9 @@ from .keys import SigningKey, VerifyKey
 from .kinds import kind_spec
 from .note import Checkpoint, NoteVerifier, open_note, sign_note
 from .record import GENESIS_PREV, Record
+from .kinds.supply import DEFAULT_TEMPERATURE_LIMITS
 from .store import Store
+from .supply_state import SupplyState
 from .timeutil import format_utc, to_micros, utcnow
 
 __all__ = ["AppendContext", "ConsistencyProof", "InclusionProof", "Ledger", "Receipt",
@@ -128,6 +130,9 @@ class AppendContext:
         self._locations: dict[str, Location | None] = {}
         self._keys: dict[str, KeyRecord | None] = {}
         self._dirty: list[Party | Location | KeyRecord] = []
+        self.seq = -1  # the seq of the event being applied
+        self.supply = SupplyState(conn)
+        self.temperature_limits = dict(DEFAULT_TEMPERATURE_LIMITS)
 
     def party(self, party_id: str) -> Party | None:
         if party_id not in self._parties:
@@ -171,7 +176,8 @@ class AppendContext:
                    for k in self._keys.values())
 
     def flush(self) -> None:
-        """Write the directory rows changed so far (last write of a row wins)."""
+        """Write the directory and index rows changed so far (last write of a row wins)."""
+        self.supply.flush()
         for row in self._dirty:
             if isinstance(row, Party):
                 self.store.save_party(self.conn, row)
@@ -289,6 +295,7 @@ class Ledger:
                         raise e.at(line=line) from e
                     parsed.append((line, event))
                 stored = self.store.find_events(conn, [e.id for _, e in parsed])
+                ctx.supply.prefetch(e for _, e in parsed)
                 rows: list[dict[str, Any]] = []
                 new_nodes: list[dict[str, Any]] = []
                 sig_items: list[tuple[bytes, bytes, bytes]] = []
@@ -361,6 +368,7 @@ class Ledger:
                 raise ValidationError("the first record must be the operator's register event",
                                       field="kind")
             assert spec.apply is not None
+            ctx.seq = seq
             spec.apply(ctx, event, seq)
             key = ctx.key(event.sig.key)
             if key is None or key.party != self.operator:
@@ -379,6 +387,7 @@ class Ledger:
         if event.kind != "register" and ctx.location(event.location) is None:
             raise ValidationError(f"unknown location {event.location!r}", field="location")
         if spec.apply is not None:
+            ctx.seq = seq
             spec.apply(ctx, event, seq)
         return key
 

@@ -67,3 +67,4 @@ for _name, _step in _BIZSTEPS.items():
     register_kind(KindSpec(_name, _step, _OpenData()))
 
 from . import register as _register  # noqa: E402,F401  (registers the "register" kind)
+from . import supply as _supply  # noqa: E402,F401  (registers the supply-chain kinds)

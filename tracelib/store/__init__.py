@@ -210,6 +210,22 @@ class Store:
         row = conn.execute(select(locations).where(locations.c.id == location_id)).mappings().first()
         return _location(row) if row else None
 
+    def locations(self, conn: Connection, ids: Iterable[str]) -> dict[str, Location]:
+        wanted = sorted(set(ids))
+        found: dict[str, Location] = {}
+        for part in _chunks(wanted):
+            for row in conn.execute(select(locations).where(locations.c.id.in_(part))).mappings():
+                found[row["id"]] = _location(row)
+        return found
+
+    def record_rows(self, conn: Connection, seqs: Iterable[int]) -> list[dict[str, Any]]:
+        wanted = sorted(set(seqs))
+        rows: list[dict[str, Any]] = []
+        for part in _chunks(wanted):
+            rows.extend(dict(r) for r in conn.execute(
+                select(records).where(records.c.seq.in_(part)).order_by(records.c.seq)).mappings())
+        return rows
+
     def child_locations(self, conn: Connection, parent: str) -> list[Location]:
         rows = conn.execute(select(locations).where(locations.c.parent == parent)
                             .order_by(locations.c.id)).mappings()

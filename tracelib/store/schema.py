@@ -83,3 +83,75 @@ meta = Table(
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# -- supply-chain indexes (kept in the append transaction) ----------------------
+# Quantities are exact integers of micro-units (qty × 10**6): events carry at most
+# six decimals (tracelib.events), so sums never round.
+
+lots = Table(
+    "lots", metadata,
+    Column("lot", String(200), primary_key=True),
+    Column("unit", String(20), nullable=False),
+    Column("product", String(200)),
+    Column("storage", String(16)),  # frozen | chilled | ambient
+    Column("gtin", String(14)),
+    Column("seq", BigInteger, nullable=False),  # the record that made the lot
+    Column("kind", String(32), nullable=False),  # origin | slaughter | transform
+    Column("location", String(200), nullable=False),  # where the lot code was assigned
+    Column("imported", SmallInteger, nullable=False),
+    Column("import_docs", Text, nullable=False),  # JSON list of import documents on record
+    Column("recalled_seq", BigInteger),  # set while a recall is in force
+)
+
+lot_edges = Table(
+    "lot_edges", metadata,
+    Column("parent", String(200), primary_key=True),
+    Column("child", String(200), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+)
+Index("ix_lot_edges_child", lot_edges.c.child)
+
+lot_events = Table(
+    "lot_events", metadata,
+    Column("lot", String(200), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
+)
+
+stock = Table(
+    "stock", metadata,
+    Column("lot", String(200), primary_key=True),
+    Column("location", String(200), primary_key=True),
+    Column("unit", String(20), nullable=False),
+    Column("received", BigInteger, nullable=False),  # made or received here
+    Column("sold", BigInteger, nullable=False),
+    Column("shipped", BigInteger, nullable=False),
+    Column("consumed", BigInteger, nullable=False),  # transformed or slaughtered here
+    Column("on_hand", BigInteger, nullable=False),
+    Column("hold_seq", BigInteger),  # the hold in force here, if any
+    Column("hold_reason", Text),
+)
+Index("ix_stock_location", stock.c.location, stock.c.on_hand)
+
+shipments = Table(
+    "shipments", metadata,
+    Column("ship_event", String(200), primary_key=True),
+    Column("lot", String(200), primary_key=True),
+    Column("ship_seq", BigInteger, nullable=False),
+    Column("qty", BigInteger, nullable=False),
+    Column("from_location", String(200), nullable=False),
+    Column("to_location", String(200), nullable=False),
+    Column("received_qty", BigInteger),
+    Column("receive_seq", BigInteger),
+    Column("discrepancy", BigInteger),  # received − shipped, when not zero
+)
+
+excursions = Table(
+    "excursions", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("reading", Integer, primary_key=True, autoincrement=False),
+    Column("time", String(40), nullable=False),
+    Column("celsius", String(16), nullable=False),
+    Column("limit_celsius", String(16), nullable=False),
+    Column("storage", String(16), nullable=False),
+)

@@ -1,0 +1,405 @@
+"""Supply-chain kinds: origin, slaughter, ship, receive, transform, sale, hold, release,
+recall and drill — their ``data`` schemas and the rules enforced at append.
+
+Mass balance (精准追溯): a lot cannot leave, be transformed or be sold beyond what
+is on hand at that location; stock arrives at a destination only when received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from marshmallow import INCLUDE, RAISE, Schema, fields, validate
+
+from ..errors import ValidationError
+from ..events import ID_PATTERN, LotQuantity
+from ..quantity import format_micro, to_micro
+from ..store.supply import LotRow, ShipmentRow
+from . import KindSpec, register_kind
+
+if TYPE_CHECKING:
+    from ..events import Event
+    from ..ledger import AppendContext
+
+_id = validate.Regexp(ID_PATTERN, error="must be 1-200 characters without control characters")
+_text = validate.Length(min=1, max=500)
+_celsius = validate.Regexp(r"\A-?\d{1,3}(?:\.\d{1,2})?\Z",
+                           error='must be a decimal string in °C like "-19.5"')
+STORAGE = ("frozen", "chilled", "ambient")
+# DESIGN.md §4: frozen goods above −18 °C and chilled goods above 4 °C are excursions.
+DEFAULT_TEMPERATURE_LIMITS = {"frozen": Decimal("-18"), "chilled": Decimal("4")}
+# The three import documents of the 浙冷链 model a market or stall must see on record.
+IMPORT_DOCS = ("customs_declaration", "inspection_cert", "disinfection_cert")
+CERT_BASIS = ("self_test", "commissioned_test", "internal_control")
+MARKET_TYPES = ("market", "stall")
+
+
+class _Open(Schema):
+    class Meta:
+        unknown = INCLUDE  # CONTRACT.md: more optional fields welcome
+
+
+class CertificateSchema(_Open):
+    """食用农产品承诺达标合格证 (the farm's origin certificate)."""
+
+    no = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    product = fields.String(required=True, validate=_text)
+    producer = fields.String(required=True, validate=_text)
+    origin_place = fields.String(required=True, validate=_text)
+    issued_at = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    commitments = fields.List(fields.String(validate=_text), required=True,
+                              validate=validate.Length(min=1, max=20))
+    basis = fields.String(required=True, validate=validate.OneOf(CERT_BASIS))
+    quantity = fields.String(validate=_text)
+    contact = fields.String(validate=_text)
+
+
+class ImportDocsSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    customs_declaration = fields.String(validate=validate.Length(min=1, max=100))
+    inspection_cert = fields.String(validate=validate.Length(min=1, max=100))
+    disinfection_cert = fields.String(validate=validate.Length(min=1, max=100))
+
+
+class OriginData(_Open):
+    certificate = fields.Nested(CertificateSchema, required=True)
+    product = fields.String(validate=_text)
+    storage = fields.String(validate=validate.OneOf(STORAGE))
+    gtin = fields.String(validate=validate.Regexp(r"\A\d{14}\Z", error="must be 14 digits"))
+    imported = fields.Boolean()
+    import_docs = fields.Nested(ImportDocsSchema)
+
+
+class SlaughterData(_Open):
+    """两章两证一报告: quarantine certificate, meat inspection certificate, ASF report."""
+
+    quarantine_cert = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    meat_inspection_cert = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    asf_report = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    product = fields.String(validate=_text)
+    storage = fields.String(validate=validate.OneOf(STORAGE))
+
+
+class ReadingSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    time = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    celsius = fields.String(required=True, validate=_celsius)
+
+
+class ShipData(_Open):
+    to = fields.String(required=True, validate=_id)
+    vehicle = fields.String(validate=_text)
+    storage = fields.String(validate=validate.OneOf(STORAGE))
+    temperatures = fields.List(fields.Nested(ReadingSchema), validate=validate.Length(max=1000))
+    import_docs = fields.Nested(ImportDocsSchema)
+
+
+class ReceiveData(_Open):
+    from_ = fields.String(required=True, data_key="from", validate=_id)
+    ship_event = fields.String(required=True, validate=_id)
+
+
+class TransformData(_Open):
+    process = fields.String(required=True, validate=validate.OneOf(
+        ("split", "merge", "repack", "cut", "process")))
+    product = fields.String(validate=_text)
+
+
+class SaleData(_Open):
+    receipt = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    payment_ref = fields.String(validate=validate.Length(min=1, max=100))
+
+
+class ReasonData(_Open):
+    reason = fields.String(required=True, validate=_text)
+    test = fields.String(validate=_id)  # the test event behind a hold or release
+    drill = fields.String(validate=_id)
+
+
+class DrillData(_Open):
+    question = fields.String(required=True, validate=_text)
+    lot = fields.String(required=True, validate=_id)
+    answer_digest = fields.String(required=True, validate=validate.Regexp(r"\A[0-9a-f]{64}\Z"))
+    elapsed_ms = fields.String(validate=validate.Regexp(r"\A\d{1,9}(?:\.\d{1,3})?\Z"))
+
+
+# -- rules ------------------------------------------------------------------------
+
+def _need(items: Sequence[LotQuantity], name: str, *, at_least: int) -> None:
+    if len(items) < at_least:
+        raise ValidationError(f"needs at least {at_least} lot(s)", field=name)
+
+
+def _none(items: Sequence[LotQuantity], name: str) -> None:
+    if items:
+        raise ValidationError("must be empty for this kind", field=name)
+
+
+def _existing_lot(ctx: AppendContext, item: LotQuantity, field: str) -> LotRow:
+    lot = ctx.supply.lot(item.lot)
+    if lot is None:
+        raise ValidationError(f"unknown lot {item.lot!r}", field=field)
+    if lot.unit != item.unit:
+        raise ValidationError(f"lot {item.lot!r} is counted in {lot.unit!r}, not {item.unit!r}",
+                              field=f"{field[:-4]}.unit" if field.endswith(".lot") else field)
+    return lot
+
+
+def _take(ctx: AppendContext, event: Event, i: int, item: LotQuantity, *, moving: str) -> LotRow:
+    """Check a lot may leave ``event.location`` in this quantity and book it out."""
+    where = f"inputs[{i}]"
+    lot = _existing_lot(ctx, item, f"{where}.lot")
+    if lot.recalled_seq is not None:
+        raise ValidationError(f"lot {item.lot!r} is recalled (seq {lot.recalled_seq}); it cannot "
+                              f"be {moving} until released", field=f"{where}.lot")
+    row = ctx.supply.stock(item.lot, event.location)
+    if row is not None and row.hold_seq is not None:
+        raise ValidationError(f"lot {item.lot!r} is on hold at {event.location!r} "
+                              f"({row.hold_reason}); it cannot be {moving} until released",
+                              field=f"{where}.lot")
+    have = row.on_hand if row is not None else 0
+    want = to_micro(item.qty)
+    if want > have:
+        raise ValidationError(
+            f"mass balance: {format_micro(want)} {item.unit} of {item.lot!r} cannot be {moving} "
+            f"at {event.location!r}: on hand there is {format_micro(have)} {item.unit}",
+            field=f"{where}.qty")
+    row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
+    row.on_hand -= want
+    if moving == "sold":
+        row.sold += want
+    elif moving == "shipped":
+        row.shipped += want
+    else:
+        row.consumed += want
+    ctx.supply.add_lot_event(item.lot, ctx.seq)
+    return lot
+
+
+def _make(ctx: AppendContext, event: Event, i: int, item: LotQuantity, *, product: str | None,
+          storage: str | None, gtin: str | None = None, imported: bool = False,
+          docs: set[str] | None = None) -> LotRow:
+    """Create a new lot at ``event.location``."""
+    if ctx.supply.lot(item.lot) is not None:
+        raise ValidationError(f"lot {item.lot!r} already exists; a lot code is made once",
+                              field=f"outputs[{i}].lot")
+    lot = LotRow(item.lot, item.unit, product, storage, gtin, ctx.seq, event.kind,
+                 event.location, imported, set(docs or ()))
+    ctx.supply.add_lot(lot)
+    row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
+    row.received += to_micro(item.qty)
+    row.on_hand += to_micro(item.qty)
+    ctx.supply.add_lot_event(item.lot, ctx.seq)
+    return lot
+
+
+def apply_origin(ctx: AppendContext, event: Event, seq: int) -> None:
+    _none(event.inputs, "inputs")
+    _need(event.outputs, "outputs", at_least=1)
+    data = event.data
+    docs = {k for k in IMPORT_DOCS if data.get("import_docs", {}).get(k)}
+    for i, item in enumerate(event.outputs):
+        _make(ctx, event, i, item, product=data.get("product") or data["certificate"]["product"],
+              storage=data.get("storage"), gtin=data.get("gtin"),
+              imported=bool(data.get("imported")), docs=docs)
+
+
+def _inherit(ctx: AppendContext, event: Event, parents: list[LotRow], product: str | None) -> None:
+    products = {p.product for p in parents}
+    storages = {p.storage for p in parents}
+    imported = any(p.imported for p in parents)
+    # A made lot has an import document only when every imported parent has it.
+    docs = set(IMPORT_DOCS)
+    for parent in parents:
+        if parent.imported:
+            docs &= parent.import_docs
+    for i, item in enumerate(event.outputs):
+        made = _make(ctx, event, i, item,
+                     product=product or (products.pop() if len(products) == 1 else None),
+                     storage=event.data.get("storage") or
+                     (next(iter(storages)) if len(storages) == 1 else None),
+                     imported=imported, docs=docs if imported else set())
+        for parent in parents:
+            ctx.supply.add_edge(parent.lot, made.lot, ctx.seq)
+
+
+def apply_slaughter(ctx: AppendContext, event: Event, seq: int) -> None:
+    _need(event.inputs, "inputs", at_least=1)
+    _need(event.outputs, "outputs", at_least=1)
+    parents = [_take(ctx, event, i, item, moving="slaughtered")
+               for i, item in enumerate(event.inputs)]
+    _inherit(ctx, event, parents, event.data.get("product") or "猪肉")
+
+
+def apply_transform(ctx: AppendContext, event: Event, seq: int) -> None:
+    _need(event.inputs, "inputs", at_least=1)
+    _need(event.outputs, "outputs", at_least=1)
+    units = {q.unit for q in (*event.inputs, *event.outputs)}
+    if len(units) == 1:
+        total_in = sum(to_micro(q.qty) for q in event.inputs)
+        total_out = sum(to_micro(q.qty) for q in event.outputs)
+        if total_out > total_in:
+            raise ValidationError(
+                f"mass balance: outputs total {format_micro(total_out)} {units.pop()} but inputs "
+                f"only {format_micro(total_in)}", field="outputs")
+    parents = [_take(ctx, event, i, item, moving="transformed")
+               for i, item in enumerate(event.inputs)]
+    _inherit(ctx, event, parents, event.data.get("product"))
+
+
+def apply_ship(ctx: AppendContext, event: Event, seq: int) -> None:
+    _need(event.inputs, "inputs", at_least=1)
+    _none(event.outputs, "outputs")
+    data = event.data
+    if ctx.location(data["to"]) is None:
+        raise ValidationError(f"unknown destination {data['to']!r}", field="data.to")
+    if data["to"] == event.location:
+        raise ValidationError("a shipment must go somewhere else", field="data.to")
+    docs = {k for k in IMPORT_DOCS if data.get("import_docs", {}).get(k)}
+    storages = set()
+    for i, item in enumerate(event.inputs):
+        lot = _take(ctx, event, i, item, moving="shipped")
+        if "import_docs" in data:
+            lot.imported = True
+            lot.import_docs |= docs
+            ctx.supply.touch_lot(lot)
+        storages.add(lot.storage)
+        if ctx.supply.shipment(event.id, item.lot) is not None:
+            raise ValidationError(f"lot {item.lot!r} appears twice in this shipment",
+                                  field=f"inputs[{i}].lot")
+        ctx.supply.add_shipment(ShipmentRow(event.id, item.lot, seq, to_micro(item.qty),
+                                            event.location, data["to"]))
+    storage = data.get("storage") or ("frozen" if "frozen" in storages else
+                                      "chilled" if "chilled" in storages else None)
+    limit = ctx.temperature_limits.get(storage) if storage else None
+    if limit is not None:
+        for n, reading in enumerate(data.get("temperatures", [])):
+            if Decimal(reading["celsius"]) > limit:
+                ctx.supply.add_excursion(seq, n, reading["time"], reading["celsius"],
+                                         str(limit), storage or "")
+
+
+def apply_receive(ctx: AppendContext, event: Event, seq: int) -> None:
+    _need(event.inputs, "inputs", at_least=1)
+    _none(event.outputs, "outputs")
+    data = event.data
+    here = ctx.location(event.location)
+    for i, item in enumerate(event.inputs):
+        where = f"inputs[{i}]"
+        lot = _existing_lot(ctx, item, f"{where}.lot")
+        shipment = ctx.supply.shipment(data["ship_event"], item.lot)
+        if shipment is None:
+            raise ValidationError(f"lot {item.lot!r} is not in shipment {data['ship_event']!r}",
+                                  field="data.ship_event")
+        if shipment.to_location != event.location:
+            raise ValidationError(f"shipment {data['ship_event']!r} goes to "
+                                  f"{shipment.to_location!r}, not {event.location!r}",
+                                  field="location")
+        if shipment.from_location != data["from"]:
+            raise ValidationError(f"shipment {data['ship_event']!r} left from "
+                                  f"{shipment.from_location!r}, not {data['from']!r}",
+                                  field="data.from")
+        if shipment.receive_seq is not None:
+            raise ValidationError(f"lot {item.lot!r} of shipment {data['ship_event']!r} was "
+                                  f"already received at seq {shipment.receive_seq}",
+                                  field=f"{where}.lot")
+        qty = to_micro(item.qty)
+        if qty > shipment.qty:
+            raise ValidationError(f"received {format_micro(qty)} {item.unit} but only "
+                                  f"{format_micro(shipment.qty)} were shipped",
+                                  field=f"{where}.qty")
+        if lot.imported and here is not None and here.type in MARKET_TYPES:
+            missing = [d for d in IMPORT_DOCS if d not in lot.import_docs]
+            if missing:
+                raise ValidationError(
+                    f"imported lot {item.lot!r} cannot be received by a {here.type} without "
+                    f"{', '.join(missing)} on record", field=f"{where}.lot")
+        shipment.received_qty, shipment.receive_seq = qty, seq
+        shipment.discrepancy = (qty - shipment.qty) or None
+        ctx.supply.touch_shipment(shipment)
+        row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
+        row.received += qty
+        row.on_hand += qty
+        ctx.supply.add_lot_event(item.lot, seq)
+
+
+def apply_sale(ctx: AppendContext, event: Event, seq: int) -> None:
+    _need(event.inputs, "inputs", at_least=1)
+    _none(event.outputs, "outputs")
+    here = ctx.location(event.location)
+    if here is None or here.type != "stall":
+        raise ValidationError("a sale happens at a stall", field="location")
+    for i, item in enumerate(event.inputs):
+        _take(ctx, event, i, item, moving="sold")
+
+
+def apply_hold(ctx: AppendContext, event: Event, seq: int) -> None:
+    _need(event.inputs, "inputs", at_least=1)
+    _none(event.outputs, "outputs")
+    for i, item in enumerate(event.inputs):
+        _existing_lot(ctx, item, f"inputs[{i}].lot")
+        row = ctx.supply.stock(item.lot, event.location)
+        if row is None:
+            raise ValidationError(f"lot {item.lot!r} was never at {event.location!r}",
+                                  field=f"inputs[{i}].lot")
+        if row.hold_seq is not None:
+            raise ValidationError(f"lot {item.lot!r} is already on hold at {event.location!r} "
+                                  f"(seq {row.hold_seq})", field=f"inputs[{i}].lot")
+        row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
+        row.hold_seq, row.hold_reason = seq, event.data["reason"]
+        ctx.supply.add_lot_event(item.lot, seq)
+
+
+def apply_release(ctx: AppendContext, event: Event, seq: int) -> None:
+    _need(event.inputs, "inputs", at_least=1)
+    _none(event.outputs, "outputs")
+    for i, item in enumerate(event.inputs):
+        lot = _existing_lot(ctx, item, f"inputs[{i}].lot")
+        row = ctx.supply.stock(item.lot, event.location)
+        held = row is not None and row.hold_seq is not None
+        if not held and lot.recalled_seq is None:
+            raise ValidationError(f"lot {item.lot!r} is not on hold at {event.location!r}",
+                                  field=f"inputs[{i}].lot")
+        if held:
+            row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
+            row.hold_seq = row.hold_reason = None
+        if lot.recalled_seq is not None and event.data.get("scope") == "recall":
+            lot.recalled_seq = None
+            ctx.supply.touch_lot(lot)
+        ctx.supply.add_lot_event(item.lot, seq)
+
+
+def apply_recall(ctx: AppendContext, event: Event, seq: int) -> None:
+    _need(event.inputs, "inputs", at_least=1)
+    _none(event.outputs, "outputs")
+    for i, item in enumerate(event.inputs):
+        lot = _existing_lot(ctx, item, f"inputs[{i}].lot")
+        lot.recalled_seq = seq
+        ctx.supply.touch_lot(lot)
+        ctx.supply.add_lot_event(item.lot, seq)
+
+
+def apply_drill(ctx: AppendContext, event: Event, seq: int) -> None:
+    _none(event.inputs, "inputs")
+    _none(event.outputs, "outputs")
+
+
+for _name, _step, _schema, _apply in (
+    ("origin", "commissioning", OriginData(), apply_origin),
+    ("slaughter", "commissioning", SlaughterData(), apply_slaughter),
+    ("ship", "shipping", ShipData(), apply_ship),
+    ("receive", "receiving", ReceiveData(), apply_receive),
+    ("transform", None, TransformData(), apply_transform),
+    ("sale", "retail_selling", SaleData(), apply_sale),
+    ("hold", "holding", ReasonData(), apply_hold),
+    ("release", None, ReasonData(), apply_release),
+    ("recall", None, ReasonData(), apply_recall),
+    ("drill", None, DrillData(), apply_drill),
+):
+    register_kind(KindSpec(_name, _step, _schema, _apply))

@@ -1,0 +1,224 @@
+"""SQL for the supply-chain indexes (lots, edges, stock, shipments, excursions)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, select, tuple_
+
+from .schema import excursions, lot_edges, lot_events, lots, shipments, stock
+
+__all__ = ["LotRow", "ShipmentRow", "StockRow", "SupplySql"]
+
+_IN = 500
+
+
+@dataclass
+class LotRow:
+    lot: str
+    unit: str
+    product: str | None
+    storage: str | None
+    gtin: str | None
+    seq: int
+    kind: str
+    location: str
+    imported: bool = False
+    import_docs: set[str] = field(default_factory=set)
+    recalled_seq: int | None = None
+
+    def to_row(self) -> dict[str, Any]:
+        return {"lot": self.lot, "unit": self.unit, "product": self.product,
+                "storage": self.storage, "gtin": self.gtin, "seq": self.seq, "kind": self.kind,
+                "location": self.location, "imported": int(self.imported),
+                "import_docs": json.dumps(sorted(self.import_docs)),
+                "recalled_seq": self.recalled_seq}
+
+
+@dataclass
+class StockRow:
+    lot: str
+    location: str
+    unit: str
+    received: int = 0
+    sold: int = 0
+    shipped: int = 0
+    consumed: int = 0
+    on_hand: int = 0
+    hold_seq: int | None = None
+    hold_reason: str | None = None
+
+    def to_row(self) -> dict[str, Any]:
+        return {"lot": self.lot, "location": self.location, "unit": self.unit,
+                "received": self.received, "sold": self.sold, "shipped": self.shipped,
+                "consumed": self.consumed, "on_hand": self.on_hand, "hold_seq": self.hold_seq,
+                "hold_reason": self.hold_reason}
+
+
+@dataclass
+class ShipmentRow:
+    ship_event: str
+    lot: str
+    ship_seq: int
+    qty: int
+    from_location: str
+    to_location: str
+    received_qty: int | None = None
+    receive_seq: int | None = None
+    discrepancy: int | None = None
+
+    def to_row(self) -> dict[str, Any]:
+        return {"ship_event": self.ship_event, "lot": self.lot, "ship_seq": self.ship_seq,
+                "qty": self.qty, "from_location": self.from_location,
+                "to_location": self.to_location, "received_qty": self.received_qty,
+                "receive_seq": self.receive_seq, "discrepancy": self.discrepancy}
+
+
+def _lot(row: Any) -> LotRow:
+    return LotRow(row["lot"], row["unit"], row["product"], row["storage"], row["gtin"],
+                  int(row["seq"]), row["kind"], row["location"], bool(row["imported"]),
+                  set(json.loads(row["import_docs"])), row["recalled_seq"])
+
+
+def _stock(row: Any) -> StockRow:
+    return StockRow(row["lot"], row["location"], row["unit"], int(row["received"]),
+                    int(row["sold"]), int(row["shipped"]), int(row["consumed"]),
+                    int(row["on_hand"]), row["hold_seq"], row["hold_reason"])
+
+
+def _shipment(row: Any) -> ShipmentRow:
+    return ShipmentRow(**{k: row[k] for k in ShipmentRow.__dataclass_fields__})
+
+
+class SupplySql:
+    """Parameterized reads and batched writes of the supply-chain indexes."""
+
+    @staticmethod
+    def lots(conn: Connection, codes: Sequence[str]) -> dict[str, LotRow]:
+        found: dict[str, LotRow] = {}
+        for start in range(0, len(codes), _IN):
+            part = codes[start:start + _IN]
+            for row in conn.execute(select(lots).where(lots.c.lot.in_(part))).mappings():
+                found[row["lot"]] = _lot(row)
+        return found
+
+    @staticmethod
+    def stock(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StockRow]:
+        found: dict[tuple[str, str], StockRow] = {}
+        for start in range(0, len(keys), _IN):
+            part = keys[start:start + _IN]
+            query = select(stock).where(tuple_(stock.c.lot, stock.c.location).in_(part))
+            for row in conn.execute(query).mappings():
+                found[(row["lot"], row["location"])] = _stock(row)
+        return found
+
+    @staticmethod
+    def stock_of_lots(conn: Connection, codes: Sequence[str]) -> list[StockRow]:
+        out: list[StockRow] = []
+        for start in range(0, len(codes), _IN):
+            part = codes[start:start + _IN]
+            out.extend(_stock(r) for r in
+                       conn.execute(select(stock).where(stock.c.lot.in_(part))).mappings())
+        return out
+
+    @staticmethod
+    def stock_at(conn: Connection, location: str) -> list[StockRow]:
+        query = (select(stock).where(stock.c.location == location, stock.c.on_hand > 0)
+                 .order_by(stock.c.lot))
+        return [_stock(r) for r in conn.execute(query).mappings()]
+
+    @staticmethod
+    def shipments(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str],
+                                                                             ShipmentRow]:
+        found: dict[tuple[str, str], ShipmentRow] = {}
+        for start in range(0, len(keys), _IN):
+            part = keys[start:start + _IN]
+            query = select(shipments).where(tuple_(shipments.c.ship_event, shipments.c.lot)
+                                            .in_(part))
+            for row in conn.execute(query).mappings():
+                found[(row["ship_event"], row["lot"])] = _shipment(row)
+        return found
+
+    @staticmethod
+    def shipments_of_lots(conn: Connection, codes: Sequence[str]) -> list[ShipmentRow]:
+        out: list[ShipmentRow] = []
+        for start in range(0, len(codes), _IN):
+            part = codes[start:start + _IN]
+            out.extend(_shipment(r) for r in conn.execute(
+                select(shipments).where(shipments.c.lot.in_(part))
+                .order_by(shipments.c.ship_seq)).mappings())
+        return out
+
+    @staticmethod
+    def children(conn: Connection, parents: Sequence[str]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for start in range(0, len(parents), _IN):
+            part = parents[start:start + _IN]
+            out.extend((p, c) for p, c in conn.execute(
+                select(lot_edges.c.parent, lot_edges.c.child).where(lot_edges.c.parent.in_(part))))
+        return out
+
+    @staticmethod
+    def parents(conn: Connection, children: Sequence[str]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for start in range(0, len(children), _IN):
+            part = children[start:start + _IN]
+            out.extend((p, c) for p, c in conn.execute(
+                select(lot_edges.c.parent, lot_edges.c.child).where(lot_edges.c.child.in_(part))))
+        return out
+
+    @staticmethod
+    def event_seqs(conn: Connection, codes: Sequence[str]) -> list[int]:
+        seqs: set[int] = set()
+        for start in range(0, len(codes), _IN):
+            part = codes[start:start + _IN]
+            seqs.update(int(s) for (s,) in conn.execute(
+                select(lot_events.c.seq).where(lot_events.c.lot.in_(part))))
+        return sorted(seqs)
+
+    @staticmethod
+    def excursions(conn: Connection, seqs: Sequence[int]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(seqs), _IN):
+            part = seqs[start:start + _IN]
+            out.extend(dict(r) for r in conn.execute(
+                select(excursions).where(excursions.c.seq.in_(part))
+                .order_by(excursions.c.seq, excursions.c.reading)).mappings())
+        return out
+
+    @staticmethod
+    def write(conn: Connection, *, new_lots: Iterable[LotRow], changed_lots: Iterable[LotRow],
+              new_stock: Iterable[StockRow], changed_stock: Iterable[StockRow],
+              new_shipments: Iterable[ShipmentRow], changed_shipments: Iterable[ShipmentRow],
+              edges: list[dict[str, Any]], events: list[dict[str, Any]],
+              readings: list[dict[str, Any]]) -> None:
+        _insert(conn, lots, [r.to_row() for r in new_lots])
+        _update(conn, lots, [r.to_row() for r in changed_lots], ("lot",))
+        _insert(conn, stock, [r.to_row() for r in new_stock])
+        _update(conn, stock, [r.to_row() for r in changed_stock], ("lot", "location"))
+        _insert(conn, shipments, [r.to_row() for r in new_shipments])
+        _update(conn, shipments, [r.to_row() for r in changed_shipments], ("ship_event", "lot"))
+        _insert(conn, lot_edges, edges)
+        _insert(conn, lot_events, events)
+        _insert(conn, excursions, readings)
+
+
+def _insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(table.insert(), rows)
+
+
+def _update(conn: Connection, table: Any, rows: list[dict[str, Any]],
+            keys: tuple[str, ...]) -> None:
+    if not rows:
+        return
+    from sqlalchemy import bindparam
+
+    where = [table.c[k] == bindparam(f"k_{k}") for k in keys]
+    values = {c: bindparam(f"v_{c}") for c in rows[0] if c not in keys}
+    params = [{**{f"k_{k}": r[k] for k in keys},
+               **{f"v_{c}": r[c] for c in r if c not in keys}} for r in rows]
+    conn.execute(table.update().where(*where).values(**values), params)

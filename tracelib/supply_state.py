@@ -1,0 +1,136 @@
+"""Lots, stock and shipments as seen inside one append transaction.
+
+Reads go through a cache that is filled in bulk per chunk (:meth:`prefetch`);
+writes stay in the cache and reach the database in batches (:meth:`flush`), so
+a chunk of a thousand hops costs a handful of statements, not thousands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection
+
+from .events import Event
+from .store.supply import LotRow, ShipmentRow, StockRow, SupplySql
+
+__all__ = ["SupplyState"]
+
+
+class SupplyState:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._lots: dict[str, LotRow | None] = {}
+        self._stock: dict[tuple[str, str], StockRow | None] = {}
+        self._shipments: dict[tuple[str, str], ShipmentRow | None] = {}
+        self._new_lots: dict[str, LotRow] = {}
+        self._changed_lots: dict[str, LotRow] = {}
+        self._new_stock: dict[tuple[str, str], StockRow] = {}
+        self._changed_stock: dict[tuple[str, str], StockRow] = {}
+        self._new_shipments: dict[tuple[str, str], ShipmentRow] = {}
+        self._changed_shipments: dict[tuple[str, str], ShipmentRow] = {}
+        self._edges: list[dict[str, Any]] = []
+        self._events: list[dict[str, Any]] = []
+        self._readings: list[dict[str, Any]] = []
+
+    # -- bulk reads -------------------------------------------------------------
+    def prefetch(self, events: Iterable[Event]) -> None:
+        """Load in a few queries every lot, stock row and shipment a chunk will touch."""
+        codes: set[str] = set()
+        places: set[tuple[str, str]] = set()
+        ships: set[tuple[str, str]] = set()
+        for event in events:
+            for item in (*event.inputs, *event.outputs):
+                codes.add(item.lot)
+                places.add((item.lot, event.location))
+            if event.kind == "receive":
+                ship = event.data.get("ship_event")
+                if isinstance(ship, str):
+                    ships.update((ship, item.lot) for item in event.inputs)
+        want_lots = [c for c in codes if c not in self._lots]
+        found_lots = SupplySql.lots(self.conn, want_lots)
+        for code in want_lots:
+            self._lots[code] = found_lots.get(code)
+        want_stock = [k for k in places if k not in self._stock]
+        found_stock = SupplySql.stock(self.conn, want_stock)
+        for key in want_stock:
+            self._stock[key] = found_stock.get(key)
+        want_ships = [k for k in ships if k not in self._shipments]
+        found_ships = SupplySql.shipments(self.conn, want_ships)
+        for key in want_ships:
+            self._shipments[key] = found_ships.get(key)
+
+    # -- lots ---------------------------------------------------------------------
+    def lot(self, code: str) -> LotRow | None:
+        if code not in self._lots:
+            self._lots[code] = SupplySql.lots(self.conn, [code]).get(code)
+        return self._lots[code]
+
+    def add_lot(self, row: LotRow) -> None:
+        self._lots[row.lot] = row
+        self._new_lots[row.lot] = row
+
+    def touch_lot(self, row: LotRow) -> None:
+        if row.lot not in self._new_lots:
+            self._changed_lots[row.lot] = row
+
+    # -- stock ----------------------------------------------------------------------
+    def stock(self, code: str, location: str) -> StockRow | None:
+        key = (code, location)
+        if key not in self._stock:
+            self._stock[key] = SupplySql.stock(self.conn, [key]).get(key)
+        return self._stock[key]
+
+    def stock_for_update(self, code: str, location: str, unit: str) -> StockRow:
+        """The stock row of a lot at a location, created empty if absent; marked changed."""
+        key = (code, location)
+        row = self.stock(code, location)
+        if row is None:
+            row = StockRow(code, location, unit)
+            self._stock[key] = row
+            self._new_stock[key] = row
+        elif key not in self._new_stock:
+            self._changed_stock[key] = row
+        return row
+
+    # -- shipments --------------------------------------------------------------------
+    def shipment(self, ship_event: str, code: str) -> ShipmentRow | None:
+        key = (ship_event, code)
+        if key not in self._shipments:
+            self._shipments[key] = SupplySql.shipments(self.conn, [key]).get(key)
+        return self._shipments[key]
+
+    def add_shipment(self, row: ShipmentRow) -> None:
+        key = (row.ship_event, row.lot)
+        self._shipments[key] = row
+        self._new_shipments[key] = row
+
+    def touch_shipment(self, row: ShipmentRow) -> None:
+        key = (row.ship_event, row.lot)
+        if key not in self._new_shipments:
+            self._changed_shipments[key] = row
+
+    # -- append-only rows -----------------------------------------------------------------
+    def add_edge(self, parent: str, child: str, seq: int) -> None:
+        self._edges.append({"parent": parent, "child": child, "seq": seq})
+
+    def add_lot_event(self, code: str, seq: int) -> None:
+        self._events.append({"lot": code, "seq": seq})
+
+    def add_excursion(self, seq: int, reading: int, time: str, celsius: str, limit: str,
+                      storage: str) -> None:
+        self._readings.append({"seq": seq, "reading": reading, "time": time, "celsius": celsius,
+                               "limit_celsius": limit, "storage": storage})
+
+    def flush(self) -> None:
+        SupplySql.write(
+            self.conn, new_lots=self._new_lots.values(), changed_lots=self._changed_lots.values(),
+            new_stock=self._new_stock.values(), changed_stock=self._changed_stock.values(),
+            new_shipments=self._new_shipments.values(),
+            changed_shipments=self._changed_shipments.values(),
+            edges=self._edges, events=self._events, readings=self._readings)
+        for pending in (self._new_lots, self._changed_lots, self._new_stock, self._changed_stock,
+                        self._new_shipments, self._changed_shipments):
+            pending.clear()
+        self._edges, self._events, self._readings = [], [], []

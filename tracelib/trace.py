@@ -1,0 +1,208 @@
+"""Trace a lot backward to every origin and forward to every location and sale.
+
+Backward: the lot's ancestors through ``transform``/``slaughter`` edges, each
+origin with its certificate, and the cold-chain hops on the way with their
+temperature readings and excursions. Forward: the lot and every lot made from
+it, with quantities per location and unit — received, sold, on hand — from the
+stock index kept in the append transaction (mass balance makes them exact).
+
+The JSON shape is CONTRACT.md "tracelib trace LOT --json".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+
+from . import canonical
+from .errors import NotFoundError
+from .quantity import format_micro
+from .store.supply import SupplySql
+from .timeutil import parse_rfc3339
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
+
+__all__ = ["Hop", "LocationTotals", "Origin", "Trace", "trace"]
+
+
+@dataclass(frozen=True)
+class Origin:
+    lot: str
+    event: str
+    seq: int
+    location: str
+    certificate: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lot": self.lot, "event": self.event, "seq": self.seq,
+                "location": self.location, "certificate": self.certificate}
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One shipment of one lot: from, to, how much, and what the thermometer said."""
+
+    lot: str
+    ship_event: str
+    ship_seq: int
+    time: str
+    from_location: str
+    to_location: str
+    qty: int
+    unit: str
+    received_qty: int | None
+    receive_seq: int | None
+    temperatures: tuple[dict[str, str], ...] = ()
+    excursions: tuple[dict[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lot": self.lot, "ship_event": self.ship_event, "time": self.time,
+                "from": self.from_location, "to": self.to_location,
+                "qty": format_micro(self.qty), "unit": self.unit,
+                "received": None if self.received_qty is None else format_micro(self.received_qty),
+                "discrepancy": None if self.received_qty in (None, self.qty)
+                else format_micro((self.received_qty or 0) - self.qty),
+                "temperatures": list(self.temperatures), "excursions": list(self.excursions)}
+
+
+@dataclass(frozen=True)
+class LocationTotals:
+    location: str
+    type: str
+    name: str
+    unit: str
+    received: int
+    sold: int
+    on_hand: int
+    held: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"location": self.location, "type": self.type, "unit": self.unit,
+                "received": format_micro(self.received), "sold": format_micro(self.sold),
+                "on_hand": format_micro(self.on_hand), "name": self.name, "held": self.held}
+
+
+@dataclass(frozen=True)
+class Trace:
+    lot: str
+    back: bool
+    forward: bool
+    upstream_lots: tuple[str, ...] = ()
+    origins: tuple[Origin, ...] = ()
+    path: tuple[Hop, ...] = ()
+    downstream_lots: tuple[str, ...] = ()
+    locations: tuple[LocationTotals, ...] = ()
+    held: tuple[tuple[str, str], ...] = field(default=())  # (lot, location) on hold
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"lot": self.lot}
+        if self.back:
+            out["upstream"] = {"lots": list(self.upstream_lots),
+                               "origins": [o.to_dict() for o in self.origins],
+                               "path": [h.to_dict() for h in self.path]}
+        if self.forward:
+            out["downstream"] = {"lots": list(self.downstream_lots),
+                                 "locations": [loc.to_dict() for loc in self.locations]}
+        return out
+
+    def digest(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(canonical.dumps(self.to_dict())).hexdigest()
+
+
+def _closure(conn: Connection, start: str, step: Any) -> list[str]:
+    """Breadth-first closure over lot edges (``step`` = SupplySql.parents or .children)."""
+    seen = {start}
+    frontier = [start]
+    while frontier:
+        pairs = step(conn, frontier)
+        nxt = []
+        for parent, child in pairs:
+            other = parent if step is SupplySql.parents else child
+            if other not in seen:
+                seen.add(other)
+                nxt.append(other)
+        frontier = nxt
+    seen.discard(start)
+    return sorted(seen)
+
+
+def trace(ledger: Ledger, lot: str, *, back: bool = True, forward: bool = True,
+          since: datetime | None = None, until: datetime | None = None) -> Trace:
+    """Trace ``lot``. ``since``/``until`` keep only hops whose ship time is in the window."""
+    store = ledger.store
+    with store.reader() as conn:
+        found = SupplySql.lots(conn, [lot])
+        if lot not in found:
+            raise NotFoundError(f"unknown lot {lot!r}")
+        result: dict[str, Any] = {}
+        if back:
+            ancestors = _closure(conn, lot, SupplySql.parents)
+            line = [lot, *ancestors]
+            rows = SupplySql.lots(conn, line)
+            origin_lots = [r for r in rows.values() if r.kind == "origin"]
+            bodies = {int(r["seq"]): r for r in store.record_rows(conn, [o.seq for o in
+                                                                     origin_lots])}
+            origins = []
+            for row in sorted(origin_lots, key=lambda r: (r.seq, r.lot)):
+                doc = canonical.loads(bytes(bodies[row.seq]["body"]))
+                origins.append(Origin(row.lot, doc["id"], row.seq, row.location,
+                                      doc["data"]["certificate"]))
+            result.update(upstream_lots=tuple(ancestors), origins=tuple(origins),
+                          path=tuple(_hops(conn, store, line, rows, since, until)))
+        if forward:
+            descendants = _closure(conn, lot, SupplySql.children)
+            totals, held = _totals(conn, store, [lot, *descendants])
+            result.update(downstream_lots=tuple(descendants), locations=totals, held=held)
+    return Trace(lot, back, forward, **result)
+
+
+def _hops(conn: Connection, store: Any, line: list[str], rows: dict[str, Any],
+          since: datetime | None, until: datetime | None) -> Iterable[Hop]:
+    shipments = SupplySql.shipments_of_lots(conn, line)
+    seqs = sorted({s.ship_seq for s in shipments})
+    bodies = {int(r["seq"]): canonical.loads(bytes(r["body"])) for r in store.record_rows(conn, seqs)}
+    readings: dict[int, list[dict[str, str]]] = {}
+    for exc in SupplySql.excursions(conn, seqs):
+        readings.setdefault(int(exc["seq"]), []).append(
+            {"time": exc["time"], "celsius": exc["celsius"], "limit": exc["limit_celsius"],
+             "storage": exc["storage"]})
+    for ship in sorted(shipments, key=lambda s: (s.ship_seq, s.lot)):
+        doc = bodies[ship.ship_seq]
+        moment = parse_rfc3339(doc["time"])
+        if (since and moment < since) or (until and moment >= until):
+            continue
+        yield Hop(ship.lot, ship.ship_event, ship.ship_seq, doc["time"], ship.from_location,
+                  ship.to_location, ship.qty, rows[ship.lot].unit, ship.received_qty,
+                  ship.receive_seq, tuple(doc["data"].get("temperatures", [])),
+                  tuple(readings.get(ship.ship_seq, [])))
+
+
+def _totals(conn: Connection, store: Any, family: list[str]
+            ) -> tuple[tuple[LocationTotals, ...], tuple[tuple[str, str], ...]]:
+    sums: dict[tuple[str, str], list[int]] = {}
+    held: list[tuple[str, str]] = []
+    for row in SupplySql.stock_of_lots(conn, family):
+        if row.received == 0:
+            continue
+        acc = sums.setdefault((row.location, row.unit), [0, 0, 0, 0])
+        acc[0] += row.received
+        acc[1] += row.sold
+        acc[2] += row.on_hand
+        if row.hold_seq is not None:
+            acc[3] = 1
+            held.append((row.lot, row.location))
+    places = store.locations(conn, [loc for loc, _ in sums])
+    totals = []
+    for (loc, unit), (received, sold, on_hand, is_held) in sorted(sums.items()):
+        place = places.get(loc)
+        totals.append(LocationTotals(loc, place.type if place else "unknown",
+                                     place.name if place else loc, unit, received, sold,
+                                     on_hand, bool(is_held)))
+    return tuple(totals), tuple(sorted(held))
