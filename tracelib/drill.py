@@ -1,0 +1,220 @@
+"""Recall drills (追溯演练) and recalls.
+
+A drill answers "where did it come from, where did it go, how much is still out
+there" for a suspect lot, records a ``drill`` event (the question, a SHA-256
+digest of the answer, the time taken) as evidence, and can write a report folder
+a regulator can file. A recall puts every downstream lot still on hand on hold,
+in operator-signed ``hold`` events, and names the places to visit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import canonical
+from .events import sign_event
+from .keys import SigningKey
+from .quantity import MICRO, format_micro
+from .store.supply import SupplySql
+from .timeutil import format_utc, utcnow
+from .trace import Trace, trace
+
+if TYPE_CHECKING:
+    from .ledger import Ledger, Receipt
+    from .report import DrillReportFiles, DrillReportInput
+
+__all__ = ["DrillResult", "RecallResult", "drill", "recall", "report_input"]
+
+# FSMA 204 critical tracking events (21 CFR 1.1325–1.1350) for each tracelib kind.
+CTE_NAMES = {
+    "origin": "harvesting/initial packing", "slaughter": "transformation",
+    "ship": "shipping", "receive": "receiving", "transform": "transformation",
+    "sale": "sale", "hold": "hold", "release": "release", "recall": "recall",
+}
+
+
+@dataclass(frozen=True)
+class DrillResult:
+    lot: str
+    question: str
+    trace: Trace
+    elapsed_ms: float
+    answer_digest: str
+    receipt: Receipt | None = None
+    files: DrillReportFiles | None = None
+
+    def summary(self) -> dict[str, Any]:
+        stalls = [loc for loc in self.trace.locations if loc.type == "stall"]
+        return {**self.trace.to_dict(), "question": self.question,
+                "elapsed_ms": round(self.elapsed_ms, 3), "answer_digest": self.answer_digest,
+                "counts": {"origins": len(self.trace.origins),
+                           "upstream_lots": len(self.trace.upstream_lots),
+                           "downstream_lots": len(self.trace.downstream_lots),
+                           "locations": len(self.trace.locations), "stalls": len(stalls),
+                           "stalls_with_stock": sum(1 for s in stalls if s.on_hand > 0)},
+                "drill_event": None if self.receipt is None else self.receipt.to_dict()}
+
+
+def drill(ledger: Ledger, lot: str, *, question: str | None = None,
+          key: SigningKey | None = None, report_dir: str | Path | None = None,
+          now: datetime | None = None) -> DrillResult:
+    """Trace ``lot`` both ways, timed. With ``key`` (an operator key) record a ``drill``
+    event; with ``report_dir`` write summary.json, the FSMA-204 sheet (CSV, XLSX) and the
+    path picture (SVG, PNG) there."""
+    question = question or f"追溯演练: 批次 {lot} 从哪里来、到哪里去、还有多少在售?"
+    started = time.perf_counter()
+    answer = trace(ledger, lot)
+    elapsed = (time.perf_counter() - started) * 1000
+    digest = answer.digest()
+    receipt = None
+    moment = now or utcnow()
+    if key is not None:
+        event = {"id": f"drill-{lot}-{moment.strftime('%Y%m%dT%H%M%S%f')}", "kind": "drill",
+                 "time": moment.isoformat(), "actor": ledger.operator,
+                 "location": ledger.office,
+                 "data": {"question": question, "lot": lot, "answer_digest": digest,
+                          "elapsed_ms": f"{elapsed:.3f}"}}
+        receipt = ledger.append([sign_event(event, key)], now=moment)[0]
+    result = DrillResult(lot, question, answer, elapsed, digest, receipt)
+    if report_dir is not None:
+        from .report import write_drill_report
+
+        files = write_drill_report(Path(report_dir),
+                                   report_input(ledger, result, generated_at=format_utc(moment)))
+        result = DrillResult(lot, question, answer, elapsed, digest, receipt, files)
+    return result
+
+
+def report_input(ledger: Ledger, result: DrillResult, *, generated_at: str) -> DrillReportInput:
+    """The drill report's rows: one CTE per lot per event of every lot in the family,
+    and the path as locations joined by shipments."""
+    from .report import CriticalTrackingEvent, DrillReportInput, PathEdge, PathNode
+
+    answer = result.trace
+    family = sorted({answer.lot, *answer.upstream_lots, *answer.downstream_lots})
+    store = ledger.store
+    with store.reader() as conn:
+        lots = SupplySql.lots(conn, family)
+        seqs = SupplySql.event_seqs(conn, family)
+        docs = [canonical.loads(bytes(r["body"])) for r in store.record_rows(conn, seqs)]
+        shipments = SupplySql.shipments_of_lots(conn, family)
+        excursion_seqs = {int(e["seq"]) for e in SupplySql.excursions(
+            conn, sorted({s.ship_seq for s in shipments}))}
+        places = {s.from_location for s in shipments} | {s.to_location for s in shipments}
+        places |= {row.location for row in lots.values()}
+        locations = store.locations(conn, places)
+    name = {loc: (locations[loc].name if loc in locations else loc) for loc in places}
+    ctes = []
+    for doc in docs:
+        for role in ("outputs", "inputs"):
+            for item in doc.get(role, []):
+                if item["lot"] not in lots:
+                    continue
+                ctes.append(_cte(doc, item, lots, name, CriticalTrackingEvent))
+    held_places = {loc for _, loc in answer.held}
+    edges: dict[tuple[str, str, str], list[Any]] = {}
+    for ship in shipments:
+        unit = lots[ship.lot].unit
+        acc = edges.setdefault((ship.from_location, ship.to_location, unit),
+                               [set(), 0, False])
+        acc[0].add(ship.lot)
+        acc[1] += ship.qty
+        acc[2] = acc[2] or ship.ship_seq in excursion_seqs
+    return DrillReportInput(
+        lot=result.lot, question=result.question, generated_at=generated_at,
+        summary=result.summary(), ctes=tuple(ctes),
+        nodes=tuple(PathNode(loc, name[loc], locations[loc].type if loc in locations
+                             else "unknown") for loc in sorted(places)),
+        edges=tuple(PathEdge(src, dst, tuple(sorted(acc[0])), Decimal(acc[1]) / MICRO, unit,
+                             excursion=acc[2], held=dst in held_places)
+                    for (src, dst, unit), acc in sorted(edges.items())),
+        held_locations=frozenset(held_places))
+
+
+def _cte(doc: dict[str, Any], item: dict[str, str], lots: dict[str, Any], name: dict[str, str],
+         cls: Any) -> Any:
+    kind, data, here = doc["kind"], doc.get("data", {}), doc["location"]
+    source, target = here, here
+    ref_type, ref_no = f"{kind} event", doc["id"]
+    if kind == "ship":
+        target = data.get("to", here)
+        ref_type, ref_no = "运单 shipping record", data.get("vehicle", doc["id"])
+    elif kind == "receive":
+        source = data.get("from", here)
+        ref_type, ref_no = "收货记录 receiving record (ship event)", data.get("ship_event", "")
+    elif kind == "origin":
+        ref_type, ref_no = "合格证 origin certificate", data.get("certificate", {}).get("no", "")
+    elif kind == "slaughter":
+        ref_type, ref_no = "动物检疫合格证明 quarantine certificate", data.get("quarantine_cert", "")
+    elif kind == "sale":
+        target = "consumer"
+        ref_type, ref_no = "小票 receipt", data.get("receipt", "")
+    lot = lots[item["lot"]]
+    return cls(event_id=doc["id"], kind=kind, cte=CTE_NAMES.get(kind, kind),
+               traceability_lot_code=item["lot"], quantity=Decimal(item["qty"]),
+               unit=item["unit"], product=lot.product or "", from_location=source,
+               from_location_name=name.get(source, source), to_location=target,
+               to_location_name=name.get(target, "消费者 consumer" if target == "consumer"
+                                         else target),
+               date=doc["time"], tlc_source=lot.location,
+               tlc_source_name=name.get(lot.location, lot.location),
+               reference_document_type=ref_type, reference_document_number=ref_no or doc["id"])
+
+
+@dataclass(frozen=True)
+class RecallHold:
+    location: str
+    name: str
+    type: str
+    lots: tuple[tuple[str, str, str], ...]  # (lot, qty on hand, unit)
+
+
+@dataclass(frozen=True)
+class RecallResult:
+    lot: str
+    reason: str
+    holds: tuple[RecallHold, ...]
+    receipts: tuple[Receipt, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lot": self.lot, "reason": self.reason,
+                "holds": [{"location": h.location, "name": h.name, "type": h.type,
+                           "lots": [{"lot": lot, "qty": q, "unit": u} for lot, q, u in h.lots]}
+                          for h in self.holds]}
+
+
+def recall(ledger: Ledger, lot: str, *, key: SigningKey, reason: str,
+           now: datetime | None = None) -> RecallResult:
+    """Hold every lot made from ``lot`` (and the lot itself) wherever it is still on hand
+    and not yet held, in one operator-signed ``hold`` event per location, one transaction."""
+    answer = trace(ledger, lot, back=False)
+    family = [lot, *answer.downstream_lots]
+    with ledger.store.reader() as conn:
+        rows = [r for r in SupplySql.stock_of_lots(conn, family)
+                if r.on_hand > 0 and r.hold_seq is None]
+        places = ledger.store.locations(conn, {r.location for r in rows})
+    by_place: dict[str, list[Any]] = {}
+    for row in sorted(rows, key=lambda r: (r.location, r.lot)):
+        by_place.setdefault(row.location, []).append(row)
+    moment = now or utcnow()
+    stamp = moment.strftime("%Y%m%dT%H%M%S%f")
+    events = []
+    holds = []
+    for place, items in sorted(by_place.items()):
+        inputs = [{"lot": r.lot, "qty": format_micro(r.on_hand), "unit": r.unit} for r in items]
+        events.append(sign_event({
+            "id": f"recall-hold-{lot}-{place}-{stamp}", "kind": "hold",
+            "time": moment.isoformat(), "actor": ledger.operator, "location": place,
+            "inputs": inputs, "data": {"reason": reason, "recall_of": lot}}, key))
+        info = places.get(place)
+        holds.append(RecallHold(place, info.name if info else place,
+                                info.type if info else "unknown",
+                                tuple((i["lot"], i["qty"], i["unit"]) for i in inputs)))
+    receipts: Sequence[Receipt] = ledger.append(events, now=moment) if events else []
+    return RecallResult(lot, reason, tuple(holds), tuple(receipts))
