@@ -28,7 +28,8 @@ MAX_REPORTED_ERRORS = 20
 
 def progress_bar() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=err, transient=True)
+                    TimeRemainingColumn(), console=err, transient=True,
+                    disable=not err.is_terminal)
 
 
 def print_json(value: Any) -> None:

@@ -68,3 +68,4 @@ for _name, _step in _BIZSTEPS.items():
 
 from . import register as _register  # noqa: E402,F401  (registers the "register" kind)
 from . import supply as _supply  # noqa: E402,F401  (registers the supply-chain kinds)
+from . import testing as _testing  # noqa: E402,F401  (registers rapid_test and lab_test)

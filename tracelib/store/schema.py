@@ -155,3 +155,34 @@ excursions = Table(
     Column("limit_celsius", String(16), nullable=False),
     Column("storage", String(16), nullable=False),
 )
+
+# -- test results (rapid tests and lab results) ---------------------------------
+
+test_results = Table(
+    "test_results", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_id", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # rapid | lab
+    Column("stall", String(200)),
+    Column("location", String(200), nullable=False),
+    Column("lot", String(200)),
+    Column("day", String(10), nullable=False),  # local date of the test (its own offset)
+    Column("time", String(40), nullable=False),
+    Column("item", String(200), nullable=False),  # test item or analyte
+    Column("method", String(100)),
+    Column("sample", String(200)),
+    Column("commodity", String(200)),
+    Column("rate", String(16)),  # enzyme inhibition %, when computed
+    Column("result", String(16), nullable=False),  # negative|suspect|positive or pass|fail|no_limit
+    Column("value_mg_kg", String(40)),
+    Column("limit_mg_kg", String(40)),
+    Column("table_version", String(100)),
+    Column("retest", SmallInteger, nullable=False),
+    Column("residue", SmallInteger, nullable=False),  # a pesticide / vet-drug residue test
+    Column("follow_up", String(16)),  # held → lab_confirmed | cleared | released | disposed
+    Column("follow_up_seq", BigInteger),
+    Column("explanation", Text),
+)
+Index("ix_test_results_stall_day", test_results.c.stall, test_results.c.day)
+Index("ix_test_results_day", test_results.c.day)
+Index("ix_test_results_lot", test_results.c.lot)
