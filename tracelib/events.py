@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,8 +29,8 @@ from .timeutil import parse_rfc3339, to_micros
 
 __all__ = ["Event", "LotQuantity", "Signature", "sign_event"]
 
-# Identifiers: printable, no control characters, bounded (hostile-string hygiene).
-ID_PATTERN = r"\A[^\x00-\x1f\x7f]{1,200}\Z"
+# Identifiers: no control characters (C0, DEL or C1), bounded (hostile-string hygiene).
+ID_PATTERN = r"\A[^\x00-\x1f\x7f-\x9f]{1,200}\Z"
 _id = validate.Regexp(ID_PATTERN, error="must be 1-200 characters without control characters")
 # CONTRACT: qty is a decimal string > 0 ("12.50"); at most 12 digits before and 6 after the
 # point, so every quantity is an exact integer count of micro-units in the indexes.
@@ -37,12 +38,12 @@ _QTY = re.compile(r"\A(?:0|[1-9]\d{0,11})(?:\.\d{1,6})?\Z")
 _KEY_ID = r"\A[0-9a-f]{16}\Z"
 
 
-_UNIT = re.compile(r"\A[^\x00-\x1f\x7f\s]{1,20}\Z")
+_UNIT = re.compile(r"\A[^\x00-\x1f\x7f-\x9f\s]{1,20}\Z")
 _ID = re.compile(ID_PATTERN)
 _LOT_FIELDS = frozenset(("lot", "qty", "unit"))
 
 
-class LotQuantities(fields.Field):
+class LotQuantities(fields.Field[list[dict[str, str]]]):
     """A list of ``{lot, qty, unit}`` (CONTRACT.md ``inputs`` / ``outputs``).
 
     One field instead of a nested schema per item: the envelope is validated for
@@ -208,7 +209,14 @@ class Event:
     @classmethod
     def from_json(cls, text: bytes | str) -> Event:
         """Parse one JSON line strictly (no duplicate keys, no floats) and validate it."""
-        return cls.from_dict(canonical.loads(text))
+        try:
+            doc = canonical.loads(text)
+        except ValidationError as e:
+            where = _number_path(text) if e.field is None else None
+            if where is None:
+                raise
+            raise ValidationError(e.message, field=where, line=e.line) from e
+        return cls.from_dict(doc)
 
     @classmethod
     def from_stored(cls, body: bytes, key_id: str, signature: bytes) -> Event:
@@ -236,6 +244,34 @@ class Event:
 
 def _lot_qty(item: Mapping[str, str]) -> LotQuantity:
     return LotQuantity(item["lot"], Decimal(item["qty"]), item["unit"])
+
+
+_NOT_INTEGER = object()
+
+
+def _number_path(text: bytes | str) -> str | None:
+    """Path (``data.readings[1].a``) of the first float / NaN / Infinity in a JSON text.
+
+    ``canonical.loads`` refuses these inside the JSON scanner, which knows no path;
+    a lenient second parse finds where, so the error names the field."""
+    def path_of(value: Any, prefix: str) -> str | None:
+        if value is _NOT_INTEGER:
+            return prefix or "event"
+        items = (value.items() if isinstance(value, dict)
+                 else enumerate(value) if isinstance(value, list) else ())
+        for key, item in items:
+            found = path_of(item, f"{prefix}[{key}]" if isinstance(key, int)
+                            else f"{prefix}.{key}" if prefix else key)
+            if found is not None:
+                return found
+        return None
+
+    try:
+        doc = json.loads(text, parse_float=lambda _: _NOT_INTEGER,
+                         parse_constant=lambda _: _NOT_INTEGER)
+    except (ValueError, RecursionError):
+        return None
+    return path_of(doc, "")
 
 
 def sign_event(doc: Mapping[str, Any], key: SigningKey) -> dict[str, Any]:

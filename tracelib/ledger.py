@@ -27,14 +27,20 @@ from sqlalchemy import Connection
 from . import merkle
 from ._sigpool import SignatureJob
 from .directory import KeyRecord, Location, Party
-from .errors import ConflictError, NotFoundError, ProofError, SignatureError, TracelibError
-from .errors import ValidationError
+from .errors import (
+    ConflictError,
+    NotFoundError,
+    ProofError,
+    SignatureError,
+    TracelibError,
+    ValidationError,
+)
 from .events import Event, sign_event
 from .keys import SigningKey, VerifyKey
 from .kinds import kind_spec
+from .kinds.supply import DEFAULT_TEMPERATURE_LIMITS
 from .note import Checkpoint, NoteVerifier, open_note, sign_note
 from .record import GENESIS_PREV, Record
-from .kinds.supply import DEFAULT_TEMPERATURE_LIMITS
 from .store import Store
 from .supply_state import SupplyState
 from .timeutil import format_utc, to_micros, utcnow
@@ -204,15 +210,20 @@ class Ledger:
         """Create the schema and the genesis record: the operator, its office and its key,
         in a ``register`` event signed by that key (the ledger's root of trust)."""
         store = Store(db)
-        store.migrate()
-        origin = origin or f"tracelib/{operator}"
-        Checkpoint(origin, 0, merkle.EMPTY_ROOT)  # validates the origin line
-        with store.writer() as conn:
-            if store.get_meta(conn, "operator") is not None:
-                raise ValidationError("this database already holds a tracelib ledger", field="db")
-            store.put_meta(conn, "operator", operator)
-            store.put_meta(conn, "origin", origin)
-            store.put_meta(conn, "operator_key", operator_key.public.base64())
+        try:
+            store.migrate()
+            origin = origin or f"tracelib/{operator}"
+            Checkpoint(origin, 0, merkle.EMPTY_ROOT)  # validates the origin line
+            with store.writer() as conn:
+                if store.get_meta(conn, "operator") is not None:
+                    raise ValidationError("this database already holds a tracelib ledger",
+                                          field="db")
+                store.put_meta(conn, "operator", operator)
+                store.put_meta(conn, "origin", origin)
+                store.put_meta(conn, "operator_key", operator_key.public.base64())
+        except BaseException:
+            store.close()  # do not leak the engine's connections
+            raise
         ledger = cls(store, operator=operator, origin=origin)
         moment = now or utcnow()
         when = moment.isoformat()
@@ -301,8 +312,9 @@ class Ledger:
                 sig_items: list[tuple[bytes, bytes, bytes]] = []
                 signed_by: list[tuple[int, Event]] = []
 
-                def keep_node(level: int, index: int, digest: bytes) -> None:
-                    new_nodes.append({"level": level, "idx": index, "hash": digest})
+                def keep_node(level: int, index: int, digest: bytes,
+                              sink: list[dict[str, Any]] = new_nodes) -> None:
+                    sink.append({"level": level, "idx": index, "hash": digest})
 
                 for line, event in parsed:
                     earlier = stored.get(event.id)

@@ -266,10 +266,11 @@ def verify_ledger(ledger: Ledger, *, workers: int | None = None,
         if not problems:
             bad_nodes: list[tuple[int, str]] = []
 
-            def visit(level: int, index: int, digest: bytes) -> None:
+            def visit(level: int, index: int, digest: bytes,
+                      sink: list[tuple[int, str]] = bad_nodes) -> None:
                 found = high_nodes.get((level, index))
-                if level > CHUNK_LEVEL and found != digest and not bad_nodes:
-                    bad_nodes.append(_node_problem(level, index, digest, found))
+                if level > CHUNK_LEVEL and found != digest and not sink:
+                    sink.append(_node_problem(level, index, digest, found))
 
             tree.merge(merkle.CompactRange(chunk.start, chunk.end, chunk.hashes), visit)
             problems.extend(bad_nodes)

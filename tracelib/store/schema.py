@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Column, Index, Integer, LargeBinary, MetaData, SmallInteger,
-                        String, Table, Text)
+from sqlalchemy import (
+                        BigInteger,
+                        Column,
+                        Index,
+                        Integer,
+                        LargeBinary,
+                        MetaData,
+                        SmallInteger,
+                        String,
+                        Table,
+                        Text,
+)
 
 __all__ = ["checkpoints", "keys", "locations", "meta", "metadata", "nodes", "parties", "records"]
 

@@ -218,7 +218,7 @@ def _update(conn: Connection, table: Any, rows: list[dict[str, Any]],
     from sqlalchemy import bindparam
 
     where = [table.c[k] == bindparam(f"k_{k}") for k in keys]
-    values = {c: bindparam(f"v_{c}") for c in rows[0] if c not in keys}
+    values: dict[str, Any] = {c: bindparam(f"v_{c}") for c in rows[0] if c not in keys}
     params = [{**{f"k_{k}": r[k] for k in keys},
                **{f"v_{c}": r[c] for c in r if c not in keys}} for r in rows]
     conn.execute(table.update().where(*where).values(**values), params)
