@@ -427,6 +427,11 @@ class Ledger:
         with self.store.reader() as conn:
             return self.store.location(conn, location_id)
 
+    def store_children(self, location_id: str) -> list[Location]:
+        """The locations whose parent is ``location_id`` (a market's stalls)."""
+        with self.store.reader() as conn:
+            return self.store.child_locations(conn, location_id)
+
     def keys_of(self, party_id: str) -> list[KeyRecord]:
         with self.store.reader() as conn:
             return self.store.keys_of(conn, party_id)

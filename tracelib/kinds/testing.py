@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from marshmallow import INCLUDE, Schema, fields, validate
@@ -25,7 +24,8 @@ from sqlalchemy import select, update
 
 from ..errors import ValidationError
 from ..events import ID_PATTERN
-from ..standards import LimitsTable, judge_lab, judge_rapid
+from ..limits import active_table
+from ..standards import judge_lab, judge_rapid
 from ..store.schema import test_results
 from . import KindSpec, register_kind
 
@@ -81,11 +81,6 @@ class LabTestData(_Open):
     stall = fields.String(validate=_id)
     sample = fields.String(validate=_text)
     method = fields.String(validate=_text)
-
-
-@lru_cache(maxsize=1)
-def starter_table() -> LimitsTable:
-    return LimitsTable.starter()
 
 
 def _stall_of(ctx: AppendContext, event: Event) -> str | None:
@@ -184,7 +179,7 @@ def apply_lab_test(ctx: AppendContext, event: Event, seq: int) -> None:
     _check_lot(ctx, lot)
     on: date = event.time.date()
     verdict = _judge(judge_lab, data["analyte"], data["commodity"], data["value"], data["unit"],
-                     on, starter_table())
+                     on, active_table(ctx.conn, ctx.store))
     outcome = verdict.verdict
     follow_up = None
     if outcome == "fail" and lot is not None:

@@ -196,3 +196,14 @@ test_results = Table(
 Index("ix_test_results_stall_day", test_results.c.stall, test_results.c.day)
 Index("ix_test_results_day", test_results.c.day)
 Index("ix_test_results_lot", test_results.c.lot)
+
+# -- limits tables (GB 2763 versions loaded by the user) -------------------------
+
+limit_tables = Table(
+    "limit_tables", metadata,
+    Column("version", String(100), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("csv", Text, nullable=False),
+    Column("loaded_at", String(32), nullable=False),
+)

@@ -1,0 +1,331 @@
+"""Testing commands: record rapid tests and lab results, import a test room's CSV,
+manage GB 2763 limits tables, and the regulator's KPI report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from tracelib.errors import ValidationError
+from tracelib.events import sign_event
+from tracelib.kpi import kpi as compute_kpi
+from tracelib.kpi_chart import write_pass_rate_chart
+from tracelib.ledger import Ledger
+from tracelib.limits import explain, load_table
+from tracelib.timeutil import parse_rfc3339, utcnow
+
+from .context import Env
+from .ledger_cmds import out, pass_env, print_json
+
+CHINA = timezone(timedelta(hours=8))
+
+
+# -- limits ---------------------------------------------------------------------------
+@click.group()
+def limits() -> None:
+    """GB 2763 limits tables: load the authoritative table, explain a lookup."""
+
+
+@limits.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--version", "version", required=True, help="Name of this table version, "
+                                                          "e.g. GB2763-2026-official.")
+@pass_env
+def limits_load(env: Env, file: str, version: str) -> None:
+    """Load FILE.csv (columns pesticide_zh, commodity_zh, mrl_mg_kg, …) as the active table."""
+    text = Path(file).read_text(encoding="utf-8-sig")
+    with env.open() as ledger:
+        loaded = load_table(ledger, text, version)
+    click.echo(f"loaded limits table {loaded.version}: {loaded.rows} rows, "
+               f"sha256 {loaded.sha256}; lab results are now judged with it")
+
+
+@limits.command("show")
+@click.argument("pesticide")
+@click.argument("commodity", required=False)
+@click.option("--on", "on", help="Test date (YYYY-MM-DD) [default: today].")
+@pass_env
+def limits_show(env: Env, pesticide: str, commodity: str | None, on: str | None) -> None:
+    """Explain which limit applies to PESTICIDE on COMMODITY and why."""
+    day = date.fromisoformat(on) if on else utcnow().astimezone(CHINA).date()
+    with env.open() as ledger:
+        if commodity is None:
+            raise click.UsageError("give a COMMODITY, e.g. `tracelib limits show 毒死蜱 芹菜`")
+        decision = explain(ledger, pesticide, commodity, day)
+    click.echo(decision.explanation)
+    if decision.banned is not None:
+        click.echo("banned on this date: any detection fails")
+
+
+# -- recording tests --------------------------------------------------------------------
+@click.group("test")
+def test_group() -> None:
+    """Record rapid tests and lab results."""
+
+
+def _default_actor(ledger: Ledger, stall: str) -> str:
+    """The market's test room signs by default: the holder of the stall's market."""
+    place = ledger.location(stall)
+    if place is None or place.type != "stall":
+        raise ValidationError(f"{stall!r} is not a registered stall", field="stall")
+    market = ledger.location(place.parent) if place.parent else None
+    holder = (market.holder if market else None) or place.holder
+    if holder is None:
+        raise ValidationError(f"no holder for stall {stall!r}; pass --actor", field="actor")
+    return holder
+
+
+def _append_signed(env: Env, ledger: Ledger, events: list[dict[str, Any]]) -> None:
+    keys: dict[str, Any] = {}
+    signed = []
+    for event in events:
+        actor = event["actor"]
+        if actor not in keys:
+            keys[actor] = env.keystore.for_party(actor)
+        signed.append(sign_event(event, keys[actor]))
+    receipts = ledger.append(signed)
+    for event, receipt in zip(events, receipts, strict=True):
+        click.echo(f"recorded {event['kind']} {event['id']} at seq {receipt.seq}")
+
+
+def _show_result(ledger: Ledger, event_id: str) -> None:
+    from sqlalchemy import select
+
+    from tracelib.store.schema import test_results
+
+    with ledger.store.reader() as conn:
+        row = conn.execute(select(test_results).where(test_results.c.event_id == event_id)
+                           ).mappings().first()
+    if row is not None:
+        rate = f" rate {row['rate']} %" if row["rate"] else ""
+        limit = f" limit {row['limit_mg_kg']} mg/kg" if row["limit_mg_kg"] else ""
+        held = " — lot held at the stall (下架)" if row["follow_up"] == "held" else ""
+        click.echo(f"result: {row['result']}{rate}{limit}{held}")
+
+
+@test_group.command("rapid")
+@click.option("--stall", required=True)
+@click.option("--sample", required=True)
+@click.option("--item", required=True, help="e.g. 有机磷和氨基甲酸酯类农药, clenbuterol")
+@click.option("--method", required=True, help="e.g. GB/T 5009.199-2003")
+@click.option("--tester", required=True)
+@click.option("--a0", "delta_a0", help="Control ΔA₀ (enzyme inhibition).")
+@click.option("--at", "delta_at", help="Sample ΔAₜ (enzyme inhibition).")
+@click.option("--result", type=click.Choice(["negative", "positive"]), help="Strip result.")
+@click.option("--lot")
+@click.option("--commodity")
+@click.option("--reviewer")
+@click.option("--instrument-model")
+@click.option("--instrument-serial")
+@click.option("--retest", is_flag=True)
+@click.option("--actor", help="Signing party [default: the holder of the stall's market].")
+@click.option("--time", "when", help="RFC 3339 [default: now].")
+@pass_env
+def test_rapid(env: Env, stall: str, sample: str, item: str, method: str, tester: str,
+               delta_a0: str | None, delta_at: str | None, result: str | None,
+               lot: str | None, commodity: str | None, reviewer: str | None,
+               instrument_model: str | None, instrument_serial: str | None, retest: bool,
+               actor: str | None, when: str | None) -> None:
+    """Record one rapid test at STALL (tracelib computes the enzyme inhibition result)."""
+    data: dict[str, Any] = {"sample": sample, "item": item, "method": method, "tester": tester,
+                            "retest": retest}
+    if delta_a0 is not None or delta_at is not None:
+        data["readings"] = {"delta_a0": delta_a0 or "", "delta_at": delta_at or ""}
+    if result is not None:
+        data["result"] = result
+    extras = {"lot": lot, "commodity": commodity, "reviewer": reviewer}
+    data.update({k: v for k, v in extras.items() if v is not None})
+    if instrument_model or instrument_serial:
+        data["instrument"] = {k: v for k, v in (("model", instrument_model),
+                                                ("serial", instrument_serial)) if v}
+    moment = parse_rfc3339(when) if when else utcnow().astimezone(CHINA)
+    with env.open() as ledger:
+        event = {"id": f"rt-{stall}-{moment.strftime('%Y%m%dT%H%M%S%f')}", "kind": "rapid_test",
+                 "time": moment.isoformat(), "actor": actor or _default_actor(ledger, stall),
+                 "location": stall, "data": data}
+        _append_signed(env, ledger, [event])
+        _show_result(ledger, event["id"])
+
+
+@test_group.command("lab")
+@click.option("--location", required=True, help="The lab's location id.")
+@click.option("--analyte", required=True)
+@click.option("--commodity", required=True)
+@click.option("--value", required=True, help='Decimal string, or "ND" / "未检出".')
+@click.option("--unit", required=True, help="mg/kg or μg/kg")
+@click.option("--lab", "lab_name", required=True)
+@click.option("--report-no", required=True)
+@click.option("--lot")
+@click.option("--stall")
+@click.option("--actor", help="Signing party [default: the holder of the lab location].")
+@click.option("--time", "when", help="RFC 3339 [default: now].")
+@pass_env
+def test_lab(env: Env, location: str, analyte: str, commodity: str, value: str, unit: str,
+             lab_name: str, report_no: str, lot: str | None, stall: str | None,
+             actor: str | None, when: str | None) -> None:
+    """Record one lab result; tracelib looks up the GB 2763 limit and judges it."""
+    moment = parse_rfc3339(when) if when else utcnow().astimezone(CHINA)
+    data = {"analyte": analyte, "commodity": commodity, "value": value, "unit": unit,
+            "lab": lab_name, "report_no": report_no}
+    data.update({k: v for k, v in (("lot", lot), ("stall", stall)) if v is not None})
+    with env.open() as ledger:
+        place = ledger.location(location)
+        signer = actor or (place.holder if place else None)
+        if signer is None:
+            raise ValidationError(f"unknown lab location {location!r}", field="location")
+        event = {"id": f"lab-{report_no}", "kind": "lab_test", "time": moment.isoformat(),
+                 "actor": signer, "location": location, "data": data}
+        _append_signed(env, ledger, [event])
+        _show_result(ledger, event["id"])
+
+
+# Column names a market test room's instrument exports, Chinese or English.
+COLUMNS = {
+    "test_no": ("检测编号", "test_no", "test no."), "stall_no": ("摊位号", "stall_no", "stall no."),
+    "sample": ("样品名称", "sample"), "item": ("检测项目", "item"),
+    "delta_a0": ("ΔA0", "delta_a0", "对照ΔA0"), "delta_at": ("ΔAt", "delta_at", "样品ΔAt"),
+    "result": ("检测结果", "result"), "unit": ("单位", "unit"), "limit": ("限值", "limit"),
+    "method": ("检测方法", "method"), "tester": ("检测人", "tester"),
+    "reviewer": ("审核人", "reviewer"), "instrument": ("仪器", "instrument"),
+    "time": ("检测时间", "time"), "retest": ("是否复检", "retest", "retest flag"),
+    "lot": ("批次", "lot"), "commodity": ("品名", "commodity"),
+}
+RESULTS = {"阴性": "negative", "阳性": "positive", "negative": "negative",
+           "positive": "positive", "合格": "negative", "不合格": "positive"}
+
+
+def _normalise(header: list[str]) -> dict[str, int]:
+    where = {}
+    for index, name in enumerate(header):
+        for key, names in COLUMNS.items():
+            if name.strip().lower() in {n.lower() for n in names}:
+                where[key] = index
+    return where
+
+
+def _row_event(row: dict[str, str], line: int, stalls: dict[str, str], market: str,
+               actor: str, tz: timezone) -> dict[str, Any]:
+    def need(key: str) -> str:
+        value = row.get(key, "").strip()
+        if not value:
+            raise ValidationError(f"column {key!r} is empty", field=key, line=line)
+        return value
+
+    stall = stalls.get(need("stall_no"))
+    if stall is None:
+        raise ValidationError(f"no stall numbered {row['stall_no']!r} in market {market!r}",
+                              field="stall_no", line=line)
+    when = need("time").replace("/", "-")
+    moment = (parse_rfc3339(when) if "T" in when else
+              datetime.fromisoformat(when).replace(tzinfo=tz))
+    data: dict[str, Any] = {"sample": need("sample"), "item": need("item"),
+                            "method": need("method"), "tester": need("tester"),
+                            "test_no": need("test_no")}
+    if row.get("delta_a0") or row.get("delta_at"):
+        data["readings"] = {"delta_a0": row.get("delta_a0", ""), "delta_at": row.get("delta_at", "")}
+    elif row.get("result"):
+        result = RESULTS.get(row["result"].strip())
+        if result is None:
+            raise ValidationError(f"unknown result {row['result']!r}", field="result", line=line)
+        data["result"] = result
+    else:
+        raise ValidationError("give ΔA0 and ΔAt (enzyme) or a result (strips)",
+                              field="delta_a0", line=line)
+    for key in ("lot", "commodity", "reviewer"):
+        if row.get(key):
+            data[key] = row[key].strip()
+    if row.get("instrument"):
+        data["instrument"] = {"model": row["instrument"].strip()}
+    if row.get("limit"):
+        data["limit_claimed"] = row["limit"].strip()
+    data["retest"] = row.get("retest", "").strip() in ("是", "1", "true", "yes", "Y", "y")
+    return {"id": f"rt-{market}-{data['test_no']}", "kind": "rapid_test",
+            "time": moment.isoformat(), "actor": actor, "location": stall, "data": data}
+
+
+@test_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--market", required=True, help="The market whose test room exported FILE.")
+@click.option("--actor", help="Signing party [default: the market's holder].")
+@click.option("--tz", default="+08:00", show_default=True,
+              help="Offset for times without one.")
+@pass_env
+def test_import(env: Env, file: str, market: str, actor: str | None, tz: str) -> None:
+    """Import a test room's CSV export (one transaction: any bad row stores nothing)."""
+    sign = -1 if tz.startswith("-") else 1
+    hours, minutes = (int(p) for p in tz.lstrip("+-").split(":"))
+    zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    text = Path(file).read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise ValidationError("the file is empty", field="file")
+    where = _normalise(rows[0])
+    with env.open() as ledger:
+        place = ledger.location(market)
+        if place is None or place.type != "market":
+            raise ValidationError(f"{market!r} is not a registered market", field="market")
+        signer = actor or place.holder
+        if signer is None:
+            raise ValidationError(f"market {market!r} has no holder; pass --actor", field="actor")
+        stalls = {}
+        for child in ledger.store_children(market):
+            stalls[child.id] = child.id
+            number = child.details.get("number")
+            if isinstance(number, str):
+                stalls[number] = child.id
+        events = []
+        for line, raw in enumerate(rows[1:], start=2):
+            if not any(cell.strip() for cell in raw):
+                continue
+            row = {key: raw[i] if i < len(raw) else "" for key, i in where.items()}
+            events.append(_row_event(row, line, stalls, market, signer, zone))
+        _append_signed(env, ledger, events)
+    click.echo(f"imported {len(events)} test(s) from {file}")
+
+
+# -- reports ------------------------------------------------------------------------------
+@click.group()
+def report() -> None:
+    """Reports for regulators."""
+
+
+@report.command("kpi")
+@click.option("--population", type=click.IntRange(min=1), required=True,
+              help="Residents of the area.")
+@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+@click.option("--market", help="Only the tests of this market's stalls.")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--chart", "chart_dir", type=click.Path(file_okay=False),
+              help="Write pass-rate.svg and pass-rate.png here.")
+@pass_env
+def report_kpi(env: Env, population: int, year: int, market: str | None, as_json: bool,
+               chart_dir: str | None) -> None:
+    """Demonstration-city figures: batches and residue batches per 1,000 residents, pass
+    rate and follow-up completion, each beside its target."""
+    with env.open() as ledger:
+        figures = compute_kpi(ledger, population=population, year=year, market=market)
+    if chart_dir:
+        write_pass_rate_chart(figures, Path(chart_dir))
+    if as_json:
+        print_json(figures.to_dict())
+        return
+    table = Table("figure", "value", "target", "met", title=f"{year}, population {population:,}")
+    labels = {"batches_per_1000": "batches tested per 1,000 residents",
+              "residue_batches_per_1000": "residue batches per 1,000 residents",
+              "pass_rate": "pass rate (%)", "follow_up_rate": "failures followed up (%)"}
+    for row in figures.figures():
+        met = "—" if row["met"] is None else ("yes" if row["met"] else "NO")
+        table.add_row(labels[row["name"]], row["value"] or "—", f"≥ {row['target']}", met)
+    out.print(table)
+    counts = figures.to_dict()["counts"]
+    click.echo(json.dumps(counts, ensure_ascii=False))
+
+
+COMMANDS = [limits, test_group, report]
