@@ -302,3 +302,41 @@ def show(env: Env, ref: str) -> None:
 
 
 COMMANDS = [init, keys, append, verify, checkpoint, prove, consistency, show]
+
+
+@click.command()
+@click.option("--postgres", help="Also check this PostgreSQL URL is reachable.")
+@pass_env
+def doctor(env: Env, postgres: str | None) -> None:
+    """Check the database, schema, keystore, key permissions, checkpoint freshness and
+    PostgreSQL connectivity, and say what to fix."""
+    from tracelib.doctor import diagnose
+
+    checks = diagnose(env.db, env.keystore_path, postgres=postgres)
+    table = Table("check", "", "detail", "fix")
+    for check in checks:
+        table.add_row(check.name, "ok" if check.ok else "[red]FAIL[/]", check.detail, check.fix)
+    out.print(table)
+    failed = [c.name for c in checks if not c.ok]
+    if failed:
+        raise CheckFailed(f"{len(failed)} check(s) failed: {', '.join(failed)}")
+
+
+@click.command()
+@pass_env
+def upgrade(env: Env) -> None:
+    """Upgrade the database schema to this version of tracelib (back up first)."""
+    from tracelib.store import Store
+
+    store = Store(env.db)
+    try:
+        before = store.schema_revision()
+        store.migrate()
+        after = store.schema_revision()
+    finally:
+        store.close()
+    click.echo(f"schema {before or 'none'} → {after}" if before != after
+               else f"schema already at {after}")
+
+
+COMMANDS.extend([doctor, upgrade])

@@ -93,6 +93,8 @@ def _append_signed(env: Env, ledger: Ledger, events: list[dict[str, Any]]) -> No
     receipts = ledger.append(signed)
     for event, receipt in zip(events, receipts, strict=True):
         click.echo(f"recorded {event['kind']} {event['id']} at seq {receipt.seq}")
+    if env.keystore.has_party(ledger.operator):
+        ledger.sign_checkpoint(env.keystore.for_party(ledger.operator))
 
 
 def _show_result(ledger: Ledger, event_id: str) -> None:

@@ -31,7 +31,7 @@ def _pg_available() -> str | None:
             conn.execute(text("SELECT 1"))
         engine.dispose()
         return None
-    except Exception as e:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as e:  # any failure means "not reachable"
         return str(e).splitlines()[0]
 
 

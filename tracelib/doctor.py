@@ -1,0 +1,99 @@
+"""Health checks an operator runs before trusting a deployment (`tracelib doctor`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from .errors import TracelibError
+from .keys import Keystore
+from .ledger import Ledger
+from .store import Store
+from .timeutil import parse_rfc3339, utcnow
+
+__all__ = ["Check", "diagnose"]
+
+STALE_AFTER = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def diagnose(db: str, keystore: str | Path, *, now: datetime | None = None,
+             postgres: str | None = None) -> list[Check]:
+    """Check the database, schema, keystore, key permissions, operator key, checkpoint
+    freshness and (when given or in use) PostgreSQL connectivity."""
+    now = now or utcnow()
+    checks: list[Check] = []
+    store = Store(db)
+    try:
+        revision = store.schema_revision()
+    except TracelibError as e:
+        revision = None
+        checks.append(Check("database", False, str(e), "check --db / TRACELIB_DB"))
+    else:
+        checks.append(Check("database", True, f"reachable at {store.url}"))
+    finally:
+        store.close()
+    head = _head_revision()
+    if revision is None:
+        checks.append(Check("schema", False, "no tracelib schema", "run `tracelib init`"))
+        return checks
+    checks.append(Check("schema", revision == head, f"revision {revision} (newest {head})",
+                        "" if revision == head else "back up, then run `tracelib upgrade`"))
+    ledger = Ledger.open(db)
+    try:
+        store_keys = Keystore(keystore)
+        problems = store_keys.permission_problems()
+        checks.append(Check("keystore permissions", not problems,
+                            "; ".join(problems) or f"{store_keys.path}: folder 0700, keys 0600",
+                            "chmod 700 the folder and 600 each key file" if problems else ""))
+        has_operator = store_keys.has_party(ledger.operator) if not problems else False
+        checks.append(Check("operator key", has_operator,
+                            f"key for {ledger.operator!r} " + ("present" if has_operator
+                                                                else "missing"),
+                            "" if has_operator else "restore the operator key into the keystore "
+                                                    "(checkpoints need it)"))
+        size = ledger.size
+        latest = ledger.latest_checkpoint()
+        if latest is None:
+            checks.append(Check("checkpoint", False, "no checkpoint signed",
+                                "run `tracelib checkpoint`"))
+        else:
+            age = now - parse_rfc3339(latest.created_at)
+            fresh = latest.size == size or age < STALE_AFTER
+            checks.append(Check("checkpoint", fresh,
+                                f"newest covers {latest.size} of {size} records, signed "
+                                f"{int(age.total_seconds() // 60)} min ago",
+                                "" if fresh else "run `tracelib checkpoint` (and publish it)"))
+    finally:
+        ledger.close()
+    target = postgres or (db if str(db).startswith("postgresql") else None)
+    if target is not None:
+        probe = Store(target)
+        try:
+            with probe.engine.connect() as conn:
+                version = conn.exec_driver_sql("SHOW server_version").scalar()
+            checks.append(Check("postgresql", True, f"server {version} reachable"))
+        except Exception as e:  # any failure is the finding
+            checks.append(Check("postgresql", False, str(e).splitlines()[0],
+                                "start it: pg_ctlcluster <version> main start"))
+        finally:
+            probe.close()
+    return checks
+
+
+def _head_revision() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).with_name("store") / "migrations"))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    return head or "none"
