@@ -1,0 +1,187 @@
+"""The plain data a recall-drill report is written from (DESIGN §1 job 4, §6 FSMA 204).
+
+The trace engine builds these; :func:`tracelib.report.write_drill_report` turns them into
+files. Nothing here touches the ledger: a report is a pure function of this input.
+
+Invariants (checked in ``__post_init__``, so an instance cannot be built invalid):
+
+* every quantity is a finite :class:`~decimal.Decimal` (never a float: DESIGN §3);
+* every CTE ``date`` is an RFC 3339 time with an offset (CONTRACT: all times carry one);
+* every :class:`PathEdge` joins two ids of ``DrillReportInput.nodes``, and node ids are unique;
+* every text field is a ``str`` (names are untrusted: the writers escape them, not this module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from ..errors import ValidationError
+from ..timeutil import parse_rfc3339, to_micros
+
+__all__ = [
+    "CriticalTrackingEvent",
+    "DrillReportInput",
+    "PathEdge",
+    "PathNode",
+]
+
+
+def _check_text(owner: str, name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise ValidationError(f"expected a string, got {type(value).__name__}",
+                              field=f"{owner}.{name}")
+
+
+def _check_quantity(owner: str, value: object) -> None:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ValidationError(f"expected a finite Decimal, got {value!r}", field=f"{owner}.quantity")
+
+
+@dataclass(frozen=True)
+class CriticalTrackingEvent:
+    """One row of the FSMA-204-style sortable spreadsheet (21 CFR 1.1325-1.1350 KDEs).
+
+    ``cte`` is the FSMA critical tracking event name ("harvesting/initial packing",
+    "shipping", "receiving", "transformation", "sale", ...); ``kind`` is the tracelib event
+    kind it came from. ``tlc_source`` is the location where the traceability lot code was
+    assigned (21 CFR 1.1320 "traceability lot code source"). ``date`` is the RFC 3339 time
+    of the event as recorded in the ledger.
+    """
+
+    event_id: str
+    kind: str
+    cte: str
+    traceability_lot_code: str
+    quantity: Decimal
+    unit: str
+    product: str
+    from_location: str
+    from_location_name: str
+    to_location: str
+    to_location_name: str
+    date: str
+    tlc_source: str
+    tlc_source_name: str
+    reference_document_type: str
+    reference_document_number: str
+
+    def __post_init__(self) -> None:
+        for name in ("event_id", "kind", "cte", "traceability_lot_code", "unit", "product",
+                     "from_location", "from_location_name", "to_location", "to_location_name",
+                     "date", "tlc_source", "tlc_source_name", "reference_document_type",
+                     "reference_document_number"):
+            _check_text("CriticalTrackingEvent", name, getattr(self, name))
+        _check_quantity("CriticalTrackingEvent", self.quantity)
+        parse_rfc3339(self.date, field="CriticalTrackingEvent.date")
+
+    @property
+    def moment(self) -> datetime:
+        """The event time as an aware datetime."""
+        return parse_rfc3339(self.date, field="CriticalTrackingEvent.date")
+
+    def sort_key(self) -> tuple[int, str]:
+        """Rows are ordered by instant (not by the text of ``date``), then event id."""
+        return (to_micros(self.moment), self.event_id)
+
+
+@dataclass(frozen=True)
+class PathNode:
+    """A location on the lot's path. ``type`` is a CONTRACT location type (farm, abattoir,
+    port, coldstore, warehouse, wholesale_market, market, stall, lab) or anything else,
+    which is drawn in the middle column."""
+
+    id: str
+    name: str
+    type: str
+
+    def __post_init__(self) -> None:
+        for name in ("id", "name", "type"):
+            _check_text("PathNode", name, getattr(self, name))
+        if not self.id:
+            raise ValidationError("expected a non-empty location id", field="PathNode.id")
+
+
+@dataclass(frozen=True)
+class PathEdge:
+    """Stock that moved from ``source`` to ``target`` (location ids): the lots, their summed
+    quantity in ``unit``, whether a temperature excursion was recorded on the way, and
+    whether the moved stock is now on hold."""
+
+    source: str
+    target: str
+    lots: tuple[str, ...]
+    quantity: Decimal
+    unit: str
+    excursion: bool = False
+    held: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("source", "target", "unit"):
+            _check_text("PathEdge", name, getattr(self, name))
+        object.__setattr__(self, "lots", tuple(self.lots))
+        for lot in self.lots:
+            _check_text("PathEdge", "lots[]", lot)
+        _check_quantity("PathEdge", self.quantity)
+        for name in ("excursion", "held"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValidationError("expected a bool", field=f"PathEdge.{name}")
+
+
+@dataclass(frozen=True)
+class DrillReportInput:
+    """Everything a drill report shows.
+
+    ``summary`` is the ``tracelib trace LOT --json`` object (CONTRACT.md) plus timing and
+    counts; it is written as-is to ``summary.json`` (with a ``files`` list added) and must
+    be JSON-serialisable (``Decimal`` is written as a string). ``held_locations`` are the
+    location ids where the lot or a descendant is on hold (下架).
+    """
+
+    lot: str
+    question: str
+    generated_at: str
+    summary: Mapping[str, Any] = field(hash=False)
+    ctes: tuple[CriticalTrackingEvent, ...] = ()
+    nodes: tuple[PathNode, ...] = ()
+    edges: tuple[PathEdge, ...] = ()
+    held_locations: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        for name in ("lot", "question", "generated_at"):
+            _check_text("DrillReportInput", name, getattr(self, name))
+        if not isinstance(self.summary, Mapping):
+            raise ValidationError("expected a mapping", field="DrillReportInput.summary")
+        object.__setattr__(self, "ctes", tuple(self.ctes))
+        object.__setattr__(self, "nodes", tuple(self.nodes))
+        object.__setattr__(self, "edges", tuple(self.edges))
+        object.__setattr__(self, "held_locations", frozenset(self.held_locations))
+        for cte in self.ctes:
+            if not isinstance(cte, CriticalTrackingEvent):
+                raise ValidationError(f"expected a CriticalTrackingEvent, got {cte!r}",
+                                      field="DrillReportInput.ctes")
+        seen: set[str] = set()
+        for node in self.nodes:
+            if not isinstance(node, PathNode):
+                raise ValidationError(f"expected a PathNode, got {node!r}",
+                                      field="DrillReportInput.nodes")
+            if node.id in seen:
+                raise ValidationError(f"location id {node.id!r} appears twice",
+                                      field="DrillReportInput.nodes")
+            seen.add(node.id)
+        for index, edge in enumerate(self.edges):
+            if not isinstance(edge, PathEdge):
+                raise ValidationError(f"expected a PathEdge, got {edge!r}",
+                                      field=f"DrillReportInput.edges[{index}]")
+            for end in ("source", "target"):
+                if getattr(edge, end) not in seen:
+                    raise ValidationError(
+                        f"expected a location id among the nodes, got {getattr(edge, end)!r}",
+                        field=f"DrillReportInput.edges[{index}].{end}")
+
+    def sorted_ctes(self) -> tuple[CriticalTrackingEvent, ...]:
+        """The CTEs by date (instant) then event id: the spreadsheet's row order."""
+        return tuple(sorted(self.ctes, key=CriticalTrackingEvent.sort_key))
