@@ -1,1 +1,81 @@
-"""service."""
+"""tracelib's Flask service (installed as ``tracelib_service``): the API, the stall and lot
+pages a shopper's scan opens, placard QR codes and the market board.
+
+Thin by design (DESIGN.md §2): parse, call tracelib, render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, request
+
+__all__ = ["create_app"]
+
+DEFAULTS: dict[str, Any] = {
+    "DB": "tracelib.db",             # TRACELIB_DB: SQLAlchemy URL or SQLite path
+    "KEYSTORE": None,                # TRACELIB_KEYSTORE: default beside the database
+    "SERVICE_DB": None,              # tokens and scan counts; default: the ledger's database
+    "TIMEZONE": "Asia/Shanghai",     # what "today" means for tests and scan counts
+    "PUBLIC_URL": None,              # base URL printed in placard QR codes, e.g. https://t.example.cn
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "API_MAX_EVENTS": 1000,
+    "SIGN_CHECKPOINTS": True,        # sign a checkpoint after each write when the operator key is here
+    "COUNT_SCANS": True,
+    "QR_LEVEL": "H",                 # error correction of placards: Q or H
+    "STANDING_WINDOW_DAYS": 30,      # 红黑榜 rules (tracelib.stall.StandingRules)
+    "STANDING_RED_MIN_TESTS": 20,
+    "STANDING_RED_MIN_PASS_RATE": "100",
+    "STANDING_BLACK_ON_ANY_FAILURE": False,
+    "NOW": None,                     # tests: a datetime or a callable returning one
+}
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """The application factory (flaskr): defaults, then ``TRACELIB_*`` environment
+    variables, or ``test_config`` instead of the environment."""
+    app = Flask(__name__)
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_prefixed_env("TRACELIB")
+    else:
+        app.config.from_mapping(test_config)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    from . import api, board, lots, scan
+    from .extension import TracelibService
+    from .i18n import current_lang, html_lang, t
+    from .problems import register_error_handlers
+
+    TracelibService(app)
+    register_error_handlers(app)
+    for module in (scan, lots, board, api):
+        app.register_blueprint(module.bp)
+
+    @app.context_processor
+    def _helpers() -> dict[str, Any]:
+        asked = request.args.get("lang")
+        return {"t": t, "html_lang": html_lang, "lang": current_lang,
+                "lang_arg": asked if asked in ("zh", "en") else None}
+
+    @app.template_filter("hm")
+    def _hm(value: str | None) -> str:
+        """``2026-11-22T07:30:00+08:00`` → ``07:30`` (the time in its own offset)."""
+        return value[11:16] if value and len(value) >= 16 else (value or "")
+
+    @app.template_filter("day")
+    def _day(value: str | None) -> str:
+        return value[:10] if value else ""
+
+    @app.after_request
+    def _security_headers(response: Any) -> Any:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if response.mimetype == "text/html":
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+            response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+    return app

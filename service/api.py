@@ -1,0 +1,202 @@
+"""The JSON API, ``/api/v1``: write events, read events, traces, stalls, checkpoints and
+Merkle proofs. Writes need an API token (``Authorization: Bearer …``) acting for one
+party; reads are public (the ledger is meant to be checked by anyone)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import marshmallow
+from flask import Blueprint, Response, current_app, request, url_for
+from marshmallow import RAISE, Schema, fields, validate
+from werkzeug.exceptions import UnsupportedMediaType
+
+from tracelib import canonical
+from tracelib.errors import NotFoundError, SignatureError, ValidationError
+from tracelib.events import flatten_messages, sign_event
+from tracelib.stall import stall_view
+from tracelib.trace import trace
+
+from .extension import ledger, service
+from .httputil import conditional, json_response
+from .openapi import openapi_document
+from .problems import BadInput, Forbidden
+from .scan import proof_template
+from .tokens import authenticate
+
+__all__ = ["bp"]
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+class EventsBody(Schema):
+    """``{"events": [...]}`` (a bare JSON array is accepted as the same)."""
+
+    class Meta:
+        unknown = RAISE
+
+    events = fields.List(fields.Dict(), required=True)
+
+
+class TraceQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    direction = fields.String(load_default="both",
+                              validate=validate.OneOf(("both", "back", "forward")))
+
+
+class InclusionQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    size = fields.Integer(validate=validate.Range(min=1))
+
+
+class ConsistencyQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    first = fields.Integer(required=True, validate=validate.Range(min=1))
+    second = fields.Integer(validate=validate.Range(min=1))
+
+
+def _load(schema: Schema, value: Any, *, prefix: str = "") -> dict[str, Any]:
+    try:
+        result: dict[str, Any] = schema.load(value)
+    except marshmallow.ValidationError as e:
+        field, message = flatten_messages(e.messages, prefix)
+        raise BadInput(f"{field}: {message}", field=field) from e
+    return result
+
+
+def _query(schema: Schema) -> dict[str, Any]:
+    args = {k: v for k, v in request.args.items() if k != "lang"}
+    return _load(schema, args)
+
+
+def _json_body() -> Any:
+    if not request.mimetype or not (request.mimetype == "application/json"
+                                     or request.mimetype.endswith("+json")):
+        raise UnsupportedMediaType("send the events as application/json")
+    raw = request.get_data(cache=False)  # 413 past MAX_CONTENT_LENGTH
+    try:
+        return canonical.loads(raw)  # strict: no duplicate keys, no floats
+    except ValidationError as e:
+        raise BadInput(f"malformed JSON: {e}", field=e.field or "body") from e
+
+
+def _events_of(doc: Any) -> list[dict[str, Any]]:
+    if isinstance(doc, list):
+        doc = {"events": doc}
+    if not isinstance(doc, Mapping):
+        raise BadInput("expected a JSON array of events or an object {\"events\": [...]}",
+                       field="body")
+    events: list[dict[str, Any]] = _load(EventsBody(), doc)["events"]
+    limit = int(current_app.config["API_MAX_EVENTS"])
+    if not 1 <= len(events) <= limit:
+        raise BadInput(f"expected 1 to {limit} events, got {len(events)}", field="events")
+    return events
+
+
+def _sign_as(party: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Check every event acts for ``party``; sign the unsigned ones with its custodial key."""
+    for i, doc in enumerate(events):
+        if doc.get("actor") != party:
+            raise Forbidden(f"events[{i}] (id {str(doc.get('id'))[:200]!r}) acts for "
+                            f"{str(doc.get('actor'))[:200]!r}, but this token acts for {party!r}")
+    signed: list[dict[str, Any]] = []
+    key = None
+    for i, doc in enumerate(events):
+        if "sig" in doc:
+            signed.append(doc)
+            continue
+        if key is None:
+            store = service().keystore
+            try:
+                key = store.for_party(party)
+            except NotFoundError as e:
+                raise SignatureError(f"events[{i}] is unsigned and the service holds no "
+                                     f"custodial key for {party!r}: sign it yourself",
+                                     field="sig", line=i + 1) from e
+        signed.append(sign_event(doc, key))
+    return signed
+
+
+def _maybe_sign_checkpoint() -> dict[str, Any] | None:
+    ext = service()
+    led = ledger()
+    if current_app.config["SIGN_CHECKPOINTS"] and ext.keystore.has_party(led.operator):
+        return led.sign_checkpoint(ext.keystore.for_party(led.operator), now=ext.now()).to_dict()
+    latest = led.latest_checkpoint()
+    return latest.to_dict() if latest else None
+
+
+@bp.post("/events")
+def post_events() -> Response:
+    party = authenticate(current_app)
+    events = _sign_as(party, _events_of(_json_body()))
+    receipts = ledger().append(events, now=service().now())
+    fresh = any(not r.duplicate for r in receipts)
+    checkpoint = _maybe_sign_checkpoint() if fresh else None
+    body = {"receipts": [{**r.to_dict(), "url": url_for("api.get_event", event_id=r.event_id)}
+                         for r in receipts],
+            "checkpoint": checkpoint}
+    return json_response(body, status=201 if fresh else 200)
+
+
+@bp.get("/events/<path:event_id>")
+def get_event(event_id: str) -> Response:
+    record = ledger().record_for_event(event_id)
+    doc = record.to_dict()
+    doc["proof"] = url_for("api.inclusion_proof", seq=record.seq)
+    return conditional(json_response(doc))
+
+
+@bp.get("/lots/<path:lot>/trace")
+def lot_trace(lot: str) -> Response:
+    direction = _query(TraceQuery())["direction"]
+    answer = trace(ledger(), lot, back=direction != "forward", forward=direction != "back")
+    return conditional(json_response(answer.to_dict()))
+
+
+@bp.get("/stalls/<stall>")
+def get_stall(stall: str) -> Response:
+    ext = service()
+    view = stall_view(ledger(), stall, today=ext.today(), rules=ext.rules,
+                      proof_url=proof_template())
+    return conditional(json_response(view))
+
+
+@bp.get("/checkpoint")
+def get_checkpoint() -> Response:
+    latest = ledger().latest_checkpoint()
+    if latest is None:
+        raise NotFoundError("no signed checkpoint yet")
+    best = request.accept_mimetypes.best_match(["application/json", "text/plain"],
+                                               default="application/json")
+    if best == "text/plain":  # the C2SP signed note itself, for witnesses
+        response = current_app.response_class(latest.note, mimetype="text/plain")
+    else:
+        response = json_response({**latest.to_dict(), "signed": True})
+    return conditional(response)
+
+
+@bp.get("/proofs/inclusion/<int:seq>")
+def inclusion_proof(seq: int) -> Response:
+    size = _query(InclusionQuery()).get("size")
+    proof = ledger().inclusion_proof(seq, size)
+    return conditional(json_response(proof.to_dict()))
+
+
+@bp.get("/proofs/consistency")
+def consistency_proof() -> Response:
+    args = _query(ConsistencyQuery())
+    proof = ledger().consistency_proof(args["first"], args.get("second"))
+    return conditional(json_response(proof.to_dict()))
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return json_response(openapi_document(request.script_root))

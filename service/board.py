@@ -1,0 +1,25 @@
+"""The market's public board (公示) of the day's rapid tests: ``/m/<market>/board``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, render_template
+
+from tracelib.stall import board_view
+
+from .extension import ledger, service
+from .httputil import conditional, json_response, wants_json_body
+
+__all__ = ["bp"]
+
+bp = Blueprint("board", __name__)
+
+
+@bp.get("/m/<market>/board")
+def market_board(market: str) -> Response:
+    view = board_view(ledger(), market, today=service().today())
+    if wants_json_body():
+        response = json_response(view)
+    else:
+        response = current_app.response_class(render_template("board.html", v=view),
+                                               mimetype="text/html")
+    return conditional(response, vary=("Accept", "Accept-Language"))

@@ -1,0 +1,111 @@
+"""The lot page: ``/l/<lot>`` and its GS1 Digital Link form ``/01/<gtin>/10/<lot>``.
+
+``linkType`` (GS1 Digital Link 1.2 / GS1-Conformant resolver 1.1): ``gs1:pip`` (default:
+the consumer page, HTML), ``gs1:traceability`` and ``gs1:epcis`` (the lot's trace as JSON),
+``linkset`` or ``all`` (the lot's links as an RFC 9264 linkset).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+from werkzeug.exceptions import NotFound
+
+from tracelib.errors import NotFoundError
+from tracelib.stall import lot_view
+from tracelib.store.supply import SupplySql
+from tracelib.trace import trace
+
+from .extension import ledger
+from .httputil import conditional, json_response, wants_json_body
+from .scan import proof_template
+
+__all__ = ["bp", "gtin14", "linkset"]
+
+bp = Blueprint("lots", __name__)
+
+GS1_VOC = "https://gs1.org/voc/"
+PIP, TRACEABILITY, EPCIS = "gs1:pip", "gs1:traceability", "gs1:epcis"
+
+
+def gtin14(value: str) -> str | None:
+    """A GTIN-8/12/13/14 as 14 digits, or None when it is not one (GS1 General
+    Specifications §7.9.1: mod-10 check digit, weights 3 and 1 from the right)."""
+    if not value.isascii() or not value.isdigit() or len(value) not in (8, 12, 13, 14):
+        return None
+    digits = value.zfill(14)
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits[:13]))
+    return digits if (10 - total % 10) % 10 == int(digits[13]) else None
+
+
+def _link_type() -> str:
+    raw = request.args.get("linkType", PIP)
+    if raw.startswith(GS1_VOC):
+        raw = "gs1:" + raw.removeprefix(GS1_VOC)
+    return raw
+
+
+def _abs(endpoint: str, **values: Any) -> str:
+    base = current_app.config.get("PUBLIC_URL")
+    if base:
+        return str(base).rstrip("/") + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+def linkset(lot: str, gtin: str | None, product: str | None) -> dict[str, Any]:
+    """RFC 9264 linkset (``application/linkset+json``) of a lot's GS1 link types."""
+    anchor = (_abs("lots.digital_link", gtin=gtin, lot=lot) if gtin
+              else _abs("lots.lot_page", lot=lot))
+    page = {"href": anchor, "title": f"{product or lot} 批次溯源", "type": "text/html",
+            "hreflang": ["zh-CN", "en"]}
+    data = {"href": _abs("api.lot_trace", lot=lot), "title": f"{lot} trace",
+            "type": "application/json"}
+    return {"linkset": [{"anchor": anchor,
+                         GS1_VOC + "defaultLink": [page],
+                         GS1_VOC + "pip": [page],
+                         GS1_VOC + "traceability": [data],
+                         GS1_VOC + "epcis": [data]}]}
+
+
+def _serve(lot: str, gtin: str | None) -> Response:
+    kind = _link_type()
+    if kind in ("linkset", "all"):
+        view = lot_view(ledger(), lot, proof_url=proof_template())
+        response = json_response(linkset(lot, view["gtin"], view["product"]),
+                                 mimetype="application/linkset+json")
+    elif kind in (TRACEABILITY, EPCIS):
+        response = json_response(trace(ledger(), lot).to_dict())
+    else:  # gs1:pip, and any link type this resolver lacks: the default link (GS1 resolver §2)
+        view = lot_view(ledger(), lot, proof_url=proof_template())
+        if wants_json_body():
+            response = json_response(view)
+        else:
+            response = current_app.response_class(
+                render_template("lot.html", v=view,
+                                proof_url=lambda seq: proof_template().format(
+                                    seq=seq, size=view["checkpoint"]["size"])),
+                mimetype="text/html")
+    response.headers["Link"] = (f'<{request.base_url}?linkType=linkset>; rel="linkset"; '
+                                'type="application/linkset+json"')
+    return conditional(response, vary=("Accept", "Accept-Language"))
+
+
+@bp.get("/l/<path:lot>")
+def lot_page(lot: str) -> Response:
+    return _serve(lot, None)
+
+
+@bp.get("/01/<gtin>/10/<path:lot>")
+def digital_link(gtin: str, lot: str) -> Response:
+    normal = gtin14(gtin)
+    if normal is None:
+        raise NotFound(f"{gtin!r} is not a valid GTIN (8, 12, 13 or 14 digits with a correct "
+                       "check digit)")
+    with ledger().store.reader() as conn:
+        row = SupplySql.lots(conn, [lot]).get(lot)
+    if row is None:
+        raise NotFoundError(f"unknown lot {lot!r}")
+    if row.gtin != normal:
+        raise NotFoundError(f"lot {lot!r} does not carry GTIN {normal}")
+    return _serve(lot, normal)

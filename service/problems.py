@@ -1,0 +1,142 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``) for the API and for
+clients that ask for JSON, and as a Chinese (or English) HTML page for browsers.
+
+One handler for :class:`~werkzeug.exceptions.HTTPException`, one mapping the
+:class:`~tracelib.errors.TracelibError` subclasses to status codes (STYLE.md §8).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask, Response, current_app, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from tracelib.errors import (
+    ConflictError,
+    IntegrityError,
+    NotFoundError,
+    ProofError,
+    SignatureError,
+    TracelibError,
+    ValidationError,
+)
+
+from .i18n import t
+
+__all__ = ["BadInput", "Forbidden", "Unauthorized", "problem", "register_error_handlers", "wants_json"]
+
+PROBLEM_JSON = "application/problem+json"
+
+# TracelibError subclass → (status, problem "code"); the first match in order wins.
+STATUS: tuple[tuple[type[TracelibError], int, str], ...] = (
+    (SignatureError, 422, "signature"),
+    (ValidationError, 422, "validation"),
+    (ConflictError, 409, "conflict"),
+    (NotFoundError, 404, "not_found"),
+    (IntegrityError, 500, "integrity"),
+    (ProofError, 500, "proof"),
+    (TracelibError, 500, "ledger"),
+)
+
+
+class Unauthorized(HTTPException):
+    code = 401
+    description = "missing or invalid API token (Authorization: Bearer <token>)"
+
+    def get_headers(self, *args: Any, **kwargs: Any) -> list[tuple[str, str]]:
+        return [*super().get_headers(*args, **kwargs),
+                ("WWW-Authenticate", 'Bearer realm="tracelib"')]
+
+
+class BadInput(HTTPException):
+    """400 with the offending ``field`` (query parameters, request bodies)."""
+
+    code = 400
+
+    def __init__(self, description: str, *, field: str | None = None) -> None:
+        super().__init__(description)
+        self.extra = {"field": field, "code": "bad_request"}
+
+
+class Forbidden(HTTPException):
+    code = 403
+    description = "this token may not act for that party"
+
+
+def wants_json() -> bool:
+    """API paths, and clients preferring JSON to HTML, get problem+json."""
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(
+        ["text/html", "application/json", PROBLEM_JSON], default="text/html")
+    return best != "text/html"
+
+
+def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> Response:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body["instance"] = request.path
+    body.update({k: v for k, v in extra.items() if v is not None})
+    if wants_json():
+        response = current_app.response_class(
+            json.dumps(body, ensure_ascii=False, sort_keys=True), status=status,
+            mimetype=PROBLEM_JSON)
+    else:
+        html = render_template("error.html", status=status, title=t(f"error.{status}")
+                               if f"error.{status}" in _known() else title,
+                               detail=detail)
+        response = current_app.response_class(html, status=status, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Accept")
+    return response
+
+
+def _known() -> set[str]:
+    from .i18n import TEXT
+
+    return set(TEXT["zh"])
+
+
+def _http_error(e: HTTPException) -> Response:
+    status = e.code or 500
+    response = problem(status, e.name, e.description, **getattr(e, "extra", {}))
+    for name, value in e.get_headers():
+        if name.lower() not in ("content-type", "content-length"):
+            response.headers[name] = value
+    if status == 405 and e.response is None:
+        allowed = getattr(e, "valid_methods", None)
+        if allowed:
+            response.headers["Allow"] = ", ".join(allowed)
+    return response
+
+
+def _tracelib_error(e: TracelibError) -> Response:
+    status, code = next((status, code) for cls, status, code in STATUS if isinstance(e, cls))
+    if status >= 500:
+        current_app.logger.error("ledger error: %s", e, exc_info=e)
+    extra: dict[str, Any] = {"code": code}
+    if isinstance(e, ValidationError):
+        extra.update(field=e.field, line=e.line, event_id=e.event_id)
+        detail = str(e)
+    elif isinstance(e, IntegrityError):
+        extra["seq"] = e.seq
+        detail = str(e)
+    else:
+        detail = str(e)
+    title = {"signature": "Signature rejected", "validation": "Validation failed",
+             "conflict": "Conflict", "not_found": "Not found"}.get(code, "Ledger error")
+    return problem(status, title, detail, **extra)
+
+
+def _unexpected(e: Exception) -> Response:
+    current_app.logger.exception("unhandled error", exc_info=e)
+    return problem(500, "Internal Server Error", "an unexpected error occurred; it was logged")
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(TracelibError, _tracelib_error)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,265 @@
+"""The stall view (library) and the stall page a shopper's scan opens."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.service.conftest import STALL, Scene
+from tracelib import merkle
+from tracelib.errors import NotFoundError
+from tracelib.stall import StandingRules, stall_view
+
+TODAY = date(2026, 11, 22)
+
+
+# -- library: tracelib.stall.stall_view --------------------------------------------------
+
+def test_scan_json_has_the_contract_shape(scene: Scene) -> None:
+    view = stall_view(scene.ledger, STALL, today=TODAY)
+    # CONTRACT.md "Scan JSON": these keys, with these shapes (more are additive).
+    assert {"stall", "on_hand", "tests", "holds", "checkpoint"} <= view.keys()
+    assert {"id", "name", "market", "licences"} <= view["stall"].keys()
+    assert view["stall"]["id"] == STALL
+    assert view["stall"]["name"] == "张记蔬菜"
+    assert view["stall"]["market"] == "market-1"
+    assert view["stall"]["licences"] == {"business": "91500235MA5U0001",
+                                         "food": "JY15002350000001"}
+    by_lot = {item["lot"]: item for item in view["on_hand"]}
+    assert set(by_lot) == {"LOT-CP-0001", "LOT-QC-0002"}
+    beans = by_lot["LOT-CP-0001"]
+    assert {"lot", "product", "qty", "unit", "held", "origin"} <= beans.keys()
+    assert (beans["product"], beans["qty"], beans["unit"], beans["held"]) == (
+        "豇豆", "37.5", "kg", False)
+    assert beans["origin"]["lot"] == "LOT-CP-0001"
+    assert beans["origin"]["certificate"]["no"] == "CERT-LOT-CP-0001"
+    assert beans["origin"]["certificate"]["origin_place"] == "重庆市云阳县红狮镇"
+    assert by_lot["LOT-QC-0002"]["held"] is True
+    # today's tests only (not yesterday's), newest first, with the CONTRACT fields
+    assert [t["event"] for t in view["tests"]] == ["rt-pos", "rt-neg"]
+    for test in view["tests"]:
+        assert {"time", "item", "sample", "result", "rate"} <= test.keys()
+        assert test["result"] in ("negative", "suspect", "positive")
+    assert [(t["result"], t["rate"]) for t in view["tests"]] == [("positive", "62.50"),
+                                                                 ("negative", "12.50")]
+    assert [(h["lot"], h["reason"][:4]) for h in view["holds"]] == [("LOT-QC-0002", "快检阳性")]
+    cp = view["checkpoint"]
+    assert cp["size"] == scene.ledger.size and cp["signed"] is True
+    assert cp["root"] == scene.ledger.root(cp["size"]).hex()
+
+
+def test_proofs_of_shown_records_verify_against_the_checkpoint(scene: Scene) -> None:
+    view = stall_view(scene.ledger, STALL, today=TODAY)
+    shown = {t["seq"] for t in view["tests"]} | {i["origin"]["seq"] for i in view["on_hand"]}
+    assert shown <= {p["seq"] for p in view["proofs"]}
+    root = bytes.fromhex(view["checkpoint"]["root"])
+    for p in view["proofs"]:
+        assert p["url"] == f"/api/v1/proofs/inclusion/{p['seq']}?size={view['checkpoint']['size']}"
+        proof = scene.ledger.inclusion_proof(p["seq"], view["checkpoint"]["size"])
+        merkle.verify_inclusion(proof.leaf_hash, p["seq"], proof.size, proof.proof, root)
+
+
+def test_unknown_stall_and_non_stall_are_not_found(scene: Scene) -> None:
+    with pytest.raises(NotFoundError, match="unknown stall"):
+        stall_view(scene.ledger, "stall-zz", today=TODAY)
+    with pytest.raises(NotFoundError, match="market, not a stall"):
+        stall_view(scene.ledger, "market-1", today=TODAY)
+
+
+def test_standing_black_while_a_failure_is_open(scene: Scene) -> None:
+    record = stall_view(scene.ledger, STALL, today=TODAY)["record"]
+    assert record == {"window_days": 30, "tests_30d": 3, "failed_30d": 1,
+                      "pass_rate_30d": "66.6", "open_follow_ups": 1, "open_holds": 1,
+                      "standing": "black"}
+
+
+def test_standing_red_after_enough_clean_tests(scene: Scene) -> None:
+    # A negative retest releases the held lot and closes its follow-up (tracelib.kinds.testing).
+    scene.rapid("LOT-QC-0002", "0.700", sample="青菜", retest=True,
+                time="2026-11-22T09:00:00+08:00")
+    view = stall_view(scene.ledger, STALL, today=TODAY)
+    assert view["holds"] == [] and view["record"]["standing"] == "none"
+    for day in range(1, 20):
+        scene.rapid(None, "0.760", time=f"2026-11-{day:02d}T07:00:00+08:00")
+    rules = StandingRules(red_min_tests=20, red_min_pass_rate=Decimal("95"))
+    record = stall_view(scene.ledger, STALL, today=TODAY, rules=rules)["record"]
+    assert record["tests_30d"] == 23 and record["failed_30d"] == 1
+    assert record["pass_rate_30d"] == "95.6" and record["standing"] == "red"
+    strict = stall_view(scene.ledger, STALL, today=TODAY)["record"]  # default: 100 %
+    assert strict["standing"] == "none"
+    assert stall_view(scene.ledger, STALL, today=TODAY,
+                      rules=StandingRules(black_on_any_failure=True))["record"]["standing"] == "black"
+    # the window moves: 40 days on, nothing is left in it
+    later = stall_view(scene.ledger, STALL, today=date(2027, 1, 1))["record"]
+    assert later["tests_30d"] == 0 and later["pass_rate_30d"] is None
+
+
+def test_rules_cannot_be_built_invalid() -> None:
+    with pytest.raises(ValueError, match="window_days"):
+        StandingRules(window_days=0)
+
+
+def test_recalled_lot_is_shown_as_held(scene: Scene) -> None:
+    scene.add("operator", {"kind": "recall", "location": "operator.office",
+                           "inputs": [{"lot": "LOT-CP-0001", "qty": "1", "unit": "kg"}],
+                           "data": {"reason": "产地通报 农残超标"}})
+    view = stall_view(scene.ledger, STALL, today=TODAY)
+    assert {"lot": "LOT-CP-0001", "reason": "产地通报 农残超标"}.items() <= \
+        next(h for h in view["holds"] if h["lot"] == "LOT-CP-0001").items()
+    assert all(item["held"] for item in view["on_hand"])
+
+
+# -- the page ------------------------------------------------------------------------------
+
+def test_page_in_chinese_with_everything_a_shopper_needs(client: FlaskClient) -> None:
+    r = client.get(f"/s/{STALL}")
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    html = r.get_data(as_text=True)
+    assert '<html lang="zh-CN">' in html
+    for text in ("张记蔬菜", "云阳县城南农贸市场", "91500235MA5U0001", "JY15002350000001",
+                 "亮证亮照", "豇豆", "重庆市云阳县红狮镇", "CERT-LOT-CP-0001", "今日快检",
+                 "有机磷和氨基甲酸酯类农药", "12.50%", "阴性 合格", "阳性 不合格",
+                 "GB/T 5009.199-2003", "07:10", "已下架", "红黑榜", "黑榜", 'href="tel:12315"',
+                 "已验证 verified", "/api/v1/proofs/inclusion/"):
+        assert text in html, text
+    assert "<script" not in html  # no JavaScript needed
+    assert 'name="viewport" content="width=device-width' in html
+    assert len(r.data) <= 60 * 1024
+
+
+def test_page_in_english(client: FlaskClient) -> None:
+    for r in (client.get(f"/s/{STALL}?lang=en"),
+              client.get(f"/s/{STALL}", headers={"Accept-Language": "en-US,en;q=0.9"})):
+        html = r.get_data(as_text=True)
+        assert '<html lang="en">' in html
+        assert "Today&#39;s rapid tests" in html and "Negative (pass)" in html
+    zh = client.get(f"/s/{STALL}", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+    assert '<html lang="zh-CN">' in zh.get_data(as_text=True)
+
+
+def test_same_url_gives_scan_json_to_programs(client: FlaskClient, scene: Scene) -> None:
+    r = client.get(f"/s/{STALL}", headers={"Accept": "application/json"})
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    assert r.json == stall_view(scene.ledger, STALL, today=TODAY)
+    assert "Accept" in r.headers["Vary"]
+    api = client.get(f"/api/v1/stalls/{STALL}")
+    assert api.json == r.json
+
+
+def test_etag_no_cache_and_304(client: FlaskClient, scene: Scene) -> None:
+    first = client.get(f"/s/{STALL}")
+    assert first.headers["Cache-Control"] == "no-cache"
+    etag = first.headers["ETag"]
+    assert re.fullmatch(r'"[0-9a-f]{40}"', etag)
+    again = client.get(f"/s/{STALL}", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    # a new hold changes the page, so the old ETag no longer matches: no stale holds
+    scene.add("market-1", {"kind": "hold", "location": STALL,
+                           "inputs": [{"lot": "LOT-CP-0001", "qty": "37.5", "unit": "kg"}],
+                           "data": {"reason": "市场抽检 待复检"}})
+    changed = client.get(f"/s/{STALL}", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and "市场抽检 待复检" in changed.get_data(as_text=True)
+
+
+def test_scans_are_counted_per_stall_and_day(client: FlaskClient, app: object) -> None:
+    from tracelib_service.scans import scans_on
+
+    for _ in range(3):
+        client.get(f"/s/{STALL}")
+    client.get(f"/s/{STALL}", headers={"Accept": "application/json"})
+    client.get("/s/nope")  # unknown stalls are not counted
+    with app.app_context():  # type: ignore[attr-defined]
+        assert scans_on(STALL, TODAY) == 4
+        assert scans_on("nope", TODAY) == 0
+
+
+def test_payment_reference_is_shown(client: FlaskClient) -> None:
+    html = client.get(f"/s/{STALL}?pay=WX-20261122-0001").get_data(as_text=True)
+    assert "付款参考" in html and "WX-20261122-0001" in html
+    doc = client.get(f"/s/{STALL}?pay=WX-1", headers={"Accept": "application/json"}).json
+    assert doc["payment_ref"] == "WX-1"
+    bad = client.get(f"/s/{STALL}?pay=" + "x" * 65)
+    assert bad.status_code == 400
+    assert client.get(f"/s/{STALL}?pay=%01").status_code == 400
+
+
+def test_hostile_strings_are_escaped(client: FlaskClient, scene: Scene) -> None:
+    evil = '<script>alert("x")</script>'
+    scene.add("operator", {"kind": "register", "location": "operator.office", "data": {
+        "locations": [{"id": "stall-evil", "name": f"{evil}摊", "type": "stall",
+                       "parent": "market-1", "holder": STALL,
+                       "licences": {"business": evil, "food": "<b>"}}]}})
+    html = client.get("/s/stall-evil?pay=<img src=x onerror=alert(1)>").get_data(as_text=True)
+    assert "<script>" not in html and "<img" not in html and "<b>" not in html
+    assert "&lt;script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "Content-Security-Policy" in client.get("/s/stall-evil").headers
+    scene.deliver("LOT-<i>1", "5", product=evil)
+    for url in (f"/s/{STALL}", "/l/LOT-<i>1", "/l/LOT-%3Ci%3E1"):
+        r = client.get(url)
+        html = r.get_data(as_text=True)
+        assert r.status_code == 200 and "<script>" not in html and "<i>" not in html, url
+        assert "&lt;script&gt;" in html and "LOT-&lt;i&gt;1" in html
+    assert client.get(f"/s/{STALL}", headers={"Accept": "application/json"}).json[
+        "on_hand"][0]["product"] == evil  # JSON keeps the data as it is
+
+
+def test_unknown_stall_is_a_chinese_404_page(client: FlaskClient) -> None:
+    r = client.get("/s/stall-zz")
+    assert r.status_code == 404 and r.mimetype == "text/html"
+    assert "没有找到这个页面" in r.get_data(as_text=True)
+    j = client.get("/s/stall-zz", headers={"Accept": "application/json"})
+    assert j.status_code == 404 and j.mimetype == "application/problem+json"
+    assert j.json["status"] == 404 and "stall-zz" in j.json["detail"]
+    assert client.get("/s/market-1").status_code == 404
+
+
+def test_page_stays_small_with_a_busy_stall(client: FlaskClient, scene: Scene) -> None:
+    for n in range(12):
+        scene.deliver(f"LOT-BUSY-{n:03d}", "10", product=f"蔬菜{n}")
+    for n in range(15):
+        scene.rapid(f"LOT-BUSY-{n % 12:03d}", "0.720", sample=f"蔬菜{n % 12}",
+                    time=f"2026-11-22T06:{n:02d}:00+08:00")
+    r = client.get(f"/s/{STALL}")
+    assert r.status_code == 200
+    assert len(r.data) <= 60 * 1024, len(r.data)
+
+
+def test_origins_match_trace_through_transforms(scene: Scene) -> None:
+    from tracelib.trace import trace
+
+    scene.deliver("LOT-DJ-0003", "10", product="豆角")
+    scene.add(STALL, {"kind": "transform", "location": STALL,
+                      "inputs": [{"lot": "LOT-CP-0001", "qty": "5", "unit": "kg"},
+                                 {"lot": "LOT-DJ-0003", "qty": "5", "unit": "kg"}],
+                      "outputs": [{"lot": "LOT-MIX-0004", "qty": "10", "unit": "kg"}],
+                      "data": {"process": "merge", "product": "什锦豆角"}})
+    view = stall_view(scene.ledger, STALL, today=TODAY)
+    for item in view["on_hand"]:
+        expected = [o.lot for o in trace(scene.ledger, item["lot"], forward=False).origins]
+        assert [o["lot"] for o in item["origins"]] == expected, item["lot"]
+    mix = next(i for i in view["on_hand"] if i["lot"] == "LOT-MIX-0004")
+    assert [o["certificate"]["no"] for o in mix["origins"]] == ["CERT-LOT-CP-0001",
+                                                                "CERT-LOT-DJ-0003"]
+    assert mix["origin"] == mix["origins"][0] and mix["product"] == "什锦豆角"
+
+
+def test_lab_results_are_listed_and_a_failure_blacklists(client: FlaskClient,
+                                                         scene: Scene) -> None:
+    lab = {"kind": "lab_test", "time": "2026-11-20T15:00:00+08:00", "location": STALL,
+           "data": {"analyte": "毒死蜱", "commodity": "芹菜", "value": "0.01", "unit": "mg/kg",
+                    "lab": "云阳县食品检验所", "report_no": "YY-2026-001"}}
+    scene.add("market-1", lab)
+    scene.add("market-1", {**lab, "time": "2026-11-21T15:00:00+08:00",
+                           "data": {**lab["data"], "value": "0.2", "report_no": "YY-2026-002"}})
+    view = stall_view(scene.ledger, STALL, today=TODAY)
+    assert [(r["result"], r["value_mg_kg"], r["limit_mg_kg"]) for r in view["lab_results"]] == [
+        ("fail", "0.2", "0.05"), ("pass", "0.01", "0.05")]
+    assert {p["seq"] for p in view["proofs"]} >= {r["seq"] for r in view["lab_results"]}
+    few = stall_view(scene.ledger, STALL, today=TODAY, rules=StandingRules(lab_results_limit=1))
+    assert len(few["lab_results"]) == 1
+    html = client.get(f"/s/{STALL}").get_data(as_text=True)
+    assert "实验室检测" in html and "毒死蜱" in html and "0.05 mg/kg" in html

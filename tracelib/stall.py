@@ -1,0 +1,390 @@
+"""What a shopper's scan shows: a stall, a lot, a market's board.
+
+:func:`stall_view` answers the QR code at a market stall (DESIGN.md §1 job 2: "at payment
+the shopper sees the stall, the origin of what it sells, and its pesticide-residue
+results"). Its output is the CONTRACT.md "Scan JSON" shape, with additive fields:
+
+* ``stall``: ``id``, ``name``, ``market`` (the parent location), ``licences``
+  ``{business, food}`` (亮证亮照); additive ``number``, ``market_name``, ``holder``.
+* ``on_hand``: every lot with stock > 0 at the stall, its origin (traced back through
+  transforms and slaughter to the origin certificate) and whether it is held (下架).
+* ``tests``: the stall's rapid tests of ``today`` (the ``day`` column: the test's local
+  date in its own offset), newest first.
+* ``holds``: lots held at the stall (a hold event, a positive test, a recall), and lots
+  recalled anywhere that the stall still has on hand.
+* ``checkpoint``: the tree head the shown records are proven against (the latest signed
+  checkpoint when it covers them all, else the current head, ``signed: false``).
+* ``record``: the 30-day record and the standing (红黑榜) by :class:`StandingRules`.
+* ``lab_results``: the stall's latest laboratory results.
+* ``proofs``: each shown record's seq and the URL of its inclusion proof at
+  ``checkpoint.size``.
+
+:func:`lot_view` is the lot page (GS1 Digital Link ``gs1:pip``) and :func:`board_view` the
+market's public board of the day's rapid tests (公示). None of this imports Flask.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_DOWN, Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, select
+
+from . import canonical
+from .errors import NotFoundError
+from .quantity import format_micro
+from .store.schema import locations, test_results
+from .store.supply import StockRow, SupplySql
+from .trace import trace
+
+if TYPE_CHECKING:
+    from .directory import Location
+    from .ledger import Ledger
+
+__all__ = ["DEFAULT_PROOF_URL", "StandingRules", "board_view", "lot_view", "stall_view"]
+
+# Where a record's inclusion proof is served (the service's API); ``{seq}`` and ``{size}``.
+DEFAULT_PROOF_URL = "/api/v1/proofs/inclusion/{seq}?size={size}"
+
+# Results that count as a failure on the record: a positive rapid test, a failed lab test.
+FAILED_RESULTS = ("positive", "fail")
+
+
+@dataclass(frozen=True)
+class StandingRules:
+    """The rules of the red and black lists (红黑榜), over the last ``window_days`` days
+    (today included). Configurable: each county sets its own.
+
+    * **black** (黑榜): at least one failed test (a positive rapid test or a failed lab
+      result) in the window whose follow-up is still open (``follow_up == "held"``: the
+      lot is held and not yet cleared, released or confirmed and disposed), or, when
+      ``black_on_any_failure`` is set, any failed test in the window.
+    * **red** (红榜): at least ``red_min_tests`` tests in the window, a pass rate of at
+      least ``red_min_pass_rate`` percent, and no open hold at the stall.
+    * otherwise **none**.
+
+    Pass rate = (tests − failed) / tests × 100, rounded down to 0.1 (a suspect rapid
+    result is not a failure: it is flagged, not judged).
+    """
+
+    window_days: int = 30
+    red_min_tests: int = 20
+    red_min_pass_rate: Decimal = Decimal("100")
+    black_on_any_failure: bool = False
+    lab_results_limit: int = 10
+
+    def __post_init__(self) -> None:
+        if self.window_days < 1:
+            raise ValueError(f"window_days must be at least 1, got {self.window_days}")
+        if self.red_min_tests < 1:
+            raise ValueError(f"red_min_tests must be at least 1, got {self.red_min_tests}")
+
+
+DEFAULT_RULES = StandingRules()
+
+
+def _stall(ledger: Ledger, conn: Connection, stall_id: str) -> Location:
+    place = ledger.store.location(conn, stall_id)
+    if place is None:
+        raise NotFoundError(f"unknown stall {stall_id!r}")
+    if place.type != "stall":
+        raise NotFoundError(f"{stall_id!r} is a {place.type}, not a stall")
+    return place
+
+
+def _licences(place: Location) -> dict[str, str | None]:
+    raw = place.details.get("licences")
+    given = raw if isinstance(raw, dict) else {}
+    out: dict[str, str | None] = {"business": given.get("business"), "food": given.get("food")}
+    out.update({k: v for k, v in given.items() if k not in out})
+    return out
+
+
+def _origin_summary(cert: dict[str, Any]) -> dict[str, Any]:
+    keep = ("no", "origin_place", "product", "producer", "issued_at", "basis")
+    return {k: cert[k] for k in keep if k in cert}
+
+
+def _event_data(ledger: Ledger, conn: Connection, seqs: list[int]) -> dict[int, dict[str, Any]]:
+    return {int(r["seq"]): canonical.loads(bytes(r["body"]))
+            for r in ledger.store.record_rows(conn, seqs)}
+
+
+def _test_row(row: Any) -> dict[str, Any]:
+    return {"time": row["time"], "item": row["item"], "sample": row["sample"],
+            "result": row["result"], "rate": row["rate"], "method": row["method"],
+            "lot": row["lot"], "commodity": row["commodity"], "retest": bool(row["retest"]),
+            "follow_up": row["follow_up"], "event": row["event_id"], "seq": int(row["seq"])}
+
+
+def _lab_row(row: Any) -> dict[str, Any]:
+    return {"time": row["time"], "analyte": row["item"], "commodity": row["commodity"],
+            "sample": row["sample"], "lot": row["lot"], "value_mg_kg": row["value_mg_kg"],
+            "limit_mg_kg": row["limit_mg_kg"], "result": row["result"],
+            "method": row["method"], "follow_up": row["follow_up"], "event": row["event_id"],
+            "seq": int(row["seq"])}
+
+
+def _newest_first(rows: list[Any]) -> list[Any]:
+    from .timeutil import parse_rfc3339, to_micros
+
+    return sorted(rows, key=lambda r: (to_micros(parse_rfc3339(r["time"])), int(r["seq"])),
+                  reverse=True)
+
+
+def _record(conn: Connection, stall_id: str, today: date, rules: StandingRules,
+            open_holds: int) -> dict[str, Any]:
+    first = (today - timedelta(days=rules.window_days - 1)).isoformat()
+    rows = conn.execute(select(test_results.c.result, test_results.c.follow_up)
+                        .where(test_results.c.stall == stall_id,
+                               test_results.c.day >= first,
+                               test_results.c.day <= today.isoformat())).all()
+    tests = len(rows)
+    failed = [r for r in rows if r.result in FAILED_RESULTS]
+    rate = None
+    if tests:
+        exact = Decimal(tests - len(failed)) * 100 / Decimal(tests)
+        rate = exact.quantize(Decimal("0.1"), rounding=ROUND_DOWN)
+    open_failures = sum(1 for r in failed if r.follow_up == "held")
+    if open_failures or (rules.black_on_any_failure and failed):
+        standing = "black"
+    elif (tests >= rules.red_min_tests and rate is not None
+          and rate >= rules.red_min_pass_rate and open_holds == 0):
+        standing = "red"
+    else:
+        standing = "none"
+    return {"window_days": rules.window_days, "tests_30d": tests, "failed_30d": len(failed),
+            "pass_rate_30d": None if rate is None else str(rate),
+            "open_follow_ups": open_failures, "open_holds": open_holds, "standing": standing}
+
+
+def _head(ledger: Ledger, conn: Connection, needed: int) -> dict[str, Any]:
+    """The signed checkpoint covering records < ``needed``, else the current tree head."""
+    store = ledger.store
+    latest = store.latest_checkpoint(conn)
+    if latest is not None and int(latest["size"]) >= needed:
+        return {"size": int(latest["size"]), "root": bytes(latest["root"]).hex(),
+                "signed": True, "origin": ledger.origin}
+    size = store.size(conn)
+    return {"size": size, "root": ledger._root(conn, size).hex(), "signed": False,
+            "origin": ledger.origin}
+
+
+def stall_view(ledger: Ledger, stall_id: str, *, today: date,
+               rules: StandingRules = DEFAULT_RULES,
+               proof_url: str = DEFAULT_PROOF_URL) -> dict[str, Any]:
+    """The scan JSON of ``stall_id`` (CONTRACT.md "Scan JSON", plus additive fields).
+
+    Raises NotFoundError for an unknown location or one that is not a stall.
+    """
+    store = ledger.store
+    with store.reader() as conn:
+        place = _stall(ledger, conn, stall_id)
+        market = store.location(conn, place.parent) if place.parent else None
+        holder = store.party(conn, place.holder) if place.holder else None
+        stock = SupplySql.stock_at(conn, stall_id)
+        lots = SupplySql.lots(conn, [s.lot for s in stock])
+        held_rows = _held_here(conn, stall_id)
+        today_rows = conn.execute(select(test_results).where(
+            test_results.c.stall == stall_id, test_results.c.day == today.isoformat(),
+            test_results.c.kind == "rapid")).mappings().all()
+        lab_rows = conn.execute(select(test_results).where(
+            test_results.c.stall == stall_id, test_results.c.kind == "lab")
+            .order_by(test_results.c.seq.desc()).limit(rules.lab_results_limit)).mappings().all()
+        recalled = {code: row for code, row in lots.items() if row.recalled_seq is not None}
+        recall_docs = _event_data(ledger, conn, [int(r.recalled_seq or 0) for r in recalled.values()])
+        origins_of = _origins(ledger, conn, [s.lot for s in stock])
+
+    holds: list[dict[str, Any]] = []
+    for held in held_rows:
+        holds.append({"lot": held.lot, "reason": held.hold_reason or "", "seq": held.hold_seq,
+                      "qty": format_micro(held.on_hand), "unit": held.unit, "kind": "hold"})
+    held_lots = {h["lot"] for h in holds}
+    for code, lot_row in sorted(recalled.items()):
+        if code in held_lots:
+            continue
+        doc = recall_docs.get(int(lot_row.recalled_seq or 0), {})
+        reason = doc.get("data", {}).get("reason", "") if isinstance(doc, dict) else ""
+        holds.append({"lot": code, "reason": reason, "seq": lot_row.recalled_seq,
+                      "kind": "recall"})
+        held_lots.add(code)
+
+    on_hand: list[dict[str, Any]] = []
+    origin_seqs: list[int] = []
+    for s in stock:
+        lot = lots.get(s.lot)
+        origins = origins_of.get(s.lot, [])
+        origin_seqs.extend(o["seq"] for o in origins)
+        on_hand.append({
+            "lot": s.lot, "product": lot.product if lot else None, "qty": format_micro(s.on_hand),
+            "unit": s.unit, "held": s.lot in held_lots,
+            "origin": origins[0] if origins else None,
+            "origins": origins, "gtin": lot.gtin if lot else None,
+        })
+
+    tests = [_test_row(r) for r in _newest_first(list(today_rows))]
+    labs = [_lab_row(r) for r in _newest_first(list(lab_rows))]
+    with store.reader() as conn:
+        record = _record(conn, stall_id, today, rules, len(holds))
+        shown: list[tuple[str, int]] = ([("test", t["seq"]) for t in tests]
+                                        + [("lab_test", t["seq"]) for t in labs]
+                                        + [("origin", s) for s in origin_seqs]
+                                        + [("hold", int(h["seq"])) for h in holds
+                                           if h["seq"] is not None])
+        needed = max([seq for _, seq in shown], default=-1) + 1
+        head = _head(ledger, conn, needed)
+    proofs: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for what, seq in shown:
+        if seq in seen:
+            continue
+        seen.add(seq)
+        proofs.append({"seq": seq, "what": what,
+                       "url": proof_url.format(seq=seq, size=head["size"])})
+    return {
+        "stall": {"id": place.id, "name": place.name, "market": place.parent,
+                  "licences": _licences(place), "number": place.details.get("number"),
+                  "market_name": market.name if market else None,
+                  "holder": ({"id": holder.id, "name": holder.name} if holder
+                             else ({"id": place.holder, "name": None} if place.holder else None)),
+                  "address": place.details.get("address")},
+        "on_hand": on_hand,
+        "tests": tests,
+        "holds": holds,
+        "checkpoint": head,
+        "record": record,
+        "lab_results": labs,
+        "proofs": proofs,
+    }
+
+
+def _origins(ledger: Ledger, conn: Connection, codes: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each lot's origins (as :func:`tracelib.trace.trace` finds them backward, ordered by
+    seq), for many lots in a handful of queries: one closure over the lot edges for all."""
+    parents: dict[str, set[str]] = {}
+    seen = set(codes)
+    frontier = list(codes)
+    while frontier:
+        found: list[str] = []
+        for parent, child in SupplySql.parents(conn, frontier):
+            parents.setdefault(child, set()).add(parent)
+            if parent not in seen:
+                seen.add(parent)
+                found.append(parent)
+        frontier = found
+    rows = SupplySql.lots(conn, sorted(seen))
+    made = {code: row for code, row in rows.items() if row.kind == "origin"}
+    bodies = _event_data(ledger, conn, [row.seq for row in made.values()])
+    out: dict[str, list[dict[str, Any]]] = {}
+    for code in codes:
+        line, todo = {code}, [code]
+        while todo:
+            for parent in parents.get(todo.pop(), ()):
+                if parent not in line:
+                    line.add(parent)
+                    todo.append(parent)
+        mine = sorted((made[c] for c in line if c in made), key=lambda r: (r.seq, r.lot))
+        out[code] = [{"lot": r.lot, "event": bodies[r.seq]["id"], "seq": r.seq,
+                      "certificate": _origin_summary(bodies[r.seq]["data"]["certificate"])}
+                     for r in mine]
+    return out
+
+
+def _held_here(conn: Connection, stall_id: str) -> list[StockRow]:
+    from .store.schema import stock
+
+    query = (select(stock).where(stock.c.location == stall_id, stock.c.hold_seq.is_not(None),
+                                 stock.c.on_hand > 0).order_by(stock.c.lot))
+    return [StockRow(r["lot"], r["location"], r["unit"], int(r["received"]), int(r["sold"]),
+                     int(r["shipped"]), int(r["consumed"]), int(r["on_hand"]),
+                     int(r["hold_seq"]), r["hold_reason"])
+            for r in conn.execute(query).mappings()]
+
+
+def lot_view(ledger: Ledger, lot: str, *, proof_url: str = DEFAULT_PROOF_URL) -> dict[str, Any]:
+    """The lot page: the lot, its origins with their certificates, the path from the
+    origins to here (hops with temperatures and excursions, location names), where it is
+    held, its tests, and the inclusion proofs of the shown records."""
+    back = trace(ledger, lot, forward=True)
+    store = ledger.store
+    with store.reader() as conn:
+        row = SupplySql.lots(conn, [lot])[lot]
+        places = {h.from_location for h in back.path} | {h.to_location for h in back.path}
+        places |= {o.location for o in back.origins} | {loc.location for loc in back.locations}
+        places.add(row.location)
+        names = {k: v.name for k, v in store.locations(conn, places).items()}
+        family = [lot, *back.upstream_lots]
+        tests = conn.execute(select(test_results).where(test_results.c.lot.in_(family))
+                             ).mappings().all()
+        needed = max([o.seq for o in back.origins] + [h.ship_seq for h in back.path]
+                     + [int(t["seq"]) for t in tests] + [row.seq], default=-1) + 1
+        head = _head(ledger, conn, needed)
+    path = []
+    for hop in back.path:
+        doc = hop.to_dict()
+        doc.update(from_name=names.get(hop.from_location), to_name=names.get(hop.to_location),
+                   seq=hop.ship_seq, receive_seq=hop.receive_seq)
+        path.append(doc)
+    origins = []
+    for o in back.origins:
+        doc = o.to_dict()
+        doc["location_name"] = names.get(o.location)
+        origins.append(doc)
+    shown = sorted({row.seq, *(o.seq for o in back.origins), *(h.ship_seq for h in back.path),
+                    *(h.receive_seq for h in back.path if h.receive_seq is not None),
+                    *(int(t["seq"]) for t in tests)})
+    shown = [s for s in shown if s < head["size"]]
+    return {
+        "lot": lot, "product": row.product, "unit": row.unit, "gtin": row.gtin,
+        "storage": row.storage, "kind": row.kind, "made_at": row.location,
+        "made_at_name": names.get(row.location),
+        "imported": row.imported, "import_docs": sorted(row.import_docs),
+        "recalled": row.recalled_seq is not None,
+        "upstream_lots": list(back.upstream_lots),
+        "origins": origins, "path": path,
+        "held_at": [{"lot": code, "location": loc, "name": names.get(loc)}
+                    for code, loc in back.held],
+        "tests": [_test_row(t) if t["kind"] == "rapid" else _lab_row(t)
+                  for t in _newest_first(list(tests))],
+        "checkpoint": head,
+        "proofs": [{"seq": s, "url": proof_url.format(seq=s, size=head["size"])} for s in shown],
+    }
+
+
+def board_view(ledger: Ledger, market_id: str, *, today: date) -> dict[str, Any]:
+    """The market's public board (公示) of ``today``'s rapid tests, stall by stall."""
+    store = ledger.store
+    with store.reader() as conn:
+        market = store.location(conn, market_id)
+        if market is None:
+            raise NotFoundError(f"unknown market {market_id!r}")
+        if market.type not in ("market", "wholesale_market"):
+            raise NotFoundError(f"{market_id!r} is a {market.type}, not a market")
+        stalls = [json_row for json_row in conn.execute(
+            select(locations.c.id, locations.c.name, locations.c.details)
+            .where(locations.c.parent == market_id, locations.c.type == "stall")
+            .order_by(locations.c.id)).mappings()]
+        ids = [s["id"] for s in stalls]
+        rows: list[Any] = []
+        for start in range(0, len(ids), 500):
+            rows.extend(conn.execute(select(test_results).where(
+                test_results.c.stall.in_(ids[start:start + 500]),
+                test_results.c.day == today.isoformat(),
+                test_results.c.kind == "rapid")).mappings().all())
+    by_stall: dict[str, list[dict[str, Any]]] = {}
+    for r in _newest_first(rows):
+        by_stall.setdefault(r["stall"], []).append(_test_row(r))
+    counts = {"negative": 0, "suspect": 0, "positive": 0}
+    for r in rows:
+        counts[r["result"]] = counts.get(r["result"], 0) + 1
+    out_stalls = []
+    for s in stalls:
+        details = json.loads(s["details"])
+        out_stalls.append({"id": s["id"], "name": s["name"],
+                           "number": details.get("number") if isinstance(details, dict) else None,
+                           "tests": by_stall.get(s["id"], [])})
+    return {"market": {"id": market.id, "name": market.name}, "day": today.isoformat(),
+            "stalls": out_stalls, "totals": {"tests": len(rows), **counts}}
