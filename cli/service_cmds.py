@@ -1,0 +1,87 @@
+"""Service commands: serve (gunicorn), stall QR placards, API tokens."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from tracelib.errors import NotFoundError
+
+from .context import Env
+from .ledger_cmds import pass_env
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
+              help="gunicorn worker processes.")
+@click.option("--public-url", help="Base URL printed in QR codes [default: http://HOST:PORT].")
+@pass_env
+def serve(env: Env, host: str, port: int, workers: int, public_url: str | None) -> None:
+    """Serve the scan pages, the market board and the API under gunicorn."""
+    environ = {**os.environ, "TRACELIB_DB": env.db,
+               "TRACELIB_KEYSTORE": str(env.keystore_path),
+               "TRACELIB_PUBLIC_URL": public_url or f"http://{host}:{port}"}
+    env.open().close()  # fail here, clearly, when there is no ledger
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
+               "--bind", f"{host}:{port}", "--access-logfile", "-",
+               "tracelib_service:create_app()"]
+    click.echo(f"serving {env.db} on http://{host}:{port} with {workers} workers")
+    raise SystemExit(subprocess.call(command, env=environ))
+
+
+@click.group()
+def qr() -> None:
+    """QR codes: stall placards (payment and trace in one code)."""
+
+
+@qr.command("stall")
+@click.argument("stall")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False),
+              help="FILE.png or FILE.svg")
+@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True,
+              help="Where the service is reachable by shoppers.")
+@pass_env
+def qr_stall(env: Env, stall: str, out_file: str, base_url: str) -> None:
+    """Write a printable placard for STALL: its QR (stall URL), name, number, 扫码付款 · 查溯源."""
+    from tracelib_service.qr import Placard, placard_png, placard_svg
+
+    with env.open() as ledger:
+        place = ledger.location(stall)
+    if place is None or place.type != "stall":
+        raise NotFoundError(f"{stall!r} is not a registered stall")
+    number = place.details.get("number")
+    placard = Placard(f"{base_url.rstrip('/')}/s/{stall}", place.name,
+                      number if isinstance(number, str) else stall)
+    target = Path(out_file)
+    if target.suffix.lower() == ".svg":
+        target.write_text(placard_svg(placard), encoding="utf-8")
+    else:
+        target.write_bytes(placard_png(placard))
+    click.echo(f"wrote {target} for {placard.url}")
+
+
+@click.group()
+def token() -> None:
+    """API tokens: each acts for one party; only its SHA-256 is stored."""
+
+
+@token.command("issue")
+@click.argument("party")
+@click.option("--label", help="What the token is for, e.g. the stall's till.")
+@pass_env
+def token_issue(env: Env, party: str, label: str | None) -> None:
+    """Issue an API token for PARTY and print it once."""
+    from tracelib_service import create_app
+    from tracelib_service.tokens import issue_token
+
+    app = create_app({"DB": env.db, "KEYSTORE": str(env.keystore_path)})
+    click.echo(issue_token(app, party, label=label))
+
+
+COMMANDS = [serve, qr, token]
