@@ -9,8 +9,15 @@ sale, test — is a signed event in a hash-chained, RFC 9162 Merkle-proven ledge
 from __future__ import annotations
 
 from .drill import DrillResult, RecallResult, drill, recall
-from .errors import (ConflictError, IntegrityError, NotFoundError, ProofError, SignatureError,
-                     TracelibError, ValidationError)
+from .errors import (
+    ConflictError,
+    IntegrityError,
+    NotFoundError,
+    ProofError,
+    SignatureError,
+    TracelibError,
+    ValidationError,
+)
 from .events import Event, sign_event
 from .keys import Keystore, SigningKey, VerifyKey
 from .ledger import ConsistencyProof, InclusionProof, Ledger, Receipt, SignedCheckpoint
@@ -33,8 +40,8 @@ __all__ = [
     "Ledger",
     "NotFoundError",
     "ProofError",
-    "Receipt",
     "RecallResult",
+    "Receipt",
     "SignatureError",
     "SignedCheckpoint",
     "SigningKey",

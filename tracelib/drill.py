@@ -9,6 +9,7 @@ in operator-signed ``hold`` events, and names the places to visit.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,19 @@ CTE_NAMES = {
     "ship": "shipping", "receive": "receiving", "transform": "transformation",
     "sale": "sale", "hold": "hold", "release": "release", "recall": "recall",
 }
+
+
+MAX_ID = 200  # tracelib.events.ID_PATTERN
+
+
+def _event_id(prefix: str, *parts: str, stamp: str) -> str:
+    """``prefix-part-…-stamp``; when lot and location codes make that longer than an event id
+    may be, the parts are replaced by a digest of them."""
+    text = "-".join((prefix, *parts, stamp))
+    if len(text) <= MAX_ID:
+        return text
+    digest = hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:32]
+    return f"{prefix}-{digest}-{stamp}"
 
 
 @dataclass(frozen=True)
@@ -75,7 +89,8 @@ def drill(ledger: Ledger, lot: str, *, question: str | None = None,
     receipt = None
     moment = now or utcnow()
     if key is not None:
-        event = {"id": f"drill-{lot}-{moment.strftime('%Y%m%dT%H%M%S%f')}", "kind": "drill",
+        event = {"id": _event_id("drill", lot, stamp=moment.strftime("%Y%m%dT%H%M%S%f")),
+                 "kind": "drill",
                  "time": moment.isoformat(), "actor": ledger.operator,
                  "location": ledger.office,
                  "data": {"question": question, "lot": lot, "answer_digest": digest,
@@ -209,7 +224,7 @@ def recall(ledger: Ledger, lot: str, *, key: SigningKey, reason: str,
     for place, items in sorted(by_place.items()):
         inputs = [{"lot": r.lot, "qty": format_micro(r.on_hand), "unit": r.unit} for r in items]
         events.append(sign_event({
-            "id": f"recall-hold-{lot}-{place}-{stamp}", "kind": "hold",
+            "id": _event_id("recall-hold", lot, place, stamp=stamp), "kind": "hold",
             "time": moment.isoformat(), "actor": ledger.operator, "location": place,
             "inputs": inputs, "data": {"reason": reason, "recall_of": lot}}, key))
         info = places.get(place)

@@ -118,15 +118,20 @@ def _check_chunk(task: tuple[int, int, tuple[int, ...]]) -> _Chunk:
                 out.problems.append((expected, f"record missing: expected seq {expected}, "
                                                f"found seq {seq} next"))
                 break
-            stored_prev, stored_hash = bytes(row["prev_hash"]), bytes(row["hash"])
-            body, signature = bytes(row["body"]), bytes(row["signature"])
+            try:
+                stored_prev, stored_hash = bytes(row["prev_hash"]), bytes(row["hash"])
+                body, signature = bytes(row["body"]), bytes(row["signature"])
+                leaf_bytes = record_bytes(seq, stored_prev, body, row["key_id"], signature,
+                                          row["recorded_at"])
+            except (TypeError, ValueError, AttributeError) as e:  # e.g. a non-ASCII key id
+                out.problems.append((seq, f"record columns are malformed: {e}"))
+                break
             if prev is None:
                 out.first_prev = stored_prev
             elif stored_prev != prev:
                 out.problems.append((seq, f"chain broken: prev hash expected {prev.hex()}, "
                                           f"found {stored_prev.hex()}"))
-            leaf = merkle.leaf_hash(record_bytes(seq, stored_prev, body, row["key_id"],
-                                                 signature, row["recorded_at"]))
+            leaf = merkle.leaf_hash(leaf_bytes)
             if leaf != stored_hash:
                 out.problems.append((seq, f"record hash mismatch: stored {stored_hash.hex()}, "
                                           f"the record's bytes hash to {leaf.hex()}"))
@@ -184,6 +189,9 @@ def _check_event(seq: int, row: dict[str, Any], body: bytes, keys: dict[str, Key
         if doc["kind"] != "register" or doc["actor"] != operator or key.registered_seq != 0:
             return "the genesis record must be the operator's self-signed register event"
     else:
+        if doc["kind"] == "register" and doc["actor"] != operator:
+            return (f"register events are signed by the operator {operator!r}, "
+                    f"not {doc['actor']!r}")
         problem = key.problem_at(actor=doc["actor"], seq=seq, time_us=recorded_us)
         if problem is not None:
             return problem
@@ -199,20 +207,30 @@ def _node_problem(level: int, index: int, expected: bytes,
                   f"expected {expected.hex()}, found {got}")
 
 
-def _key_history(store: Store, size: int) -> tuple[dict[str, KeyRecord], list[tuple[int, str]]]:
-    """Keys and revocations as the register events themselves say (not the keys index)."""
+def _key_history(store: Store, size: int,
+                 operator: str) -> tuple[dict[str, KeyRecord], list[tuple[int, str]]]:
+    """Keys and revocations as the operator's register events themselves say (not the keys
+    index). As at append, a key is registered once and revoked once; register events by
+    anyone but the operator change nothing (their own records are reported as bad)."""
     keys: dict[str, KeyRecord] = {}
     with store.reader() as conn:
         for row in store.iter_record_rows(conn, 0, size, kind="register"):
             seq = int(row["seq"])
             try:
-                data = canonical.loads(bytes(row["body"])).get("data", {})
+                doc = canonical.loads(bytes(row["body"]))
+                if doc.get("kind") != "register" or doc.get("actor") != operator:
+                    continue
+                data = doc.get("data", {})
                 for item in data.get("keys", []):
                     raw = VerifyKey.from_base64(item["public_key"]).raw
+                    if key_id(raw) in keys:
+                        continue
                     valid_from = to_micros(parse_rfc3339(item["valid_from"]))
                     keys[key_id(raw)] = KeyRecord(key_id(raw), item["party"], raw, valid_from, seq)
                 for item in data.get("revoke", []):
                     old = keys[item["key_id"]]
+                    if old.revoked_seq is not None:
+                        continue
                     at = to_micros(parse_rfc3339(item["revoked_at"]))
                     keys[old.key_id] = KeyRecord(old.key_id, old.party, old.public_key,
                                                  old.valid_from_us, old.registered_seq, at, seq)
@@ -230,7 +248,7 @@ def verify_ledger(ledger: Ledger, *, workers: int | None = None,
         size = store.size(conn)
         checkpoints = store.all_checkpoints(conn)
         high_nodes = store.nodes_above(conn, CHUNK_LEVEL)
-    keys, _ = _key_history(store, size)
+    keys, _ = _key_history(store, size, ledger.operator)
     operator_keys = [NoteVerifier.for_key(ledger.origin, VerifyKey.from_bytes(k.public_key))
                      for k in keys.values() if k.party == ledger.operator]
     by_size = {int(c["size"]): c for c in checkpoints}

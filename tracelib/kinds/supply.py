@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
@@ -366,6 +366,11 @@ def apply_release(ctx: AppendContext, event: Event, seq: int) -> None:
         if not held and lot.recalled_seq is None:
             raise ValidationError(f"lot {item.lot!r} is not on hold at {event.location!r}",
                                   field=f"inputs[{i}].lot")
+        if not held and event.data.get("scope") != "recall":
+            # Would release nothing: a recall is lifted only by name.
+            raise ValidationError(f"lot {item.lot!r} is recalled (seq {lot.recalled_seq}) and "
+                                  f"not on hold at {event.location!r}; to lift the recall set "
+                                  "data.scope to \"recall\"", field="data.scope")
         if held:
             row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
             row.hold_seq = row.hold_reason = None

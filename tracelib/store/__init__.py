@@ -140,8 +140,11 @@ class Store:
         if kind is not None:
             query = query.where(records.c.kind == kind)
         result = conn.execution_options(yield_per=2000).execute(query.order_by(records.c.seq))
-        for row in result.mappings():
-            yield dict(row)
+        try:
+            for row in result.mappings():
+                yield dict(row)
+        finally:  # a caller that stops early must not leave a server-side cursor open
+            result.close()
 
     # -- Merkle nodes ---------------------------------------------------------
     def insert_nodes(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
