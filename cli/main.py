@@ -47,10 +47,10 @@ def cli(ctx: click.Context, db: str, keystore: str | None) -> None:
 
 
 def _register_commands() -> None:
-    from . import ledger_cmds, service_cmds, supply_cmds, testing_cmds
+    from . import demo_cmds, ledger_cmds, service_cmds, supply_cmds, testing_cmds
 
     for command in (*ledger_cmds.COMMANDS, *supply_cmds.COMMANDS, *testing_cmds.COMMANDS,
-                    *service_cmds.COMMANDS):
+                    *service_cmds.COMMANDS, *demo_cmds.COMMANDS):
         cli.add_command(command)
 
 

@@ -1,24 +1,17 @@
 #!/usr/bin/env bash
-# The demo: a small sample ledger — a farm's origin certificate, a cold-chain hop,
-# a market stall and a sale — built from scratch, checkpointed and verified.
+# `make demo`: a generated county market — a week of hops ending today and this morning's
+# rapid tests — checked, then served on 127.0.0.1:8000 (Ctrl-C stops it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 tracelib="$here/.venv/bin/tracelib"
 demo="$here/demo"
+host=${TRACELIB_DEMO_HOST:-127.0.0.1}
+port=${TRACELIB_DEMO_PORT:-8000}
 rm -rf "$demo" && mkdir -p "$demo"
 export TRACELIB_DB="$demo/tracelib.db" TRACELIB_KEYSTORE="$demo/keys"
-"$tracelib" init --operator yunyang-amr --name 云阳县市场监督管理局
-"$tracelib" keys new farm-hs01 --role farm --name 云阳县红狮镇蔬菜专业合作社
-"$tracelib" keys new carrier-cq01 --role carrier --name 重庆渝冷冷链物流有限公司
-"$tracelib" keys new market-yy01 --role market --name 云阳县城南农贸市场
-"$tracelib" keys new stall-a01 --role stall --name 张记蔬菜
-"$tracelib" append "$here/tracelib/samples/market-day.jsonl"
+"$tracelib" demo generate --events "${TRACELIB_DEMO_EVENTS:-20000}" --base-url "http://$host:$port"
 echo
-echo "== latest checkpoint (C2SP signed note)"
-"$tracelib" checkpoint
-echo "== verify"
 "$tracelib" verify
-echo "== inclusion proof of the sale (seq 11)"
-"$tracelib" prove 11
+"$tracelib" checkpoint
 echo
-echo "The ledger is at $demo/tracelib.db; try: TRACELIB_DB=$demo/tracelib.db TRACELIB_KEYSTORE=$demo/keys .venv/bin/tracelib show sale-a01-0001"
+exec "$tracelib" serve --host "$host" --port "$port" --workers 2

@@ -131,6 +131,15 @@ class SupplySql:
         return [_stock(r) for r in conn.execute(query).mappings()]
 
     @staticmethod
+    def stock_at_type(conn: Connection, location_type: str) -> list[StockRow]:
+        """Stock on hand at every location of a type (e.g. every stall)."""
+        from .schema import locations
+
+        query = (select(stock).join(locations, locations.c.id == stock.c.location)
+                 .where(locations.c.type == location_type, stock.c.on_hand > 0))
+        return [_stock(r) for r in conn.execute(query).mappings()]
+
+    @staticmethod
     def shipments(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str],
                                                                              ShipmentRow]:
         found: dict[tuple[str, str], ShipmentRow] = {}

@@ -1,0 +1,139 @@
+"""The demo county market: a generated week of hops plus today's rapid tests, in a ledger
+with every party's key in a keystore — what `make demo` serves."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from ..events import sign_event
+from ..keys import Keystore
+from ..ledger import Ledger
+from ..store.supply import SupplySql
+from ..timeutil import utcnow
+from .generator import NetworkSpec, generate
+
+__all__ = ["DemoMarket", "build_demo_market"]
+
+CHINA = timezone(timedelta(hours=8))
+MEATS = ("猪肉", "鲜猪肉", "冻猪肉", "牛肉", "羊肉", "鸡肉")
+
+
+@dataclass(frozen=True)
+class DemoMarket:
+    size: int
+    markets: tuple[str, ...]
+    stalls: tuple[str, ...]
+    held_stall: str | None
+    example_stall: str
+    drill_lot: str
+    drill_stalls: int
+    gtin_lot: str | None
+    tests: dict[str, int]
+
+
+def build_demo_market(db: str, keystore: str | Path, *, events: int = 20_000, seed: int = 7,
+                      today: date | None = None,
+                      progress: Callable[[int], None] | None = None) -> DemoMarket:
+    """Generate a week ending today, append it, add today's rapid tests, sign a checkpoint."""
+    today = today or utcnow().astimezone(CHINA).date()
+    spec = NetworkSpec(seed=seed, events=events, days=7, start=today - timedelta(days=6))
+    net = generate(spec)
+    store = Keystore(keystore)
+    for party, key in net.keys.items():
+        store.save(party, key)
+    ledger = Ledger.create(db, operator_key=net.operator_key, operator=spec.operator,
+                           operator_name="云阳县市场监督管理局")
+    try:
+        ledger.append(net.events(), progress=progress)
+        counts = _rapid_tests(ledger, net.keys, today, random.Random(f"{seed}:tests"))
+        ledger.sign_checkpoint(net.operator_key)
+        stalls = tuple(sorted(net.truth.stalls()))
+        markets = tuple(sorted({loc.parent for s in stalls
+                                if (loc := ledger.location(s)) and loc.parent}))
+        best, reach = _drill_lot(net)
+        held = _held_stall(ledger, stalls)
+        example = held or stalls[0]
+        return DemoMarket(ledger.size, markets, stalls, held, example, best, reach,
+                          _gtin_lot(ledger), counts)
+    finally:
+        ledger.close()
+
+
+def _rapid_tests(ledger: Ledger, keys: dict[str, Any], today: date,
+                 rng: random.Random) -> dict[str, int]:
+    """This morning's tests: one sample per stall with stock, mostly negative; about one in
+    twenty-five suspect and one in forty positive (which holds the lot)."""
+    counts = {"negative": 0, "suspect": 0, "positive": 0}
+    events = []
+    with ledger.store.reader() as conn:
+        stalls = sorted({row.location for row in SupplySql.stock_at_type(conn, "stall")})
+        for n, stall in enumerate(stalls):
+            stock = [r for r in SupplySql.stock_at(conn, stall) if r.hold_seq is None]
+            if not stock:
+                continue
+            row = rng.choice(stock)
+            lot = SupplySql.lots(conn, [row.lot])[row.lot]
+            place = ledger.store.location(conn, stall)
+            market = ledger.store.location(conn, place.parent) if place and place.parent else None
+            actor = market.holder if market and market.holder else (place.holder if place else None)
+            if actor is None or actor not in keys:
+                continue
+            product = lot.product or "蔬菜"
+            moment = datetime.combine(today, time(6, 30), CHINA) + timedelta(minutes=n)
+            roll = rng.random()
+            outcome = "positive" if roll < 0.025 else "suspect" if roll < 0.065 else "negative"
+            data: dict[str, Any] = {"sample": f"{product}-{n + 1:03d}", "lot": row.lot,
+                                    "commodity": product, "tester": "快检室 王芳",
+                                    "reviewer": "快检室 李强", "test_no": f"KJ{today:%Y%m%d}{n:04d}",
+                                    "instrument": {"model": "RP-410", "serial": "YY-0107"}}
+            if product in MEATS:
+                data.update(item="克伦特罗", method="colloidal-gold",
+                            result="positive" if outcome == "positive" else "negative")
+                outcome = data["result"]
+            else:
+                delta_at = {"negative": rng.choice(("0.742", "0.756", "0.731", "0.768")),
+                            "suspect": "0.452", "positive": "0.318"}[outcome]
+                data.update(item="有机磷和氨基甲酸酯类农药", method="GB/T 5009.199-2003",
+                            readings={"delta_a0": "0.800", "delta_at": delta_at})
+            counts[outcome] += 1
+            events.append(sign_event({"id": data["test_no"], "kind": "rapid_test",
+                                      "time": moment.isoformat(), "actor": actor,
+                                      "location": stall, "data": data}, keys[actor]))
+    ledger.append(events)
+    return counts
+
+
+def _drill_lot(net: Any) -> tuple[str, int]:
+    """The origin lot that reached the most stalls: the drill worth trying."""
+    best, reach = "", -1
+    for lot in net.truth.lots():
+        if net.truth.origins(lot) != {lot}:
+            continue
+        stalls = {loc for loc, _unit in net.truth.forward(lot)
+                  if net.truth.location_type(loc) == "stall"}
+        if len(stalls) > reach:
+            best, reach = lot, len(stalls)
+    return best, reach
+
+
+def _held_stall(ledger: Ledger, stalls: tuple[str, ...]) -> str | None:
+    with ledger.store.reader() as conn:
+        for stall in stalls:
+            if any(r.hold_seq is not None for r in SupplySql.stock_at(conn, stall)):
+                return stall
+    return None
+
+
+def _gtin_lot(ledger: Ledger) -> str | None:
+    from sqlalchemy import select
+
+    from ..store.schema import lots
+
+    with ledger.store.reader() as conn:
+        row = conn.execute(select(lots.c.lot).where(lots.c.gtin.is_not(None)).limit(1)).first()
+    return None if row is None else str(row[0])
