@@ -77,7 +77,8 @@ def drill(env: Env, lot: str, question: str | None, out_dir: str | None,
           no_record: bool) -> None:
     """Run a recall drill on LOT: trace both ways, record the evidence, write a report."""
     now = utcnow()
-    folder = Path(out_dir or f"drill-{lot}-{now.strftime('%Y%m%dT%H%M%S')}")
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in lot)[:80]
+    folder = Path(out_dir or f"drill-{safe}-{now.strftime('%Y%m%dT%H%M%S')}")
     with env.open() as ledger:
         key = None if no_record else env.keystore.for_party(ledger.operator)
         result = run_drill(ledger, lot, question=question, key=key, report_dir=folder, now=now)
@@ -115,6 +116,11 @@ def recall(env: Env, lot: str, reason: str, as_json: bool) -> None:
         table.add_row(f"{hold.name} ({hold.location})", hold.type,
                       "; ".join(f"{lot_} {q} {u}" for lot_, q, u in hold.lots))
     out.print(table)
+    for event, lot_, to, qty in result.in_transit:
+        click.echo(f"in transit: {lot_} {qty} to {to} ({event}) — recalled, cannot be sold "
+                   "on arrival")
+    click.echo(f"recalled {len(result.recalled_lots)} lot(s): shipping and sale stopped "
+               "everywhere until released")
 
 
 COMMANDS = [trace, drill, recall]

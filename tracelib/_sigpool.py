@@ -8,14 +8,20 @@ the caller carries on with hashing and SQL.
 from __future__ import annotations
 
 import atexit
+import itertools
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TYPE_CHECKING
 
 from .keys import verify_batch
 
-__all__ = ["SignatureJob", "cpu_count", "submit"]
+if TYPE_CHECKING:
+    from .events import Event
+
+__all__ = ["SignatureJob", "cpu_count", "prepare_batch", "prepare_stream", "submit"]
 
 _POOL: ProcessPoolExecutor | None = None
 _POOL_PID: int | None = None
@@ -65,3 +71,77 @@ class SignatureJob:
 
 def submit(items: Sequence[tuple[bytes, bytes, bytes]]) -> SignatureJob:
     return SignatureJob(items)
+
+
+# -- preparing appends in the pool --------------------------------------------------------
+# Parsing and validating an event (marshmallow, RFC 8785) costs about as much as checking
+# its signature, and the writer must stay single-threaded; so incoming dicts are parsed,
+# validated and signature-checked in the pool, one chunk ahead of the writer.
+
+Prepared = tuple["Event | None", "tuple[str, str | None, str | None] | None", "bool | None"]
+
+
+def prepare_batch(items: Sequence[object], keys: dict[str, bytes]) -> list[Prepared]:
+    """For each item: the validated Event (or the error's message, field and event id), and whether
+    its signature verified with the given key of its key id (None: key not given)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from .errors import ValidationError
+    from .events import Event
+
+    out: list[Prepared] = []
+    loaded: dict[str, Ed25519PublicKey] = {}
+    for item in items:
+        try:
+            event = item if isinstance(item, Event) else Event.from_dict(item)
+        except ValidationError as e:
+            out.append((None, (e.message, e.field, e.event_id), None))
+            continue
+        ok: bool | None = None
+        if event.sig is not None and event.sig.key in keys:
+            key = loaded.get(event.sig.key)
+            if key is None:
+                key = loaded[event.sig.key] = Ed25519PublicKey.from_public_bytes(
+                    keys[event.sig.key])
+            try:
+                key.verify(event.sig.value, event.body)
+                ok = True
+            except InvalidSignature:
+                ok = False
+        out.append((event, None, ok))
+    return out
+
+
+def prepare_stream(chunks: Iterator[list[object]],
+                   keys_for: Callable[[list[object]], dict[str, bytes]]
+                   ) -> Iterator[tuple[list[object], list[Prepared]]]:
+    """Prepare chunks in the pool, keeping up to two chunks in flight ahead of the caller;
+    small chunks (and one-core machines) are prepared inline. Order is kept."""
+    pending: deque[tuple[list[object], list[Future[list[Prepared]]] | list[Prepared]]] = deque()
+
+    def submit(chunk: list[object]) -> None:
+        keys = keys_for(chunk)
+        if len(chunk) < INLINE_LIMIT or cpu_count() == 1:
+            pending.append((chunk, prepare_batch(chunk, keys)))
+            return
+        step = -(-len(chunk) // cpu_count())
+        futures = [pool().submit(prepare_batch, chunk[i:i + step], keys)
+                   for i in range(0, len(chunk), step)]
+        pending.append((chunk, futures))
+
+    for chunk in itertools.islice(chunks, 2):
+        submit(chunk)
+    while pending:
+        chunk, work = pending.popleft()
+        following = next(chunks, None)
+        if following is not None:
+            submit(following)
+        if work and isinstance(work[0], Future):
+            done: list[Prepared] = []
+            for future in work:
+                assert isinstance(future, Future)
+                done.extend(future.result())
+            yield chunk, done
+        else:
+            yield chunk, work  # type: ignore[misc]

@@ -195,28 +195,43 @@ class RecallResult:
     lot: str
     reason: str
     holds: tuple[RecallHold, ...]
+    in_transit: tuple[tuple[str, str, str, str], ...]  # (ship event, lot, to location, qty)
+    recalled_lots: tuple[str, ...]
     receipts: tuple[Receipt, ...]
 
     def to_dict(self) -> dict[str, Any]:
         return {"lot": self.lot, "reason": self.reason,
                 "holds": [{"location": h.location, "name": h.name, "type": h.type,
                            "lots": [{"lot": lot, "qty": q, "unit": u} for lot, q, u in h.lots]}
-                          for h in self.holds]}
+                          for h in self.holds],
+                "in_transit": [{"ship_event": e, "lot": lot, "to": to, "qty": q}
+                               for e, lot, to, q in self.in_transit],
+                "recalled_lots": list(self.recalled_lots)}
 
 
 def recall(ledger: Ledger, lot: str, *, key: SigningKey, reason: str,
            now: datetime | None = None) -> RecallResult:
-    """Hold every lot made from ``lot`` (and the lot itself) wherever it is still on hand
-    and not yet held, in one operator-signed ``hold`` event per location, one transaction."""
+    """Recall ``lot`` and every lot made from it, in one transaction of operator-signed
+    events: a ``hold`` per location where stock is on hand (the places to visit), and a
+    ``recall`` of every such lot still on hand or in transit, so stock on the road cannot
+    be sold when it arrives."""
     answer = trace(ledger, lot, back=False)
     family = [lot, *answer.downstream_lots]
     with ledger.store.reader() as conn:
-        rows = [r for r in SupplySql.stock_of_lots(conn, family)
-                if r.on_hand > 0 and r.hold_seq is None]
-        places = ledger.store.locations(conn, {r.location for r in rows})
+        stock_rows = SupplySql.stock_of_lots(conn, family)
+        transit = [s for s in SupplySql.shipments_of_lots(conn, family) if s.receive_seq is None]
+        units = {code: row.unit for code, row in SupplySql.lots(conn, family).items()}
+        rows = [r for r in stock_rows if r.on_hand > 0 and r.hold_seq is None]
+        places = ledger.store.locations(conn, {r.location for r in rows} |
+                                        {s.to_location for s in transit})
     by_place: dict[str, list[Any]] = {}
     for row in sorted(rows, key=lambda r: (r.location, r.lot)):
         by_place.setdefault(row.location, []).append(row)
+    outstanding: dict[str, int] = {}
+    for row in stock_rows:
+        outstanding[row.lot] = outstanding.get(row.lot, 0) + row.on_hand
+    for ship in transit:
+        outstanding[ship.lot] = outstanding.get(ship.lot, 0) + ship.qty
     moment = now or utcnow()
     stamp = moment.strftime("%Y%m%dT%H%M%S%f")
     events = []
@@ -231,5 +246,16 @@ def recall(ledger: Ledger, lot: str, *, key: SigningKey, reason: str,
         holds.append(RecallHold(place, info.name if info else place,
                                 info.type if info else "unknown",
                                 tuple((i["lot"], i["qty"], i["unit"]) for i in inputs)))
+    recalled = sorted(code for code, qty in outstanding.items() if qty > 0)
+    if recalled:
+        events.append(sign_event({
+            "id": _event_id("recall", lot, stamp=stamp), "kind": "recall",
+            "time": moment.isoformat(), "actor": ledger.operator, "location": ledger.office,
+            "inputs": [{"lot": code, "qty": format_micro(outstanding[code]), "unit": units[code]}
+                       for code in recalled],
+            "data": {"reason": reason, "recall_of": lot}}, key))
     receipts: Sequence[Receipt] = ledger.append(events, now=moment) if events else []
-    return RecallResult(lot, reason, tuple(holds), tuple(receipts))
+    return RecallResult(lot, reason, tuple(holds),
+                        tuple((s.ship_event, s.lot, s.to_location, format_micro(s.qty))
+                              for s in sorted(transit, key=lambda s: (s.ship_seq, s.lot))),
+                        tuple(recalled), tuple(receipts))

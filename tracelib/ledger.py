@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from . import merkle
-from ._sigpool import SignatureJob
+from ._sigpool import SignatureJob, prepare_stream
 from .directory import KeyRecord, Location, Party
 from .errors import (
     ConflictError,
@@ -43,7 +43,7 @@ from .note import Checkpoint, NoteVerifier, open_note, sign_note
 from .record import GENESIS_PREV, Record
 from .store import Store
 from .supply_state import SupplyState
-from .timeutil import format_utc, to_micros, utcnow
+from .timeutil import format_utc, parse_rfc3339, to_micros, utcnow
 
 __all__ = ["AppendContext", "ConsistencyProof", "InclusionProof", "Ledger", "Receipt",
            "SignedCheckpoint"]
@@ -283,28 +283,55 @@ class Ledger:
         ``lines[i]``) and the field.
         """
         moment = now or utcnow()
-        recorded_at, recorded_us = format_utc(moment), to_micros(moment)
         receipts: list[Receipt] = []
         jobs: list[tuple[SignatureJob, list[tuple[int, Event]]]] = []
         with self.store.writer() as conn:
             ctx = AppendContext(self.store, conn, self.operator)
             size = self.store.size(conn)
+            # Record time never goes backwards (verify checks it): key validity and
+            # revocation are judged at record time, so a caller's earlier `now` must
+            # not bring a revoked key back.
+            last = self.store.last_recorded_at(conn, size)
+            recorded_at = format_utc(moment)
+            if last is not None and recorded_at < last:
+                recorded_at = last
+            recorded_us = to_micros(parse_rfc3339(recorded_at))
             prev = self.store.last_hash(conn, size) or GENESIS_PREV
             frontier = self.store.get_nodes(conn, merkle.root_plan(size))
             tree = merkle.CompactRange(0, size, [frontier[n] for n in merkle.root_plan(size)])
             seen: dict[str, Receipt] = {}
             seen_bodies: dict[str, bytes] = {}
             position = 0
-            for chunk in _chunked(events, CHUNK):
+            known_keys: dict[str, bytes | None] = {}
+
+            def keys_for(chunk: list[object]) -> dict[str, bytes]:
+                """Public keys (already in the ledger) of the key ids a chunk is signed with."""
+                wanted = {_sig_key(item) for item in chunk} - set(known_keys) - {None}
+                for key_id in wanted:
+                    assert key_id is not None
+                    record = ctx.key(key_id)
+                    known_keys[key_id] = None if record is None else record.public_key
+                return {k: v for k in {_sig_key(i) for i in chunk}
+                        if k is not None and (v := known_keys.get(k)) is not None}
+
+            for chunk, prepared in prepare_stream(iter(_chunked(events, CHUNK)), keys_for):
                 parsed: list[tuple[int, Event]] = []
-                for item in chunk:
+                checked: set[int] = set()
+                for event_or_none, problem, sig_ok in prepared:
                     line = lines[position] if lines is not None else position + 1
                     position += 1
-                    try:
-                        event = item if isinstance(item, Event) else Event.from_dict(item)
-                    except ValidationError as e:
-                        raise e.at(line=line) from e
-                    parsed.append((line, event))
+                    if event_or_none is None:
+                        assert problem is not None
+                        raise ValidationError(problem[0], field=problem[1], line=line,
+                                              event_id=problem[2])
+                    if sig_ok is False:
+                        assert event_or_none.sig is not None
+                        raise SignatureError(
+                            f"signature does not verify with key {event_or_none.sig.key}",
+                            field="sig.value", line=line, event_id=event_or_none.id)
+                    if sig_ok:
+                        checked.add(id(event_or_none))
+                    parsed.append((line, event_or_none))
                 stored = self.store.find_events(conn, [e.id for _, e in parsed])
                 ctx.supply.prefetch(e for _, e in parsed)
                 rows: list[dict[str, Any]] = []
@@ -339,8 +366,9 @@ class Ledger:
                     except ValidationError as e:
                         raise e.at(line=line, event_id=event.id) from e
                     assert event.sig is not None
-                    sig_items.append((key.public_key, event.body, event.sig.value))
-                    signed_by.append((line, event))
+                    if id(event) not in checked:  # else verified in the pool (same key id)
+                        sig_items.append((key.public_key, event.body, event.sig.value))
+                        signed_by.append((line, event))
                     record = Record(size, event.id, event.kind, event.actor, event.location,
                                     event.time_text, prev, b"", event.body, event.sig.key,
                                     event.sig.value, recorded_at)
@@ -572,6 +600,17 @@ def _settle(job: tuple[SignatureJob, list[tuple[int, Event]]]) -> None:
         assert event.sig is not None
         raise SignatureError(f"signature does not verify with key {event.sig.key}",
                              field="sig.value", line=line, event_id=event.id)
+
+
+def _sig_key(item: object) -> str | None:
+    """The key id an incoming event claims to be signed with, if it looks like one."""
+    if isinstance(item, Event):
+        return item.sig.key if item.sig is not None else None
+    if isinstance(item, Mapping):
+        sig = item.get("sig")
+        if isinstance(sig, Mapping) and isinstance(sig.get("key"), str):
+            return str(sig["key"])
+    return None
 
 
 def _chunked(items: Iterable[Any], size: int) -> Iterable[list[Any]]:

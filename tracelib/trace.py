@@ -2,7 +2,8 @@
 
 Backward: the lot's ancestors through ``transform``/``slaughter`` edges, each
 origin with its certificate, and the cold-chain hops on the way with their
-temperature readings and excursions. Forward: the lot and every lot made from
+temperature readings and excursions — every shipment of the lot itself, and of each
+ancestor only the route that ends where the next lot of the line was made. Forward: the lot and every lot made from
 it, with quantities per location and unit — received, sold, on hand — from the
 stock index kept in the append transaction (mass balance makes them exact).
 
@@ -163,11 +164,42 @@ def trace(ledger: Ledger, lot: str, *, back: bool = True, forward: bool = True,
     return Trace(lot, back, forward, **result)
 
 
+def _on_the_way(conn: Connection, lot: str, line: list[str], rows: dict[str, Any],
+                shipments: list[Any]) -> list[Any]:
+    """The shipments that led to ``lot``: all of the lot's own, and of each ancestor only
+    those on a route ending where a lot of the line was made from it."""
+    made_at: dict[str, set[str]] = {}
+    in_line = set(line)
+    for parent, child in SupplySql.parents(conn, line):
+        if parent in in_line:
+            made_at.setdefault(parent, set()).add(rows[child].location)
+    by_lot: dict[str, list[Any]] = {}
+    for ship in shipments:
+        by_lot.setdefault(ship.lot, []).append(ship)
+    kept = list(by_lot.get(lot, []))
+    for ancestor, targets in made_at.items():
+        if ancestor == lot:
+            continue
+        reach, grew = set(targets), True
+        chosen: set[int] = set()
+        while grew:  # walk the ancestor's shipments backward from where its children were made
+            grew = False
+            for i, ship in enumerate(by_lot.get(ancestor, [])):
+                if i not in chosen and ship.to_location in reach:
+                    chosen.add(i)
+                    reach.add(ship.from_location)
+                    grew = True
+        kept.extend(by_lot[ancestor][i] for i in sorted(chosen))
+    return kept
+
+
 def _hops(conn: Connection, store: Any, line: list[str], rows: dict[str, Any],
           since: datetime | None, until: datetime | None) -> Iterable[Hop]:
-    shipments = SupplySql.shipments_of_lots(conn, line)
+    shipments = _on_the_way(conn, line[0], line, rows,
+                            SupplySql.shipments_of_lots(conn, line))
     seqs = sorted({s.ship_seq for s in shipments})
-    bodies = {int(r["seq"]): canonical.loads(bytes(r["body"])) for r in store.record_rows(conn, seqs)}
+    bodies = {int(r["seq"]): canonical.loads(bytes(r["body"]))
+              for r in store.record_rows(conn, seqs)}
     readings: dict[int, list[dict[str, str]]] = {}
     for exc in SupplySql.excursions(conn, seqs):
         readings.setdefault(int(exc["seq"]), []).append(

@@ -72,6 +72,8 @@ class _Chunk:
     count: int = 0
     first_prev: bytes | None = None
     last_hash: bytes | None = None
+    first_time: str | None = None
+    last_time: str | None = None
     hashes: list[bytes] = field(default_factory=list)
     partials: dict[int, list[bytes]] = field(default_factory=dict)
     problems: list[tuple[int, str]] = field(default_factory=list)
@@ -126,9 +128,13 @@ def _check_chunk(task: tuple[int, int, tuple[int, ...]]) -> _Chunk:
             except (TypeError, ValueError, AttributeError) as e:  # e.g. a non-ASCII key id
                 out.problems.append((seq, f"record columns are malformed: {e}"))
                 break
+            recorded = str(row["recorded_at"])
             if prev is None:
-                out.first_prev = stored_prev
-            elif stored_prev != prev:
+                out.first_prev, out.first_time = stored_prev, recorded
+            elif out.last_time is not None and recorded < out.last_time:
+                out.problems.append((seq, f"record time goes backwards: {recorded} after "
+                                          f"{out.last_time}"))
+            if prev is not None and stored_prev != prev:
                 out.problems.append((seq, f"chain broken: prev hash expected {prev.hex()}, "
                                           f"found {stored_prev.hex()}"))
             leaf = merkle.leaf_hash(leaf_bytes)
@@ -144,6 +150,7 @@ def _check_chunk(task: tuple[int, int, tuple[int, ...]]) -> _Chunk:
             if seq + 1 in wanted:
                 out.partials[seq + 1] = list(tree.hashes)
             prev = stored_hash
+            out.last_time = recorded
             expected = seq + 1
             if out.problems:
                 break
@@ -265,12 +272,16 @@ def verify_ledger(ledger: Ledger, *, workers: int | None = None,
     tree = merkle.CompactRange(0, 0)
     checked = cps_checked = 0
     last: bytes = GENESIS_PREV
+    last_time = ""
     for chunk in _run(tasks, store.url, keys, ledger.operator,
                       1 if in_memory or len(tasks) < 2 else workers):
         problems = list(chunk.problems)
         if chunk.first_prev is not None and chunk.first_prev != last:
             problems.append((chunk.start, f"chain broken: prev hash expected {last.hex()}, "
                                           f"found {chunk.first_prev.hex()}"))
+        if chunk.first_time is not None and chunk.first_time < last_time:
+            problems.append((chunk.start, f"record time goes backwards: {chunk.first_time} "
+                                          f"after {last_time}"))
         for cp_size, partial in sorted(chunk.partials.items()):
             if any(seq < cp_size for seq, _ in problems):
                 break
@@ -299,6 +310,7 @@ def verify_ledger(ledger: Ledger, *, workers: int | None = None,
             seq, message = min(problems)
             return _report(False, size, checked, cps_checked, started, seq, message)
         last = chunk.last_hash or last
+        last_time = chunk.last_time or last_time
     return _report(True, size, checked, cps_checked, started, None, None)
 
 

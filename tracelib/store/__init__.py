@@ -108,6 +108,12 @@ class Store:
             return None
         return conn.execute(select(records.c.hash).where(records.c.seq == size - 1)).scalar()
 
+    def last_recorded_at(self, conn: Connection, size: int) -> str | None:
+        if size == 0:
+            return None
+        value = conn.execute(select(records.c.recorded_at).where(records.c.seq == size - 1)).scalar()
+        return None if value is None else str(value)
+
     def insert_records(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         if rows:
             conn.execute(records.insert(), rows)
