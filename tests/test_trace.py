@@ -292,7 +292,7 @@ def test_recall_holds_exactly_the_stock_on_hand(
                 sup.ship("coldstore-1", "market-1", [("MEAT-1", "1")]),
                 sup.ship("market-2", "stall-b01", [("W-3", "1")])):
         before = supply_snapshot(led)
-        with pytest.raises(ValidationError, match="on hold|is recalled") as info:
+        with pytest.raises(ValidationError, match=r"on hold|is recalled") as info:
             sup.add(bad)
         assert info.value.field == "inputs[0].lot"
         assert supply_snapshot(led) == before

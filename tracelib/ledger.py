@@ -314,7 +314,7 @@ class Ledger:
                 return {k: v for k in {_sig_key(i) for i in chunk}
                         if k is not None and (v := known_keys.get(k)) is not None}
 
-            for chunk, prepared in prepare_stream(iter(_chunked(events, CHUNK)), keys_for):
+            for _chunk, prepared in prepare_stream(iter(_chunked(events, CHUNK)), keys_for):
                 parsed: list[tuple[int, Event]] = []
                 checked: set[int] = set()
                 for event_or_none, problem, sig_ok in prepared:

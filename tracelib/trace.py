@@ -3,9 +3,10 @@
 Backward: the lot's ancestors through ``transform``/``slaughter`` edges, each
 origin with its certificate, and the cold-chain hops on the way with their
 temperature readings and excursions — every shipment of the lot itself, and of each
-ancestor only the route that ends where the next lot of the line was made. Forward: the lot and every lot made from
-it, with quantities per location and unit — received, sold, on hand — from the
-stock index kept in the append transaction (mass balance makes them exact).
+ancestor only the route that ends where the next lot of the line was made.
+Forward: the lot and every lot made from it, with quantities per location and unit —
+received, sold, on hand — from the stock index kept in the append transaction (mass
+balance makes them exact).
 
 The JSON shape is CONTRACT.md "tracelib trace LOT --json".
 """
