@@ -22,7 +22,7 @@ def test_code_examples_run(path: Path, tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": "__docs__"}
     for block in _python_blocks(path):
-        exec(compile(block, str(path), "exec"), namespace)  # noqa: S102 - our own docs
+        exec(compile(block, str(path), "exec"), namespace)
 
 
 def test_cli_reference_is_current() -> None:

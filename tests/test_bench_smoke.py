@@ -1,0 +1,72 @@
+"""Smoke test of the benchmark harness (``python -m bench``): correctness only.
+
+Runs the harness at 3,000 events on SQLite and checks that ``results.json`` holds
+every ledger-core figure with a numeric value, and a measured baseline behind
+every ratio. No speed is asserted here: performance is measured by the
+benchmark itself, never in tests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+LEDGER_FIGURES = ("append", "verify.rate", "verify.peak_rss", "verify.rss_main",
+                  "verify.rss_workers", "inclusion.median", "inclusion.p99",
+                  "consistency.median", "consistency.p99")
+TARGETED = {"append": ">=", "verify.rate": ">=", "verify.peak_rss": "<=",
+            "inclusion.median": "<=", "consistency.median": "<="}
+BASELINES = ("baseline.ed25519.sign", "baseline.ed25519.verify", "baseline.sqlite.insert",
+             "baseline.pymerkle.inmemory.append", "baseline.pymerkle.sqlite.inclusion.median",
+             "baseline.pymerkle.sqlite.consistency.median", "baseline.process.rss")
+
+
+def _number(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+@pytest.mark.slow
+def test_bench_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--events", "3000", "--no-postgres", "--out", str(out),
+         "--work", str(tmp_path / "work"), "--min-seconds", "0.3", "--samples", "200"],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(out.read_text(encoding="utf-8"))
+    figures = {row["name"]: row for row in results["figures"]}
+
+    assert results["summary"]["errors"] == []
+    assert results["options"]["events"] == 3000
+    machine = results["machine"]
+    for fact in ("cpu_count", "python", "sqlite_version"):
+        assert machine[fact]
+    assert results["started_at"] and results["wall_seconds"] > 0
+
+    for name in BASELINES:
+        assert _number(figures[name]["value"]) and figures[name]["value"] > 0, name
+
+    for suffix in LEDGER_FIGURES:
+        row = figures[f"ledger.sqlite.{suffix}"]
+        assert _number(row["value"]), row
+        assert set(row) >= {"name", "value", "unit", "target", "target_op", "baseline_name",
+                            "baseline", "ratio", "ok", "notes"}
+        if suffix in TARGETED:
+            assert row["target_op"] == TARGETED[suffix]
+            assert _number(row["target"]) and isinstance(row["ok"], bool), row
+
+    for row in results["figures"]:
+        if row["ratio"] is not None:  # every ratio names a baseline measured in this run
+            base = figures[row["baseline_name"]]
+            assert _number(row["baseline"]) and row["baseline"] == base["value"], row
+            assert row["ratio"] == pytest.approx(row["value"] / row["baseline"])
+
+    assert not any(name.startswith("ledger.postgres") for name in figures)
+    assert "tracelib benchmark" in proc.stdout  # the table was printed
