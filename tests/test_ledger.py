@@ -24,6 +24,7 @@ from tests.helpers import (
 from tracelib import canonical, merkle
 from tracelib.errors import (
     ConflictError,
+    IntegrityError,
     NotFoundError,
     ProofError,
     SignatureError,
@@ -579,3 +580,25 @@ def test_record_rows_match_receipts_on_reopen(network: Network) -> None:
         assert [again.record(r.seq).hash for r in receipts] == [r.hash for r in receipts]
         assert again.root() == ledger.root()
         assert again.verify().ok
+
+
+@pytest.mark.parametrize("what", ["leaf-hash", "subtree-node"])
+def test_sign_checkpoint_recomputes_what_is_new_since_the_last(
+        network: Network, operator_key: SigningKey, what: str) -> None:
+    """Stored hashes of records added since the last signed head are not trusted: the
+    new segment is rehashed from the records' bytes before a checkpoint is signed."""
+    ledger = network.ledger
+    first = ledger.sign_checkpoint(operator_key)
+    ledger.append([origin_event(network, f"LOT-N-{i}") for i in range(8)], now=NOW)
+    size = ledger.size
+    with ledger.store.engine.begin() as conn:
+        if what == "leaf-hash":
+            conn.execute(update(records).where(records.c.seq == size - 1)
+                         .values(hash=b"\x42" * 32))
+        else:  # the newest level-1 node, consistently wrong for its children
+            index = (size - 2) // 2
+            conn.execute(update(nodes).where(nodes.c.level == 1, nodes.c.idx == index)
+                         .values(hash=b"\x43" * 32))
+    with pytest.raises(IntegrityError):
+        ledger.sign_checkpoint(operator_key)
+    assert ledger.latest_checkpoint() == first

@@ -29,6 +29,7 @@ from ._sigpool import SignatureJob, prepare_stream
 from .directory import KeyRecord, Location, Party
 from .errors import (
     ConflictError,
+    IntegrityError,
     NotFoundError,
     ProofError,
     SignatureError,
@@ -523,9 +524,10 @@ class Ledger:
 
     # -- checkpoints ----------------------------------------------------------
     def checkpoint_verifiers(self) -> list[NoteVerifier]:
-        """Note verifiers for every operator key (checkpoints are signed as ``origin``)."""
+        """Note verifiers for the operator's keys that are not revoked (checkpoints are
+        signed as ``origin``); a revoked key's notes are not accepted any more."""
         return [NoteVerifier.for_key(self.origin, VerifyKey.from_bytes(k.public_key))
-                for k in self.keys_of(self.operator)]
+                for k in self.keys_of(self.operator) if k.revoked_seq is None]
 
     def sign_checkpoint(self, key: SigningKey, *, now: datetime | None = None) -> SignedCheckpoint:
         """Sign a checkpoint at the current size with an operator key.
@@ -556,12 +558,47 @@ class Ledger:
                 try:
                     merkle.verify_consistency(old_size, size, proof, old_root, root)
                 except ProofError as e:
-                    raise TracelibError(f"refusing to sign an inconsistent checkpoint: {e}") from e
+                    raise IntegrityError(f"refusing to sign an inconsistent checkpoint: {e}",
+                                         seq=old_size) from e
+                # Do not trust stored subtree hashes for what is new since the last signed
+                # head: recompute the new records' hashes and chain from their bytes.
+                recomputed = self._recompute_root(conn, old_size, old_root, size)
+                if recomputed != root:
+                    raise IntegrityError("refusing to sign: stored subtree hashes do not match "
+                                         f"the records since size {old_size}; run "
+                                         "`tracelib verify`", seq=old_size)
             body = Checkpoint(self.origin, size, root)
             note = sign_note(body.to_text(), self.origin, key)
             created = format_utc(now or utcnow())
             self.store.insert_checkpoint(conn, size, root, note, created)
             return SignedCheckpoint(body, note, created)
+
+    def _recompute_root(self, conn: Connection, old_size: int, old_root: bytes,
+                        size: int) -> bytes:
+        """The root at ``size`` from the signed head at ``old_size`` and the records after
+        it, rehashed from their bytes with every chain link checked."""
+        plan = merkle.root_plan(old_size)
+        found = self.store.get_nodes(conn, plan)
+        if any(n not in found for n in plan):
+            raise IntegrityError(f"the store lacks subtree hashes for size {old_size}",
+                                 seq=old_size)
+        tree = merkle.CompactRange(0, old_size, [found[n] for n in plan])
+        if tree.root() != old_root:
+            raise IntegrityError(f"stored subtree hashes do not give the signed root at size "
+                                 f"{old_size}", seq=old_size)
+        prev = self.store.last_hash(conn, old_size) or GENESIS_PREV
+        for row in self.store.iter_record_rows(conn, old_size, size):
+            record = Record.from_row(row)
+            if record.prev_hash != prev:
+                raise IntegrityError("chain broken", seq=record.seq)
+            digest = record.computed_hash()
+            if digest != record.hash:
+                raise IntegrityError("record hash does not match its bytes", seq=record.seq)
+            tree.append(digest)
+            prev = digest
+        if tree.end != size:
+            raise IntegrityError(f"records missing before size {size}", seq=tree.end)
+        return tree.root()
 
     def latest_checkpoint(self) -> SignedCheckpoint | None:
         with self.store.reader() as conn:

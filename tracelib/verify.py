@@ -18,6 +18,7 @@ hashes above the chunk level, and the checkpoints.
 from __future__ import annotations
 
 import multiprocessing
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ __all__ = ["CHUNK_LEVEL", "VerifyReport", "verify_ledger"]
 
 CHUNK_LEVEL = 13
 CHUNK = 1 << CHUNK_LEVEL
+# tracelib.timeutil.format_utc: fixed width, so text order is time order.
+_RECORD_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,10 @@ def _check_chunk(task: tuple[int, int, tuple[int, ...]]) -> _Chunk:
                 out.problems.append((seq, f"record columns are malformed: {e}"))
                 break
             recorded = str(row["recorded_at"])
+            if not _RECORD_TIME.match(recorded):
+                out.problems.append((seq, f"record time {recorded!r} is not in the ledger's "
+                                          "form YYYY-MM-DDTHH:MM:SS.ffffffZ"))
+                break
             if prev is None:
                 out.first_prev, out.first_time = stored_prev, recorded
             elif out.last_time is not None and recorded < out.last_time:
@@ -256,8 +263,7 @@ def verify_ledger(ledger: Ledger, *, workers: int | None = None,
         checkpoints = store.all_checkpoints(conn)
         high_nodes = store.nodes_above(conn, CHUNK_LEVEL)
     keys, _ = _key_history(store, size, ledger.operator)
-    operator_keys = [NoteVerifier.for_key(ledger.origin, VerifyKey.from_bytes(k.public_key))
-                     for k in keys.values() if k.party == ledger.operator]
+    operator_keys = [k for k in keys.values() if k.party == ledger.operator]
     by_size = {int(c["size"]): c for c in checkpoints}
     for cp_size in sorted(by_size):
         if cp_size > size:
@@ -287,8 +293,12 @@ def verify_ledger(ledger: Ledger, *, workers: int | None = None,
                 break
             head = tree.copy()
             head.merge(merkle.CompactRange(chunk.start, cp_size, partial))
-            problem = _check_checkpoint(by_size[cp_size], head.root(), ledger.origin,
-                                        operator_keys)
+            # A checkpoint verifies with an operator key registered before its size and
+            # not revoked by then.
+            usable = [NoteVerifier.for_key(ledger.origin, VerifyKey.from_bytes(k.public_key))
+                      for k in operator_keys if k.registered_seq < cp_size
+                      and (k.revoked_seq is None or k.revoked_seq >= cp_size)]
+            problem = _check_checkpoint(by_size[cp_size], head.root(), ledger.origin, usable)
             if problem:
                 problems.append((cp_size - 1, problem))
             cps_checked += 1

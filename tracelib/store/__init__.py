@@ -13,8 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, and_, func, select, text, tuple_
 from sqlalchemy.exc import OperationalError
 
@@ -27,8 +25,10 @@ from .schema import checkpoints, keys, locations, meta, nodes, parties, records
 __all__ = ["Store"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
-# pg_advisory_xact_lock key: "tracelib" as a 64-bit integer.
-_PG_WRITER_LOCK = 0x7472_6163_656C_6962 & 0x7FFF_FFFF_FFFF_FFFF
+# One writer per ledger: the advisory lock's key is derived from the database and schema
+# the ledger lives in, so ledgers in other schemas or databases do not wait on each other.
+_PG_WRITER_LOCK = ("SELECT pg_advisory_xact_lock(hashtextextended("
+                   "'tracelib:' || current_database() || '.' || current_schema(), 0))")
 _IN_CHUNK = 500  # bound on IN-list sizes
 
 
@@ -51,6 +51,9 @@ class Store:
     # -- schema -------------------------------------------------------------
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest Alembic revision."""
+        from alembic import command  # imported here: it costs ~0.4 s at every start
+        from alembic.config import Config
+
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
         with self.engine.begin() as conn:
@@ -76,7 +79,7 @@ class Store:
             conn = conn.execution_options(**{WRITER_OPTION: True})
             with conn.begin():
                 if self.dialect == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_WRITER_LOCK})
+                    conn.execute(text(_PG_WRITER_LOCK))
                 yield conn
 
     @contextmanager
@@ -145,7 +148,7 @@ class Store:
         query = select(records).where(records.c.seq >= start, records.c.seq < end)
         if kind is not None:
             query = query.where(records.c.kind == kind)
-        result = conn.execution_options(yield_per=2000).execute(query.order_by(records.c.seq))
+        result = conn.execute(query.order_by(records.c.seq).execution_options(yield_per=2000))
         try:
             for row in result.mappings():
                 yield dict(row)
