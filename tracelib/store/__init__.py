@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, text, tuple_
+from sqlalchemy import Connection, and_, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from ..directory import KeyRecord, Location, Party
@@ -170,11 +170,17 @@ class Store:
             for seq, digest in conn.execute(
                     select(records.c.seq, records.c.hash).where(records.c.seq.in_(part))):
                 found[(0, int(seq))] = digest
-        for part in _chunks(inner):
-            query = select(nodes.c.level, nodes.c.idx, nodes.c.hash).where(
-                tuple_(nodes.c.level, nodes.c.idx).in_(part))
-            for level, idx, digest in conn.execute(query):
-                found[(int(level), int(idx))] = digest
+        by_level: dict[int, list[int]] = {}
+        for level, idx in inner:
+            by_level.setdefault(level, []).append(idx)
+        for level, indexes in sorted(by_level.items()):
+            # One `level = ? AND idx IN (...)` per level: a row-value IN on (level, idx)
+            # is not answered from the primary key by SQLite and scans the table.
+            for part in _chunks(indexes):
+                query = select(nodes.c.idx, nodes.c.hash).where(nodes.c.level == level,
+                                                                nodes.c.idx.in_(part))
+                for idx, digest in conn.execute(query):
+                    found[(level, int(idx))] = digest
         return found
 
     def nodes_in_range(self, conn: Connection, max_level: int, start: int,

@@ -155,6 +155,7 @@ shipments = Table(
     Column("receive_seq", BigInteger),
     Column("discrepancy", BigInteger),  # received − shipped, when not zero
 )
+Index("ix_shipments_lot", shipments.c.lot)
 
 excursions = Table(
     "excursions", metadata,

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, select
 
 from .schema import excursions, lot_edges, lot_events, lots, shipments, stock
 
@@ -107,12 +107,16 @@ class SupplySql:
 
     @staticmethod
     def stock(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StockRow]:
+        # By lot, then filtered here: SQLite answers a row-value IN with a table scan.
+        wanted = set(keys)
+        codes = sorted({code for code, _ in wanted})
         found: dict[tuple[str, str], StockRow] = {}
-        for start in range(0, len(keys), _IN):
-            part = keys[start:start + _IN]
-            query = select(stock).where(tuple_(stock.c.lot, stock.c.location).in_(part))
-            for row in conn.execute(query).mappings():
-                found[(row["lot"], row["location"])] = _stock(row)
+        for start in range(0, len(codes), _IN):
+            part = codes[start:start + _IN]
+            for row in conn.execute(select(stock).where(stock.c.lot.in_(part))).mappings():
+                key = (row["lot"], row["location"])
+                if key in wanted:
+                    found[key] = _stock(row)
         return found
 
     @staticmethod
@@ -142,13 +146,16 @@ class SupplySql:
     @staticmethod
     def shipments(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str],
                                                                              ShipmentRow]:
+        wanted = set(keys)
+        events = sorted({event for event, _ in wanted})
         found: dict[tuple[str, str], ShipmentRow] = {}
-        for start in range(0, len(keys), _IN):
-            part = keys[start:start + _IN]
-            query = select(shipments).where(tuple_(shipments.c.ship_event, shipments.c.lot)
-                                            .in_(part))
+        for start in range(0, len(events), _IN):
+            part = events[start:start + _IN]
+            query = select(shipments).where(shipments.c.ship_event.in_(part))
             for row in conn.execute(query).mappings():
-                found[(row["ship_event"], row["lot"])] = _shipment(row)
+                key = (row["ship_event"], row["lot"])
+                if key in wanted:
+                    found[key] = _shipment(row)
         return found
 
     @staticmethod
