@@ -7,18 +7,11 @@ from pathlib import Path
 
 from tracelib.keys import Keystore
 from tracelib.ledger import Ledger
-from tracelib.store.engine import normalize_url
+from tracelib.store.engine import default_keystore
+
+__all__ = ["DEFAULT_DB", "Env", "default_keystore"]
 
 DEFAULT_DB = "tracelib.db"
-
-
-def default_keystore(db: str) -> Path:
-    """Beside the database: ``./data/x.db`` → ``./data/x-keys``; for a server URL, ``./tracelib-keys``."""
-    url = normalize_url(db)
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        path = Path(url.removeprefix("sqlite:///"))
-        return path.with_name(f"{path.stem}-keys")
-    return Path("tracelib-keys").resolve()
 
 
 @dataclass

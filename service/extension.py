@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,22 +17,13 @@ from sqlalchemy import Connection, Engine
 from tracelib.keys import Keystore
 from tracelib.ledger import Ledger
 from tracelib.stall import StandingRules
-from tracelib.store.engine import WRITER_OPTION, make_engine, normalize_url
+from tracelib.store.engine import WRITER_OPTION, default_keystore, make_engine, normalize_url
 
 from .state import create_tables
 
-__all__ = ["TracelibService", "default_keystore", "service"]
+__all__ = ["TracelibService", "service"]
 
 CHINA = timezone(timedelta(hours=8), "CST")
-
-
-def default_keystore(db: str) -> Path:
-    """Beside the database (as the CLI has it): ``./data/x.db`` → ``./data/x-keys``."""
-    url = normalize_url(db)
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        path = Path(url.removeprefix("sqlite:///"))
-        return path.with_name(f"{path.stem}-keys")
-    return Path("tracelib-keys").resolve()
 
 
 def _zone(name: str) -> tzinfo:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError
 
 from ..errors import ValidationError
 
-__all__ = ["WRITER_OPTION", "make_engine", "normalize_url"]
+__all__ = ["WRITER_OPTION", "default_keystore", "make_engine", "normalize_url"]
 
 WRITER_OPTION = "tracelib_writer"
 
@@ -34,6 +34,16 @@ def normalize_url(db: str | os.PathLike[str]) -> str:
     if url.drivername == "postgresql":  # psycopg 3 is the supported driver
         url = url.set(drivername="postgresql+psycopg")
     return url.render_as_string(hide_password=False)
+
+
+def default_keystore(db: str | os.PathLike[str]) -> Path:
+    """The keystore beside the database: ``./data/x.db`` → ``./data/x-keys``; for a
+    server URL, ``./tracelib-keys`` (CONTRACT.md "CLI environment")."""
+    url = normalize_url(db)
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        path = Path(url.removeprefix("sqlite:///"))
+        return path.with_name(f"{path.stem}-keys")
+    return Path("tracelib-keys").resolve()
 
 
 def make_engine(db: str | os.PathLike[str]) -> Engine:

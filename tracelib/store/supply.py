@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, select
 
 from .schema import excursions, lot_edges, lot_events, lots, shipments, stock
 
@@ -77,6 +77,13 @@ class ShipmentRow:
                 "receive_seq": self.receive_seq, "discrepancy": self.discrepancy}
 
 
+def _where_in(conn: Connection, query: Select[Any], column: Any,
+              values: Sequence[Any]) -> Iterator[Any]:
+    """Rows of ``query`` with ``column IN values``, a bounded IN-list at a time."""
+    for start in range(0, len(values), _IN):
+        yield from conn.execute(query.where(column.in_(values[start:start + _IN]))).mappings()
+
+
 def _lot(row: Any) -> LotRow:
     return LotRow(row["lot"], row["unit"], row["product"], row["storage"], row["gtin"],
                   int(row["seq"]), row["kind"], row["location"], bool(row["imported"]),
@@ -98,35 +105,19 @@ class SupplySql:
 
     @staticmethod
     def lots(conn: Connection, codes: Sequence[str]) -> dict[str, LotRow]:
-        found: dict[str, LotRow] = {}
-        for start in range(0, len(codes), _IN):
-            part = codes[start:start + _IN]
-            for row in conn.execute(select(lots).where(lots.c.lot.in_(part))).mappings():
-                found[row["lot"]] = _lot(row)
-        return found
+        return {row["lot"]: _lot(row) for row in _where_in(conn, select(lots), lots.c.lot, codes)}
 
     @staticmethod
     def stock(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StockRow]:
         # By lot, then filtered here: SQLite answers a row-value IN with a table scan.
         wanted = set(keys)
         codes = sorted({code for code, _ in wanted})
-        found: dict[tuple[str, str], StockRow] = {}
-        for start in range(0, len(codes), _IN):
-            part = codes[start:start + _IN]
-            for row in conn.execute(select(stock).where(stock.c.lot.in_(part))).mappings():
-                key = (row["lot"], row["location"])
-                if key in wanted:
-                    found[key] = _stock(row)
-        return found
+        rows = _where_in(conn, select(stock), stock.c.lot, codes)
+        return {key: _stock(row) for row in rows if (key := (row["lot"], row["location"])) in wanted}
 
     @staticmethod
     def stock_of_lots(conn: Connection, codes: Sequence[str]) -> list[StockRow]:
-        out: list[StockRow] = []
-        for start in range(0, len(codes), _IN):
-            part = codes[start:start + _IN]
-            out.extend(_stock(r) for r in
-                       conn.execute(select(stock).where(stock.c.lot.in_(part))).mappings())
-        return out
+        return [_stock(r) for r in _where_in(conn, select(stock), stock.c.lot, codes)]
 
     @staticmethod
     def stock_at(conn: Connection, location: str) -> list[StockRow]:
@@ -148,62 +139,34 @@ class SupplySql:
                                                                              ShipmentRow]:
         wanted = set(keys)
         events = sorted({event for event, _ in wanted})
-        found: dict[tuple[str, str], ShipmentRow] = {}
-        for start in range(0, len(events), _IN):
-            part = events[start:start + _IN]
-            query = select(shipments).where(shipments.c.ship_event.in_(part))
-            for row in conn.execute(query).mappings():
-                key = (row["ship_event"], row["lot"])
-                if key in wanted:
-                    found[key] = _shipment(row)
-        return found
+        rows = _where_in(conn, select(shipments), shipments.c.ship_event, events)
+        return {key: _shipment(row) for row in rows
+                if (key := (row["ship_event"], row["lot"])) in wanted}
 
     @staticmethod
     def shipments_of_lots(conn: Connection, codes: Sequence[str]) -> list[ShipmentRow]:
-        out: list[ShipmentRow] = []
-        for start in range(0, len(codes), _IN):
-            part = codes[start:start + _IN]
-            out.extend(_shipment(r) for r in conn.execute(
-                select(shipments).where(shipments.c.lot.in_(part))
-                .order_by(shipments.c.ship_seq)).mappings())
-        return out
+        rows = _where_in(conn, select(shipments), shipments.c.lot, codes)
+        return sorted((_shipment(r) for r in rows), key=lambda s: (s.ship_seq, s.lot))
 
     @staticmethod
     def children(conn: Connection, parents: Sequence[str]) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        for start in range(0, len(parents), _IN):
-            part = parents[start:start + _IN]
-            out.extend((p, c) for p, c in conn.execute(
-                select(lot_edges.c.parent, lot_edges.c.child).where(lot_edges.c.parent.in_(part))))
-        return out
+        query = select(lot_edges.c.parent, lot_edges.c.child)
+        return [(r["parent"], r["child"]) for r in _where_in(conn, query, lot_edges.c.parent, parents)]
 
     @staticmethod
     def parents(conn: Connection, children: Sequence[str]) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        for start in range(0, len(children), _IN):
-            part = children[start:start + _IN]
-            out.extend((p, c) for p, c in conn.execute(
-                select(lot_edges.c.parent, lot_edges.c.child).where(lot_edges.c.child.in_(part))))
-        return out
+        query = select(lot_edges.c.parent, lot_edges.c.child)
+        return [(r["parent"], r["child"]) for r in _where_in(conn, query, lot_edges.c.child, children)]
 
     @staticmethod
     def event_seqs(conn: Connection, codes: Sequence[str]) -> list[int]:
-        seqs: set[int] = set()
-        for start in range(0, len(codes), _IN):
-            part = codes[start:start + _IN]
-            seqs.update(int(s) for (s,) in conn.execute(
-                select(lot_events.c.seq).where(lot_events.c.lot.in_(part))))
-        return sorted(seqs)
+        rows = _where_in(conn, select(lot_events.c.seq), lot_events.c.lot, codes)
+        return sorted({int(r["seq"]) for r in rows})
 
     @staticmethod
     def excursions(conn: Connection, seqs: Sequence[int]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for start in range(0, len(seqs), _IN):
-            part = seqs[start:start + _IN]
-            out.extend(dict(r) for r in conn.execute(
-                select(excursions).where(excursions.c.seq.in_(part))
-                .order_by(excursions.c.seq, excursions.c.reading)).mappings())
-        return out
+        rows = _where_in(conn, select(excursions), excursions.c.seq, seqs)
+        return sorted((dict(r) for r in rows), key=lambda r: (r["seq"], r["reading"]))
 
     @staticmethod
     def write(conn: Connection, *, new_lots: Iterable[LotRow], changed_lots: Iterable[LotRow],
