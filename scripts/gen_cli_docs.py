@@ -10,22 +10,25 @@ import click
 from tracelib_cli.main import cli
 
 
-def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
-    found = [(path, command)]
+def _walk(command: click.Command, ctx: click.Context) -> list[tuple[click.Context, str]]:
+    """Every command with its help text, each in a context made as click makes it (so
+    context settings such as ``-h`` apply and are inherited)."""
+    found = [(ctx, command.get_help(ctx))]
     if isinstance(command, click.Group):
         for name in sorted(command.commands):
-            found.extend(_walk(command.commands[name], [*path, name]))
+            sub = command.commands[name]
+            child = sub.make_context(name, [], parent=ctx, resilient_parsing=True)
+            found.extend(_walk(sub, child))
     return found
 
 
 def render() -> str:
     parts = ["# The `tracelib` command line\n",
              "Generated from `--help` by `scripts/gen_cli_docs.py`; do not edit by hand.\n"]
-    for path, command in _walk(cli, ["tracelib"]):
-        with click.Context(command, info_name=" ".join(path), terminal_width=88,
-                           max_content_width=88) as ctx:
-            text = command.get_help(ctx)
-        parts.append(f"## `{' '.join(path)}`\n\n```text\n{text}\n```\n")
+    root = cli.make_context("tracelib", [], resilient_parsing=True, terminal_width=88,
+                            max_content_width=88)
+    for ctx, text in _walk(cli, root):
+        parts.append(f"## `{ctx.command_path}`\n\n```text\n{text}\n```\n")
     return "\n".join(parts)
 
 
