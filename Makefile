@@ -36,4 +36,5 @@ clean:
 
 docs: $(STAMP)
 	$(PY) scripts/gen_cli_docs.py docs/cli.md
-	$(PY) -m pytest -q tests/test_docs.py
+	$(PY) scripts/gen_api_docs.py docs/api.md
+	$(PY) -m pytest -q tests/test_docs.py tests/test_api_docs.py

@@ -1,0 +1,399 @@
+"""Write docs/api.md from the service's OpenAPI document (``tracelib_service.openapi``).
+
+Run ``python scripts/gen_api_docs.py`` (default target ``docs/api.md``) after changing the API;
+``tests/test_api_docs.py`` fails while docs/api.md differs from what this prints.
+"""
+
+# ruff: noqa: E501  (Markdown table rows and a shell example cannot wrap)
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from tracelib_service.openapi import openapi_document
+from tracelib_service.problems import STATUS
+
+METHODS = ("get", "post", "put", "patch", "delete")
+
+INTRO = """\
+# The HTTP API
+
+Generated from the service's OpenAPI document by `scripts/gen_api_docs.py`; do not edit by
+hand. The document itself is served at `GET /api/v1/openapi.json` (OpenAPI {openapi}).
+
+{description} Version {version}, licence {license}.
+
+All API paths are under **`{server}`** on the host the service runs at (`tracelib serve`, see
+[operations.md](operations.md#serving)). Request and response bodies are UTF-8 JSON; hashes are
+lowercase hex unless a field says otherwise. Reads are public — the ledger is meant to be
+checked by anyone — and writes need a token.
+"""
+
+AUTH = """\
+## Authentication
+
+Writes (`POST /api/v1/events`) need an API token in the `Authorization` header:
+
+```text
+Authorization: Bearer tlk_…
+```
+
+A token acts for exactly one registered party. The operator issues it on the machine that holds
+the ledger, and it is printed once (only its SHA-256 is stored, in the service database):
+
+```sh
+tracelib token issue stall-a01 --label "A01 till"
+```
+
+```sh
+curl -s -X POST https://trace.example.cn/api/v1/events \\
+  -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+  -d '[{"id": "sale-a01-0003", "kind": "sale", "time": "2026-11-22T10:00:00+08:00", "actor": "stall-a01", "location": "stall-a01", "inputs": [{"lot": "LOT-CP-0001", "qty": "1", "unit": "kg"}], "data": {"receipt": "A01-0003"}}]'
+```
+
+- A missing, unknown or revoked token gives `401` with `WWW-Authenticate: Bearer realm="tracelib"`.
+- Every event must have the token's party as its `actor`, or the whole request is refused with
+  `403`.
+- An event with a `sig` is checked against the actor's registered keys. An event without one
+  is signed by the service with the party's *custodial* key when the service's keystore holds
+  one; otherwise it is refused (`422`, `code: signature`): sign it yourself.
+- A token is revoked with `tracelib_service.tokens.revoke_token(app, token)`.
+"""
+
+CONVENTIONS = """\
+## Caching and content negotiation
+
+Successful `GET` responses carry a strong `ETag` (a hash of the body) and
+`Cache-Control: no-cache`: caches may keep them but must revalidate, and a request with a
+matching `If-None-Match` gets `304 Not Modified`. Error responses carry
+`Cache-Control: no-store`.
+
+The pages a shopper's scan opens live outside `/api/v1` and are not part of the OpenAPI
+document. They answer HTML to browsers and JSON to clients that send
+`Accept: application/json` (or `?format=json`); `?lang=en` switches the HTML to English:
+
+| page | what |
+|---|---|
+| `GET /s/<stall>` | the stall page (the stall's QR code); JSON is the same as `GET /api/v1/stalls/<stall>`; `?pay=<ref>` echoes a payment reference |
+| `GET /s/<stall>/qr.png`, `GET /s/<stall>/qr.svg` | the stall's printable placard |
+| `GET /l/<lot>` | the lot page |
+| `GET /01/<gtin>/10/<lot>` | the lot page as a GS1 Digital Link; `?linkType=gs1:traceability` or `gs1:epcis` gives the trace, `?linkType=linkset` the links (RFC 9264) |
+| `GET /m/<market>/board` | the market's board of the day's rapid tests (公示) |
+"""
+
+
+# What the service puts in fields the OpenAPI document leaves undescribed (shown only while
+# the document has no description of its own for the field).
+FIELD_NOTES = {
+    "Event.time": "when it happened, RFC 3339 with an offset",
+    "Event.actor": "the party whose key signs the event",
+    "Event.location": "where it happened (a registered location id)",
+    "Event.data": "the kind's fields; see [events.md](events.md)",
+    "Event.sig": "Ed25519 signature over the RFC 8785 bytes of the event without `sig`",
+    "Event.sig.key": "key id: the first 8 bytes of SHA-256 of the public key, hex",
+    "Event.inputs[].qty": "a decimal string greater than 0",
+    "Event.outputs[].qty": "a decimal string greater than 0",
+    "Body.receipts": "one per event, in request order",
+    "Body.checkpoint": "after a write that stored something: the checkpoint the service "
+                       "signed (or the latest one when it does not sign); `null` when nothing "
+                       "new was stored",
+    "Receipt.seq": "the record's number (its Merkle leaf index)",
+    "Receipt.id": "the event id",
+    "Receipt.hash": "the record hash (RFC 9162 leaf hash)",
+    "Receipt.recorded_at": "when the ledger recorded it, RFC 3339 UTC",
+    "Receipt.duplicate": "true when the event was already stored with the same bytes",
+    "Receipt.url": "where to read the record",
+    "Checkpoint.origin": "the checkpoint origin line, e.g. `tracelib/yunyang-amr`",
+    "Checkpoint.size": "tree size: the number of records committed to",
+    "Checkpoint.root": "RFC 9162 root hash at `size`",
+    "Checkpoint.note": "the C2SP signed note (origin, size, base64 root, signature lines)",
+    "Checkpoint.created_at": "when it was signed, RFC 3339 UTC",
+    "Checkpoint.signed": "false when a stall page is served from a head newer than the last "
+                         "signed checkpoint",
+    "Record.hash": "the record hash: SHA-256(0x00 ‖ record bytes)",
+    "Record.prev": "the previous record's hash (32 zero bytes for seq 0)",
+    "Record.recorded_at": "RFC 3339 UTC",
+    "Record.key": "id of the key that signed the event",
+    "Record.event": "the event as signed, with its `sig`",
+    "Record.proof": "URL of the record's inclusion proof",
+    "Trace.upstream": "`lots`, `origins` (lot, event, seq, location, certificate) and the "
+                      "cold-chain `path` (omitted with `direction=forward`)",
+    "Trace.downstream": "`lots` and `locations` with `received`, `sold`, `on_hand`, `held` "
+                        "per location and unit (omitted with `direction=back`)",
+    "Scan.stall": "`id`, `name`, `number`, `market`, `market_name`, `holder`, `address`, "
+                  "`licences` {`business`, `food`}",
+    "Scan.on_hand": "lots with stock at the stall: `lot`, `product`, `qty`, `unit`, `held`, "
+                    "`origin` (the first origin certificate), `origins`, `gtin`",
+    "Scan.tests": "today's rapid tests, newest first: `time`, `item`, `sample`, `result` "
+                  "(`negative`, `suspect`, `positive`), `rate`, `method`, `lot`, `commodity`, "
+                  "`retest`, `follow_up`, `event`, `seq`",
+    "Scan.holds": "lots held at the stall or recalled: `lot`, `reason`, `seq`, `kind` "
+                  "(`hold` or `recall`)",
+    "Scan.checkpoint": "the tree head the shown records are proven against",
+    "Scan.record": "the 30-day record and the red/black-list `standing`",
+    "Scan.lab_results": "the stall's latest lab results",
+    "Scan.proofs": "each shown record's `seq`, `what` and proof `url`",
+    "InclusionProof.seq": "the record",
+    "InclusionProof.size": "the tree size the proof is for",
+    "InclusionProof.leaf_hash": "the record hash",
+    "InclusionProof.proof": "sibling hashes, leaf to root (RFC 9162 §2.1.3)",
+    "InclusionProof.root": "the root at `size`",
+    "InclusionProof.checkpoint": "the signed note of the checkpoint at `size`, if one exists",
+    "ConsistencyProof.proof": "RFC 9162 §2.1.4 proof hashes",
+    "ConsistencyProof.root1": "the root at `size1`",
+    "ConsistencyProof.root2": "the root at `size2`",
+    "Problem.type": "always `about:blank`",
+    "Problem.title": "the status, in words",
+    "Problem.detail": "what went wrong, with expected and found values",
+    "Problem.instance": "the request path",
+    "Problem.code": "`bad_request`, `validation`, `signature`, `conflict`, `not_found`, …",
+    "Problem.field": "the offending field or parameter",
+    "Problem.line": "1-based position of the offending event in the request",
+    "Problem.event_id": "id of the offending event",
+}
+
+
+def _anchor(name: str) -> str:
+    return name.lower()
+
+
+def _cell(text: str) -> str:
+    """Table cell text: a literal ``|`` would end the cell (GFM)."""
+    return text.replace("|", "\\|")
+
+
+def _ref_name(schema: Mapping[str, Any]) -> str | None:
+    ref = schema.get("$ref")
+    return str(ref).rsplit("/", 1)[-1] if ref else None
+
+
+def _type(schema: Mapping[str, Any]) -> str:
+    """A short, linked description of a schema's type."""
+    name = _ref_name(schema)
+    if name is not None:
+        return f"[{name}](#{_anchor(name)})"
+    if "oneOf" in schema:
+        return " or ".join(_type(s) for s in schema["oneOf"])
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return " or ".join(str(k) for k in kind)
+    if kind == "array":
+        items = schema.get("items")
+        return f"array of {_type(items)}" if items else "array"
+    return str(kind) if kind else "any"
+
+
+def _notes(schema: Mapping[str, Any]) -> str:
+    """Constraints and descriptions of a schema, in words."""
+    notes: list[str] = []
+    if "description" in schema and not _ref_name(schema):
+        notes.append(str(schema["description"]))
+    if "enum" in schema:
+        notes.append("one of " + ", ".join(f"`{v}`" for v in schema["enum"]))
+    if "default" in schema:
+        notes.append(f"default `{schema['default']}`")
+    if "format" in schema:
+        notes.append(f"format `{schema['format']}`")
+    if "pattern" in schema:
+        notes.append(f"pattern `{schema['pattern']}`")
+    if "maxLength" in schema:
+        notes.append(f"at most {schema['maxLength']} characters")
+    if "minimum" in schema:
+        notes.append(f"at least {schema['minimum']}")
+    if "minItems" in schema:
+        notes.append(f"at least {schema['minItems']} item(s)")
+    if "contentEncoding" in schema:
+        notes.append(str(schema["contentEncoding"]))
+    return "; ".join(notes)
+
+
+def _fields(schema: Mapping[str, Any], prefix: str = "",
+            owner: str = "") -> Iterator[tuple[str, str, str, str]]:
+    """Rows (field, type, required, notes) of an object schema; inline objects are flattened
+    into dotted names, arrays of inline objects into ``name[].field``."""
+    required = set(schema.get("required", ()))
+    for name, sub in schema.get("properties", {}).items():
+        path = f"{prefix}{name}"
+        notes = _notes(sub)
+        extra = FIELD_NOTES.get(f"{owner}.{path}") if owner and "description" not in sub else None
+        if extra:
+            notes = f"{extra}; {notes}" if notes else extra
+        yield (f"`{path}`", _type(sub), "yes" if name in required else "no", notes)
+        if sub.get("type") == "object" and "properties" in sub:
+            yield from _fields(sub, f"{path}.", owner)
+        items = sub.get("items")
+        if sub.get("type") == "array" and isinstance(items, Mapping) and "properties" in items:
+            yield from _fields(items, f"{path}[].", owner)
+
+
+def _table(schema: Mapping[str, Any], owner: str = "") -> list[str]:
+    rows = list(_fields(schema, owner=owner))
+    if not rows:
+        return []
+    lines = ["| field | type | required | notes |", "|---|---|---|---|"]
+    lines += [f"| {_cell(f)} | {_cell(t)} | {r} | {_cell(n)} |" for f, t, r, n in rows]
+    if schema.get("additionalProperties") is False:
+        lines.append("")
+        lines.append("No other fields are accepted.")
+    return lines
+
+
+def _body(schema: Mapping[str, Any]) -> list[str]:
+    """A request or response body: a link, a field table, or its alternatives."""
+    if _ref_name(schema) is not None:
+        return [f"A {_type(schema)}."]
+    if "oneOf" in schema:
+        out = ["One of:", ""]
+        for alternative in schema["oneOf"]:
+            if "properties" in alternative:
+                fields = ", ".join(f"`{k}`" for k in alternative["properties"])
+                out.append(f"- an object with {fields}:")
+                out.append("")
+                out += ["  " + line if line else "" for line in _table(alternative)]
+                out.append("")
+            else:
+                out.append(f"- {_type(alternative)}" + (f" ({_notes(alternative)})"
+                                                        if _notes(alternative) else ""))
+        return out
+    if "properties" in schema:
+        return _table(schema)
+    return [f"{_type(schema)}."]
+
+
+def _parameters(params: list[Mapping[str, Any]]) -> list[str]:
+    if not params:
+        return []
+    lines = ["| parameter | in | type | required | notes |", "|---|---|---|---|---|"]
+    for p in params:
+        schema = p.get("schema", {})
+        notes = "; ".join(x for x in (p.get("description", ""), _notes(schema)) if x)
+        lines.append(f"| `{p['name']}` | {p['in']} | {_cell(_type(schema))} | "
+                     f"{'yes' if p.get('required') else 'no'} | {_cell(notes)} |")
+    return lines
+
+
+def _responses(responses: Mapping[str, Any], doc: Mapping[str, Any]) -> list[str]:
+    lines = ["| status | meaning | body |", "|---|---|---|"]
+    shared = doc["components"]["responses"]
+    for status, response in responses.items():
+        name = _ref_name(response)
+        if name is not None:
+            response = shared[name]
+        media = response.get("content", {})
+        bodies = []
+        for media_type, content in media.items():
+            schema = content.get("schema", {})
+            kind = _type(schema) if (_ref_name(schema) or "properties" not in schema) \
+                else "see below"
+            bodies.append(f"`{media_type}`: {kind}")
+        lines.append(f"| {status} | {response.get('description', '')} | {'; '.join(bodies)} |")
+    inline = [(status, content["schema"])
+              for status, response in responses.items() if not _ref_name(response)
+              for content in response.get("content", {}).values()
+              if "properties" in content.get("schema", {})]
+    seen: list[str] = []
+    for _status, schema in inline:
+        key = json.dumps(schema, sort_keys=True)
+        if key in seen:
+            continue
+        seen.append(key)
+        codes = [s for s, sch in inline if json.dumps(sch, sort_keys=True) == key]
+        lines += ["", f"Body of {' and '.join(codes)}:", "", *_table(schema, owner="Body")]
+    return lines
+
+
+def _operations(doc: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    for path, item in doc["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+def _errors() -> list[str]:
+    lines = ["## Errors", "",
+             "Every error is an RFC 9457 problem document, `application/problem+json` "
+             "(see [Problem](#problem)):", "",
+             "```json",
+             '{"type": "about:blank", "status": 422, "title": "Validation failed", '
+             '"code": "validation",',
+             ' "detail": "line 1, event \'sale-a02-0001\', field \'inputs[0].lot\': lot '
+             '\'LOT-CP-0001\' is on hold at \'stall-a02\' (…); it cannot be sold until released",',
+             ' "field": "inputs[0].lot", "line": 1, "event_id": "sale-a02-0001", '
+             '"instance": "/api/v1/events"}',
+             "```", "",
+             "`line` is the 1-based position of the event in the request. A rejected event "
+             "rejects its whole request: nothing is stored.", "",
+             "| status | `code` | when |", "|---|---|---|"]
+    rows = [(400, "`bad_request`", "a malformed body or query parameter (`field` names it)"),
+            (401, "—", "no valid API token"),
+            (403, "—", "an event acts for another party than the token's"),
+            (404, "—", "no such route"),
+            (413, "—", "the body is larger than `MAX_CONTENT_LENGTH`"),
+            (415, "—", "the body is not `application/json`")]
+    when = {"signature": "a signature does not verify, or a key may not sign",
+            "validation": "an event or a parameter breaks a rule (`field`, `line`, `event_id`)",
+            "conflict": "an event id is already stored with other content",
+            "not_found": "an unknown event, lot, stall, seq or tree size",
+            "integrity": "the ledger failed an integrity check (`seq`); run `tracelib verify`",
+            "proof": "the store cannot build a proof",
+            "ledger": "any other ledger error"}
+    rows += [(status, f"`{code}`", f"{when.get(code, cls.__name__)} (`{cls.__name__}`)")
+             for cls, status, code in STATUS]
+    lines += [f"| {status} | {code} | {text} |"
+              for status, code, text in sorted(rows, key=lambda row: (row[0], row[1] != "—",
+                                                                      row[1]))]
+    return lines
+
+
+def render() -> str:
+    doc = openapi_document()
+    server = doc["servers"][0]["url"]
+    info = doc["info"]
+    parts: list[str] = [INTRO.format(openapi=doc["openapi"], description=info["description"],
+                                     version=info["version"], license=info["license"]["name"],
+                                     server=server)]
+    index = ["## Endpoints", "", "| method | path | summary | token |", "|---|---|---|---|"]
+    for path, method, op in _operations(doc):
+        heading = f"{method.upper()} {server}{path}"
+        anchor = heading.lower().replace(" ", "-").replace("/", "").replace("{", "") \
+            .replace("}", "").replace(".", "")
+        index.append(f"| {method.upper()} | [`{server}{path}`](#{anchor}) | {op['summary']} | "
+                     f"{'yes' if op.get('security') else 'no'} |")
+    parts.append("\n".join(index) + "\n")
+    parts.append(AUTH)
+    for path, method, op in _operations(doc):
+        lines = [f"### {method.upper()} {server}{path}", "", f"**{op['summary']}.**"
+                 + (f" {op['description']}" if op.get("description") else ""), "",
+                 f"Operation id `{op['operationId']}`. Token: "
+                 + ("**required** (Bearer)." if op.get("security") else "not needed."), ""]
+        params = _parameters(op.get("parameters", []))
+        if params:
+            lines += ["Parameters:", "", *params, ""]
+        body = op.get("requestBody")
+        if body:
+            for media_type, content in body["content"].items():
+                lines += [f"Request body (`{media_type}`"
+                          + (", required" if body.get("required") else "") + "):", "",
+                          *_body(content["schema"]), ""]
+        lines += ["Responses:", "", *_responses(op["responses"], doc), ""]
+        parts.append("\n".join(lines))
+    parts.append("\n".join(_errors()) + "\n")
+    parts.append(CONVENTIONS)
+    schemas = ["## Schemas", ""]
+    for name, schema in doc["components"]["schemas"].items():
+        schemas += [f"### {name}", ""]
+        if schema.get("description"):
+            schemas += [f"{schema['description']}.", ""]
+        table = _table(schema, owner=name)
+        schemas += [*(table or [f"{_type(schema)}."]), ""]
+    parts.append("\n".join(schemas))
+    return "\n".join(parts).rstrip("\n") + "\n"
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/api.md")
+    target.write_text(render(), encoding="utf-8")
