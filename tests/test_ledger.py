@@ -602,3 +602,36 @@ def test_sign_checkpoint_recomputes_what_is_new_since_the_last(
     with pytest.raises(IntegrityError):
         ledger.sign_checkpoint(operator_key)
     assert ledger.latest_checkpoint() == first
+
+
+def test_a_party_acts_only_where_it_may(network: Network) -> None:
+    """A farm cannot sell at another party's stall or lift a hold there; the stall's market
+    (its parent's holder) may test there; a carrier may pick up at a farm."""
+    ledger = network.ledger
+    ledger.append([origin_event(network, "LOT-W-1")], now=NOW)
+    picked_up = network.event("carrier-1", {
+        "kind": "ship", "location": "farm-1.field", "inputs": [
+            {"lot": "LOT-W-1", "qty": "10", "unit": "kg"}], "data": {"to": "stall-a01"}})
+    ledger.append([picked_up], now=NOW)
+    ledger.append([network.event("stall-a01", {
+        "kind": "receive", "location": "stall-a01",
+        "inputs": [{"lot": "LOT-W-1", "qty": "10", "unit": "kg"}],
+        "data": {"from": "farm-1.field", "ship_event": picked_up["id"]}})], now=NOW)
+    test = network.event("market-1", {"kind": "rapid_test", "location": "stall-a01", "data": {
+        "sample": "S1", "item": "有机磷和氨基甲酸酯类农药", "method": "GB/T 5009.199-2003",
+        "tester": "王芳", "readings": {"delta_a0": "0.800", "delta_at": "0.300"},
+        "lot": "LOT-W-1"}})
+    ledger.append([test], now=NOW)  # positive: the lot is held at the stall
+    size = ledger.size
+    for actor, body in (
+            ("farm-1", {"kind": "sale", "location": "stall-a01", "data": {"receipt": "R1"},
+                        "inputs": [{"lot": "LOT-W-1", "qty": "1", "unit": "kg"}]}),
+            ("farm-1", {"kind": "release", "location": "stall-a01", "data": {"reason": "x"},
+                        "inputs": [{"lot": "LOT-W-1", "qty": "10", "unit": "kg"}]}),
+            ("carrier-1", {"kind": "hold", "location": "stall-a01", "data": {"reason": "x"},
+                           "inputs": [{"lot": "LOT-W-1", "qty": "10", "unit": "kg"}]})):
+        with pytest.raises(ValidationError, match="cannot act there") as raised:
+            ledger.append([network.event(actor, body)], now=NOW)
+        assert raised.value.field == "actor"
+        assert ledger.size == size
+    assert ledger.verify().ok

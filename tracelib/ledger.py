@@ -425,12 +425,34 @@ class Ledger:
         problem = key.problem_at(actor=event.actor, seq=seq, time_us=recorded_us)
         if problem is not None:
             raise SignatureError(problem, field="sig.key")
-        if event.kind != "register" and ctx.location(event.location) is None:
-            raise ValidationError(f"unknown location {event.location!r}", field="location")
+        if event.kind != "register":
+            place = ctx.location(event.location)
+            if place is None:
+                raise ValidationError(f"unknown location {event.location!r}", field="location")
+            self._check_acts_here(ctx, event.actor, event.kind, place)
         if spec.apply is not None:
             ctx.seq = seq
             spec.apply(ctx, event, seq)
         return key
+
+    def _check_acts_here(self, ctx: AppendContext, actor: str, kind: str,
+                         place: Location) -> None:
+        """A party acts only where it may: at a location it holds, or one whose parent it
+        holds (a market's test room at its stalls); a carrier may ship (pick up) anywhere;
+        the operator and regulators may act anywhere."""
+        if actor == self.operator:
+            return
+        party = ctx.party(actor)
+        if party is not None and (party.role == "regulator"
+                                  or (party.role == "carrier" and kind == "ship")):
+            return
+        if place.holder == actor:
+            return
+        parent = ctx.location(place.parent) if place.parent else None
+        if parent is not None and parent.holder == actor:
+            return
+        raise ValidationError(f"{actor!r} does not hold {place.id!r} (held by "
+                              f"{place.holder!r}) and cannot act there", field="actor")
 
     # -- reads ----------------------------------------------------------------
     @property
