@@ -15,6 +15,7 @@ from tracelib.errors import NotFoundError, ValidationError
 from tracelib.events import Event
 from tracelib.keys import Keystore, SigningKey
 from tracelib.ledger import Ledger
+from tracelib.store.engine import display_url
 from tracelib.timeutil import utcnow
 
 from .context import Env
@@ -51,7 +52,7 @@ def init(env: Env, operator: str, name: str | None, origin: str | None) -> None:
                            origin=origin)
     with ledger:
         cp = ledger.sign_checkpoint(key)
-    click.echo(f"created ledger at {ledger.store.url}")
+    click.echo(f"created ledger at {display_url(ledger.store.url)}")
     click.echo(f"operator {operator!r}, key {key.key_id} in {keystore.path}")
     click.echo(f"checkpoint origin {cp.checkpoint.origin!r}, size {cp.size}")
 
@@ -123,7 +124,7 @@ def keys_list(env: Env, party: str | None) -> None:
 def _operator_append(env: Env, ledger: Ledger, event_id: str, data: dict[str, Any]) -> None:
     from tracelib.events import sign_event
 
-    operator_key = env.keystore.for_party(ledger.operator)
+    operator_key = ledger.signing_key(env.keystore, ledger.operator)
     event = {"id": event_id, "kind": "register", "time": utcnow().isoformat(),
              "actor": ledger.operator, "location": ledger.office, "data": data}
     ledger.append([sign_event(event, operator_key)])
@@ -133,18 +134,23 @@ def _operator_append(env: Env, ledger: Ledger, event_id: str, data: dict[str, An
 class _Signer:
     """Signs unsigned events with the actor's local key (CONTRACT.md "Signature")."""
 
-    def __init__(self, keystore: Keystore) -> None:
+    def __init__(self, keystore: Keystore, ledger: Ledger) -> None:
         self.keystore = keystore
+        self.ledger = ledger
         self._keys: dict[str, SigningKey | None] = {}
 
     def __call__(self, event: Event) -> Event:
         if event.sig is not None:
             return event
         if event.actor not in self._keys:
-            try:
-                self._keys[event.actor] = self.keystore.for_party(event.actor)
+            try:  # the newest registered key; else the newest local one (registered by an
+                # earlier line of the same file)
+                self._keys[event.actor] = self.ledger.signing_key(self.keystore, event.actor)
             except NotFoundError:
-                self._keys[event.actor] = None
+                try:
+                    self._keys[event.actor] = self.keystore.for_party(event.actor)
+                except NotFoundError:
+                    self._keys[event.actor] = None
         key = self._keys[event.actor]
         if key is None:
             raise ValidationError(f"event is not signed and the keystore {self.keystore.path} has "
@@ -174,7 +180,13 @@ def append(env: Env, file: Any, checkpoint: bool) -> None:
     stored. Unsigned events are signed with the actor's key from the local keystore.
     """
     lines = file.read().splitlines()
-    signer = _Signer(env.keystore)
+    with env.open() as ledger:
+        _append_lines(env, ledger, file.name, lines, checkpoint)
+
+
+def _append_lines(env: Env, ledger: Ledger, name: str, lines: list[bytes],
+                  checkpoint: bool) -> None:
+    signer = _Signer(env.keystore, ledger)
     errors: list[str] = []
     total = 0
     with progress_bar() as bar:
@@ -195,8 +207,8 @@ def append(env: Env, file: Any, checkpoint: bool) -> None:
     if errors:
         for message in errors:
             err.print(f"[red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
-        raise CheckFailed(f"{file.name}: {len(errors)} bad line(s); nothing was stored")
-    with env.open() as ledger, progress_bar() as bar:
+        raise CheckFailed(f"{name}: {len(errors)} bad line(s); nothing was stored")
+    with progress_bar() as bar:
         task = bar.add_task("appending", total=total)
         numbers: list[int] = []
 
@@ -212,7 +224,7 @@ def append(env: Env, file: Any, checkpoint: bool) -> None:
         click.echo(f"appended {new} event(s), {len(receipts) - new} already present; "
                    f"ledger size {size}")
         if checkpoint and env.keystore.has_party(ledger.operator):
-            cp = ledger.sign_checkpoint(env.keystore.for_party(ledger.operator))
+            cp = ledger.sign_checkpoint(ledger.signing_key(env.keystore, ledger.operator))
             click.echo(f"checkpoint size {cp.size} root {cp.root.hex()}")
 
 
@@ -250,11 +262,17 @@ def verify(env: Env, workers: int | None, as_json: bool) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--verifier", is_flag=True,
+              help="Print the C2SP verifier key(s) auditors and witnesses check notes with.")
 @pass_env
-def checkpoint(env: Env, as_json: bool) -> None:
+def checkpoint(env: Env, as_json: bool, verifier: bool) -> None:
     """Sign a checkpoint (C2SP tlog-checkpoint as a signed note) at the current size."""
     with env.open() as ledger:
-        cp = ledger.sign_checkpoint(env.keystore.for_party(ledger.operator))
+        if verifier:
+            for note_verifier in ledger.checkpoint_verifiers():
+                click.echo(note_verifier.to_string())
+            return
+        cp = ledger.sign_checkpoint(ledger.signing_key(env.keystore, ledger.operator))
     if as_json:
         print_json(cp.to_dict())
     else:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import click
 
 from tracelib.errors import NotFoundError
+from tracelib.store.engine import display_url
 
 from .context import Env
 from .ledger_cmds import pass_env
@@ -20,19 +20,23 @@ from .ledger_cmds import pass_env
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
               help="gunicorn worker processes.")
-@click.option("--public-url", help="Base URL printed in QR codes [default: http://HOST:PORT].")
+@click.option("--public-url", envvar="TRACELIB_PUBLIC_URL",
+              help="Public base URL for QR codes and links, e.g. behind a reverse proxy "
+                   "[default: taken from each request].")
 @pass_env
 def serve(env: Env, host: str, port: int, workers: int, public_url: str | None) -> None:
     """Serve the scan pages, the market board and the API under gunicorn."""
     environ = {**os.environ, "TRACELIB_DB": env.db,
-               "TRACELIB_KEYSTORE": str(env.keystore_path),
-               "TRACELIB_PUBLIC_URL": public_url or f"http://{host}:{port}"}
+               "TRACELIB_KEYSTORE": str(env.keystore_path)}
+    if public_url:
+        environ["TRACELIB_PUBLIC_URL"] = public_url
     env.open().close()  # fail here, clearly, when there is no ledger
     command = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
                "--bind", f"{host}:{port}", "--access-logfile", "-",
                "tracelib_service:create_app()"]
-    click.echo(f"serving {env.db} on http://{host}:{port} with {workers} workers")
-    raise SystemExit(subprocess.call(command, env=environ))
+    click.echo(f"serving {display_url(env.db)} on http://{host}:{port} with {workers} workers")
+    sys.stdout.flush()
+    os.execve(sys.executable, command, environ)  # noqa: S606 - gunicorn takes this process
 
 
 @click.group()
@@ -44,8 +48,8 @@ def qr() -> None:
 @click.argument("stall")
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False),
               help="FILE.png or FILE.svg")
-@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True,
-              help="Where the service is reachable by shoppers.")
+@click.option("--base-url", envvar="TRACELIB_PUBLIC_URL", default="http://127.0.0.1:8000",
+              show_default=True, help="Where shoppers reach the service [env TRACELIB_PUBLIC_URL].")
 @pass_env
 def qr_stall(env: Env, stall: str, out_file: str, base_url: str) -> None:
     """Write a printable placard for STALL: its QR (stall URL), name, number, 扫码付款 · 查溯源."""
@@ -82,6 +86,20 @@ def token_issue(env: Env, party: str, label: str | None) -> None:
 
     app = create_app({"DB": env.db, "KEYSTORE": str(env.keystore_path)})
     click.echo(issue_token(app, party, label=label))
+
+
+@token.command("revoke")
+@click.argument("token_text", metavar="TOKEN")
+@pass_env
+def token_revoke(env: Env, token_text: str) -> None:
+    """Revoke an API token (it stops working at once)."""
+    from tracelib_service import create_app
+    from tracelib_service.tokens import revoke_token
+
+    app = create_app({"DB": env.db, "KEYSTORE": str(env.keystore_path)})
+    if not revoke_token(app, token_text):
+        raise NotFoundError("no live token like that")
+    click.echo("token revoked")
 
 
 COMMANDS = [serve, qr, token]

@@ -80,7 +80,7 @@ def drill(env: Env, lot: str, question: str | None, out_dir: str | None,
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in lot)[:80]
     folder = Path(out_dir or f"drill-{safe}-{now.strftime('%Y%m%dT%H%M%S')}")
     with env.open() as ledger:
-        key = None if no_record else env.keystore.for_party(ledger.operator)
+        key = None if no_record else ledger.signing_key(env.keystore, ledger.operator)
         result = run_drill(ledger, lot, question=question, key=key, report_dir=folder, now=now)
         if key is not None:
             ledger.sign_checkpoint(key)
@@ -104,7 +104,7 @@ def drill(env: Env, lot: str, question: str | None, out_dir: str | None,
 def recall(env: Env, lot: str, reason: str, as_json: bool) -> None:
     """Hold LOT and every lot made from it wherever stock remains; list the places to visit."""
     with env.open() as ledger:
-        key = env.keystore.for_party(ledger.operator)
+        key = ledger.signing_key(env.keystore, ledger.operator)
         result = run_recall(ledger, lot, key=key, reason=reason)
         ledger.sign_checkpoint(key)
     if as_json:

@@ -82,19 +82,20 @@ def _default_actor(ledger: Ledger, stall: str) -> str:
     return holder
 
 
-def _append_signed(env: Env, ledger: Ledger, events: list[dict[str, Any]]) -> None:
+def _append_signed(env: Env, ledger: Ledger, events: list[dict[str, Any]],
+                   lines: list[int] | None = None) -> None:
     keys: dict[str, Any] = {}
     signed = []
     for event in events:
         actor = event["actor"]
         if actor not in keys:
-            keys[actor] = env.keystore.for_party(actor)
+            keys[actor] = ledger.signing_key(env.keystore, actor)
         signed.append(sign_event(event, keys[actor]))
-    receipts = ledger.append(signed)
+    receipts = ledger.append(signed, lines=lines)
     for event, receipt in zip(events, receipts, strict=True):
         click.echo(f"recorded {event['kind']} {event['id']} at seq {receipt.seq}")
     if env.keystore.has_party(ledger.operator):
-        ledger.sign_checkpoint(env.keystore.for_party(ledger.operator))
+        ledger.sign_checkpoint(ledger.signing_key(env.keystore, ledger.operator))
 
 
 def _show_result(ledger: Ledger, event_id: str) -> None:
@@ -282,13 +283,14 @@ def test_import(env: Env, file: str, market: str, actor: str | None, tz: str) ->
             number = child.details.get("number")
             if isinstance(number, str):
                 stalls[number] = child.id
-        events = []
+        events, lines = [], []
         for line, raw in enumerate(rows[1:], start=2):
             if not any(cell.strip() for cell in raw):
                 continue
             row = {key: raw[i] if i < len(raw) else "" for key, i in where.items()}
             events.append(_row_event(row, line, stalls, market, signer, zone))
-        _append_signed(env, ledger, events)
+            lines.append(line)
+        _append_signed(env, ledger, events, lines)
     click.echo(f"imported {len(events)} test(s) from {file}")
 
 

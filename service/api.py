@@ -113,9 +113,10 @@ def _sign_as(party: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             signed.append(doc)
             continue
         if key is None:
-            store = service().keystore
+            ext = service()
             try:
-                key = store.for_party(party)
+                assert ext.ledger is not None
+                key = ext.ledger.signing_key(ext.keystore, party)
             except NotFoundError as e:
                 raise SignatureError(f"events[{i}] is unsigned and the service holds no "
                                      f"custodial key for {party!r}: sign it yourself",
@@ -128,7 +129,8 @@ def _maybe_sign_checkpoint() -> dict[str, Any] | None:
     ext = service()
     led = ledger()
     if current_app.config["SIGN_CHECKPOINTS"] and ext.keystore.has_party(led.operator):
-        return led.sign_checkpoint(ext.keystore.for_party(led.operator), now=ext.now()).to_dict()
+        return led.sign_checkpoint(led.signing_key(ext.keystore, led.operator),
+                                   now=ext.now()).to_dict()
     latest = led.latest_checkpoint()
     return latest.to_dict() if latest else None
 

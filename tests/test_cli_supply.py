@@ -175,9 +175,9 @@ def test_recall_holds_stock_and_stops_sales(chained: Cli) -> None:
     out = chained("recall", LOT, "--reason", "抽检不合格: 瘦肉精", "--json").stdout
     assert json.loads(out) == {"lot": LOT, "reason": "抽检不合格: 瘦肉精", "holds": [
         {"location": "coldstore-1", "name": "重庆冷链物流", "type": "coldstore",
-         "lots": [{"lot": LOT, "qty": "87.5", "unit": "kg"}]},
+         "lots": [{"lot": LOT, "qty": "87.5", "unit": "kg"}], "already_held": False},
         {"location": "stall-a01", "name": "张记鲜肉", "type": "stall",
-         "lots": [{"lot": LOT, "qty": "2.5", "unit": "kg"}]}],
+         "lots": [{"lot": LOT, "qty": "2.5", "unit": "kg"}], "already_held": False}],
         "in_transit": [], "recalled_lots": [LOT]}
     held = {p["location"]: p["held"] for p in chained.trace(LOT)["downstream"]["locations"]}
     assert held == {"coldstore-1": True, "farm-1.field": False, "stall-a01": True}
@@ -189,7 +189,7 @@ def test_recall_holds_stock_and_stops_sales(chained: Cli) -> None:
     assert chained.size() == size
     # A second recall: nothing left to hold; the table form names the places to visit.
     table = chained("recall", LOT, "--reason", "复查").stdout
-    assert "0 place(s) to visit" in table
+    assert "2 place(s) to visit" in table  # still there, already held: listed, not re-held
     assert chained("verify").exit_code == 0
 
 

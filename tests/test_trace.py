@@ -273,7 +273,8 @@ def test_recall_holds_exactly_the_stock_on_hand(
         "stall-b02": [("W-3", "50")], "stall-b03": [("M-2", "60")]}
     assert result.to_dict() == {"lot": "MEAT-1", "reason": "抽检不合格: 瘦肉精", "holds": [
         {"location": place, "name": NAMES[place], "type": TYPES[place],
-         "lots": [{"lot": lot, "qty": qty, "unit": "kg"} for lot, qty in lots]}
+         "lots": [{"lot": lot, "qty": qty, "unit": "kg"} for lot, qty in lots],
+         "already_held": False}
         for place, lots in expected.items()], "in_transit": [],
         "recalled_lots": ["M-1", "M-2", "MEAT-1", "W-1", "W-2", "W-3"]}
     assert len(result.receipts) == len(expected) + 1  # the holds and one recall
@@ -299,9 +300,13 @@ def test_recall_holds_exactly_the_stock_on_hand(
     sup.add(*sup.move("market-2", "stall-b01", [("MEAT-3", "10")]),
             sup.sale("stall-b01", [("MEAT-3", "10")]))
     assert led.verify(workers=1).ok
-    # A second recall finds everything already held.
-    assert recall(led, "MEAT-1", key=operator_key, reason="again",
-                  now=NOW + timedelta(hours=2)).holds == ()
+    # A second recall finds everything already held: still places to visit, no new holds.
+    size = led.size
+    again = recall(led, "MEAT-1", key=operator_key, reason="again", now=NOW + timedelta(hours=2))
+    assert {h.location for h in again.holds} == set(expected)
+    assert all(h.already_held for h in again.holds)
+    assert not any(r.event_id.startswith("recall-hold") for r in again.receipts)
+    assert led.size == size + len(again.receipts)
 
 
 def test_drill_report_folder(chain: tuple[Supply, dict[str, dict[str, Any]]],

@@ -10,6 +10,7 @@ from .errors import TracelibError
 from .keys import Keystore
 from .ledger import Ledger
 from .store import Store
+from .store.engine import display_url
 from .timeutil import parse_rfc3339, utcnow
 
 __all__ = ["Check", "diagnose"]
@@ -38,7 +39,7 @@ def diagnose(db: str, keystore: str | Path, *, now: datetime | None = None,
         revision = None
         checks.append(Check("database", False, str(e), "check --db / TRACELIB_DB"))
     else:
-        checks.append(Check("database", True, f"reachable at {store.url}"))
+        checks.append(Check("database", True, f"reachable at {display_url(store.url)}"))
     finally:
         store.close()
     head = _head_revision()

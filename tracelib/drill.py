@@ -188,6 +188,7 @@ class RecallHold:
     name: str
     type: str
     lots: tuple[tuple[str, str, str], ...]  # (lot, qty on hand, unit)
+    already_held: bool = False  # held before the recall (e.g. by a positive test)
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,8 @@ class RecallResult:
     def to_dict(self) -> dict[str, Any]:
         return {"lot": self.lot, "reason": self.reason,
                 "holds": [{"location": h.location, "name": h.name, "type": h.type,
-                           "lots": [{"lot": lot, "qty": q, "unit": u} for lot, q, u in h.lots]}
+                           "lots": [{"lot": lot, "qty": q, "unit": u} for lot, q, u in h.lots],
+                           "already_held": h.already_held}
                           for h in self.holds],
                 "in_transit": [{"ship_event": e, "lot": lot, "to": to, "qty": q}
                                for e, lot, to, q in self.in_transit],
@@ -221,7 +223,7 @@ def recall(ledger: Ledger, lot: str, *, key: SigningKey, reason: str,
         stock_rows = SupplySql.stock_of_lots(conn, family)
         transit = [s for s in SupplySql.shipments_of_lots(conn, family) if s.receive_seq is None]
         units = {code: row.unit for code, row in SupplySql.lots(conn, family).items()}
-        rows = [r for r in stock_rows if r.on_hand > 0 and r.hold_seq is None]
+        rows = [r for r in stock_rows if r.on_hand > 0]
         places = ledger.store.locations(conn, {r.location for r in rows} |
                                         {s.to_location for s in transit})
     by_place: dict[str, list[Any]] = {}
@@ -238,14 +240,17 @@ def recall(ledger: Ledger, lot: str, *, key: SigningKey, reason: str,
     holds = []
     for place, items in sorted(by_place.items()):
         inputs = [{"lot": r.lot, "qty": format_micro(r.on_hand), "unit": r.unit} for r in items]
-        events.append(sign_event({
-            "id": _event_id("recall-hold", lot, place, stamp=stamp), "kind": "hold",
-            "time": moment.isoformat(), "actor": ledger.operator, "location": place,
-            "inputs": inputs, "data": {"reason": reason, "recall_of": lot}}, key))
+        to_hold = [i for i, r in zip(inputs, items, strict=True) if r.hold_seq is None]
+        if to_hold:
+            events.append(sign_event({
+                "id": _event_id("recall-hold", lot, place, stamp=stamp), "kind": "hold",
+                "time": moment.isoformat(), "actor": ledger.operator, "location": place,
+                "inputs": to_hold, "data": {"reason": reason, "recall_of": lot}}, key))
         info = places.get(place)
         holds.append(RecallHold(place, info.name if info else place,
                                 info.type if info else "unknown",
-                                tuple((i["lot"], i["qty"], i["unit"]) for i in inputs)))
+                                tuple((i["lot"], i["qty"], i["unit"]) for i in inputs),
+                                already_held=not to_hold))
     recalled = sorted(code for code, qty in outstanding.items() if qty > 0)
     if recalled:
         events.append(sign_event({

@@ -37,7 +37,7 @@ from .errors import (
     ValidationError,
 )
 from .events import Event, sign_event
-from .keys import SigningKey, VerifyKey
+from .keys import Keystore, SigningKey, VerifyKey
 from .kinds import kind_spec
 from .kinds.supply import DEFAULT_TEMPERATURE_LIMITS
 from .note import Checkpoint, NoteVerifier, open_note, sign_note
@@ -482,6 +482,18 @@ class Ledger:
         """The locations whose parent is ``location_id`` (a market's stalls)."""
         with self.store.reader() as conn:
             return self.store.child_locations(conn, location_id)
+
+    def signing_key(self, keystore: Keystore, party_id: str) -> SigningKey:
+        """The newest key of ``party_id`` in ``keystore`` that this ledger has registered
+        and not revoked (a key saved but not yet registered is never chosen)."""
+        live = {k.key_id for k in self.keys_of(party_id) if k.revoked_seq is None}
+        entries = sorted((e for e in keystore.entries() if e.party == party_id),
+                         key=lambda e: (e.created_at, e.key_id), reverse=True)
+        for entry in entries:
+            if entry.key_id in live:
+                return keystore.load(entry.key_id)[1]
+        raise NotFoundError(f"the keystore {keystore.path} has no registered, unrevoked key "
+                            f"for {party_id!r}")
 
     def keys_of(self, party_id: str) -> list[KeyRecord]:
         with self.store.reader() as conn:

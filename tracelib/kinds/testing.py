@@ -121,6 +121,13 @@ def _hold(ctx: AppendContext, lot: str, stall: str, seq: int, reason: str) -> bo
     return True
 
 
+def _open_follow_up(ctx: AppendContext, lot: str, stall: str) -> str | None:
+    """A failure opens a follow-up when its lot is (now, or already) held at the stall —
+    a second positive on a held lot joins the open follow-up rather than being lost."""
+    row = ctx.supply.stock(lot, stall)
+    return "held" if row is not None and row.hold_seq is not None else None
+
+
 def _close(ctx: AppendContext, lot: str, stall: str | None, seq: int, status: str) -> list[str]:
     """Set the status of the open follow-ups of ``lot`` (at ``stall``, or anywhere);
     return the stalls they were at."""
@@ -158,8 +165,8 @@ def apply_rapid_test(ctx: AppendContext, event: Event, seq: int) -> None:
     result, rate, item_ = verdict.result, verdict.rate, verdict.item
     follow_up = None
     if result == "positive" and lot is not None and stall is not None:
-        if _hold(ctx, lot, stall, seq, f"快检阳性 rapid test positive: {item_.name_zh}"):
-            follow_up = "held"
+        _hold(ctx, lot, stall, seq, f"快检阳性 rapid test positive: {item_.name_zh}")
+        follow_up = _open_follow_up(ctx, lot, stall)
     if result == "negative" and data.get("retest") and lot is not None:
         _release(ctx, lot, stall, seq, "released")
     ctx.conn.execute(test_results.insert().values(
@@ -184,9 +191,9 @@ def apply_lab_test(ctx: AppendContext, event: Event, seq: int) -> None:
     follow_up = None
     if outcome == "fail" and lot is not None:
         _close(ctx, lot, None, seq, "lab_confirmed")
-        if stall is not None and _hold(ctx, lot, stall, seq,
-                                       f"检测不合格 lab result failed: {data['analyte']}"):
-            follow_up = "held"
+        if stall is not None:
+            _hold(ctx, lot, stall, seq, f"检测不合格 lab result failed: {data['analyte']}")
+            follow_up = _open_follow_up(ctx, lot, stall)
     elif outcome == "pass" and lot is not None:
         _release(ctx, lot, stall, seq, "cleared")
     ctx.conn.execute(test_results.insert().values(

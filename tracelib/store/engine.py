@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError
 
 from ..errors import ValidationError
 
-__all__ = ["WRITER_OPTION", "default_keystore", "make_engine", "normalize_url"]
+__all__ = ["WRITER_OPTION", "default_keystore", "display_url", "make_engine", "normalize_url"]
 
 WRITER_OPTION = "tracelib_writer"
 
@@ -34,6 +34,11 @@ def normalize_url(db: str | os.PathLike[str]) -> str:
     if url.drivername == "postgresql":  # psycopg 3 is the supported driver
         url = url.set(drivername="postgresql+psycopg")
     return url.render_as_string(hide_password=False)
+
+
+def display_url(db: str | os.PathLike[str]) -> str:
+    """The database URL with any password masked, for messages."""
+    return make_url(normalize_url(db)).render_as_string(hide_password=True)
 
 
 def default_keystore(db: str | os.PathLike[str]) -> Path:
