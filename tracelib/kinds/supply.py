@@ -372,12 +372,42 @@ def apply_release(ctx: AppendContext, event: Event, seq: int) -> None:
                                   f"not on hold at {event.location!r}; to lift the recall set "
                                   "data.scope to \"recall\"", field="data.scope")
         if held:
+            from .testing import close_follow_ups
+
             row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
             row.hold_seq = row.hold_reason = None
+            close_follow_ups(ctx, item.lot, event.location, seq, "released")
         if lot.recalled_seq is not None and event.data.get("scope") == "recall":
             lot.recalled_seq = None
             ctx.supply.touch_lot(lot)
         ctx.supply.add_lot_event(item.lot, seq)
+
+
+def apply_dispose(ctx: AppendContext, event: Event, seq: int) -> None:
+    """Destroy stock at the event's location (a failed lot, spoiled goods): it leaves the
+    stock even when held, the hold there ends, and open test follow-ups close as
+    ``disposed``."""
+    from .testing import close_follow_ups
+
+    _need(event.inputs, "inputs", at_least=1)
+    _none(event.outputs, "outputs")
+    for i, item in enumerate(event.inputs):
+        _existing_lot(ctx, item, f"inputs[{i}].lot")
+        row = ctx.supply.stock(item.lot, event.location)
+        have = row.on_hand if row is not None else 0
+        want = to_micro(item.qty)
+        if want > have:
+            raise ValidationError(
+                f"mass balance: {format_micro(want)} {item.unit} of {item.lot!r} cannot be "
+                f"disposed of at {event.location!r}: on hand there is {format_micro(have)}",
+                field=f"inputs[{i}].qty")
+        row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
+        row.on_hand -= want
+        row.consumed += want
+        if row.on_hand == 0:
+            row.hold_seq = row.hold_reason = None
+        ctx.supply.add_lot_event(item.lot, seq)
+        close_follow_ups(ctx, item.lot, event.location, seq, "disposed")
 
 
 def apply_recall(ctx: AppendContext, event: Event, seq: int) -> None:
@@ -405,6 +435,7 @@ for _name, _step, _schema, _apply in (
     ("hold", "holding", ReasonData(), apply_hold),
     ("release", None, ReasonData(), apply_release),
     ("recall", None, ReasonData(), apply_recall),
+    ("dispose", "destroying", ReasonData(), apply_dispose),
     ("drill", None, DrillData(), apply_drill),
 ):
     register_kind(KindSpec(_name, _step, _schema, _apply))

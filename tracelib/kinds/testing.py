@@ -128,7 +128,8 @@ def _open_follow_up(ctx: AppendContext, lot: str, stall: str) -> str | None:
     return "held" if row is not None and row.hold_seq is not None else None
 
 
-def _close(ctx: AppendContext, lot: str, stall: str | None, seq: int, status: str) -> list[str]:
+def close_follow_ups(ctx: AppendContext, lot: str, stall: str | None, seq: int,
+                     status: str) -> list[str]:
     """Set the status of the open follow-ups of ``lot`` (at ``stall``, or anywhere);
     return the stalls they were at."""
     where = [test_results.c.lot == lot, test_results.c.follow_up == "held"]
@@ -143,7 +144,7 @@ def _close(ctx: AppendContext, lot: str, stall: str | None, seq: int, status: st
 
 def _release(ctx: AppendContext, lot: str, stall: str | None, seq: int, status: str) -> None:
     """Close open follow-ups of ``lot`` (at ``stall``) and lift the holds tests put there."""
-    for place in _close(ctx, lot, stall, seq, status):
+    for place in close_follow_ups(ctx, lot, stall, seq, status):
         row = ctx.supply.stock(lot, place)
         if row is not None and row.hold_seq is not None and (row.hold_reason or "").startswith(
                 ("快检", "检测")):
@@ -190,7 +191,7 @@ def apply_lab_test(ctx: AppendContext, event: Event, seq: int) -> None:
     outcome = verdict.verdict
     follow_up = None
     if outcome == "fail" and lot is not None:
-        _close(ctx, lot, None, seq, "lab_confirmed")
+        close_follow_ups(ctx, lot, None, seq, "lab_confirmed")
         if stall is not None:
             _hold(ctx, lot, stall, seq, f"检测不合格 lab result failed: {data['analyte']}")
             follow_up = _open_follow_up(ctx, lot, stall)

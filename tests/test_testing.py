@@ -1,0 +1,182 @@
+"""Rapid tests and lab results at the stall: consequences, bad input, and the KPI figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import Counter
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+import pytest
+
+from tests.conftest import NOW
+from tests.helpers import Network, origin_event
+from tracelib.errors import ValidationError
+from tracelib.kpi import kpi
+from tracelib.stall import stall_view
+
+ENZYME = {"item": "有机磷和氨基甲酸酯类农药", "method": "GB/T 5009.199-2003", "tester": "王芳"}
+
+
+def stock_at_stall(net: Network, lot: str, qty: str = "50") -> None:
+    """Make ``lot`` and deliver ``qty`` kg of it to stall-a01."""
+    ledger = net.ledger
+    ledger.append([origin_event(net, lot)], now=NOW)
+    ship = net.event("farm-1", {"kind": "ship", "location": "farm-1.field", "data": {
+        "to": "stall-a01"}, "inputs": [{"lot": lot, "qty": qty, "unit": "kg"}]})
+    receive = net.event("stall-a01", {"kind": "receive", "location": "stall-a01", "data": {
+        "from": "farm-1.field", "ship_event": ship["id"]},
+        "inputs": [{"lot": lot, "qty": qty, "unit": "kg"}]})
+    ledger.append([ship, receive], now=NOW)
+
+
+def rapid(net: Network, lot: str | None, delta_at: str, *, retest: bool = False,
+          time: str = "2026-11-22T07:30:00+08:00", **extra: Any) -> dict[str, Any]:
+    data = {**ENZYME, "sample": "S", "readings": {"delta_a0": "0.800", "delta_at": delta_at},
+            "retest": retest, **extra}
+    if lot is not None:
+        data["lot"] = lot
+    return net.event("market-1", {"kind": "rapid_test", "location": "stall-a01", "time": time,
+                                  "data": data})
+
+
+def sale(net: Network, lot: str) -> dict[str, Any]:
+    return net.event("stall-a01", {"kind": "sale", "location": "stall-a01",
+                                   "data": {"receipt": "R"},
+                                   "inputs": [{"lot": lot, "qty": "1", "unit": "kg"}]})
+
+
+def test_positive_holds_retest_releases_and_the_stall_shows_it(network: Network) -> None:
+    ledger = network.ledger
+    stock_at_stall(network, "LOT-T-1")
+    ledger.append([rapid(network, "LOT-T-1", "0.300")], now=NOW)  # 62.50 % positive
+    view = stall_view(ledger, "stall-a01", today=NOW.date())
+    assert [h["lot"] for h in view["holds"]] == ["LOT-T-1"]
+    assert view["tests"][0]["result"] == "positive" and view["tests"][0]["rate"] == "62.50"
+    size = ledger.size
+    with pytest.raises(ValidationError, match="on hold") as raised:
+        ledger.append([sale(network, "LOT-T-1")], now=NOW)
+    assert raised.value.field == "inputs[0].lot" and ledger.size == size
+    ledger.append([rapid(network, "LOT-T-1", "0.760", retest=True,
+                         time="2026-11-22T08:30:00+08:00")], now=NOW)  # 5.00 % negative
+    assert stall_view(ledger, "stall-a01", today=NOW.date())["holds"] == []
+    ledger.append([sale(network, "LOT-T-1")], now=NOW)
+    assert ledger.verify().ok
+
+
+def test_lab_failure_confirms_and_closes_every_open_follow_up(network: Network) -> None:
+    """Two positives on the same lot (the second on a lot already held) are both followed
+    up when the lab confirms: the KPI's follow-up rate reaches 100 %."""
+    ledger = network.ledger
+    ledger.append([network.event("operator", {"kind": "register", "location": "operator.office",
+                                              "data": {"locations": [
+                                                  {"id": "lab-1", "name": "检测中心", "type": "lab",
+                                                   "holder": "market-1"}]}})], now=NOW)
+    stock_at_stall(network, "LOT-T-2")
+    ledger.append([rapid(network, "LOT-T-2", "0.300"), rapid(network, "LOT-T-2", "0.310")],
+                  now=NOW)
+    assert kpi(ledger, population=1000, year=2026).follow_up_rate == Decimal("0.00")
+    ledger.append([network.event("market-1", {"kind": "lab_test", "location": "lab-1", "data": {
+        "analyte": "毒死蜱", "commodity": "芹菜", "value": "0.12", "unit": "mg/kg",
+        "lab": "云阳县检验检测中心", "report_no": "R-1", "lot": "LOT-T-2",
+        "stall": "stall-a01"}})], now=NOW)
+    figures = kpi(ledger, population=1000, year=2026)
+    # Two positives confirmed; the lab failure itself stays open until the lot is disposed of.
+    assert (figures.failed, figures.followed_up) == (3, 2)
+    ledger.append([network.event("stall-a01", {
+        "kind": "dispose", "location": "stall-a01", "data": {"reason": "销毁 destroyed"},
+        "inputs": [{"lot": "LOT-T-2", "qty": "50", "unit": "kg"}]})], now=NOW)
+    figures = kpi(ledger, population=1000, year=2026)
+    assert (figures.failed, figures.followed_up) == (3, 3)
+    assert figures.follow_up_rate == Decimal("100.00")
+    assert ledger.verify().ok
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    ({"item": "unknown-test"}, "data.item"),
+    ({"method": "NY/T 9999-2099"}, "data.method"),
+    ({"readings": {"delta_a0": "0.800"}}, "data.readings.delta_at"),
+    ({"readings": {"delta_a0": "0.800", "delta_at": "-0.1"}}, "data.readings.delta_at"),
+    ({"readings": {"delta_a0": "0.100", "delta_at": "0.050"}}, "data.readings.delta_a0"),
+    ({"result": "negative"}, "data.result"),  # 62.5 % from the readings: a contradiction
+])
+def test_bad_rapid_tests_name_the_field_and_store_nothing(network: Network,
+                                                          data: dict[str, Any],
+                                                          field: str) -> None:
+    ledger = network.ledger
+    stock_at_stall(network, "LOT-T-3")
+    event = rapid(network, "LOT-T-3", "0.300")
+    event.pop("sig")
+    event["data"] = {**event["data"], **data}
+    size = ledger.size
+    with pytest.raises(ValidationError) as raised:
+        ledger.append([network.event("market-1", {k: v for k, v in event.items()
+                                                  if k not in ("id", "actor", "time")})],
+                      now=NOW)
+    assert raised.value.field == field, raised.value
+    assert ledger.size == size and ledger.verify().ok
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"unit": None}, "data.unit"),
+    ({"unit": "grams"}, "data.unit"),
+    ({"commodity": "火星菜"}, "data.commodity"),
+    ({"value": "-1"}, "data.value"),
+    ({"location": "farm-1.field"}, "location"),
+])
+def test_bad_lab_results_name_the_field_and_store_nothing(network: Network,
+                                                          change: dict[str, Any],
+                                                          field: str) -> None:
+    ledger = network.ledger
+    data: dict[str, Any] = {"analyte": "毒死蜱", "commodity": "芹菜", "value": "0.01",
+                            "unit": "mg/kg", "lab": "检测中心", "report_no": "R-2"}
+    change = dict(change)  # parametrize shares the dict between databases
+    location = change.pop("location", "stall-a01")
+    for key, value in change.items():
+        if value is None:
+            data.pop(key)
+        else:
+            data[key] = value
+    actor = "farm-1" if location == "farm-1.field" else "market-1"
+    size = ledger.size
+    with pytest.raises(ValidationError) as raised:
+        ledger.append([network.event(actor, {"kind": "lab_test", "location": location,
+                                             "data": data})], now=NOW)
+    assert raised.value.field == field, raised.value
+    assert ledger.size == size and ledger.verify().ok
+
+
+def test_kpi_over_a_year_equals_an_independent_count(network: Network) -> None:
+    """A year of tests at the stall; the figures are recomputed here from what was sent."""
+    ledger = network.ledger
+    rng = random.Random(7)
+    events, expected = [], Counter()
+    for day in range(1, 366, 3):
+        date = dt.date(2026, 1, 1) + dt.timedelta(day - 1)
+        for n in range(3):
+            roll = rng.random()
+            delta_at = "0.300" if roll < 0.05 else "0.452" if roll < 0.12 else "0.760"
+            outcome = {"0.300": "positive", "0.452": "suspect", "0.760": "negative"}[delta_at]
+            expected[outcome] += 1
+            events.append(rapid(network, None, delta_at,
+                                time=f"{date.isoformat()}T0{6 + n}:00:00+08:00"))
+    ledger.append(events, now=NOW)
+    population = 30_000
+    figures = kpi(ledger, population=population, year=2026)
+    total = sum(expected.values())
+
+    def per_1000(n: int) -> Decimal:
+        return (Decimal(n) * 1000 / population).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
+
+    decided = expected["negative"] + expected["positive"]
+    assert figures.batches == total and figures.residue_batches == total
+    assert figures.batches_per_1000 == per_1000(total)
+    assert (figures.passed, figures.failed, figures.suspect) == (
+        expected["negative"], expected["positive"], expected["suspect"])
+    assert figures.pass_rate == (Decimal(expected["negative"]) * 100 / decided).quantize(
+        Decimal("0.01"), ROUND_HALF_EVEN)
+    assert figures.follow_up_rate == Decimal("0.00")  # no lot named: nothing could be held
+    assert len(figures.daily) == len(range(1, 366, 3))
+    assert [f["met"] for f in figures.figures()][:2] == [per_1000(total) >= 4,
+                                                         per_1000(total) >= 2]
