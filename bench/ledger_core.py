@@ -1,0 +1,289 @@
+"""Ledger-core figures at N events, on SQLite and on PostgreSQL, each beside its baseline.
+
+* append with signature checks: ``Ledger.append`` in batches of 10,000 pre-signed
+  ``origin`` events (events/s, parsing the JSON lines untimed), target
+  ≥ 0.75 × raw single-core Ed25519 verify;
+* whole-ledger ``verify()`` in a subprocess: records/s (target ≥ 1.6 × raw verify)
+  and peak RSS = max(ru_maxrss of the process, of its children) (target ≤ 200 MB);
+* ``Ledger.inclusion_proof`` over 1,000 random seqs and ``consistency_proof`` over
+  1,000 random pairs at the full size, database reads included: median ≤ 1 ms and
+  ≤ 2 ms (p99 reported).
+
+The operator signs a checkpoint after every batch (untimed, as a log publishing
+its tree head), so verify checks checkpoints too and proofs are served against
+the latest one. Every proof returned is verified afterwards (untimed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from . import workload
+from ._core import BenchmarkError, Context, Row, benchmark, figure, info, median, percentile
+from .baselines import _db_files, _unlink_db, signed_events
+
+REPO = Path(__file__).resolve().parent.parent
+VERIFY = "baseline.ed25519.verify"
+APPEND_FACTOR = 0.75
+VERIFY_FACTOR = 1.6
+RSS_LIMIT_MB = 200.0
+INCLUSION_MS = 1.0
+CONSISTENCY_MS = 2.0
+
+
+def _figure_names(backend: str) -> tuple[str, ...]:
+    p = f"ledger.{backend}"
+    return (f"{p}.append", f"{p}.verify.rate", f"{p}.verify.peak_rss", f"{p}.verify.rss_main",
+            f"{p}.verify.rss_workers", f"{p}.inclusion.median", f"{p}.inclusion.p99",
+            f"{p}.consistency.median", f"{p}.consistency.p99")
+
+
+#: Figures with a target (the issue's "ledger-core figures"), per backend.
+TARGET_FIGURES = ("append", "verify.rate", "verify.peak_rss", "inclusion.median",
+                  "consistency.median")
+
+
+@benchmark("ledger.sqlite", description="ledger core on SQLite (WAL file in the work folder)",
+           provides=_figure_names("sqlite"))
+def ledger_sqlite(ctx: Context) -> list[Row]:
+    db = ctx.options.work / f"ledger-n{ctx.options.events}-s{ctx.options.seed}.db"
+
+    @contextmanager
+    def database() -> Iterator[str]:
+        _unlink_db(db)
+        db.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            yield f"sqlite:///{db.resolve()}"
+        finally:
+            if not ctx.options.keep_db:
+                _unlink_db(db)
+
+    def size_note() -> str:
+        return f"database {sum(p.stat().st_size for p in _db_files(db)) / 1e6:,.0f} MB"
+
+    return _ledger_figures(ctx, "sqlite", database, size_note)
+
+
+@benchmark("ledger.postgres", description="ledger core on PostgreSQL (fresh schema, dropped after)",
+           provides=_figure_names("postgres"), postgres=True)
+def ledger_postgres(ctx: Context) -> list[Row]:
+    from sqlalchemy import create_engine, text
+
+    base = ctx.options.postgres
+    assert base is not None
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = create_engine(base)
+        with admin.connect() as conn:
+            version = conn.execute(text("SHOW server_version")).scalar()
+    except Exception as e:
+        raise BenchmarkError(f"PostgreSQL unreachable at {base}: {str(e).splitlines()[0]}") from e
+    ctx.facts["postgres_server_version"] = version
+
+    @contextmanager
+    def database() -> Iterator[str]:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        sep = "&" if "?" in base else "?"
+        try:
+            yield f"{base}{sep}options=-csearch_path%3D{schema}"
+        finally:
+            if ctx.options.keep_db:
+                ctx.log(f"kept PostgreSQL schema {schema}")
+            else:
+                with admin.begin() as conn:
+                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+    def size_note() -> str:
+        with admin.connect() as conn:
+            total = conn.execute(text(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = :s AND c.relkind = 'r'"), {"s": schema}).scalar()
+        return f"schema {int(total or 0) / 1e6:,.0f} MB; PostgreSQL {version}"
+
+    return _ledger_figures(ctx, "postgres", database, size_note)
+
+
+def _ledger_figures(ctx: Context, backend: str, database: Any,
+                    size_note: Callable[[], str]) -> list[Row]:
+    from tracelib.ledger import Ledger
+
+    opts = ctx.options
+    path = signed_events(ctx)
+    verify_rate = ctx.figure(VERIFY)
+    sqlite_rate = ctx.figure("baseline.sqlite.insert")
+    pm_append = ctx.figure("baseline.pymerkle.inmemory.append")
+    pm_incl = ctx.figure("baseline.pymerkle.sqlite.inclusion.median")
+    pm_incl99 = ctx.figure("baseline.pymerkle.sqlite.inclusion.p99")
+    pm_cons = ctx.figure("baseline.pymerkle.sqlite.consistency.median")
+    pm_cons99 = ctx.figure("baseline.pymerkle.sqlite.consistency.p99")
+    idle_rss = ctx.figure("baseline.process.rss")
+    p = f"ledger.{backend}"
+    n, seed = opts.events, opts.seed
+    op_key = workload.operator_key(seed)
+    now = workload.BENCH_NOW
+
+    with database() as url:
+        # -- set-up (untimed): genesis and the register events for ~2,000 parties.
+        net = workload.build_network(seed)
+        ledger = Ledger.create(url, operator_key=op_key, operator="operator",
+                               operator_name="云阳县市场监督管理局",
+                               origin="bench.tracelib.example/county", now=now)
+        try:
+            ledger.append(net.signed_register_events(), now=now)
+            ledger.sign_checkpoint(op_key, now=now)
+            first = ledger.size
+
+            # -- append: batches of pre-signed events through Ledger.append.
+            timed = checkpoint_s = 0.0
+            batch_rates: list[float] = []
+            with ctx.step(f"{backend}: Ledger.append {n:,} events in batches of "
+                          f"{opts.batch:,}", total=n) as advance:
+                for batch in workload.iter_event_batches(path, opts.batch):
+                    docs = [json.loads(line) for line in batch]  # untimed: wire -> dicts
+                    started = time.perf_counter()
+                    receipts = ledger.append(docs, now=now)
+                    spent = time.perf_counter() - started
+                    timed += spent
+                    batch_rates.append(len(docs) / spent)
+                    if len(receipts) != len(docs) or any(r.duplicate for r in receipts):
+                        raise BenchmarkError(f"append returned {len(receipts)} receipts for "
+                                             f"{len(docs)} events (or duplicates)")
+                    started = time.perf_counter()
+                    ledger.sign_checkpoint(op_key, now=now)
+                    checkpoint_s += time.perf_counter() - started
+                    advance(len(docs))
+            size = ledger.size
+            if size != first + n:
+                raise BenchmarkError(f"ledger holds {size:,} records, expected {first + n:,}")
+            append_rate = n / timed
+            storage = size_note()
+            checkpoints = len(batch_rates) + 1
+
+            # -- verify, in a subprocess (peak RSS of it and its workers).
+            verify = _run_verify(ctx, backend, url, size)
+            rep = verify["report"]
+            if not rep["ok"]:
+                raise BenchmarkError(f"verify() failed on the benchmark ledger: {rep}")
+            v_rate = size / verify["seconds"]
+            rss_main = verify["rss_main_kb"] * 1024 / 1e6
+            rss_workers = verify["rss_children_kb"] * 1024 / 1e6
+            self_ru = verify["ru_maxrss_self_kb"] * 1024 / 1e6
+            peak = max(rss_main, rss_workers)
+
+            # -- proofs at the full size, database reads included.
+            rng = random.Random(seed + 2)
+            incl, cons = _time_proofs(ctx, backend, ledger, size, opts.samples, rng)
+        finally:
+            ledger.close()
+
+    append_notes = (f"{n:,} events in {timed:.1f} s ({len(batch_rates)} batches; first "
+                    f"{batch_rates[0]:,.0f}/s, last {batch_rates[-1]:,.0f}/s, slowest "
+                    f"{min(batch_rates):,.0f}/s); = {append_rate / sqlite_rate['value']:.2f} × "
+                    f"raw sqlite3 insert, {append_rate / pm_append['value']:.2f} × pymerkle "
+                    f"in-memory append; {checkpoints} checkpoints signed untimed "
+                    f"({checkpoint_s:.1f} s); {storage}")
+    verify_notes = (f"{size:,} records and {rep['checkpoints_checked']} checkpoints in "
+                    f"{verify['seconds']:.1f} s on {_cores()} worker processes (subprocess)")
+    return [
+        figure(f"{p}.append", append_rate, "events/s", op=">=", factor=APPEND_FACTOR,
+               baseline=verify_rate, notes=append_notes),
+        figure(f"{p}.verify.rate", v_rate, "records/s", op=">=", factor=VERIFY_FACTOR,
+               baseline=verify_rate, notes=verify_notes),
+        figure(f"{p}.verify.peak_rss", peak, "MB", op="<=", target=RSS_LIMIT_MB,
+               baseline=idle_rss,
+               notes=f"max(process {rss_main:.1f} MB, children {rss_workers:.1f} MB)"),
+        info(f"{p}.verify.rss_main", rss_main, "MB",
+             f"VmHWM of the verify process (its ru_maxrss, {self_ru:.0f} MB, carries the "
+             "bench process's size across exec)"),
+        info(f"{p}.verify.rss_workers", rss_workers, "MB",
+             "ru_maxrss of RUSAGE_CHILDREN: the largest verification worker (upper bound)"),
+        figure(f"{p}.inclusion.median", median(incl), "ms", op="<=", target=INCLUSION_MS,
+               baseline=pm_incl,
+               notes=f"{len(incl):,} random seqs at size {size:,} against the latest "
+                     f"checkpoint; every proof verified"),
+        figure(f"{p}.inclusion.p99", percentile(incl, 99), "ms", baseline=pm_incl99),
+        figure(f"{p}.consistency.median", median(cons), "ms", op="<=", target=CONSISTENCY_MS,
+               baseline=pm_cons,
+               notes=f"{len(cons):,} random pairs 1 ≤ size1 ≤ size2 ≤ {size:,}; "
+                     "every proof verified"),
+        figure(f"{p}.consistency.p99", percentile(cons, 99), "ms", baseline=pm_cons99),
+    ]
+
+
+def _cores() -> int:
+    from tracelib._sigpool import cpu_count
+
+    return cpu_count()
+
+
+def _run_verify(ctx: Context, backend: str, url: str, size: int) -> dict[str, Any]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    cmd = [sys.executable, "-m", "bench._verify_child", url]
+    result: dict[str, Any] | None = None
+    with ctx.step(f"{backend}: Ledger.verify() of {size:,} records (subprocess)",
+                  total=size) as advance:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stderr is not None
+        for line in proc.stdout:
+            if line.startswith("P "):
+                advance(int(line[2:]))
+            elif line.startswith("R "):
+                result = json.loads(line[2:])
+        err = proc.stderr.read()
+        code = proc.wait()
+    if code != 0 or result is None:
+        raise BenchmarkError(f"verify subprocess exited {code}: {err.strip()[-2000:]}")
+    return result
+
+
+def _time_proofs(ctx: Context, backend: str, ledger: Any, size: int, samples: int,
+                 rng: random.Random) -> tuple[list[float], list[float]]:
+    latest = ledger.latest_checkpoint()
+    if latest is None or latest.size != size:
+        raise BenchmarkError("no checkpoint at the full size")
+    seqs = [rng.randrange(size) for _ in range(samples)]
+    pairs = [tuple(sorted((rng.randrange(1, size + 1), rng.randrange(1, size + 1))))
+             for _ in range(samples)]
+    incl: list[float] = []
+    proofs: list[Any] = []
+    with ctx.step(f"{backend}: {samples:,} inclusion proofs at {size:,}",
+                  total=samples) as advance:
+        for seq in seqs:
+            started = time.perf_counter_ns()
+            proof = ledger.inclusion_proof(seq)
+            incl.append((time.perf_counter_ns() - started) / 1e6)
+            proofs.append(proof)
+            advance(1)
+    for proof in proofs:  # untimed: every proof must verify against the checkpoint
+        if proof.size != size or proof.root != latest.root:
+            raise BenchmarkError(f"inclusion proof of seq {proof.seq} is against size "
+                                 f"{proof.size}, expected the checkpoint at {size}")
+        proof.verify()
+    cons: list[float] = []
+    proofs = []
+    with ctx.step(f"{backend}: {samples:,} consistency proofs up to {size:,}",
+                  total=samples) as advance:
+        for a, b in pairs:
+            started = time.perf_counter_ns()
+            proof = ledger.consistency_proof(a, b)
+            cons.append((time.perf_counter_ns() - started) / 1e6)
+            proofs.append(proof)
+            advance(1)
+    for proof in proofs:
+        proof.verify()
+    return incl, cons
