@@ -1,7 +1,15 @@
-"""Scan counts per stall and local day — a number only: no address, agent or cookie."""
+"""Scan counts per stall and local day — a number only: no address, agent or cookie.
+
+A scan is a read; writing (and fsyncing) a row per page view would serialize every worker
+behind the ledger's write lock. Counts are buffered in the worker's memory and added to
+the table at most every ``SCAN_FLUSH_SECONDS`` (and by `scans_on`, so a reader sees its own
+worker's scans). A worker that dies loses at most that many seconds of counts."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import Counter
 from datetime import date
 from typing import Any
 
@@ -12,32 +20,69 @@ from sqlalchemy.exc import SQLAlchemyError
 from .extension import service
 from .state import scan_counts
 
-__all__ = ["count_scan", "scans_on"]
+__all__ = ["count_scan", "flush_scans", "scans_on"]
+
+
+class _Buffer:
+    """One app's scans not yet written."""
+
+    def __init__(self) -> None:
+        self.pending: Counter[tuple[str, str]] = Counter()
+        self.lock = threading.Lock()
+        self.last_flush = time.monotonic()
+
+
+def _buffer() -> _Buffer:
+    found = current_app.extensions.get("tracelib_scans")
+    if found is None:
+        found = current_app.extensions.setdefault("tracelib_scans", _Buffer())
+    assert isinstance(found, _Buffer)
+    return found
 
 
 def count_scan(stall: str, day: date) -> None:
     """Add one scan; a failure to count never fails the page (it is logged)."""
     if not current_app.config["COUNT_SCANS"]:
         return
+    buffer = _buffer()
+    with buffer.lock:
+        buffer.pending[(stall, day.isoformat())] += 1
+        due = time.monotonic() - buffer.last_flush >= float(
+            current_app.config.get("SCAN_FLUSH_SECONDS", 5))
+    if due:
+        flush_scans()
+
+
+def flush_scans() -> None:
+    """Add the buffered counts to the table, in one write transaction."""
+    buffer = _buffer()
+    with buffer.lock:
+        batch = dict(buffer.pending)
+        buffer.pending.clear()
+        buffer.last_flush = time.monotonic()
+    if not batch:
+        return
     try:
         with service().state_writer() as conn:
-            conn.execute(_upsert(conn.dialect.name, stall, day.isoformat()))
+            for (stall, day), n in sorted(batch.items()):
+                conn.execute(_upsert(conn.dialect.name, stall, day, n))
     except SQLAlchemyError as e:  # a locked or unreachable database: log, do not fail
-        current_app.logger.warning("scan of %s not counted: %s", stall, e)
+        current_app.logger.warning("%d scans not counted: %s", sum(batch.values()), e)
 
 
-def _upsert(dialect: str, stall: str, day: str) -> Any:
+def _upsert(dialect: str, stall: str, day: str, n: int) -> Any:
     """``INSERT … ON CONFLICT DO UPDATE`` (SQLite ≥ 3.24, PostgreSQL): one atomic statement."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = make(scan_counts).values(stall=stall, day=day, scans=1)
+    statement = make(scan_counts).values(stall=stall, day=day, scans=n)
     return statement.on_conflict_do_update(
         index_elements=[scan_counts.c.stall, scan_counts.c.day],
-        set_={"scans": scan_counts.c.scans + 1})
+        set_={"scans": scan_counts.c.scans + n})
 
 
 def scans_on(stall: str, day: date) -> int:
+    flush_scans()
     engine = service().state_engine
     assert engine is not None
     with engine.connect() as conn:
