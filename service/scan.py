@@ -11,6 +11,7 @@ from tracelib.stall import stall_view
 
 from .extension import ledger, service
 from .httputil import conditional, json_response, wants_json_body
+from .i18n import current_lang
 from .qr import Placard, placard_png, placard_svg
 from .scans import count_scan
 
@@ -26,10 +27,26 @@ def proof_template() -> str:
     return request.script_root + "/api/v1/proofs/inclusion/{seq}?size={size}"
 
 
+_VIEWS_KEPT = 512
+
+
 def _view(stall: str) -> dict[str, object]:
+    """The stall's view, from this worker's cache while the ledger has not grown: a scan
+    is a read, and the cache key holds the ledger's size, so an append (a hold, a test, a
+    sale) is seen by the very next scan."""
     ext = service()
-    return stall_view(ledger(), stall, today=ext.today(), rules=ext.rules,
-                      proof_url=proof_template())
+    led = ledger()
+    day = ext.today()
+    key = (stall, day, led.size, proof_template())
+    cache: dict[tuple[object, ...], dict[str, object]] = current_app.extensions.setdefault(
+        "tracelib_stall_views", {})
+    found = cache.get(key)
+    if found is None:
+        found = stall_view(led, stall, today=day, rules=ext.rules, proof_url=proof_template())
+        if len(cache) >= _VIEWS_KEPT:
+            cache.clear()
+        cache[key] = found
+    return found
 
 
 @bp.get("/s/<stall>")
@@ -40,14 +57,26 @@ def stall_page(stall: str) -> Response:
     view = _view(stall)
     count_scan(stall, service().today())
     if wants_json_body():
-        doc = dict(view)
+        doc = {k: v for k, v in view.items() if k != "_pages"}
         if pay is not None:
             doc["payment_ref"] = pay
         response = json_response(doc)
     else:
-        response = current_app.response_class(render_template("stall.html", v=view, pay=pay),
-                                               mimetype="text/html")
+        response = current_app.response_class(_page(view, pay), mimetype="text/html")
     return conditional(response, vary=("Accept", "Accept-Language"))
+
+
+def _page(view: dict[str, object], pay: str | None) -> str:
+    """The rendered page; without a payment reference (which is per payment) it is kept
+    beside the cached view it was rendered from, per language."""
+    if pay is not None:
+        return render_template("stall.html", v=view, pay=pay)
+    pages = view.setdefault("_pages", {})
+    assert isinstance(pages, dict)
+    lang = current_lang()
+    if lang not in pages:
+        pages[lang] = render_template("stall.html", v=view, pay=None)
+    return str(pages[lang])
 
 
 def _placard(stall: str) -> Placard:
