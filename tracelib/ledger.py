@@ -502,18 +502,10 @@ class Ledger:
     # -- Merkle tree ----------------------------------------------------------
     def _root(self, conn: Connection, size: int) -> bytes:
         plan = merkle.root_plan(size)
-        found = self.store.get_nodes(conn, plan)
-        missing = [n for n in plan if n not in found]
-        if missing:
-            raise ProofError(f"the store lacks subtree hashes {missing} for size {size}")
-        return merkle.fold([found[n] for n in plan]) if plan else merkle.EMPTY_ROOT
+        return _fold_root(plan, self.store.get_nodes(conn, plan), size)
 
     def _build(self, conn: Connection, plan: Sequence[Sequence[merkle.NodeId]]) -> list[bytes]:
-        found = self.store.get_nodes(conn, merkle.plan_nodes(plan))
-        try:
-            return merkle.build_proof(plan, found)
-        except (KeyError, ProofError) as e:
-            raise ProofError(f"the store lacks a subtree hash the proof needs: {e}") from e
+        return _assemble(plan, self.store.get_nodes(conn, merkle.plan_nodes(plan)))
 
     def root(self, size: int | None = None) -> bytes:
         with self.store.reader() as conn:
@@ -540,9 +532,12 @@ class Ledger:
                 note = at["note"] if at else None
             if not 0 <= seq < size:
                 raise NotFoundError(f"seq {seq} is not in a tree of size {size}")
-            leaf = self.store.get_nodes(conn, [(0, seq)])[(0, seq)]
-            proof = self._build(conn, merkle.inclusion_proof_plan(seq, size))
-            return InclusionProof(seq, size, leaf, tuple(proof), self._root(conn, size), note)
+            plan = merkle.inclusion_proof_plan(seq, size)
+            roots = merkle.root_plan(size)
+            found = self.store.get_nodes(conn, {*merkle.plan_nodes(plan), *roots, (0, seq)})
+            proof = _assemble(plan, found)
+            return InclusionProof(seq, size, found[(0, seq)], tuple(proof),
+                                  _fold_root(roots, found, size), note)
 
     def consistency_proof(self, size1: int, size2: int | None = None) -> ConsistencyProof:
         with self.store.reader() as conn:
@@ -552,9 +547,12 @@ class Ledger:
             if not 0 < size1 <= size2:
                 raise ValidationError(f"expected 0 < size1 <= size2, got {size1} and {size2}",
                                       field="size1")
-            proof = self._build(conn, merkle.consistency_proof_plan(size1, size2))
-            return ConsistencyProof(size1, size2, tuple(proof), self._root(conn, size1),
-                                    self._root(conn, size2))
+            plan = merkle.consistency_proof_plan(size1, size2)
+            roots1, roots2 = merkle.root_plan(size1), merkle.root_plan(size2)
+            found = self.store.get_nodes(conn, {*merkle.plan_nodes(plan), *roots1, *roots2})
+            return ConsistencyProof(size1, size2, tuple(_assemble(plan, found)),
+                                    _fold_root(roots1, found, size1),
+                                    _fold_root(roots2, found, size2))
 
     # -- checkpoints ----------------------------------------------------------
     def checkpoint_verifiers(self) -> list[NoteVerifier]:
@@ -651,6 +649,22 @@ class Ledger:
         from .verify import verify_ledger
 
         return verify_ledger(self, workers=workers, progress=progress)
+
+
+def _assemble(plan: Sequence[Sequence[merkle.NodeId]],
+              found: Mapping[merkle.NodeId, bytes]) -> list[bytes]:
+    try:
+        return merkle.build_proof(plan, found)
+    except (KeyError, ProofError) as e:
+        raise ProofError(f"the store lacks a subtree hash the proof needs: {e}") from e
+
+
+def _fold_root(plan: Sequence[merkle.NodeId], found: Mapping[merkle.NodeId, bytes],
+               size: int) -> bytes:
+    missing = [n for n in plan if n not in found]
+    if missing:
+        raise ProofError(f"the store lacks subtree hashes {missing} for size {size}")
+    return merkle.fold([found[n] for n in plan]) if plan else merkle.EMPTY_ROOT
 
 
 def _signed(row: Mapping[str, Any]) -> SignedCheckpoint:
