@@ -21,6 +21,9 @@ __all__ = ["BENCHMARKS", "SUITES", "Benchmark", "Context", "Options", "Row", "be
 SUITES = (
     "bench.baselines",
     "bench.ledger_core",
+    "bench.drill",
+    "bench.kpi",
+    "bench.service",
 )
 
 

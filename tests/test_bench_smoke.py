@@ -37,7 +37,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--events", "3000", "--no-postgres", "--out", str(out),
-         "--work", str(tmp_path / "work"), "--min-seconds", "0.3", "--samples", "200"],
+         "--work", str(tmp_path / "work"), "--min-seconds", "0.3", "--samples", "200",
+         "--only", "baseline,ledger"],
         cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     results = json.loads(out.read_text(encoding="utf-8"))
