@@ -16,7 +16,7 @@ from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 from ..errors import ValidationError
 from ..events import ID_PATTERN, LotQuantity
 from ..quantity import format_micro, to_micro
-from ..store.supply import LotRow, ShipmentRow
+from ..store.supply import LotRow, ShipmentRow, StockRow
 from . import KindSpec, register_kind
 
 if TYPE_CHECKING:
@@ -151,6 +151,23 @@ def _existing_lot(ctx: AppendContext, item: LotQuantity, field: str) -> LotRow:
     return lot
 
 
+def _book_out(ctx: AppendContext, event: Event, i: int, item: LotQuantity,
+              moving: str) -> tuple[StockRow, int]:
+    """Mass balance (精准追溯): take ``item`` off the stock on hand at the event's location,
+    or reject the event when there is not that much there."""
+    row = ctx.supply.stock(item.lot, event.location)
+    have = row.on_hand if row is not None else 0
+    want = to_micro(item.qty)
+    if want > have:
+        raise ValidationError(
+            f"mass balance: {format_micro(want)} {item.unit} of {item.lot!r} cannot be {moving} "
+            f"at {event.location!r}: on hand there is {format_micro(have)} {item.unit}",
+            field=f"inputs[{i}].qty")
+    row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
+    row.on_hand -= want
+    return row, want
+
+
 def _take(ctx: AppendContext, event: Event, i: int, item: LotQuantity, *, moving: str) -> LotRow:
     """Check a lot may leave ``event.location`` in this quantity and book it out."""
     where = f"inputs[{i}]"
@@ -163,15 +180,7 @@ def _take(ctx: AppendContext, event: Event, i: int, item: LotQuantity, *, moving
         raise ValidationError(f"lot {item.lot!r} is on hold at {event.location!r} "
                               f"({row.hold_reason}); it cannot be {moving} until released",
                               field=f"{where}.lot")
-    have = row.on_hand if row is not None else 0
-    want = to_micro(item.qty)
-    if want > have:
-        raise ValidationError(
-            f"mass balance: {format_micro(want)} {item.unit} of {item.lot!r} cannot be {moving} "
-            f"at {event.location!r}: on hand there is {format_micro(have)} {item.unit}",
-            field=f"{where}.qty")
-    row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
-    row.on_hand -= want
+    row, want = _book_out(ctx, event, i, item, moving)
     if moving == "sold":
         row.sold += want
     elif moving == "shipped":
@@ -393,16 +402,7 @@ def apply_dispose(ctx: AppendContext, event: Event, seq: int) -> None:
     _none(event.outputs, "outputs")
     for i, item in enumerate(event.inputs):
         _existing_lot(ctx, item, f"inputs[{i}].lot")
-        row = ctx.supply.stock(item.lot, event.location)
-        have = row.on_hand if row is not None else 0
-        want = to_micro(item.qty)
-        if want > have:
-            raise ValidationError(
-                f"mass balance: {format_micro(want)} {item.unit} of {item.lot!r} cannot be "
-                f"disposed of at {event.location!r}: on hand there is {format_micro(have)}",
-                field=f"inputs[{i}].qty")
-        row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
-        row.on_hand -= want
+        row, want = _book_out(ctx, event, i, item, "disposed of")
         row.consumed += want
         if row.on_hand == 0:
             row.hold_seq = row.hold_reason = None
