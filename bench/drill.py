@@ -86,6 +86,25 @@ def network_spec(events: int, seed: int) -> Any:
     return spec
 
 
+@contextmanager
+def _build_lock(ctx: Context, path: Path) -> Iterator[None]:
+    """An exclusive lock while a cached file is checked or built: runs sharing the work
+    folder wait for each other instead of building the same file twice."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            ctx.log(f"waiting for another run holding {path.name}")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def _stem(work: Path, events: int, seed: int) -> Path:
     return work / f"drill-v{DRILL_VERSION}-n{events}-s{seed}"
 
@@ -112,47 +131,48 @@ def drill_stream(ctx: Context) -> Stream:
         spec = network_spec(opts.events, opts.seed)
         stem = _stem(opts.work, opts.events, opts.seed)
         path, meta_path = Path(f"{stem}.jsonl"), Path(f"{stem}.stream.json")
-        if path.exists() and meta_path.exists():
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            ctx.log(f"drill stream: cached {path} ({meta['events']:,} events, "
-                    f"{meta['shape']['lots']:,} lots)")
-            return Stream(path, spec, meta["shape"], meta["events"], meta["seconds"], True)
-        opts.work.mkdir(parents=True, exist_ok=True)
-        net = generate(spec, sign=False)
-        tmp = path.with_name(f".{path.name}.tmp")
-        count = 0
-        started = time.perf_counter()
-        with ctx.step(f"generate and sign the drill network: {opts.events:,} events, "
-                      f"{spec.markets * spec.stalls_per_market:,} stalls, {spec.days} days "
-                      f"(sign_all, {SIGN_WORKERS} workers)", total=opts.events) as advance:
-            try:
-                with open(tmp, "wb") as out:
-                    chunk: list[bytes] = []
-                    for doc in sign_all(net.events(), net.keys, SIGN_WORKERS):
-                        chunk.append(json.dumps(doc, ensure_ascii=False,
-                                                separators=(",", ":")).encode("utf-8"))
-                        if len(chunk) == 5_000:
+        with _build_lock(ctx, Path(f"{stem}.jsonl.lock")):
+            if path.exists() and meta_path.exists():
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                ctx.log(f"drill stream: cached {path} ({meta['events']:,} events, "
+                        f"{meta['shape']['lots']:,} lots)")
+                return Stream(path, spec, meta["shape"], meta["events"], meta["seconds"], True)
+            opts.work.mkdir(parents=True, exist_ok=True)
+            net = generate(spec, sign=False)
+            tmp = path.with_name(f".{path.name}.tmp")
+            count = 0
+            started = time.perf_counter()
+            with ctx.step(f"generate and sign the drill network: {opts.events:,} events, "
+                          f"{spec.markets * spec.stalls_per_market:,} stalls, {spec.days} days "
+                          f"(sign_all, {SIGN_WORKERS} workers)", total=opts.events) as advance:
+                try:
+                    with open(tmp, "wb") as out:
+                        chunk: list[bytes] = []
+                        for doc in sign_all(net.events(), net.keys, SIGN_WORKERS):
+                            chunk.append(json.dumps(doc, ensure_ascii=False,
+                                                    separators=(",", ":")).encode("utf-8"))
+                            if len(chunk) == 5_000:
+                                out.write(b"\n".join(chunk) + b"\n")
+                                count += len(chunk)
+                                advance(len(chunk))
+                                chunk = []
+                        if chunk:
                             out.write(b"\n".join(chunk) + b"\n")
                             count += len(chunk)
                             advance(len(chunk))
-                            chunk = []
-                    if chunk:
-                        out.write(b"\n".join(chunk) + b"\n")
-                        count += len(chunk)
-                        advance(len(chunk))
-                tmp.replace(path)
-            finally:
-                tmp.unlink(missing_ok=True)
-        seconds = time.perf_counter() - started
-        shape = net.shape()
-        meta = {"events": count, "seconds": round(seconds, 1), "shape": shape,
-                "spec": {"seed": spec.seed, "events": spec.events, "farms": spec.farms,
-                         "markets": spec.markets, "stalls_per_market": spec.stalls_per_market,
-                         "days": spec.days, "start": spec.start.isoformat(),
-                         "operator": spec.operator}}
-        meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=1, default=str),
-                             encoding="utf-8")
-        return Stream(path, spec, shape, count, seconds, False)
+                    tmp.replace(path)
+                finally:
+                    tmp.unlink(missing_ok=True)
+            seconds = time.perf_counter() - started
+            shape = net.shape()
+            meta = {"events": count, "seconds": round(seconds, 1), "shape": shape,
+                    "spec": {"seed": spec.seed, "events": spec.events, "farms": spec.farms,
+                             "markets": spec.markets, "stalls_per_market": spec.stalls_per_market,
+                             "days": spec.days, "start": spec.start.isoformat(),
+                             "operator": spec.operator}}
+            meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=1, default=str),
+                                 encoding="utf-8")
+            return Stream(path, spec, shape, count, seconds, False)
 
     stream: Stream = ctx.resource("drill.stream", make)
     return stream
@@ -236,38 +256,39 @@ def drill_ledger(ctx: Context) -> BuiltLedger:
         stream = drill_stream(ctx)
         stem = _stem(opts.work, opts.events, opts.seed)
         db, meta_path = Path(f"{stem}.db"), Path(f"{stem}.db.json")
-        url = f"sqlite:///{db.resolve()}"
-        if db.exists() and meta_path.exists():
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            ledger = Ledger.open(url)
+        with _build_lock(ctx, Path(f"{stem}.db.lock")):
+            url = f"sqlite:///{db.resolve()}"
+            if db.exists() and meta_path.exists():
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                ledger = Ledger.open(url)
+                try:
+                    size = ledger.size
+                finally:
+                    ledger.close()
+                if size == meta["size"]:
+                    ctx.log(f"drill ledger: cached {db} ({size:,} records)")
+                    return BuiltLedger(db, url, size, meta["build"], True)
+                ctx.log(f"drill ledger {db} holds {size:,} records, expected {meta['size']:,}: "
+                        "rebuilding")
+            meta_path.unlink(missing_ok=True)
+            _unlink_db(db)
+            spec = stream.spec
+            op_key = derive_key(spec.seed, spec.operator)
+            ledger = Ledger.create(url, operator_key=op_key, operator=spec.operator,
+                                   operator_name=OPERATOR_NAME,
+                                   origin="bench.tracelib.example/drill", now=workload.BENCH_NOW)
             try:
+                build = _append_stream(ctx, "sqlite", ledger, stream, op_key)
                 size = ledger.size
             finally:
                 ledger.close()
-            if size == meta["size"]:
-                ctx.log(f"drill ledger: cached {db} ({size:,} records)")
-                return BuiltLedger(db, url, size, meta["build"], True)
-            ctx.log(f"drill ledger {db} holds {size:,} records, expected {meta['size']:,}: "
-                    "rebuilding")
-        meta_path.unlink(missing_ok=True)
-        _unlink_db(db)
-        spec = stream.spec
-        op_key = derive_key(spec.seed, spec.operator)
-        ledger = Ledger.create(url, operator_key=op_key, operator=spec.operator,
-                               operator_name=OPERATOR_NAME,
-                               origin="bench.tracelib.example/drill", now=workload.BENCH_NOW)
-        try:
-            build = _append_stream(ctx, "sqlite", ledger, stream, op_key)
-            size = ledger.size
-        finally:
-            ledger.close()
-        if size != stream.events + 1:
-            raise BenchmarkError(f"drill ledger holds {size:,} records, expected "
-                                 f"{stream.events + 1:,}")
-        build["db_mb"] = round(sum(p.stat().st_size for p in _db_files(db)) / 1e6)
-        meta_path.write_text(json.dumps({"size": size, "build": build}, indent=1),
-                             encoding="utf-8")
-        return BuiltLedger(db, url, size, build, False)
+            if size != stream.events + 1:
+                raise BenchmarkError(f"drill ledger holds {size:,} records, expected "
+                                     f"{stream.events + 1:,}")
+            build["db_mb"] = round(sum(p.stat().st_size for p in _db_files(db)) / 1e6)
+            meta_path.write_text(json.dumps({"size": size, "build": build}, indent=1),
+                                 encoding="utf-8")
+            return BuiltLedger(db, url, size, build, False)
 
     built: BuiltLedger = ctx.resource("drill.sqlite.ledger", make)
     return built
