@@ -39,3 +39,14 @@ def test_readme_names_the_two_commands() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make demo" in text and "make test" in text
     assert os.path.exists(ROOT / "Makefile")
+
+
+def test_every_event_example_is_valid() -> None:
+    """Each ```json example in docs/events.md passes the envelope and its kind's schema."""
+    from tracelib.events import Event
+
+    text = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
+    examples = re.findall(r"```json\n(.*?)```", text, re.S)
+    kinds = {Event.from_json(block).kind for block in examples}
+    assert kinds >= {"register", "origin", "slaughter", "ship", "receive", "transform", "sale",
+                     "hold", "dispose", "drill", "rapid_test", "lab_test"}, kinds
