@@ -37,4 +37,5 @@ clean:
 docs: $(STAMP)
 	$(PY) scripts/gen_cli_docs.py docs/cli.md
 	$(PY) scripts/gen_api_docs.py docs/api.md
+	$(PY) scripts/gen_event_docs.py docs/events.md
 	$(PY) -m pytest -q tests/test_docs.py tests/test_api_docs.py

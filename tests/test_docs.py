@@ -1,4 +1,4 @@
-"""The docs are true to the code: examples run, the CLI reference is current."""
+"""The docs are true to the code: examples run, the CLI and event references are current."""
 
 from __future__ import annotations
 
@@ -6,8 +6,13 @@ import os
 import re
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+from marshmallow import INCLUDE, Schema, fields
+
+from tracelib.events import Event
+from tracelib.kinds import KINDS, KindSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -41,12 +46,74 @@ def test_readme_names_the_two_commands() -> None:
     assert os.path.exists(ROOT / "Makefile")
 
 
-def test_every_event_example_is_valid() -> None:
-    """Each ```json example in docs/events.md passes the envelope and its kind's schema."""
-    from tracelib.events import Event
+def _event_docs() -> ModuleType:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import gen_event_docs
+    finally:
+        sys.path.pop(0)
+    return gen_event_docs
 
+
+def test_event_reference_is_current() -> None:
+    current = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
+    assert current == _event_docs().render(), "docs/events.md is stale: run `make docs`"
+
+
+def test_event_reference_documents_every_kind() -> None:
+    """A section per registered kind, naming its bizStep and every field of its data schema."""
     text = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
-    examples = re.findall(r"```json\n(.*?)```", text, re.S)
-    kinds = {Event.from_json(block).kind for block in examples}
-    assert kinds >= {"register", "origin", "slaughter", "ship", "receive", "transform", "sale",
-                     "hold", "dispose", "drill", "rapid_test", "lab_test"}, kinds
+    sections = dict(re.findall(r"^## (\S+) — .*?\n(.*?)(?=^## |\Z)", text, re.S | re.M))
+    assert set(KINDS) <= set(sections), set(KINDS) - set(sections)
+    for name, spec in KINDS.items():
+        step = f"`{spec.bizstep}`" if spec.bizstep else "none"
+        assert f"CBV bizStep: {step}." in sections[name], name
+        for field_name, field in spec.data_schema.fields.items():
+            assert f"| `{field.data_key or field_name}` |" in sections[name], (name, field_name)
+
+
+def test_every_event_example_is_valid() -> None:
+    """One example per registered kind in docs/_events/examples.jsonl, each passing the
+    envelope and its kind's schema, and each shown in docs/events.md with the same bytes."""
+    examples = ROOT / "docs" / "_events" / "examples.jsonl"
+    written = [Event.from_json(line)
+               for line in examples.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert sorted(e.kind for e in written) == sorted(KINDS)
+    text = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
+    shown = [Event.from_json(block) for block in re.findall(r"```json\n(.*?)```", text, re.S)]
+    assert sorted(e.body for e in shown) == sorted(e.body for e in written)
+
+
+class _Open(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+
+class _Undescribed(_Open):
+    receipt = fields.String(required=True)
+
+
+class _Described(_Open):
+    receipt = fields.String(required=True, metadata={"description": "the receipt"})
+
+
+def test_event_reference_refuses_an_undescribed_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    gen = _event_docs()
+    monkeypatch.setitem(KINDS, "sale", KindSpec("sale", "retail_selling", _Undescribed()))
+    with pytest.raises(gen.DocsError, match=r"sale: field 'receipt' has no description"):
+        gen.render()
+
+
+def test_event_reference_refuses_a_field_described_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    gen = _event_docs()
+    monkeypatch.setitem(KINDS, "sale", KindSpec("sale", "retail_selling", _Described()))
+    monkeypatch.setitem(gen.DESCRIPTIONS, ("sale", "receipt"), "the receipt")
+    with pytest.raises(gen.DocsError, match=r"described in its schema and in DESCRIPTIONS"):
+        gen.render()
+
+
+def test_event_reference_refuses_an_undocumented_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    gen = _event_docs()
+    monkeypatch.setitem(KINDS, "taste", KindSpec("taste", None, _Described()))
+    with pytest.raises(gen.DocsError, match=r"kind\(s\) taste have no prose"):
+        gen.render()

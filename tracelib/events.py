@@ -83,12 +83,19 @@ def _lot_quantity_problem(item: Any) -> dict[str, list[str]] | list[str] | None:
 
 
 class _SigSchema(Schema):
+    """CONTRACT.md "Signature": ``{key, value}``."""
+
     class Meta:
         unknown = RAISE
 
     key = fields.String(required=True, validate=validate.Regexp(
-        _KEY_ID, error="must be a 16-hex-digit key id"))
-    value = fields.String(required=True, validate=validate.Length(min=1, max=200))
+        _KEY_ID, error="must be a 16-hex-digit key id"), metadata={
+            "description": "id of the signing key: the first 8 bytes of SHA-256 of the raw "
+                           "Ed25519 public key, in hex; a key registered for the actor "
+                           "(`register`) and not revoked"})
+    value = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={
+        "description": "the 64-byte Ed25519 signature, base64, over the RFC 8785 canonical "
+                       "bytes of the event without `sig`"})
 
 
 class EnvelopeSchema(Schema):
@@ -97,15 +104,29 @@ class EnvelopeSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    id = fields.String(required=True, validate=_id)
-    kind = fields.String(required=True)
-    time = fields.String(required=True)
-    actor = fields.String(required=True, validate=_id)
-    location = fields.String(required=True, validate=_id)
-    inputs = LotQuantities(load_default=list)
-    outputs = LotQuantities(load_default=list)
-    data = fields.Dict(required=True)
-    sig = fields.Nested(_SigSchema)
+    id = fields.String(required=True, validate=_id, metadata={
+        "description": "the event's id, unique in the ledger: the same id with the same bytes "
+                       "is stored once, with other bytes it is rejected"})
+    kind = fields.String(required=True, metadata={
+        "description": "what happened; decides the `data` schema and the rules at append"})
+    time = fields.String(required=True, metadata={
+        "description": "when it happened: RFC 3339 with a UTC offset, e.g. "
+                       "`2026-11-22T06:10:00+08:00`"})
+    actor = fields.String(required=True, validate=_id, metadata={
+        "description": "the registered party that did it and signs the event"})
+    location = fields.String(required=True, validate=_id, metadata={
+        "description": "the registered location where it happened"})
+    inputs = LotQuantities(load_default=list, metadata={
+        "description": "the lots the event acts on at `location`: shipped, received, "
+                       "consumed, sold, held, …"})
+    outputs = LotQuantities(load_default=list, metadata={
+        "description": "lots the event makes at `location` (by `origin`, `slaughter`, "
+                       "`transform`)"})
+    data = fields.Dict(required=True, metadata={
+        "description": "the kind's own fields: see the kind's section below"})
+    sig = fields.Nested(_SigSchema, metadata={
+        "description": "the actor's signature; `tracelib append` adds it to an unsigned event "
+                       "when the actor's key is in the local keystore"})
 
 
 _ENVELOPE = EnvelopeSchema()
@@ -197,13 +218,20 @@ class Event:
                 sig = Signature(loaded["sig"]["key"], raw)
         except ValidationError as e:
             raise e.at(event_id=event_id) from e
+        return cls.assemble(loaded, moment, body, sig)
+
+    @classmethod
+    def assemble(cls, doc: Mapping[str, Any], moment: datetime, body: bytes,
+                 sig: Signature | None) -> Event:
+        """The Event of a document :meth:`from_dict` has accepted, from the parts it
+        derived (the time, the canonical body, the decoded signature); used where the
+        validation ran in another process. Not a validator: never call it on anything else."""
         return cls(
-            id=event_id, kind=loaded["kind"], time=moment, time_text=loaded["time"],
-            time_us=to_micros(moment),
-            actor=loaded["actor"], location=loaded["location"],
-            inputs=tuple(_lot_qty(x) for x in loaded["inputs"]),
-            outputs=tuple(_lot_qty(x) for x in loaded["outputs"]),
-            data=loaded["data"], sig=sig, body=body,
+            id=doc["id"], kind=doc["kind"], time=moment, time_text=doc["time"],
+            time_us=to_micros(moment), actor=doc["actor"], location=doc["location"],
+            inputs=tuple(_lot_qty(x) for x in doc.get("inputs", ())),
+            outputs=tuple(_lot_qty(x) for x in doc.get("outputs", ())),
+            data=dict(doc["data"]), sig=sig, body=body,
         )
 
     @classmethod
@@ -225,6 +253,16 @@ class Event:
         doc["sig"] = Signature(key_id, signature).to_dict()
         return cls.from_dict(doc)
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Events cross process boundaries by the thousand (validated in the signature
+        # pool, used by the writer); plain tuples pickle several times faster than the
+        # dataclasses, and an Event is rebuilt from them without validating it again.
+        return _rebuild_event, (
+            self.id, self.kind, self.time, self.time_text, self.time_us, self.actor,
+            self.location, tuple((q.lot, str(q.qty), q.unit) for q in self.inputs),
+            tuple((q.lot, str(q.qty), q.unit) for q in self.outputs), self.data,
+            None if self.sig is None else (self.sig.key, self.sig.value), self.body)
+
     def to_dict(self) -> dict[str, Any]:
         """The wire form (CONTRACT.md), with ``sig`` when signed."""
         doc: dict[str, Any] = canonical.loads(self.body)
@@ -240,6 +278,17 @@ class Event:
 
     def lots(self) -> set[str]:
         return {q.lot for q in self.inputs} | {q.lot for q in self.outputs}
+
+
+def _rebuild_event(event_id: str, kind: str, time: datetime, time_text: str, time_us: int,
+                   actor: str, location: str, inputs: tuple[tuple[str, str, str], ...],
+                   outputs: tuple[tuple[str, str, str], ...], data: Mapping[str, Any],
+                   sig: tuple[str, bytes] | None, body: bytes) -> Event:
+    """The inverse of :meth:`Event.__reduce__` (for pickle only: the parts were validated)."""
+    return Event(event_id, kind, time, time_text, time_us, actor, location,
+                 tuple(LotQuantity(lot, Decimal(qty), unit) for lot, qty, unit in inputs),
+                 tuple(LotQuantity(lot, Decimal(qty), unit) for lot, qty, unit in outputs),
+                 data, None if sig is None else Signature(*sig), body)
 
 
 def _lot_qty(item: Mapping[str, str]) -> LotQuantity:

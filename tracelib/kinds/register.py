@@ -30,57 +30,97 @@ _text = validate.Length(min=1, max=500)
 
 
 class PartySchema(Schema):
+    """A party: someone who acts and signs (a farm, a carrier, a stall, the operator, …)."""
+
     class Meta:
         unknown = RAISE
 
-    id = fields.String(required=True, validate=_id)
-    name = fields.String(required=True, validate=_text)
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    id = fields.String(required=True, validate=_id, metadata={
+        "description": "the party's id: the `actor` of its events"})
+    name = fields.String(required=True, validate=_text, metadata={
+        "description": "its name, as shown on pages and reports"})
+    role = fields.String(required=True, validate=validate.OneOf(ROLES), metadata={
+        "description": "what it is in the chain; the operator's role cannot change"})
 
 
 class LocationSchema(Schema):
+    """A location: where events happen and stock is counted."""
+
     class Meta:
         unknown = RAISE
 
-    id = fields.String(required=True, validate=_id)
-    name = fields.String(required=True, validate=_text)
-    type = fields.String(required=True, validate=validate.OneOf(LOCATION_TYPES))
-    parent = fields.String(validate=_id)
-    holder = fields.String(validate=_id)
+    id = fields.String(required=True, validate=_id, metadata={
+        "description": "the location's id: the `location` of events there"})
+    name = fields.String(required=True, validate=_text, metadata={
+        "description": "its name, as shown on pages and reports"})
+    type = fields.String(required=True, validate=validate.OneOf(LOCATION_TYPES), metadata={
+        "description": "what kind of place it is; sales happen only at a `stall`, tests at a "
+                       "`stall` or a `lab`"})
+    parent = fields.String(validate=_id, metadata={
+        "description": "the location it is part of (a stall's market); must already be "
+                       "registered, or be earlier in this event's `locations`"})
+    holder = fields.String(validate=_id, metadata={
+        "description": "the party that holds it (a stall's keeper); must already be "
+                       "registered, or be in this event's `parties`"})
     # 亮证亮照: business licence 营业执照 and food business licence 食品经营许可证 numbers.
-    licences = fields.Dict(keys=fields.String(validate=validate.Length(max=50)),
-                           values=fields.String(validate=_text))
-    address = fields.String(validate=_text)
-    number = fields.String(validate=validate.Length(min=1, max=50))  # the stall number
+    licences = fields.Dict(
+        keys=fields.String(validate=validate.Length(max=50)),
+        values=fields.String(validate=_text),
+        metadata={"description": "licence numbers shown on the stall page (亮证亮照): "
+                                 "`business` (营业执照), `food` (食品经营许可证)"})
+    address = fields.String(validate=_text, metadata={"description": "its postal address"})
+    number = fields.String(validate=validate.Length(min=1, max=50), metadata={
+        "description": "the stall number in its market, e.g. `A01`"})
 
 
 class KeySchema(Schema):
+    """A party's Ed25519 public key; rotation registers the successor."""
+
     class Meta:
         unknown = RAISE
 
-    party = fields.String(required=True, validate=_id)
-    key_id = fields.String(required=True, validate=validate.Regexp(r"\A[0-9a-f]{16}\Z"))
-    public_key = fields.String(required=True)
-    valid_from = fields.String(required=True)
+    party = fields.String(required=True, validate=_id, metadata={
+        "description": "the party the key signs for; must already be registered, or be in "
+                       "this event's `parties`"})
+    key_id = fields.String(required=True, validate=validate.Regexp(r"\A[0-9a-f]{16}\Z"), metadata={
+        "description": "the first 8 bytes of SHA-256 of the raw public key, in hex; must "
+                       "match `public_key` and be new to the ledger"})
+    public_key = fields.String(required=True, metadata={
+        "description": "the raw 32-byte Ed25519 public key, base64"})
+    valid_from = fields.String(required=True, metadata={
+        "description": "RFC 3339 time from which the key may sign"})
 
 
 class RevokeSchema(Schema):
+    """A key revocation."""
+
     class Meta:
         unknown = RAISE
 
-    key_id = fields.String(required=True, validate=validate.Regexp(r"\A[0-9a-f]{16}\Z"))
-    revoked_at = fields.String(required=True)
-    reason = fields.String(validate=_text)
+    key_id = fields.String(required=True, validate=validate.Regexp(r"\A[0-9a-f]{16}\Z"), metadata={
+        "description": "the key to revoke: registered and not yet revoked"})
+    revoked_at = fields.String(required=True, metadata={
+        "description": "RFC 3339 time from which the key is no longer trusted"})
+    reason = fields.String(validate=_text, metadata={
+        "description": "why, e.g. `lost device` or `rotation`"})
 
 
 class RegisterData(Schema):
+    """At least one of ``parties``, ``locations``, ``keys`` and ``revoke`` is not empty; they
+    are applied in that order, each list in its own order."""
+
     class Meta:
         unknown = RAISE
 
-    parties = fields.List(fields.Nested(PartySchema), validate=validate.Length(max=10_000))
-    locations = fields.List(fields.Nested(LocationSchema), validate=validate.Length(max=10_000))
-    keys = fields.List(fields.Nested(KeySchema), validate=validate.Length(max=10_000))
-    revoke = fields.List(fields.Nested(RevokeSchema), validate=validate.Length(max=10_000))
+    parties = fields.List(fields.Nested(PartySchema), validate=validate.Length(max=10_000),
+                          metadata={"description": "parties to register"})
+    locations = fields.List(fields.Nested(LocationSchema), validate=validate.Length(max=10_000),
+                            metadata={"description": "locations to register"})
+    keys = fields.List(fields.Nested(KeySchema), validate=validate.Length(max=10_000),
+                       metadata={"description": "public keys to register"})
+    revoke = fields.List(fields.Nested(RevokeSchema), validate=validate.Length(max=10_000),
+                         metadata={"description": "keys to revoke; the operator's last valid "
+                                                  "key cannot be revoked"})
 
     @validates_schema
     def _not_empty(self, data: dict[str, Any], **_: Any) -> None:

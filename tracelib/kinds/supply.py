@@ -44,89 +44,148 @@ class _Open(Schema):
 class CertificateSchema(_Open):
     """食用农产品承诺达标合格证 (the farm's origin certificate)."""
 
-    no = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    product = fields.String(required=True, validate=_text)
-    producer = fields.String(required=True, validate=_text)
-    origin_place = fields.String(required=True, validate=_text)
-    issued_at = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    no = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={
+        "description": "the certificate's number"})
+    product = fields.String(required=True, validate=_text, metadata={
+        "description": "the product certified, e.g. `豇豆`"})
+    producer = fields.String(required=True, validate=_text, metadata={
+        "description": "the producer's name"})
+    origin_place = fields.String(required=True, validate=_text, metadata={
+        "description": "where it was produced"})
+    issued_at = fields.String(required=True, validate=validate.Length(min=1, max=40), metadata={
+        "description": "when the certificate was issued, as printed (RFC 3339 preferred)"})
     commitments = fields.List(fields.String(validate=_text), required=True,
-                              validate=validate.Length(min=1, max=20))
-    basis = fields.String(required=True, validate=validate.OneOf(CERT_BASIS))
-    quantity = fields.String(validate=_text)
-    contact = fields.String(validate=_text)
+                              validate=validate.Length(min=1, max=20), metadata={
+        "description": "the producer's commitments as printed, e.g. "
+                       "`不使用禁用农药兽药、停用兽药和非法添加物`"})
+    basis = fields.String(required=True, validate=validate.OneOf(CERT_BASIS), metadata={
+        "description": "what the commitments rest on: the producer's own test, a test it "
+                       "commissioned, or internal quality control"})
+    quantity = fields.String(validate=_text, metadata={
+        "description": "the quantity as printed on the certificate"})
+    contact = fields.String(validate=_text, metadata={
+        "description": "the producer's contact, as printed"})
 
 
 class ImportDocsSchema(Schema):
+    """The import documents of the 浙冷链 model, by number."""
+
     class Meta:
         unknown = RAISE
 
-    customs_declaration = fields.String(validate=validate.Length(min=1, max=100))
-    inspection_cert = fields.String(validate=validate.Length(min=1, max=100))
-    disinfection_cert = fields.String(validate=validate.Length(min=1, max=100))
+    customs_declaration = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "the customs declaration's number (报关单)"})
+    inspection_cert = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "the entry inspection and quarantine certificate's number (检验检疫证明)"})
+    disinfection_cert = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "the disinfection certificate's number (消毒证明)"})
 
 
 class OriginData(_Open):
-    certificate = fields.Nested(CertificateSchema, required=True)
-    product = fields.String(validate=_text)
-    storage = fields.String(validate=validate.OneOf(STORAGE))
-    gtin = fields.String(validate=validate.Regexp(r"\A\d{14}\Z", error="must be 14 digits"))
-    imported = fields.Boolean()
-    import_docs = fields.Nested(ImportDocsSchema)
+    certificate = fields.Nested(CertificateSchema, required=True, metadata={
+        "description": "the origin certificate (食用农产品承诺达标合格证) the lots are made under"})
+    product = fields.String(validate=_text, metadata={
+        "description": "the new lots' product; default `certificate.product`"})
+    storage = fields.String(validate=validate.OneOf(STORAGE), metadata={
+        "description": "how the lots are kept; decides the temperature limit of their "
+                       "shipments"})
+    gtin = fields.String(validate=validate.Regexp(r"\A\d{14}\Z", error="must be 14 digits"),
+                         metadata={"description": "the product's GS1 GTIN-14 (for GS1 Digital "
+                                                  "Link lot pages)"})
+    imported = fields.Boolean(metadata={
+        "description": "`true` for imported goods: a market or stall then receives them only "
+                       "with all three import documents on record"})
+    import_docs = fields.Nested(ImportDocsSchema, metadata={
+        "description": "import documents on record for the new lots"})
 
 
 class SlaughterData(_Open):
     """两章两证一报告: quarantine certificate, meat inspection certificate, ASF report."""
 
-    quarantine_cert = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    meat_inspection_cert = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    asf_report = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    product = fields.String(validate=_text)
-    storage = fields.String(validate=validate.OneOf(STORAGE))
+    quarantine_cert = fields.String(
+        required=True, validate=validate.Length(min=1, max=100),
+        metadata={"description": "the animal quarantine certificate's number (动物检疫合格证明)"})
+    meat_inspection_cert = fields.String(
+        required=True, validate=validate.Length(min=1, max=100),
+        metadata={"description": "the meat quality inspection certificate's number "
+                                 "(肉品品质检验合格证)"})
+    asf_report = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={
+        "description": "the African swine fever test report's number (非洲猪瘟检测报告)"})
+    product = fields.String(validate=_text, metadata={
+        "description": "the meat lots' product; default `猪肉`"})
+    storage = fields.String(validate=validate.OneOf(STORAGE), metadata={
+        "description": "how the meat lots are kept; default: as their inputs, when they agree"})
 
 
 class ReadingSchema(Schema):
+    """One temperature reading of a cold-chain hop."""
+
     class Meta:
         unknown = RAISE
 
-    time = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    celsius = fields.String(required=True, validate=_celsius)
+    time = fields.String(required=True, validate=validate.Length(min=1, max=40), metadata={
+        "description": "when it was read (RFC 3339)"})
+    celsius = fields.String(required=True, validate=_celsius, metadata={
+        "description": "the temperature in °C, a decimal string"})
 
 
 class ShipData(_Open):
-    to = fields.String(required=True, validate=_id)
-    vehicle = fields.String(validate=_text)
-    storage = fields.String(validate=validate.OneOf(STORAGE))
-    temperatures = fields.List(fields.Nested(ReadingSchema), validate=validate.Length(max=1000))
-    import_docs = fields.Nested(ImportDocsSchema)
+    to = fields.String(required=True, validate=_id, metadata={
+        "description": "the destination: a registered location other than this one"})
+    vehicle = fields.String(validate=_text, metadata={
+        "description": "the vehicle, e.g. its plate `渝F·7L302`"})
+    storage = fields.String(validate=validate.OneOf(STORAGE), metadata={
+        "description": "the hop's storage; default `frozen` when any lot shipped is frozen, "
+                       "else `chilled` when any is chilled"})
+    temperatures = fields.List(fields.Nested(ReadingSchema), validate=validate.Length(max=1000),
+                               metadata={"description": "readings during the hop; one above the "
+                                                        "storage's limit is an excursion"})
+    import_docs = fields.Nested(ImportDocsSchema, metadata={
+        "description": "import documents for the lots shipped: marks them imported and adds "
+                       "these documents to their record"})
 
 
 class ReceiveData(_Open):
-    from_ = fields.String(required=True, data_key="from", validate=_id)
-    ship_event = fields.String(required=True, validate=_id)
+    from_ = fields.String(required=True, data_key="from", validate=_id, metadata={
+        "description": "where the shipment left from: the `ship` event's location"})
+    ship_event = fields.String(required=True, validate=_id, metadata={
+        "description": "the id of the `ship` event this receipt closes"})
 
 
 class TransformData(_Open):
     process = fields.String(required=True, validate=validate.OneOf(
-        ("split", "merge", "repack", "cut", "process")))
-    product = fields.String(validate=_text)
+        ("split", "merge", "repack", "cut", "process")), metadata={
+            "description": "what was done to the inputs"})
+    product = fields.String(validate=_text, metadata={
+        "description": "the made lots' product; default: the inputs' product, when they agree"})
 
 
 class SaleData(_Open):
-    receipt = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    payment_ref = fields.String(validate=validate.Length(min=1, max=100))
+    receipt = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={
+        "description": "the stall's receipt number"})
+    payment_ref = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "the payment's reference, e.g. the QR payment's order number"})
 
 
 class ReasonData(_Open):
-    reason = fields.String(required=True, validate=_text)
-    test = fields.String(validate=_id)  # the test event behind a hold or release
-    drill = fields.String(validate=_id)
+    reason = fields.String(required=True, validate=_text, metadata={
+        "description": "why, in words; a hold's reason is shown on the stall page"})
+    test = fields.String(validate=_id, metadata={
+        "description": "the id of the test event behind it"})
+    drill = fields.String(validate=_id, metadata={
+        "description": "the id of the `drill` event behind it"})
 
 
 class DrillData(_Open):
-    question = fields.String(required=True, validate=_text)
-    lot = fields.String(required=True, validate=_id)
-    answer_digest = fields.String(required=True, validate=validate.Regexp(r"\A[0-9a-f]{64}\Z"))
-    elapsed_ms = fields.String(validate=validate.Regexp(r"\A\d{1,9}(?:\.\d{1,3})?\Z"))
+    question = fields.String(required=True, validate=_text, metadata={
+        "description": "the drill's question, in words"})
+    lot = fields.String(required=True, validate=_id, metadata={
+        "description": "the lot traced"})
+    answer_digest = fields.String(required=True, validate=validate.Regexp(r"\A[0-9a-f]{64}\Z"),
+                                  metadata={"description": "SHA-256 of the canonical trace "
+                                                           "answer, hex"})
+    elapsed_ms = fields.String(validate=validate.Regexp(r"\A\d{1,9}(?:\.\d{1,3})?\Z"), metadata={
+        "description": "how long the answer took, in milliseconds"})
 
 
 # -- rules ------------------------------------------------------------------------
