@@ -12,16 +12,18 @@ import itertools
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
 from .keys import verify_batch
 
 if TYPE_CHECKING:
-    from .events import Event
+    from datetime import datetime
 
-__all__ = ["SignatureJob", "cpu_count", "prepare_batch", "prepare_stream", "submit"]
+    from .events import Event, Signature
+
+__all__ = ["SignatureJob", "assemble", "cpu_count", "prepare_batch", "prepare_stream", "submit"]
 
 _POOL: ProcessPoolExecutor | None = None
 _POOL_PID: int | None = None
@@ -78,12 +80,18 @@ def submit(items: Sequence[tuple[bytes, bytes, bytes]]) -> SignatureJob:
 # its signature, and the writer must stay single-threaded; so incoming dicts are parsed,
 # validated and signature-checked in the pool, one chunk ahead of the writer.
 
-Prepared = tuple["Event | None", "tuple[str, str | None, str | None] | None", "bool | None"]
+# What the pool sends back for one incoming item: for a document, not the Event (pickling
+# it back costs as much as parsing it) but the parts the writer cannot cheaply derive from
+# its own copy of the document; see :func:`assemble`.
+Accepted = tuple[bytes, "datetime", "Signature | None"]  # body, time, signature
+Problem = tuple[str, "str | None", "str | None"]  # message, field, event id
+Prepared = tuple["Event | Accepted | None", "Problem | None", "bool | None"]
 
 
 def prepare_batch(items: Sequence[object], keys: dict[str, bytes]) -> list[Prepared]:
-    """For each item: the validated Event (or the error's message, field and event id), and whether
-    its signature verified with the given key of its key id (None: key not given)."""
+    """For each item: the validated Event's parts (or the error's message, field and event
+    id), and whether its signature verified with the given key of its key id (None: key not
+    given)."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -109,8 +117,19 @@ def prepare_batch(items: Sequence[object], keys: dict[str, bytes]) -> list[Prepa
                 ok = True
             except InvalidSignature:
                 ok = False
-        out.append((event, None, ok))
+        out.append((event if event is item else (event.body, event.time, event.sig), None, ok))
     return out
+
+
+def assemble(item: object, prepared: Event | Accepted) -> Event:
+    """The Event of an incoming item from what :func:`prepare_batch` made of it."""
+    from .events import Event
+
+    if isinstance(prepared, Event):
+        return prepared
+    assert isinstance(item, Mapping)
+    body, moment, sig = prepared
+    return Event.assemble(item, moment, body, sig)
 
 
 def prepare_stream(chunks: Iterator[list[object]],

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from . import merkle
-from ._sigpool import SignatureJob, prepare_stream
+from ._sigpool import SignatureJob, assemble, prepare_stream
 from .directory import KeyRecord, Location, Party
 from .errors import (
     ConflictError,
@@ -41,7 +41,7 @@ from .keys import Keystore, SigningKey, VerifyKey
 from .kinds import kind_spec
 from .kinds.supply import DEFAULT_TEMPERATURE_LIMITS
 from .note import Checkpoint, NoteVerifier, open_note, sign_note
-from .record import GENESIS_PREV, Record
+from .record import GENESIS_PREV, Record, record_bytes
 from .store import Store
 from .supply_state import SupplyState
 from .timeutil import format_utc, parse_rfc3339, to_micros, utcnow
@@ -140,6 +140,29 @@ class AppendContext:
         self.seq = -1  # the seq of the event being applied
         self.supply = SupplyState(conn)
         self.temperature_limits = dict(DEFAULT_TEMPERATURE_LIMITS)
+
+    def prefetch(self, events: Sequence[Event]) -> None:
+        """Load in a few queries the parties, locations (with their parents), keys, lots,
+        stock and shipments a chunk of events will touch."""
+        want_parties = {e.actor for e in events} - self._parties.keys()
+        found_parties = self.store.parties_by_id(self.conn, want_parties)
+        for party_id in want_parties:
+            self._parties[party_id] = found_parties.get(party_id)
+        want_places = {e.location for e in events} - self._locations.keys()
+        for _level in range(2):  # the events' locations, then their parents
+            found_places = self.store.locations(self.conn, want_places)
+            for location_id in want_places:
+                self._locations[location_id] = found_places.get(location_id)
+            want_places = {p.parent for p in found_places.values()
+                           if p.parent is not None} - self._locations.keys()
+        self.prefetch_keys(e.sig.key for e in events if e.sig is not None)
+        self.supply.prefetch(events)
+
+    def prefetch_keys(self, key_ids: Iterable[str]) -> None:
+        want = set(key_ids) - self._keys.keys()
+        found = self.store.keys_by_id(self.conn, want)
+        for key_id in want:
+            self._keys[key_id] = found.get(key_id)
 
     def party(self, party_id: str) -> Party | None:
         if party_id not in self._parties:
@@ -307,24 +330,26 @@ class Ledger:
 
             def keys_for(chunk: list[object]) -> dict[str, bytes]:
                 """Public keys (already in the ledger) of the key ids a chunk is signed with."""
-                wanted = {_sig_key(item) for item in chunk} - set(known_keys) - {None}
-                for key_id in wanted:
+                claimed = {_sig_key(item) for item in chunk} - {None}
+                ctx.prefetch_keys(k for k in claimed if k is not None and k not in known_keys)
+                for key_id in claimed - known_keys.keys():
                     assert key_id is not None
                     record = ctx.key(key_id)
                     known_keys[key_id] = None if record is None else record.public_key
-                return {k: v for k in {_sig_key(i) for i in chunk}
+                return {k: v for k in claimed
                         if k is not None and (v := known_keys.get(k)) is not None}
 
-            for _chunk, prepared in prepare_stream(iter(_chunked(events, CHUNK)), keys_for):
+            for chunk, prepared in prepare_stream(iter(_chunked(events, CHUNK)), keys_for):
                 parsed: list[tuple[int, Event]] = []
                 checked: set[int] = set()
-                for event_or_none, problem, sig_ok in prepared:
+                for item, (parts, problem, sig_ok) in zip(chunk, prepared, strict=True):
                     line = lines[position] if lines is not None else position + 1
                     position += 1
-                    if event_or_none is None:
+                    if parts is None:
                         assert problem is not None
                         raise ValidationError(problem[0], field=problem[1], line=line,
                                               event_id=problem[2])
+                    event_or_none = assemble(item, parts)
                     if sig_ok is False:
                         assert event_or_none.sig is not None
                         raise SignatureError(
@@ -334,15 +359,15 @@ class Ledger:
                         checked.add(id(event_or_none))
                     parsed.append((line, event_or_none))
                 stored = self.store.find_events(conn, [e.id for _, e in parsed])
-                ctx.supply.prefetch(e for _, e in parsed)
-                rows: list[dict[str, Any]] = []
-                new_nodes: list[dict[str, Any]] = []
+                ctx.prefetch([e for _, e in parsed])
+                rows: list[tuple[Any, ...]] = []
+                new_nodes: list[tuple[int, int, bytes]] = []
                 sig_items: list[tuple[bytes, bytes, bytes]] = []
                 signed_by: list[tuple[int, Event]] = []
 
                 def keep_node(level: int, index: int, digest: bytes,
-                              sink: list[dict[str, Any]] = new_nodes) -> None:
-                    sink.append({"level": level, "idx": index, "hash": digest})
+                              sink: list[tuple[int, int, bytes]] = new_nodes) -> None:
+                    sink.append((level, index, digest))
 
                 for line, event in parsed:
                     earlier = stored.get(event.id)
@@ -370,14 +395,12 @@ class Ledger:
                     if id(event) not in checked:  # else verified in the pool (same key id)
                         sig_items.append((key.public_key, event.body, event.sig.value))
                         signed_by.append((line, event))
-                    record = Record(size, event.id, event.kind, event.actor, event.location,
-                                    event.time_text, prev, b"", event.body, event.sig.key,
-                                    event.sig.value, recorded_at)
-                    digest = record.computed_hash()
+                    digest = merkle.leaf_hash(record_bytes(size, prev, event.body, event.sig.key,
+                                                           event.sig.value, recorded_at))
                     tree.append(digest, keep_node)
-                    row = record.to_row()
-                    row["hash"] = digest
-                    rows.append(row)
+                    rows.append((size, event.id, event.kind, event.actor, event.location,
+                                 event.time_text, prev, digest, event.body, event.sig.key,
+                                 event.sig.value, recorded_at))  # RECORD_COLUMNS order
                     receipt = Receipt(size, event.id, digest, recorded_at)
                     receipts.append(receipt)
                     seen[event.id] = receipt

@@ -30,8 +30,8 @@ class SupplyState:
         self._changed_stock: dict[tuple[str, str], StockRow] = {}
         self._new_shipments: dict[tuple[str, str], ShipmentRow] = {}
         self._changed_shipments: dict[tuple[str, str], ShipmentRow] = {}
-        self._edges: list[dict[str, Any]] = []
-        self._events: list[dict[str, Any]] = []
+        self._edges: list[tuple[str, str, int]] = []
+        self._events: list[tuple[str, int]] = []
         self._readings: list[dict[str, Any]] = []
 
     # -- bulk reads -------------------------------------------------------------
@@ -113,10 +113,10 @@ class SupplyState:
 
     # -- append-only rows -----------------------------------------------------------------
     def add_edge(self, parent: str, child: str, seq: int) -> None:
-        self._edges.append({"parent": parent, "child": child, "seq": seq})
+        self._edges.append((parent, child, seq))
 
     def add_lot_event(self, code: str, seq: int) -> None:
-        self._events.append({"lot": code, "seq": seq})
+        self._events.append((code, seq))
 
     def add_excursion(self, seq: int, reading: int, time: str, celsius: str, limit: str,
                       storage: str) -> None:

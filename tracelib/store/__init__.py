@@ -19,10 +19,15 @@ from sqlalchemy.exc import OperationalError
 from ..directory import KeyRecord, Location, Party
 from ..errors import NotFoundError, TracelibError
 from ..merkle import NodeId
+from .bulk import insert_tuples, select_where_in
 from .engine import WRITER_OPTION, make_engine, normalize_url
 from .schema import checkpoints, keys, locations, meta, nodes, parties, records
 
-__all__ = ["Store"]
+__all__ = ["RECORD_COLUMNS", "Store"]
+
+#: The order of the values in a record row tuple (:meth:`Store.insert_records`).
+RECORD_COLUMNS = ("seq", "event_id", "kind", "actor", "location", "event_time", "prev_hash",
+                  "hash", "body", "key_id", "signature", "recorded_at")
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 # One writer per ledger: the advisory lock's key is derived from the database and schema
@@ -117,9 +122,9 @@ class Store:
         value = conn.execute(select(records.c.recorded_at).where(records.c.seq == size - 1)).scalar()
         return None if value is None else str(value)
 
-    def insert_records(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            conn.execute(records.insert(), rows)
+    def insert_records(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Insert record rows, tuples in :data:`RECORD_COLUMNS` order."""
+        insert_tuples(conn, records, RECORD_COLUMNS, rows)
 
     def record_row(self, conn: Connection, seq: int) -> dict[str, Any]:
         row = conn.execute(select(records).where(records.c.seq == seq)).mappings().first()
@@ -135,13 +140,8 @@ class Store:
 
     def find_events(self, conn: Connection, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Stored records for the given event ids (for idempotent appends)."""
-        found: dict[str, dict[str, Any]] = {}
-        cols = [records.c.seq, records.c.event_id, records.c.body, records.c.hash,
-                records.c.recorded_at]
-        for part in _chunks(list(event_ids)):
-            for row in conn.execute(select(*cols).where(records.c.event_id.in_(part))).mappings():
-                found[row["event_id"]] = dict(row)
-        return found
+        return {row["event_id"]: dict(row)
+                for row in select_where_in(conn, records, "event_id", list(event_ids))}
 
     def iter_record_rows(self, conn: Connection, start: int, end: int,
                          *, kind: str | None = None) -> Iterator[dict[str, Any]]:
@@ -156,9 +156,9 @@ class Store:
             result.close()
 
     # -- Merkle nodes ---------------------------------------------------------
-    def insert_nodes(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            conn.execute(nodes.insert(), rows)
+    def insert_nodes(self, conn: Connection, rows: list[tuple[int, int, bytes]]) -> None:
+        """Insert subtree hashes, ``(level, idx, hash)`` tuples."""
+        insert_tuples(conn, nodes, ("level", "idx", "hash"), rows)
 
     def get_nodes(self, conn: Connection, ids: Iterable[NodeId]) -> dict[NodeId, bytes]:
         """Hashes of the given nodes; level 0 is a record's leaf hash. Missing ids are absent."""
@@ -227,17 +227,17 @@ class Store:
         row = conn.execute(select(parties).where(parties.c.id == party_id)).mappings().first()
         return Party(row["id"], row["name"], row["role"], int(row["seq"])) if row else None
 
+    def parties_by_id(self, conn: Connection, ids: Iterable[str]) -> dict[str, Party]:
+        return {row["id"]: Party(row["id"], row["name"], row["role"], int(row["seq"]))
+                for row in select_where_in(conn, parties, "id", sorted(set(ids)))}
+
     def location(self, conn: Connection, location_id: str) -> Location | None:
         row = conn.execute(select(locations).where(locations.c.id == location_id)).mappings().first()
         return _location(row) if row else None
 
     def locations(self, conn: Connection, ids: Iterable[str]) -> dict[str, Location]:
-        wanted = sorted(set(ids))
-        found: dict[str, Location] = {}
-        for part in _chunks(wanted):
-            for row in conn.execute(select(locations).where(locations.c.id.in_(part))).mappings():
-                found[row["id"]] = _location(row)
-        return found
+        return {row["id"]: _location(row)
+                for row in select_where_in(conn, locations, "id", sorted(set(ids)))}
 
     def record_rows(self, conn: Connection, seqs: Iterable[int]) -> list[dict[str, Any]]:
         wanted = sorted(set(seqs))
@@ -255,6 +255,10 @@ class Store:
     def key(self, conn: Connection, key_id: str) -> KeyRecord | None:
         row = conn.execute(select(keys).where(keys.c.key_id == key_id)).mappings().first()
         return _key(row) if row else None
+
+    def keys_by_id(self, conn: Connection, key_ids: Iterable[str]) -> dict[str, KeyRecord]:
+        return {row["key_id"]: _key(row)
+                for row in select_where_in(conn, keys, "key_id", sorted(set(key_ids)))}
 
     def keys_of(self, conn: Connection, party_id: str) -> list[KeyRecord]:
         rows = conn.execute(select(keys).where(keys.c.party == party_id)

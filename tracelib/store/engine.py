@@ -20,6 +20,7 @@ from ..errors import ValidationError
 __all__ = ["WRITER_OPTION", "default_keystore", "display_url", "make_engine", "normalize_url"]
 
 WRITER_OPTION = "tracelib_writer"
+WRITER_CACHE_KIB = 65536  # SQLite page cache of a write transaction (PRAGMA cache_size)
 
 
 def normalize_url(db: str | os.PathLike[str]) -> str:
@@ -70,7 +71,20 @@ def make_engine(db: str | os.PathLike[str]) -> Engine:
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Any) -> None:
             writer = connection.get_execution_options().get(WRITER_OPTION, False)
+            if writer:
+                # An append updates several indexes with keys in no particular order (event
+                # ids, lot codes); a page cache that holds their upper levels keeps a large
+                # ledger's batches from re-reading them for every row. Readers keep the
+                # default (2 MB), so a service worker stays small.
+                connection.exec_driver_sql(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
             connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+        def _end(connection: Any) -> None:
+            if connection.get_execution_options().get(WRITER_OPTION, False):
+                connection.exec_driver_sql("PRAGMA cache_size=-2000")  # back to the default
+
+        event.listen(engine, "commit", _end)
+        event.listen(engine, "rollback", _end)
 
         return engine
     return create_engine(url, pool_pre_ping=True)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, select
 
+from .bulk import insert_rows, insert_tuples, select_where_in
 from .schema import excursions, lot_edges, lot_events, lots, shipments, stock
 
 __all__ = ["LotRow", "ShipmentRow", "StockRow", "SupplySql"]
-
-_IN = 500
-
 
 @dataclass
 class LotRow:
@@ -30,12 +28,19 @@ class LotRow:
     import_docs: set[str] = field(default_factory=set)
     recalled_seq: int | None = None
 
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "lot", "unit", "product", "storage", "gtin", "seq", "kind", "location", "imported",
+        "import_docs", "recalled_seq")
+
+    def to_values(self) -> tuple[Any, ...]:
+        """The row's values in :attr:`COLUMNS` order."""
+        return (self.lot, self.unit, self.product, self.storage, self.gtin, self.seq, self.kind,
+                self.location, int(self.imported),
+                json.dumps(sorted(self.import_docs)) if self.import_docs else "[]",
+                self.recalled_seq)
+
     def to_row(self) -> dict[str, Any]:
-        return {"lot": self.lot, "unit": self.unit, "product": self.product,
-                "storage": self.storage, "gtin": self.gtin, "seq": self.seq, "kind": self.kind,
-                "location": self.location, "imported": int(self.imported),
-                "import_docs": json.dumps(sorted(self.import_docs)),
-                "recalled_seq": self.recalled_seq}
+        return dict(zip(self.COLUMNS, self.to_values(), strict=True))
 
 
 @dataclass
@@ -51,11 +56,17 @@ class StockRow:
     hold_seq: int | None = None
     hold_reason: str | None = None
 
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "lot", "location", "unit", "received", "sold", "shipped", "consumed", "on_hand",
+        "hold_seq", "hold_reason")
+
+    def to_values(self) -> tuple[Any, ...]:
+        """The row's values in :attr:`COLUMNS` order."""
+        return (self.lot, self.location, self.unit, self.received, self.sold, self.shipped,
+                self.consumed, self.on_hand, self.hold_seq, self.hold_reason)
+
     def to_row(self) -> dict[str, Any]:
-        return {"lot": self.lot, "location": self.location, "unit": self.unit,
-                "received": self.received, "sold": self.sold, "shipped": self.shipped,
-                "consumed": self.consumed, "on_hand": self.on_hand, "hold_seq": self.hold_seq,
-                "hold_reason": self.hold_reason}
+        return dict(zip(self.COLUMNS, self.to_values(), strict=True))
 
 
 @dataclass
@@ -75,13 +86,6 @@ class ShipmentRow:
                 "qty": self.qty, "from_location": self.from_location,
                 "to_location": self.to_location, "received_qty": self.received_qty,
                 "receive_seq": self.receive_seq, "discrepancy": self.discrepancy}
-
-
-def _where_in(conn: Connection, query: Select[Any], column: Any,
-              values: Sequence[Any]) -> Iterator[Any]:
-    """Rows of ``query`` with ``column IN values``, a bounded IN-list at a time."""
-    for start in range(0, len(values), _IN):
-        yield from conn.execute(query.where(column.in_(values[start:start + _IN]))).mappings()
 
 
 def _lot(row: Any) -> LotRow:
@@ -105,19 +109,19 @@ class SupplySql:
 
     @staticmethod
     def lots(conn: Connection, codes: Sequence[str]) -> dict[str, LotRow]:
-        return {row["lot"]: _lot(row) for row in _where_in(conn, select(lots), lots.c.lot, codes)}
+        return {row["lot"]: _lot(row) for row in select_where_in(conn, lots, "lot", codes)}
 
     @staticmethod
     def stock(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StockRow]:
         # By lot, then filtered here: SQLite answers a row-value IN with a table scan.
         wanted = set(keys)
         codes = sorted({code for code, _ in wanted})
-        rows = _where_in(conn, select(stock), stock.c.lot, codes)
+        rows = select_where_in(conn, stock, "lot", codes)
         return {key: _stock(row) for row in rows if (key := (row["lot"], row["location"])) in wanted}
 
     @staticmethod
     def stock_of_lots(conn: Connection, codes: Sequence[str]) -> list[StockRow]:
-        return [_stock(r) for r in _where_in(conn, select(stock), stock.c.lot, codes)]
+        return [_stock(r) for r in select_where_in(conn, stock, "lot", codes)]
 
     @staticmethod
     def stock_at(conn: Connection, location: str) -> list[StockRow]:
@@ -139,55 +143,54 @@ class SupplySql:
                                                                              ShipmentRow]:
         wanted = set(keys)
         events = sorted({event for event, _ in wanted})
-        rows = _where_in(conn, select(shipments), shipments.c.ship_event, events)
+        rows = select_where_in(conn, shipments, "ship_event", events)
         return {key: _shipment(row) for row in rows
                 if (key := (row["ship_event"], row["lot"])) in wanted}
 
     @staticmethod
     def shipments_of_lots(conn: Connection, codes: Sequence[str]) -> list[ShipmentRow]:
-        rows = _where_in(conn, select(shipments), shipments.c.lot, codes)
+        rows = select_where_in(conn, shipments, "lot", codes)
         return sorted((_shipment(r) for r in rows), key=lambda s: (s.ship_seq, s.lot))
 
     @staticmethod
     def children(conn: Connection, parents: Sequence[str]) -> list[tuple[str, str]]:
-        query = select(lot_edges.c.parent, lot_edges.c.child)
-        return [(r["parent"], r["child"]) for r in _where_in(conn, query, lot_edges.c.parent, parents)]
+        rows = select_where_in(conn, lot_edges, "parent", parents)
+        return [(r["parent"], r["child"]) for r in rows]
 
     @staticmethod
     def parents(conn: Connection, children: Sequence[str]) -> list[tuple[str, str]]:
-        query = select(lot_edges.c.parent, lot_edges.c.child)
-        return [(r["parent"], r["child"]) for r in _where_in(conn, query, lot_edges.c.child, children)]
+        rows = select_where_in(conn, lot_edges, "child", children)
+        return [(r["parent"], r["child"]) for r in rows]
 
     @staticmethod
     def event_seqs(conn: Connection, codes: Sequence[str]) -> list[int]:
-        rows = _where_in(conn, select(lot_events.c.seq), lot_events.c.lot, codes)
+        rows = select_where_in(conn, lot_events, "lot", codes)
         return sorted({int(r["seq"]) for r in rows})
 
     @staticmethod
     def excursions(conn: Connection, seqs: Sequence[int]) -> list[dict[str, Any]]:
-        rows = _where_in(conn, select(excursions), excursions.c.seq, seqs)
+        rows = select_where_in(conn, excursions, "seq", seqs)
         return sorted((dict(r) for r in rows), key=lambda r: (r["seq"], r["reading"]))
 
     @staticmethod
     def write(conn: Connection, *, new_lots: Iterable[LotRow], changed_lots: Iterable[LotRow],
               new_stock: Iterable[StockRow], changed_stock: Iterable[StockRow],
               new_shipments: Iterable[ShipmentRow], changed_shipments: Iterable[ShipmentRow],
-              edges: list[dict[str, Any]], events: list[dict[str, Any]],
+              edges: list[tuple[str, str, int]], events: list[tuple[str, int]],
               readings: list[dict[str, Any]]) -> None:
-        _insert(conn, lots, [r.to_row() for r in new_lots])
+        insert_tuples(conn, lots, LotRow.COLUMNS, [r.to_values() for r in new_lots])
         _update(conn, lots, [r.to_row() for r in changed_lots], ("lot",))
-        _insert(conn, stock, [r.to_row() for r in new_stock])
+        insert_tuples(conn, stock, StockRow.COLUMNS, [r.to_values() for r in new_stock])
         _update(conn, stock, [r.to_row() for r in changed_stock], ("lot", "location"))
         _insert(conn, shipments, [r.to_row() for r in new_shipments])
         _update(conn, shipments, [r.to_row() for r in changed_shipments], ("ship_event", "lot"))
-        _insert(conn, lot_edges, edges)
-        _insert(conn, lot_events, events)
-        _insert(conn, excursions, readings)
+        insert_tuples(conn, lot_edges, ("parent", "child", "seq"), edges)
+        insert_tuples(conn, lot_events, ("lot", "seq"), events)
+        insert_rows(conn, excursions, readings)
 
 
 def _insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(table.insert(), rows)
+    insert_rows(conn, table, rows)
 
 
 def _update(conn: Connection, table: Any, rows: list[dict[str, Any]],
