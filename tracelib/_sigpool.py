@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import marshal
 import multiprocessing
 import os
+import pickle
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import TYPE_CHECKING
+from typing import Any
 
+from .events import Event, Signature
 from .keys import verify_batch
-
-if TYPE_CHECKING:
-    from datetime import datetime
-
-    from .events import Event, Signature
+from .timeutil import parse_rfc3339
 
 __all__ = ["SignatureJob", "assemble", "cpu_count", "prepare_batch", "prepare_stream", "submit"]
 
@@ -83,9 +82,9 @@ def submit(items: Sequence[tuple[bytes, bytes, bytes]]) -> SignatureJob:
 # What the pool sends back for one incoming item: for a document, not the Event (pickling
 # it back costs as much as parsing it) but the parts the writer cannot cheaply derive from
 # its own copy of the document; see :func:`assemble`.
-Accepted = tuple[bytes, "datetime", "Signature | None"]  # body, time, signature
+Accepted = tuple[bytes, "str | None", "bytes | None"]  # canonical body, sig key id, sig bytes
 Problem = tuple[str, "str | None", "str | None"]  # message, field, event id
-Prepared = tuple["Event | Accepted | None", "Problem | None", "bool | None"]
+Prepared = tuple[Event | Accepted | None, "Problem | None", "bool | None"]
 
 
 def prepare_batch(items: Sequence[object], keys: dict[str, bytes]) -> list[Prepared]:
@@ -96,7 +95,6 @@ def prepare_batch(items: Sequence[object], keys: dict[str, bytes]) -> list[Prepa
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from .errors import ValidationError
-    from .events import Event
 
     out: list[Prepared] = []
     loaded: dict[str, Ed25519PublicKey] = {}
@@ -107,29 +105,40 @@ def prepare_batch(items: Sequence[object], keys: dict[str, bytes]) -> list[Prepa
             out.append((None, (e.message, e.field, e.event_id), None))
             continue
         ok: bool | None = None
-        if event.sig is not None and event.sig.key in keys:
-            key = loaded.get(event.sig.key)
+        sig = event.sig
+        if sig is not None and sig.key in keys:
+            key = loaded.get(sig.key)
             if key is None:
-                key = loaded[event.sig.key] = Ed25519PublicKey.from_public_bytes(
-                    keys[event.sig.key])
+                key = loaded[sig.key] = Ed25519PublicKey.from_public_bytes(keys[sig.key])
             try:
-                key.verify(event.sig.value, event.body)
+                key.verify(sig.value, event.body)
                 ok = True
             except InvalidSignature:
                 ok = False
-        out.append((event if event is item else (event.body, event.time, event.sig), None, ok))
+        if event is item:
+            out.append((event, None, ok))
+        else:
+            out.append(((event.body, None if sig is None else sig.key,
+                         None if sig is None else sig.value), None, ok))
     return out
+
+
+def _prepare_marshalled(payload: bytes, keys: dict[str, bytes]) -> bytes:
+    """:func:`prepare_batch` over documents sent and returned as :mod:`marshal` bytes: for
+    plain JSON-like data it is an order of magnitude cheaper to write than pickle, and the
+    writer process, which does the writing, is the one that must not wait."""
+    return marshal.dumps(prepare_batch(marshal.loads(payload), keys))  # noqa: S302 - our own pipe
 
 
 def assemble(item: object, prepared: Event | Accepted) -> Event:
     """The Event of an incoming item from what :func:`prepare_batch` made of it."""
-    from .events import Event
-
-    if isinstance(prepared, Event):
+    if type(prepared) is not tuple:
+        assert isinstance(prepared, Event)
         return prepared
     assert isinstance(item, Mapping)
-    body, moment, sig = prepared
-    return Event.assemble(item, moment, body, sig)
+    body, key_id, value = prepared
+    sig = None if key_id is None or value is None else Signature(key_id, value)
+    return Event.assemble(item, parse_rfc3339(item["time"], field="time"), body, sig)
 
 
 def prepare_stream(chunks: Iterator[list[object]],
@@ -137,30 +146,46 @@ def prepare_stream(chunks: Iterator[list[object]],
                    ) -> Iterator[tuple[list[object], list[Prepared]]]:
     """Prepare chunks in the pool, keeping up to two chunks in flight ahead of the caller;
     small chunks (and one-core machines) are prepared inline. Order is kept."""
-    pending: deque[tuple[list[object], list[Future[list[Prepared]]] | list[Prepared]]] = deque()
+    # Per chunk: the chunk, its keys, and either its prepared items (done inline) or its
+    # parts with their futures.
+    pending: deque[tuple[list[object], dict[str, bytes], list[Prepared] | None,
+                         list[tuple[list[object], Future[Any]]]]] = deque()
 
     def submit(chunk: list[object]) -> None:
         keys = keys_for(chunk)
         if len(chunk) < INLINE_LIMIT or cpu_count() == 1:
-            pending.append((chunk, prepare_batch(chunk, keys)))
+            pending.append((chunk, keys, prepare_batch(chunk, keys), []))
             return
         step = -(-len(chunk) // cpu_count())
-        futures = [pool().submit(prepare_batch, chunk[i:i + step], keys)
-                   for i in range(0, len(chunk), step)]
-        pending.append((chunk, futures))
+        futures: list[tuple[list[object], Future[Any]]] = []
+        for i in range(0, len(chunk), step):
+            part = chunk[i:i + step]
+            try:
+                payload = marshal.dumps(part)
+            except ValueError:  # Events, or mappings that are not plain dicts
+                futures.append((part, pool().submit(prepare_batch, part, keys)))
+            else:
+                futures.append((part, pool().submit(_prepare_marshalled, payload, keys)))
+        pending.append((chunk, keys, None, futures))
 
     for chunk in itertools.islice(chunks, 2):
         submit(chunk)
     while pending:
-        chunk, work = pending.popleft()
+        chunk, keys, inline, futures = pending.popleft()
         following = next(chunks, None)
         if following is not None:
             submit(following)
-        if work and isinstance(work[0], Future):
-            done: list[Prepared] = []
-            for future in work:
-                assert isinstance(future, Future)
-                done.extend(future.result())
-            yield chunk, done
-        else:
-            yield chunk, work  # type: ignore[misc]
+        if inline is not None:
+            yield chunk, inline
+            continue
+        done: list[Prepared] = []
+        for part, future in futures:
+            try:
+                result = future.result()
+            except (TypeError, pickle.PicklingError):
+                # Items that cannot travel to the pool (a mapping type pickle does not
+                # know) are prepared here instead.
+                result = prepare_batch(part, keys)
+            done.extend(marshal.loads(result) if isinstance(result, bytes)  # noqa: S302
+                        else result)
+        yield chunk, done

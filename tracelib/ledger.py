@@ -16,8 +16,11 @@ by event id.
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -309,7 +312,7 @@ class Ledger:
         moment = now or utcnow()
         receipts: list[Receipt] = []
         jobs: list[tuple[SignatureJob, list[tuple[int, Event]]]] = []
-        with self.store.writer() as conn:
+        with _cyclic_gc_paused(), self.store.writer() as conn:
             ctx = AppendContext(self.store, conn, self.operator)
             size = self.store.size(conn)
             # Record time never goes backwards (verify checks it): key validity and
@@ -674,6 +677,37 @@ class Ledger:
         return verify_ledger(self, workers=workers, progress=progress)
 
 
+_GC_LOCK = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a batch is appended.
+
+    An append allocates a few container objects per event and keeps most of them until
+    the batch commits, so the collector's full passes keep re-scanning everything the
+    caller and the batch hold: a quarter of the writer's CPU on a 10,000-event batch.
+    The append makes no reference cycles of its own (reference counting frees its
+    garbage); the collector is re-enabled when the last concurrent append ends, if it
+    was enabled when the first began.
+    """
+    global _gc_pausers, _gc_was_enabled
+    with _GC_LOCK:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 def _assemble(plan: Sequence[Sequence[merkle.NodeId]],
               found: Mapping[merkle.NodeId, bytes]) -> list[bytes]:
     try:
@@ -712,6 +746,10 @@ def _settle(job: tuple[SignatureJob, list[tuple[int, Event]]]) -> None:
 
 def _sig_key(item: object) -> str | None:
     """The key id an incoming event claims to be signed with, if it looks like one."""
+    if type(item) is dict:  # the common case, without the ABC checks below
+        sig = item.get("sig")
+        key = sig.get("key") if type(sig) is dict else None
+        return key if type(key) is str else None
     if isinstance(item, Event):
         return item.sig.key if item.sig is not None else None
     if isinstance(item, Mapping):

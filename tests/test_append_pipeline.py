@@ -1,0 +1,125 @@
+"""The append pipeline: documents validated and signature-checked in the pool, one chunk
+ahead of the writer, and the writer's Event rebuilt from its own copy of the document."""
+
+from __future__ import annotations
+
+import gc
+import pickle
+import threading
+from collections import OrderedDict
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from tracelib import _sigpool
+from tracelib.errors import SignatureError, ValidationError
+from tracelib.events import Event
+from tracelib.ledger import CHUNK, Ledger, _cyclic_gc_paused
+
+from .helpers import Network, origin_event
+
+
+def _docs(network: Network, n: int, prefix: str) -> list[dict[str, Any]]:
+    return [origin_event(network, f"{prefix}-{i}") for i in range(n)]
+
+
+def test_pool_parts_rebuild_the_same_event(network: Network) -> None:
+    docs = _docs(network, 3, "P")
+    keys = {network.keys["farm-1"].key_id: network.keys["farm-1"].public.raw}
+    for doc, (parts, problem, ok) in zip(docs, _sigpool.prepare_batch(docs, keys), strict=True):
+        assert problem is None and ok is True
+        assert parts is not None and not isinstance(parts, Event)
+        assert _sigpool.assemble(doc, parts) == Event.from_dict(doc)
+
+
+def test_event_pickles_to_an_equal_event(network: Network) -> None:
+    event = Event.from_dict(origin_event(network, "PK-1"))
+    copy = pickle.loads(pickle.dumps(event))
+    assert copy == event and copy.outputs[0].qty == event.outputs[0].qty
+    assert copy.body == event.body and copy.sig == event.sig
+
+
+@pytest.mark.parametrize("wrap", [dict, OrderedDict, MappingProxyType],
+                         ids=["dict", "OrderedDict", "mappingproxy"])
+def test_a_pooled_batch_of_any_mapping_type_appends(network: Network, wrap: Any) -> None:
+    # Plain dicts travel to the pool as marshal bytes, other mappings by pickle: both must
+    # give the same records (a batch above the inline limit goes to the pool).
+    n = _sigpool.INLINE_LIMIT * 2 + 3
+    ledger = network.ledger
+    before = ledger.size
+    docs = [wrap(d) for d in _docs(network, n, f"M{wrap.__name__}")]
+    receipts = ledger.append(docs, now=network.now)
+    assert [r.seq for r in receipts] == list(range(before, before + n))
+    assert ledger.record(before + n - 1).event() == Event.from_dict(dict(docs[-1]))
+    assert ledger.verify().ok
+
+
+def test_a_bad_signature_deep_in_a_pooled_batch_names_its_line(network: Network) -> None:
+    docs = _docs(network, CHUNK + 50, "BS")
+    bad = CHUNK + 7
+    forged = dict(docs[bad])
+    forged["sig"] = dict(docs[bad - 1]["sig"])  # a real signature, over another event
+    docs[bad] = forged
+    before = network.ledger.size
+    with pytest.raises(SignatureError) as caught:
+        network.ledger.append(docs, now=network.now)
+    assert caught.value.line == bad + 1 and caught.value.event_id == forged["id"]
+    assert network.ledger.size == before
+
+
+def test_an_invalid_document_in_the_second_chunk_rejects_the_batch(network: Network) -> None:
+    docs = _docs(network, CHUNK + 20, "IV")
+    docs[CHUNK + 3] = {**docs[CHUNK + 3], "outputs": [{"lot": "X", "qty": "-1", "unit": "kg"}]}
+    before = network.ledger.size
+    with pytest.raises(ValidationError) as caught:
+        network.ledger.append(docs, now=network.now)
+    assert caught.value.line == CHUNK + 4 and caught.value.field == "outputs[0].qty"
+    assert network.ledger.size == before
+
+
+def test_append_pauses_the_cyclic_collector_and_restores_it(network: Network) -> None:
+    seen: list[bool] = []
+    ledger: Ledger = network.ledger
+    original = ledger._admit
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return original(*args, **kwargs)
+
+    ledger._admit = spy  # type: ignore[method-assign]
+    try:
+        assert gc.isenabled()
+        ledger.append([origin_event(network, "GC-1")], now=network.now)
+        assert seen == [False] and gc.isenabled()
+        gc.disable()  # a caller that runs with the collector off keeps it off
+        try:
+            ledger.append([origin_event(network, "GC-2")], now=network.now)
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+        with pytest.raises(ValidationError):  # and a failed append restores it too
+            ledger.append([{"kind": "nonsense"}], now=network.now)
+        assert gc.isenabled()
+    finally:
+        del ledger._admit
+
+
+def test_overlapping_pauses_re_enable_only_when_the_last_one_ends() -> None:
+    assert gc.isenabled()
+    entered, release = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with _cyclic_gc_paused():
+            entered.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    entered.wait(5)
+    with _cyclic_gc_paused():
+        assert not gc.isenabled()
+    assert not gc.isenabled()  # the other append is still running
+    release.set()
+    thread.join(5)
+    assert gc.isenabled()
