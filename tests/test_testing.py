@@ -65,6 +65,27 @@ def test_positive_holds_retest_releases_and_the_stall_shows_it(network: Network)
     assert ledger.verify().ok
 
 
+def test_hold_retest_release_and_sale_in_one_batch_see_each_other(network: Network) -> None:
+    """Results are written per chunk, not per event: a retest in the same batch must still
+    find the follow-up the positive opened, and the sale after it must go through."""
+    ledger = network.ledger
+    stock_at_stall(network, "LOT-T-9")
+    before = ledger.size
+    ledger.append([rapid(network, "LOT-T-9", "0.300"),
+                   rapid(network, "LOT-T-9", "0.760", retest=True,
+                         time="2026-11-22T08:30:00+08:00"),
+                   sale(network, "LOT-T-9")], now=NOW)
+    assert ledger.size == before + 3
+    tests = stall_view(ledger, "stall-a01", today=NOW.date())["tests"]
+    assert sorted(t["result"] for t in tests) == ["negative", "positive"]
+    figures = kpi(ledger, population=1000, year=2026)
+    assert (figures.failed, figures.followed_up) == (1, 1)
+    with pytest.raises(ValidationError, match="on hold"):  # a positive then a sale: rejected
+        ledger.append([rapid(network, "LOT-T-9", "0.300", time="2026-11-22T09:30:00+08:00"),
+                       sale(network, "LOT-T-9")], now=NOW)
+    assert ledger.size == before + 3 and ledger.verify().ok
+
+
 def test_lab_failure_confirms_and_closes_every_open_follow_up(network: Network) -> None:
     """Two positives on the same lot (the second on a lot already held) are both followed
     up when the lab confirms: the KPI's follow-up rate reaches 100 %."""

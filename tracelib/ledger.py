@@ -47,6 +47,7 @@ from .note import Checkpoint, NoteVerifier, open_note, sign_note
 from .record import GENESIS_PREV, Record, record_bytes
 from .store import Store
 from .supply_state import SupplyState
+from .testing_state import TestResults
 from .timeutil import format_utc, parse_rfc3339, to_micros, utcnow
 
 __all__ = ["AppendContext", "ConsistencyProof", "InclusionProof", "Ledger", "Receipt",
@@ -142,6 +143,7 @@ class AppendContext:
         self._dirty: list[Party | Location | KeyRecord] = []
         self.seq = -1  # the seq of the event being applied
         self.supply = SupplyState(conn)
+        self.tests = TestResults(conn, store)
         self.temperature_limits = dict(DEFAULT_TEMPERATURE_LIMITS)
 
     def prefetch(self, events: Sequence[Event]) -> None:
@@ -211,6 +213,7 @@ class AppendContext:
     def flush(self) -> None:
         """Write the directory and index rows changed so far (last write of a row wins)."""
         self.supply.flush()
+        self.tests.flush()
         for row in self._dirty:
             if isinstance(row, Party):
                 self.store.save_party(self.conn, row)

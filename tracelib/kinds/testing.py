@@ -20,13 +20,10 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from marshmallow import INCLUDE, Schema, fields, validate
-from sqlalchemy import select, update
 
 from ..errors import ValidationError
 from ..events import ID_PATTERN
-from ..limits import active_table
 from ..standards import judge_lab, judge_rapid
-from ..store.schema import test_results
 from . import KindSpec, register_kind
 
 if TYPE_CHECKING:
@@ -132,14 +129,7 @@ def close_follow_ups(ctx: AppendContext, lot: str, stall: str | None, seq: int,
                      status: str) -> list[str]:
     """Set the status of the open follow-ups of ``lot`` (at ``stall``, or anywhere);
     return the stalls they were at."""
-    where = [test_results.c.lot == lot, test_results.c.follow_up == "held"]
-    if stall is not None:
-        where.append(test_results.c.stall == stall)
-    places = sorted({p for (p,) in ctx.conn.execute(select(test_results.c.stall).where(*where))
-                     if p is not None})
-    ctx.conn.execute(update(test_results).where(*where)
-                     .values(follow_up=status, follow_up_seq=seq))
-    return places
+    return ctx.tests.close_follow_ups(lot, stall, seq, status)
 
 
 def _release(ctx: AppendContext, lot: str, stall: str | None, seq: int, status: str) -> None:
@@ -170,14 +160,15 @@ def apply_rapid_test(ctx: AppendContext, event: Event, seq: int) -> None:
         follow_up = _open_follow_up(ctx, lot, stall)
     if result == "negative" and data.get("retest") and lot is not None:
         _release(ctx, lot, stall, seq, "released")
-    ctx.conn.execute(test_results.insert().values(
+    ctx.tests.add(
         seq=seq, event_id=event.id, kind="rapid", stall=stall, location=event.location,
         lot=lot, day=event.time.date().isoformat(), time=event.time_text,
         item=item_.name_zh, method=data["method"], sample=data["sample"],
         commodity=data.get("commodity"), rate=None if rate is None else str(rate),
-        result=result, retest=int(bool(data.get("retest"))), residue=int(item_.kind == "enzyme"
-                                                                          or item_.must_not_detect),
-        follow_up=follow_up, explanation="; ".join(verdict.reasons)))
+        result=result, value_mg_kg=None, limit_mg_kg=None, table_version=None,
+        retest=int(bool(data.get("retest"))),
+        residue=int(item_.kind == "enzyme" or item_.must_not_detect),
+        follow_up=follow_up, explanation="; ".join(verdict.reasons))
 
 
 def apply_lab_test(ctx: AppendContext, event: Event, seq: int) -> None:
@@ -187,7 +178,7 @@ def apply_lab_test(ctx: AppendContext, event: Event, seq: int) -> None:
     _check_lot(ctx, lot)
     on: date = event.time.date()
     verdict = _judge(judge_lab, data["analyte"], data["commodity"], data["value"], data["unit"],
-                     on, active_table(ctx.conn, ctx.store))
+                     on, ctx.tests.limits())
     outcome = verdict.verdict
     follow_up = None
     if outcome == "fail" and lot is not None:
@@ -197,14 +188,14 @@ def apply_lab_test(ctx: AppendContext, event: Event, seq: int) -> None:
             follow_up = _open_follow_up(ctx, lot, stall)
     elif outcome == "pass" and lot is not None:
         _release(ctx, lot, stall, seq, "cleared")
-    ctx.conn.execute(test_results.insert().values(
+    ctx.tests.add(
         seq=seq, event_id=event.id, kind="lab", stall=stall, location=event.location, lot=lot,
         day=on.isoformat(), time=event.time_text, item=data["analyte"],
         method=data.get("method"), sample=data.get("sample"), commodity=data["commodity"],
-        result=outcome, value_mg_kg=str(verdict.value_mg_kg),
+        rate=None, result=outcome, value_mg_kg=str(verdict.value_mg_kg),
         limit_mg_kg=None if verdict.limit_mg_kg is None else str(verdict.limit_mg_kg),
         table_version=verdict.table_version, retest=0, residue=1,
-        follow_up=follow_up, explanation=verdict.explanation))
+        follow_up=follow_up, explanation=verdict.explanation)
 
 
 register_kind(KindSpec("rapid_test", "inspecting", RapidTestData(), apply_rapid_test))
