@@ -17,6 +17,8 @@ from .store.supply import LotRow, ShipmentRow, StockRow, SupplySql
 
 __all__ = ["SupplyState"]
 
+_TESTS = frozenset(("rapid_test", "lab_test"))
+
 
 class SupplyState:
     def __init__(self, conn: Connection) -> None:
@@ -48,6 +50,12 @@ class SupplyState:
                 ship = event.data.get("ship_event")
                 if isinstance(ship, str):
                     ships.update((ship, item.lot) for item in event.inputs)
+            elif event.kind in _TESTS:  # a test names its lot in data, and may hold it
+                lot = event.data.get("lot")
+                if isinstance(lot, str):
+                    codes.add(lot)
+                    stall = event.data.get("stall")
+                    places.add((lot, stall if isinstance(stall, str) else event.location))
         want_lots = [c for c in codes if c not in self._lots]
         found_lots = SupplySql.lots(self.conn, want_lots)
         for code in want_lots:
