@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -22,7 +23,31 @@ class CheckFailed(click.ClickException):
             click.echo(f"error: {self.message}", err=True)
 
 
+# Each top-level command and the module that defines it. Modules are imported when one of
+# their commands runs (click's documented lazy-loading pattern): `tracelib report kpi` does
+# not pay for the drill report's or the demo generator's imports.
+_COMMAND_MODULES = {
+    **dict.fromkeys(("init", "keys", "append", "verify", "checkpoint", "prove", "consistency",
+                     "show", "doctor", "upgrade"), "ledger_cmds"),
+    **dict.fromkeys(("trace", "drill", "recall"), "supply_cmds"),
+    **dict.fromkeys(("limits", "test", "report"), "testing_cmds"),
+    **dict.fromkeys(("serve", "qr", "token"), "service_cmds"),
+    "demo": "demo_cmds",
+}
+
+
 class TracelibGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = _COMMAND_MODULES.get(cmd_name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        found: dict[str, click.Command] = {c.name: c for c in module.COMMANDS if c.name}
+        return found[cmd_name]
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -44,17 +69,6 @@ def cli(ctx: click.Context, db: str, keystore: str | None) -> None:
     from pathlib import Path
 
     ctx.obj = Env(db, Path(keystore) if keystore else default_keystore(db))
-
-
-def _register_commands() -> None:
-    from . import demo_cmds, ledger_cmds, service_cmds, supply_cmds, testing_cmds
-
-    for command in (*ledger_cmds.COMMANDS, *supply_cmds.COMMANDS, *testing_cmds.COMMANDS,
-                    *service_cmds.COMMANDS, *demo_cmds.COMMANDS):
-        cli.add_command(command)
-
-
-_register_commands()
 
 
 def main() -> None:

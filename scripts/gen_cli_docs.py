@@ -15,8 +15,9 @@ def _walk(command: click.Command, ctx: click.Context) -> list[tuple[click.Contex
     context settings such as ``-h`` apply and are inherited)."""
     found = [(ctx, command.get_help(ctx))]
     if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            sub = command.commands[name]
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None
             child = sub.make_context(name, [], parent=ctx, resilient_parsing=True)
             found.extend(_walk(sub, child))
     return found
