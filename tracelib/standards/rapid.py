@@ -23,6 +23,7 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -319,10 +320,16 @@ def false_positive_prone(commodity: str | None, tree: CommodityTree | None = Non
     """
     if not commodity:
         return False
-    tree = tree if tree is not None else CommodityTree.starter()
+    if tree is None:  # the shipped tree never changes: remember its answers
+        return _prone_in_starter_tree(commodity)
     if commodity not in tree:
         return False
     return any(name in FALSE_POSITIVE_PRONE for name in tree.parents(commodity))
+
+
+@functools.lru_cache(maxsize=4096)
+def _prone_in_starter_tree(commodity: str) -> bool:
+    return false_positive_prone(commodity, CommodityTree.starter())
 
 
 def _to_int(value: Decimal, exponent: int) -> int:
