@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "API_MAX_EVENTS": 1000,
     "SIGN_CHECKPOINTS": True,        # sign a checkpoint after each write when the operator key is here
     "COUNT_SCANS": True,
+    "STALL_CACHE_MB": 32,            # per worker: stall pages and scan JSON kept (LRU)
     "QR_LEVEL": "H",                 # error correction of placards: Q or H
     "STANDING_WINDOW_DAYS": 30,      # 红黑榜 rules (tracelib.stall.StandingRules)
     "STANDING_RED_MIN_TESTS": 20,

@@ -2,51 +2,145 @@
 
 from __future__ import annotations
 
+import json
 import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
 from tracelib.stall import stall_view
 
 from .extension import ledger, service
-from .httputil import conditional, json_response, wants_json_body
+from .httputil import conditional, etag_of, json_body, prepared, wants_json_body
 from .i18n import current_lang
 from .qr import Placard, placard_png, placard_svg
 from .scans import count_scan
 
-__all__ = ["bp", "proof_template"]
+__all__ = ["StallAnswers", "StallPages", "bp", "proof_template", "stall_pages"]
 
 bp = Blueprint("scan", __name__)
 
 # A payment reference echoed on the page: short, printable, no control characters.
 _PAY = re.compile(r"\A[^\x00-\x1f\x7f-\x9f]{1,64}\Z")
+_VARY = ("Accept", "Accept-Language")
 
 
 def proof_template() -> str:
     return request.script_root + "/api/v1/proofs/inclusion/{seq}?size={size}"
 
 
-_VIEWS_KEPT = 512
+@dataclass
+class StallAnswers:
+    """One stall's cached answers at one ledger version: the scan JSON and the pages
+    rendered from it (per language), each with its ETag."""
+
+    version: tuple[int, int]
+    json: bytes
+    json_etag: str
+    pages: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+
+    @property
+    def weight(self) -> int:
+        return len(self.json) + sum(len(body) for body, _ in self.pages.values())
 
 
-def _view(stall: str) -> dict[str, object]:
-    """The stall's view, from this worker's cache while the ledger has not grown: a scan
-    is a read, and the cache key holds the ledger's size, so an append (a hold, a test, a
-    sale) is seen by the very next scan."""
-    ext = service()
-    led = ledger()
-    day = ext.today()
-    key = (stall, day, led.size, proof_template())
-    cache: dict[tuple[object, ...], dict[str, object]] = current_app.extensions.setdefault(
-        "tracelib_stall_views", {})
-    found = cache.get(key)
+Key = tuple[str, str, str]
+
+
+class StallPages:
+    """This worker's stall answers, least recently used first, within ``limit`` bytes of
+    bodies (``STALL_CACHE_MB``).
+
+    Keyed by stall, day and proof URL template; an entry holds the ledger version it was
+    built at (:meth:`~tracelib_service.extension.TracelibService.ledger_version`) and is
+    rebuilt when the ledger has moved on, so an append (a hold, a test, a sale) or a
+    signed checkpoint is seen by the very next scan. A hit moves the stall to the end;
+    a full cache drops the least recently used stalls only.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.weight = 0
+        self._items: OrderedDict[Key, StallAnswers] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def get(self, key: Key, version: tuple[int, int]) -> StallAnswers | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None or found.version != version:
+                return None
+            self._items.move_to_end(key)
+            return found
+
+    def put(self, key: Key, entry: StallAnswers) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.weight -= old.weight
+            self._items[key] = entry
+            self.weight += entry.weight
+            self._trim()
+
+    def add_page(self, key: Key, entry: StallAnswers, lang: str,
+                 page: tuple[bytes, str]) -> None:
+        """Keep a page rendered later from ``entry`` (another language)."""
+        with self._lock:
+            if lang in entry.pages:
+                return
+            entry.pages[lang] = page
+            if self._items.get(key) is entry:  # else it was replaced or dropped meanwhile
+                self.weight += len(page[0])
+                self._trim()
+
+    def _trim(self) -> None:
+        while self.weight > self.limit and len(self._items) > 1:
+            _, dropped = self._items.popitem(last=False)
+            self.weight -= dropped.weight
+
+
+def stall_pages(app: Flask) -> StallPages:
+    found = app.extensions.get("tracelib_stall_pages")
     if found is None:
-        found = stall_view(led, stall, today=day, rules=ext.rules, proof_url=proof_template())
-        if len(cache) >= _VIEWS_KEPT:
-            cache.clear()
-        cache[key] = found
+        limit = int(float(app.config["STALL_CACHE_MB"]) * 1024 * 1024)
+        found = app.extensions.setdefault("tracelib_stall_pages", StallPages(limit))
+    assert isinstance(found, StallPages)
     return found
+
+
+def _stall(stall: str, day: date) -> tuple[Key, StallAnswers, dict[str, Any] | None]:
+    """The stall's answers, from this worker's cache while the ledger has not changed (a
+    scan is a read, and a cheap one while nothing is appended), with the view when it was
+    built just now."""
+    ext = service()
+    template = proof_template()
+    key = (stall, day.isoformat(), template)
+    version = ext.ledger_version()
+    pages = stall_pages(current_app)
+    found = pages.get(key, version)
+    if found is not None:
+        return key, found, None
+    # built after reading the version: at least as new as its key
+    view = stall_view(ledger(), stall, today=day, rules=ext.rules, proof_url=template)
+    body = json_body(view)
+    found = StallAnswers(version, body, etag_of(body))
+    pages.put(key, found)
+    return key, found, view
+
+
+def _render(view: dict[str, Any], pay: str | None) -> tuple[bytes, str]:
+    body = render_template("stall.html", v=view, pay=pay).encode("utf-8")
+    return body, etag_of(body)
 
 
 @bp.get("/s/<stall>")
@@ -54,36 +148,32 @@ def stall_page(stall: str) -> Response:
     pay = request.args.get("pay")
     if pay is not None and not _PAY.match(pay):
         raise BadRequest("pay must be 1-64 characters without control characters")
-    view = _view(stall)
-    count_scan(stall, service().today())
+    day = service().today()
+    key, entry, view = _stall(stall, day)
+    count_scan(stall, day)
     if wants_json_body():
-        doc = {k: v for k, v in view.items() if k != "_pages"}
-        if pay is not None:
-            doc["payment_ref"] = pay
-        response = json_response(doc)
-    else:
-        response = current_app.response_class(_page(view, pay), mimetype="text/html")
-    return conditional(response, vary=("Accept", "Accept-Language"))
-
-
-def _page(view: dict[str, object], pay: str | None) -> str:
-    """The rendered page; without a payment reference (which is per payment) it is kept
-    beside the cached view it was rendered from, per language."""
-    if pay is not None:
-        return render_template("stall.html", v=view, pay=pay)
-    pages = view.setdefault("_pages", {})
-    assert isinstance(pages, dict)
+        if pay is None:
+            return prepared(entry.json, entry.json_etag, "application/json", vary=_VARY)
+        doc = json.loads(entry.json)
+        doc["payment_ref"] = pay
+        body = json_body(doc)
+        return prepared(body, etag_of(body), "application/json", vary=_VARY)
+    if pay is not None:  # per payment: rendered each time, never kept
+        body, etag = _render(view or json.loads(entry.json), pay)
+        return prepared(body, etag, "text/html", vary=_VARY)
     lang = current_lang()
-    if lang not in pages:
-        pages[lang] = render_template("stall.html", v=view, pay=None)
-    return str(pages[lang])
+    page = entry.pages.get(lang)
+    if page is None:  # the JSON is the view: rendering from it needs no query
+        page = _render(view or json.loads(entry.json), None)
+        stall_pages(current_app).add_page(key, entry, lang, page)
+    return prepared(page[0], page[1], "text/html", vary=_VARY)
 
 
 def _placard(stall: str) -> Placard:
     place = ledger().location(stall)
     view_ok = place is not None and place.type == "stall"
     if not view_ok:
-        _view(stall)  # raises the NotFoundError with the right message
+        stall_view(ledger(), stall, today=service().today())  # raises the right NotFoundError
     assert place is not None
     base = current_app.config.get("PUBLIC_URL")
     if base:

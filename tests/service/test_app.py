@@ -9,7 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import NOW
-from tests.service.conftest import STALL
+from tests.helpers import Network
+from tests.service.conftest import STALL, Scene
 from tracelib import errors
 from tracelib.keys import SigningKey
 from tracelib.ledger import Ledger
@@ -122,3 +123,51 @@ def test_unexpected_errors_are_500_without_internals(app: Flask) -> None:
     r = app.test_client().get("/api/v1/_boom")
     assert r.status_code == 500 and r.mimetype == "application/problem+json"
     assert "secret" not in r.get_data(as_text=True)
+
+
+# -- the ledger's version, read cheaply for the workers' caches ----------------------------------
+
+SALE = {"kind": "sale", "time": "2026-11-22T09:00:00+08:00", "location": STALL,
+        "inputs": [{"lot": "LOT-CP-0001", "qty": "1", "unit": "kg"}], "data": {"receipt": "R-9"}}
+
+
+def test_ledger_version_follows_appends_and_signed_checkpoints(
+        app: Flask, scene: Scene, operator_key: SigningKey) -> None:
+    ext = app.extensions["tracelib"]
+    size = scene.ledger.size
+    assert ext.ledger_version() == (size, size)  # the scene ends with a signed checkpoint
+    assert ext.ledger_version() == (size, size)
+    scene.add(STALL, SALE)
+    assert ext.ledger_version() == (size + 1, size)
+    scene.ledger.sign_checkpoint(operator_key, now=NOW)
+    assert ext.ledger_version() == (size + 1, size + 1)
+
+
+def test_ledger_watch_reconnects_in_a_forked_child_and_after_an_error(app: Flask) -> None:
+    watch = app.extensions["tracelib"].watch
+    version = watch.version()
+    parents = watch._conn
+    watch._pid = -1  # as a forked child sees it: the parent's connection is left alone
+    assert watch.version() == version
+    assert watch._conn is not parents and watch._inherited == [parents]
+    parents.close()
+    watch._conn.close()  # broken under it: one retry on a fresh connection
+    assert watch.version() == version
+
+
+@pytest.mark.postgres
+def test_ledger_version_on_postgres(pg_url: str, operator_key: SigningKey) -> None:
+    ledger = Ledger.create(pg_url, operator_key=operator_key, operator="operator", now=NOW)
+    app = create_app({"DB": pg_url, "NOW": NOW})
+    ext = app.extensions["tracelib"]
+    try:
+        assert ext.ledger_version()[0] == ledger.size
+        Network.build(ledger, operator_key, now=NOW)
+        assert ext.ledger_version()[0] == ledger.size
+        ledger.sign_checkpoint(operator_key, now=NOW)
+        assert ext.ledger_version() == (ledger.size, ledger.size)
+        ext.watch._conn.close()  # e.g. the server restarted: one retry on a new connection
+        assert ext.ledger_version() == (ledger.size, ledger.size)
+    finally:
+        ext.close()
+        ledger.close()

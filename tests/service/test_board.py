@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from flask.testing import FlaskClient
 
 from tests.service.conftest import Scene
@@ -30,3 +32,16 @@ def test_board_lists_todays_tests_of_every_stall(client: FlaskClient, scene: Sce
 def test_board_of_unknown_or_non_market_is_404(client: FlaskClient) -> None:
     assert client.get("/m/nope/board").status_code == 404
     assert client.get("/m/stall-a01/board").status_code == 404
+
+
+def test_board_etag_vary_and_304(client: FlaskClient) -> None:
+    first = client.get("/m/market-1/board")
+    etag = first.headers["ETag"]
+    assert etag == f'"{hashlib.sha256(first.data).hexdigest()[:40]}"'
+    assert first.headers["Vary"] == "Accept, Accept-Language"
+    assert first.headers["Cache-Control"] == "no-cache"
+    again = client.get("/m/market-1/board", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag
+    doc = client.get("/m/market-1/board", headers={"Accept": "application/json",
+                                                   "If-None-Match": etag})
+    assert doc.status_code == 200 and doc.headers["ETag"] != etag

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from flask import Flask, render_template
 from flask.testing import FlaskClient
 
+from tests.conftest import NOW
 from tests.service.conftest import STALL, Scene
 from tracelib import merkle
 from tracelib.errors import NotFoundError
-from tracelib.stall import StandingRules, stall_view
+from tracelib.keys import Keystore, SigningKey
+from tracelib.stall import DEFAULT_PROOF_URL, StandingRules, stall_view
+from tracelib_service import create_app
+from tracelib_service.scan import StallAnswers, StallPages, stall_pages
+from tracelib_service.tokens import issue_token
 
 TODAY = date(2026, 11, 22)
 
@@ -263,3 +271,172 @@ def test_lab_results_are_listed_and_a_failure_blacklists(client: FlaskClient,
     assert len(few["lab_results"]) == 1
     html = client.get(f"/s/{STALL}").get_data(as_text=True)
     assert "实验室检测" in html and "毒死蜱" in html and "0.05 mg/kg" in html
+
+
+# -- the worker's cache behind the page ------------------------------------------------------
+
+JSON = {"Accept": "application/json"}
+SALE = {"id": "sale-2", "kind": "sale", "time": "2026-11-22T09:00:00+08:00", "location": STALL,
+        "inputs": [{"lot": "LOT-CP-0001", "qty": "2.5", "unit": "kg"}],
+        "data": {"receipt": "R-0002"}}
+HOLD = {"id": "hold-2", "kind": "hold", "location": STALL,
+        "inputs": [{"lot": "LOT-CP-0001", "qty": "37.5", "unit": "kg"}],
+        "data": {"reason": "市场抽检 待复检"}}
+
+
+@pytest.mark.parametrize(("append", "shown"), [
+    ("sale", "35 kg"),
+    ("hold", "市场抽检 待复检"),
+    ("rapid_test", "09:30"),
+    ("sale through the API", "35 kg"),
+])
+def test_the_next_scan_after_an_append_shows_it(app: Flask, client: FlaskClient, scene: Scene,
+                                               append: str, shown: str) -> None:
+    # every representation cached first: JSON, the page in both languages
+    before = client.get(f"/s/{STALL}", headers=JSON).json
+    assert shown not in client.get(f"/s/{STALL}").get_data(as_text=True)
+    client.get(f"/s/{STALL}?lang=en")
+    if append == "sale":
+        scene.add(STALL, SALE)
+    elif append == "hold":
+        scene.add("market-1", HOLD)
+    elif append == "rapid_test":
+        scene.rapid("LOT-CP-0001", "0.720", time="2026-11-22T09:30:00+08:00", event_id="rt-late")
+    else:
+        token = issue_token(app, STALL)
+        posted = client.post("/api/v1/events", headers={"Authorization": f"Bearer {token}"},
+                             json=[{**SALE, "actor": STALL}])
+        assert posted.status_code == 201, posted.json
+    after = client.get(f"/s/{STALL}", headers=JSON).json
+    assert after != before and after == stall_view(scene.ledger, STALL, today=TODAY)
+    assert shown in client.get(f"/s/{STALL}").get_data(as_text=True)
+    assert shown in client.get(f"/s/{STALL}?lang=en").get_data(as_text=True)
+
+
+def test_the_next_scan_after_a_signed_checkpoint_shows_it(client: FlaskClient, scene: Scene,
+                                                          operator_key: SigningKey) -> None:
+    scene.rapid("LOT-CP-0001", "0.720", time="2026-11-22T09:30:00+08:00", event_id="rt-late")
+    doc = client.get(f"/s/{STALL}", headers=JSON).json
+    assert doc["checkpoint"]["signed"] is False
+    assert "尚未签名" in client.get(f"/s/{STALL}").get_data(as_text=True)
+    scene.ledger.sign_checkpoint(operator_key, now=NOW)  # the ledger's size does not change
+    doc = client.get(f"/s/{STALL}", headers=JSON).json
+    assert doc["checkpoint"]["signed"] is True and doc["checkpoint"]["size"] == scene.ledger.size
+    html = client.get(f"/s/{STALL}").get_data(as_text=True)
+    assert "尚未签名" not in html and "以上记录均在签名账本中" in html
+
+
+def test_scans_are_answered_from_the_cache_until_the_ledger_changes(
+        client: FlaskClient, scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracelib_service.scan as scan
+
+    built: list[str] = []
+
+    def counted(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        built.append(args[1])
+        return stall_view(*args, **kwargs)
+
+    monkeypatch.setattr(scan, "stall_view", counted)
+    asks: list[tuple[str, dict[str, str]]] = [
+        ("", {}), ("", JSON), ("?lang=en", {}), ("", {"Accept-Language": "en"}),
+        ("?pay=P-1", {}), ("?pay=P-1", JSON), ("", {})]
+    for query, headers in asks:
+        assert client.get(f"/s/{STALL}{query}", headers=headers).status_code == 200
+    assert built == [STALL]  # one view for every representation
+    scene.add(STALL, SALE)
+    for query, headers in asks:
+        client.get(f"/s/{STALL}{query}", headers=headers)
+    assert built == [STALL, STALL]
+
+
+def test_each_representation_has_its_own_etag_and_304(client: FlaskClient) -> None:
+    asks: dict[str, tuple[str, dict[str, str]]] = {
+        "zh": ("", {}), "en": ("?lang=en", {}), "en by header": ("", {"Accept-Language": "en"}),
+        "json": ("", JSON), "pay": ("?pay=P-1", {}), "json pay": ("?pay=P-1", JSON)}
+    etags: dict[str, str] = {}
+    for name, (query, headers) in asks.items():
+        first = client.get(f"/s/{STALL}{query}", headers=headers)
+        again = client.get(f"/s/{STALL}{query}", headers=headers)  # from the cache
+        assert first.data == again.data, name
+        etag = first.headers["ETag"]
+        assert etag == again.headers["ETag"] == f'"{hashlib.sha256(first.data).hexdigest()[:40]}"'
+        assert first.headers["Vary"] == "Accept, Accept-Language"
+        assert first.headers["Cache-Control"] == "no-cache"
+        etags[name] = etag
+        revalidated = client.get(f"/s/{STALL}{query}", headers={**headers, "If-None-Match": etag})
+        assert revalidated.status_code == 304 and revalidated.data == b"", name
+        assert revalidated.headers["ETag"] == etag
+        assert revalidated.headers["Vary"] == "Accept, Accept-Language"
+    assert etags["en"] == etags["en by header"]
+    assert len(set(etags.values())) == len(etags) - 1
+    # another representation's ETag does not match
+    assert client.get(f"/s/{STALL}", headers={"If-None-Match": etags["en"]}).status_code == 200
+    assert client.get(f"/s/{STALL}", headers={**JSON, "If-None-Match": etags["zh"]}).json
+
+
+def test_payment_reference_is_never_kept_and_always_escaped(client: FlaskClient) -> None:
+    client.get(f"/s/{STALL}")  # cached: the next answers are built from the kept JSON
+    client.get(f"/s/{STALL}", headers=JSON)
+    evil = "<img src=x onerror=alert(1)>"
+    html = client.get(f"/s/{STALL}", query_string={"pay": evil}).get_data(as_text=True)
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    doc = client.get(f"/s/{STALL}", query_string={"pay": evil}, headers=JSON).json
+    assert doc["payment_ref"] == evil
+    assert "img" not in client.get(f"/s/{STALL}").get_data(as_text=True)
+    assert "payment_ref" not in client.get(f"/s/{STALL}", headers=JSON).json
+
+
+def _answers(size: int) -> StallAnswers:
+    return StallAnswers((1, 1), b"j" * size, "etag")
+
+
+def test_stall_cache_drops_the_least_recently_used_stall_only() -> None:
+    pages = StallPages(limit=300)
+    keys = {s: (s, "2026-11-22", DEFAULT_PROOF_URL) for s in ("a", "b", "c", "d")}
+    for s in "abc":
+        pages.put(keys[s], _answers(100))
+    assert pages.get(keys["a"], (1, 1)) is not None  # a scan of a: now the hottest
+    pages.put(keys["d"], _answers(100))  # over the limit: b goes, not everything
+    assert [s for s in "abcd" if keys[s] in pages] == ["a", "c", "d"]
+    assert pages.weight == 300 and len(pages) == 3
+    a = pages.get(keys["a"], (1, 1))
+    assert a is not None
+    pages.add_page(keys["a"], a, "zh", (b"p" * 100, "etag-zh"))  # a grows: c goes
+    assert [s for s in "abcd" if keys[s] in pages] == ["a", "d"]
+    assert pages.weight == 300 and a.weight == 200
+
+
+def test_stall_cache_answers_only_the_version_it_was_built_at() -> None:
+    pages = StallPages(limit=1000)
+    key = ("a", "2026-11-22", DEFAULT_PROOF_URL)
+    old = _answers(100)
+    pages.put(key, old)
+    assert pages.get(key, (2, 1)) is None  # the ledger grew
+    assert pages.get(key, (1, 2)) is None  # a checkpoint was signed
+    pages.put(key, StallAnswers((2, 1), b"n" * 50, "etag"))  # rebuilt: replaces, not adds
+    assert len(pages) == 1 and pages.weight == 50
+    pages.add_page(key, old, "zh", (b"p" * 100, "x"))  # a page of the replaced answers
+    assert pages.weight == 50
+
+
+def test_stall_cache_limit_is_configured(db_url: str, scene: Scene, keystore: Keystore) -> None:
+    app = create_app({"DB": db_url, "KEYSTORE": str(keystore.path), "NOW": NOW,
+                      "STALL_CACHE_MB": 0.001})
+    try:
+        client = app.test_client()
+        assert client.get(f"/s/{STALL}").status_code == 200
+        pages = stall_pages(app)
+        assert pages.limit == 1048 and len(pages) == 1  # one stall is always kept
+        assert client.get(f"/s/{STALL}", headers=JSON).status_code == 200
+    finally:
+        app.extensions["tracelib"].close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_page_rendered_from_the_kept_json_equals_one_rendered_from_the_view(
+        app: Flask, client: FlaskClient, scene: Scene, lang: str) -> None:
+    client.get(f"/s/{STALL}", headers=JSON)  # kept: the JSON only, no page yet
+    page = client.get(f"/s/{STALL}?lang={lang}").data
+    with app.test_request_context(f"/s/{STALL}?lang={lang}"):
+        view = stall_view(scene.ledger, STALL, today=TODAY)
+        assert page == render_template("stall.html", v=view, pay=None).encode("utf-8")
