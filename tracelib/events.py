@@ -23,6 +23,7 @@ import marshmallow
 from marshmallow import RAISE, Schema, fields, validate
 
 from . import canonical
+from ._fastschema import loader_for
 from .errors import ValidationError
 from .keys import SigningKey
 from .timeutil import parse_rfc3339, to_micros
@@ -149,7 +150,14 @@ def flatten_messages(messages: Any, prefix: str = "") -> tuple[str, str]:
 
 
 def load_with(schema: Schema, value: Any, *, prefix: str) -> dict[str, Any]:
-    """Run a marshmallow schema, turning its error tree into one tracelib ValidationError."""
+    """Run a marshmallow schema, turning its error tree into one tracelib ValidationError.
+
+    The schema's compiled loader (:mod:`tracelib._fastschema`) answers first: it returns
+    exactly ``schema.load(value)`` or declines, and marshmallow runs only when it declines,
+    so every result and every error message is marshmallow's."""
+    fast: dict[str, Any] | None = loader_for(schema)(value)
+    if fast is not None:
+        return fast
     try:
         result: dict[str, Any] = schema.load(value)
     except marshmallow.ValidationError as e:
