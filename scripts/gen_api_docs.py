@@ -86,77 +86,6 @@ document. They answer HTML to browsers and JSON to clients that send
 """
 
 
-# What the service puts in fields the OpenAPI document leaves undescribed (shown only while
-# the document has no description of its own for the field).
-FIELD_NOTES = {
-    "Event.time": "when it happened, RFC 3339 with an offset",
-    "Event.actor": "the party whose key signs the event",
-    "Event.location": "where it happened (a registered location id)",
-    "Event.data": "the kind's fields; see [events.md](events.md)",
-    "Event.sig": "Ed25519 signature over the RFC 8785 bytes of the event without `sig`",
-    "Event.sig.key": "key id: the first 8 bytes of SHA-256 of the public key, hex",
-    "Event.inputs[].qty": "a decimal string greater than 0",
-    "Event.outputs[].qty": "a decimal string greater than 0",
-    "Body.receipts": "one per event, in request order",
-    "Body.checkpoint": "after a write that stored something: the checkpoint the service "
-                       "signed (or the latest one when it does not sign); `null` when nothing "
-                       "new was stored",
-    "Receipt.seq": "the record's number (its Merkle leaf index)",
-    "Receipt.id": "the event id",
-    "Receipt.hash": "the record hash (RFC 9162 leaf hash)",
-    "Receipt.recorded_at": "when the ledger recorded it, RFC 3339 UTC",
-    "Receipt.duplicate": "true when the event was already stored with the same bytes",
-    "Receipt.url": "where to read the record",
-    "Checkpoint.origin": "the checkpoint origin line, e.g. `tracelib/yunyang-amr`",
-    "Checkpoint.size": "tree size: the number of records committed to",
-    "Checkpoint.root": "RFC 9162 root hash at `size`",
-    "Checkpoint.note": "the C2SP signed note (origin, size, base64 root, signature lines)",
-    "Checkpoint.created_at": "when it was signed, RFC 3339 UTC",
-    "Checkpoint.signed": "false when a stall page is served from a head newer than the last "
-                         "signed checkpoint",
-    "Record.hash": "the record hash: SHA-256(0x00 ‖ record bytes)",
-    "Record.prev": "the previous record's hash (32 zero bytes for seq 0)",
-    "Record.recorded_at": "RFC 3339 UTC",
-    "Record.key": "id of the key that signed the event",
-    "Record.event": "the event as signed, with its `sig`",
-    "Record.proof": "URL of the record's inclusion proof",
-    "Trace.upstream": "`lots`, `origins` (lot, event, seq, location, certificate) and the "
-                      "cold-chain `path` (omitted with `direction=forward`)",
-    "Trace.downstream": "`lots` and `locations` with `received`, `sold`, `on_hand`, `held` "
-                        "per location and unit (omitted with `direction=back`)",
-    "Scan.stall": "`id`, `name`, `number`, `market`, `market_name`, `holder`, `address`, "
-                  "`licences` {`business`, `food`}",
-    "Scan.on_hand": "lots with stock at the stall: `lot`, `product`, `qty`, `unit`, `held`, "
-                    "`origin` (the first origin certificate), `origins`, `gtin`",
-    "Scan.tests": "today's rapid tests, newest first: `time`, `item`, `sample`, `result` "
-                  "(`negative`, `suspect`, `positive`), `rate`, `method`, `lot`, `commodity`, "
-                  "`retest`, `follow_up`, `event`, `seq`",
-    "Scan.holds": "lots held at the stall or recalled: `lot`, `reason`, `seq`, `kind` "
-                  "(`hold` or `recall`)",
-    "Scan.checkpoint": "the tree head the shown records are proven against",
-    "Scan.record": "the 30-day record and the red/black-list `standing`",
-    "Scan.lab_results": "the stall's latest lab results",
-    "Scan.proofs": "each shown record's `seq`, `what` and proof `url`",
-    "InclusionProof.seq": "the record",
-    "InclusionProof.size": "the tree size the proof is for",
-    "InclusionProof.leaf_hash": "the record hash",
-    "InclusionProof.proof": "sibling hashes, leaf to root (RFC 9162 §2.1.3)",
-    "InclusionProof.root": "the root at `size`",
-    "InclusionProof.checkpoint": "the signed note of the checkpoint at `size`, if one exists",
-    "ConsistencyProof.proof": "RFC 9162 §2.1.4 proof hashes",
-    "ConsistencyProof.root1": "the root at `size1`",
-    "ConsistencyProof.root2": "the root at `size2`",
-    "Problem.type": "always `about:blank`",
-    "Problem.title": "the status, in words",
-    "Problem.detail": "what went wrong, with expected and found values",
-    "Problem.instance": "the request path",
-    "Problem.code": "`bad_request`, `validation`, `signature`, `conflict`, `not_found`, …",
-    "Problem.field": "the offending field or parameter",
-    "Problem.line": "1-based position of the offending event in the request",
-    "Problem.event_id": "id of the offending event",
-}
-
-
 def _anchor(name: str) -> str:
     return name.lower()
 
@@ -190,7 +119,7 @@ def _type(schema: Mapping[str, Any]) -> str:
 def _notes(schema: Mapping[str, Any]) -> str:
     """Constraints and descriptions of a schema, in words."""
     notes: list[str] = []
-    if "description" in schema and not _ref_name(schema):
+    if "description" in schema:
         notes.append(str(schema["description"]))
     if "enum" in schema:
         notes.append("one of " + ", ".join(f"`{v}`" for v in schema["enum"]))
@@ -200,38 +129,44 @@ def _notes(schema: Mapping[str, Any]) -> str:
         notes.append(f"format `{schema['format']}`")
     if "pattern" in schema:
         notes.append(f"pattern `{schema['pattern']}`")
-    if "maxLength" in schema:
-        notes.append(f"at most {schema['maxLength']} characters")
-    if "minimum" in schema:
+    low, high = schema.get("minLength"), schema.get("maxLength")
+    if low and high:
+        notes.append(f"{low} to {high} characters")
+    elif high:
+        notes.append(f"at most {high} characters")
+    elif low:
+        notes.append(f"at least {low} character(s)")
+    if "minimum" in schema and "maximum" in schema:
+        notes.append(f"{schema['minimum']} to {schema['maximum']}")
+    elif "minimum" in schema:
         notes.append(f"at least {schema['minimum']}")
-    if "minItems" in schema:
+    elif "maximum" in schema:
+        notes.append(f"at most {schema['maximum']}")
+    if "minItems" in schema and "maxItems" in schema:
+        notes.append(f"{schema['minItems']} to {schema['maxItems']} items")
+    elif "minItems" in schema:
         notes.append(f"at least {schema['minItems']} item(s)")
     if "contentEncoding" in schema:
         notes.append(str(schema["contentEncoding"]))
     return "; ".join(notes)
 
 
-def _fields(schema: Mapping[str, Any], prefix: str = "",
-            owner: str = "") -> Iterator[tuple[str, str, str, str]]:
+def _fields(schema: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str, str, str]]:
     """Rows (field, type, required, notes) of an object schema; inline objects are flattened
     into dotted names, arrays of inline objects into ``name[].field``."""
     required = set(schema.get("required", ()))
     for name, sub in schema.get("properties", {}).items():
         path = f"{prefix}{name}"
-        notes = _notes(sub)
-        extra = FIELD_NOTES.get(f"{owner}.{path}") if owner and "description" not in sub else None
-        if extra:
-            notes = f"{extra}; {notes}" if notes else extra
-        yield (f"`{path}`", _type(sub), "yes" if name in required else "no", notes)
+        yield (f"`{path}`", _type(sub), "yes" if name in required else "no", _notes(sub))
         if sub.get("type") == "object" and "properties" in sub:
-            yield from _fields(sub, f"{path}.", owner)
+            yield from _fields(sub, f"{path}.")
         items = sub.get("items")
         if sub.get("type") == "array" and isinstance(items, Mapping) and "properties" in items:
-            yield from _fields(items, f"{path}[].", owner)
+            yield from _fields(items, f"{path}[].")
 
 
-def _table(schema: Mapping[str, Any], owner: str = "") -> list[str]:
-    rows = list(_fields(schema, owner=owner))
+def _table(schema: Mapping[str, Any]) -> list[str]:
+    rows = list(_fields(schema))
     if not rows:
         return []
     lines = ["| field | type | required | notes |", "|---|---|---|---|"]
@@ -270,7 +205,8 @@ def _parameters(params: list[Mapping[str, Any]]) -> list[str]:
     lines = ["| parameter | in | type | required | notes |", "|---|---|---|---|---|"]
     for p in params:
         schema = p.get("schema", {})
-        notes = "; ".join(x for x in (p.get("description", ""), _notes(schema)) if x)
+        example = f"example `{p['example']}`" if "example" in p else ""
+        notes = "; ".join(x for x in (p.get("description", ""), _notes(schema), example) if x)
         lines.append(f"| `{p['name']}` | {p['in']} | {_cell(_type(schema))} | "
                      f"{'yes' if p.get('required') else 'no'} | {_cell(notes)} |")
     return lines
@@ -278,11 +214,11 @@ def _parameters(params: list[Mapping[str, Any]]) -> list[str]:
 
 def _responses(responses: Mapping[str, Any], doc: Mapping[str, Any]) -> list[str]:
     lines = ["| status | meaning | body |", "|---|---|---|"]
-    shared = doc["components"]["responses"]
+    shared = doc["components"].get("responses", {})
     for status, response in responses.items():
         name = _ref_name(response)
-        if name is not None:
-            response = shared[name]
+        if name is not None:  # a reference's own description wins (OpenAPI 3.1 §4.8.23)
+            response = {**shared[name], **{k: v for k, v in response.items() if k != "$ref"}}
         media = response.get("content", {})
         bodies = []
         for media_type, content in media.items():
@@ -290,7 +226,8 @@ def _responses(responses: Mapping[str, Any], doc: Mapping[str, Any]) -> list[str
             kind = _type(schema) if (_ref_name(schema) or "properties" not in schema) \
                 else "see below"
             bodies.append(f"`{media_type}`: {kind}")
-        lines.append(f"| {status} | {response.get('description', '')} | {'; '.join(bodies)} |")
+        lines.append(f"| {status} | {_cell(response.get('description', ''))} | "
+                     f"{'; '.join(bodies) or 'none'} |")
     inline = [(status, content["schema"])
               for status, response in responses.items() if not _ref_name(response)
               for content in response.get("content", {}).values()
@@ -302,7 +239,7 @@ def _responses(responses: Mapping[str, Any], doc: Mapping[str, Any]) -> list[str
             continue
         seen.append(key)
         codes = [s for s, sch in inline if json.dumps(sch, sort_keys=True) == key]
-        lines += ["", f"Body of {' and '.join(codes)}:", "", *_table(schema, owner="Body")]
+        lines += ["", f"Body of {' and '.join(codes)}:", "", *_table(schema)]
     return lines
 
 
@@ -377,8 +314,13 @@ def render() -> str:
         if body:
             for media_type, content in body["content"].items():
                 lines += [f"Request body (`{media_type}`"
-                          + (", required" if body.get("required") else "") + "):", "",
-                          *_body(content["schema"]), ""]
+                          + (", required" if body.get("required") else "") + ")"
+                          + (f": {body['description']}." if body.get("description") else ":"),
+                          "", *_body(content["schema"]), ""]
+                if "example" in content:
+                    lines += ["Example:", "", "```json",
+                              json.dumps(content["example"], ensure_ascii=False, indent=2),
+                              "```", ""]
         lines += ["Responses:", "", *_responses(op["responses"], doc), ""]
         parts.append("\n".join(lines))
     parts.append("\n".join(_errors()) + "\n")
@@ -388,7 +330,7 @@ def render() -> str:
         schemas += [f"### {name}", ""]
         if schema.get("description"):
             schemas += [f"{schema['description']}.", ""]
-        table = _table(schema, owner=name)
+        table = _table(schema)
         schemas += [*(table or [f"{_type(schema)}."]), ""]
     parts.append("\n".join(schemas))
     return "\n".join(parts).rstrip("\n") + "\n"

@@ -20,6 +20,7 @@ from tracelib.trace import trace
 
 from .extension import ledger, service
 from .httputil import conditional, json_response
+from .ids import known, nul_path
 from .openapi import openapi_document
 from .problems import BadInput, Forbidden
 from .scan import proof_template
@@ -82,9 +83,14 @@ def _json_body() -> Any:
         raise UnsupportedMediaType("send the events as application/json")
     raw = request.get_data(cache=False)  # 413 past MAX_CONTENT_LENGTH
     try:
-        return canonical.loads(raw)  # strict: no duplicate keys, no floats
+        doc = canonical.loads(raw)  # strict: no duplicate keys, no floats
     except ValidationError as e:
         raise BadInput(f"malformed JSON: {e}", field=e.field or "body") from e
+    where = nul_path(doc) if b"\\u0000" in raw else None  # JSON can carry NUL only escaped
+    if where is not None:
+        raise BadInput(f"malformed JSON: field {where!r}: a string holds U+0000 (NUL), which "
+                       "the ledger does not store", field=where)
+    return doc
 
 
 def _events_of(doc: Any) -> list[dict[str, Any]]:
@@ -150,7 +156,7 @@ def post_events() -> Response:
 
 @bp.get("/events/<path:event_id>")
 def get_event(event_id: str) -> Response:
-    record = ledger().record_for_event(event_id)
+    record = ledger().record_for_event(known(event_id, "event"))
     doc = record.to_dict()
     doc["proof"] = url_for("api.inclusion_proof", seq=record.seq)
     return conditional(json_response(doc))
@@ -159,14 +165,14 @@ def get_event(event_id: str) -> Response:
 @bp.get("/lots/<path:lot>/trace")
 def lot_trace(lot: str) -> Response:
     direction = _query(TraceQuery())["direction"]
-    answer = trace(ledger(), lot, back=direction != "forward", forward=direction != "back")
+    answer = trace(ledger(), known(lot, "lot"), back=direction != "forward", forward=direction != "back")
     return conditional(json_response(answer.to_dict()))
 
 
 @bp.get("/stalls/<stall>")
 def get_stall(stall: str) -> Response:
     ext = service()
-    view = stall_view(ledger(), stall, today=ext.today(), rules=ext.rules,
+    view = stall_view(ledger(), known(stall, "stall"), today=ext.today(), rules=ext.rules,
                       proof_url=proof_template())
     return conditional(json_response(view))
 
@@ -201,4 +207,5 @@ def consistency_proof() -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return json_response(openapi_document(request.script_root))
+    return json_response(openapi_document(
+        request.script_root, max_events=int(current_app.config["API_MAX_EVENTS"])))

@@ -19,6 +19,7 @@ from tracelib.trace import trace
 
 from .extension import ledger
 from .httputil import conditional, json_response, wants_json_body
+from .ids import known
 from .scan import proof_template
 
 __all__ = ["bp", "gtin14", "linkset"]
@@ -93,7 +94,7 @@ def _serve(lot: str, gtin: str | None) -> Response:
 
 @bp.get("/l/<path:lot>")
 def lot_page(lot: str) -> Response:
-    return _serve(lot, None)
+    return _serve(known(lot, "lot"), None)
 
 
 @bp.get("/01/<gtin>/10/<path:lot>")
@@ -102,6 +103,7 @@ def digital_link(gtin: str, lot: str) -> Response:
     if normal is None:
         raise NotFound(f"{gtin!r} is not a valid GTIN (8, 12, 13 or 14 digits with a correct "
                        "check digit)")
+    known(lot, "lot")
     with ledger().store.reader() as conn:
         row = SupplySql.lots(conn, [lot]).get(lot)
     if row is None:

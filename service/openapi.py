@@ -1,12 +1,29 @@
-"""The OpenAPI 3.1 document of ``/api/v1`` (served at ``/api/v1/openapi.json``)."""
+"""The OpenAPI 3.1 document of ``/api/v1`` (served at ``/api/v1/openapi.json``).
+
+The schemas state the rules the service enforces, so a client (or a fuzzer) generating
+from them sends what the service accepts: identifiers as tracelib's ``ID_PATTERN``,
+quantities as its ``_QTY`` rule, JSON without floats or unsafe integers as
+:mod:`tracelib.canonical` parses it. Rules that need the ledger (a kind's ``data``, mass
+balance, who may act where, signatures) are checked on append and answered with 422.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from tracelib.canonical import MAX_SAFE_INTEGER
+from tracelib.kinds import KINDS
+
 __all__ = ["openapi_document"]
 
-_PROBLEM = {"$ref": "#/components/responses/Problem"}
+# tracelib.events.ID_PATTERN, written for ECMA-262 regular expressions (JSON Schema).
+ID = r"^[^\u0000-\u001f\u007f-\u009f]{1,200}$"
+HEX64 = r"^[0-9a-f]{64}$"
+NO_NUL = r"^[^\u0000]*$"  # the service refuses U+0000 in any string (PostgreSQL text has none)
+# tracelib.events._UNIT: no control characters and nothing Python's ``str.isspace`` calls space.
+UNIT = (r"^[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
+        r"\u3000]{1,20}$")
+MAX_SEQ = MAX_SAFE_INTEGER  # record numbers and tree sizes beyond this are never served
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -17,153 +34,359 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _path_param(name: str, description: str, *, integer: bool = False) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "integer", "minimum": 0} if integer else {"type": "string"}
+def _id(description: str) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": 200, "pattern": ID,
+            "description": description}
+
+
+def _str(description: str, **more: Any) -> dict[str, Any]:
+    return {"type": "string", "description": description, **more}
+
+
+def _int(description: str, **more: Any) -> dict[str, Any]:
+    return {"type": "integer", "description": description, **more}
+
+
+def _path_param(name: str, description: str, schema: dict[str, Any],
+                example: Any) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "description": description,
-            "schema": schema}
+            "schema": schema, "example": example}
 
 
 def _query_param(name: str, description: str, schema: dict[str, Any], *,
-                 required: bool = False) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": required, "description": description,
-            "schema": schema}
+                 required: bool = False, example: Any = None) -> dict[str, Any]:
+    param = {"name": name, "in": "query", "required": required, "description": description,
+             "schema": schema}
+    if example is not None:
+        param["example"] = example
+    return param
 
 
-def _errors(*codes: int) -> dict[str, Any]:
-    return {str(c): _PROBLEM for c in codes}
+_IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False,
+                  "description": "an `ETag` from an earlier answer: `304 Not Modified` while "
+                                 "the answer is unchanged",
+                  "schema": {"type": "string"}}
+_NOT_MODIFIED = {"304": {"description": "Not modified: the `If-None-Match` ETag matches "
+                                        "(no body)"}}
+
+# Each error's meaning per status (the body is always an RFC 9457 problem document).
+_ERROR_TEXT = {
+    400: "Malformed request: not JSON, duplicate keys, floats, a wrong type, an unknown "
+         "field or parameter (`field` names it)",
+    401: "No valid API token: missing, unknown or revoked (`WWW-Authenticate: Bearer`)",
+    403: "An event acts for another party than the token's",
+    404: "Not found",
+    409: "An event id is already stored with other content (`code: conflict`)",
+    413: "The body is larger than the service's limit (`MAX_CONTENT_LENGTH`, 1 MiB by default)",
+    415: "The body is not `application/json`",
+    422: "Well-formed but refused: an event breaks a rule or its signature does not verify "
+         "(`code: validation` or `signature`; `field`, `line`, `event_id` say where); "
+         "nothing was stored",
+}
 
 
-def openapi_document(script_root: str = "") -> dict[str, Any]:
-    """OpenAPI 3.1.0; ``script_root`` is where the app is mounted (the server URL)."""
-    lot_qty = {"type": "object", "required": ["lot", "qty", "unit"],
-               "additionalProperties": False,
-               "properties": {"lot": {"type": "string", "maxLength": 200},
-                              "qty": {"type": "string", "pattern": r"^(0|[1-9]\d{0,11})(\.\d{1,6})?$"},
-                              "unit": {"type": "string", "maxLength": 20}}}
-    schemas: dict[str, Any] = {
+def _errors(*codes: int, **texts: str) -> dict[str, Any]:
+    """Problem responses; ``texts`` (``e404="…"``) replace the generic meaning."""
+    return {str(c): {"description": texts.get(f"e{c}", _ERROR_TEXT[c]),
+                     "content": {"application/problem+json": {"schema": _ref("Problem")}}}
+            for c in codes}
+
+
+def _schemas() -> dict[str, Any]:
+    return {
+        "JsonValue": {
+            "description": "A JSON value as the ledger stores it: no fractions, exponents or "
+                           "NaN (write decimals as strings such as \"12.50\"), integers within "
+                           f"±{MAX_SAFE_INTEGER} (RFC 7493 §2.2), no duplicate keys, no U+0000 "
+                           "in strings or keys",
+            "type": ["object", "array", "string", "integer", "boolean", "null"],
+            "minimum": -MAX_SAFE_INTEGER, "maximum": MAX_SAFE_INTEGER, "pattern": NO_NUL,
+            "items": _ref("JsonValue"), "additionalProperties": _ref("JsonValue"),
+            "propertyNames": {"pattern": NO_NUL}},
+        "LotQuantity": {
+            "type": "object", "description": "An amount of one lot",
+            "required": ["lot", "qty", "unit"], "additionalProperties": False,
+            "properties": {
+                "lot": _id("the lot code"),
+                "qty": _str("a decimal string greater than 0: at most 12 digits before the "
+                            "point and 6 after it",
+                            pattern=r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,6})?$", maxLength=19),
+                "unit": _str("a unit like `kg`, `head`, `box`: no spaces or control characters",
+                             minLength=1, maxLength=20,
+                             pattern=UNIT)}},
         "Event": {
             "type": "object", "description": "CONTRACT.md Event (data contract v1)",
             "required": ["id", "kind", "time", "actor", "location", "data"],
+            "additionalProperties": False,
             "properties": {
-                "id": {"type": "string", "maxLength": 200},
-                "kind": {"type": "string", "enum": [
-                    "register", "origin", "slaughter", "ship", "receive", "transform", "sale",
-                    "hold", "release", "recall", "drill", "rapid_test", "lab_test"]},
-                "time": {"type": "string", "format": "date-time"},
-                "actor": {"type": "string"}, "location": {"type": "string"},
-                "inputs": {"type": "array", "items": lot_qty},
-                "outputs": {"type": "array", "items": lot_qty},
-                "data": {"type": "object"},
+                "id": _id("the event id, unique in the ledger (resending the same event is "
+                          "idempotent)"),
+                "kind": {"type": "string", "enum": sorted(KINDS),
+                         "description": "what happened; see [events.md](events.md)"},
+                "time": _str("when it happened, RFC 3339 with an offset",
+                             format="date-time", pattern=(
+                                 r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}"
+                                 r"(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$")),
+                "actor": _id("the party whose key signs the event"),
+                "location": _id("where it happened (a registered location id)"),
+                "inputs": {"type": "array", "items": _ref("LotQuantity"),
+                           "description": "lots consumed, moved or tested"},
+                "outputs": {"type": "array", "items": _ref("LotQuantity"),
+                            "description": "lots created"},
+                "data": {"type": "object", "additionalProperties": _ref("JsonValue"),
+                         "propertyNames": {"pattern": NO_NUL},
+                         "description": "the kind's fields; see [events.md](events.md)"},
                 "sig": {"type": "object", "required": ["key", "value"],
-                        "properties": {"key": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
-                                       "value": {"type": "string", "contentEncoding": "base64"}}},
+                        "additionalProperties": False,
+                        "description": "Ed25519 signature over the RFC 8785 bytes of the event "
+                                       "without `sig`; omit it to have the service sign with "
+                                       "the actor's custodial key",
+                        "properties": {
+                            "key": _str("key id: the first 8 bytes of SHA-256 of the public "
+                                        "key, hex", pattern="^[0-9a-f]{16}$"),
+                            "value": _str("the 64-byte signature", contentEncoding="base64",
+                                          pattern="^[A-Za-z0-9+/]{86}==$")}},
             }},
-        "Receipt": {"type": "object", "required": ["seq", "id", "hash", "recorded_at", "duplicate"],
-                    "properties": {"seq": {"type": "integer"}, "id": {"type": "string"},
-                                   "hash": {"type": "string"}, "recorded_at": {"type": "string"},
-                                   "duplicate": {"type": "boolean"}, "url": {"type": "string"}}},
-        "Checkpoint": {"type": "object", "required": ["size", "root"],
-                       "properties": {"origin": {"type": "string"}, "size": {"type": "integer"},
-                                      "root": {"type": "string"}, "note": {"type": "string"},
-                                      "created_at": {"type": "string"},
-                                      "signed": {"type": "boolean"}}},
-        "Record": {"type": "object", "required": ["seq", "hash", "prev", "event"],
-                   "properties": {"seq": {"type": "integer"}, "hash": {"type": "string"},
-                                  "prev": {"type": "string"}, "recorded_at": {"type": "string"},
-                                  "key": {"type": "string"}, "event": _ref("Event"),
-                                  "proof": {"type": "string"}}},
-        "Trace": {"type": "object", "required": ["lot"], "description":
-                  "CONTRACT.md `tracelib trace LOT --json`",
-                  "properties": {"lot": {"type": "string"}, "upstream": {"type": "object"},
-                                 "downstream": {"type": "object"}}},
-        "Scan": {"type": "object", "description": 'CONTRACT.md "Scan JSON" (plus additive fields)',
-                 "required": ["stall", "on_hand", "tests", "holds", "checkpoint"],
-                 "properties": {"stall": {"type": "object"}, "on_hand": {"type": "array"},
-                                "tests": {"type": "array"}, "holds": {"type": "array"},
-                                "checkpoint": _ref("Checkpoint"), "record": {"type": "object"},
-                                "lab_results": {"type": "array"}, "proofs": {"type": "array"}}},
-        "InclusionProof": {"type": "object", "required": ["seq", "size", "leaf_hash", "proof", "root"],
-                           "properties": {"seq": {"type": "integer"}, "size": {"type": "integer"},
-                                          "leaf_hash": {"type": "string"},
-                                          "proof": {"type": "array", "items": {"type": "string"}},
-                                          "root": {"type": "string"},
-                                          "checkpoint": {"type": ["string", "null"]}}},
-        "ConsistencyProof": {"type": "object",
-                             "required": ["size1", "size2", "proof", "root1", "root2"],
-                             "properties": {"size1": {"type": "integer"},
-                                            "size2": {"type": "integer"},
-                                            "proof": {"type": "array", "items": {"type": "string"}},
-                                            "root1": {"type": "string"},
-                                            "root2": {"type": "string"}}},
-        "Problem": {"type": "object", "description": "RFC 9457 problem details",
-                    "required": ["type", "title", "status"],
-                    "properties": {"type": {"type": "string"}, "title": {"type": "string"},
-                                   "status": {"type": "integer"}, "detail": {"type": "string"},
-                                   "instance": {"type": "string"}, "code": {"type": "string"},
-                                   "field": {"type": "string"}, "line": {"type": "integer"},
-                                   "event_id": {"type": "string"}}},
+        "Receipt": {
+            "type": "object", "description": "What the ledger answers for an appended event",
+            "required": ["seq", "id", "hash", "recorded_at", "duplicate"],
+            "properties": {
+                "seq": _int("the record's number (its Merkle leaf index)", minimum=0),
+                "id": _str("the event id"),
+                "hash": _str("the record hash (RFC 9162 leaf hash)", pattern=HEX64),
+                "recorded_at": _str("when the ledger recorded it, RFC 3339 UTC"),
+                "duplicate": {"type": "boolean", "description": "true when the event was "
+                              "already stored with the same bytes"},
+                "url": _str("where to read the record")}},
+        "Checkpoint": {
+            "type": "object", "description": "A tree head signed by the operator",
+            "required": ["size", "root"],
+            "properties": {
+                "origin": _str("the checkpoint origin line, e.g. `tracelib/yunyang-amr`"),
+                "size": _int("tree size: the number of records committed to", minimum=0),
+                "root": _str("RFC 9162 root hash at `size`", pattern=HEX64),
+                "note": _str("the C2SP signed note (origin, size, base64 root, signature "
+                             "lines)"),
+                "created_at": _str("when it was signed, RFC 3339 UTC"),
+                "signed": {"type": "boolean", "description": "false when a stall page is "
+                           "served from a head newer than the last signed checkpoint"}}},
+        "Record": {
+            "type": "object", "description": "A stored event with its place in the ledger",
+            "required": ["seq", "hash", "prev", "event"],
+            "properties": {
+                "seq": _int("the record's number (its Merkle leaf index)", minimum=0),
+                "hash": _str("the record hash: SHA-256(0x00 ‖ record bytes)", pattern=HEX64),
+                "prev": _str("the previous record's hash (32 zero bytes for seq 0)",
+                             pattern=HEX64),
+                "recorded_at": _str("RFC 3339 UTC"),
+                "key": _str("id of the key that signed the event", pattern="^[0-9a-f]{16}$"),
+                "event": {**_ref("Event"), "description": "the event as signed, with its `sig`"},
+                "proof": _str("URL of the record's inclusion proof")}},
+        "Trace": {
+            "type": "object", "description": "CONTRACT.md `tracelib trace LOT --json`",
+            "required": ["lot"],
+            "properties": {
+                "lot": _str("the lot traced"),
+                "upstream": {"type": "object", "description":
+                             "`lots`, `origins` (lot, event, seq, location, certificate) and the "
+                             "cold-chain `path` (omitted with `direction=forward`)"},
+                "downstream": {"type": "object", "description":
+                               "`lots` and `locations` with `received`, `sold`, `on_hand`, "
+                               "`held` per location and unit (omitted with `direction=back`)"}}},
+        "Scan": {
+            "type": "object", "description": 'CONTRACT.md "Scan JSON" (plus additive fields)',
+            "required": ["stall", "on_hand", "tests", "holds", "checkpoint"],
+            "properties": {
+                "stall": {"type": "object", "description":
+                          "`id`, `name`, `number`, `market`, `market_name`, `holder`, "
+                          "`address`, `licences` {`business`, `food`}"},
+                "on_hand": {"type": "array", "description":
+                            "lots with stock at the stall: `lot`, `product`, `qty`, `unit`, "
+                            "`held`, `origin` (the first origin certificate), `origins`, "
+                            "`gtin`"},
+                "tests": {"type": "array", "description":
+                          "today's rapid tests, newest first: `time`, `item`, `sample`, "
+                          "`result` (`negative`, `suspect`, `positive`), `rate`, `method`, "
+                          "`lot`, `commodity`, `retest`, `follow_up`, `event`, `seq`"},
+                "holds": {"type": "array", "description":
+                          "lots held at the stall or recalled: `lot`, `reason`, `seq`, "
+                          "`kind` (`hold` or `recall`)"},
+                "checkpoint": {**_ref("Checkpoint"), "description":
+                               "the tree head the shown records are proven against"},
+                "record": {"type": "object", "description":
+                           "the 30-day record and the red/black-list `standing`"},
+                "lab_results": {"type": "array",
+                                "description": "the stall's latest lab results"},
+                "proofs": {"type": "array",
+                           "description": "each shown record's `seq`, `what` and proof `url`"}}},
+        "InclusionProof": {
+            "type": "object", "description": "RFC 9162 §2.1.3 inclusion proof",
+            "required": ["seq", "size", "leaf_hash", "proof", "root"],
+            "properties": {
+                "seq": _int("the record", minimum=0),
+                "size": _int("the tree size the proof is for", minimum=1),
+                "leaf_hash": _str("the record hash", pattern=HEX64),
+                "proof": {"type": "array", "items": {"type": "string", "pattern": HEX64},
+                          "description": "sibling hashes, leaf to root (RFC 9162 §2.1.3)"},
+                "root": _str("the root at `size`", pattern=HEX64),
+                "checkpoint": {"type": ["string", "null"], "description":
+                               "the signed note of the checkpoint at `size`, if one exists"}}},
+        "ConsistencyProof": {
+            "type": "object", "description": "RFC 9162 §2.1.4 consistency proof",
+            "required": ["size1", "size2", "proof", "root1", "root2"],
+            "properties": {
+                "size1": _int("the older tree size", minimum=1),
+                "size2": _int("the newer tree size", minimum=1),
+                "proof": {"type": "array", "items": {"type": "string", "pattern": HEX64},
+                          "description": "RFC 9162 §2.1.4 proof hashes"},
+                "root1": _str("the root at `size1`", pattern=HEX64),
+                "root2": _str("the root at `size2`", pattern=HEX64)}},
+        "Problem": {
+            "type": "object", "description": "RFC 9457 problem details",
+            "required": ["type", "title", "status"],
+            "properties": {
+                "type": _str("always `about:blank`"),
+                "title": _str("the status, in words"),
+                "status": _int("the HTTP status", minimum=400, maximum=599),
+                "detail": _str("what went wrong, with expected and found values"),
+                "instance": _str("the request path"),
+                "code": _str("`bad_request`, `validation`, `signature`, `conflict`, "
+                             "`not_found`, …"),
+                "field": _str("the offending field or parameter"),
+                "line": _int("1-based position of the offending event in the request",
+                             minimum=1),
+                "event_id": _str("id of the offending event"),
+                "seq": _int("the first record that failed an integrity check", minimum=0)}},
     }
-    events_body = {"oneOf": [{"type": "array", "items": _ref("Event"), "minItems": 1},
+
+
+def _paths(max_events: int) -> dict[str, Any]:
+    events = {"type": "array", "items": _ref("Event"), "minItems": 1, "maxItems": max_events,
+              "description": "appended in order, in one transaction"}
+    events_body = {"oneOf": [events,
                              {"type": "object", "required": ["events"],
                               "additionalProperties": False,
-                              "properties": {"events": {"type": "array", "items": _ref("Event"),
-                                                        "minItems": 1}}}]}
-    receipts = {"type": "object", "required": ["receipts"],
-                "properties": {"receipts": {"type": "array", "items": _ref("Receipt")},
-                               "checkpoint": {"oneOf": [_ref("Checkpoint"), {"type": "null"}]}}}
-    paths: dict[str, Any] = {
+                              "properties": {"events": events}}]}
+    receipts = {"type": "object", "required": ["receipts", "checkpoint"],
+                "properties": {
+                    "receipts": {"type": "array", "items": _ref("Receipt"),
+                                 "description": "one per event, in request order"},
+                    "checkpoint": {"oneOf": [_ref("Checkpoint"), {"type": "null"}],
+                                   "description": "after a write that stored something: the "
+                                   "checkpoint the service signed (or the latest one when it "
+                                   "does not sign); `null` when nothing new was stored"}}}
+    example = [{"id": "sale-a01-0003", "kind": "sale", "time": "2026-11-22T10:00:00+08:00",
+                "actor": "stall-a01", "location": "stall-a01",
+                "inputs": [{"lot": "LOT-CP-0001", "qty": "1", "unit": "kg"}],
+                "data": {"receipt": "A01-0003"}}]
+    size = {"type": "integer", "minimum": 1, "maximum": MAX_SEQ}
+    return {
         "/events": {"post": {
             "operationId": "appendEvents", "summary": "Append events (one transaction)",
             "description": "Each event is signed by its actor, or unsigned and then signed "
                            "with the actor's custodial key. Every event must act for the "
-                           "token's party.",
+                           "token's party. The batch is all or nothing: one refused event "
+                           "refuses the request and nothing is stored. An event already "
+                           "stored with the same bytes is answered with its receipt again.",
             "security": [{"bearer": []}],
             "requestBody": {"required": True,
-                            "content": {"application/json": {"schema": events_body}}},
+                            "description": "the events: a JSON array, or an object with "
+                                           "`events`; strict JSON (no duplicate keys, no "
+                                           "floats), at most 1 MiB",
+                            "content": {"application/json": {"schema": events_body,
+                                                             "example": example}}},
             "responses": {"201": _json(receipts, "Appended (receipts in order)"),
                           "200": _json(receipts, "All events were already stored (idempotent)"),
                           **_errors(400, 401, 403, 409, 413, 415, 422)}}},
         "/events/{event_id}": {"get": {
             "operationId": "getEvent", "summary": "A stored event with its record",
-            "parameters": [_path_param("event_id", "the event id")],
-            "responses": {"200": _json(_ref("Record"), "The record"), **_errors(404)}}},
+            "description": "The event exactly as signed, with its record number, hashes and a "
+                           "link to its inclusion proof.",
+            "parameters": [_path_param("event_id", "the event id", {
+                "type": "string", "minLength": 1, "maxLength": 200, "pattern": ID},
+                "origin-LOT-CP-0001"),
+                           _IF_NONE_MATCH],
+            "responses": {"200": _json(_ref("Record"), "The record"), **_NOT_MODIFIED,
+                          **_errors(404, e404="No event with this id")}}},
         "/lots/{lot}/trace": {"get": {
             "operationId": "traceLot", "summary": "Trace a lot back and forward",
-            "parameters": [_path_param("lot", "lot code"),
-                           _query_param("direction", "which way", {
-                               "type": "string", "enum": ["both", "back", "forward"],
-                               "default": "both"})],
-            "responses": {"200": _json(_ref("Trace"), "The trace"), **_errors(400, 404)}}},
+            "description": "Upstream: the lots it came from, their origin certificates and "
+                           "the cold-chain path. Downstream: the lots made from it and where "
+                           "they are, received, sold, on hand or held.",
+            "parameters": [_path_param("lot", "the lot code", {
+                "type": "string", "minLength": 1, "maxLength": 200, "pattern": ID},
+                "LOT-CP-0001"),
+                           _query_param("direction", "`back` (upstream only), `forward` "
+                                        "(downstream only) or `both`", {
+                                            "type": "string", "enum": ["both", "back", "forward"],
+                                            "default": "both"}),
+                           _IF_NONE_MATCH],
+            "responses": {"200": _json(_ref("Trace"), "The trace"), **_NOT_MODIFIED,
+                          **_errors(400, 404, e400="An unknown `direction` or parameter",
+                                    e404="No lot with this code")}}},
         "/stalls/{stall}": {"get": {
             "operationId": "getStall", "summary": "A stall's scan JSON",
-            "parameters": [_path_param("stall", "stall location id")],
-            "responses": {"200": _json(_ref("Scan"), "The stall"), **_errors(404)}}},
+            "description": "What a shopper's scan of the stall's placard shows: the holder and "
+                           "licences, lots on sale, today's rapid tests, holds and recalls, the "
+                           "30-day record, with inclusion proofs against a checkpoint.",
+            "parameters": [_path_param("stall", "the stall's location id", {
+                "type": "string", "minLength": 1, "maxLength": 200,
+                "pattern": r"^[^/\u0000-\u001f\u007f-\u009f]{1,200}$"}, "stall-a01"),
+                           _IF_NONE_MATCH],
+            "responses": {"200": _json(_ref("Scan"), "The stall"), **_NOT_MODIFIED,
+                          **_errors(404, e404="No stall with this id")}}},
         "/checkpoint": {"get": {
             "operationId": "getCheckpoint", "summary": "The latest signed checkpoint",
+            "description": "The newest tree head the operator signed. `Accept: text/plain` "
+                           "gives the C2SP signed note itself, for witnesses.",
+            "parameters": [_IF_NONE_MATCH],
             "responses": {"200": {"description": "JSON, or the C2SP signed note as text/plain",
                                   "content": {"application/json": {"schema": _ref("Checkpoint")},
                                               "text/plain": {"schema": {"type": "string"}}}},
-                          **_errors(404)}}},
+                          **_NOT_MODIFIED,
+                          **_errors(404, e404="No checkpoint has been signed yet")}}},
         "/proofs/inclusion/{seq}": {"get": {
             "operationId": "inclusionProof", "summary": "RFC 9162 inclusion proof of a record",
-            "parameters": [_path_param("seq", "record number", integer=True),
-                           _query_param("size", "tree size (default: the latest checkpoint "
-                                        "covering seq, else the current size)",
-                                        {"type": "integer", "minimum": 1})],
-            "responses": {"200": _json(_ref("InclusionProof"), "The proof"),
-                          **_errors(400, 404)}}},
+            "description": "The hashes that prove record `seq` is in the tree of `size` "
+                           "records, with the root and the signed note at `size` when one "
+                           "exists.",
+            "parameters": [_path_param("seq", "the record number (0-based)", {
+                "type": "integer", "minimum": 0, "maximum": MAX_SEQ}, 5),
+                           _query_param("size", "the tree size (default: the latest checkpoint "
+                                        "covering `seq`, else the current size)", size,
+                                        example=16),
+                           _IF_NONE_MATCH],
+            "responses": {"200": _json(_ref("InclusionProof"), "The proof"), **_NOT_MODIFIED,
+                          **_errors(400, 404, e400="`size` is not a positive integer, or an "
+                                    "unknown parameter",
+                                    e404="`seq` is not below `size`, or `size` is larger than "
+                                    "the ledger")}}},
         "/proofs/consistency": {"get": {
             "operationId": "consistencyProof", "summary": "RFC 9162 consistency proof",
-            "parameters": [_query_param("first", "the older tree size",
-                                        {"type": "integer", "minimum": 1}, required=True),
-                           _query_param("second", "the newer tree size (default: current)",
-                                        {"type": "integer", "minimum": 1})],
-            "responses": {"200": _json(_ref("ConsistencyProof"), "The proof"),
-                          **_errors(400, 404, 422)}}},
+            "description": "The hashes that prove the tree of `second` records extends the "
+                           "tree of `first` records, with both roots.",
+            "parameters": [_query_param("first", "the older tree size", size, required=True,
+                                        example=3),
+                           _query_param("second", "the newer tree size (default: the current "
+                                        "size)", size, example=16),
+                           _IF_NONE_MATCH],
+            "responses": {"200": _json(_ref("ConsistencyProof"), "The proof"), **_NOT_MODIFIED,
+                          **_errors(400, 404, 422,
+                                    e400="`first` is missing, a size is not a positive "
+                                    "integer, or an unknown parameter",
+                                    e404="`second` is larger than the ledger",
+                                    e422="`first` is larger than `second`")}}},
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document",
+            "description": "The OpenAPI 3.1 description of `/api/v1`, generated by the service "
+                           "itself.",
             "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")}}},
     }
+
+
+def openapi_document(script_root: str = "", *, max_events: int = 1000) -> dict[str, Any]:
+    """OpenAPI 3.1.0; ``script_root`` is where the app is mounted (the server URL),
+    ``max_events`` the app's ``API_MAX_EVENTS``."""
     return {
         "openapi": "3.1.0",
         "info": {"title": "tracelib API", "version": "1.0.0",
@@ -171,12 +394,11 @@ def openapi_document(script_root: str = "") -> dict[str, Any]:
                                 "checkpoints and Merkle proofs (data contract v1).",
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
         "servers": [{"url": f"{script_root}/api/v1"}],
-        "paths": paths,
+        "paths": _paths(max_events),
         "components": {
-            "schemas": schemas,
-            "responses": {"Problem": {"description": "RFC 9457 problem details", "content": {
-                "application/problem+json": {"schema": _ref("Problem")}}}},
+            "schemas": _schemas(),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "an API token acting for one party"}},
+                                           "description": "an API token acting for one party "
+                                                          "(`tlk_…`)"}},
         },
     }
