@@ -294,3 +294,34 @@ def test_unsigned_event_is_rejected(network: Network, ledger: Ledger) -> None:
     with pytest.raises(SignatureError) as raised:
         ledger.append([doc], lines=[7])
     assert (raised.value.line, raised.value.field) == (7, "sig")
+
+
+@pytest.mark.parametrize(("where", "field"), [
+    (lambda d: d["data"]["certificate"].__setitem__("product", "豇\x00豆"),
+     "data.certificate.product"),
+    (lambda d: d["data"]["certificate"]["commitments"].append("ok\x00"),
+     "data.certificate.commitments[2]"),
+    (lambda d: d["data"].__setitem__("note\x00", "x"), "data.note\x00"),
+], ids=["string", "list item", "key"])
+def test_nul_anywhere_in_an_event_is_refused_with_its_path(
+        network: Network, where: Callable[[dict[str, Any]], None], field: str) -> None:
+    # PostgreSQL text cannot hold U+0000: refused at validation on every store, so the
+    # database never sees it (a raw driver error would otherwise reach the caller).
+    doc = origin_event(network, "LOT-NUL", sign=False)
+    where(doc)
+    signed = sign_event(doc, network.keys["farm-1"])
+    with pytest.raises(ValidationError, match="U\\+0000") as caught:
+        Event.from_dict(signed)
+    assert caught.value.field == field
+    before = network.ledger.size
+    with pytest.raises(ValidationError, match="U\\+0000"):
+        network.ledger.append([signed], now=network.now)
+    assert network.ledger.size == before and network.ledger.verify().ok
+
+
+def test_an_escaped_backslash_u0000_text_is_not_a_nul(network: Network) -> None:
+    doc = origin_event(network, "LOT-BS", sign=False)
+    doc["data"]["certificate"]["product"] = "a\\u0000b\\\\u0000"  # backslashes, no NUL
+    event = Event.from_dict(sign_event(doc, network.keys["farm-1"]))
+    assert event.data["certificate"]["product"] == "a\\u0000b\\\\u0000"
+    network.ledger.append([sign_event(doc, network.keys["farm-1"])], now=network.now)

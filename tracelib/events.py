@@ -214,6 +214,9 @@ class Event:
             load_with(spec.data_schema, loaded["data"], prefix="data")
             unsigned = {k: v for k, v in doc.items() if k != "sig"}
             body = canonical.dumps(unsigned)
+            if _NUL_ESCAPE in body and _has_nul(body):
+                raise ValidationError("U+0000 (NUL) is not allowed in an event",
+                                      field=_nul_path(unsigned) or "event")
             sig = None
             if "sig" in loaded:
                 try:
@@ -290,6 +293,44 @@ class Event:
 
     def lots(self) -> set[str]:
         return {q.lot for q in self.inputs} | {q.lot for q in self.outputs}
+
+
+# RFC 8785 writes U+0000 as the escape \u0000; a literal backslash before "u0000" is
+# written doubled. Text columns on PostgreSQL cannot hold U+0000, and no name, lot code or
+# note needs it: such events are refused outright (hostile-string hygiene).
+_NUL_ESCAPE = b"\\u0000"
+
+
+def _has_nul(body: bytes) -> bool:
+    at = body.find(_NUL_ESCAPE)
+    while at >= 0:
+        run = 0
+        while at - run - 1 >= 0 and body[at - run - 1] == 0x5C:  # backslashes before it
+            run += 1
+        if run % 2 == 0:  # the backslash at `at` starts an escape: a real U+0000
+            return True
+        at = body.find(_NUL_ESCAPE, at + 1)
+    return False
+
+
+def _nul_path(value: Any, path: str = "") -> str | None:
+    """The path of the first key or string holding U+0000, e.g. ``data.certificate.product``."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return here
+            found = _nul_path(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _nul_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _rebuild_event(event_id: str, kind: str, time: datetime, time_text: str, time_us: int,
