@@ -13,22 +13,39 @@ The records are split into chunks aligned to 2**13 leaves; workers check chunks
 independently (each returns its compact range) and the parent merges the
 ranges in order, checking the chain across chunk boundaries, the subtree
 hashes above the chunk level, and the checkpoints.
+
+Signature checks are the floor of the cost, so everything else in a worker is kept
+well below one: the records are read as plain driver rows, a chunk's subtree hashes
+are computed level by level, and a record's body is decided by a fast path — its
+layout (the text outside its strings and its member names) matching one already
+proven canonical, else the canonical check done in C — that only ever accepts what
+the full check accepts. Any record the fast path does not accept goes through the
+full check, which says what is wrong with it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import json.scanner
 import multiprocessing
 import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Connection
 
 from . import canonical, merkle
 from ._sigpool import cpu_count
 from .directory import KeyRecord
 from .errors import IntegrityError, TracelibError
-from .keys import VerifyKey, key_id, verify_batch
+from .keys import VerifyKey, key_id
 from .note import Checkpoint, NoteVerifier, open_note
 from .record import GENESIS_PREV, record_bytes
 from .store import Store
@@ -43,7 +60,8 @@ CHUNK_LEVEL = 13
 CHUNK = 1 << CHUNK_LEVEL
 # tracelib.timeutil.format_utc: fixed width, so text order is time order.
 _RECORD_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")
-
+_LEAF = b"\x00"  # RFC 9162 §2.1.1 leaf prefix
+_NODE = b"\x01"  # RFC 9162 §2.1.1 interior node prefix
 
 @dataclass(frozen=True)
 class VerifyReport:
@@ -85,10 +103,21 @@ class _Chunk:
 # Per-process state of a verification worker.
 _STATE: dict[str, Any] = {}
 
+# The bulk scan reads plain driver rows (no SQLAlchemy row processing), the bounds bound by
+# the driver in its own placeholder style (sqlite3: qmark, psycopg: format).
+_SCAN_QMARK = ("SELECT seq, prev_hash, hash, body, key_id, signature, recorded_at, "
+               "event_id, kind, actor, location, event_time "
+               "FROM records WHERE seq >= ? AND seq < ? ORDER BY seq")
+_SCAN = {"qmark": _SCAN_QMARK, "format": _SCAN_QMARK.replace("?", "%s"),
+         "pyformat": _SCAN_QMARK.replace("?", "%s")}
+# The indexed columns (the last five of the scan) and the event members they repeat.
+_INDEXED = (("event_id", "id"), ("kind", "kind"), ("actor", "actor"),
+            ("location", "location"), ("event_time", "time"))
+
 
 def _init_worker(url: str, keys: dict[str, KeyRecord], operator: str) -> None:
     _STATE.clear()
-    _STATE.update(url=url, keys=keys, operator=operator, store=None)
+    _STATE.update(url=url, keys=keys, operator=operator, store=None, signature_checks={})
 
 
 def _store() -> Store:
@@ -98,107 +127,373 @@ def _store() -> Store:
     return store
 
 
+def _scan(conn: Connection, start: int, end: int) -> Iterator[Any]:
+    """Records [start, end) in seq order as plain driver rows, columns as in _SCAN_QMARK."""
+    style = conn.dialect.paramstyle
+    if style not in _SCAN:  # pragma: no cover - tracelib runs on sqlite3 and psycopg only
+        raise TracelibError(f"unsupported database driver parameter style {style!r}")
+    result = conn.exec_driver_sql(_SCAN[style], (start, end))
+    try:
+        yield from result
+    finally:  # a caller that stops early must not leave a cursor open
+        result.close()
+
+
 def _check_chunk(task: tuple[int, int, tuple[int, ...]]) -> _Chunk:
-    """Check records [start, end) and the subtree hashes that lie inside them."""
+    """Check records [start, end) and the subtree hashes that lie inside them.
+
+    Every record goes through the same checks in the same order; the problems found at the
+    first bad record, and the first bad signature before it, are reported (the parent
+    takes the least). A record that passes :func:`_event_ok` needs no more; any other is
+    explained by :func:`_check_event`."""
     start, end, checkpoint_sizes = task
     keys: dict[str, KeyRecord] = _STATE["keys"]
     operator: str = _STATE["operator"]
+    checks: dict[str, Callable[[bytes, bytes], None]] = _STATE["signature_checks"]
     out = _Chunk(start, end)
-    tree = merkle.CompactRange(start, start)
-    visited: list[tuple[int, int, bytes]] = []
-    sig_items: list[tuple[bytes, bytes, bytes]] = []
-    sig_seqs: list[int] = []
-    wanted = set(checkpoint_sizes)
+    problems = out.problems
+    leaves: list[bytes] = []
+    bad_signature: int | None = None
+    record_us: dict[str, int | None] = {}
     store = _store()
     expected = start
     prev: bytes | None = None
-
-    def visit(level: int, index: int, digest: bytes) -> None:
-        visited.append((level, index, digest))
+    last_time: str | None = None
+    sha256 = hashlib.sha256
+    match_time = _RECORD_TIME.match
 
     with store.reader() as conn:
-        for row in store.iter_record_rows(conn, start, end):
-            seq = int(row["seq"])
+        for row in _scan(conn, start, end):
+            seq, stored_prev, stored_hash, body, kid, signature, recorded = row[:7]
+            seq = int(seq)
             if seq != expected:
-                out.problems.append((expected, f"record missing: expected seq {expected}, "
-                                               f"found seq {seq} next"))
+                problems.append((expected, f"record missing: expected seq {expected}, "
+                                           f"found seq {seq} next"))
                 break
             try:
-                stored_prev, stored_hash = bytes(row["prev_hash"]), bytes(row["hash"])
-                body, signature = bytes(row["body"]), bytes(row["signature"])
-                leaf_bytes = record_bytes(seq, stored_prev, body, row["key_id"], signature,
-                                          row["recorded_at"])
+                if not (type(stored_prev) is type(stored_hash) is type(body)
+                        is type(signature) is bytes):
+                    stored_prev, stored_hash = bytes(stored_prev), bytes(stored_hash)
+                    body, signature = bytes(body), bytes(signature)
+                leaf_bytes = record_bytes(seq, stored_prev, body, kid, signature, recorded)
             except (TypeError, ValueError, AttributeError) as e:  # e.g. a non-ASCII key id
-                out.problems.append((seq, f"record columns are malformed: {e}"))
+                problems.append((seq, f"record columns are malformed: {e}"))
                 break
-            recorded = str(row["recorded_at"])
-            if not _RECORD_TIME.match(recorded):
-                out.problems.append((seq, f"record time {recorded!r} is not in the ledger's "
-                                          "form YYYY-MM-DDTHH:MM:SS.ffffffZ"))
+            recorded = str(recorded)
+            # Records of one append share their time: its form is checked once.
+            if recorded != last_time and not match_time(recorded):
+                problems.append((seq, f"record time {recorded!r} is not in the ledger's "
+                                      "form YYYY-MM-DDTHH:MM:SS.ffffffZ"))
                 break
             if prev is None:
                 out.first_prev, out.first_time = stored_prev, recorded
-            elif out.last_time is not None and recorded < out.last_time:
-                out.problems.append((seq, f"record time goes backwards: {recorded} after "
-                                          f"{out.last_time}"))
-            if prev is not None and stored_prev != prev:
-                out.problems.append((seq, f"chain broken: prev hash expected {prev.hex()}, "
-                                          f"found {stored_prev.hex()}"))
-            leaf = merkle.leaf_hash(leaf_bytes)
-            if leaf != stored_hash:
-                out.problems.append((seq, f"record hash mismatch: stored {stored_hash.hex()}, "
-                                          f"the record's bytes hash to {leaf.hex()}"))
-            problem = _check_event(seq, row, body, keys, operator, sig_items)
-            if problem is not None:
-                out.problems.append((seq, problem))
             else:
-                sig_seqs.append(seq)
-            tree.append(leaf, visit)
-            if seq + 1 in wanted:
-                out.partials[seq + 1] = list(tree.hashes)
+                if last_time is not None and recorded < last_time:
+                    problems.append((seq, f"record time goes backwards: {recorded} after "
+                                          f"{last_time}"))
+                if stored_prev != prev:
+                    problems.append((seq, f"chain broken: prev hash expected {prev.hex()}, "
+                                          f"found {stored_prev.hex()}"))
+            leaf = sha256(_LEAF + leaf_bytes).digest()  # RFC 9162 §2.1.1 leaf hash
+            if leaf != stored_hash:
+                problems.append((seq, f"record hash mismatch: stored {stored_hash.hex()}, "
+                                      f"the record's bytes hash to {leaf.hex()}"))
+            if _event_ok(seq, row, body, keys, operator, record_us):
+                problem = None
+            else:
+                problem = _check_event(seq, row, body, keys, operator)
+            if problem is not None:
+                problems.append((seq, problem))
+            elif bad_signature is None:  # only the first bad signature counts
+                check = checks.get(kid)
+                if check is None:
+                    check = checks[kid] = _signature_check(keys[kid].public_key)
+                try:
+                    check(signature, body)
+                except (InvalidSignature, ValueError, TypeError):  # as keys.verify_batch
+                    bad_signature = seq
+            leaves.append(leaf)
             prev = stored_hash
-            out.last_time = recorded
+            last_time = recorded
             expected = seq + 1
-            if out.problems:
+            if problems:
                 break
-        if not out.problems and expected < end:
-            out.problems.append((expected, f"record missing: expected seq {expected}, "
-                                           "found none"))
-        if not out.problems:
+        out.last_time = last_time
+        if not problems and expected < end:
+            problems.append((expected, f"record missing: expected seq {expected}, "
+                                       "found none"))
+        levels = _subtrees(leaves)
+        if not problems:
             stored = store.nodes_in_range(conn, CHUNK_LEVEL, start, end)
-            for level, index, digest in visited:
-                found = stored.get((level, index))
-                if found != digest:
-                    out.problems.append(_node_problem(level, index, digest, found))
-                    break
-    for i in verify_batch(sig_items):
-        out.problems.append((sig_seqs[i], "signature does not verify"))
-        break
+            bad = _first_bad_node(start, levels, stored)
+            if bad is not None:
+                problems.append(bad)
+    if bad_signature is not None:
+        problems.append((bad_signature, "signature does not verify"))
     out.count = expected - start
     out.last_hash = prev
-    out.hashes = list(tree.hashes)
+    out.hashes = _compact(start, expected, levels)
+    out.partials = {size: _compact(start, size, levels)
+                    for size in checkpoint_sizes if size <= expected}
     return out
 
 
-def _check_event(seq: int, row: dict[str, Any], body: bytes, keys: dict[str, KeyRecord],
-                 operator: str, sig_items: list[tuple[bytes, bytes, bytes]]) -> str | None:
-    """Check one record's body against its columns and its key; queue its signature."""
+def _signature_check(public_key: bytes) -> Callable[[bytes, bytes], None]:
+    """``check(signature, message)``, raising unless the Ed25519 signature (RFC 8032 §5.1.7)
+    verifies with ``public_key``; raising ValueError for every message when the key bytes
+    are not a usable key (as :func:`tracelib.keys.verify_batch` counts them)."""
+    try:
+        return Ed25519PublicKey.from_public_bytes(public_key).verify
+    except (ValueError, TypeError) as e:
+        error = ValueError(str(e))
+
+        def refuse(signature: bytes, message: bytes) -> None:
+            raise error
+
+        return refuse
+
+
+def _subtrees(leaves: list[bytes]) -> list[list[bytes]]:
+    """Every perfect subtree hash over ``leaves`` (which start at a multiple of
+    :data:`CHUNK`), level by level: ``levels[k][i]`` is node ``(k, (start >> k) + i)``."""
+    sha256 = hashlib.sha256
+    levels = [leaves]
+    level = leaves
+    while len(level) > 1:
+        level = [sha256(_NODE + level[i] + level[i + 1]).digest()  # RFC 9162 §2.1.1
+                 for i in range(0, len(level) - 1, 2)]
+        levels.append(level)
+    return levels
+
+
+def _compact(start: int, end: int, levels: list[list[bytes]]) -> list[bytes]:
+    """The compact range [start, end) (``merkle.decompose``) from :func:`_subtrees`."""
+    return [levels[level][index - (start >> level)]
+            for level, index in merkle.decompose(start, end)]
+
+
+def _first_bad_node(start: int, levels: list[list[bytes]],
+                    stored: dict[merkle.NodeId, bytes]) -> tuple[int, str] | None:
+    """The first recomputed subtree whose stored hash differs, first in the order appending
+    the leaves completes them: by last leaf, then level."""
+    first: tuple[int, int, int, bytes, bytes | None] | None = None
+    for level in range(1, len(levels)):
+        base = start >> level
+        for i, digest in enumerate(levels[level]):
+            found = stored.get((level, base + i))
+            if found != digest:
+                last = ((base + i + 1) << level) - 1
+                if first is None or (last, level) < first[:2]:
+                    first = (last, level, base + i, digest, found)
+                break
+    if first is None:
+        return None
+    _, level, index, digest, found = first
+    return _node_problem(level, index, digest, found)
+
+
+class _Undecided(ValueError):
+    """The fast canonical check cannot decide; the full one (canonical.loads/dumps) must."""
+
+
+def _safe_int(text: str) -> int:
+    n = int(text)
+    if not -canonical.MAX_SAFE_INTEGER <= n <= canonical.MAX_SAFE_INTEGER:
+        raise _Undecided(text)
+    return n
+
+
+def _undecided(text: str) -> Any:
+    raise _Undecided(text)
+
+
+# typeshed wants a make_scanner for the context; any object with a decoder's attributes does.
+_SCAN_JSON = json.scanner.make_scanner(json.JSONDecoder(  # type: ignore[arg-type]
+    parse_float=_undecided, parse_int=_safe_int, parse_constant=_undecided))
+# The serializer of canonical.dumps's fast path (RFC 8785 for the values it is used on).
+_ENCODE = canonical._ENCODER.encode
+
+
+def _canonical_event(body: bytes) -> dict[str, Any] | None:
+    """The event when ``body`` is certainly an object in its own RFC 8785 form (then
+    ``canonical.loads(body)`` returns it and ``canonical.dumps`` of it gives ``body``
+    back), else None: undecided, not necessarily bad.
+
+    The same check done in C: strict UTF-8, :mod:`json` with floats, NaN/Infinity and
+    unsafe integers refused, then the serializer of ``canonical.dumps`` must give back
+    exactly the stored text. Equal text also rules out duplicate keys (they would collapse,
+    RFC 7493 §2.3), whitespace, needless escapes, lone surrogates (they would come out
+    unescaped) and trailing bytes. Left to the full check: non-BMP characters (RFC 8785
+    §3.2.3 sorts keys by UTF-16 code units, the serializer by code points) and more than
+    ``canonical.MAX_DEPTH`` brackets."""
+    if (b"\xf0" in body or b"\xf1" in body or b"\xf2" in body or b"\xf3" in body
+            or b"\xf4" in body):  # RFC 3629 §4: lead bytes of the four-byte (non-BMP) forms
+        return None
+    if body.count(b"{") + body.count(b"[") > canonical.MAX_DEPTH:
+        return None
+    try:
+        text = body.decode("utf-8")
+        doc, _ = _SCAN_JSON(text, 0)
+    except (ValueError, RecursionError, StopIteration):  # not JSON, or _Undecided
+        return None
+    if type(doc) is not dict or _ENCODE(doc) != text:
+        return None
+    return doc
+
+
+# -- the indexed members of a canonical body, found without parsing it ----------------------
+# Most bodies repeat the layout of one seen before: the same members in the same order, only
+# other strings. Split at its quotes, a body without backslashes or control characters is
+# the text outside strings (even pieces) and the strings themselves (odd pieces); when the
+# outside text and the member names equal those of a body already proven canonical, this
+# body is canonical too, and its members are at the same pieces.
+
+_FIELDS = ("id", "kind", "actor", "location", "time")
+# The escape character and the control characters: the only characters RFC 8785 §3.2.2.2
+# writes otherwise than as themselves inside strings.
+_NOT_PLAIN = bytes(range(0x20)) + b"\\"
+_SHAPES_MAX = 4096
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """The layout of a canonical body split at its quotes: ``count`` pieces, ``names(pieces)``
+    its member names (which must equal ``names_found``), ``fields(pieces)`` its
+    :data:`_FIELDS` values."""
+
+    count: int
+    names: Callable[[list[str]], Any]
+    names_found: Any
+    fields: Callable[[list[str]], Any]
+
+
+# Outside text of the bodies seen -> the layouts proven canonical with it (per process).
+_SHAPES: dict[str, list[_Shape]] = {}
+
+
+def _doc_fields(doc: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(doc.get(name) for name in _FIELDS)
+
+
+def _shape(pieces: list[str], doc: dict[str, Any]) -> _Shape | None:
+    """The layout of ``pieces``, a canonical body without backslashes or control characters
+    split at its quotes, and ``doc``, its event; None when its :data:`_FIELDS` are not all
+    top-level strings."""
+    name_at: list[int] = []
+    value_at: dict[str, int] = {}
+    depth = 0
+    for i in range(1, len(pieces), 2):
+        outside = pieces[i - 1]
+        depth += (outside.count("{") + outside.count("[")
+                  - outside.count("}") - outside.count("]"))
+        if pieces[i + 1].startswith(":"):  # a member name (RFC 8259 §4)
+            name_at.append(i)
+            if depth == 1 and pieces[i + 1] == ":" and pieces[i] in _FIELDS:
+                value_at[pieces[i]] = i + 2  # a top-level member whose value is a string
+    if len(value_at) != len(_FIELDS):
+        return None
+    fields = itemgetter(*(value_at[name] for name in _FIELDS))
+    names = itemgetter(*name_at)
+    if fields(pieces) != _doc_fields(doc):  # pragma: no cover - by the construction above
+        return None
+    return _Shape(len(pieces), names, names(pieces), fields)
+
+
+def _event_fields(body: bytes) -> tuple[Any, ...] | None:
+    """The body's :data:`_FIELDS` when ``body`` is certainly an object in its own RFC 8785
+    form (see :func:`_canonical_event`), else None: undecided, not necessarily bad.
+
+    Why a known layout suffices: the body is valid UTF-8 without backslashes or control
+    characters, so its quotes delimit strings that RFC 8785 §3.2.2.2 writes as they are. It
+    has as many pieces as a canonical body, the same text outside strings (numbers and
+    literals included) and the same member names: it is that body with other strings, so it
+    is canonical too, with the same members in the same (sorted) order at the same depths."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if len(body.translate(None, _NOT_PLAIN)) != len(body):
+        doc = _canonical_event(body)
+        return None if doc is None else _doc_fields(doc)
+    pieces = text.split('"')
+    outside = '"'.join(pieces[0::2])
+    shapes = _SHAPES.get(outside)
+    if shapes is not None:
+        for shape in shapes:
+            if len(pieces) == shape.count and shape.names(pieces) == shape.names_found:
+                return tuple(shape.fields(pieces))
+    doc = _canonical_event(body)
+    if doc is None:
+        return None
+    learned = _shape(pieces, doc)
+    if learned is not None:
+        if shapes is None:
+            if len(_SHAPES) >= _SHAPES_MAX:
+                _SHAPES.clear()
+            _SHAPES[outside] = [learned]
+        elif len(shapes) < 8:
+            shapes.append(learned)
+    return _doc_fields(doc)
+
+
+# The usual event time form, which parse_rfc3339 hands to datetime.fromisoformat as it is.
+_PLAIN_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}\Z")
+_fromisoformat = datetime.fromisoformat
+
+
+def _event_ok(seq: int, row: Any, body: bytes, keys: dict[str, KeyRecord], operator: str,
+              record_us: dict[str, int | None]) -> bool:
+    """True when :func:`_check_event` would find nothing wrong (then the record's signature
+    is checked with its key); False when it might. Cheaper: the canonical form is checked
+    by layout or in C, plain event times skip the general parser, record times are parsed
+    once. ``record_us`` caches record time -> microseconds (None: does not parse)."""
+    fields = _event_fields(body)
+    if fields is None:
+        return False
+    _, _, _, _, key_id, _, recorded, event_id, kind, actor, location, event_time = row
+    if fields != (event_id, kind, actor, location, event_time):
+        return False
+    if type(event_time) is not str or not _PLAIN_TIME.match(event_time):
+        return False
+    try:
+        _fromisoformat(event_time)
+    except ValueError:
+        return False
+    if recorded in record_us:
+        time_us = record_us[recorded]
+    else:
+        try:
+            time_us = to_micros(parse_rfc3339(recorded, field="recorded_at"))
+        except TracelibError:
+            time_us = None
+        if len(record_us) >= 64:
+            record_us.clear()
+        record_us[recorded] = time_us
+    key = keys.get(key_id)
+    return (time_us is not None and key is not None and seq != 0
+            and (kind != "register" or actor == operator)
+            and key.problem_at(actor=actor, seq=seq, time_us=time_us) is None)
+
+
+def _check_event(seq: int, row: Any, body: bytes, keys: dict[str, KeyRecord],
+                 operator: str) -> str | None:
+    """What is wrong with one record's body, its columns or its key, if anything (the
+    record's signature is then checked with that key)."""
     try:
         doc = canonical.loads(body)
         if canonical.dumps(doc) != body:
             return "stored event bytes are not canonical (RFC 8785)"
-        for column, name in (("event_id", "id"), ("kind", "kind"), ("actor", "actor"),
-                             ("location", "location"), ("event_time", "time")):
-            if doc.get(name) != row[column]:
-                return (f"indexed {column} {row[column]!r} does not match the event's "
+        for i, (column, name) in enumerate(_INDEXED, 7):
+            if doc.get(name) != row[i]:
+                return (f"indexed {column} {row[i]!r} does not match the event's "
                         f"{name} {doc.get(name)!r}")
         parse_rfc3339(doc["time"])
-        recorded_us = to_micros(parse_rfc3339(row["recorded_at"], field="recorded_at"))
+        recorded_us = to_micros(parse_rfc3339(row[6], field="recorded_at"))
     except TracelibError as e:
         return f"stored event does not parse: {e}"
-    key = keys.get(row["key_id"])
+    key = keys.get(row[4])
     if key is None:
-        return f"signed with key {row['key_id']}, which no register event before it registers"
+        return f"signed with key {row[4]}, which no register event before it registers"
     if seq == 0:
         if doc["kind"] != "register" or doc["actor"] != operator or key.registered_seq != 0:
             return "the genesis record must be the operator's self-signed register event"
@@ -209,7 +504,6 @@ def _check_event(seq: int, row: dict[str, Any], body: bytes, keys: dict[str, Key
         problem = key.problem_at(actor=doc["actor"], seq=seq, time_us=recorded_us)
         if problem is not None:
             return problem
-    sig_items.append((key.public_key, body, bytes(row["signature"])))
     return None
 
 
