@@ -122,8 +122,8 @@ def test_canonical_events_take_the_fast_path(doc: dict[str, Any]) -> None:
 
 
 def _replace_strings(body: bytes, values: list[str], *, names: bool) -> bytes:
-    """``body`` with its strings (member names too when ``names``) replaced by ``values`` in
-    turn, written raw between the quotes (so possibly not JSON at all)."""
+    """``body`` with its member names (``names``) or its string values (not ``names``)
+    replaced by ``values`` in turn, written raw between the quotes (so possibly not JSON)."""
     if b"\\" in body:  # quotes inside strings: no simple split
         return body
     pieces = body.decode("utf-8").split('"')
