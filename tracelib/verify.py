@@ -102,6 +102,8 @@ class _Chunk:
 
 # Per-process state of a verification worker.
 _STATE: dict[str, Any] = {}
+# Public keys kept loaded per worker (as keys.verify_batch's cache).
+_LOADED_KEYS_MAX = 8192
 
 # The bulk scan reads plain driver rows (no SQLAlchemy row processing), the bounds bound by
 # the driver in its own placeholder style (sqlite3: qmark, psycopg: format).
@@ -207,6 +209,8 @@ def _check_chunk(task: tuple[int, int, tuple[int, ...]]) -> _Chunk:
             elif bad_signature is None:  # only the first bad signature counts
                 check = checks.get(kid)
                 if check is None:
+                    if len(checks) >= _LOADED_KEYS_MAX:  # constant memory whatever the keys
+                        checks.clear()
                     check = checks[kid] = _signature_check(keys[kid].public_key)
                 try:
                     check(signature, body)
