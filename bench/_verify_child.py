@@ -11,6 +11,11 @@ report, the seconds spent in ``verify()``, and peak RSS figures:
 * ``rss_children_kb``: ``ru_maxrss`` of RUSAGE_CHILDREN, the largest terminated and
   reaped child (the verification workers). It is an upper bound: a worker inherits
   this process's size at spawn time by the same rule.
+
+CPU seconds (user + system) spent by ``verify()`` are given too: ``cpu_main_s`` in this
+process, ``cpu_workers_s`` in the workers (RUSAGE_CHILDREN). Their sum per record, set
+against CPU seconds per raw Ed25519 verify, says what ``verify()`` costs whatever else
+the machine runs: with every core busy, rate / raw rate = cores × raw CPU / CPU per record.
 """
 
 from __future__ import annotations
@@ -33,14 +38,21 @@ def vm_hwm_kb() -> int | None:
     return None
 
 
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv: list[str]) -> int:
     from tracelib.ledger import Ledger
 
     url = argv[0]
     ledger = Ledger.open(url)
+    cpu_before = _cpu(resource.RUSAGE_SELF)
     started = time.perf_counter()
     report = ledger.verify(progress=lambda n: print(f"P {n}", flush=True))
     seconds = time.perf_counter() - started
+    cpu_main = _cpu(resource.RUSAGE_SELF) - cpu_before
     ledger.close()
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     hwm = vm_hwm_kb()
@@ -48,7 +60,8 @@ def main(argv: list[str]) -> int:
     print("R " + json.dumps({"report": report.to_dict(), "seconds": seconds,
                              "rss_main_kb": hwm if hwm is not None else self_kb,
                              "ru_maxrss_self_kb": self_kb, "vm_hwm_kb": hwm,
-                             "rss_children_kb": children_kb}),
+                             "rss_children_kb": children_kb, "cpu_main_s": cpu_main,
+                             "cpu_workers_s": _cpu(resource.RUSAGE_CHILDREN)}),
           flush=True)
     return 0
 
