@@ -62,23 +62,24 @@ def flush_scans() -> None:
         buffer.last_flush = time.monotonic()
     if not batch:
         return
+    rows = [{"stall": stall, "day": day, "scans": n} for (stall, day), n in sorted(batch.items())]
     try:
         with service().state_writer() as conn:
-            for (stall, day), n in sorted(batch.items()):
-                conn.execute(_upsert(conn.dialect.name, stall, day, n))
+            conn.execute(_upsert(conn.dialect.name), rows)  # one statement, many rows
     except SQLAlchemyError as e:  # a locked or unreachable database: log, do not fail
         current_app.logger.warning("%d scans not counted: %s", sum(batch.values()), e)
 
 
-def _upsert(dialect: str, stall: str, day: str, n: int) -> Any:
-    """``INSERT … ON CONFLICT DO UPDATE`` (SQLite ≥ 3.24, PostgreSQL): one atomic statement."""
+def _upsert(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT DO UPDATE`` (SQLite ≥ 3.24, PostgreSQL): one atomic statement
+    that adds a row's count to the stored one."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = make(scan_counts).values(stall=stall, day=day, scans=n)
+    statement = make(scan_counts)
     return statement.on_conflict_do_update(
         index_elements=[scan_counts.c.stall, scan_counts.c.day],
-        set_={"scans": scan_counts.c.scans + n})
+        set_={"scans": scan_counts.c.scans + statement.excluded.scans})
 
 
 def scans_on(stall: str, day: date) -> int:

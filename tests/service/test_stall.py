@@ -185,6 +185,19 @@ def test_scans_are_counted_per_stall_and_day(client: FlaskClient, app: object) -
         assert scans_on("nope", TODAY) == 0
 
 
+def test_scan_flushes_add_to_the_stored_counts(app: Flask) -> None:
+    from tracelib_service.scans import count_scan, flush_scans, scans_on
+
+    with app.app_context():
+        for n, stall in enumerate(["s-1", "s-2", "s-3"] * 3):
+            count_scan(stall, TODAY)
+            if n % 2:
+                flush_scans()  # one upsert of many rows: new rows and existing ones
+        count_scan("s-1", date(2026, 11, 21))
+        assert [scans_on(s, TODAY) for s in ("s-1", "s-2", "s-3")] == [3, 3, 3]
+        assert scans_on("s-1", date(2026, 11, 21)) == 1
+
+
 def test_payment_reference_is_shown(client: FlaskClient) -> None:
     html = client.get(f"/s/{STALL}?pay=WX-20261122-0001").get_data(as_text=True)
     assert "付款参考" in html and "WX-20261122-0001" in html
