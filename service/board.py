@@ -8,6 +8,7 @@ from tracelib.stall import board_view
 
 from .extension import ledger, service
 from .httputil import conditional, json_response, wants_json_body
+from .ids import known
 
 __all__ = ["bp"]
 
@@ -16,7 +17,7 @@ bp = Blueprint("board", __name__)
 
 @bp.get("/m/<market>/board")
 def market_board(market: str) -> Response:
-    view = board_view(ledger(), market, today=service().today())
+    view = board_view(ledger(), known(market, "market"), today=service().today())
     if wants_json_body():
         response = json_response(view)
     else:

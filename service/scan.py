@@ -18,6 +18,7 @@ from tracelib.stall import stall_view
 from .extension import ledger, service
 from .httputil import conditional, etag_of, json_body, prepared, wants_json_body
 from .i18n import current_lang
+from .ids import known
 from .qr import Placard, placard_png, placard_svg
 from .scans import count_scan
 
@@ -145,6 +146,7 @@ def _render(view: dict[str, Any], pay: str | None) -> tuple[bytes, str]:
 
 @bp.get("/s/<stall>")
 def stall_page(stall: str) -> Response:
+    known(stall, "stall")
     pay = request.args.get("pay")
     if pay is not None and not _PAY.match(pay):
         raise BadRequest("pay must be 1-64 characters without control characters")
@@ -170,7 +172,7 @@ def stall_page(stall: str) -> Response:
 
 
 def _placard(stall: str) -> Placard:
-    place = ledger().location(stall)
+    place = ledger().location(known(stall, "stall"))
     view_ok = place is not None and place.type == "stall"
     if not view_ok:
         stall_view(ledger(), stall, today=service().today())  # raises the right NotFoundError

@@ -159,6 +159,7 @@ def test_every_operation_is_fuzzed_from_the_served_document(client: FlaskClient)
 @pytest.mark.parametrize("url", [
     "/api/v1/events/a%00b", "/api/v1/lots/a%00b/trace", "/api/v1/stalls/a%00b",
     "/api/v1/events/a%1Fb", "/l/a%00b", "/01/06901234567892/10/a%00b",
+    "/s/a%00b", "/s/a%00b/qr.png", "/s/a%00b/qr.svg", "/m/a%00b/board",
 ])
 def test_ids_with_control_characters_are_404_on_every_store(client: FlaskClient,
                                                              url: str) -> None:
