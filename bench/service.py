@@ -11,7 +11,7 @@ work folder. Two servers run side by side on loopback, each gunicorn with 2 work
 
 ``wrk`` (Debian's; installed by ``scripts/ensure-wrk.sh`` when missing) drives each for
 20 s (shorter below 1,000,000 events: 20 s × N / 1,000,000, at least 2 s) at 32
-connections and 2 threads, after a short warm-up, cycling over 200 stall ids drawn with
+connections and 2 threads, after a 5 s warm-up of each server and form, cycling over 200 stall ids drawn with
 the seed (a Lua ``request`` function), with ``--latency`` for the p99. The four runs
 alternate (baseline HTML, stall HTML, baseline JSON, stall JSON) so that other load on the
 machine hits both alike. Targets: stall page throughput ≥ 0.6 × the baseline's, p99 ≤
@@ -302,7 +302,10 @@ def service_sqlite(ctx: Context) -> list[Row]:
     built = drill_ledger(ctx)
     ids, every = _stall_ids(built.url, opts.seed)
     seconds = FULL_SECONDS * min(1.0, max(0.1, opts.events / 1_000_000))
-    warmup = max(1.0, seconds / 10)
+    # Warm-up, untimed, the same for both servers: long enough for every worker to have
+    # answered each of the ids a few times (the product keeps a per-worker view cache, the
+    # baseline relies on SQLite's page cache), so the timed runs measure the steady state.
+    warmup = max(5.0, seconds / 4)
     # Per run (pid): another run sharing the work folder must not swap them under us.
     tag = f"service-n{opts.events}-s{opts.seed}-p{os.getpid()}"
     script = opts.work / f"{tag}-stalls.lua"
