@@ -11,8 +11,8 @@ work folder. Two servers run side by side on loopback, each gunicorn with 2 work
 
 ``wrk`` (Debian's; installed by ``scripts/ensure-wrk.sh`` when missing) drives each for
 20 s (shorter below 1,000,000 events: 20 s × N / 1,000,000, at least 2 s) at 32
-connections and 2 threads, after a 5 s warm-up of each server and form, cycling over 200 stall ids drawn with
-the seed (a Lua ``request`` function), with ``--latency`` for the p99. The four runs
+connections and 2 threads, after a 5 s warm-up of each server and form, cycling over 200
+stall ids drawn with the seed (a Lua ``request`` function), with ``--latency`` for the p99. The four runs
 alternate (baseline HTML, stall HTML, baseline JSON, stall JSON) so that other load on the
 machine hits both alike. Targets: stall page throughput ≥ 0.6 × the baseline's, p99 ≤
 100 ms, for the HTML page and for its JSON form (``Accept: application/json``); the RSS
