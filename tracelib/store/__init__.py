@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from ..directory import KeyRecord, Location, Party
 from ..errors import NotFoundError, TracelibError
 from ..merkle import NodeId
-from .bulk import insert_tuples, select_where_in
+from .bulk import insert_tuples, placeholder, select_where_in
 from .engine import WRITER_OPTION, make_engine, normalize_url
 from .schema import checkpoints, keys, locations, meta, nodes, parties, records
 
@@ -166,24 +166,25 @@ class Store:
         leaves = [idx for level, idx in wanted if level == 0]
         inner = [(level, idx) for level, idx in wanted if level > 0]
         found: dict[NodeId, bytes] = {}
+        mark = placeholder(conn)
         for part in _chunks(leaves):
-            for seq, digest in conn.execute(
-                    select(records.c.seq, records.c.hash).where(records.c.seq.in_(part))):
-                found[(0, int(seq))] = digest
+            marks = ", ".join(mark for _ in part)
+            for seq, digest in conn.exec_driver_sql(
+                    f"SELECT seq, hash FROM records WHERE seq IN ({marks})",  # noqa: S608
+                    tuple(part)):
+                found[(0, int(seq))] = bytes(digest)
         # `(level = ? AND idx = ?) OR …`: SQLite answers it from the primary key
         # (MULTI-INDEX OR), PostgreSQL with a BitmapOr; a row-value IN on (level, idx)
         # would scan the table on SQLite.
-        # Plain parameterized SQL: a proof needs ~40 nodes, and building that many
-        # expression objects costs more than the query itself.
+        # Driver-level SQL with positional placeholders: a proof needs ~40 nodes, and
+        # building (or even parsing) that many bound expressions costs more than the query.
         for part in _chunks(inner, 200):
-            terms = " OR ".join(f"(level = :l{i} AND idx = :i{i})" for i in range(len(part)))
-            params: dict[str, int] = {}
-            for i, (level, idx) in enumerate(part):
-                params[f"l{i}"], params[f"i{i}"] = level, idx
-            query = text(f"SELECT level, idx, hash FROM nodes WHERE {terms}")  # noqa: S608 - only placeholders
-            rows = conn.execute(query, params)
+            terms = " OR ".join(f"(level = {mark} AND idx = {mark})" for _ in part)
+            params = tuple(v for node in part for v in node)
+            rows = conn.exec_driver_sql(
+                f"SELECT level, idx, hash FROM nodes WHERE {terms}", params)  # noqa: S608
             for level, idx, digest in rows:
-                found[(int(level), int(idx))] = digest
+                found[(int(level), int(idx))] = bytes(digest)
         return found
 
     def nodes_in_range(self, conn: Connection, max_level: int, start: int,

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-__all__ = ["IN_LIST", "insert_rows", "insert_tuples", "select_where_in"]
+__all__ = ["IN_LIST", "insert_rows", "insert_tuples", "placeholder", "select_where_in"]
 
 #: The longest IN-list sent in one statement (SQLite's default host-parameter limit is
 #: 32,766, PostgreSQL's 65,535; shorter lists keep statements small and plans simple).
@@ -25,6 +25,11 @@ IN_LIST = 500
 # DB-API paramstyles (PEP 249) of the drivers tracelib supports: sqlite3 (qmark) and
 # psycopg 3 (format / pyformat: both take %s with a tuple).
 _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": "?"}
+
+
+def placeholder(conn: Connection) -> str:
+    """The driver's positional parameter marker (``?`` for sqlite3, ``%s`` for psycopg)."""
+    return _PLACEHOLDER[conn.dialect.paramstyle]
 
 
 @lru_cache(maxsize=64)
