@@ -64,13 +64,22 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'ledger.db'}"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The same test on SQLite and on PostgreSQL."""
+#: Parameters of a fixture that runs the same test on SQLite and on PostgreSQL.
+BOTH_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh ledger URL for ``request.param`` (one of :data:`BOTH_STORES`)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ledger.db'}"
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+@pytest.fixture(params=BOTH_STORES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on SQLite and on PostgreSQL."""
+    return store_url(request, tmp_path)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from flask.testing import FlaskClient
 from schemathesis import Case
 from schemathesis.config import SchemathesisConfig
 
+from tests.conftest import BOTH_STORES, store_url
 from tests.service.conftest import STALL, Scene
 from tracelib_service.openapi import openapi_document
 from tracelib_service.tokens import issue_token
@@ -48,13 +49,10 @@ CONFIG = SchemathesisConfig.from_dict({
 })
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BOTH_STORES)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Fuzzed on SQLite and on PostgreSQL (whose text cannot hold what SQLite's can)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.db'}"
-    url: str = request.getfixturevalue("pg_url")
-    return url
+    return store_url(request, tmp_path)
 
 
 @pytest.fixture
