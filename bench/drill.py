@@ -37,8 +37,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -47,6 +46,7 @@ from typing import Any
 
 from . import workload
 from ._core import BenchmarkError, Context, Row, benchmark, figure, info, median, percentile
+from ._postgres import pg_schema
 from .baselines import _db_files, _unlink_db
 
 #: Bump when the spec, the stream or the build changes, so cached files are not reused.
@@ -477,42 +477,3 @@ def drill_postgres(ctx: Context) -> list[Row]:
     rows.append(info("drill.postgres.build", b["rate"], "events/s", build_note,
                      events=b["events"], cut=b["cut"]))
     return rows
-
-
-@contextmanager
-def pg_schema(ctx: Context) -> Iterator[tuple[str, Callable[[], str]]]:
-    """A fresh PostgreSQL schema (dropped after unless --keep-db), as ledger_core makes one:
-    yields its URL and a function describing its size."""
-    from sqlalchemy import create_engine, text
-
-    base = ctx.options.postgres
-    assert base is not None
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = create_engine(base)
-        with admin.connect() as conn:
-            version = conn.execute(text("SHOW server_version")).scalar()
-    except Exception as e:
-        raise BenchmarkError(f"PostgreSQL unreachable at {base}: {str(e).splitlines()[0]}") from e
-    ctx.facts["postgres_server_version"] = version
-
-    def size_note() -> str:
-        with admin.connect() as conn:
-            total = conn.execute(text(
-                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = :s AND c.relkind = 'r'"), {"s": schema}).scalar()
-        return f"schema {int(total or 0) / 1e6:,.0f} MB; PostgreSQL {version}"
-
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}", size_note
-    finally:
-        if ctx.options.keep_db:
-            ctx.log(f"kept PostgreSQL schema {schema}")
-        else:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()

@@ -22,7 +22,6 @@ import random
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 
 from . import workload
 from ._core import BenchmarkError, Context, Row, benchmark, figure, info, median, percentile
+from ._postgres import pg_schema
 from .baselines import _db_files, _unlink_db, signed_events
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,66 +58,31 @@ TARGET_FIGURES = ("append", "verify.rate", "verify.peak_rss", "inclusion.median"
 def ledger_sqlite(ctx: Context) -> list[Row]:
     db = ctx.options.work / f"ledger-n{ctx.options.events}-s{ctx.options.seed}.db"
 
+    def size_note() -> str:
+        return f"database {sum(p.stat().st_size for p in _db_files(db)) / 1e6:,.0f} MB"
+
     @contextmanager
-    def database() -> Iterator[str]:
+    def database() -> Iterator[tuple[str, Callable[[], str]]]:
         _unlink_db(db)
         db.parent.mkdir(parents=True, exist_ok=True)
         try:
-            yield f"sqlite:///{db.resolve()}"
+            yield f"sqlite:///{db.resolve()}", size_note
         finally:
             if not ctx.options.keep_db:
                 _unlink_db(db)
 
-    def size_note() -> str:
-        return f"database {sum(p.stat().st_size for p in _db_files(db)) / 1e6:,.0f} MB"
-
-    return _ledger_figures(ctx, "sqlite", database, size_note)
+    return _ledger_figures(ctx, "sqlite", database)
 
 
 @benchmark("ledger.postgres", description="ledger core on PostgreSQL (fresh schema, dropped after)",
            provides=_figure_names("postgres"), postgres=True)
 def ledger_postgres(ctx: Context) -> list[Row]:
-    from sqlalchemy import create_engine, text
-
-    base = ctx.options.postgres
-    assert base is not None
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = create_engine(base)
-        with admin.connect() as conn:
-            version = conn.execute(text("SHOW server_version")).scalar()
-    except Exception as e:
-        raise BenchmarkError(f"PostgreSQL unreachable at {base}: {str(e).splitlines()[0]}") from e
-    ctx.facts["postgres_server_version"] = version
-
-    @contextmanager
-    def database() -> Iterator[str]:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        sep = "&" if "?" in base else "?"
-        try:
-            yield f"{base}{sep}options=-csearch_path%3D{schema}"
-        finally:
-            if ctx.options.keep_db:
-                ctx.log(f"kept PostgreSQL schema {schema}")
-            else:
-                with admin.begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-
-    def size_note() -> str:
-        with admin.connect() as conn:
-            total = conn.execute(text(
-                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = :s AND c.relkind = 'r'"), {"s": schema}).scalar()
-        return f"schema {int(total or 0) / 1e6:,.0f} MB; PostgreSQL {version}"
-
-    return _ledger_figures(ctx, "postgres", database, size_note)
+    return _ledger_figures(ctx, "postgres", lambda: pg_schema(ctx))
 
 
-def _ledger_figures(ctx: Context, backend: str, database: Any,
-                    size_note: Callable[[], str]) -> list[Row]:
+def _ledger_figures(ctx: Context, backend: str, database: Callable[[], Any]) -> list[Row]:
+    """The figures on the ledger ``database()`` makes: a context manager yielding its URL
+    and a function describing its size."""
     from tracelib.ledger import Ledger
 
     opts = ctx.options
@@ -135,7 +100,7 @@ def _ledger_figures(ctx: Context, backend: str, database: Any,
     op_key = workload.operator_key(seed)
     now = workload.BENCH_NOW
 
-    with database() as url:
+    with database() as (url, size_note):
         # -- set-up (untimed): genesis and the register events for ~2,000 parties.
         net = workload.build_network(seed)
         ledger = Ledger.create(url, operator_key=op_key, operator="operator",
