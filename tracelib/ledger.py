@@ -336,14 +336,13 @@ class Ledger:
 
             def keys_for(chunk: list[object]) -> dict[str, bytes]:
                 """Public keys (already in the ledger) of the key ids a chunk is signed with."""
-                claimed = {_sig_key(item) for item in chunk} - {None}
-                ctx.prefetch_keys(k for k in claimed if k is not None and k not in known_keys)
-                for key_id in claimed - known_keys.keys():
-                    assert key_id is not None
+                claimed = {k for item in chunk if (k := _sig_key(item)) is not None}
+                new = claimed - known_keys.keys()
+                ctx.prefetch_keys(new)
+                for key_id in new:
                     record = ctx.key(key_id)
                     known_keys[key_id] = None if record is None else record.public_key
-                return {k: v for k in claimed
-                        if k is not None and (v := known_keys.get(k)) is not None}
+                return {k: v for k in claimed if (v := known_keys.get(k)) is not None}
 
             for chunk, prepared in prepare_stream(iter(_chunked(events, CHUNK)), keys_for):
                 parsed: list[tuple[int, Event]] = []

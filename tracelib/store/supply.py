@@ -182,15 +182,11 @@ class SupplySql:
         _update(conn, lots, [r.to_row() for r in changed_lots], ("lot",))
         insert_tuples(conn, stock, StockRow.COLUMNS, [r.to_values() for r in new_stock])
         _update(conn, stock, [r.to_row() for r in changed_stock], ("lot", "location"))
-        _insert(conn, shipments, [r.to_row() for r in new_shipments])
+        insert_rows(conn, shipments, [r.to_row() for r in new_shipments])
         _update(conn, shipments, [r.to_row() for r in changed_shipments], ("ship_event", "lot"))
         insert_tuples(conn, lot_edges, ("parent", "child", "seq"), edges)
         insert_tuples(conn, lot_events, ("lot", "seq"), events)
         insert_rows(conn, excursions, readings)
-
-
-def _insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-    insert_rows(conn, table, rows)
 
 
 def _update(conn: Connection, table: Any, rows: list[dict[str, Any]],
