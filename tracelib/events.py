@@ -42,6 +42,7 @@ _KEY_ID = r"\A[0-9a-f]{16}\Z"
 _UNIT = re.compile(r"\A[^\x00-\x1f\x7f-\x9f\s]{1,20}\Z")
 _ID = re.compile(ID_PATTERN)
 _LOT_FIELDS = frozenset(("lot", "qty", "unit"))
+_SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class LotQuantities(fields.Field[list[dict[str, str]]]):
@@ -216,7 +217,7 @@ class Event:
             body = canonical.dumps(unsigned)
             if _NUL_ESCAPE in body and _has_nul(body):
                 raise ValidationError("U+0000 (NUL) is not allowed in an event",
-                                      field=_nul_path(unsigned) or "event")
+                                      field=nul_path(unsigned) or "event")
             sig = None
             if "sig" in loaded:
                 try:
@@ -313,23 +314,25 @@ def _has_nul(body: bytes) -> bool:
     return False
 
 
-def _nul_path(value: Any, path: str = "") -> str | None:
-    """The path of the first key or string holding U+0000, e.g. ``data.certificate.product``."""
+def nul_path(value: Any, path: str = "") -> str | None:
+    """Path (``[0].data.note``) of the first string or key holding U+0000, else None;
+    odd keys are written as :mod:`tracelib.canonical` names them (``["no\\u0000te"]``)."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            here = f"{path}.{key}" if path else str(key)
-            if "\x00" in str(key):
-                return here
-            found = _nul_path(item, here)
-            if found is not None:
-                return found
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            found = _nul_path(item, f"{path}[{index}]")
-            if found is not None:
-                return found
+        return (path or "body") if "\x00" in value else None
+    items = (value.items() if isinstance(value, Mapping)
+             else enumerate(value) if isinstance(value, (list, tuple)) else ())
+    for key, item in items:
+        if isinstance(key, int):
+            here = f"{path}[{key}]"
+        elif _SIMPLE_KEY.match(key):
+            here = f"{path}.{key}" if path else key
+        else:
+            here = f"{path}[{json.dumps(key)}]"
+        if isinstance(key, str) and "\x00" in key:
+            return here
+        found = nul_path(item, here)
+        if found is not None:
+            return found
     return None
 
 
