@@ -545,31 +545,30 @@ class Ledger:
     def inclusion_proof(self, seq: int, size: int | None = None) -> InclusionProof:
         """Prove record ``seq`` is in the tree of ``size`` records (default: the latest
         checkpoint that covers it, else the current size), in O(log n) reads."""
-        with self.store.reader() as conn:
-            current = self.store.size(conn)
-            note = None
+        # Two statements: the head, then every node the proof needs. What they read is never
+        # changed by a later append, so they need no common snapshot.
+        with self.store.settled_reader() as conn:
+            head = self.store.head(conn, size)
             if size is None:
-                latest = self.store.latest_checkpoint(conn)
-                if latest is not None and seq < int(latest["size"]):
-                    size, note = int(latest["size"]), latest["note"]
+                if head.latest_size is not None and seq < head.latest_size:
+                    size, note = head.latest_size, head.latest_note
                 else:
-                    size = current
+                    size, note = head.size, None
             else:
-                _check_size(size, current)
-                at = self.store.checkpoint_at(conn, size)
-                note = at["note"] if at else None
+                _check_size(size, head.size)
+                note = head.note_at_size
             if not 0 <= seq < size:
                 raise NotFoundError(f"seq {seq} is not in a tree of size {size}")
             plan = merkle.inclusion_proof_plan(seq, size)
             roots = merkle.root_plan(size)
             found = self.store.get_nodes(conn, {*merkle.plan_nodes(plan), *roots, (0, seq)})
-            proof = _assemble(plan, found)
-            return InclusionProof(seq, size, found[(0, seq)], tuple(proof),
-                                  _fold_root(roots, found, size), note)
+        proof = _assemble(plan, found)
+        return InclusionProof(seq, size, found[(0, seq)], tuple(proof),
+                              _fold_root(roots, found, size), note)
 
     def consistency_proof(self, size1: int, size2: int | None = None) -> ConsistencyProof:
-        with self.store.reader() as conn:
-            current = self.store.size(conn)
+        with self.store.settled_reader() as conn:
+            current = self.store.head(conn).size
             size2 = current if size2 is None else size2
             _check_size(size2, current)
             if not 0 < size1 <= size2:
@@ -578,9 +577,9 @@ class Ledger:
             plan = merkle.consistency_proof_plan(size1, size2)
             roots1, roots2 = merkle.root_plan(size1), merkle.root_plan(size2)
             found = self.store.get_nodes(conn, {*merkle.plan_nodes(plan), *roots1, *roots2})
-            return ConsistencyProof(size1, size2, tuple(_assemble(plan, found)),
-                                    _fold_root(roots1, found, size1),
-                                    _fold_root(roots2, found, size2))
+        return ConsistencyProof(size1, size2, tuple(_assemble(plan, found)),
+                                _fold_root(roots1, found, size1),
+                                _fold_root(roots2, found, size2))
 
     # -- checkpoints ----------------------------------------------------------
     def checkpoint_verifiers(self) -> list[NoteVerifier]:

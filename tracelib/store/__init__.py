@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, func, select, text
 from sqlalchemy.exc import OperationalError
@@ -23,7 +23,7 @@ from .bulk import insert_tuples, placeholder, select_where_in
 from .engine import WRITER_OPTION, make_engine, normalize_url
 from .schema import checkpoints, keys, locations, meta, nodes, parties, records
 
-__all__ = ["RECORD_COLUMNS", "Store"]
+__all__ = ["RECORD_COLUMNS", "Head", "Store"]
 
 #: The order of the values in a record row tuple (:meth:`Store.insert_records`).
 RECORD_COLUMNS = ("seq", "event_id", "kind", "actor", "location", "event_time", "prev_hash",
@@ -35,6 +35,24 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_WRITER_LOCK = ("SELECT pg_advisory_xact_lock(hashtextextended("
                    "'tracelib:' || current_database() || '.' || current_schema(), 0))")
 _IN_CHUNK = 500  # bound on IN-list sizes
+# The size, the newest checkpoint and the one at a given size (NULL: none asked), at once.
+_HEAD_SQL = ("SELECT (SELECT max(seq) FROM records), latest.size, latest.note, "
+             "(SELECT note FROM checkpoints WHERE size = {mark}) "
+             "FROM (SELECT 1) AS one LEFT JOIN "
+             "(SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1) AS latest ON 1 = 1")
+_PG_NODES_SQL = ("SELECT 0, seq, hash FROM records WHERE seq = ANY(%s) UNION ALL "
+                 "SELECT n.level, n.idx, n.hash FROM nodes AS n "
+                 "JOIN unnest(%s::smallint[], %s::bigint[]) AS w(level, idx) "
+                 "ON n.level = w.level AND n.idx = w.idx")
+
+
+class Head(NamedTuple):
+    """What a proof needs to know first (:meth:`Store.head`)."""
+
+    size: int
+    latest_size: int | None
+    latest_note: str | None
+    note_at_size: str | None
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
@@ -96,6 +114,19 @@ class Store:
             with conn.begin():
                 yield conn
 
+    @contextmanager
+    def settled_reader(self) -> Iterator[Connection]:
+        """A connection for reads of what appends never change once committed (records,
+        subtree hashes, checkpoints below a size read first): no snapshot is needed, so on
+        PostgreSQL each statement runs on its own (autocommit) and a proof costs its two
+        queries' round trips rather than BEGIN, isolation changes and COMMIT as well."""
+        if self.dialect != "postgresql":
+            with self.reader() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
     # -- meta -----------------------------------------------------------------
     def get_meta(self, conn: Connection, name: str) -> str | None:
         return conn.execute(select(meta.c.value).where(meta.c.name == name)).scalar()
@@ -110,6 +141,15 @@ class Store:
     def size(self, conn: Connection) -> int:
         last = conn.execute(select(func.max(records.c.seq))).scalar()
         return 0 if last is None else int(last) + 1
+
+    def head(self, conn: Connection, at_size: int | None = None) -> Head:
+        """The ledger's size, its newest checkpoint's size and note, and the note of the
+        checkpoint at ``at_size`` (if asked and signed), in one statement."""
+        mark = placeholder(conn)
+        row = conn.exec_driver_sql(_HEAD_SQL.format(mark=mark), (at_size,)).one()
+        last, latest_size, latest_note, at_note = row
+        return Head(0 if last is None else int(last) + 1,
+                    None if latest_size is None else int(latest_size), latest_note, at_note)
 
     def last_hash(self, conn: Connection, size: int) -> bytes | None:
         if size == 0:
@@ -161,31 +201,41 @@ class Store:
         insert_tuples(conn, nodes, ("level", "idx", "hash"), rows)
 
     def get_nodes(self, conn: Connection, ids: Iterable[NodeId]) -> dict[NodeId, bytes]:
-        """Hashes of the given nodes; level 0 is a record's leaf hash. Missing ids are absent."""
+        """Hashes of the given nodes; level 0 is a record's leaf hash. Missing ids are absent.
+
+        One statement for a proof's ~40 nodes (leaves from ``records``, the rest from
+        ``nodes``), sent as driver-level SQL: building that many bound expressions in
+        SQLAlchemy costs more than the query."""
         wanted = sorted(set(ids))
         leaves = [idx for level, idx in wanted if level == 0]
         inner = [(level, idx) for level, idx in wanted if level > 0]
         found: dict[NodeId, bytes] = {}
-        mark = placeholder(conn)
-        for part in _chunks(leaves):
-            marks = ", ".join(mark for _ in part)
-            for seq, digest in conn.exec_driver_sql(
-                    f"SELECT seq, hash FROM records WHERE seq IN ({marks})",  # noqa: S608
-                    tuple(part)):
-                found[(0, int(seq))] = bytes(digest)
-        # `(level = ? AND idx = ?) OR …`: SQLite answers it from the primary key
-        # (MULTI-INDEX OR), PostgreSQL with a BitmapOr; a row-value IN on (level, idx)
-        # would scan the table on SQLite.
-        # Driver-level SQL with positional placeholders: a proof needs ~40 nodes, and
-        # building (or even parsing) that many bound expressions costs more than the query.
-        for part in _chunks(inner, 200):
-            terms = " OR ".join(f"(level = {mark} AND idx = {mark})" for _ in part)
-            params = tuple(v for node in part for v in node)
-            rows = conn.exec_driver_sql(
-                f"SELECT level, idx, hash FROM nodes WHERE {terms}", params)  # noqa: S608
-            for level, idx, digest in rows:
+        if conn.dialect.name == "postgresql":
+            # Array parameters: one statement text whatever the count, so psycopg prepares
+            # it once; both halves are primary-key lookups.
+            statements = [(_PG_NODES_SQL, (leaves, [lv for lv, _ in inner],
+                                           [ix for _, ix in inner]))]
+        else:
+            statements = [self._sqlite_nodes_sql(leaves[i:i + 200], inner[i:i + 200])
+                          for i in range(0, max(len(leaves), len(inner)), 200)]
+        for sql, params in statements:
+            for level, idx, digest in conn.exec_driver_sql(sql, params):
                 found[(int(level), int(idx))] = bytes(digest)
         return found
+
+    @staticmethod
+    def _sqlite_nodes_sql(leaves: Sequence[int],
+                          inner: Sequence[NodeId]) -> tuple[str, tuple[int, ...]]:
+        # `(level = ? AND idx = ?) OR …`: SQLite answers it from the primary key
+        # (MULTI-INDEX OR); a row-value IN on (level, idx) would scan the table.
+        parts: list[str] = []
+        if leaves:
+            parts.append(f"SELECT 0, seq, hash FROM records WHERE seq IN "  # noqa: S608
+                         f"({', '.join('?' for _ in leaves)})")
+        if inner:
+            terms = " OR ".join("(level = ? AND idx = ?)" for _ in inner)
+            parts.append(f"SELECT level, idx, hash FROM nodes WHERE {terms}")  # noqa: S608
+        return " UNION ALL ".join(parts), (*leaves, *(v for node in inner for v in node))
 
     def nodes_in_range(self, conn: Connection, max_level: int, start: int,
                        end: int) -> dict[NodeId, bytes]:
