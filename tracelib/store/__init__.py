@@ -210,6 +210,9 @@ class Store:
         leaves = [idx for level, idx in wanted if level == 0]
         inner = [(level, idx) for level, idx in wanted if level > 0]
         found: dict[NodeId, bytes] = {}
+        statements: list[tuple[str, tuple[Any, ...]]]
+        if not wanted:
+            return found
         if conn.dialect.name == "postgresql":
             # Array parameters: one statement text whatever the count, so psycopg prepares
             # it once; both halves are primary-key lookups.
