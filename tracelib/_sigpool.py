@@ -96,25 +96,27 @@ def prepare_batch(items: Sequence[object], keys: dict[str, bytes]) -> list[Prepa
     loaded: dict[str, Ed25519PublicKey] = {}
     for item in items:
         try:
-            event = item if isinstance(item, Event) else Event.from_dict(item)
+            if isinstance(item, Event):
+                body, sig = item.body, item.sig
+            else:
+                _loaded, _moment, body, sig = Event.validate(item)
         except ValidationError as e:
             out.append((None, (e.message, e.field, e.event_id), None))
             continue
         ok: bool | None = None
-        sig = event.sig
         if sig is not None and sig.key in keys:
             key = loaded.get(sig.key)
             if key is None:
                 key = loaded[sig.key] = Ed25519PublicKey.from_public_bytes(keys[sig.key])
             try:
-                key.verify(sig.value, event.body)
+                key.verify(sig.value, body)
                 ok = True
             except InvalidSignature:
                 ok = False
-        if event is item:
-            out.append((event, None, ok))
+        if isinstance(item, Event):
+            out.append((item, None, ok))
         else:
-            out.append(((event.body, None if sig is None else sig.key,
+            out.append(((body, None if sig is None else sig.key,
                          None if sig is None else sig.value), None, ok))
     return out
 

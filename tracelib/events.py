@@ -203,6 +203,14 @@ class Event:
     @classmethod
     def from_dict(cls, doc: Any) -> Event:
         """Validate a wire-form event (CONTRACT.md) and return it; ValidationError names the field."""
+        loaded, moment, body, sig = cls.validate(doc)
+        return cls.assemble(loaded, moment, body, sig)
+
+    @staticmethod
+    def validate(doc: Any) -> tuple[Mapping[str, Any], datetime, bytes, Signature | None]:
+        """Everything :meth:`from_dict` checks, returning what it derives (the loaded
+        document, its time, its canonical body and decoded signature) without building
+        the Event: the signature pool sends back only the body and signature."""
         from .kinds import kind_spec  # the kinds registry imports this module
 
         if not isinstance(doc, Mapping):
@@ -230,7 +238,7 @@ class Event:
                 sig = Signature(loaded["sig"]["key"], raw)
         except ValidationError as e:
             raise e.at(event_id=event_id) from e
-        return cls.assemble(loaded, moment, body, sig)
+        return loaded, moment, body, sig
 
     @classmethod
     def assemble(cls, doc: Mapping[str, Any], moment: datetime, body: bytes,

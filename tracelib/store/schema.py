@@ -111,6 +111,9 @@ lots = Table(
     Column("imported", SmallInteger, nullable=False),
     Column("import_docs", Text, nullable=False),  # JSON list of import documents on record
     Column("recalled_seq", BigInteger),  # set while a recall is in force
+    # Keyed by text: on SQLite the row lives in its primary-key B-tree, not in a rowid
+    # table beside a second index (one B-tree insert per new lot instead of two).
+    sqlite_with_rowid=False,
 )
 
 lot_edges = Table(
@@ -140,6 +143,7 @@ stock = Table(
     Column("on_hand", BigInteger, nullable=False),
     Column("hold_seq", BigInteger),  # the hold in force here, if any
     Column("hold_reason", Text),
+    sqlite_with_rowid=False,  # as lots
 )
 Index("ix_stock_location", stock.c.location, stock.c.on_hand)
 
@@ -171,7 +175,7 @@ excursions = Table(
 
 test_results = Table(
     "test_results", metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", SeqType, primary_key=True, autoincrement=False),
     Column("event_id", String(200), nullable=False),
     Column("kind", String(16), nullable=False),  # rapid | lab
     Column("stall", String(200)),

@@ -1,0 +1,53 @@
+"""SQLite: lots and stock keyed by their text primary keys (WITHOUT ROWID); test results
+keyed by the rowid (seq INTEGER). Fewer B-trees for an append to update; PostgreSQL is
+unchanged.
+
+Databases created at 0002/0003 from the current schema module already have these
+shapes; older SQLite databases are rebuilt here, rows copied unchanged.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-22
+"""
+
+from __future__ import annotations
+
+from alembic import op
+from sqlalchemy import Connection, Table, text
+
+from tracelib.store.schema import lots, stock, test_results
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def _rebuild(bind: Connection, table: Table, done_marker: str) -> None:
+    """Recreate ``table`` from the schema module if its stored SQL lacks ``done_marker``."""
+    sql = bind.execute(text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :n"),
+                       {"n": table.name}).scalar()
+    if sql is None or done_marker in sql.upper():
+        return
+    for index in table.indexes:  # names are reused by the new table
+        bind.execute(text(f'DROP INDEX IF EXISTS "{index.name}"'))
+    old = f"{table.name}_before_0006"
+    bind.execute(text(f'ALTER TABLE "{table.name}" RENAME TO "{old}"'))
+    table.create(bind)
+    columns = ", ".join(f'"{c.name}"' for c in table.c)
+    bind.execute(text(f'INSERT INTO "{table.name}" ({columns}) '  # noqa: S608 - schema names
+                      f'SELECT {columns} FROM "{old}"'))
+    bind.execute(text(f'DROP TABLE "{old}"'))
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    _rebuild(bind, lots, "WITHOUT ROWID")
+    _rebuild(bind, stock, "WITHOUT ROWID")
+    _rebuild(bind, test_results, "SEQ INTEGER")
+
+
+def downgrade() -> None:
+    """Nothing to undo: the rebuilt tables hold the same columns and rows."""
