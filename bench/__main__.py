@@ -87,11 +87,22 @@ def machine_facts() -> dict[str, Any]:
         "platform": platform.platform(), "python": sys.version.split()[0],
         "python_implementation": platform.python_implementation(),
         "sqlite_version": sqlite3.sqlite_version,
+        # The raw-verify baseline is OpenSSL's Ed25519 (through cryptography); its speed
+        # differs between OpenSSL releases more than the rest of the append path does.
+        "openssl_version": _openssl_version(),
         "packages": {d: version(d) for d in ("cryptography", "SQLAlchemy", "pymerkle",
                                              "psycopg", "rich", "marshmallow")},
         "loadavg_start": list(os.getloadavg()),
         "git": _git(),
     }
+
+
+def _openssl_version() -> str | None:
+    try:
+        from cryptography.hazmat.backends.openssl import backend
+    except ImportError:  # pragma: no cover - cryptography is a dependency
+        return None
+    return str(backend.openssl_version_text())
 
 
 def code_fingerprint() -> str:

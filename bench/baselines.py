@@ -55,6 +55,35 @@ def _cores() -> int:
 
 
 # -- Ed25519 -----------------------------------------------------------------------
+class VerifyProbe:
+    """Short bursts of the raw one-core Ed25519 verify, run between the timed steps of a
+    long benchmark: the machine's speed drifts over minutes (other tenants, clocks), so a
+    ratio is fairest against the raw rate measured alongside what it is compared with."""
+
+    def __init__(self, seed: int) -> None:
+        rng = random.Random(seed)
+        key = Ed25519PrivateKey.from_private_bytes(rng.randbytes(32))
+        self._verify = key.public_key().verify
+        self._pairs = [(m, key.sign(m)) for m in (rng.randbytes(MESSAGE_SIZE) for _ in range(64))]
+        self.count = 0
+        self.seconds = 0.0
+
+    def burst(self, seconds: float) -> None:
+        started = time.perf_counter()
+        while True:
+            for message, signature in self._pairs:
+                self._verify(signature, message)
+            self.count += len(self._pairs)
+            elapsed = time.perf_counter() - started
+            if elapsed >= seconds:
+                self.seconds += elapsed
+                return
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+
 @benchmark("baseline.crypto", description="raw single-core Ed25519 sign / verify (cryptography)",
            provides=("baseline.ed25519.sign", "baseline.ed25519.verify"))
 def crypto(ctx: Context) -> list[Row]:
