@@ -134,11 +134,14 @@ def _scan(conn: Connection, start: int, end: int) -> Iterator[Any]:
     style = conn.dialect.paramstyle
     if style not in _SCAN:  # pragma: no cover - tracelib runs on sqlite3 and psycopg only
         raise TracelibError(f"unsupported database driver parameter style {style!r}")
-    result = conn.exec_driver_sql(_SCAN[style], (start, end))
+    # The DB-API cursor itself, inside the connection's transaction: iterating it yields
+    # tuples straight from the driver (SQLAlchemy's row objects cost ~3 µs a record).
+    cursor: Any = conn.connection.cursor()
     try:
-        yield from result
+        cursor.execute(_SCAN[style], (start, end))
+        yield from cursor
     finally:  # a caller that stops early must not leave a cursor open
-        result.close()
+        cursor.close()
 
 
 def _check_chunk(task: tuple[int, int, tuple[int, ...]]) -> _Chunk:
