@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -118,6 +120,24 @@ def test_classification_is_monotone_in_delta_at(a0: Decimal, x: Decimal, y: Deci
     assert SEVERITY[first.result] >= SEVERITY[second.result]
     for judged in (first, second):
         assert classify_rate(judged.rate) == judged.result
+
+
+@given(a0=st.decimals(min_value=Decimal("0.3"), max_value=Decimal("3"), places=4),
+       at=st.decimals(min_value=Decimal("0"), max_value=Decimal("3.3"), places=5))
+def test_rate_is_the_exact_rate_rounded_down(a0: Decimal, at: Decimal) -> None:
+    """The rate is (ΔA₀ − ΔAₜ) / ΔA₀ × 100 computed in exact fractions and floored to
+    0.01, with two decimals; readings with more than 10 % excess activity are refused."""
+    exact = (Fraction(a0) - Fraction(at)) / Fraction(a0) * 100
+    if exact < -10:
+        with pytest.raises(ValidationError) as raised:
+            enzyme_inhibition(a0, at)
+        assert raised.value.field == "readings.delta_at"
+        return
+    judged = enzyme_inhibition(a0, at)
+    assert Fraction(judged.rate) == Fraction(math.floor(exact * 100), 100)
+    assert judged.rate.as_tuple().exponent == -2
+    want = "positive" if exact >= 50 else "suspect" if exact >= 40 else "negative"
+    assert judged.result == want == classify_rate(judged.rate)
 
 
 @pytest.mark.parametrize(("name", "code"), [

@@ -61,6 +61,8 @@ RapidResult = Literal["negative", "suspect", "positive"]
 POSITIVE_AT = Decimal("50")
 # DESIGN §5: 40 % up to under 50 % is flagged suspect (false negatives found there).
 SUSPECT_AT = Decimal("40")
+_POSITIVE_RATIO = POSITIVE_AT.as_integer_ratio()
+_SUSPECT_RATIO = SUSPECT_AT.as_integer_ratio()
 
 # GB/T 5009.199-2003 (note on interferences): the juices of 葱 蒜 萝卜 韭菜 芹菜 香菜 茭白
 # 蘑菇 番茄 contain plant secondary metabolites that inhibit the enzyme and give false
@@ -332,13 +334,6 @@ def _prone_in_starter_tree(commodity: str) -> bool:
     return false_positive_prone(commodity, CommodityTree.starter())
 
 
-def _to_int(value: Decimal, exponent: int) -> int:
-    """``value`` as an integer count of ``10**exponent`` (exact; ``exponent`` ≤ its own)."""
-    sign, digits, own = value.as_tuple()
-    n: int = int("".join(map(str, digits)) or "0") * 10 ** (int(own) - exponent)
-    return -n if sign else n
-
-
 def _reading(readings_field: str, value: object, what: str) -> Decimal:
     number = parse_decimal(value, field=readings_field, what=what)
     if number < 0:
@@ -373,33 +368,34 @@ def enzyme_inhibition(delta_a0: object, delta_at: object, *, commodity: str | No
         raise ValidationError(
             f"control ΔA₀ {a0} is above {criteria.max_delta_a0}: dilute the enzyme and "
             f"redo the control", field="readings.delta_a0")
-    # Exact arithmetic: both readings as integers on a common scale.
-    exponent = min(int(a0.as_tuple().exponent), int(at.as_tuple().exponent))
-    big_a0, big_at = _to_int(a0, exponent), _to_int(at, exponent)
-    # rate ≥ r  ⇔  (ΔA₀ − ΔAₜ) × 100 ≥ r × ΔA₀   (ΔA₀ > 0), decided without rounding.
-    inhibited = (big_a0 - big_at) * 100
+    # Exact arithmetic on the readings' integer ratios (Decimal.as_integer_ratio is exact):
+    # ΔA₀ = n0/d0, ΔAₜ = n1/d1, so rate = 100 × (n0·d1 − n1·d0) / (n0·d1).
+    n0, d0 = a0.as_integer_ratio()
+    n1, d1 = at.as_integer_ratio()
+    inhibited = (n0 * d1 - n1 * d0) * 100
+    whole = n0 * d1  # > 0: ΔA₀ ≥ min_delta_a0 > 0
 
-    def at_least(threshold: Decimal) -> bool:
-        num, den = threshold.as_integer_ratio()
-        return inhibited * den >= num * big_a0
+    def at_least(threshold: tuple[int, int]) -> bool:
+        # rate ≥ num/den  ⇔  inhibited × den ≥ num × whole, decided without rounding.
+        num, den = threshold
+        return inhibited * den >= num * whole
 
-    if not at_least(criteria.min_rate):
+    if not at_least(criteria.min_rate.as_integer_ratio()):
         raise ValidationError(
             f"sample ΔAₜ {at} exceeds control ΔA₀ {a0} by more than {-criteria.min_rate} % "
             f"of ΔA₀: a bad reading (bubbles, turbid extract or a mixed-up cuvette); "
             f"repeat the test", field="readings.delta_at")
     # Rounded down to 0.01: floor keeps the band of the exact rate, since 40 and 50 are on
     # the 0.01 grid (floor(x) ≥ 50 ⇔ x ≥ 50).
-    hundredths = (inhibited * 100) // big_a0
+    hundredths = (inhibited * 100) // whole
     rate = Decimal(f"{hundredths}E-2")
     # GB/T 5009.199-2003: ≥ 50 % positive (the boundary is positive); DESIGN §5: 40–50 % suspect.
-    if at_least(POSITIVE_AT):
+    if at_least(_POSITIVE_RATIO):
         result: RapidResult = "positive"
-    elif at_least(SUSPECT_AT):
+    elif at_least(_SUSPECT_RATIO):
         result = "suspect"
     else:
         result = "negative"
-    assert classify_rate(rate) == result and rate.as_tuple().exponent == -2
     return InhibitionResult(rate=rate, result=result,
                             false_positive_prone=false_positive_prone(commodity, tree))
 
