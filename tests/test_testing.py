@@ -86,6 +86,48 @@ def test_hold_retest_release_and_sale_in_one_batch_see_each_other(network: Netwo
     assert ledger.size == before + 3 and ledger.verify().ok
 
 
+def _follow_ups(ledger: Any) -> dict[int, tuple[str | None, int | None]]:
+    from sqlalchemy import select
+
+    from tracelib.store.schema import test_results
+
+    with ledger.store.reader() as conn:
+        rows = conn.execute(select(test_results.c.seq, test_results.c.follow_up,
+                                   test_results.c.follow_up_seq))
+        return {int(seq): (status, follow_seq) for seq, status, follow_seq in rows}
+
+
+@pytest.mark.parametrize("chunk", [2, 1000])
+def test_follow_ups_close_across_chunks_appends_and_buffered_rows(
+        network: Network, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """A follow-up is closed with the seq that closed it whether its result row is still
+    buffered (same chunk), written by an earlier chunk of the same append, or stored by an
+    earlier append; another lot's open follow-up is left alone; the whole batch rolls back
+    with a rejected event."""
+    monkeypatch.setattr("tracelib.ledger.CHUNK", chunk)
+    ledger = network.ledger
+    for lot in ("LOT-F-1", "LOT-F-2", "LOT-F-3"):
+        stock_at_stall(network, lot)
+    ledger.append([rapid(network, "LOT-F-3", "0.300")], now=NOW)  # stored before the batch
+    first = ledger.size
+    later = "2026-11-22T08:30:00+08:00"
+    ledger.append([rapid(network, "LOT-F-1", "0.300"),              # first
+                   rapid(network, "LOT-F-2", "0.300"),              # first + 1
+                   rapid(network, "LOT-F-1", "0.760", retest=True, time=later),  # first + 2
+                   rapid(network, "LOT-F-3", "0.760", retest=True, time=later),  # first + 3
+                   ], now=NOW)
+    found = _follow_ups(ledger)
+    assert found[first - 1] == ("released", first + 3)   # stored by an earlier append
+    assert found[first] == ("released", first + 2)       # buffered, or an earlier chunk
+    assert found[first + 1] == ("held", None)            # another lot: still open
+    assert found[first + 2] == found[first + 3] == (None, None)  # the retests themselves
+    with pytest.raises(ValidationError):
+        ledger.append([rapid(network, "LOT-F-2", "0.760", retest=True, time=later),
+                       rapid(network, "LOT-F-2", "0.300", item="unknown-test")], now=NOW)
+    assert _follow_ups(ledger) == found
+    assert ledger.verify().ok
+
+
 def test_lab_failure_confirms_and_closes_every_open_follow_up(network: Network) -> None:
     """Two positives on the same lot (the second on a lot already held) are both followed
     up when the lab confirms: the KPI's follow-up rate reaches 100 %."""

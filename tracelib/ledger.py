@@ -162,6 +162,7 @@ class AppendContext:
                            if p.parent is not None} - self._locations.keys()
         self.prefetch_keys(e.sig.key for e in events if e.sig is not None)
         self.supply.prefetch(events)
+        self.tests.prefetch_for(events)
 
     def prefetch_keys(self, key_ids: Iterable[str]) -> None:
         want = set(key_ids) - self._keys.keys()
