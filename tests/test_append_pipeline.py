@@ -4,6 +4,7 @@ ahead of the writer, and the writer's Event rebuilt from its own copy of the doc
 from __future__ import annotations
 
 import gc
+import os
 import pickle
 import threading
 from collections import OrderedDict
@@ -123,3 +124,10 @@ def test_overlapping_pauses_re_enable_only_when_the_last_one_ends() -> None:
     release.set()
     thread.join(5)
     assert gc.isenabled()
+
+
+def test_signature_workers_yield_to_the_writer() -> None:
+    """The pool's workers run WORKER_NICE steps below the process that started them."""
+    mine = os.nice(0)
+    theirs = _sigpool.pool().submit(os.nice, 0).result(timeout=60)
+    assert theirs == min(19, mine + _sigpool.WORKER_NICE) > mine

@@ -28,6 +28,12 @@ _POOL: ProcessPoolExecutor | None = None
 _POOL_PID: int | None = None
 # Below this many signatures a batch is verified in the calling process.
 INLINE_LIMIT = 256
+# The workers run at a lower priority than the process that submits to them: an append's
+# writer is its serial path (it applies, hashes and inserts each chunk while the workers
+# prepare the next ones), and when the three contend for two cores the writer should not
+# be the one kept waiting. Measured on 150,000-event appends, 2 cores: 6,100-6,450
+# events/s with equal priority, 6,450-7,300/s with the workers at nice 5-19.
+WORKER_NICE = 5
 
 
 def cpu_count() -> int:
@@ -41,7 +47,8 @@ def pool() -> ProcessPoolExecutor:
     global _POOL, _POOL_PID
     if _POOL is None or _POOL_PID != os.getpid():
         _POOL = ProcessPoolExecutor(max_workers=cpu_count(),
-                                    mp_context=multiprocessing.get_context("spawn"))
+                                    mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=os.nice, initargs=(WORKER_NICE,))
         _POOL_PID = os.getpid()
         atexit.register(_POOL.shutdown, wait=False, cancel_futures=True)
     return _POOL
