@@ -77,9 +77,9 @@ class TestResults:
         wanted = sorted({lot for lot in lots if lot not in self._open})
         for lot in wanted:
             self._open[lot] = {}
-        for row in select_where_in(self.conn, test_results, "lot", wanted):
-            if row["follow_up"] == _OPEN:
-                self._open[row["lot"]][int(row["seq"])] = row["stall"]
+        for row in select_where_in(self.conn, test_results, "lot", wanted,
+                                   columns=("seq", "lot", "stall"), also={"follow_up": _OPEN}):
+            self._open[row["lot"]][int(row["seq"])] = row["stall"]
 
     def _open_of(self, lot: str) -> dict[int, str | None]:
         if lot not in self._open:

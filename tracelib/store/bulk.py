@@ -76,13 +76,20 @@ def _check_columns(table: Table, names: Sequence[str]) -> None:
             raise KeyError(f"{table.name} has no column {name!r}")
 
 
-def select_where_in(conn: Connection, table: Table, key: str,
-                    values: Sequence[Any]) -> Iterator[Mapping[Any, Any]]:
-    """Every row of ``table`` whose ``key`` is one of ``values``, IN-list by IN-list:
-    the bulk reads of an append, a few statements for a thousand events."""
-    _check_columns(table, (key,))
-    columns = ", ".join(f'"{c.name}"' for c in table.c)
-    select = f'SELECT {columns} FROM "{table.name}" '  # noqa: S608 - names from the schema
+def select_where_in(conn: Connection, table: Table, key: str, values: Sequence[Any], *,
+                    columns: Sequence[str] | None = None,
+                    also: Mapping[str, Any] | None = None) -> Iterator[Mapping[Any, Any]]:
+    """Every row of ``table`` whose ``key`` is one of ``values`` (and whose columns equal
+    ``also``), IN-list by IN-list: the bulk reads of an append, a few statements for a
+    thousand events. ``columns`` limits the columns read (default: all)."""
+    names = tuple(columns) if columns is not None else tuple(c.name for c in table.c)
+    extra = dict(also or {})
+    _check_columns(table, (key, *names, *extra))
+    mark = _PLACEHOLDER[conn.dialect.paramstyle]
+    column_list = ", ".join(f'"{c}"' for c in names)
+    select = f'SELECT {column_list} FROM "{table.name}" WHERE '  # noqa: S608 - schema names
+    conditions = "".join(f' AND "{c}" = {mark}' for c in extra)
+    fixed = tuple(extra.values())
     if conn.dialect.name == "postgresql":
         # One array parameter, planned afresh each time: psycopg prepares a statement it
         # sees often, and a plan made while an append's tables were small (a sequential
@@ -90,16 +97,14 @@ def select_where_in(conn: Connection, table: Table, key: str,
         cursor: Any = conn.connection.cursor()  # the DB-API cursor, in this transaction
         try:
             for start in range(0, len(values), IN_LIST):
-                cursor.execute(select + f'WHERE "{key}" = ANY(%s)',
-                               (list(values[start:start + IN_LIST]),), prepare=False)
-                names = [d[0] for d in cursor.description or ()]
+                cursor.execute(select + f'"{key}" = ANY(%s)' + conditions,
+                               (list(values[start:start + IN_LIST]), *fixed), prepare=False)
                 for row in cursor.fetchall():
                     yield dict(zip(names, row, strict=True))
         finally:
             cursor.close()
         return
-    mark = _PLACEHOLDER[conn.dialect.paramstyle]
     for start in range(0, len(values), IN_LIST):
         part = tuple(values[start:start + IN_LIST])
-        sql = select + f'WHERE "{key}" IN ({", ".join(mark for _ in part)})'
-        yield from conn.exec_driver_sql(sql, part).mappings()
+        sql = select + f'"{key}" IN ({", ".join(mark for _ in part)})' + conditions
+        yield from conn.exec_driver_sql(sql, (*part, *fixed)).mappings()

@@ -200,7 +200,8 @@ test_results = Table(
 )
 Index("ix_test_results_stall_day", test_results.c.stall, test_results.c.day)
 Index("ix_test_results_day", test_results.c.day)
-Index("ix_test_results_lot", test_results.c.lot)
+# A lot's results, and its open follow-ups (follow_up = 'held') without reading the rest.
+Index("ix_test_results_lot_follow_up", test_results.c.lot, test_results.c.follow_up)
 
 # -- limits tables (GB 2763 versions loaded by the user) -------------------------
 
