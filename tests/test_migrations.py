@@ -95,8 +95,9 @@ def test_0006_0007_rebuild_older_sqlite_tables_with_their_rows(tmp_path: Path,
     assert supply_snapshot(ledger) == before and _results(ledger) == results
     with sqlite3.connect(path) as db:
         indexes = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert {"ix_stock_location", "ix_test_results_lot_follow_up", "ix_test_results_day",
-            "ix_test_results_stall_day"} <= indexes and "ix_test_results_lot" not in indexes
+    assert {"ix_stock_location", "ix_test_results_lot_follow_up", "ix_test_results_day_figures",
+            "ix_test_results_stall_day"} <= indexes
+    assert not {"ix_test_results_lot", "ix_test_results_day"} & indexes
     view = stall_view(ledger, "stall-a01", today=NOW.date())
     assert [h["lot"] for h in view["holds"]] == ["LOT-M-1"]
     assert ledger.verify().ok
