@@ -301,6 +301,10 @@ def service_sqlite(ctx: Context) -> list[Row]:
     version = _ensure_wrk(ctx)
     built = drill_ledger(ctx)
     ids, every = _stall_ids(built.url, opts.seed)
+    # Earlier suites leave gigabytes of dirty pages (ledgers built and deleted); written
+    # back while wrk runs they disturbed the timings (in one full run every p99, the bare
+    # baseline's included, rose from ~14 ms to 40-380 ms). Write them back first.
+    os.sync()
     seconds = FULL_SECONDS * min(1.0, max(0.1, opts.events / 1_000_000))
     # Warm-up, untimed, the same for both servers: long enough for every worker to have
     # answered each of the ids a few times (the product keeps a per-worker view cache, the
