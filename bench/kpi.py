@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import random
 import sqlite3
 import subprocess
@@ -245,6 +246,7 @@ def kpi_sqlite(ctx: Context) -> list[Row]:
             raise BenchmarkError("the city's week has no farm origin events")
         _backup(base, db_tests)
         _backup(base, db_plain)
+        os.sync()  # write back the copies (and earlier suites' pages) before timing
 
         # -- append, alternately: a batch of rapid tests, a batch of plain origins.
         counts = {"negative": 0, "suspect": 0, "positive": 0, "retest": 0}

@@ -121,7 +121,9 @@ def _ledger_figures(ctx: Context, backend: str, database: Callable[[], Any]) -> 
             ledger.sign_checkpoint(op_key, now=now)
             first = ledger.size
 
-            # -- append: batches of pre-signed events through Ledger.append.
+            # -- append: batches of pre-signed events through Ledger.append, after writing
+            # back the dirty pages earlier suites left (their write-back would compete).
+            os.sync()
             timed = checkpoint_s = 0.0
             batch_rates: list[float] = []
             with ctx.step(f"{backend}: Ledger.append {n:,} events in batches of "
