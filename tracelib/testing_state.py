@@ -31,9 +31,8 @@ RESULT_COLUMNS = ("seq", "event_id", "kind", "stall", "location", "lot", "day", 
                   "method", "sample", "commodity", "rate", "result", "value_mg_kg",
                   "limit_mg_kg", "table_version", "retest", "residue", "follow_up",
                   "follow_up_seq", "explanation")
-_SEQ, _STALL, _LOT = (RESULT_COLUMNS.index(c) for c in ("seq", "stall", "lot"))
-_FOLLOW_UP, _FOLLOW_UP_SEQ = RESULT_COLUMNS.index("follow_up"), RESULT_COLUMNS.index(
-    "follow_up_seq")
+_STALL, _LOT, _FOLLOW_UP, _FOLLOW_UP_SEQ = (
+    RESULT_COLUMNS.index(c) for c in ("stall", "lot", "follow_up", "follow_up_seq"))
 _OPEN = "held"  # the status of a follow-up not yet closed
 _TESTS = frozenset(("rapid_test", "lab_test"))  # name their lot in data.lot
 _LIFTS = frozenset(("release", "dispose"))  # close the follow-ups of their input lots

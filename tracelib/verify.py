@@ -49,6 +49,7 @@ from .keys import VerifyKey, key_id
 from .note import Checkpoint, NoteVerifier, open_note
 from .record import GENESIS_PREV, record_bytes
 from .store import Store
+from .store.bulk import driver_cursor
 from .timeutil import parse_rfc3339, to_micros
 
 if TYPE_CHECKING:
@@ -136,12 +137,9 @@ def _scan(conn: Connection, start: int, end: int) -> Iterator[Any]:
         raise TracelibError(f"unsupported database driver parameter style {style!r}")
     # The DB-API cursor itself, inside the connection's transaction: iterating it yields
     # tuples straight from the driver (SQLAlchemy's row objects cost ~3 µs a record).
-    cursor: Any = conn.connection.cursor()
-    try:
+    with driver_cursor(conn) as cursor:  # closed even when a caller stops early
         cursor.execute(_SCAN[style], (start, end))
         yield from cursor
-    finally:  # a caller that stops early must not leave a cursor open
-        cursor.close()
 
 
 def _check_chunk(task: tuple[int, int, tuple[int, ...]]) -> _Chunk:

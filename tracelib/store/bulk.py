@@ -11,12 +11,14 @@ a bound parameter.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table
 
-__all__ = ["IN_LIST", "insert_rows", "insert_tuples", "placeholder", "select_where_in"]
+__all__ = ["IN_LIST", "driver_cursor", "insert_rows", "insert_tuples", "placeholder",
+           "select_where_in"]
 
 #: The longest IN-list sent in one statement (SQLite's default host-parameter limit is
 #: 32,766, PostgreSQL's 65,535; shorter lists keep statements small and plans simple).
@@ -25,6 +27,16 @@ IN_LIST = 500
 # DB-API paramstyles (PEP 249) of the drivers tracelib supports: sqlite3 (qmark) and
 # psycopg 3 (format / pyformat: both take %s with a tuple).
 _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": "?"}
+
+
+@contextmanager
+def driver_cursor(conn: Connection) -> Iterator[Any]:
+    """A DB-API cursor on ``conn``'s own connection, inside its transaction; closed after."""
+    cursor = conn.connection.cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
 
 
 def placeholder(conn: Connection) -> str:
@@ -50,13 +62,10 @@ def insert_tuples(conn: Connection, table: Table, columns: Sequence[str],
         # COPY: the server takes the rows as one stream rather than running the INSERT
         # once per row (an append's inserts cost the server ~3× less this way).
         names = ", ".join(f'"{c}"' for c in columns)
-        cursor: Any = conn.connection.cursor()  # the DB-API cursor, in this transaction
-        try:
-            with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-                for row in rows:
-                    copy.write_row(row)
-        finally:
-            cursor.close()
+        with driver_cursor(conn) as cursor, cursor.copy(
+                f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(row)
         return
     sql = _insert_sql(table.name, tuple(columns), conn.dialect.paramstyle)
     conn.exec_driver_sql(sql, list(rows))
@@ -94,15 +103,12 @@ def select_where_in(conn: Connection, table: Table, key: str, values: Sequence[A
         # One array parameter, planned afresh each time: psycopg prepares a statement it
         # sees often, and a plan made while an append's tables were small (a sequential
         # scan) would be kept as they grew — appends slowed tenfold by 50,000 lots.
-        cursor: Any = conn.connection.cursor()  # the DB-API cursor, in this transaction
-        try:
+        with driver_cursor(conn) as cursor:
             for start in range(0, len(values), IN_LIST):
                 cursor.execute(select + f'"{key}" = ANY(%s)' + conditions,
                                (list(values[start:start + IN_LIST]), *fixed), prepare=False)
                 for row in cursor.fetchall():
                     yield dict(zip(names, row, strict=True))
-        finally:
-            cursor.close()
         return
     for start in range(0, len(values), IN_LIST):
         part = tuple(values[start:start + IN_LIST])
