@@ -188,7 +188,8 @@ def _ledger_figures(ctx: Context, backend: str, database: Callable[[], Any]) -> 
     return [
         append_raw,
         figure(f"{p}.append", append_rate, "events/s", op=">=", factor=APPEND_FACTOR,
-               baseline=append_raw, notes=append_notes),
+               baseline=append_raw, notes=append_notes,
+               batch_rates=[round(r) for r in batch_rates]),  # in the JSON: growth effects
         verify_raw,
         figure(f"{p}.verify.rate", v_rate, "records/s", op=">=", factor=VERIFY_FACTOR,
                baseline=verify_raw, notes=verify_notes),
