@@ -14,10 +14,10 @@ from sqlalchemy import Connection
 
 from .events import Event
 from .store.supply import LotRow, ShipmentRow, StockRow, SupplySql
+from .testing_state import TEST_KINDS
 
 __all__ = ["SupplyState"]
 
-_TESTS = frozenset(("rapid_test", "lab_test"))
 
 
 class SupplyState:
@@ -50,7 +50,7 @@ class SupplyState:
                 ship = event.data.get("ship_event")
                 if isinstance(ship, str):
                     ships.update((ship, item.lot) for item in event.inputs)
-            elif event.kind in _TESTS:  # a test names its lot in data, and may hold it
+            elif event.kind in TEST_KINDS:  # a test names its lot in data, and may hold it
                 lot = event.data.get("lot")
                 if isinstance(lot, str):
                     codes.add(lot)

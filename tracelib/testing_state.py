@@ -24,7 +24,7 @@ from .standards.limits import LimitsTable
 from .store.bulk import insert_tuples, placeholder, select_where_in
 from .store.schema import test_results
 
-__all__ = ["RESULT_COLUMNS", "TestResults"]
+__all__ = ["RESULT_COLUMNS", "TEST_KINDS", "TestResults"]
 
 #: The order of a result row's values (:meth:`TestResults.add`).
 RESULT_COLUMNS = ("seq", "event_id", "kind", "stall", "location", "lot", "day", "time", "item",
@@ -34,7 +34,8 @@ RESULT_COLUMNS = ("seq", "event_id", "kind", "stall", "location", "lot", "day", 
 _STALL, _LOT, _FOLLOW_UP, _FOLLOW_UP_SEQ = (
     RESULT_COLUMNS.index(c) for c in ("stall", "lot", "follow_up", "follow_up_seq"))
 _OPEN = "held"  # the status of a follow-up not yet closed
-_TESTS = frozenset(("rapid_test", "lab_test"))  # name their lot in data.lot
+#: The kinds that record a test; each names its lot (when known) in ``data.lot``.
+TEST_KINDS = frozenset(("rapid_test", "lab_test"))
 _LIFTS = frozenset(("release", "dispose"))  # close the follow-ups of their input lots
 _CLOSE_SQL = "UPDATE test_results SET follow_up = {m}, follow_up_seq = {m} WHERE seq = {m}"
 
@@ -63,7 +64,7 @@ class TestResults:
         name (any other lot is read when first needed)."""
         lots: set[str] = set()
         for event in events:
-            if event.kind in _TESTS:
+            if event.kind in TEST_KINDS:
                 lot = event.data.get("lot")
                 if isinstance(lot, str):
                     lots.add(lot)
