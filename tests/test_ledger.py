@@ -221,6 +221,25 @@ def test_inclusion_proofs_fail_when_wrong(grown: Network) -> None:
             ledger.inclusion_proof(seq, size)
 
 
+@pytest.mark.postgres
+def test_proofs_survive_a_dropped_connection(pg_url: str, operator_key: SigningKey) -> None:
+    """Proofs on PostgreSQL skip the pool's ping; a connection the server has dropped since
+    (a restart, an idle timeout) is replaced and the proof read again."""
+    with Ledger.create(pg_url, operator_key=operator_key, operator="operator", now=NOW) as led:
+        led.sign_checkpoint(operator_key, now=NOW)
+        first = led.inclusion_proof(0)
+        settled = led.store._settled_engine
+        assert settled is not None
+        with settled.connect() as conn:  # the pooled connection the proof used
+            backend = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with led.store.engine.connect() as admin:
+            assert admin.exec_driver_sql("SELECT pg_terminate_backend(%s)", (backend,)).scalar()
+        assert led.inclusion_proof(0) == first
+        assert led.consistency_proof(1, 1).root1 == first.root
+        with settled.connect() as conn:
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != backend
+
+
 def test_every_consistency_proof(grown: Network) -> None:
     ledger = grown.ledger
     leaves = leaves_from_bytes(ledger)

@@ -548,39 +548,42 @@ class Ledger:
         checkpoint that covers it, else the current size), in O(log n) reads."""
         # Two statements: the head, then every node the proof needs. What they read is never
         # changed by a later append, so they need no common snapshot.
-        with self.store.settled_reader() as conn:
+        def read(conn: Connection) -> InclusionProof:
             head = self.store.head(conn, size)
             if size is None:
                 if head.latest_size is not None and seq < head.latest_size:
-                    size, note = head.latest_size, head.latest_note
+                    tree_size, note = head.latest_size, head.latest_note
                 else:
-                    size, note = head.size, None
+                    tree_size, note = head.size, None
             else:
                 _check_size(size, head.size)
-                note = head.note_at_size
-            if not 0 <= seq < size:
-                raise NotFoundError(f"seq {seq} is not in a tree of size {size}")
-            plan = merkle.inclusion_proof_plan(seq, size)
-            roots = merkle.root_plan(size)
+                tree_size, note = size, head.note_at_size
+            if not 0 <= seq < tree_size:
+                raise NotFoundError(f"seq {seq} is not in a tree of size {tree_size}")
+            plan = merkle.inclusion_proof_plan(seq, tree_size)
+            roots = merkle.root_plan(tree_size)
             found = self.store.get_nodes(conn, {*merkle.plan_nodes(plan), *roots, (0, seq)})
-        proof = _assemble(plan, found)
-        return InclusionProof(seq, size, found[(0, seq)], tuple(proof),
-                              _fold_root(roots, found, size), note)
+            return InclusionProof(seq, tree_size, found[(0, seq)], tuple(_assemble(plan, found)),
+                                  _fold_root(roots, found, tree_size), note)
+
+        return self.store.settled_read(read)
 
     def consistency_proof(self, size1: int, size2: int | None = None) -> ConsistencyProof:
-        with self.store.settled_reader() as conn:
+        def read(conn: Connection) -> ConsistencyProof:
             current = self.store.head(conn).size
-            size2 = current if size2 is None else size2
-            _check_size(size2, current)
-            if not 0 < size1 <= size2:
-                raise ValidationError(f"expected 0 < size1 <= size2, got {size1} and {size2}",
+            to_size = current if size2 is None else size2
+            _check_size(to_size, current)
+            if not 0 < size1 <= to_size:
+                raise ValidationError(f"expected 0 < size1 <= size2, got {size1} and {to_size}",
                                       field="size1")
-            plan = merkle.consistency_proof_plan(size1, size2)
-            roots1, roots2 = merkle.root_plan(size1), merkle.root_plan(size2)
+            plan = merkle.consistency_proof_plan(size1, to_size)
+            roots1, roots2 = merkle.root_plan(size1), merkle.root_plan(to_size)
             found = self.store.get_nodes(conn, {*merkle.plan_nodes(plan), *roots1, *roots2})
-        return ConsistencyProof(size1, size2, tuple(_assemble(plan, found)),
-                                _fold_root(roots1, found, size1),
-                                _fold_root(roots2, found, size2))
+            return ConsistencyProof(size1, to_size, tuple(_assemble(plan, found)),
+                                    _fold_root(roots1, found, size1),
+                                    _fold_root(roots2, found, to_size))
+
+        return self.store.settled_read(read)
 
     # -- checkpoints ----------------------------------------------------------
     def checkpoint_verifiers(self) -> list[NoteVerifier]:

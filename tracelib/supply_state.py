@@ -60,8 +60,12 @@ class SupplyState:
         found_lots = SupplySql.lots(self.conn, want_lots)
         for code in want_lots:
             self._lots[code] = found_lots.get(code)
+        # A stock row exists only for a lot in ``lots`` (every kind that makes one checks or
+        # creates the lot first), so none is looked up for a lot the ledger does not hold:
+        # an origin's new lot costs one lookup, not two.
+        lots_here = self._lots
         want_stock = [k for k in places if k not in self._stock]
-        found_stock = SupplySql.stock(self.conn, want_stock)
+        found_stock = SupplySql.stock(self.conn, [k for k in want_stock if lots_here[k[0]]])
         for key in want_stock:
             self._stock[key] = found_stock.get(key)
         want_ships = [k for k in ships if k not in self._shipments]

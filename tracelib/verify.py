@@ -138,7 +138,13 @@ def _scan(conn: Connection, start: int, end: int) -> Iterator[Any]:
     # The DB-API cursor itself, inside the connection's transaction: iterating it yields
     # tuples straight from the driver (SQLAlchemy's row objects cost ~3 µs a record).
     with driver_cursor(conn) as cursor:  # closed even when a caller stops early
-        cursor.execute(_SCAN[style], (start, end))
+        if style == "qmark":
+            cursor.execute(_SCAN[style], (start, end))
+        else:
+            # psycopg: rows in PostgreSQL's binary format; bytea in text format travels as
+            # hex, which the server writes and the client decodes (2.4 against 4.0 µs a
+            # record of client CPU on a 150,000-record scan).
+            cursor.execute(_SCAN[style], (start, end), binary=True)
         yield from cursor
 
 

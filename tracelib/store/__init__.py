@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, and_, func, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..directory import KeyRecord, Location, Party
 from ..errors import NotFoundError, TracelibError
 from ..merkle import NodeId
-from .bulk import insert_tuples, placeholder, select_where_in
-from .engine import WRITER_OPTION, make_engine, normalize_url
+from .bulk import driver_cursor, insert_tuples, placeholder, select_where_in
+from .engine import WRITER_OPTION, make_engine, make_settled_engine, normalize_url
 from .schema import checkpoints, keys, locations, meta, nodes, parties, records
 
 __all__ = ["RECORD_COLUMNS", "Head", "Store"]
+
+T = TypeVar("T")
 
 #: The order of the values in a record row tuple (:meth:`Store.insert_records`).
 RECORD_COLUMNS = ("seq", "event_id", "kind", "actor", "location", "event_time", "prev_hash",
@@ -74,9 +77,12 @@ class Store:
         self.url = normalize_url(db)
         self.engine = make_engine(self.url)
         self.dialect = self.engine.dialect.name
+        self._settled_engine: Engine | None = None
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._settled_engine is not None:
+            self._settled_engine.dispose()
 
     # -- schema -------------------------------------------------------------
     def migrate(self) -> None:
@@ -121,18 +127,34 @@ class Store:
             with conn.begin():
                 yield conn
 
-    @contextmanager
-    def settled_reader(self) -> Iterator[Connection]:
-        """A connection for reads of what appends never change once committed (records,
-        subtree hashes, checkpoints below a size read first): no snapshot is needed, so on
-        PostgreSQL each statement runs on its own (autocommit) and a proof costs its two
-        queries' round trips rather than BEGIN, isolation changes and COMMIT as well."""
+    def settled_read(self, read: Callable[[Connection], T]) -> T:
+        """``read(conn)`` for reads of what appends never change once committed (records,
+        subtree hashes, checkpoints below a size read first), which need no common snapshot.
+
+        On PostgreSQL each statement runs on its own (autocommit) on a connection of a
+        second, lean engine, so a proof costs its two queries' round trips and nothing
+        more; a connection the server dropped (a restart, an idle timeout) is discarded and
+        ``read`` runs once more on a fresh one. On SQLite it is :meth:`reader`."""
         if self.dialect != "postgresql":
             with self.reader() as conn:
-                yield conn
-            return
-        with self.engine.connect() as conn:
-            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+                return read(conn)
+        if self._settled_engine is None:
+            self._settled_engine = make_settled_engine(self.url)
+        engine = self._settled_engine
+        driver_error = engine.dialect.loaded_dbapi.Error
+        for attempt in (1, 2):
+            with engine.connect() as conn:
+                try:
+                    return read(conn)
+                except DBAPIError as e:  # through SQLAlchemy: it has invalidated the connection
+                    if attempt == 2 or not e.connection_invalidated:
+                        raise
+                except driver_error as e:  # through a driver cursor (bulk.driver_cursor)
+                    if attempt == 2 or not engine.dialect.is_disconnect(
+                            e, conn.connection.dbapi_connection, None):
+                        raise
+                    conn.invalidate()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- meta -----------------------------------------------------------------
     def get_meta(self, conn: Connection, name: str) -> str | None:
@@ -152,9 +174,9 @@ class Store:
     def head(self, conn: Connection, at_size: int | None = None) -> Head:
         """The ledger's size, its newest checkpoint's size and note, and the note of the
         checkpoint at ``at_size`` (if asked and signed), in one statement."""
-        mark = placeholder(conn)
-        row = conn.exec_driver_sql(_HEAD_SQL.format(mark=mark), (at_size,)).one()
-        last, latest_size, latest_note, at_note = row
+        with driver_cursor(conn) as cursor:  # plain driver rows: a proof's hot path
+            cursor.execute(_HEAD_SQL.format(mark=placeholder(conn)), (at_size,))
+            last, latest_size, latest_note, at_note = cursor.fetchone()
         return Head(0 if last is None else int(last) + 1,
                     None if latest_size is None else int(latest_size), latest_note, at_note)
 
@@ -228,9 +250,11 @@ class Store:
         else:
             statements = [self._sqlite_nodes_sql(leaves[i:i + 200], inner[i:i + 200])
                           for i in range(0, max(len(leaves), len(inner)), 200)]
-        for sql, params in statements:
-            for level, idx, digest in conn.exec_driver_sql(sql, params):
-                found[(int(level), int(idx))] = bytes(digest)
+        with driver_cursor(conn) as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                for level, idx, digest in cursor.fetchall():
+                    found[(int(level), int(idx))] = bytes(digest)
         return found
 
     @staticmethod

@@ -17,7 +17,8 @@ from sqlalchemy.exc import ArgumentError
 
 from ..errors import ValidationError
 
-__all__ = ["WRITER_OPTION", "default_keystore", "display_url", "make_engine", "normalize_url"]
+__all__ = ["WRITER_OPTION", "default_keystore", "display_url", "make_engine",
+           "make_settled_engine", "normalize_url"]
 
 WRITER_OPTION = "tracelib_writer"
 WRITER_CACHE_KIB = 65536  # SQLite page cache of a write transaction (PRAGMA cache_size)
@@ -95,3 +96,11 @@ def make_engine(db: str | os.PathLike[str]) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def make_settled_engine(db: str | os.PathLike[str]) -> Engine:
+    """A PostgreSQL engine for reads that need no snapshot (:meth:`Store.settled_read`):
+    every connection in autocommit from the start, and no ``SELECT 1`` before each use
+    (a dropped connection is retried by the caller instead). On loopback the ping and the
+    isolation switches cost ~0.3 of a 1 ms proof."""
+    return create_engine(normalize_url(db), isolation_level="AUTOCOMMIT", pool_size=2)
