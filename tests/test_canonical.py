@@ -229,3 +229,16 @@ def test_error_is_never_bare_value_error() -> None:
     for bad in (b"[1.5]", b'{"a":1,"a":1}', b"\xff", b"nope"):
         with pytest.raises(ValidationError):
             canonicalize(bad)
+
+
+def test_values_the_fast_encoder_refuses_take_the_json_encoder() -> None:
+    """orjson refuses str-subclass keys; such documents are still written, identically."""
+    class Name(str):
+        pass
+
+    class Items(list):  # type: ignore[type-arg]
+        pass
+
+    value = {Name("b"): Items([Name("中"), 1]), "a": {Name("k"): True}}
+    plain = {"b": ["中", 1], "a": {"k": True}}
+    assert dumps(value) == dumps(plain) == rfc8785.dumps(plain)

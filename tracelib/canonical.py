@@ -27,6 +27,8 @@ import json
 import re
 from typing import Any, NoReturn
 
+import orjson
+
 from tracelib.errors import ValidationError
 
 __all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "canonicalize", "dumps", "loads"]
@@ -55,6 +57,16 @@ _ENCODER = json.JSONEncoder(
     separators=(",", ":"),
 )
 _encode = _ENCODER.encode
+# The same serialisation from orjson, in about a sixth of the time (an event's ~800 bytes:
+# 1.5 against 10 µs): it escapes exactly '"', '\\' and U+0000..U+001F, the latter as \b \t
+# \n \f \r or \u00xx in lowercase hex, writes everything else as UTF-8, adds no
+# whitespace, and OPT_SORT_KEYS orders members by code point (UTF-16 order for the keys
+# _walk lets through). It is only handed values _walk has accepted (so no floats, whose NaN
+# it would write as null); what it refuses (lone surrogates, str-subclass keys, nesting past
+# its own limit) goes to the json encoder above. tests/test_canonical.py holds both to the
+# rfc8785 package.
+_orjson_dumps = orjson.dumps
+_ORJSON_SORTED = orjson.OPT_SORT_KEYS
 _encode_str = json.encoder.encode_basestring  # the C escaper, same rules as above
 
 _MAX = MAX_SAFE_INTEGER
@@ -262,7 +274,10 @@ def dumps(obj: Any) -> bytes:
         _fail(e)
     try:
         if not slow:
-            return _encode(obj).encode("utf-8")
+            try:
+                return _orjson_dumps(obj, option=_ORJSON_SORTED)
+            except TypeError:  # orjson.JSONEncodeError
+                return _encode(obj).encode("utf-8")
         out: list[str] = []
         _slow(obj, out)
         return "".join(out).encode("utf-8")
