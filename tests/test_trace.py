@@ -361,3 +361,29 @@ def test_recall_stops_stock_in_transit_on_arrival(
     assert info.value.field == "inputs[0].lot"
     assert supply_snapshot(led) == before
     assert led.verify(workers=1).ok
+
+
+def test_a_lots_records_are_its_making_record_and_every_later_one(network: Network) -> None:
+    """The record that makes a lot is ``lots.seq``, not a ``lot_events`` row; a ledger
+    written before that (a ``lot_events`` row for it too) gives the same answer."""
+    from sqlalchemy import insert, select
+
+    from tracelib.store.schema import lot_events
+    from tracelib.store.supply import SupplySql
+
+    sup = Supply.build(network)
+    made, = sup.add(sup.origin("LOT-E1", "100"))
+    shipped, = sup.add(sup.ship("farm-1.field", "wholesale-1", [("LOT-E1", "40")]))
+    other, = sup.add(sup.origin("LOT-E2", "5"))
+    store = network.ledger.store
+    with store.reader() as conn:
+        rows = conn.execute(select(lot_events.c.seq).where(lot_events.c.lot == "LOT-E1")).all()
+        assert [r.seq for r in rows] == [shipped.seq]
+        assert SupplySql.event_seqs(conn, ["LOT-E1"]) == [made.seq, shipped.seq]
+        assert SupplySql.event_seqs(conn, ["LOT-E1", "LOT-E2"]) == [made.seq, shipped.seq,
+                                                                    other.seq]
+        assert SupplySql.event_seqs(conn, ["LOT-NONE"]) == []
+    with store.writer() as conn:  # as an older append wrote it
+        conn.execute(insert(lot_events).values(lot="LOT-E1", seq=made.seq))
+    with store.reader() as conn:
+        assert SupplySql.event_seqs(conn, ["LOT-E1"]) == [made.seq, shipped.seq]

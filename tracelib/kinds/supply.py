@@ -263,7 +263,7 @@ def _make(ctx: AppendContext, event: Event, i: int, item: LotQuantity, *, produc
     row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
     row.received += to_micro(item.qty)
     row.on_hand += to_micro(item.qty)
-    ctx.supply.add_lot_event(item.lot, ctx.seq)
+    # No lot_events row: the record that makes a lot is lots.seq (SupplySql.event_seqs).
     return lot
 
 

@@ -124,6 +124,8 @@ lot_edges = Table(
 )
 Index("ix_lot_edges_child", lot_edges.c.child)
 
+# The records that touched a lot after the one that made it (that one is lots.seq: a new lot's
+# row here would be one more insert at a random place in a large index for every lot made).
 lot_events = Table(
     "lot_events", metadata,
     Column("lot", String(200), primary_key=True),

@@ -164,8 +164,11 @@ class SupplySql:
 
     @staticmethod
     def event_seqs(conn: Connection, codes: Sequence[str]) -> list[int]:
-        rows = select_where_in(conn, lot_events, "lot", codes)
-        return sorted({int(r["seq"]) for r in rows})
+        """Every record that touched one of the lots: the one that made it (``lots.seq``)
+        and the later ones (``lot_events``)."""
+        made = select_where_in(conn, lots, "lot", codes, columns=("seq",))
+        later = select_where_in(conn, lot_events, "lot", codes, columns=("seq",))
+        return sorted({int(r["seq"]) for r in made} | {int(r["seq"]) for r in later})
 
     @staticmethod
     def excursions(conn: Connection, seqs: Sequence[int]) -> list[dict[str, Any]]:
