@@ -289,6 +289,28 @@ def test_checkpoint_is_a_signed_note(grown: Network, operator_key: SigningKey) -
     assert report.ok and report.checkpoints_checked == 1
 
 
+def test_proofs_at_a_signed_size_answer_to_its_root(grown: Network,
+                                                    operator_key: SigningKey) -> None:
+    """At a checkpoint's size a proof's root is the signed one, not one folded from the stored
+    subtree hashes: a proof built from an altered subtree hash fails against it."""
+    ledger = grown.ledger
+    cp = ledger.sign_checkpoint(operator_key, now=NOW)
+    for seq in range(70):
+        proof = ledger.inclusion_proof(seq)
+        assert (proof.size, proof.root, proof.checkpoint) == (70, cp.root, cp.note)
+        proof.verify()
+    assert ledger.inclusion_proof(5, 70).root == cp.root
+    uses = [n for n in merkle.plan_nodes(merkle.inclusion_proof_plan(5, 70)) if n[0] > 0]
+    level, idx = uses[0]
+    with ledger.store.writer() as conn:
+        conn.execute(update(nodes).where(nodes.c.level == level, nodes.c.idx == idx)
+                     .values(hash=b"\x00" * 32))
+    altered = ledger.inclusion_proof(5)
+    assert altered.root == cp.root
+    with pytest.raises(ProofError):
+        altered.verify()
+
+
 def test_checkpoint_without_growth_is_the_same(grown: Network, operator_key: SigningKey) -> None:
     ledger = grown.ledger
     first = ledger.sign_checkpoint(operator_key, now=NOW)

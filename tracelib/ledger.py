@@ -547,24 +547,27 @@ class Ledger:
         """Prove record ``seq`` is in the tree of ``size`` records (default: the latest
         checkpoint that covers it, else the current size), in O(log n) reads."""
         # Two statements: the head, then every node the proof needs. What they read is never
-        # changed by a later append, so they need no common snapshot.
+        # changed by a later append, so they need no common snapshot. At a signed size the
+        # root is the checkpoint's (a proof built from altered subtree hashes then fails
+        # against it); at any other size it is folded from the stored subtree hashes.
         def read(conn: Connection) -> InclusionProof:
             head = self.store.head(conn, size)
             if size is None:
                 if head.latest_size is not None and seq < head.latest_size:
-                    tree_size, note = head.latest_size, head.latest_note
+                    tree_size, note, signed = head.latest_size, head.latest_note, head.latest_root
                 else:
-                    tree_size, note = head.size, None
+                    tree_size, note, signed = head.size, None, None
             else:
                 _check_size(size, head.size)
-                tree_size, note = size, head.note_at_size
+                tree_size, note, signed = size, head.note_at_size, head.root_at_size
             if not 0 <= seq < tree_size:
                 raise NotFoundError(f"seq {seq} is not in a tree of size {tree_size}")
             plan = merkle.inclusion_proof_plan(seq, tree_size)
-            roots = merkle.root_plan(tree_size)
+            roots = merkle.root_plan(tree_size) if signed is None else []
             found = self.store.get_nodes(conn, {*merkle.plan_nodes(plan), *roots, (0, seq)})
+            root = signed if signed is not None else _fold_root(roots, found, tree_size)
             return InclusionProof(seq, tree_size, found[(0, seq)], tuple(_assemble(plan, found)),
-                                  _fold_root(roots, found, tree_size), note)
+                                  root, note)
 
         return self.store.settled_read(read)
 

@@ -45,10 +45,11 @@ _PG_WRITER_LOCK = ("SELECT pg_advisory_xact_lock(hashtextextended("
                    "set_config('enable_seqscan', 'off', true)")
 _IN_CHUNK = 500  # bound on IN-list sizes
 # The size, the newest checkpoint and the one at a given size (NULL: none asked), at once.
-_HEAD_SQL = ("SELECT (SELECT max(seq) FROM records), latest.size, latest.note, "
-             "(SELECT note FROM checkpoints WHERE size = {mark}) "
+_HEAD_SQL = ("SELECT (SELECT max(seq) FROM records), latest.size, latest.note, latest.root, "
+             "at_size.note, at_size.root "
              "FROM (SELECT 1) AS one LEFT JOIN "
-             "(SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1) AS latest ON 1 = 1")
+             "(SELECT size, note, root FROM checkpoints ORDER BY size DESC LIMIT 1) AS latest "
+             "ON 1 = 1 LEFT JOIN checkpoints AS at_size ON at_size.size = {mark}")
 _PG_NODES_SQL = ("SELECT 0, seq, hash FROM records WHERE seq = ANY(%s) UNION ALL "
                  "SELECT n.level, n.idx, n.hash FROM nodes AS n "
                  "JOIN unnest(%s::smallint[], %s::bigint[]) AS w(level, idx) "
@@ -61,7 +62,9 @@ class Head(NamedTuple):
     size: int
     latest_size: int | None
     latest_note: str | None
+    latest_root: bytes | None
     note_at_size: str | None
+    root_at_size: bytes | None
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
@@ -175,9 +178,11 @@ class Store:
         checkpoint at ``at_size`` (if asked and signed), in one statement."""
         with driver_cursor(conn) as cursor:  # plain driver rows: a proof's hot path
             cursor.execute(_HEAD_SQL.format(mark=placeholder(conn)), (at_size,))
-            last, latest_size, latest_note, at_note = cursor.fetchone()
+            last, latest_size, latest_note, latest_root, at_note, at_root = cursor.fetchone()
         return Head(0 if last is None else int(last) + 1,
-                    None if latest_size is None else int(latest_size), latest_note, at_note)
+                    None if latest_size is None else int(latest_size), latest_note,
+                    None if latest_root is None else bytes(latest_root), at_note,
+                    None if at_root is None else bytes(at_root))
 
     def last_hash(self, conn: Connection, size: int) -> bytes | None:
         if size == 0:
