@@ -311,6 +311,36 @@ def test_proofs_at_a_signed_size_answer_to_its_root(grown: Network,
         altered.verify()
 
 
+def test_proofs_follow_new_checkpoints(grown: Network, operator_key: SigningKey) -> None:
+    """A proof asks for its nodes with the head, guessing the newest checkpoint seen by the
+    last proof; a checkpoint signed since (by this process or another) is still followed."""
+    ledger = grown.ledger
+    other = Ledger.open(ledger.store.url)  # another process's view, with its own guess
+    try:
+        assert ledger.inclusion_proof(3).size == 70  # no checkpoint yet: the current size
+        first = ledger.sign_checkpoint(operator_key, now=NOW)
+        assert other.inclusion_proof(3).root == first.root
+        ledger.append([origin_event(grown, f"LOT-Q{i}") for i in range(5)], now=NOW)
+        leaves = leaves_from_bytes(ledger)
+        for led in (ledger, other):
+            proof = led.inclusion_proof(72)  # beyond the newest checkpoint: the current size
+            assert (proof.size, proof.root, proof.checkpoint) == (75, merkle.root(leaves), None)
+            proof.verify()
+        second = other.sign_checkpoint(operator_key, now=NOW)
+        for led in (ledger, other):
+            for seq in (3, 69, 74):
+                proof = led.inclusion_proof(seq)
+                assert (proof.size, proof.root, proof.checkpoint) == (75, second.root,
+                                                                      second.note)
+                assert list(proof.proof) == merkle.inclusion_proof(seq, 75, leaves)
+                proof.verify()
+            old = led.inclusion_proof(3, 70)  # an older signed size, asked for by name
+            assert (old.root, old.checkpoint) == (first.root, first.note)
+            assert led.inclusion_proof(3, 71).root == merkle.root(leaves[:71])
+    finally:
+        other.close()
+
+
 def test_checkpoint_without_growth_is_the_same(grown: Network, operator_key: SigningKey) -> None:
     ledger = grown.ledger
     first = ledger.sign_checkpoint(operator_key, now=NOW)

@@ -232,6 +232,9 @@ class Ledger:
         self.store = store
         self.operator = operator
         self.origin = origin
+        # The newest checkpoint's size as the last proof read it: the guess that lets the
+        # next proof ask for its nodes with the head (Ledger.inclusion_proof).
+        self._signed_size_seen: int | None = None
 
     # -- life cycle -----------------------------------------------------------
     @classmethod
@@ -546,13 +549,26 @@ class Ledger:
     def inclusion_proof(self, seq: int, size: int | None = None) -> InclusionProof:
         """Prove record ``seq`` is in the tree of ``size`` records (default: the latest
         checkpoint that covers it, else the current size), in O(log n) reads."""
-        # Two statements: the head, then every node the proof needs. What they read is never
-        # changed by a later append, so they need no common snapshot. At a signed size the
-        # root is the checkpoint's (a proof built from altered subtree hashes then fails
-        # against it); at any other size it is folded from the stored subtree hashes.
+        # The head (size, checkpoints) and every node the proof needs. What they read is never
+        # changed by a later append, so they need no common snapshot, and the nodes are asked
+        # for with the head when the tree size can be guessed (the size asked for, else the
+        # newest checkpoint's seen last time): one round trip unless a checkpoint was signed
+        # since. At a signed size the root is the checkpoint's (a proof built from altered
+        # subtree hashes then fails against it); at any other size it is folded from the
+        # stored subtree hashes.
+        def wanted(tree_size: int, signed: bool) -> set[merkle.NodeId]:
+            plan = merkle.inclusion_proof_plan(seq, tree_size)
+            roots = [] if signed else merkle.root_plan(tree_size)
+            return {*merkle.plan_nodes(plan), *roots, (0, seq)}
+
         def read(conn: Connection) -> InclusionProof:
-            head = self.store.head(conn, size)
+            guess = size if size is not None else self._signed_size_seen
+            if guess is not None and 0 <= seq < guess:
+                head, found = self.store.head_and_nodes(conn, size, wanted(guess, size is None))
+            else:
+                head, found = self.store.head(conn, size), {}
             if size is None:
+                self._signed_size_seen = head.latest_size
                 if head.latest_size is not None and seq < head.latest_size:
                     tree_size, note, signed = head.latest_size, head.latest_note, head.latest_root
                 else:
@@ -562,10 +578,12 @@ class Ledger:
                 tree_size, note, signed = size, head.note_at_size, head.root_at_size
             if not 0 <= seq < tree_size:
                 raise NotFoundError(f"seq {seq} is not in a tree of size {tree_size}")
+            need = wanted(tree_size, signed is not None)
+            if tree_size != guess or not need <= found.keys():
+                found = self.store.get_nodes(conn, need)
             plan = merkle.inclusion_proof_plan(seq, tree_size)
-            roots = merkle.root_plan(tree_size) if signed is None else []
-            found = self.store.get_nodes(conn, {*merkle.plan_nodes(plan), *roots, (0, seq)})
-            root = signed if signed is not None else _fold_root(roots, found, tree_size)
+            root = signed if signed is not None else _fold_root(
+                merkle.root_plan(tree_size), found, tree_size)
             return InclusionProof(seq, tree_size, found[(0, seq)], tuple(_assemble(plan, found)),
                                   root, note)
 

@@ -174,15 +174,41 @@ class Store:
         return 0 if last is None else int(last) + 1
 
     def head(self, conn: Connection, at_size: int | None = None) -> Head:
-        """The ledger's size, its newest checkpoint's size and note, and the note of the
-        checkpoint at ``at_size`` (if asked and signed), in one statement."""
+        """The ledger's size, its newest checkpoint's size, note and root, and the note and
+        root of the checkpoint at ``at_size`` (if asked and signed), in one statement."""
+        return self.head_and_nodes(conn, at_size, ())[0]
+
+    def head_and_nodes(self, conn: Connection, at_size: int | None,
+                       ids: Iterable[NodeId]) -> tuple[Head, dict[NodeId, bytes]]:
+        """:meth:`head` and :meth:`get_nodes` together; on PostgreSQL both statements go in
+        one pipeline (one round trip), so a proof that guessed its tree size right costs
+        a single exchange with the server."""
+        statements = [(_HEAD_SQL.format(mark=placeholder(conn)), (at_size,)),
+                      *self._nodes_statements(conn, ids)]
         with driver_cursor(conn) as cursor:  # plain driver rows: a proof's hot path
-            cursor.execute(_HEAD_SQL.format(mark=placeholder(conn)), (at_size,))
-            last, latest_size, latest_note, latest_root, at_note, at_root = cursor.fetchone()
-        return Head(0 if last is None else int(last) + 1,
+            if conn.dialect.name == "postgresql":
+                raw = conn.connection.dbapi_connection
+                assert raw is not None
+                cursors = [cursor, *(raw.cursor() for _ in statements[1:])]
+                with raw.pipeline():
+                    for each, (sql, params) in zip(cursors, statements, strict=True):
+                        each.execute(sql, params)
+                results = [each.fetchall() for each in cursors]
+                for extra in cursors[1:]:
+                    extra.close()
+            else:
+                results = []
+                for sql, params in statements:
+                    cursor.execute(sql, params)
+                    results.append(cursor.fetchall())
+        last, latest_size, latest_note, latest_root, at_note, at_root = results[0][0]
+        head = Head(0 if last is None else int(last) + 1,
                     None if latest_size is None else int(latest_size), latest_note,
                     None if latest_root is None else bytes(latest_root), at_note,
                     None if at_root is None else bytes(at_root))
+        found = {(int(level), int(idx)): bytes(digest)
+                 for rows in results[1:] for level, idx, digest in rows}
+        return head, found
 
     def last_hash(self, conn: Connection, size: int) -> bytes | None:
         if size == 0:
@@ -239,27 +265,27 @@ class Store:
         One statement for a proof's ~40 nodes (leaves from ``records``, the rest from
         ``nodes``), sent as driver-level SQL: building that many bound expressions in
         SQLAlchemy costs more than the query."""
-        wanted = sorted(set(ids))
-        leaves = [idx for level, idx in wanted if level == 0]
-        inner = [(level, idx) for level, idx in wanted if level > 0]
         found: dict[NodeId, bytes] = {}
-        statements: list[tuple[str, tuple[Any, ...]]]
-        if not wanted:
-            return found
-        if conn.dialect.name == "postgresql":
-            # Array parameters: one statement text whatever the count, so psycopg prepares
-            # it once; both halves are primary-key lookups.
-            statements = [(_PG_NODES_SQL, (leaves, [lv for lv, _ in inner],
-                                           [ix for _, ix in inner]))]
-        else:
-            statements = [self._sqlite_nodes_sql(leaves[i:i + 200], inner[i:i + 200])
-                          for i in range(0, max(len(leaves), len(inner)), 200)]
         with driver_cursor(conn) as cursor:
-            for sql, params in statements:
+            for sql, params in self._nodes_statements(conn, ids):
                 cursor.execute(sql, params)
                 for level, idx, digest in cursor.fetchall():
                     found[(int(level), int(idx))] = bytes(digest)
         return found
+
+    def _nodes_statements(self, conn: Connection,
+                          ids: Iterable[NodeId]) -> list[tuple[str, tuple[Any, ...]]]:
+        wanted = sorted(set(ids))
+        leaves = [idx for level, idx in wanted if level == 0]
+        inner = [(level, idx) for level, idx in wanted if level > 0]
+        if not wanted:
+            return []
+        if conn.dialect.name == "postgresql":
+            # Array parameters: one statement text whatever the count, so psycopg prepares
+            # it once; both halves are primary-key lookups.
+            return [(_PG_NODES_SQL, (leaves, [lv for lv, _ in inner], [ix for _, ix in inner]))]
+        return [self._sqlite_nodes_sql(leaves[i:i + 200], inner[i:i + 200])
+                for i in range(0, max(len(leaves), len(inner)), 200)]
 
     @staticmethod
     def _sqlite_nodes_sql(leaves: Sequence[int],
