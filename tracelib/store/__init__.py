@@ -186,7 +186,7 @@ class Store:
         statements = [(_HEAD_SQL.format(mark=placeholder(conn)), (at_size,)),
                       *self._nodes_statements(conn, ids)]
         with driver_cursor(conn) as cursor:  # plain driver rows: a proof's hot path
-            if conn.dialect.name == "postgresql":
+            if conn.dialect.name == "postgresql" and len(statements) > 1:
                 raw = conn.connection.dbapi_connection
                 assert raw is not None
                 cursors = [cursor, *(raw.cursor() for _ in statements[1:])]
