@@ -341,6 +341,18 @@ def test_proofs_follow_new_checkpoints(grown: Network, operator_key: SigningKey)
         other.close()
 
 
+def test_proofs_without_pipelines(grown: Network, operator_key: SigningKey,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where libpq cannot pipeline, the head and the nodes go one after the other."""
+    import tracelib.store
+
+    ledger = grown.ledger
+    ledger.sign_checkpoint(operator_key, now=NOW)
+    pipelined = [ledger.inclusion_proof(seq) for seq in (0, 33, 69)]
+    monkeypatch.setattr(tracelib.store, "_pipelines", lambda conn: False)
+    assert [ledger.inclusion_proof(seq) for seq in (0, 33, 69)] == pipelined
+
+
 def test_checkpoint_without_growth_is_the_same(grown: Network, operator_key: SigningKey) -> None:
     ledger = grown.ledger
     first = ledger.sign_checkpoint(operator_key, now=NOW)

@@ -56,6 +56,16 @@ _PG_NODES_SQL = ("SELECT 0, seq, hash FROM records WHERE seq = ANY(%s) UNION ALL
                  "ON n.level = w.level AND n.idx = w.idx")
 
 
+def _pipelines(conn: Connection) -> bool:
+    """Whether ``conn`` can send several statements in one round trip: psycopg's pipeline
+    mode, which needs libpq 14 or newer (the psycopg[binary] wheels bundle one)."""
+    if conn.dialect.name != "postgresql":
+        return False
+    from psycopg import Pipeline
+
+    return bool(Pipeline.is_supported())
+
+
 class Head(NamedTuple):
     """What a proof needs to know first (:meth:`Store.head`)."""
 
@@ -186,7 +196,7 @@ class Store:
         statements = [(_HEAD_SQL.format(mark=placeholder(conn)), (at_size,)),
                       *self._nodes_statements(conn, ids)]
         with driver_cursor(conn) as cursor:  # plain driver rows: a proof's hot path
-            if conn.dialect.name == "postgresql" and len(statements) > 1:
+            if len(statements) > 1 and _pipelines(conn):
                 raw = conn.connection.dbapi_connection
                 assert raw is not None
                 cursors = [cursor, *(raw.cursor() for _ in statements[1:])]
