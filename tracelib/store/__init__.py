@@ -66,6 +66,36 @@ def _pipelines(conn: Connection) -> bool:
     return bool(Pipeline.is_supported())
 
 
+def _fetch_all(conn: Connection, statements: Sequence[tuple[str, tuple[Any, ...]]]
+               ) -> list[list[tuple[Any, ...]]]:
+    """Every row of each statement, as plain driver rows; several statements on PostgreSQL
+    go in one pipeline (one round trip)."""
+    with driver_cursor(conn) as cursor:
+        if len(statements) > 1 and _pipelines(conn):
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            cursors = [cursor, *(raw.cursor() for _ in statements[1:])]
+            try:
+                with raw.pipeline():
+                    for each, (sql, params) in zip(cursors, statements, strict=True):
+                        each.execute(sql, params)
+                return [each.fetchall() for each in cursors]
+            finally:
+                for extra in cursors[1:]:
+                    extra.close()
+        results = []
+        for sql, params in statements:
+            cursor.execute(sql, params)
+            results.append(cursor.fetchall())
+        return results
+
+
+def _node_hashes(results: Iterable[Iterable[tuple[Any, ...]]]) -> dict[NodeId, bytes]:
+    """Node id -> hash from rows of ``(level, idx, hash)``."""
+    return {(int(level), int(idx)): bytes(digest)
+            for rows in results for level, idx, digest in rows}
+
+
 class Head(NamedTuple):
     """What a proof needs to know first (:meth:`Store.head`)."""
 
@@ -193,32 +223,14 @@ class Store:
         """:meth:`head` and :meth:`get_nodes` together; on PostgreSQL both statements go in
         one pipeline (one round trip), so a proof that guessed its tree size right costs
         a single exchange with the server."""
-        statements = [(_HEAD_SQL.format(mark=placeholder(conn)), (at_size,)),
-                      *self._nodes_statements(conn, ids)]
-        with driver_cursor(conn) as cursor:  # plain driver rows: a proof's hot path
-            if len(statements) > 1 and _pipelines(conn):
-                raw = conn.connection.dbapi_connection
-                assert raw is not None
-                cursors = [cursor, *(raw.cursor() for _ in statements[1:])]
-                with raw.pipeline():
-                    for each, (sql, params) in zip(cursors, statements, strict=True):
-                        each.execute(sql, params)
-                results = [each.fetchall() for each in cursors]
-                for extra in cursors[1:]:
-                    extra.close()
-            else:
-                results = []
-                for sql, params in statements:
-                    cursor.execute(sql, params)
-                    results.append(cursor.fetchall())
-        last, latest_size, latest_note, latest_root, at_note, at_root = results[0][0]
+        head_sql = (_HEAD_SQL.format(mark=placeholder(conn)), (at_size,))
+        head_rows, *node_rows = _fetch_all(conn, [head_sql, *self._nodes_statements(conn, ids)])
+        last, latest_size, latest_note, latest_root, at_note, at_root = head_rows[0]
         head = Head(0 if last is None else int(last) + 1,
                     None if latest_size is None else int(latest_size), latest_note,
                     None if latest_root is None else bytes(latest_root), at_note,
                     None if at_root is None else bytes(at_root))
-        found = {(int(level), int(idx)): bytes(digest)
-                 for rows in results[1:] for level, idx, digest in rows}
-        return head, found
+        return head, _node_hashes(node_rows)
 
     def last_hash(self, conn: Connection, size: int) -> bytes | None:
         if size == 0:
@@ -275,13 +287,7 @@ class Store:
         One statement for a proof's ~40 nodes (leaves from ``records``, the rest from
         ``nodes``), sent as driver-level SQL: building that many bound expressions in
         SQLAlchemy costs more than the query."""
-        found: dict[NodeId, bytes] = {}
-        with driver_cursor(conn) as cursor:
-            for sql, params in self._nodes_statements(conn, ids):
-                cursor.execute(sql, params)
-                for level, idx, digest in cursor.fetchall():
-                    found[(int(level), int(idx))] = bytes(digest)
-        return found
+        return _node_hashes(_fetch_all(conn, self._nodes_statements(conn, ids)))
 
     def _nodes_statements(self, conn: Connection,
                           ids: Iterable[NodeId]) -> list[tuple[str, tuple[Any, ...]]]:
