@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from tracelib import _sigpool
+from tracelib._gcpause import cyclic_gc_paused
 from tracelib.errors import SignatureError, ValidationError
 from tracelib.events import Event
-from tracelib.ledger import CHUNK, Ledger, _cyclic_gc_paused
+from tracelib.ledger import CHUNK, Ledger
 
 from .helpers import Network, origin_event
 
@@ -111,19 +112,48 @@ def test_overlapping_pauses_re_enable_only_when_the_last_one_ends() -> None:
     entered, release = threading.Event(), threading.Event()
 
     def other() -> None:
-        with _cyclic_gc_paused():
+        with cyclic_gc_paused():
             entered.set()
             release.wait(5)
 
     thread = threading.Thread(target=other)
     thread.start()
     entered.wait(5)
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         assert not gc.isenabled()
     assert not gc.isenabled()  # the other append is still running
     release.set()
     thread.join(5)
     assert gc.isenabled()
+
+
+def _gc_state_during_prepare(payload: bytes, keys: dict[str, bytes]) -> tuple[bool, bytes, bool]:
+    """In a signature worker: whether the collector runs during and after a batch."""
+    seen: list[bool] = []
+    real = _sigpool.prepare_batch
+
+    def spy(items: Any, keys: dict[str, bytes]) -> Any:
+        seen.append(gc.isenabled())
+        return real(items, keys)
+
+    _sigpool.prepare_batch = spy
+    try:
+        out = _sigpool._prepare_marshalled(payload, keys)
+    finally:
+        _sigpool.prepare_batch = real
+    return seen[0], out, gc.isenabled()
+
+
+def test_signature_workers_pause_the_collector_per_batch() -> None:
+    """A worker's batch (thousands of parsed documents) runs with the cyclic collector
+    paused, and the worker's collector is back on afterwards."""
+    import marshal
+
+    during, out, after = _sigpool.pool().submit(
+        _gc_state_during_prepare, marshal.dumps([{"kind": "nonsense"}]), {}).result(timeout=60)
+    assert (during, after) == (False, True)
+    (parts, problem, sig_ok), = marshal.loads(out)
+    assert parts is None and problem is not None and sig_ok is None
 
 
 def test_signature_workers_yield_to_the_writer() -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
+from ._gcpause import cyclic_gc_paused
 from .events import Event, Signature
 from .keys import verify_batch
 from .timeutil import parse_rfc3339
@@ -132,7 +133,8 @@ def _prepare_marshalled(payload: bytes, keys: dict[str, bytes]) -> bytes:
     """:func:`prepare_batch` over documents sent and returned as :mod:`marshal` bytes: for
     plain JSON-like data it is an order of magnitude cheaper to write than pickle, and the
     writer process, which does the writing, is the one that must not wait."""
-    return marshal.dumps(prepare_batch(marshal.loads(payload), keys))  # noqa: S302 - our own pipe
+    with cyclic_gc_paused():
+        return marshal.dumps(prepare_batch(marshal.loads(payload), keys))  # noqa: S302
 
 
 def assemble(item: object, prepared: Event | Accepted) -> Event:

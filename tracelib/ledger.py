@@ -16,11 +16,8 @@ by event id.
 
 from __future__ import annotations
 
-import gc
 import os
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from . import merkle
+from ._gcpause import cyclic_gc_paused
 from ._sigpool import SignatureJob, assemble, prepare_stream
 from .directory import KeyRecord, Location, Party
 from .errors import (
@@ -319,7 +317,7 @@ class Ledger:
         moment = now or utcnow()
         receipts: list[Receipt] = []
         jobs: list[tuple[SignatureJob, list[tuple[int, Event]]]] = []
-        with _cyclic_gc_paused(), self.store.writer() as conn:
+        with cyclic_gc_paused(), self.store.writer() as conn:
             ctx = AppendContext(self.store, conn, self.operator)
             size = self.store.size(conn)
             # Record time never goes backwards (verify checks it): key validity and
@@ -701,37 +699,6 @@ class Ledger:
         from .verify import verify_ledger
 
         return verify_ledger(self, workers=workers, progress=progress)
-
-
-_GC_LOCK = threading.Lock()
-_gc_pausers = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a batch is appended.
-
-    An append allocates a few container objects per event and keeps most of them until
-    the batch commits, so the collector's full passes keep re-scanning everything the
-    caller and the batch hold: a quarter of the writer's CPU on a 10,000-event batch.
-    The append makes no reference cycles of its own (reference counting frees its
-    garbage); the collector is re-enabled when the last concurrent append ends, if it
-    was enabled when the first began.
-    """
-    global _gc_pausers, _gc_was_enabled
-    with _GC_LOCK:
-        if _gc_pausers == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pausers += 1
-    try:
-        yield
-    finally:
-        with _GC_LOCK:
-            _gc_pausers -= 1
-            if _gc_pausers == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 def _assemble(plan: Sequence[Sequence[merkle.NodeId]],
