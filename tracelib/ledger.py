@@ -554,15 +554,19 @@ class Ledger:
         # since. At a signed size the root is the checkpoint's (a proof built from altered
         # subtree hashes then fails against it); at any other size it is folded from the
         # stored subtree hashes.
-        def wanted(tree_size: int, signed: bool) -> set[merkle.NodeId]:
+        def wanted(tree_size: int,
+                   signed: bool) -> tuple[list[list[merkle.NodeId]], set[merkle.NodeId]]:
+            """The proof's plan at ``tree_size`` and every node it reads (with the root's
+            subtree hashes unless the root is a signed one)."""
             plan = merkle.inclusion_proof_plan(seq, tree_size)
             roots = [] if signed else merkle.root_plan(tree_size)
-            return {*merkle.plan_nodes(plan), *roots, (0, seq)}
+            return plan, {*merkle.plan_nodes(plan), *roots, (0, seq)}
 
         def read(conn: Connection) -> InclusionProof:
             guess = size if size is not None else self._signed_size_seen
             if guess is not None and 0 <= seq < guess:
-                head, found = self.store.head_and_nodes(conn, size, wanted(guess, size is None))
+                head, found = self.store.head_and_nodes(conn, size,
+                                                        wanted(guess, size is None)[1])
             else:
                 head, found = self.store.head(conn, size), {}
             if size is None:
@@ -576,10 +580,9 @@ class Ledger:
                 tree_size, note, signed = size, head.note_at_size, head.root_at_size
             if not 0 <= seq < tree_size:
                 raise NotFoundError(f"seq {seq} is not in a tree of size {tree_size}")
-            need = wanted(tree_size, signed is not None)
+            plan, need = wanted(tree_size, signed is not None)
             if tree_size != guess or not need <= found.keys():
                 found = self.store.get_nodes(conn, need)
-            plan = merkle.inclusion_proof_plan(seq, tree_size)
             root = signed if signed is not None else _fold_root(
                 merkle.root_plan(tree_size), found, tree_size)
             return InclusionProof(seq, tree_size, found[(0, seq)], tuple(_assemble(plan, found)),
