@@ -6,15 +6,20 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import inspect, select, text
 
 from tests.conftest import NOW
 from tests.helpers import Network, supply_snapshot
-from tests.test_testing import rapid, stock_at_stall
+from tests.test_testing import rapid, sale, stock_at_stall
+from tracelib.errors import ValidationError
 from tracelib.keys import SigningKey
 from tracelib.ledger import Ledger
 from tracelib.stall import stall_view
 from tracelib.store.schema import test_results
+from tracelib.store.supply import StockRow
+
+_HOLD_SEQ = StockRow.COLUMNS.index("hold_seq")
 
 # The shapes revision 0005 left on SQLite (tables as 0002/0003 created them then).
 _OLD_SHAPES = {
@@ -66,12 +71,13 @@ def _to_revision_0005_shapes(path: Path) -> None:
             db.execute(create)
             for statement in indexes:
                 db.execute(statement)
-            db.execute(f"INSERT INTO {name} SELECT * FROM old_{name}")
+            columns = ", ".join(c[1] for c in db.execute(f"PRAGMA table_info({name})"))
+            db.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM old_{name}")
             db.execute(f"DROP TABLE old_{name}")
         db.execute("UPDATE alembic_version SET version_num = '0005'")
 
 
-def test_0006_0007_rebuild_older_sqlite_tables_with_their_rows(tmp_path: Path,
+def test_0006_to_0008_rebuild_older_sqlite_tables_with_their_rows(tmp_path: Path,
                                                            operator_key: SigningKey) -> None:
     path = tmp_path / "old.db"
     ledger = Ledger.create(path, operator_key=operator_key, now=NOW)
@@ -79,28 +85,81 @@ def test_0006_0007_rebuild_older_sqlite_tables_with_their_rows(tmp_path: Path,
     stock_at_stall(net, "LOT-M-1")
     ledger.append([rapid(net, "LOT-M-1", "0.300")], now=NOW)  # positive: a hold, a result
     before, results = supply_snapshot(ledger), _results(ledger)
-    assert results and any(row for row in before["stock"] if row[8] is not None)  # hold_seq
+    assert results and any(row[_HOLD_SEQ] is not None for row in before["stock"])
     ledger.close()
 
     _to_revision_0005_shapes(path)
     old = _table_sql(path)
     assert "WITHOUT ROWID" not in old["lots"] and "seq BIGINT" in old["test_results"]
+    assert "lot_seq" not in old["stock"]
 
     ledger = Ledger.open(path)
     ledger.store.migrate()
     new = _table_sql(path)
     assert "WITHOUT ROWID" in new["lots"] and "WITHOUT ROWID" in new["stock"]
-    assert "seq INTEGER" in new["test_results"]
-    assert not any(name.endswith("_before_0006") for name in new)
+    assert "seq INTEGER" in new["test_results"] and "lot_seq" in new["stock"]
+    assert not any(name.endswith(("_before_0006", "_before_0008")) for name in new)
     assert supply_snapshot(ledger) == before and _results(ledger) == results
     with sqlite3.connect(path) as db:
         indexes = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert {"ix_stock_location", "ix_test_results_lot_follow_up", "ix_test_results_day_figures",
+    assert {"ix_stock_on_hand", "ix_test_results_lot_follow_up", "ix_test_results_day_figures",
             "ix_test_results_stall_day"} <= indexes
-    assert not {"ix_test_results_lot", "ix_test_results_day"} & indexes
+    assert not {"ix_test_results_lot", "ix_test_results_day", "ix_stock_location"} & indexes
     view = stall_view(ledger, "stall-a01", today=NOW.date())
     assert [h["lot"] for h in view["holds"]] == ["LOT-M-1"]
     assert ledger.verify().ok
     ledger.store.migrate()  # a second run changes nothing
     assert _table_sql(path) == new
+    ledger.close()
+
+
+# Stock as revisions 0002-0007 left it, on either database.
+_STOCK_0007 = ("CREATE TABLE stock (lot VARCHAR(200) NOT NULL, location VARCHAR(200) NOT NULL, "
+               "unit VARCHAR(20) NOT NULL, received BIGINT NOT NULL, sold BIGINT NOT NULL, "
+               "shipped BIGINT NOT NULL, consumed BIGINT NOT NULL, on_hand BIGINT NOT NULL, "
+               "hold_seq BIGINT, hold_reason TEXT, PRIMARY KEY (lot, location)){rowid}")
+
+
+def _stock_to_revision_0007(ledger: Ledger) -> None:
+    columns = ", ".join(c for c in StockRow.COLUMNS if c != "lot_seq")
+    with ledger.store.engine.begin() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        conn.execute(text("DROP INDEX ix_stock_on_hand"))
+        conn.execute(text("ALTER TABLE stock RENAME TO stock_now"))
+        if not sqlite:
+            conn.execute(text("ALTER INDEX stock_pkey RENAME TO stock_now_pkey"))
+        conn.execute(text(_STOCK_0007.format(rowid=" WITHOUT ROWID" if sqlite else "")))
+        conn.execute(text("CREATE INDEX ix_stock_location ON stock (location, on_hand)"))
+        conn.execute(text(f"INSERT INTO stock ({columns}) SELECT {columns} FROM stock_now"))
+        conn.execute(text("DROP TABLE stock_now"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0007'"))
+
+
+def test_0008_keys_stock_by_lot_seq_keeping_every_row(db_url: str,
+                                                      operator_key: SigningKey) -> None:
+    ledger = Ledger.create(db_url, operator_key=operator_key, now=NOW)
+    net = Network.build(ledger, operator_key, now=NOW)
+    stock_at_stall(net, "LOT-M-1")
+    stock_at_stall(net, "LOT-M-2", qty="20")
+    ledger.append([rapid(net, "LOT-M-1", "0.300")], now=NOW)  # positive: a hold
+    before = supply_snapshot(ledger)
+    assert len(before["stock"]) >= 4 and any(r[_HOLD_SEQ] is not None for r in before["stock"])
+    _stock_to_revision_0007(ledger)
+    with ledger.store.engine.connect() as conn:
+        assert "lot_seq" not in {c["name"] for c in inspect(conn).get_columns("stock")}
+
+    ledger.store.migrate()
+    with ledger.store.engine.connect() as conn:
+        assert "lot_seq" in {c["name"] for c in inspect(conn).get_columns("stock")}
+        indexes = {i["name"] for i in inspect(conn).get_indexes("stock")}
+        assert "ix_stock_on_hand" in indexes and "ix_stock_location" not in indexes
+    assert supply_snapshot(ledger) == before
+    view = stall_view(ledger, "stall-a01", today=NOW.date())
+    assert [h["lot"] for h in view["holds"]] == ["LOT-M-1"]
+    assert [s["lot"] for s in view["on_hand"]] == ["LOT-M-1", "LOT-M-2"]
+    # The ledger goes on from the new shape: the held lot cannot be sold, the other can.
+    ledger.append([sale(net, "LOT-M-2")], now=NOW)
+    with pytest.raises(ValidationError, match="on hold"):
+        ledger.append([sale(net, "LOT-M-1")], now=NOW)
+    assert ledger.verify().ok
     ledger.close()

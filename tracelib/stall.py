@@ -37,7 +37,7 @@ from . import canonical
 from .errors import NotFoundError
 from .quantity import format_micro
 from .store.schema import locations, test_results
-from .store.supply import StockRow, SupplySql
+from .store.supply import SupplySql
 from .trace import trace
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
         holder = store.party(conn, place.holder) if place.holder else None
         stock = SupplySql.stock_at(conn, stall_id)
         lots = SupplySql.lots(conn, [s.lot for s in stock])
-        held_rows = _held_here(conn, stall_id)
+        held_rows = SupplySql.held_at(conn, stall_id)
         today_rows = conn.execute(select(test_results).where(
             test_results.c.stall == stall_id, test_results.c.day == today.isoformat(),
             test_results.c.kind == "rapid")).mappings().all()
@@ -293,15 +293,6 @@ def _origins(ledger: Ledger, conn: Connection, codes: list[str]) -> dict[str, li
     return out
 
 
-def _held_here(conn: Connection, stall_id: str) -> list[StockRow]:
-    from .store.schema import stock
-
-    query = (select(stock).where(stock.c.location == stall_id, stock.c.hold_seq.is_not(None),
-                                 stock.c.on_hand > 0).order_by(stock.c.lot))
-    return [StockRow(r["lot"], r["location"], r["unit"], int(r["received"]), int(r["sold"]),
-                     int(r["shipped"]), int(r["consumed"]), int(r["on_hand"]),
-                     int(r["hold_seq"]), r["hold_reason"])
-            for r in conn.execute(query).mappings()]
 
 
 def lot_view(ledger: Ledger, lot: str, *, proof_url: str = DEFAULT_PROOF_URL) -> dict[str, Any]:

@@ -65,7 +65,8 @@ class SupplyState:
         # an origin's new lot costs one lookup, not two.
         lots_here = self._lots
         want_stock = [k for k in places if k not in self._stock]
-        found_stock = SupplySql.stock(self.conn, [k for k in want_stock if lots_here[k[0]]])
+        found_stock = SupplySql.stock(self.conn, [(lot.seq, code, place) for code, place in want_stock
+                                                  if (lot := lots_here[code]) is not None])
         for key in want_stock:
             self._stock[key] = found_stock.get(key)
         want_ships = [k for k in ships if k not in self._shipments]
@@ -91,15 +92,21 @@ class SupplyState:
     def stock(self, code: str, location: str) -> StockRow | None:
         key = (code, location)
         if key not in self._stock:
-            self._stock[key] = SupplySql.stock(self.conn, [key]).get(key)
+            lot = self.lot(code)  # no stock without a lot: its seq is the row's key
+            self._stock[key] = (None if lot is None else
+                                SupplySql.stock(self.conn, [(lot.seq, code, location)]).get(key))
         return self._stock[key]
 
     def stock_for_update(self, code: str, location: str, unit: str) -> StockRow:
-        """The stock row of a lot at a location, created empty if absent; marked changed."""
+        """The stock row of a lot at a location, created empty if absent; marked changed.
+        The lot must exist (made earlier, or earlier in this batch)."""
         key = (code, location)
         row = self.stock(code, location)
         if row is None:
-            row = StockRow(code, location, unit)
+            lot = self.lot(code)
+            if lot is None:
+                raise LookupError(f"stock of lot {code!r}, which the ledger does not hold")
+            row = StockRow(lot.seq, code, location, unit)
             self._stock[key] = row
             self._new_stock[key] = row
         elif key not in self._new_stock:

@@ -133,8 +133,13 @@ lot_events = Table(
     sqlite_with_rowid=False,
 )
 
+# Keyed by the record that made the lot (lots.seq) before the lot code: a new lot's stock
+# row goes at the end of the key order, not at a random place among a million lot codes
+# (at 900,000 records, an origin event's stock row cost the writer 48 µs keyed by lot code).
+# A lot's rows are found through ``lots`` (lot code → seq), which an append reads first.
 stock = Table(
     "stock", metadata,
+    Column("lot_seq", BigInteger, primary_key=True, autoincrement=False),  # lots.seq
     Column("lot", String(200), primary_key=True),
     Column("location", String(200), primary_key=True),
     Column("unit", String(20), nullable=False),
@@ -147,7 +152,11 @@ stock = Table(
     Column("hold_reason", Text),
     sqlite_with_rowid=False,  # as lots
 )
-Index("ix_stock_location", stock.c.location, stock.c.on_hand)
+# What is on hand at a location (a stall's page, the drill's places to visit). Partial, and
+# ordered by lot_seq within a location: a sold-out lot leaves it, a new lot joins its
+# location's end.
+Index("ix_stock_on_hand", stock.c.location, stock.c.lot_seq,
+      sqlite_where=stock.c.on_hand > 0, postgresql_where=stock.c.on_hand > 0)
 
 shipments = Table(
     "shipments", metadata,

@@ -45,6 +45,7 @@ class LotRow:
 
 @dataclass
 class StockRow:
+    lot_seq: int  # the record that made the lot (lots.seq): the first part of the key
     lot: str
     location: str
     unit: str
@@ -57,12 +58,12 @@ class StockRow:
     hold_reason: str | None = None
 
     COLUMNS: ClassVar[tuple[str, ...]] = (
-        "lot", "location", "unit", "received", "sold", "shipped", "consumed", "on_hand",
-        "hold_seq", "hold_reason")
+        "lot_seq", "lot", "location", "unit", "received", "sold", "shipped", "consumed",
+        "on_hand", "hold_seq", "hold_reason")
 
     def to_values(self) -> tuple[Any, ...]:
         """The row's values in :attr:`COLUMNS` order."""
-        return (self.lot, self.location, self.unit, self.received, self.sold, self.shipped,
+        return (self.lot_seq, self.lot, self.location, self.unit, self.received, self.sold, self.shipped,
                 self.consumed, self.on_hand, self.hold_seq, self.hold_reason)
 
     def to_row(self) -> dict[str, Any]:
@@ -95,7 +96,7 @@ def _lot(row: Any) -> LotRow:
 
 
 def _stock(row: Any) -> StockRow:
-    return StockRow(row["lot"], row["location"], row["unit"], int(row["received"]),
+    return StockRow(int(row["lot_seq"]), row["lot"], row["location"], row["unit"], int(row["received"]),
                     int(row["sold"]), int(row["shipped"]), int(row["consumed"]),
                     int(row["on_hand"]), row["hold_seq"], row["hold_reason"])
 
@@ -112,21 +113,35 @@ class SupplySql:
         return {row["lot"]: _lot(row) for row in select_where_in(conn, lots, "lot", codes)}
 
     @staticmethod
-    def stock(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StockRow]:
-        # By lot, then filtered here: SQLite answers a row-value IN with a table scan.
-        wanted = set(keys)
-        codes = sorted({code for code, _ in wanted})
-        rows = select_where_in(conn, stock, "lot", codes)
+    def stock(conn: Connection, keys: Sequence[tuple[int, str, str]]
+              ) -> dict[tuple[str, str], StockRow]:
+        """Stock rows by (lot's seq, lot code, location), keyed by (lot code, location)."""
+        # By the key's first part, then filtered here: SQLite answers a row-value IN with a
+        # table scan.
+        wanted = {(code, location) for _, code, location in keys}
+        rows = select_where_in(conn, stock, "lot_seq", sorted({seq for seq, _, _ in keys}))
         return {key: _stock(row) for row in rows if (key := (row["lot"], row["location"])) in wanted}
 
     @staticmethod
     def stock_of_lots(conn: Connection, codes: Sequence[str]) -> list[StockRow]:
-        return [_stock(r) for r in select_where_in(conn, stock, "lot", codes)]
+        """Every stock row of the lots (at every location), found through ``lots``."""
+        seqs = sorted({int(r["seq"]) for r in select_where_in(conn, lots, "lot", codes,
+                                                               columns=("seq",))})
+        wanted = set(codes)
+        return [_stock(r) for r in select_where_in(conn, stock, "lot_seq", seqs)
+                if r["lot"] in wanted]
 
     @staticmethod
     def stock_at(conn: Connection, location: str) -> list[StockRow]:
         query = (select(stock).where(stock.c.location == location, stock.c.on_hand > 0)
                  .order_by(stock.c.lot))
+        return [_stock(r) for r in conn.execute(query).mappings()]
+
+    @staticmethod
+    def held_at(conn: Connection, location: str) -> list[StockRow]:
+        """Stock on hand at a location that is held there."""
+        query = (select(stock).where(stock.c.location == location, stock.c.on_hand > 0,
+                                     stock.c.hold_seq.is_not(None)).order_by(stock.c.lot))
         return [_stock(r) for r in conn.execute(query).mappings()]
 
     @staticmethod
@@ -184,7 +199,7 @@ class SupplySql:
         insert_tuples(conn, lots, LotRow.COLUMNS, [r.to_values() for r in new_lots])
         _update(conn, lots, [r.to_row() for r in changed_lots], ("lot",))
         insert_tuples(conn, stock, StockRow.COLUMNS, [r.to_values() for r in new_stock])
-        _update(conn, stock, [r.to_row() for r in changed_stock], ("lot", "location"))
+        _update(conn, stock, [r.to_row() for r in changed_stock], ("lot_seq", "lot", "location"))
         insert_rows(conn, shipments, [r.to_row() for r in new_shipments])
         _update(conn, shipments, [r.to_row() for r in changed_shipments], ("ship_event", "lot"))
         insert_tuples(conn, lot_edges, ("parent", "child", "seq"), edges)

@@ -3,7 +3,8 @@ keyed by the rowid (seq INTEGER). Fewer B-trees for an append to update; Postgre
 unchanged.
 
 Databases created at 0002/0003 from the current schema module already have these
-shapes; older SQLite databases are rebuilt here, rows copied unchanged.
+shapes; older SQLite databases are rebuilt here, rows copied unchanged. Stock is rebuilt
+by 0008 (keyed by its lot's seq since), which gives it the WITHOUT ROWID shape too.
 
 Revision ID: 0006
 Revises: 0005
@@ -15,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import Connection, Table, text
 
-from tracelib.store.schema import lots, stock, test_results
+from tracelib.store.schema import lots, test_results
 
 revision = "0006"
 down_revision = "0005"
@@ -45,7 +46,6 @@ def upgrade() -> None:
     if bind.dialect.name != "sqlite":
         return
     _rebuild(bind, lots, "WITHOUT ROWID")
-    _rebuild(bind, stock, "WITHOUT ROWID")
     _rebuild(bind, test_results, "SEQ INTEGER")
 
 
