@@ -161,3 +161,46 @@ def test_signature_workers_yield_to_the_writer() -> None:
     mine = os.nice(0)
     theirs = _sigpool.pool().submit(os.nice, 0).result(timeout=60)
     assert theirs == min(19, mine + _sigpool.WORKER_NICE) > mine
+
+
+def test_the_last_chunk_comes_back_in_halving_pieces() -> None:
+    chunks = [list(range(0, 1000)), list(range(1000, 2000)), list(range(2000, 2600))]
+    pieces = list(_sigpool._tapered(iter(chunks)))
+    assert [len(p) for p in pieces] == [1000, 1000, 300, 150, 75, 75]
+    assert [x for p in pieces for x in p] == list(range(2600))
+    assert [len(p) for p in _sigpool._tapered(iter([[1, 2, 3]]))] == [1, 1, 1]
+    assert list(_sigpool._tapered(iter([]))) == []
+
+
+def test_a_tapered_append_prepares_every_piece_in_the_pool(network: Network,
+                                                           monkeypatch: Any) -> None:
+    # Pieces of the last chunk are smaller than the inline limit, but they belong to a
+    # large append: they go to the pool like the rest (the writer stays free).
+    inline: list[int] = []
+    real = _sigpool.prepare_batch
+
+    def spy(items: Any, keys: Any) -> Any:
+        inline.append(len(items))
+        return real(items, keys)
+
+    monkeypatch.setattr(_sigpool, "prepare_batch", spy)
+    docs = _docs(network, CHUNK + 300, "TP")
+    before = network.ledger.size
+    receipts = network.ledger.append(docs, now=network.now)
+    assert [r.seq for r in receipts] == list(range(before, before + len(docs)))
+    assert inline == []  # the spy runs only in this process: nothing was prepared inline
+    small = _docs(network, 3, "TS")
+    network.ledger.append(small, now=network.now)
+    assert inline == [3]  # a small append alone is prepared inline
+    assert network.ledger.verify().ok
+
+
+def test_workers_keep_loaded_public_keys_between_batches(network: Network) -> None:
+    key = network.keys["farm-1"]
+    docs = _docs(network, 2, "KC")
+    _sigpool._LOADED_KEYS.clear()
+    keys = {key.key_id: key.public.raw}
+    assert [ok for _, _, ok in _sigpool.prepare_batch(docs, keys)] == [True, True]
+    assert list(_sigpool._LOADED_KEYS) == [key.public.raw]
+    forged = {**docs[1], "sig": docs[0]["sig"]}
+    assert [ok for _, _, ok in _sigpool.prepare_batch([forged], keys)] == [False]
