@@ -96,7 +96,7 @@ def test_0006_to_0008_rebuild_older_sqlite_tables_with_their_rows(tmp_path: Path
     ledger = Ledger.open(path)
     ledger.store.migrate()
     new = _table_sql(path)
-    assert "WITHOUT ROWID" in new["lots"] and "WITHOUT ROWID" in new["stock"]
+    assert "WITHOUT ROWID" not in new["lots"] and "WITHOUT ROWID" in new["stock"]
     assert "seq INTEGER" in new["test_results"] and "lot_seq" in new["stock"]
     assert not any(name.endswith(("_before_0006", "_before_0008")) for name in new)
     assert supply_snapshot(ledger) == before and _results(ledger) == results
@@ -120,6 +120,17 @@ _STOCK_0007 = ("CREATE TABLE stock (lot VARCHAR(200) NOT NULL, location VARCHAR(
                "hold_seq BIGINT, hold_reason TEXT, PRIMARY KEY (lot, location)){rowid}")
 
 
+_LOTS_0007 = _OLD_SHAPES["lots"][0] + " WITHOUT ROWID"
+
+
+def _sqlite_sql(ledger: Ledger, table: str) -> str | None:
+    with ledger.store.engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            return None
+        return str(conn.execute(text("SELECT sql FROM sqlite_master WHERE name = :n"),
+                                {"n": table}).scalar())
+
+
 def _stock_to_revision_0007(ledger: Ledger) -> None:
     columns = ", ".join(c for c in StockRow.COLUMNS if c != "lot_seq")
     with ledger.store.engine.begin() as conn:
@@ -132,10 +143,15 @@ def _stock_to_revision_0007(ledger: Ledger) -> None:
         conn.execute(text("CREATE INDEX ix_stock_location ON stock (location, on_hand)"))
         conn.execute(text(f"INSERT INTO stock ({columns}) SELECT {columns} FROM stock_now"))
         conn.execute(text("DROP TABLE stock_now"))
+        if sqlite:  # lots as 0006 left them: rows in the code's B-tree
+            conn.execute(text("ALTER TABLE lots RENAME TO lots_now"))
+            conn.execute(text(_LOTS_0007))
+            conn.execute(text("INSERT INTO lots SELECT * FROM lots_now"))
+            conn.execute(text("DROP TABLE lots_now"))
         conn.execute(text("UPDATE alembic_version SET version_num = '0007'"))
 
 
-def test_0008_keys_stock_by_lot_seq_keeping_every_row(db_url: str,
+def test_0008_keys_stock_by_lot_seq_and_lots_by_rowid_keeping_every_row(db_url: str,
                                                       operator_key: SigningKey) -> None:
     ledger = Ledger.create(db_url, operator_key=operator_key, now=NOW)
     net = Network.build(ledger, operator_key, now=NOW)
@@ -148,7 +164,9 @@ def test_0008_keys_stock_by_lot_seq_keeping_every_row(db_url: str,
     with ledger.store.engine.connect() as conn:
         assert "lot_seq" not in {c["name"] for c in inspect(conn).get_columns("stock")}
 
+    assert _sqlite_sql(ledger, "lots") in (None, _LOTS_0007)
     ledger.store.migrate()
+    assert "WITHOUT ROWID" not in (_sqlite_sql(ledger, "lots") or "")
     with ledger.store.engine.connect() as conn:
         assert "lot_seq" in {c["name"] for c in inspect(conn).get_columns("stock")}
         indexes = {i["name"] for i in inspect(conn).get_indexes("stock")}

@@ -111,9 +111,10 @@ lots = Table(
     Column("imported", SmallInteger, nullable=False),
     Column("import_docs", Text, nullable=False),  # JSON list of import documents on record
     Column("recalled_seq", BigInteger),  # set while a recall is in force
-    # Keyed by text: on SQLite the row lives in its primary-key B-tree, not in a rowid
-    # table beside a second index (one B-tree insert per new lot instead of two).
-    sqlite_with_rowid=False,
+    # On SQLite a rowid table: a new lot's row is appended in rowid order, and only the
+    # narrow index on the code (sqlite_autoindex_lots_1) takes an insert at a random place.
+    # Rows kept in the code's B-tree (WITHOUT ROWID) made that random insert one into
+    # wide leaves: 1,000,000 origin events appended at 10,187/s that way, 11,163/s this way.
 )
 
 lot_edges = Table(
@@ -150,7 +151,7 @@ stock = Table(
     Column("on_hand", BigInteger, nullable=False),
     Column("hold_seq", BigInteger),  # the hold in force here, if any
     Column("hold_reason", Text),
-    sqlite_with_rowid=False,  # as lots
+    sqlite_with_rowid=False,  # the key order is append order: rows live in the key B-tree
 )
 # What is on hand at a location (a stall's page, the drill's places to visit). Partial, and
 # ordered by lot_seq within a location: a sold-out lot leaves it, a new lot joins its

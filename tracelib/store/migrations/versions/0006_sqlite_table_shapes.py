@@ -1,10 +1,10 @@
-"""SQLite: lots and stock keyed by their text primary keys (WITHOUT ROWID); test results
-keyed by the rowid (seq INTEGER). Fewer B-trees for an append to update; PostgreSQL is
-unchanged.
+"""SQLite: test results keyed by the rowid (seq INTEGER). PostgreSQL is unchanged.
 
-Databases created at 0002/0003 from the current schema module already have these
-shapes; older SQLite databases are rebuilt here, rows copied unchanged. Stock is rebuilt
-by 0008 (keyed by its lot's seq since), which gives it the WITHOUT ROWID shape too.
+This revision also rebuilt lots and stock WITHOUT ROWID; revision 0008 reshapes both
+again (stock keyed by its lot's seq, lots a rowid table), so they are left to it.
+
+Databases created at 0002/0003 from the current schema module already have this
+shape; older SQLite databases are rebuilt here, rows copied unchanged.
 
 Revision ID: 0006
 Revises: 0005
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import Connection, Table, text
 
-from tracelib.store.schema import lots, test_results
+from tracelib.store.schema import test_results
 
 revision = "0006"
 down_revision = "0005"
@@ -45,7 +45,6 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "sqlite":
         return
-    _rebuild(bind, lots, "WITHOUT ROWID")
     _rebuild(bind, test_results, "SEQ INTEGER")
 
 
