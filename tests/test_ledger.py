@@ -718,3 +718,56 @@ def test_a_party_acts_only_where_it_may(network: Network) -> None:
         assert raised.value.field == "actor"
         assert ledger.size == size
     assert ledger.verify().ok
+
+
+# -- the directory kept between appends ---------------------------------------------------
+
+def _new_party(party: str, key: SigningKey) -> dict[str, Any]:
+    return {"parties": [{"id": party, "name": party, "role": "farm"}],
+            "locations": [{"id": f"{party}.field", "name": party, "type": "farm",
+                           "holder": party}],
+            "keys": [_key_entry(party, key, "2026-01-01T00:00:00+08:00")]}
+
+
+def _origin_by(net: Network, party: str, key: SigningKey, lot: str) -> dict[str, Any]:
+    return net.event(party, {"kind": "origin", "location": f"{party}.field",
+                             "outputs": [{"lot": lot, "qty": "1", "unit": "kg"}],
+                             "data": {"certificate": certificate(lot)}}, key=key)
+
+
+def test_another_writers_register_events_reach_a_ledger_that_cached_the_directory(
+        network: Network, db_url: str) -> None:
+    mine = network.ledger
+    mine.append([origin_event(network, "LOT-D-1")], now=NOW)  # this ledger now holds a directory
+    stamp = mine._directory[0] if mine._directory else None
+    assert stamp is not None
+    key = SigningKey.generate()
+    with Ledger.open(db_url) as other:  # another process's writer, say
+        other.append([_register(network, _new_party("farm-new", key))], now=NOW)
+    # The party did not exist when the directory was read; the stamp tells it changed.
+    [receipt] = mine.append([_origin_by(network, "farm-new", key, "LOT-D-2")], now=NOW)
+    assert not receipt.duplicate and mine._directory is not None
+    assert mine._directory[0] > stamp
+    with Ledger.open(db_url) as other:
+        other.append([_register(network, {"revoke": [
+            {"key_id": key.key_id, "revoked_at": NOW.isoformat(), "reason": "lost"}]})],
+            now=NOW)
+    with pytest.raises(SignatureError, match="revoked"):
+        mine.append([_origin_by(network, "farm-new", key, "LOT-D-3")], now=NOW)
+    assert mine.verify().ok
+
+
+def test_a_rejected_batch_leaves_nothing_of_its_registrations_in_the_cache(
+        network: Network) -> None:
+    ledger = network.ledger
+    key = SigningKey.generate()
+    size = ledger.size
+    with pytest.raises(ValidationError):
+        ledger.append([_register(network, _new_party("farm-gone", key)),
+                       _origin_by(network, "farm-gone", key, "LOT-G-1"),
+                       {"id": "broken", "kind": "origin"}], now=NOW)
+    assert ledger.size == size
+    with pytest.raises(ValidationError, match="unregistered actor"):
+        ledger.append([_origin_by(network, "farm-gone", key, "LOT-G-2")], now=NOW)
+    ledger.append([origin_event(network, "LOT-G-3")], now=NOW)  # the cache still serves the rest
+    assert ledger.verify().ok

@@ -232,6 +232,14 @@ class Store:
                     None if at_root is None else bytes(at_root))
         return head, _node_hashes(node_rows)
 
+    def directory_stamp(self, conn: Connection) -> int:
+        """The seq of the newest ``register`` record (-1 if none): parties, locations and
+        keys change only through register events, so while this stays the same, so do
+        they (an index read of ix_records_kind)."""
+        last = conn.execute(select(func.max(records.c.seq))
+                            .where(records.c.kind == "register")).scalar()
+        return -1 if last is None else int(last)
+
     def last_hash(self, conn: Connection, size: int) -> bytes | None:
         if size == 0:
             return None
