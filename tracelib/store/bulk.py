@@ -60,15 +60,39 @@ def insert_tuples(conn: Connection, table: Table, columns: Sequence[str],
     _check_columns(table, columns)
     if conn.dialect.name == "postgresql":
         # COPY: the server takes the rows as one stream rather than running the INSERT
-        # once per row (an append's inserts cost the server ~3× less this way).
+        # once per row (an append's inserts cost the server ~3× less this way), in the
+        # binary format: bytea travels as it is instead of hex (10,000 record-shaped
+        # rows: 3.4 → 1.3 µs a row of client CPU, 5.3 → 2.2 µs a row in all).
         names = ", ".join(f'"{c}"' for c in columns)
+        types = _binary_copy_types(table, tuple(columns))
         with driver_cursor(conn) as cursor, cursor.copy(
-                f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+                f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT BINARY)') as copy:
+            copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
         return
     sql = _insert_sql(table.name, tuple(columns), conn.dialect.paramstyle)
     conn.exec_driver_sql(sql, list(rows))
+
+
+# PostgreSQL types of the columns tracelib writes, by their DDL (binary COPY needs each
+# field in its column's own binary form; varchar takes text's).
+_BINARY_COPY_TYPES = {"BIGINT": "int8", "INTEGER": "int4", "SMALLINT": "int2",
+                      "BYTEA": "bytea", "TEXT": "text", "VARCHAR": "text"}
+
+
+@lru_cache(maxsize=64)
+def _binary_copy_types(table: Table, columns: tuple[str, ...]) -> tuple[str, ...]:
+    from sqlalchemy.dialects import postgresql
+
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    types = []
+    for name in columns:
+        ddl = table.c[name].type.compile(dialect=dialect).split("(")[0]
+        if ddl not in _BINARY_COPY_TYPES:
+            raise TypeError(f"{table.name}.{name}: no binary COPY type for {ddl}")
+        types.append(_BINARY_COPY_TYPES[ddl])
+    return tuple(types)
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
