@@ -157,6 +157,9 @@ def assemble(item: object, prepared: Event | Accepted) -> Event:
     return Event.assemble(item, parse_rfc3339(item["time"], field="time"), body, sig)
 
 
+TAIL_SHARES = (2, 4, 8)  # the last chunk's pieces: ½, ¼, ⅛, and the rest (⅛)
+
+
 def _tapered(chunks: Iterator[list[object]]) -> Iterator[list[object]]:
     """The chunks, with the last one cut into halving pieces (½, ¼, ⅛, ⅛): the writer
     must apply the last piece alone, after the pool is done, so a small one leaves a core
@@ -176,9 +179,6 @@ def _tapered(chunks: Iterator[list[object]]) -> Iterator[list[object]]:
         cut = end
     if cut < len(held):
         yield held[cut:]
-
-
-TAIL_SHARES = (2, 4, 8)  # the last chunk's pieces: ½, ¼, ⅛, and the rest (⅛)
 
 
 def prepare_stream(chunks: Iterator[list[object]],

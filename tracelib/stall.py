@@ -293,8 +293,6 @@ def _origins(ledger: Ledger, conn: Connection, codes: list[str]) -> dict[str, li
     return out
 
 
-
-
 def lot_view(ledger: Ledger, lot: str, *, proof_url: str = DEFAULT_PROOF_URL) -> dict[str, Any]:
     """The lot page: the lot, its origins with their certificates, the path from the
     origins to here (hops with temperatures and excursions, location names), where it is

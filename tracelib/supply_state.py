@@ -65,8 +65,9 @@ class SupplyState:
         # an origin's new lot costs one lookup, not two.
         lots_here = self._lots
         want_stock = [k for k in places if k not in self._stock]
-        found_stock = SupplySql.stock(self.conn, [(lot.seq, code, place) for code, place in want_stock
-                                                  if (lot := lots_here[code]) is not None])
+        found_stock = SupplySql.stock(self.conn, [
+            (lot.seq, code, place) for code, place in want_stock
+            if (lot := lots_here[code]) is not None])
         for key in want_stock:
             self._stock[key] = found_stock.get(key)
         want_ships = [k for k in ships if k not in self._shipments]

@@ -63,7 +63,8 @@ class StockRow:
 
     def to_values(self) -> tuple[Any, ...]:
         """The row's values in :attr:`COLUMNS` order."""
-        return (self.lot_seq, self.lot, self.location, self.unit, self.received, self.sold, self.shipped,
+        return (self.lot_seq, self.lot, self.location, self.unit, self.received, self.sold,
+                self.shipped,
                 self.consumed, self.on_hand, self.hold_seq, self.hold_reason)
 
     def to_row(self) -> dict[str, Any]:
@@ -96,7 +97,8 @@ def _lot(row: Any) -> LotRow:
 
 
 def _stock(row: Any) -> StockRow:
-    return StockRow(int(row["lot_seq"]), row["lot"], row["location"], row["unit"], int(row["received"]),
+    return StockRow(int(row["lot_seq"]), row["lot"], row["location"], row["unit"],
+                    int(row["received"]),
                     int(row["sold"]), int(row["shipped"]), int(row["consumed"]),
                     int(row["on_hand"]), row["hold_seq"], row["hold_reason"])
 

@@ -85,5 +85,6 @@ def downgrade() -> None:
         f"hold_seq BIGINT, hold_reason TEXT, PRIMARY KEY (lot, location)){rowid}"))
     bind.execute(text("CREATE INDEX ix_stock_location ON stock (location, on_hand)"))
     columns = ", ".join(("lot", "location", *_VALUES))
-    bind.execute(text(f'INSERT INTO stock ({columns}) SELECT {columns} FROM "{_OLD}"'))  # noqa: S608
+    bind.execute(text(f"INSERT INTO stock ({columns}) "  # noqa: S608 - schema names
+                      f'SELECT {columns} FROM "{_OLD}"'))
     bind.execute(text(f'DROP TABLE "{_OLD}"'))
