@@ -181,3 +181,37 @@ def test_0008_keys_stock_by_lot_seq_and_lots_by_rowid_keeping_every_row(db_url: 
         ledger.append([sale(net, "LOT-M-1")], now=NOW)
     assert ledger.verify().ok
     ledger.close()
+
+
+def test_0008_downgrades_to_stock_by_lot_code_and_back(db_url: str,
+                                                       operator_key: SigningKey) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from tracelib.store import _MIGRATIONS
+
+    ledger = Ledger.create(db_url, operator_key=operator_key, now=NOW)
+    net = Network.build(ledger, operator_key, now=NOW)
+    stock_at_stall(net, "LOT-M-1")
+    ledger.append([rapid(net, "LOT-M-1", "0.300")], now=NOW)
+    before = supply_snapshot(ledger)
+
+    def to(revision: str, step: Any) -> None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        with ledger.store.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            step(cfg, revision)
+
+    to("0007", command.downgrade)
+    with ledger.store.engine.connect() as conn:
+        columns = [c["name"] for c in inspect(conn).get_columns("stock")]
+        indexes = {i["name"] for i in inspect(conn).get_indexes("stock")}
+        rows = sorted(tuple(r) for r in conn.execute(text(f"SELECT {', '.join(columns)} "
+                                                          "FROM stock")))
+    assert "lot_seq" not in columns and "ix_stock_location" in indexes
+    assert rows == sorted(r[1:] for r in before["stock"])  # the same rows, less lot_seq
+    to("head", command.upgrade)
+    assert supply_snapshot(ledger) == before
+    assert ledger.verify().ok
+    ledger.close()
