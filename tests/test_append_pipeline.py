@@ -17,6 +17,7 @@ from tracelib import _sigpool
 from tracelib._gcpause import cyclic_gc_paused
 from tracelib.errors import SignatureError, ValidationError
 from tracelib.events import Event
+from tracelib.keys import public_key_object
 from tracelib.ledger import CHUNK, Ledger
 
 from .helpers import Network, origin_event
@@ -198,9 +199,11 @@ def test_a_tapered_append_prepares_every_piece_in_the_pool(network: Network,
 def test_workers_keep_loaded_public_keys_between_batches(network: Network) -> None:
     key = network.keys["farm-1"]
     docs = _docs(network, 2, "KC")
-    _sigpool._LOADED_KEYS.clear()
+    public_key_object.cache_clear()
     keys = {key.key_id: key.public.raw}
     assert [ok for _, _, ok in _sigpool.prepare_batch(docs, keys)] == [True, True]
-    assert list(_sigpool._LOADED_KEYS) == [key.public.raw]
+    assert public_key_object.cache_info().currsize == 1  # loaded once for both events
+    assert [ok for _, _, ok in _sigpool.prepare_batch(docs, keys)] == [True, True]
+    assert public_key_object.cache_info().misses == 1  # and kept for the next batch
     forged = {**docs[1], "sig": docs[0]["sig"]}
     assert [ok for _, _, ok in _sigpool.prepare_batch([forged], keys)] == [False]

@@ -20,7 +20,7 @@ from typing import Any
 
 from ._gcpause import cyclic_gc_paused
 from .events import Event, Signature
-from .keys import verify_batch
+from .keys import public_key_object, verify_batch
 from .timeutil import parse_rfc3339
 
 __all__ = ["SignatureJob", "assemble", "cpu_count", "prepare_batch", "prepare_stream"]
@@ -91,25 +91,15 @@ Problem = tuple[str, "str | None", "str | None"]  # message, field, event id
 Prepared = tuple[Event | Accepted | None, "Problem | None", "bool | None"]
 
 
-# Public keys already loaded in this process, by their raw bytes: a market's stalls sign
-# a batch with hundreds of keys, and loading one costs about as much as a tenth of a verify.
-_LOADED_KEYS: dict[bytes, Any] = {}
-_LOADED_KEYS_MAX = 100_000
-
-
 def prepare_batch(items: Sequence[object], keys: dict[str, bytes]) -> list[Prepared]:
     """For each item: the validated Event's parts (or the error's message, field and event
     id), and whether its signature verified with the given key of its key id (None: key not
     given)."""
     from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from .errors import ValidationError
 
     out: list[Prepared] = []
-    loaded = _LOADED_KEYS
-    if len(loaded) > _LOADED_KEYS_MAX:
-        loaded.clear()
     for item in items:
         try:
             if isinstance(item, Event):
@@ -121,12 +111,10 @@ def prepare_batch(items: Sequence[object], keys: dict[str, bytes]) -> list[Prepa
             continue
         ok: bool | None = None
         if sig is not None and sig.key in keys:
-            raw = keys[sig.key]
-            key = loaded.get(raw)
-            if key is None:
-                key = loaded[raw] = Ed25519PublicKey.from_public_bytes(raw)
+            # Loaded keys stay cached in the worker between batches (keys.verify_batch's
+            # cache): a market's batch is signed with hundreds of keys.
             try:
-                key.verify(sig.value, body)
+                public_key_object(keys[sig.key]).verify(sig.value, body)
                 ok = True
             except InvalidSignature:
                 ok = False
@@ -191,11 +179,12 @@ def prepare_stream(chunks: Iterator[list[object]],
     if first is None:
         return
     second = next(chunks, None)
+    every = itertools.chain([first], [] if second is None else [second], chunks)
     if cpu_count() == 1 or (second is None and len(first) < INLINE_LIMIT):
-        for chunk in itertools.chain([first], [] if second is None else [second], chunks):
+        for chunk in every:
             yield chunk, prepare_batch(chunk, keys_for(chunk))
         return
-    stream = _tapered(itertools.chain([first], [] if second is None else [second], chunks))
+    stream = _tapered(every)
     # Per chunk: the chunk, its keys, and its parts with their futures.
     pending: deque[tuple[list[object], dict[str, bytes],
                          list[tuple[list[object], Future[Any]]]]] = deque()

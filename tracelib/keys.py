@@ -54,6 +54,7 @@ __all__ = [
     "SigningKey",
     "VerifyKey",
     "key_id",
+    "public_key_object",
     "verify_batch",
 ]
 
@@ -97,9 +98,10 @@ def _b64decode(s: str, what: str, field_name: str | None = None) -> bytes:
 
 
 @functools.lru_cache(maxsize=8192)
-def _public_key_object(raw: bytes) -> Ed25519PublicKey:
-    # Cached: the ledger verifies millions of signatures by a few thousand keys.
-    # Raises ValueError for bad lengths; lru_cache does not cache exceptions.
+def public_key_object(raw: bytes) -> Ed25519PublicKey:
+    """The loaded public key of 32 raw bytes, cached per process: the ledger verifies
+    millions of signatures by a few thousand keys. Raises ValueError for bad lengths
+    (lru_cache does not cache exceptions)."""
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
@@ -139,7 +141,7 @@ class VerifyKey:
             raise SignatureError(f"an Ed25519 signature is {SIGNATURE_SIZE} bytes, "
                                  f"got {len(signature)} (key {self.key_id})")
         try:
-            _public_key_object(self.raw).verify(signature, message)
+            public_key_object(self.raw).verify(signature, message)
         except InvalidSignature as e:
             raise SignatureError(f"signature does not verify with key {self.key_id}") from e
         except ValueError as e:  # defensive: key material cryptography refuses
@@ -216,7 +218,7 @@ def verify_batch(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[int]:
     Module level and free of state other than a cache of loaded public keys, so
     it pickles for a process pool.
     """
-    load = _public_key_object
+    load = public_key_object
     bad: list[int] = []
     append = bad.append
     for i, (pub, msg, sig) in enumerate(items):

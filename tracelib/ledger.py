@@ -158,8 +158,9 @@ class AppendContext:
         self.temperature_limits = dict(DEFAULT_TEMPERATURE_LIMITS)
 
     def directory(self) -> Directory:
-        """Copies of the parties, locations and keys read or written so far (None: absent)."""
-        return Directory(dict(self._parties), dict(self._locations), dict(self._keys))
+        """The parties, locations and keys read or written so far (None: absent); for when
+        this context is done (an adopting context copies them)."""
+        return Directory(self._parties, self._locations, self._keys)
 
     def adopt(self, directory: Directory) -> None:
         """Start from a directory read by an earlier append at the same directory stamp."""
