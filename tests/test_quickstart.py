@@ -49,7 +49,13 @@ def test_make_demo_from_a_fresh_clone_serves_the_printed_urls(tmp_path: Path) ->
         assert "OK:" in text and "verified" in text  # the demo ledger verified
         assert "drill" in text  # it names a drill to try
         for url in urls:
-            with urllib.request.urlopen(url, timeout=30) as response:  # loopback only
+            try:
+                response = urllib.request.urlopen(url, timeout=30)  # loopback only
+            except OSError as e:  # say what the server printed (it may have stopped)
+                log_tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+                raise AssertionError(f"{url}: {e}; make demo exit code {proc.poll()}; "
+                                     f"its output ends:\n{log_tail}") from e
+            with response:
                 assert response.status == 200, url
                 assert response.read(), url
     finally:
