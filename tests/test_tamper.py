@@ -496,23 +496,32 @@ def _relink(seq: int) -> Tamper:
 BIG_CASES: list[tuple[str, Tamper, int]] = [
     ("second-chunk-signature", _flip("signature", CHUNK + 1000), CHUNK + 1000),
     ("node-above-chunk-level", set_node(14, 0, b"\x14" * 32), 2 * CHUNK - 1),
+    # Inside chunk 0: checked by the worker when chunk 0 is whole (one worker), by the
+    # parent's merge of tail pieces when it is cut (two workers: 17,000 is all tail).
+    ("node-inside-first-chunk", set_node(12, 0, b"\x12" * 32), 4095),
+    ("node-missing-in-tail", set_node(11, 7, None), 16383),
     ("checkpoint-at-chunk-boundary", checkpoint_root(CHUNK), CHUNK - 1),
 ]
 
 
 @pytest.mark.slow
-def test_big_ledger_verifies_in_parallel(big: Network) -> None:
-    report = big.ledger.verify(workers=2)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_big_ledger_verifies_in_parallel(big: Network, workers: int) -> None:
+    report = big.ledger.verify(workers=workers)
     assert (report.ok, report.size, report.records_checked, report.checkpoints_checked) == (
         True, BIG, BIG, 2)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize(("tamper", "bad_seq"), [pytest.param(t, s, id=i)
                                                  for i, t, s in BIG_CASES])
-def test_big_ledger_tamper_in_parallel(big: Network, tamper: Tamper, bad_seq: int) -> None:
+def test_big_ledger_tamper_in_parallel(big: Network, tamper: Tamper, bad_seq: int,
+                                       workers: int) -> None:
+    """With one worker the ledger is checked as a whole chunk and tail pieces; with two,
+    as tail pieces only (see verify._tasks)."""
     tamper(big)
-    report = big.ledger.verify(workers=2)
+    report = big.ledger.verify(workers=workers)
     assert (report.ok, report.bad_seq) == (False, bad_seq), report.problem
 
 

@@ -303,3 +303,25 @@ def test_a_bad_signature_is_reported_on_the_fast_path(network: Network) -> None:
     report = network.ledger.verify()
     assert (report.ok, report.bad_seq, report.problem) == (
         False, last - 3, "signature does not verify")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 6 * verify.CHUNK + 5000), st.integers(1, 4), st.data())
+def test_tasks_cover_the_ledger_in_aligned_pieces(size: int, workers: int,
+                                                  data: st.DataObject) -> None:
+    """Chunks of the verify plan: contiguous from 0 to size, each aligned to its own size
+    (2**level, the last one shorter), whole chunks until the tail of about one chunk per
+    worker, and each checkpoint size in exactly the chunk it ends in."""
+    sizes = sorted(data.draw(st.sets(st.integers(1, max(1, size)), max_size=20)))
+    tasks = verify._tasks(size, sizes, workers)
+    position = 0
+    for start, end, level, inside in tasks:
+        assert start == position and start % (1 << level) == 0
+        assert 0 < end - start <= 1 << level and (end - start == 1 << level or end == size)
+        assert level in (verify.CHUNK_LEVEL, verify.TAIL_LEVEL)
+        assert inside == tuple(s for s in sizes if start < s <= end)
+        position = end
+    assert position == size
+    tail = [t for t in tasks if t[2] == verify.TAIL_LEVEL]
+    assert sum(t[1] - t[0] for t in tail) == min(size, size % verify.CHUNK
+                                                 + workers * verify.CHUNK)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
+from ._cores import cpu_count
 from ._gcpause import cyclic_gc_paused
 from .events import Event, Signature
 from .keys import public_key_object, verify_batch
@@ -35,13 +36,6 @@ INLINE_LIMIT = 256
 # be the one kept waiting. Measured on 150,000-event appends, 2 cores: 6,100-6,450
 # events/s with equal priority, 6,450-7,300/s with the workers at nice 5-19.
 WORKER_NICE = 5
-
-
-def cpu_count() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def pool() -> ProcessPoolExecutor:

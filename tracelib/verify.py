@@ -9,10 +9,11 @@ actor and was valid when the record was made (key history re-derived from the
 verifies. Every stored subtree hash is recomputed, and so is the root at every
 stored checkpoint, whose signed note must verify against an operator key.
 
-The records are split into chunks aligned to 2**13 leaves; workers check chunks
-independently (each returns its compact range) and the parent merges the
-ranges in order, checking the chain across chunk boundaries, the subtree
-hashes above the chunk level, and the checkpoints.
+The records are split into chunks aligned to 2**13 leaves (the last few cut into
+aligned pieces of 2**10, so that the workers run out of work together); workers check
+chunks independently (each returns its compact range and checks the subtree hashes
+inside it) and the parent merges the ranges in order, checking the chain across chunk
+boundaries, the subtree hashes the merges complete, and the checkpoints.
 
 Signature checks are the floor of the cost, so everything else in a worker is kept
 well below one: the records are read as plain driver rows, a chunk's subtree hashes
@@ -42,7 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection
 
 from . import canonical, merkle
-from ._sigpool import cpu_count
+from ._cores import cpu_count
 from .directory import KeyRecord
 from .errors import IntegrityError, TracelibError
 from .keys import VerifyKey, key_id
@@ -59,6 +60,10 @@ __all__ = ["CHUNK_LEVEL", "VerifyReport", "verify_ledger"]
 
 CHUNK_LEVEL = 13
 CHUNK = 1 << CHUNK_LEVEL
+# The last chunks, one per worker, are checked in pieces of 2**TAIL_LEVEL leaves: with
+# whole chunks (~1 s each) one worker idled for half a chunk on average while the other
+# finished the last one.
+TAIL_LEVEL = 10
 # tracelib.timeutil.format_utc: fixed width, so text order is time order.
 _RECORD_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")
 _LEAF = b"\x00"  # RFC 9162 §2.1.1 leaf prefix
@@ -148,14 +153,18 @@ def _scan(conn: Connection, start: int, end: int) -> Iterator[Any]:
         yield from cursor
 
 
-def _check_chunk(task: tuple[int, int, tuple[int, ...]]) -> _Chunk:
-    """Check records [start, end) and the subtree hashes that lie inside them.
+Task = tuple[int, int, int, tuple[int, ...]]  # start, end, level, checkpoint sizes inside
+
+
+def _check_chunk(task: Task) -> _Chunk:
+    """Check records [start, end) and the subtree hashes of levels 1..level that lie inside
+    them (``start`` is a multiple of 2**level, and ``end - start`` at most that).
 
     Every record goes through the same checks in the same order; the problems found at the
     first bad record, and the first bad signature before it, are reported (the parent
     takes the least). A record that passes :func:`_event_ok` needs no more; any other is
     explained by :func:`_check_event`."""
-    start, end, checkpoint_sizes = task
+    start, end, chunk_level, checkpoint_sizes = task
     keys: dict[str, KeyRecord] = _STATE["keys"]
     operator: str = _STATE["operator"]
     checks: dict[str, Callable[[bytes, bytes], None]] = _STATE["signature_checks"]
@@ -234,8 +243,11 @@ def _check_chunk(task: tuple[int, int, tuple[int, ...]]) -> _Chunk:
             problems.append((expected, f"record missing: expected seq {expected}, "
                                        "found none"))
         levels = _subtrees(leaves)
-        if not problems:
-            stored = store.nodes_in_range(conn, CHUNK_LEVEL, start, end)
+        # The stored subtree hashes, level by level: equal lists say all is well; any
+        # difference is then located by _first_bad_node.
+        if not problems and any(store.node_hashes(conn, level, start, end) != levels[level]
+                                for level in range(1, min(chunk_level, len(levels) - 1) + 1)):
+            stored = store.nodes_in_range(conn, chunk_level, start, end)
             bad = _first_bad_node(start, levels, stored)
             if bad is not None:
                 problems.append(bad)
@@ -265,8 +277,9 @@ def _signature_check(public_key: bytes) -> Callable[[bytes, bytes], None]:
 
 
 def _subtrees(leaves: list[bytes]) -> list[list[bytes]]:
-    """Every perfect subtree hash over ``leaves`` (which start at a multiple of
-    :data:`CHUNK`), level by level: ``levels[k][i]`` is node ``(k, (start >> k) + i)``."""
+    """Every perfect subtree hash over ``leaves`` (which start at a multiple of the largest
+    power of two not above their number), level by level: ``levels[k][i]`` is node
+    ``(k, (start >> k) + i)``."""
     sha256 = hashlib.sha256
     levels = [leaves]
     level = leaves
@@ -566,7 +579,7 @@ def verify_ledger(ledger: Ledger, *, workers: int | None = None,
     with store.reader() as conn:
         size = store.size(conn)
         checkpoints = store.all_checkpoints(conn)
-        high_nodes = store.nodes_above(conn, CHUNK_LEVEL)
+        high_nodes = store.nodes_above(conn, TAIL_LEVEL)
     keys, _ = _key_history(store, size, ledger.operator)
     operator_keys = [k for k in keys.values() if k.party == ledger.operator]
     by_size = {int(c["size"]): c for c in checkpoints}
@@ -575,10 +588,8 @@ def verify_ledger(ledger: Ledger, *, workers: int | None = None,
             return _report(False, size, size, 0, started, size,
                            f"checkpoint at size {cp_size} but the ledger holds only {size} "
                            "records: records were removed from the end")
-    tasks = [(start, min(start + CHUNK, size),
-              tuple(s for s in by_size if start < s <= min(start + CHUNK, size)))
-             for start in range(0, size, CHUNK)]
     workers = cpu_count() if workers is None else max(1, workers)
+    tasks = _tasks(size, sorted(by_size), workers)
     in_memory = store.url in ("sqlite://", "sqlite:///:memory:")
     tree = merkle.CompactRange(0, 0)
     checked = cps_checked = 0
@@ -613,7 +624,9 @@ def verify_ledger(ledger: Ledger, *, workers: int | None = None,
             def visit(level: int, index: int, digest: bytes,
                       sink: list[tuple[int, str]] = bad_nodes) -> None:
                 found = high_nodes.get((level, index))
-                if level > CHUNK_LEVEL and found != digest and not sink:
+                # Every node a merge completes lies above its task's level (the workers
+                # checked those up to it), so above TAIL_LEVEL: high_nodes holds them all.
+                if found != digest and not sink:
                     sink.append(_node_problem(level, index, digest, found))
 
             tree.merge(merkle.CompactRange(chunk.start, chunk.end, chunk.hashes), visit)
@@ -629,7 +642,22 @@ def verify_ledger(ledger: Ledger, *, workers: int | None = None,
     return _report(True, size, checked, cps_checked, started, None, None)
 
 
-def _run(tasks: list[tuple[int, int, tuple[int, ...]]], url: str, keys: dict[str, KeyRecord],
+def _tasks(size: int, checkpoint_sizes: list[int], workers: int) -> list[Task]:
+    """The chunks of [0, size) to check, in order: aligned chunks of :data:`CHUNK` leaves,
+    the last ``workers`` of them (and the partial one at the end) cut into aligned pieces of
+    2**:data:`TAIL_LEVEL`; each with the checkpoint sizes that end inside it."""
+    tail = max(0, size - size % CHUNK - workers * CHUNK)
+    bounds = [(start, CHUNK_LEVEL) for start in range(0, tail, CHUNK)]
+    bounds += [(start, TAIL_LEVEL) for start in range(tail, size, 1 << TAIL_LEVEL)]
+    tasks: list[Task] = []
+    for start, level in bounds:
+        end = min(start + (1 << level), size)
+        tasks.append((start, end, level,
+                      tuple(s for s in checkpoint_sizes if start < s <= end)))
+    return tasks
+
+
+def _run(tasks: list[Task], url: str, keys: dict[str, KeyRecord],
          operator: str, workers: int) -> Iterator[_Chunk]:
     if workers == 1:
         _init_worker(url, keys, operator)

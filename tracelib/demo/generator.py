@@ -40,7 +40,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from typing import Any
 
 from .. import canonical
-from .._sigpool import cpu_count
+from .._cores import cpu_count
 from ..keys import SigningKey
 from . import names as V
 

@@ -337,6 +337,17 @@ class Store:
                 found[(int(level), int(idx))] = digest
         return found
 
+    def node_hashes(self, conn: Connection, level: int, start: int, end: int) -> list[bytes]:
+        """The stored hashes of the level-``level`` nodes lying inside leaves [start, end),
+        in index order, read as plain driver rows (verify reads ~8,000 a chunk: through
+        SQLAlchemy rows that was ~1.5 % of its time). A missing node is simply absent."""
+        mark = placeholder(conn)
+        with driver_cursor(conn) as cursor:
+            cursor.execute(f"SELECT hash FROM nodes WHERE level = {mark} AND idx >= {mark} "  # noqa: S608
+                           f"AND idx < {mark} ORDER BY idx",
+                           (level, start >> level, end >> level))
+            return [bytes(digest) for (digest,) in cursor]
+
     def nodes_above(self, conn: Connection, level: int) -> dict[NodeId, bytes]:
         rows = conn.execute(select(nodes.c.level, nodes.c.idx, nodes.c.hash)
                             .where(nodes.c.level > level))
