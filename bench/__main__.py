@@ -61,7 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def machine_facts() -> dict[str, Any]:
-    from tracelib._sigpool import cpu_count
+    from tracelib._cores import cpu_count
 
     def version(dist: str) -> str | None:
         try:

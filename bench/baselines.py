@@ -48,7 +48,7 @@ def signed_events(ctx: Context) -> Path:
 
 
 def _cores() -> int:
-    from tracelib._sigpool import cpu_count
+    from tracelib._cores import cpu_count
 
     return cpu_count()
 

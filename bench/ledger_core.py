@@ -220,7 +220,7 @@ def _against_start(rate: float, start_verify: Row) -> str:
 
 
 def _cores() -> int:
-    from tracelib._sigpool import cpu_count
+    from tracelib._cores import cpu_count
 
     return cpu_count()
 

@@ -9,6 +9,8 @@ def test_all_names_exist_and_nothing_public_is_missing() -> None:
     exported = set(tracelib.__all__)
     for name in exported:
         assert hasattr(tracelib, name), name
+    # Each public name is loaded on first use from the submodule _EXPORTS names.
+    assert set(tracelib._EXPORTS) == exported - {"__version__"}
     public = {n for n in dir(tracelib) if not n.startswith("_")} - {"annotations"}
     modules = {n for n in public if type(getattr(tracelib, n)).__name__ == "module"}
     assert public - modules == exported - {"__version__"}

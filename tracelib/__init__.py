@@ -7,7 +7,8 @@ sale, test — is a signed event in a hash-chained, RFC 9162 Merkle-proven ledge
 
 The names below are imported on first use (PEP 562 module ``__getattr__``), so that
 importing one submodule — as each verification and signature worker process does —
-loads only what that submodule needs (~0.2 s of start-up instead of ~0.5 s a worker).
+loads only what that submodule needs (``import tracelib.verify``: 0.27 s instead of 0.37 s
+under ``python -X importtime``).
 """
 
 from __future__ import annotations

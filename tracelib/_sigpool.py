@@ -24,7 +24,7 @@ from .events import Event, Signature
 from .keys import public_key_object, verify_batch
 from .timeutil import parse_rfc3339
 
-__all__ = ["SignatureJob", "assemble", "cpu_count", "prepare_batch", "prepare_stream"]
+__all__ = ["SignatureJob", "assemble", "prepare_batch", "prepare_stream"]
 
 _POOL: ProcessPoolExecutor | None = None
 _POOL_PID: int | None = None
