@@ -604,9 +604,8 @@ def verify_ledger(ledger: Ledger, *, workers: int | None = None,
         # the tail (cut into smaller pieces) above the pieces' level.
         high_nodes = store.nodes_above(conn, CHUNK_LEVEL)
         tail = next((start for start, _, level, _ in tasks if level == TAIL_LEVEL), size)
-        high_nodes.update((node, digest) for node, digest
-                          in store.nodes_in_range(conn, CHUNK_LEVEL, tail, size).items()
-                          if node[0] > TAIL_LEVEL)
+        high_nodes.update(store.nodes_in_range(conn, CHUNK_LEVEL, tail, size,
+                                               min_level=TAIL_LEVEL + 1))
     keys, _ = _key_history(store, size, ledger.operator)
     operator_keys = [k for k in keys.values() if k.party == ledger.operator]
     for cp_size in sorted(by_size):

@@ -326,11 +326,12 @@ class Store:
         return " UNION ALL ".join(parts), (*leaves, *(v for node in inner for v in node))
 
     def nodes_in_range(self, conn: Connection, max_level: int, start: int,
-                       end: int) -> dict[NodeId, bytes]:
-        """Stored nodes of levels 1..max_level lying inside leaves [start, end)."""
+                       end: int, *, min_level: int = 1) -> dict[NodeId, bytes]:
+        """Stored nodes of levels min_level..max_level lying inside leaves [start, end)."""
         found: dict[NodeId, bytes] = {}
         conditions = [and_(nodes.c.level == level, nodes.c.idx >= start >> level,
-                           nodes.c.idx < end >> level) for level in range(1, max_level + 1)]
+                           nodes.c.idx < end >> level)
+                      for level in range(min_level, max_level + 1)]
         for condition in conditions:
             for level, idx, digest in conn.execute(
                     select(nodes.c.level, nodes.c.idx, nodes.c.hash).where(condition)):
