@@ -213,7 +213,7 @@ def _append_stream(ctx: Context, label: str, ledger: Any, stream: Stream, op_key
         for batch in _iter_batches(stream.path, opts.batch):
             docs = [json.loads(line) for line in batch]
             t0 = time.perf_counter()
-            receipts = ledger.append(docs, now=now)
+            receipts = ledger.append(docs, now=now, pause_gc=True)
             spent = time.perf_counter() - t0
             if len(receipts) != len(docs):
                 raise BenchmarkError(f"append returned {len(receipts)} receipts for "

@@ -221,7 +221,7 @@ def kpi_sqlite(ctx: Context) -> list[Row]:
 
         with ctx.step(f"city: {spec.events:,} events of a week's trade, {MARKETS} markets × "
                       f"{spec.stalls_per_market} stalls", total=spec.events) as advance:
-            ledger.append(stream(), now=now, progress=None)
+            ledger.append(stream(), now=now, progress=None, pause_gc=True)
             advance(spec.events)
         ledger.sign_checkpoint(op_key, now=now)
         with ledger.store.reader() as conn:
@@ -276,7 +276,7 @@ def kpi_sqlite(ctx: Context) -> list[Row]:
                         target = t_ledger if what == "tests" else p_ledger
                         docs = batches[what]
                         t0 = time.perf_counter()
-                        receipts = target.append(docs, now=now)
+                        receipts = target.append(docs, now=now, pause_gc=True)
                         spent = time.perf_counter() - t0
                         if len(receipts) != len(docs):
                             raise BenchmarkError(f"append returned {len(receipts)} receipts "

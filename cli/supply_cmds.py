@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from tracelib.drill import drill as run_drill
-from tracelib.drill import recall as run_recall
+from tracelib.recalls import drill as run_drill
+from tracelib.recalls import recall as run_recall
 from tracelib.timeutil import parse_rfc3339, utcnow
 from tracelib.trace import trace as run_trace
 

@@ -18,7 +18,7 @@ from tracelib.events import sign_event
 from tracelib.kpi import kpi as compute_kpi
 from tracelib.kpi_chart import write_pass_rate_chart
 from tracelib.ledger import Ledger
-from tracelib.limits import explain, load_table
+from tracelib.limit_tables import explain, load_table
 from tracelib.timeutil import parse_rfc3339, utcnow
 
 from .context import Env

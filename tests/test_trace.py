@@ -26,10 +26,10 @@ import pytest
 from tests.conftest import NOW
 from tests.helpers import SUPPLY_SITES, Network, Supply, supply_certificate, supply_snapshot
 from tracelib import canonical
-from tracelib.drill import drill, recall
 from tracelib.errors import NotFoundError, ValidationError
 from tracelib.keys import SigningKey
 from tracelib.ledger import Ledger
+from tracelib.recalls import drill, recall
 from tracelib.timeutil import parse_rfc3339
 from tracelib.trace import trace
 

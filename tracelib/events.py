@@ -25,14 +25,15 @@ from marshmallow import RAISE, Schema, fields, validate
 from . import canonical
 from ._fastschema import loader_for
 from .errors import ValidationError
+from .ids import ID_PATTERN, id_field
 from .keys import SigningKey
+from .kinds import kind_spec
+from .quantity import LotQuantity
 from .timeutil import parse_rfc3339, to_micros
 
 __all__ = ["Event", "LotQuantity", "Signature", "sign_event"]
 
-# Identifiers: no control characters (C0, DEL or C1), bounded (hostile-string hygiene).
-ID_PATTERN = r"\A[^\x00-\x1f\x7f-\x9f]{1,200}\Z"
-_id = validate.Regexp(ID_PATTERN, error="must be 1-200 characters without control characters")
+_id = id_field()
 # CONTRACT: qty is a decimal string > 0 ("12.50"); at most 12 digits before and 6 after the
 # point, so every quantity is an exact integer count of micro-units in the indexes.
 _QTY = re.compile(r"\A(?:0|[1-9]\d{0,11})(?:\.\d{1,6})?\Z")
@@ -168,13 +169,6 @@ def load_with(schema: Schema, value: Any, *, prefix: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class LotQuantity:
-    lot: str
-    qty: Decimal
-    unit: str
-
-
-@dataclass(frozen=True, slots=True)
 class Signature:
     key: str
     value: bytes
@@ -211,8 +205,6 @@ class Event:
         """Everything :meth:`from_dict` checks, returning what it derives (the loaded
         document, its time, its canonical body and decoded signature) without building
         the Event: the signature pool sends back only the body and signature."""
-        from .kinds import kind_spec  # the kinds registry imports this module
-
         if not isinstance(doc, Mapping):
             raise ValidationError(f"expected a JSON object, got {type(doc).__name__}", field="event")
         loaded = load_with(_ENVELOPE, doc, prefix="")

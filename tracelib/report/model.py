@@ -68,6 +68,7 @@ class CriticalTrackingEvent:
     tlc_source_name: str
     reference_document_type: str
     reference_document_number: str
+    kind_zh: str = ""  # the kind's Chinese label, shown beside the CTE name
 
     def __post_init__(self) -> None:
         for name in ("event_id", "kind", "cte", "traceability_lot_code", "unit", "product",

@@ -112,6 +112,15 @@ def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[An
         yield items[start:start + size]
 
 
+# The bulk scan's statement, the bounds bound by the driver in its own placeholder style
+# (sqlite3: qmark, psycopg: format).
+_SCAN_QMARK = ("SELECT seq, prev_hash, hash, body, key_id, signature, recorded_at, "
+               "event_id, kind, actor, location, event_time "
+               "FROM records WHERE seq >= ? AND seq < ? ORDER BY seq")
+_SCAN = {"qmark": _SCAN_QMARK, "format": _SCAN_QMARK.replace("?", "%s"),
+         "pyformat": _SCAN_QMARK.replace("?", "%s")}
+
+
 class Store:
     """The ledger's database. Thread-compatible; one per process is enough."""
 
@@ -209,6 +218,25 @@ class Store:
             conn.execute(meta.update().where(meta.c.name == name).values(value=value))
 
     # -- records --------------------------------------------------------------
+    @staticmethod
+    def scan_records(conn: Connection, start: int, end: int) -> Iterator[Any]:
+        """Records [start, end) in seq order as plain driver tuples (seq, prev_hash, hash,
+        body, key_id, signature, recorded_at, event_id, kind, actor, location, event_time):
+        the DB-API cursor itself, inside the connection's transaction (SQLAlchemy's row
+        objects cost ~3 µs a record, which a whole-ledger verify cannot afford)."""
+        style = conn.dialect.paramstyle
+        if style not in _SCAN:  # pragma: no cover - tracelib runs on sqlite3 and psycopg only
+            raise TracelibError(f"unsupported database driver parameter style {style!r}")
+        with driver_cursor(conn) as cursor:  # closed even when a caller stops early
+            if style == "qmark":
+                cursor.execute(_SCAN[style], (start, end))
+            else:
+                # psycopg: rows in PostgreSQL's binary format; bytea in text format travels as
+                # hex, which the server writes and the client decodes (2.4 against 4.0 µs a
+                # record of client CPU on a 150,000-record scan).
+                cursor.execute(_SCAN[style], (start, end), binary=True)
+            yield from cursor
+
     def size(self, conn: Connection) -> int:
         last = conn.execute(select(func.max(records.c.seq))).scalar()
         return 0 if last is None else int(last) + 1
