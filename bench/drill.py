@@ -307,7 +307,7 @@ def all_lots(ledger: Any) -> list[str]:
 def _time_drills(ctx: Context, label: str, ledger: Any, sample: list[str]
                  ) -> tuple[list[float], list[float], list[Any]]:
     """Wall time of each drill() (ms), its own trace-only elapsed_ms, and the results."""
-    from tracelib.drill import drill
+    from tracelib.recalls import drill
 
     walls: list[float] = []
     inner: list[float] = []
@@ -327,7 +327,7 @@ def _time_reports(ctx: Context, label: str, ledger: Any, results: list[Any]
                   ) -> tuple[list[float], list[int], int]:
     """Wall time (ms) of report_input + write_drill_report per result, the CTE rows of
     each report, and the bytes written."""
-    from tracelib.drill import report_input
+    from tracelib.recalls import report_input
     from tracelib.report import write_drill_report
     from tracelib.timeutil import format_utc
 
