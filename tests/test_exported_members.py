@@ -45,7 +45,7 @@ def test_functions_named_like_their_modules_stay_functions() -> None:
     import subprocess
     import sys
 
-    for first in ("import tracelib.drill, tracelib.trace", "from tracelib import drill, trace"):
+    for first in ("import tracelib.drill, tracelib.views.tracing", "from tracelib import drill, trace"):
         code = (f"{first}\nimport tracelib, types\n"
                 "from tracelib.drill import DrillResult\n"
                 "assert callable(tracelib.drill) and callable(tracelib.trace)\n"

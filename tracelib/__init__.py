@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from .ledger import ConsistencyProof, InclusionProof, Ledger, Receipt, SignedCheckpoint
     from .merkle import verify_consistency, verify_inclusion
     from .note import Checkpoint
-    from .trace import Trace, trace
     from .verify import VerifyReport
+    from .views.tracing import Trace, trace
 
 __version__ = "0.1.0"
 
@@ -50,7 +50,7 @@ _EXPORTS = {
                      "SignedCheckpoint"), "ledger"),
     **dict.fromkeys(("verify_consistency", "verify_inclusion"), "merkle"),
     "Checkpoint": "note",
-    **dict.fromkeys(("Trace", "trace"), "trace"),
+    **dict.fromkeys(("Trace", "trace"), "views.tracing"),
     "VerifyReport": "verify",
 }
 

@@ -24,7 +24,7 @@ from .keys import SigningKey
 from .quantity import MICRO, format_micro
 from .store.supply import SupplySql
 from .timeutil import format_utc, utcnow
-from .trace import Trace, trace
+from .views.tracing import Trace, trace
 
 if TYPE_CHECKING:
     from .ledger import Ledger, Receipt
