@@ -19,7 +19,7 @@ Figures:
   ``origin`` events of the same farms (the generated certificates, new lot codes),
   appended in the same batches to an identical copy of the city ledger, batch for
   batch alternately with the tests (so load on the machine hits both alike);
-* ``tracelib.kpi.kpi(ledger, population=…, year=…)``, median of 5 runs, beside the
+* ``tracelib.views.kpi.kpi(ledger, population=…, year=…)``, median of 5 runs, beside the
   same GROUP BY in raw ``sqlite3``;
 * ``tracelib report kpi --json`` end to end in a subprocess (one run, Python start-up
   and imports included), target ≤ 1 s, beside ``tracelib --version`` (start-up alone).
@@ -186,9 +186,9 @@ def _tracelib() -> list[str]:
 def kpi_sqlite(ctx: Context) -> list[Row]:
     from tracelib.demo.generator import derive_key, generate
     from tracelib.events import sign_event
-    from tracelib.kpi import kpi
     from tracelib.ledger import Ledger
     from tracelib.store.supply import SupplySql
+    from tracelib.views.kpi import kpi
 
     opts = ctx.options
     n = max(1, round(TESTS_FULL * _scale(opts.events)))
@@ -370,7 +370,7 @@ def kpi_sqlite(ctx: Context) -> list[Row]:
                      f"{max(rates['tests']):,.0f}/s; signed untimed ({sign_s:.0f} s for both)"),
         raw,
         figure("kpi.sqlite.kpi", median(kpi_ms), "ms", op="<=", target=KPI_MS, baseline=raw,
-               notes=f"tracelib.kpi.kpi(population={POPULATION:,}, year={YEAR}), median of "
+               notes=f"tracelib.views.kpi.kpi(population={POPULATION:,}, year={YEAR}), median of "
                      f"{KPI_RUNS} (first {kpi_ms[0]:.1f} ms); {n:,} tests on {len(figures.daily)} "
                      f"days; ledger {size_mb:,.0f} MB"),
         start,

@@ -11,7 +11,7 @@ from rich.table import Table
 from tracelib.recalls import drill as run_drill
 from tracelib.recalls import recall as run_recall
 from tracelib.timeutil import parse_rfc3339, utcnow
-from tracelib.trace import trace as run_trace
+from tracelib.views.tracing import trace as run_trace
 
 from .context import Env
 from .ledger_cmds import out, pass_env, print_json

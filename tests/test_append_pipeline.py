@@ -14,12 +14,11 @@ from typing import Any
 import pytest
 
 from tracelib._gcpause import cyclic_gc_paused
-from tracelib.append import pipeline
+from tracelib.append import CHUNK, pipeline
 from tracelib.append import sigpool as _sigpool
 from tracelib.errors import SignatureError, ValidationError
 from tracelib.events import Event
 from tracelib.keys import public_key_object
-from tracelib.append import CHUNK
 from tracelib.ledger import Ledger
 
 from .helpers import Network, origin_event

@@ -13,7 +13,7 @@ import pytest
 from tracelib.demo import NetworkSpec, generate
 from tracelib.ledger import Ledger
 from tracelib.quantity import format_micro
-from tracelib.trace import trace
+from tracelib.views.tracing import trace
 
 SPEC = NetworkSpec(seed=11, events=4000, farms=8, markets=2, stalls_per_market=12, days=4)
 

@@ -15,9 +15,9 @@ from tests.test_testing import rapid, sale, stock_at_stall
 from tracelib.errors import ValidationError
 from tracelib.keys import SigningKey
 from tracelib.ledger import Ledger
-from tracelib.stall import stall_view
 from tracelib.store.schema import test_results
 from tracelib.store.supply import StockRow
+from tracelib.views.stall import stall_view
 
 _HOLD_SEQ = StockRow.COLUMNS.index("hold_seq")
 

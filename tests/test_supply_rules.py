@@ -17,7 +17,7 @@ import pytest
 
 from tests.helpers import IMPORT_DOCS_FULL, Network, Supply, supply_snapshot
 from tracelib.errors import NotFoundError, ValidationError
-from tracelib.trace import trace
+from tracelib.views.tracing import trace
 
 Build = Callable[[Supply], dict[str, Any] | list[dict[str, Any]]]
 

@@ -13,8 +13,8 @@ import pytest
 from tests.conftest import NOW
 from tests.helpers import Network, origin_event
 from tracelib.errors import ValidationError
-from tracelib.kpi import kpi
-from tracelib.stall import stall_view
+from tracelib.views.kpi import kpi
+from tracelib.views.stall import stall_view
 
 ENZYME = {"item": "有机磷和氨基甲酸酯类农药", "method": "GB/T 5009.199-2003", "tester": "王芳"}
 

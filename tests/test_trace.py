@@ -31,7 +31,7 @@ from tracelib.keys import SigningKey
 from tracelib.ledger import Ledger
 from tracelib.recalls import drill, recall
 from tracelib.timeutil import parse_rfc3339
-from tracelib.trace import trace
+from tracelib.views.tracing import trace
 
 NAMES = {loc: name for _, name, _, loc, *_ in (*Network.PARTIES, *SUPPLY_SITES)}
 TYPES = {loc: kind for *_, loc, kind in Network.PARTIES} | {

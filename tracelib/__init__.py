@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from .merkle import verify_consistency, verify_inclusion
     from .note import Checkpoint
     from .recalls import DrillResult, RecallResult, drill, recall
-    from .trace import Trace, trace
     from .verify import VerifyReport
+    from .views.tracing import Trace, trace
 
 __version__ = "0.1.0"
 
@@ -49,7 +49,7 @@ _EXPORTS = {
                      "SignedCheckpoint"), "ledger"),
     **dict.fromkeys(("verify_consistency", "verify_inclusion"), "merkle"),
     "Checkpoint": "note",
-    **dict.fromkeys(("Trace", "trace"), "trace"),
+    **dict.fromkeys(("Trace", "trace"), "views.tracing"),
     "VerifyReport": "verify",
 }
 

@@ -35,7 +35,7 @@ from .report import (
 )
 from .store.supply import SupplySql
 from .timeutil import format_utc, utcnow
-from .trace import Trace, trace
+from .views.tracing import Trace, trace
 
 __all__ = ["DrillResult", "RecallResult", "drill", "recall", "report_input"]
 

@@ -23,7 +23,10 @@ from .bulk import driver_cursor, insert_tuples, placeholder, select_where_in
 from .engine import WRITER_OPTION, make_engine, make_settled_engine, normalize_url
 from .schema import checkpoints, keys, locations, meta, nodes, parties, records
 
-__all__ = ["RECORD_COLUMNS", "Head", "Store"]
+__all__ = ["RECORD_COLUMNS", "Connection", "Head", "Store"]
+
+# ``Connection`` (what :meth:`Store.reader` yields) is named here for the type hints of
+# callers that hand it back to the store's reads and never run SQL on it themselves.
 
 T = TypeVar("T")
 
@@ -383,6 +386,15 @@ class Store:
         return {(int(lv), int(ix)): h for lv, ix, h in rows}
 
     # -- checkpoints ----------------------------------------------------------
+    def version_sql(self) -> str:
+        """A statement without parameters answering ``(last seq, newest signed checkpoint
+        size)``, NULL for none: two primary-key lookups (an index's last entry each),
+        compiled for this store's dialect, for a caller that polls it on a raw driver
+        connection to tell cheaply whether the ledger has changed."""
+        statement = select(select(func.max(records.c.seq)).scalar_subquery(),
+                           select(func.max(checkpoints.c.size)).scalar_subquery())
+        return str(statement.compile(dialect=self.engine.dialect))
+
     def insert_checkpoint(self, conn: Connection, size: int, root: bytes, note: str,
                           created_at: str) -> None:
         conn.execute(checkpoints.insert().values(size=size, root=root, note=note,
@@ -425,6 +437,15 @@ class Store:
             rows.extend(dict(r) for r in conn.execute(
                 select(records).where(records.c.seq.in_(part)).order_by(records.c.seq)).mappings())
         return rows
+
+    def stalls_in(self, conn: Connection, market: str) -> list[dict[str, Any]]:
+        """The stalls whose parent is ``market``, by id: ``id``, ``name`` and ``details``
+        (the parsed JSON) of each."""
+        rows = conn.execute(select(locations.c.id, locations.c.name, locations.c.details)
+                            .where(locations.c.parent == market, locations.c.type == "stall")
+                            .order_by(locations.c.id)).mappings()
+        return [{"id": r["id"], "name": r["name"], "details": json.loads(r["details"])}
+                for r in rows]
 
     def child_locations(self, conn: Connection, parent: str) -> list[Location]:
         rows = conn.execute(select(locations).where(locations.c.parent == parent)

@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, select
-
-from .errors import ValidationError
-from .store.schema import locations, test_results
+from ..errors import ValidationError
+from ..store.tests import TestsSql
 
 if TYPE_CHECKING:
-    from .ledger import Ledger
+    from ..ledger import Ledger
 
 __all__ = ["TARGETS", "DayFigures", "Kpi", "kpi"]
 
@@ -115,20 +113,11 @@ def kpi(ledger: Ledger, *, population: int, year: int, market: str | None = None
                               field="population")
     if not 2000 <= year <= 2100:
         raise ValidationError(f"expected a year like 2026, got {year}", field="year")
-    t = test_results
-    closed = t.c.follow_up.in_(CLOSED)
-    query = (select(t.c.day, t.c.kind, t.c.result, t.c.residue, closed.label("closed"),
-                    func.count().label("n"))
-             .where(and_(t.c.day >= f"{year}-01-01", t.c.day <= f"{year}-12-31"))
-             .group_by(t.c.day, t.c.kind, t.c.result, t.c.residue, closed))
-    if market is not None:
-        stalls = select(locations.c.id).where(locations.c.parent == market)
-        query = query.where(t.c.stall.in_(stalls))
     counts = {"batches": 0, "residue": 0, "rapid": 0, "lab": 0, "passed": 0, "failed": 0,
               "suspect": 0, "no_limit": 0, "followed_up": 0}
     days: dict[str, list[int]] = {}
     with ledger.store.reader() as conn:
-        rows = conn.execute(query).all()
+        rows = TestsSql.year_counts(conn, year, closed=CLOSED, market=market)
     for day, kind, result, residue, is_closed, n in rows:
         day_acc = days.setdefault(day, [0, 0, 0])
         counts["batches"] += n

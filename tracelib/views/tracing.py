@@ -18,16 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
-
-from . import canonical
-from .errors import NotFoundError
-from .quantity import format_micro
-from .store.supply import SupplySql
-from .timeutil import parse_rfc3339
+from .. import canonical
+from ..errors import NotFoundError
+from ..quantity import format_micro
+from ..store.supply import SupplySql
+from ..timeutil import parse_rfc3339
 
 if TYPE_CHECKING:
-    from .ledger import Ledger
+    from ..ledger import Ledger
+    from ..store import Connection
 
 __all__ = ["Hop", "LocationTotals", "Origin", "Trace", "trace"]
 
