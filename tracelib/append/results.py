@@ -20,8 +20,8 @@ from sqlalchemy import Connection
 
 from ..limit_tables import active_table
 from ..standards.limits import LimitsTable
-from ..store.results import ResultsSql
 from ..store.states import FollowUp
+from ..store.tests import TestsSql
 
 __all__ = ["RESULT_COLUMNS", "TestResults"]
 
@@ -57,7 +57,7 @@ class TestResults:
         wanted = sorted({lot for lot in lots if lot not in self._open})
         for lot in wanted:
             self._open[lot] = {}
-        for seq, lot, stall in ResultsSql.open_follow_ups(self.conn, wanted):
+        for seq, lot, stall in TestsSql.open_follow_ups(self.conn, wanted):
             self._open[lot][seq] = stall
 
     def _open_of(self, lot: str) -> dict[int, str | None]:
@@ -93,6 +93,6 @@ class TestResults:
         return sorted(places)
 
     def flush(self) -> None:
-        ResultsSql.write(self.conn, RESULT_COLUMNS, [tuple(r) for r in self._rows],
+        TestsSql.write(self.conn, RESULT_COLUMNS, [tuple(r) for r in self._rows],
                              self._closes)
         self._rows, self._buffered, self._closes = [], {}, []

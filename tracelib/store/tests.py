@@ -1,5 +1,7 @@
 """SQL for the test index (``test_results``): rapid tests and lab results, as the stall and
-lot pages, the market board, the KPI report and the CLI read them."""
+lot pages, the market board, the KPI report and the CLI read them, and as the append engine
+writes them (new rows per chunk, open follow-ups read per lot and closed in one
+executemany)."""
 
 from __future__ import annotations
 
@@ -8,15 +10,19 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
+from .bulk import insert_tuples, placeholder, select_where_in
 from .schema import locations, test_results
+from .states import FollowUp
 
 __all__ = ["TestsSql"]
 
 _IN_CHUNK = 500  # bound on IN-list sizes
+_CLOSE_SQL = "UPDATE test_results SET follow_up = {m}, follow_up_seq = {m} WHERE seq = {m}"
 
 
 class TestsSql:
-    """Parameterized reads of ``test_results``. Each row is a plain dict of its columns."""
+    """Parameterized statements on ``test_results``. Each row read is a plain dict of its
+    columns."""
 
     __test__ = False  # not a pytest test class, whatever its name
 
@@ -89,3 +95,21 @@ class TestsSql:
             stalls = select(locations.c.id).where(locations.c.parent == market)
             query = query.where(t.c.stall.in_(stalls))
         return [tuple(row) for row in conn.execute(query).all()]
+
+    # -- the append engine's statements ----------------------------------------
+    @staticmethod
+    def open_follow_ups(conn: Connection, lots: Sequence[str]) -> list[tuple[int, str, str | None]]:
+        """(seq, lot, stall) of every result of ``lots`` whose follow-up is open."""
+        return [(int(row["seq"]), row["lot"], row["stall"])
+                for row in select_where_in(conn, test_results, "lot", lots,
+                                           columns=("seq", "lot", "stall"),
+                                           also={"follow_up": FollowUp.OPEN})]
+
+    @staticmethod
+    def write(conn: Connection, columns: Sequence[str], rows: list[tuple[Any, ...]],
+              closes: list[tuple[str, int, int]]) -> None:
+        """Insert new result rows (values in ``columns`` order) and close follow-ups:
+        ``closes`` holds (status, closing seq, result seq)."""
+        insert_tuples(conn, test_results, tuple(columns), rows)
+        if closes:
+            conn.exec_driver_sql(_CLOSE_SQL.format(m=placeholder(conn)), closes)

@@ -3,13 +3,11 @@ first, and the tree head the shown records are proven against."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import canonical
-
-if TYPE_CHECKING:
-    from ..ledger import Ledger
-    from ..store import Connection
+from ..ledger import Ledger
+from ..store import Connection
 
 # Where a record's inclusion proof is served (the service's API); ``{seq}`` and ``{size}``.
 DEFAULT_PROOF_URL = "/api/v1/proofs/inclusion/{seq}?size={size}"

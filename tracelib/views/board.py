@@ -4,14 +4,12 @@ imports Flask."""
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import NotFoundError
+from ..ledger import Ledger
 from ..store.tests import TestsSql
 from ._shared import newest_first, test_row
-
-if TYPE_CHECKING:
-    from ..ledger import Ledger
 
 __all__ = ["board_view"]
 

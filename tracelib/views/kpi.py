@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import ValidationError
+from ..ledger import Ledger
+from ..store.states import FollowUp
 from ..store.tests import TestsSql
-
-if TYPE_CHECKING:
-    from ..ledger import Ledger
 
 __all__ = ["TARGETS", "DayFigures", "Kpi", "kpi"]
 
@@ -26,7 +25,6 @@ TARGETS = {"batches_per_1000": Decimal(4), "residue_batches_per_1000": Decimal(2
            "pass_rate": Decimal(98), "follow_up_rate": Decimal(100)}
 PASSED = ("negative", "pass")
 FAILED = ("positive", "fail")
-CLOSED = ("lab_confirmed", "cleared", "released", "disposed")
 
 
 @dataclass(frozen=True)
@@ -117,7 +115,7 @@ def kpi(ledger: Ledger, *, population: int, year: int, market: str | None = None
               "suspect": 0, "no_limit": 0, "followed_up": 0}
     days: dict[str, list[int]] = {}
     with ledger.store.reader() as conn:
-        rows = TestsSql.year_counts(conn, year, closed=CLOSED, market=market)
+        rows = TestsSql.year_counts(conn, year, closed=FollowUp.CLOSED, market=market)
     for day, kind, result, residue, is_closed, n in rows:
         day_acc = days.setdefault(day, [0, 0, 0])
         counts["batches"] += n

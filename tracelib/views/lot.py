@@ -3,15 +3,13 @@ it is, its tests, and the inclusion proofs of what it shows. None of this import
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..ledger import Ledger
 from ..store.supply import SupplySql
 from ..store.tests import TestsSql
 from ._shared import DEFAULT_PROOF_URL, head, lab_row, newest_first, test_row
 from .tracing import trace
-
-if TYPE_CHECKING:
-    from ..ledger import Ledger
 
 __all__ = ["DEFAULT_PROOF_URL", "lot_view"]
 

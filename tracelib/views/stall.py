@@ -28,18 +28,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..directory import Location
 from ..errors import NotFoundError
+from ..ledger import Ledger
 from ..quantity import format_micro
+from ..store import Connection
+from ..store.states import FollowUp
 from ..store.supply import SupplySql
 from ..store.tests import TestsSql
 from ._shared import DEFAULT_PROOF_URL, event_data, head, lab_row, newest_first, test_row
-
-if TYPE_CHECKING:
-    from ..directory import Location
-    from ..ledger import Ledger
-    from ..store import Connection
 
 __all__ = ["DEFAULT_PROOF_URL", "StandingRules", "stall_view"]
 
@@ -112,7 +111,7 @@ def _record(conn: Connection, stall_id: str, today: date, rules: StandingRules,
     if tests:
         exact = Decimal(tests - len(failed)) * 100 / Decimal(tests)
         rate = exact.quantize(Decimal("0.1"), rounding=ROUND_DOWN)
-    open_failures = sum(1 for _, follow_up in failed if follow_up == "held")
+    open_failures = sum(1 for _, follow_up in failed if follow_up == FollowUp.OPEN)
     if open_failures or (rules.black_on_any_failure and failed):
         standing = "black"
     elif (tests >= rules.red_min_tests and rate is not None

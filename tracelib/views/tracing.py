@@ -16,17 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import canonical
 from ..errors import NotFoundError
+from ..ledger import Ledger
 from ..quantity import format_micro
+from ..store import Connection
 from ..store.supply import SupplySql
 from ..timeutil import parse_rfc3339
-
-if TYPE_CHECKING:
-    from ..ledger import Ledger
-    from ..store import Connection
 
 __all__ = ["Hop", "LocationTotals", "Origin", "Trace", "trace"]
 
