@@ -132,7 +132,7 @@ def _operator_append(env: Env, ledger: Ledger, event_id: str, data: dict[str, An
 
 
 class _Signer:
-    """Signs unsigned events with the actor's local key (CONTRACT.md "Signature")."""
+    """Signs unsigned events with the actor's local key (docs/contract.md "Signature")."""
 
     def __init__(self, keystore: Keystore, ledger: Ledger) -> None:
         self.keystore = keystore

@@ -52,7 +52,7 @@ Generated from the event schemas by `scripts/gen_event_docs.py`: the envelope fr
 hand: run `make docs`.
 
 An event is one JSON object, one hop of a lot, signed by the party that did it; a file of them
-is JSON Lines. This page is data contract v1 (`CONTRACT.md`): fields may be added, never
+is JSON Lines. This page is data contract v1 ([contract.md](contract.md)): fields may be added, never
 renamed or dropped. Floats, `NaN`, `Infinity` and duplicate keys are rejected, so quantities,
 temperatures and readings are decimal strings. The signed and stored bytes are the RFC 8785
 canonical form of the event as sent, without `sig` (defaults such as `inputs: []` are not

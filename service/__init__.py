@@ -1,7 +1,7 @@
 """tracelib's Flask service (installed as ``tracelib_service``): the API, the stall and lot
 pages a shopper's scan opens, placard QR codes and the market board.
 
-Thin by design (DESIGN.md §2): parse, call tracelib, render.
+Thin by design: parse, call tracelib, render.
 """
 
 from __future__ import annotations

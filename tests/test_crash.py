@@ -1,4 +1,4 @@
-"""A crash mid-batch leaves no partial batch (DESIGN.md §3 "One writer").
+"""A crash mid-batch leaves no partial batch (one writer: appends are serialized).
 
 A child process appends a big batch in one transaction and is SIGKILLed (with its
 signature-checking pool) after the first chunk is inserted but before the commit.

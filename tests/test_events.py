@@ -1,4 +1,4 @@
-"""The event envelope (CONTRACT.md "Event"): every malformed input is a ValidationError
+"""The event envelope (docs/contract.md "Event"): every malformed input is a ValidationError
 whose ``field`` names the offending field, and ``ledger.append`` reports the input line
 and stores nothing."""
 

@@ -1,4 +1,4 @@
-"""Tests for tracelib.report: the recall-drill report folder (DESIGN §1 job 4, §6 FSMA 204).
+"""Tests for tracelib.report: the recall-drill report folder (FSMA 204, 21 CFR 1.1300ff).
 
 One hand-built drill: farm → abattoir → cold store → wholesale market → 2 markets → 120 stalls,
 one stall on hold, one temperature excursion, and hostile names (markup, a spreadsheet formula,

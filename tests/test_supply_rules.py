@@ -1,4 +1,4 @@
-"""Supply-chain rules enforced at append (DESIGN.md §4, tracelib/kinds/supply.py).
+"""Supply-chain rules enforced at append (docs/contract.md "Kinds", the modules of tracelib/kinds/).
 
 Every rejection must name the field, store nothing (ledger size, the supply indexes and
 every lot's trace unchanged) and leave a ledger that verifies. Each table also carries

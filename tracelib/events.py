@@ -34,7 +34,7 @@ from .timeutil import parse_rfc3339, to_micros
 __all__ = ["Event", "LotQuantity", "Signature", "sign_event"]
 
 _id = id_field()
-# CONTRACT: qty is a decimal string > 0 ("12.50"); at most 12 digits before and 6 after the
+# docs/contract.md "Event": qty is a decimal string > 0 ("12.50"); at most 12 digits before and 6 after the
 # point, so every quantity is an exact integer count of micro-units in the indexes.
 _QTY = re.compile(r"\A(?:0|[1-9]\d{0,11})(?:\.\d{1,6})?\Z")
 _KEY_ID = r"\A[0-9a-f]{16}\Z"
@@ -47,7 +47,7 @@ _SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class LotQuantities(fields.Field[list[dict[str, str]]]):
-    """A list of ``{lot, qty, unit}`` (CONTRACT.md ``inputs`` / ``outputs``).
+    """A list of ``{lot, qty, unit}`` (docs/contract.md ``inputs`` / ``outputs``).
 
     One field instead of a nested schema per item: the envelope is validated for
     every appended event, and nested marshmallow schemas cost more than the
@@ -86,7 +86,7 @@ def _lot_quantity_problem(item: Any) -> dict[str, list[str]] | list[str] | None:
 
 
 class _SigSchema(Schema):
-    """CONTRACT.md "Signature": ``{key, value}``."""
+    """docs/contract.md "Signature": ``{key, value}``."""
 
     class Meta:
         unknown = RAISE
@@ -102,7 +102,7 @@ class _SigSchema(Schema):
 
 
 class EnvelopeSchema(Schema):
-    """CONTRACT.md "Event": required id, kind, time, actor, location, data."""
+    """docs/contract.md "Event": required id, kind, time, actor, location, data."""
 
     class Meta:
         unknown = RAISE
@@ -196,7 +196,7 @@ class Event:
 
     @classmethod
     def from_dict(cls, doc: Any) -> Event:
-        """Validate a wire-form event (CONTRACT.md) and return it; ValidationError names the field."""
+        """Validate a wire-form event (docs/contract.md) and return it; ValidationError names the field."""
         loaded, moment, body, sig = cls.validate(doc)
         return cls.assemble(loaded, moment, body, sig)
 
@@ -280,7 +280,7 @@ class Event:
             None if self.sig is None else (self.sig.key, self.sig.value), self.body)
 
     def to_dict(self) -> dict[str, Any]:
-        """The wire form (CONTRACT.md), with ``sig`` when signed."""
+        """The wire form (docs/contract.md), with ``sig`` when signed."""
         doc: dict[str, Any] = canonical.loads(self.body)
         if self.sig is not None:
             doc["sig"] = self.sig.to_dict()

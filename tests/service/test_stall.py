@@ -29,7 +29,7 @@ TODAY = date(2026, 11, 22)
 
 def test_scan_json_has_the_contract_shape(scene: Scene) -> None:
     view = stall_view(scene.ledger, STALL, today=TODAY)
-    # CONTRACT.md "Scan JSON": these keys, with these shapes (more are additive).
+    # docs/contract.md "Scan JSON": these keys, with these shapes (more are additive).
     assert {"stall", "on_hand", "tests", "holds", "checkpoint"} <= view.keys()
     assert {"id", "name", "market", "licences"} <= view["stall"].keys()
     assert view["stall"]["id"] == STALL
@@ -47,7 +47,7 @@ def test_scan_json_has_the_contract_shape(scene: Scene) -> None:
     assert beans["origin"]["certificate"]["no"] == "CERT-LOT-CP-0001"
     assert beans["origin"]["certificate"]["origin_place"] == "重庆市云阳县红狮镇"
     assert by_lot["LOT-QC-0002"]["held"] is True
-    # today's tests only (not yesterday's), newest first, with the CONTRACT fields
+    # today's tests only (not yesterday's), newest first, with the fields of docs/contract.md
     assert [t["event"] for t in view["tests"]] == ["rt-pos", "rt-neg"]
     for test in view["tests"]:
         assert {"time", "item", "sample", "result", "rate"} <= test.keys()

@@ -1,4 +1,4 @@
-"""The figures a demonstration city is judged by (DESIGN.md §5), from the test index:
+"""The figures a demonstration city is judged by (国家食品安全示范城市评价细则, 2023版), from the test index:
 
 * batches tested per 1,000 residents a year (target ≥ 4);
 * pesticide and veterinary-drug residue batches per 1,000 residents (target ≥ 2);

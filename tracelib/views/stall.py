@@ -1,8 +1,8 @@
 """What a shopper's scan shows: a stall, a lot, a market's board.
 
-:func:`stall_view` answers the QR code at a market stall (DESIGN.md §1 job 2: "at payment
+:func:`stall_view` answers the QR code at a market stall (小家大市一码通: "at payment
 the shopper sees the stall, the origin of what it sells, and its pesticide-residue
-results"). Its output is the CONTRACT.md "Scan JSON" shape, with additive fields:
+results"). Its output is the docs/contract.md "Scan JSON" shape, with additive fields:
 
 * ``stall``: ``id``, ``name``, ``market`` (the parent location), ``licences``
   ``{business, food}`` (亮证亮照); additive ``number``, ``market_name``, ``holder``.
@@ -127,7 +127,7 @@ def _record(conn: Connection, stall_id: str, today: date, rules: StandingRules,
 def stall_view(ledger: Ledger, stall_id: str, *, today: date,
                rules: StandingRules = DEFAULT_RULES,
                proof_url: str = DEFAULT_PROOF_URL) -> dict[str, Any]:
-    """The scan JSON of ``stall_id`` (CONTRACT.md "Scan JSON", plus additive fields).
+    """The scan JSON of ``stall_id`` (docs/contract.md "Scan JSON", plus additive fields).
 
     Raises NotFoundError for an unknown location or one that is not a stall.
     """

@@ -8,7 +8,7 @@ Forward: the lot and every lot made from it, with quantities per location and un
 received, sold, on hand — from the stock index kept in the append transaction (mass
 balance makes them exact).
 
-The JSON shape is CONTRACT.md "tracelib trace LOT --json".
+The JSON shape is docs/contract.md "Trace JSON".
 """
 
 from __future__ import annotations
