@@ -86,7 +86,7 @@ def test_standing_black_while_a_failure_is_open(scene: Scene) -> None:
 
 
 def test_standing_red_after_enough_clean_tests(scene: Scene) -> None:
-    # A negative retest releases the held lot and closes its follow-up (tracelib.kinds.testing).
+    # A negative retest releases the held lot and closes its follow-up (tracelib.kinds.rapid_test).
     scene.rapid("LOT-QC-0002", "0.700", sample="青菜", retest=True,
                 time="2026-11-22T09:00:00+08:00")
     view = stall_view(scene.ledger, STALL, today=TODAY)
