@@ -22,7 +22,7 @@ from .ids import known
 from .qr import Placard, placard_png, placard_svg
 from .scan_counts import count_scan
 
-__all__ = ["StallAnswers", "StallPages", "bp", "proof_template", "stall_pages"]
+__all__ = ["PROOF_PATH", "StallAnswers", "StallPages", "bp", "proof_template", "stall_pages"]
 
 bp = Blueprint("scan", __name__)
 
@@ -31,8 +31,13 @@ _PAY = re.compile(r"\A[^\x00-\x1f\x7f-\x9f]{1,64}\Z")
 _VARY = ("Accept", "Accept-Language")
 
 
+#: Where the API serves a record's inclusion proof, below the app's root; ``{seq}`` and
+#: ``{size}`` are filled in per record by the views.
+PROOF_PATH = "/api/v1/proofs/inclusion/{seq}?size={size}"
+
+
 def proof_template() -> str:
-    return request.script_root + "/api/v1/proofs/inclusion/{seq}?size={size}"
+    return request.script_root + PROOF_PATH
 
 
 @dataclass
@@ -175,7 +180,8 @@ def _placard(stall: str) -> Placard:
     place = ledger().location(known(stall, "stall"))
     view_ok = place is not None and place.type == "stall"
     if not view_ok:
-        stall_view(ledger(), stall, today=service().today())  # raises the right NotFoundError
+        stall_view(ledger(), stall, today=service().today(),
+                   proof_url=proof_template())  # raises the right NotFoundError
     assert place is not None
     base = current_app.config.get("PUBLIC_URL")
     if base:

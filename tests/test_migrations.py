@@ -18,6 +18,7 @@ from tracelib.ledger import Ledger
 from tracelib.store.schema import test_results
 from tracelib.store.supply import StockRow
 from tracelib.views.stall import stall_view
+from tracelib_service.stall import PROOF_PATH
 
 _HOLD_SEQ = StockRow.COLUMNS.index("hold_seq")
 
@@ -105,7 +106,7 @@ def test_0006_to_0008_rebuild_older_sqlite_tables_with_their_rows(tmp_path: Path
     assert {"ix_stock_on_hand", "ix_test_results_lot_follow_up", "ix_test_results_day_figures",
             "ix_test_results_stall_day"} <= indexes
     assert not {"ix_test_results_lot", "ix_test_results_day", "ix_stock_location"} & indexes
-    view = stall_view(ledger, "stall-a01", today=NOW.date())
+    view = stall_view(ledger, "stall-a01", today=NOW.date(), proof_url=PROOF_PATH)
     assert [h["lot"] for h in view["holds"]] == ["LOT-M-1"]
     assert ledger.verify().ok
     ledger.store.migrate()  # a second run changes nothing
@@ -172,7 +173,7 @@ def test_0008_keys_stock_by_lot_seq_and_lots_by_rowid_keeping_every_row(db_url: 
         indexes = {i["name"] for i in inspect(conn).get_indexes("stock")}
         assert "ix_stock_on_hand" in indexes and "ix_stock_location" not in indexes
     assert supply_snapshot(ledger) == before
-    view = stall_view(ledger, "stall-a01", today=NOW.date())
+    view = stall_view(ledger, "stall-a01", today=NOW.date(), proof_url=PROOF_PATH)
     assert [h["lot"] for h in view["holds"]] == ["LOT-M-1"]
     assert [s["lot"] for s in view["on_hand"]] == ["LOT-M-1", "LOT-M-2"]
     # The ledger goes on from the new shape: the held lot cannot be sold, the other can.

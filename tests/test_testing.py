@@ -15,6 +15,7 @@ from tests.helpers import Network, origin_event
 from tracelib.errors import ValidationError
 from tracelib.views.kpi import kpi
 from tracelib.views.stall import stall_view
+from tracelib_service.stall import PROOF_PATH
 
 ENZYME = {"item": "有机磷和氨基甲酸酯类农药", "method": "GB/T 5009.199-2003", "tester": "王芳"}
 
@@ -51,7 +52,7 @@ def test_positive_holds_retest_releases_and_the_stall_shows_it(network: Network)
     ledger = network.ledger
     stock_at_stall(network, "LOT-T-1")
     ledger.append([rapid(network, "LOT-T-1", "0.300")], now=NOW)  # 62.50 % positive
-    view = stall_view(ledger, "stall-a01", today=NOW.date())
+    view = stall_view(ledger, "stall-a01", today=NOW.date(), proof_url=PROOF_PATH)
     assert [h["lot"] for h in view["holds"]] == ["LOT-T-1"]
     assert view["tests"][0]["result"] == "positive" and view["tests"][0]["rate"] == "62.50"
     size = ledger.size
@@ -60,7 +61,7 @@ def test_positive_holds_retest_releases_and_the_stall_shows_it(network: Network)
     assert raised.value.field == "inputs[0].lot" and ledger.size == size
     ledger.append([rapid(network, "LOT-T-1", "0.760", retest=True,
                          time="2026-11-22T08:30:00+08:00")], now=NOW)  # 5.00 % negative
-    assert stall_view(ledger, "stall-a01", today=NOW.date())["holds"] == []
+    assert stall_view(ledger, "stall-a01", today=NOW.date(), proof_url=PROOF_PATH)["holds"] == []
     ledger.append([sale(network, "LOT-T-1")], now=NOW)
     assert ledger.verify().ok
 
@@ -76,7 +77,7 @@ def test_hold_retest_release_and_sale_in_one_batch_see_each_other(network: Netwo
                          time="2026-11-22T08:30:00+08:00"),
                    sale(network, "LOT-T-9")], now=NOW)
     assert ledger.size == before + 3
-    tests = stall_view(ledger, "stall-a01", today=NOW.date())["tests"]
+    tests = stall_view(ledger, "stall-a01", today=NOW.date(), proof_url=PROOF_PATH)["tests"]
     assert sorted(t["result"] for t in tests) == ["negative", "positive"]
     figures = kpi(ledger, population=1000, year=2026)
     assert (figures.failed, figures.followed_up) == (1, 1)

@@ -17,9 +17,9 @@ from tests.service.conftest import STALL, Scene
 from tracelib import merkle
 from tracelib.errors import NotFoundError
 from tracelib.keys import Keystore, SigningKey
-from tracelib.views.stall import DEFAULT_PROOF_URL, StandingRules, stall_view
+from tracelib.views.stall import StandingRules, stall_view
 from tracelib_service import create_app
-from tracelib_service.stall import StallAnswers, StallPages, stall_pages
+from tracelib_service.stall import PROOF_PATH, StallAnswers, StallPages, stall_pages
 from tracelib_service.tokens import issue_token
 
 TODAY = date(2026, 11, 22)
@@ -28,7 +28,7 @@ TODAY = date(2026, 11, 22)
 # -- library: tracelib.views.stall.stall_view -------------------------------------------------
 
 def test_scan_json_has_the_contract_shape(scene: Scene) -> None:
-    view = stall_view(scene.ledger, STALL, today=TODAY)
+    view = stall_view(scene.ledger, STALL, today=TODAY, proof_url=PROOF_PATH)
     # docs/contract.md "Scan JSON": these keys, with these shapes (more are additive).
     assert {"stall", "on_hand", "tests", "holds", "checkpoint"} <= view.keys()
     assert {"id", "name", "market", "licences"} <= view["stall"].keys()
@@ -61,7 +61,7 @@ def test_scan_json_has_the_contract_shape(scene: Scene) -> None:
 
 
 def test_proofs_of_shown_records_verify_against_the_checkpoint(scene: Scene) -> None:
-    view = stall_view(scene.ledger, STALL, today=TODAY)
+    view = stall_view(scene.ledger, STALL, today=TODAY, proof_url=PROOF_PATH)
     shown = {t["seq"] for t in view["tests"]} | {i["origin"]["seq"] for i in view["on_hand"]}
     assert shown <= {p["seq"] for p in view["proofs"]}
     root = bytes.fromhex(view["checkpoint"]["root"])
@@ -73,13 +73,13 @@ def test_proofs_of_shown_records_verify_against_the_checkpoint(scene: Scene) -> 
 
 def test_unknown_stall_and_non_stall_are_not_found(scene: Scene) -> None:
     with pytest.raises(NotFoundError, match="unknown stall"):
-        stall_view(scene.ledger, "stall-zz", today=TODAY)
+        stall_view(scene.ledger, "stall-zz", today=TODAY, proof_url=PROOF_PATH)
     with pytest.raises(NotFoundError, match="market, not a stall"):
-        stall_view(scene.ledger, "market-1", today=TODAY)
+        stall_view(scene.ledger, "market-1", today=TODAY, proof_url=PROOF_PATH)
 
 
 def test_standing_black_while_a_failure_is_open(scene: Scene) -> None:
-    record = stall_view(scene.ledger, STALL, today=TODAY)["record"]
+    record = stall_view(scene.ledger, STALL, today=TODAY, proof_url=PROOF_PATH)["record"]
     assert record == {"window_days": 30, "tests_30d": 3, "failed_30d": 1,
                       "pass_rate_30d": "66.6", "open_follow_ups": 1, "open_holds": 1,
                       "standing": "black"}
@@ -89,20 +89,21 @@ def test_standing_red_after_enough_clean_tests(scene: Scene) -> None:
     # A negative retest releases the held lot and closes its follow-up (tracelib.kinds.rapid_test).
     scene.rapid("LOT-QC-0002", "0.700", sample="青菜", retest=True,
                 time="2026-11-22T09:00:00+08:00")
-    view = stall_view(scene.ledger, STALL, today=TODAY)
+    view = stall_view(scene.ledger, STALL, today=TODAY, proof_url=PROOF_PATH)
     assert view["holds"] == [] and view["record"]["standing"] == "none"
     for day in range(1, 20):
         scene.rapid(None, "0.760", time=f"2026-11-{day:02d}T07:00:00+08:00")
     rules = StandingRules(red_min_tests=20, red_min_pass_rate=Decimal("95"))
-    record = stall_view(scene.ledger, STALL, today=TODAY, rules=rules)["record"]
+    record = stall_view(scene.ledger, STALL, today=TODAY, rules=rules, proof_url=PROOF_PATH)["record"]
     assert record["tests_30d"] == 23 and record["failed_30d"] == 1
     assert record["pass_rate_30d"] == "95.6" and record["standing"] == "red"
-    strict = stall_view(scene.ledger, STALL, today=TODAY)["record"]  # default: 100 %
+    strict = stall_view(scene.ledger, STALL, today=TODAY, proof_url=PROOF_PATH)["record"]  # default: 100 %
     assert strict["standing"] == "none"
-    assert stall_view(scene.ledger, STALL, today=TODAY,
-                      rules=StandingRules(black_on_any_failure=True))["record"]["standing"] == "black"
+    black = stall_view(scene.ledger, STALL, today=TODAY,
+                       rules=StandingRules(black_on_any_failure=True), proof_url=PROOF_PATH)
+    assert black["record"]["standing"] == "black"
     # the window moves: 40 days on, nothing is left in it
-    later = stall_view(scene.ledger, STALL, today=date(2027, 1, 1))["record"]
+    later = stall_view(scene.ledger, STALL, today=date(2027, 1, 1), proof_url=PROOF_PATH)["record"]
     assert later["tests_30d"] == 0 and later["pass_rate_30d"] is None
 
 
@@ -115,7 +116,7 @@ def test_recalled_lot_is_shown_as_held(scene: Scene) -> None:
     scene.add("operator", {"kind": "recall", "location": "operator.office",
                            "inputs": [{"lot": "LOT-CP-0001", "qty": "1", "unit": "kg"}],
                            "data": {"reason": "产地通报 农残超标"}})
-    view = stall_view(scene.ledger, STALL, today=TODAY)
+    view = stall_view(scene.ledger, STALL, today=TODAY, proof_url=PROOF_PATH)
     assert {"lot": "LOT-CP-0001", "reason": "产地通报 农残超标"}.items() <= \
         next(h for h in view["holds"] if h["lot"] == "LOT-CP-0001").items()
     assert all(item["held"] for item in view["on_hand"])
@@ -152,7 +153,7 @@ def test_page_in_english(client: FlaskClient) -> None:
 def test_same_url_gives_scan_json_to_programs(client: FlaskClient, scene: Scene) -> None:
     r = client.get(f"/s/{STALL}", headers={"Accept": "application/json"})
     assert r.status_code == 200 and r.mimetype == "application/json"
-    assert r.json == stall_view(scene.ledger, STALL, today=TODAY)
+    assert r.json == stall_view(scene.ledger, STALL, today=TODAY, proof_url=PROOF_PATH)
     assert "Accept" in r.headers["Vary"]
     api = client.get(f"/api/v1/stalls/{STALL}")
     assert api.json == r.json
@@ -258,7 +259,7 @@ def test_origins_match_trace_through_transforms(scene: Scene) -> None:
                                  {"lot": "LOT-DJ-0003", "qty": "5", "unit": "kg"}],
                       "outputs": [{"lot": "LOT-MIX-0004", "qty": "10", "unit": "kg"}],
                       "data": {"process": "merge", "product": "什锦豆角"}})
-    view = stall_view(scene.ledger, STALL, today=TODAY)
+    view = stall_view(scene.ledger, STALL, today=TODAY, proof_url=PROOF_PATH)
     for item in view["on_hand"]:
         expected = [o.lot for o in trace(scene.ledger, item["lot"], forward=False).origins]
         assert [o["lot"] for o in item["origins"]] == expected, item["lot"]
@@ -276,11 +277,12 @@ def test_lab_results_are_listed_and_a_failure_blacklists(client: FlaskClient,
     scene.add("market-1", lab)
     scene.add("market-1", {**lab, "time": "2026-11-21T15:00:00+08:00",
                            "data": {**lab["data"], "value": "0.2", "report_no": "YY-2026-002"}})
-    view = stall_view(scene.ledger, STALL, today=TODAY)
+    view = stall_view(scene.ledger, STALL, today=TODAY, proof_url=PROOF_PATH)
     assert [(r["result"], r["value_mg_kg"], r["limit_mg_kg"]) for r in view["lab_results"]] == [
         ("fail", "0.2", "0.05"), ("pass", "0.01", "0.05")]
     assert {p["seq"] for p in view["proofs"]} >= {r["seq"] for r in view["lab_results"]}
-    few = stall_view(scene.ledger, STALL, today=TODAY, rules=StandingRules(lab_results_limit=1))
+    few = stall_view(scene.ledger, STALL, today=TODAY, rules=StandingRules(lab_results_limit=1),
+                     proof_url=PROOF_PATH)
     assert len(few["lab_results"]) == 1
     html = client.get(f"/s/{STALL}").get_data(as_text=True)
     assert "实验室检测" in html and "毒死蜱" in html and "0.05 mg/kg" in html
@@ -321,7 +323,7 @@ def test_the_next_scan_after_an_append_shows_it(app: Flask, client: FlaskClient,
                              json=[{**SALE, "actor": STALL}])
         assert posted.status_code == 201, posted.json
     after = client.get(f"/s/{STALL}", headers=JSON).json
-    assert after != before and after == stall_view(scene.ledger, STALL, today=TODAY)
+    assert after != before and after == stall_view(scene.ledger, STALL, today=TODAY, proof_url=PROOF_PATH)
     assert shown in client.get(f"/s/{STALL}").get_data(as_text=True)
     assert shown in client.get(f"/s/{STALL}?lang=en").get_data(as_text=True)
 
@@ -405,7 +407,7 @@ def _answers(size: int) -> StallAnswers:
 
 def test_stall_cache_drops_the_least_recently_used_stall_only() -> None:
     pages = StallPages(limit=300)
-    keys = {s: (s, "2026-11-22", DEFAULT_PROOF_URL) for s in ("a", "b", "c", "d")}
+    keys = {s: (s, "2026-11-22", PROOF_PATH) for s in ("a", "b", "c", "d")}
     for s in "abc":
         pages.put(keys[s], _answers(100))
     assert pages.get(keys["a"], (1, 1)) is not None  # a scan of a: now the hottest
@@ -421,7 +423,7 @@ def test_stall_cache_drops_the_least_recently_used_stall_only() -> None:
 
 def test_stall_cache_answers_only_the_version_it_was_built_at() -> None:
     pages = StallPages(limit=1000)
-    key = ("a", "2026-11-22", DEFAULT_PROOF_URL)
+    key = ("a", "2026-11-22", PROOF_PATH)
     old = _answers(100)
     pages.put(key, old)
     assert pages.get(key, (2, 1)) is None  # the ledger grew
@@ -451,5 +453,5 @@ def test_a_page_rendered_from_the_kept_json_equals_one_rendered_from_the_view(
     client.get(f"/s/{STALL}", headers=JSON)  # kept: the JSON only, no page yet
     page = client.get(f"/s/{STALL}?lang={lang}").data
     with app.test_request_context(f"/s/{STALL}?lang={lang}"):
-        view = stall_view(scene.ledger, STALL, today=TODAY)
+        view = stall_view(scene.ledger, STALL, today=TODAY, proof_url=PROOF_PATH)
         assert page == render_template("stall.html", v=view, pay=None).encode("utf-8")

@@ -9,9 +9,6 @@ from .. import canonical
 from ..ledger import Ledger
 from ..store import Connection
 
-# Where a record's inclusion proof is served (the service's API); ``{seq}`` and ``{size}``.
-DEFAULT_PROOF_URL = "/api/v1/proofs/inclusion/{seq}?size={size}"
-
 
 def event_data(ledger: Ledger, conn: Connection, seqs: list[int]) -> dict[int, dict[str, Any]]:
     return {int(r["seq"]): canonical.loads(bytes(r["body"]))

@@ -8,13 +8,13 @@ from typing import Any
 from ..ledger import Ledger
 from ..store.supply import SupplySql
 from ..store.tests import TestsSql
-from ._shared import DEFAULT_PROOF_URL, head, lab_row, newest_first, test_row
+from ._shared import head, lab_row, newest_first, test_row
 from .tracing import trace
 
-__all__ = ["DEFAULT_PROOF_URL", "lot_view"]
+__all__ = ["lot_view"]
 
 
-def lot_view(ledger: Ledger, lot: str, *, proof_url: str = DEFAULT_PROOF_URL) -> dict[str, Any]:
+def lot_view(ledger: Ledger, lot: str, *, proof_url: str) -> dict[str, Any]:
     """The lot page: the lot, its origins with their certificates, the path from the
     origins to here (hops with temperatures and excursions, location names), where it is
     held, its tests, and the inclusion proofs of the shown records."""

@@ -38,9 +38,9 @@ from ..store import Connection
 from ..store.states import FollowUp
 from ..store.supply import SupplySql
 from ..store.tests import TestsSql
-from ._shared import DEFAULT_PROOF_URL, event_data, head, lab_row, newest_first, test_row
+from ._shared import event_data, head, lab_row, newest_first, test_row
 
-__all__ = ["DEFAULT_PROOF_URL", "StandingRules", "stall_view"]
+__all__ = ["StandingRules", "stall_view"]
 
 # Results that count as a failure on the record: a positive rapid test, a failed lab test.
 FAILED_RESULTS = ("positive", "fail")
@@ -126,7 +126,7 @@ def _record(conn: Connection, stall_id: str, today: date, rules: StandingRules,
 
 def stall_view(ledger: Ledger, stall_id: str, *, today: date,
                rules: StandingRules = DEFAULT_RULES,
-               proof_url: str = DEFAULT_PROOF_URL) -> dict[str, Any]:
+               proof_url: str) -> dict[str, Any]:
     """The scan JSON of ``stall_id`` (docs/contract.md "Scan JSON", plus additive fields).
 
     Raises NotFoundError for an unknown location or one that is not a stall.
