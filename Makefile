@@ -6,10 +6,10 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: demo test test-fast lint bench docs clean
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dev,postgres]'
+	$(PY) -m pip install --quiet -e '.[service,reports,postgres,test,bench,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -24,8 +24,9 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -m "not slow and not postgres"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check tracelib service cli tests bench
-	$(VENV)/bin/mypy --strict tracelib
+	$(VENV)/bin/ruff check tracelib service cli demonet tests bench scripts setup.py
+	$(VENV)/bin/mypy --strict tracelib demonet
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	bash scripts/ensure-postgres.sh

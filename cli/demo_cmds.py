@@ -6,7 +6,7 @@ import io
 
 import click
 
-from tracelib.demo.market import build_demo_market
+from tracelib_demo.market import build_demo_market
 
 from .context import Env
 from .ledger_cmds import pass_env, progress_bar
