@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast lint bench docs clean
+.PHONY: demo test test-fast lint bench lowest docs clean
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	bash scripts/ensure-postgres.sh
 	$(PY) -m bench
+
+# The lowest version of every dependency that pyproject.toml allows, in its own venv.
+lowest:
+	bash scripts/ensure-postgres.sh
+	bash scripts/check-lowest-deps.sh
 
 clean:
 	rm -rf $(VENV) demo build *.egg-info bench/work bench/results.json
