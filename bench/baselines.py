@@ -1,4 +1,4 @@
-"""Baselines, measured in the same run as the figures they anchor (DESIGN.md §7).
+"""Baselines, measured in the same run as the figures they anchor (docs/scaling.md).
 
 * raw single-core Ed25519 sign and verify (``cryptography``) on ~600-byte messages;
 * raw ``sqlite3`` batched insert of rows shaped like ledger records (WAL file,

@@ -213,7 +213,7 @@ def _append_stream(ctx: Context, label: str, ledger: Any, stream: Stream, op_key
         for batch in _iter_batches(stream.path, opts.batch):
             docs = [json.loads(line) for line in batch]
             t0 = time.perf_counter()
-            receipts = ledger.append(docs, now=now)
+            receipts = ledger.append(docs, now=now, pause_gc=True)
             spent = time.perf_counter() - t0
             if len(receipts) != len(docs):
                 raise BenchmarkError(f"append returned {len(receipts)} receipts for "
@@ -307,7 +307,7 @@ def all_lots(ledger: Any) -> list[str]:
 def _time_drills(ctx: Context, label: str, ledger: Any, sample: list[str]
                  ) -> tuple[list[float], list[float], list[Any]]:
     """Wall time of each drill() (ms), its own trace-only elapsed_ms, and the results."""
-    from tracelib.drill import drill
+    from tracelib.recalls import drill
 
     walls: list[float] = []
     inner: list[float] = []
@@ -327,7 +327,7 @@ def _time_reports(ctx: Context, label: str, ledger: Any, results: list[Any]
                   ) -> tuple[list[float], list[int], int]:
     """Wall time (ms) of report_input + write_drill_report per result, the CTE rows of
     each report, and the bytes written."""
-    from tracelib.drill import report_input
+    from tracelib.recalls import report_input
     from tracelib.report import write_drill_report
     from tracelib.timeutil import format_utc
 

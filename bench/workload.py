@@ -7,7 +7,7 @@ cached in the work folder keyed by N and seed, so reruns skip it.
 
 Only ``origin`` events for now (each commissions a new lot, so later
 mass-balance rules for other kinds cannot invalidate the workload). Each one
-carries a complete 食用农产品承诺达标合格证 (CONTRACT.md: ``certificate: {no,
+carries a complete 食用农产品承诺达标合格证 (docs/contract.md: ``certificate: {no,
 product, producer, origin_place, issued_at, commitments, basis}`` plus the
 producer's contact): about 600-660 bytes of canonical event (what is signed,
 hashed and stored), about 750 on the wire with its ``sig``.

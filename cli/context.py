@@ -1,4 +1,4 @@
-"""Where the CLI finds the ledger and the keystore (CONTRACT.md "CLI environment")."""
+"""Where the CLI finds the ledger and the keystore (docs/contract.md "CLI environment")."""
 
 from __future__ import annotations
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from tracelib.drill import drill as run_drill
-from tracelib.drill import recall as run_recall
+from tracelib.recalls import drill as run_drill
+from tracelib.recalls import recall as run_recall
 from tracelib.timeutil import parse_rfc3339, utcnow
-from tracelib.trace import trace as run_trace
+from tracelib.views.tracing import trace as run_trace
 
 from .context import Env
 from .extras import require
@@ -28,7 +28,7 @@ def _when(value: str | None, name: str) -> datetime | None:
 @click.option("--forward", "direction", flag_value="forward", help="Only downstream.")
 @click.option("--since", help="Only hops at or after this RFC 3339 time.")
 @click.option("--until", help="Only hops before this RFC 3339 time.")
-@click.option("--json", "as_json", is_flag=True, help="CONTRACT.md JSON instead of tables.")
+@click.option("--json", "as_json", is_flag=True, help="Trace JSON (data contract v1) instead of tables.")
 @pass_env
 def trace(env: Env, lot: str, direction: str | None, since: str | None, until: str | None,
           as_json: bool) -> None:

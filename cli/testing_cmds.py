@@ -15,11 +15,11 @@ from rich.table import Table
 
 from tracelib.errors import ValidationError
 from tracelib.events import sign_event
-from tracelib.kpi import kpi as compute_kpi
-from tracelib.kpi_chart import write_pass_rate_chart
 from tracelib.ledger import Ledger
-from tracelib.limits import explain, load_table
+from tracelib.limit_tables import explain, load_table
+from tracelib.report.kpi_chart import write_pass_rate_chart
 from tracelib.timeutil import parse_rfc3339, utcnow
+from tracelib.views.kpi import kpi as compute_kpi
 
 from .context import Env
 from .extras import require
@@ -100,13 +100,10 @@ def _append_signed(env: Env, ledger: Ledger, events: list[dict[str, Any]],
 
 
 def _show_result(ledger: Ledger, event_id: str) -> None:
-    from sqlalchemy import select
-
-    from tracelib.store.schema import test_results
+    from tracelib.store.tests import TestsSql
 
     with ledger.store.reader() as conn:
-        row = conn.execute(select(test_results).where(test_results.c.event_id == event_id)
-                           ).mappings().first()
+        row = TestsSql.by_event(conn, event_id)
     if row is not None:
         rate = f" rate {row['rate']} %" if row["rate"] else ""
         limit = f" limit {row['limit_mg_kg']} mg/kg" if row["limit_mg_kg"] else ""

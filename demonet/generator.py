@@ -3,7 +3,7 @@
 ``generate(NetworkSpec(...))`` builds a world (farms, a designated abattoir, an
 importer with its port and import cold store, a cold store, a wholesale market,
 farmers' markets and their stalls) and :meth:`GeneratedNetwork.events` walks it
-day by day, yielding signed event dicts (CONTRACT.md) in append order:
+day by day, yielding signed event dicts (docs/contract.md) in append order:
 
 * the operator's ``register`` events (every party, location and key);
 * each day, in time order: farms' ``origin`` certificates and the importer's

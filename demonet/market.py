@@ -50,7 +50,7 @@ def build_demo_market(db: str, keystore: str | Path, *, events: int = 20_000, se
     ledger = Ledger.create(db, operator_key=net.operator_key, operator=spec.operator,
                            operator_name="云阳县市场监督管理局")
     try:
-        ledger.append(net.events(), progress=progress)
+        ledger.append(net.events(), progress=progress, pause_gc=True)
         rng = random.Random(f"{seed}:tests")  # noqa: S311 - demo data, deterministic by seed
         counts = _rapid_tests(ledger, net.keys, today, rng)
         ledger.sign_checkpoint(net.operator_key)

@@ -1,7 +1,7 @@
 """tracelib's Flask service (installed as ``tracelib_service``): the API, the stall and lot
 pages a shopper's scan opens, placard QR codes and the market board.
 
-Thin by design (DESIGN.md §2): parse, call tracelib, render.
+Thin by design: parse, call tracelib, render.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "COUNT_SCANS": True,
     "STALL_CACHE_MB": 32,            # per worker: stall pages and scan JSON kept (LRU)
     "QR_LEVEL": "H",                 # error correction of placards: Q or H
-    "STANDING_WINDOW_DAYS": 30,      # 红黑榜 rules (tracelib.stall.StandingRules)
+    "STANDING_WINDOW_DAYS": 30,      # 红黑榜 rules (tracelib.views.stall.StandingRules)
     "STANDING_RED_MIN_TESTS": 20,
     "STANDING_RED_MIN_PASS_RATE": "100",
     "STANDING_BLACK_ON_ANY_FAILURE": False,
@@ -44,14 +44,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import api, board, lots, scan
+    from . import api, board, lots, stall
     from .extension import TracelibService
     from .i18n import current_lang, html_lang, t
     from .problems import register_error_handlers
 
     TracelibService(app)
     register_error_handlers(app)
-    for module in (scan, lots, board, api):
+    for module in (stall, lots, board, api):
         app.register_blueprint(module.bp)
 
     @app.context_processor

@@ -15,15 +15,15 @@ from werkzeug.exceptions import UnsupportedMediaType
 from tracelib import canonical
 from tracelib.errors import NotFoundError, SignatureError, ValidationError
 from tracelib.events import flatten_messages, sign_event
-from tracelib.stall import stall_view
-from tracelib.trace import trace
+from tracelib.views.stall import stall_view
+from tracelib.views.tracing import trace
 
 from .extension import ledger, service
 from .httputil import conditional, json_response
 from .ids import known, nul_path
 from .openapi import openapi_document
 from .problems import BadInput, Forbidden
-from .scan import proof_template
+from .stall import proof_template
 from .tokens import authenticate
 
 __all__ = ["bp"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, render_template
 
-from tracelib.stall import board_view
+from tracelib.views.board import board_view
 
 from .extension import ledger, service
 from .httputil import conditional, json_response, wants_json_body

@@ -14,13 +14,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, current_app
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
 from tracelib.keys import Keystore
 from tracelib.ledger import Ledger
-from tracelib.stall import StandingRules
+from tracelib.store import Store
 from tracelib.store.engine import WRITER_OPTION, default_keystore, make_engine, normalize_url
-from tracelib.store.schema import checkpoints, records
+from tracelib.views.stall import StandingRules
 
 from .state import create_tables
 
@@ -36,12 +36,6 @@ def _zone(name: str) -> tzinfo:
         if name in ("Asia/Shanghai", "Asia/Chongqing", "PRC"):
             return CHINA  # no tz database on this machine: China has no DST
         raise
-
-
-# The ledger's version: its last seq and its newest signed checkpoint, two primary-key
-# lookups (an index's last entry each), compiled once per dialect (no parameters).
-_VERSION = select(select(func.max(records.c.seq)).scalar_subquery(),
-                  select(func.max(checkpoints.c.size)).scalar_subquery())
 
 
 class LedgerWatch:
@@ -61,9 +55,9 @@ class LedgerWatch:
     in a forked child and after a database error (one retry).
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._sql = str(_VERSION.compile(dialect=engine.dialect))
+    def __init__(self, store: Store) -> None:
+        self._engine = store.engine
+        self._sql = store.version_sql()  # the last seq and the newest checkpoint, no parameters
         self._lock = threading.Lock()
         self._conn: Any = None  # a detached DBAPI connection, owned by this process
         self._pid = 0
@@ -127,7 +121,7 @@ class TracelibService:
     def init_app(self, app: Flask) -> None:
         db = str(app.config["DB"])
         self.ledger = Ledger.open(db)
-        self.watch = LedgerWatch(self.ledger.store.engine)
+        self.watch = LedgerWatch(self.ledger.store)
         self.keystore = Keystore(app.config.get("KEYSTORE") or default_keystore(db))
         state = app.config.get("SERVICE_DB") or db
         if normalize_url(state) == self.ledger.store.url:

@@ -18,7 +18,7 @@ _CONDITIONS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH",
 
 
 def wants_json_body() -> bool:
-    """The same URL serves HTML to a phone and JSON to a program (DESIGN.md §6)."""
+    """The same URL serves HTML to a phone and JSON to a program (content negotiation, RFC 9110 §12)."""
     if request.args.get("format") == "json":
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"],

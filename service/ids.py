@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 from tracelib.errors import NotFoundError
-from tracelib.events import ID_PATTERN, nul_path
+from tracelib.events import nul_path
+from tracelib.ids import ID_PATTERN
 
 __all__ = ["known", "nul_path"]
 

@@ -13,14 +13,14 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from werkzeug.exceptions import NotFound
 
 from tracelib.errors import NotFoundError
-from tracelib.stall import lot_view
 from tracelib.store.supply import SupplySql
-from tracelib.trace import trace
+from tracelib.views.lot import lot_view
+from tracelib.views.tracing import trace
 
 from .extension import ledger
 from .httputil import conditional, json_response, wants_json_body
 from .ids import known
-from .scan import proof_template
+from .stall import proof_template
 
 __all__ = ["bp", "gtin14", "linkset"]
 

@@ -115,7 +115,7 @@ def _schemas() -> dict[str, Any]:
                              minLength=1, maxLength=20,
                              pattern=UNIT)}},
         "Event": {
-            "type": "object", "description": "CONTRACT.md Event (data contract v1)",
+            "type": "object", "description": "Event ([contract v1](contract.md#event))",
             "required": ["id", "kind", "time", "actor", "location", "data"],
             "additionalProperties": False,
             "properties": {
@@ -183,7 +183,7 @@ def _schemas() -> dict[str, Any]:
                 "event": {**_ref("Event"), "description": "the event as signed, with its `sig`"},
                 "proof": _str("URL of the record's inclusion proof")}},
         "Trace": {
-            "type": "object", "description": "CONTRACT.md `tracelib trace LOT --json`",
+            "type": "object", "description": "Trace JSON ([contract v1](contract.md#trace-json))",
             "required": ["lot"],
             "properties": {
                 "lot": _str("the lot traced"),
@@ -194,7 +194,7 @@ def _schemas() -> dict[str, Any]:
                                "`lots` and `locations` with `received`, `sold`, `on_hand`, "
                                "`held` per location and unit (omitted with `direction=back`)"}}},
         "Scan": {
-            "type": "object", "description": 'CONTRACT.md "Scan JSON" (plus additive fields)',
+            "type": "object", "description": 'Scan JSON ([contract v1](contract.md#scan-json))',
             "required": ["stall", "on_hand", "tests", "holds", "checkpoint"],
             "properties": {
                 "stall": {"type": "object", "description":

@@ -2,7 +2,7 @@
 clients that ask for JSON, and as a Chinese (or English) HTML page for browsers.
 
 One handler for :class:`~werkzeug.exceptions.HTTPException`, one mapping the
-:class:`~tracelib.errors.TracelibError` subclasses to status codes (STYLE.md §8).
+:class:`~tracelib.errors.TracelibError` subclasses to status codes.
 """
 
 from __future__ import annotations

@@ -176,7 +176,7 @@ def child_env() -> dict[str, str]:
 
 
 def certificate(lot: str) -> dict[str, Any]:
-    """A complete origin certificate (CONTRACT.md ``origin``: 食用农产品承诺达标合格证)."""
+    """A complete origin certificate (docs/contract.md ``origin``: 食用农产品承诺达标合格证)."""
     return {"no": f"CERT-{lot}", "product": "豇豆", "producer": "云阳县红狮镇蔬菜合作社",
             "origin_place": "重庆市云阳县红狮镇", "issued_at": "2026-11-22T06:30:00+08:00",
             "commitments": ["no_banned_pesticides", "residues_within_limits"],
@@ -210,7 +210,7 @@ IMPORT_DOCS_FULL = {"customs_declaration": "CD-500120261122", "inspection_cert":
 
 
 def supply_certificate(lot: str, **over: Any) -> dict[str, Any]:
-    """A complete origin certificate (CONTRACT.md ``origin``) for ``lot``."""
+    """A complete origin certificate (docs/contract.md ``origin``) for ``lot``."""
     cert: dict[str, Any] = {
         "no": f"HGZ-{lot}", "product": "生猪", "producer": "云阳县红狮镇生猪养殖合作社",
         "origin_place": "重庆市云阳县红狮镇", "issued_at": "2026-11-20T05:00:00+08:00",
@@ -220,7 +220,7 @@ def supply_certificate(lot: str, **over: Any) -> dict[str, Any]:
 
 
 def lot_items(items: Any, unit: str = "kg") -> list[dict[str, str]]:
-    """``[("LOT", "10"), ("LOT2", "3", "head")]`` → CONTRACT ``inputs`` / ``outputs``."""
+    """``[("LOT", "10"), ("LOT2", "3", "head")]`` → docs/contract.md ``inputs`` / ``outputs``."""
     out = []
     for item in items:
         lot, qty, *rest = item

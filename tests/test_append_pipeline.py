@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
-from tracelib import _sigpool
 from tracelib._gcpause import cyclic_gc_paused
+from tracelib.append import CHUNK, pipeline
+from tracelib.append import sigpool as _sigpool
 from tracelib.errors import SignatureError, ValidationError
 from tracelib.events import Event
 from tracelib.keys import public_key_object
-from tracelib.ledger import CHUNK, Ledger
+from tracelib.ledger import Ledger
 
 from .helpers import Network, origin_event
 
@@ -81,31 +82,33 @@ def test_an_invalid_document_in_the_second_chunk_rejects_the_batch(network: Netw
     assert network.ledger.size == before
 
 
-def test_append_pauses_the_cyclic_collector_and_restores_it(network: Network) -> None:
+def test_append_pauses_the_cyclic_collector_only_when_asked_and_restores_it(
+        network: Network, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A library in someone else's process leaves their garbage collector alone unless the
+    caller opts in (``pause_gc=True``, as ``tracelib append`` does)."""
     seen: list[bool] = []
     ledger: Ledger = network.ledger
-    original = ledger._admit
+    original = pipeline._admit
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         seen.append(gc.isenabled())
         return original(*args, **kwargs)
 
-    ledger._admit = spy  # type: ignore[method-assign]
+    monkeypatch.setattr(pipeline, "_admit", spy)
+    assert gc.isenabled()
+    ledger.append([origin_event(network, "GC-0")], now=network.now)
+    assert seen == [True] and gc.isenabled()
+    ledger.append([origin_event(network, "GC-1")], now=network.now, pause_gc=True)
+    assert seen == [True, False] and gc.isenabled()
+    gc.disable()  # a caller that runs with the collector off keeps it off
     try:
-        assert gc.isenabled()
-        ledger.append([origin_event(network, "GC-1")], now=network.now)
-        assert seen == [False] and gc.isenabled()
-        gc.disable()  # a caller that runs with the collector off keeps it off
-        try:
-            ledger.append([origin_event(network, "GC-2")], now=network.now)
-            assert not gc.isenabled()
-        finally:
-            gc.enable()
-        with pytest.raises(ValidationError):  # and a failed append restores it too
-            ledger.append([{"kind": "nonsense"}], now=network.now)
-        assert gc.isenabled()
+        ledger.append([origin_event(network, "GC-2")], now=network.now, pause_gc=True)
+        assert not gc.isenabled()
     finally:
-        del ledger._admit
+        gc.enable()
+    with pytest.raises(ValidationError):  # and a failed append restores it too
+        ledger.append([{"kind": "nonsense"}], now=network.now, pause_gc=True)
+    assert gc.isenabled()
 
 
 def test_overlapping_pauses_re_enable_only_when_the_last_one_ends() -> None:

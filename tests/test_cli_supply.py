@@ -1,5 +1,5 @@
 """The command line end to end with click's CliRunner: init, keys, append of JSON Lines
-(signed from the local keystore), trace (CONTRACT.md JSON), recall, and exit codes
+(signed from the local keystore), trace (docs/contract.md "Trace JSON"), recall, and exit codes
 (0 ok, 1 rejected input or failed check, 2 usage)."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def ev(id: str, kind: str, actor: str, location: str, *, inputs: Any = (), outpu
     return doc
 
 
-# CONTRACT.md's example, hop by hop: 100 kg made, 12.5 reach the stall, 10 are sold.
+# The example of docs/contract.md "Trace JSON", hop by hop: 100 kg made, 12.5 reach the stall, 10 are sold.
 CHAIN = [
     ev("origin-1", "origin", "farm-1", "farm-1.field", outputs=[(LOT, "100")],
        time="2026-11-22T05:30:00+08:00", certificate=CERT, storage="chilled"),

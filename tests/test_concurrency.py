@@ -1,4 +1,4 @@
-"""Concurrent writers (DESIGN.md §3 "One writer"): processes appending at once never fork
+"""Concurrent writers (one writer: appends are serialized): processes appending at once never fork
 the chain, lose or repeat an event; the same events sent twice at once are stored once."""
 
 from __future__ import annotations

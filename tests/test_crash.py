@@ -1,4 +1,4 @@
-"""A crash mid-batch leaves no partial batch (DESIGN.md §3 "One writer").
+"""A crash mid-batch leaves no partial batch (one writer: appends are serialized).
 
 A child process appends a big batch in one transaction and is SIGKILLed (with its
 signature-checking pool) after the first chunk is inserted but before the commit.
@@ -20,7 +20,8 @@ import pytest
 
 from tests.conftest import NOW
 from tests.helpers import Network, child_env, origin_event, stored_event_ids, write_script
-from tracelib.ledger import CHUNK, Ledger
+from tracelib.append import CHUNK
+from tracelib.ledger import Ledger
 
 BATCH = 6_000  # six append chunks; the kill comes after the first
 KILL_AFTER_CHUNKS = 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -12,7 +13,7 @@ import pytest
 from marshmallow import INCLUDE, Schema, fields
 
 from tracelib.events import Event
-from tracelib.kinds import KINDS, KindSpec
+from tracelib.kinds import KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -73,11 +74,9 @@ def test_event_reference_documents_every_kind() -> None:
 
 
 def test_every_event_example_is_valid() -> None:
-    """One example per registered kind in docs/_events/examples.jsonl, each passing the
-    envelope and its kind's schema, and each shown in docs/events.md with the same bytes."""
-    examples = ROOT / "docs" / "_events" / "examples.jsonl"
-    written = [Event.from_json(line)
-               for line in examples.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """One example per registered kind (its KindSpec's), each passing the envelope and its
+    kind's schema, and each shown in docs/events.md with the same bytes."""
+    written = [Event.from_dict(spec.example) for spec in KINDS.values()]
     assert sorted(e.kind for e in written) == sorted(KINDS)
     text = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
     shown = [Event.from_json(block) for block in re.findall(r"```json\n(.*?)```", text, re.S)]
@@ -99,21 +98,21 @@ class _Described(_Open):
 
 def test_event_reference_refuses_an_undescribed_field(monkeypatch: pytest.MonkeyPatch) -> None:
     gen = _event_docs()
-    monkeypatch.setitem(KINDS, "sale", KindSpec("sale", "retail_selling", _Undescribed()))
+    monkeypatch.setitem(KINDS, "sale", replace(KINDS["sale"], data_schema=_Undescribed()))
     with pytest.raises(gen.DocsError, match=r"sale: field 'receipt' has no description"):
-        gen.render()
-
-
-def test_event_reference_refuses_a_field_described_twice(monkeypatch: pytest.MonkeyPatch) -> None:
-    gen = _event_docs()
-    monkeypatch.setitem(KINDS, "sale", KindSpec("sale", "retail_selling", _Described()))
-    monkeypatch.setitem(gen.DESCRIPTIONS, ("sale", "receipt"), "the receipt")
-    with pytest.raises(gen.DocsError, match=r"described in its schema and in DESCRIPTIONS"):
         gen.render()
 
 
 def test_event_reference_refuses_an_undocumented_kind(monkeypatch: pytest.MonkeyPatch) -> None:
     gen = _event_docs()
-    monkeypatch.setitem(KINDS, "taste", KindSpec("taste", None, _Described()))
-    with pytest.raises(gen.DocsError, match=r"kind\(s\) taste have no prose"):
+    monkeypatch.setitem(KINDS, "sale", replace(KINDS["sale"], data_schema=_Described(), rules=""))
+    with pytest.raises(gen.DocsError, match=r"kind 'sale' has no rules or summary"):
+        gen.render()
+
+
+def test_event_reference_refuses_an_invalid_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    gen = _event_docs()
+    bad = {**KINDS["sale"].example, "data": {}}
+    monkeypatch.setitem(KINDS, "sale", replace(KINDS["sale"], example=bad))
+    with pytest.raises(gen.DocsError, match=r"the example of kind 'sale' is not valid"):
         gen.render()

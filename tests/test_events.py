@@ -1,4 +1,4 @@
-"""The event envelope (CONTRACT.md "Event"): every malformed input is a ValidationError
+"""The event envelope (docs/contract.md "Event"): every malformed input is a ValidationError
 whose ``field`` names the offending field, and ``ledger.append`` reports the input line
 and stores nothing."""
 
@@ -259,7 +259,7 @@ def test_append_default_line_is_position(network: Network) -> None:
 def test_bad_event_in_a_later_chunk_rolls_back_earlier_chunks(network: Network) -> None:
     """The append inserts chunk by chunk inside one transaction; a failure in the second
     chunk must leave nothing of the first."""
-    from tracelib.ledger import CHUNK
+    from tracelib.append import CHUNK
 
     ledger = network.ledger
     batch = [origin_event(network, f"LOT-C-{i}") for i in range(CHUNK + 5)]

@@ -35,21 +35,23 @@ def test_a_verification_worker_loads_only_what_verify_needs() -> None:
     loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                 check=True).stdout.split())
     assert "tracelib.verify" in loaded
-    assert not loaded & {"marshmallow", "tracelib.events", "tracelib.ledger", "tracelib.drill",
-                         "tracelib.kinds", "tracelib._sigpool"}, sorted(loaded)
+    assert not loaded & {"marshmallow", "tracelib.events", "tracelib.ledger", "tracelib.recalls",
+                         "tracelib.kinds", "tracelib.append"}, sorted(loaded)
     assert tracelib.Ledger.__name__ == "Ledger"  # and the lazy names still resolve
 
 
 def test_functions_named_like_their_modules_stay_functions() -> None:
-    """tracelib.drill and tracelib.trace are functions, whichever is imported first."""
+    """tracelib.drill and tracelib.trace are functions, whatever is imported first (no
+    submodule shares a public name)."""
     import subprocess
     import sys
 
-    for first in ("import tracelib.drill, tracelib.trace", "from tracelib import drill, trace"):
+    for first in ("import tracelib.recalls, tracelib.views.tracing",
+                  "from tracelib import drill, trace"):
         code = (f"{first}\nimport tracelib, types\n"
-                "from tracelib.drill import DrillResult\n"
+                "from tracelib.recalls import DrillResult\n"
                 "assert callable(tracelib.drill) and callable(tracelib.trace)\n"
                 "assert not isinstance(tracelib.drill, types.ModuleType)\n"
                 "from tracelib import drill, trace\n"
-                "assert drill.__module__ == 'tracelib.drill' and callable(trace)")
+                "assert drill.__module__ == 'tracelib.recalls' and callable(trace)")
         subprocess.run([sys.executable, "-c", code], check=True)

@@ -41,9 +41,7 @@ from tracelib.events import _ENVELOPE, Event, LotQuantities, load_with
 from tracelib.kinds import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = [canonical.loads(line) for line in
-            (ROOT / "docs" / "_events" / "examples.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+EXAMPLES = [canonical.loads(canonical.dumps(spec.example)) for spec in KINDS.values()]
 
 REGISTRY: list[tuple[str, Schema]] = [("envelope", _ENVELOPE)] + [
     (f"kind:{name}", spec.data_schema) for name, spec in sorted(KINDS.items())]

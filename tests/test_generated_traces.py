@@ -12,7 +12,7 @@ import pytest
 
 from tracelib.ledger import Ledger
 from tracelib.quantity import format_micro
-from tracelib.trace import trace
+from tracelib.views.tracing import trace
 from tracelib_demo import NetworkSpec, generate
 
 SPEC = NetworkSpec(seed=11, events=4000, farms=8, markets=2, stalls_per_market=12, days=4)

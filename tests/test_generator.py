@@ -30,7 +30,7 @@ SMALL = NetworkSpec(seed=7, events=3_000, farms=8, markets=2, stalls_per_market=
 
 @dataclass
 class Replay:
-    """Applies events one by one under the rules the ledger enforces (DESIGN §4, the brief)."""
+    """Applies events one by one under the rules the ledger enforces (docs/contract.md "Kinds")."""
 
     operator: str
     parties: dict[str, str] = field(default_factory=dict)  # id -> role

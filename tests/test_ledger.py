@@ -22,6 +22,7 @@ from tests.helpers import (
     stored_event_ids,
 )
 from tracelib import canonical, merkle
+from tracelib.append import CHUNK
 from tracelib.errors import (
     ConflictError,
     IntegrityError,
@@ -33,7 +34,7 @@ from tracelib.errors import (
 )
 from tracelib.events import Event, sign_event
 from tracelib.keys import SigningKey
-from tracelib.ledger import CHUNK, Ledger, Receipt
+from tracelib.ledger import Ledger, Receipt
 from tracelib.note import NoteVerifier, open_note, sign_note
 from tracelib.record import GENESIS_PREV
 from tracelib.store.schema import checkpoints, nodes, records

@@ -1,4 +1,4 @@
-"""Tests for tracelib.report: the recall-drill report folder (DESIGN §1 job 4, §6 FSMA 204).
+"""Tests for tracelib.report: the recall-drill report folder (FSMA 204, 21 CFR 1.1300ff).
 
 One hand-built drill: farm → abattoir → cold store → wholesale market → 2 markets → 120 stalls,
 one stall on hold, one temperature excursion, and hostile names (markup, a spreadsheet formula,
@@ -22,6 +22,7 @@ import pytest
 from PIL import Image
 
 from tracelib.errors import ValidationError
+from tracelib.kinds import KINDS
 from tracelib.report import (
     HEADERS,
     CriticalTrackingEvent,
@@ -48,7 +49,8 @@ def _cte(event_id: str, kind: str, cte: str, qty: str, unit: str, src: tuple[str
          dst: tuple[str, str], when: str, *, lot: str = LOT, product: str = "猪肉 pork",
          doc: tuple[str, str] = ("ship event", "")) -> CriticalTrackingEvent:
     return CriticalTrackingEvent(
-        event_id=event_id, kind=kind, cte=cte, traceability_lot_code=lot,
+        event_id=event_id, kind=kind, cte=cte, kind_zh=KINDS[kind].label_zh if kind in KINDS else "",
+        traceability_lot_code=lot,
         quantity=Decimal(qty), unit=unit, product=product,
         from_location=src[0], from_location_name=src[1],
         to_location=dst[0], to_location_name=dst[1], date=when,

@@ -1,4 +1,4 @@
-"""Supply-chain rules enforced at append (DESIGN.md §4, tracelib/kinds/supply.py).
+"""Supply-chain rules enforced at append (docs/contract.md "Kinds", the modules of tracelib/kinds/).
 
 Every rejection must name the field, store nothing (ledger size, the supply indexes and
 every lot's trace unchanged) and leave a ledger that verifies. Each table also carries
@@ -17,7 +17,7 @@ import pytest
 
 from tests.helpers import IMPORT_DOCS_FULL, Network, Supply, supply_snapshot
 from tracelib.errors import NotFoundError, ValidationError
-from tracelib.trace import trace
+from tracelib.views.tracing import trace
 
 Build = Callable[[Supply], dict[str, Any] | list[dict[str, Any]]]
 

@@ -1,5 +1,5 @@
 """Tamper evidence: every change to the stored ledger is reported by ``verify()`` with the
-first bad seq (DESIGN.md §3; immudb CVE-2022-36111: check every link, not just the ends).
+first bad seq (hash chain, RFC 9162 tree; immudb CVE-2022-36111: check every link, not just the ends).
 
 Rows are edited directly in the database, as an attacker with write access would; some
 cases go further and re-hash the chain and the stored subtrees so that only the

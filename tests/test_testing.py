@@ -13,8 +13,8 @@ import pytest
 from tests.conftest import NOW
 from tests.helpers import Network, origin_event
 from tracelib.errors import ValidationError
-from tracelib.kpi import kpi
-from tracelib.stall import stall_view
+from tracelib.views.kpi import kpi
+from tracelib.views.stall import stall_view
 
 ENZYME = {"item": "有机磷和氨基甲酸酯类农药", "method": "GB/T 5009.199-2003", "tester": "王芳"}
 
@@ -104,7 +104,7 @@ def test_follow_ups_close_across_chunks_appends_and_buffered_rows(
     buffered (same chunk), written by an earlier chunk of the same append, or stored by an
     earlier append; another lot's open follow-up is left alone; the whole batch rolls back
     with a rejected event."""
-    monkeypatch.setattr("tracelib.ledger.CHUNK", chunk)
+    monkeypatch.setattr("tracelib.append.pipeline.CHUNK", chunk)
     ledger = network.ledger
     for lot in ("LOT-F-1", "LOT-F-2", "LOT-F-3"):
         stock_at_stall(network, lot)

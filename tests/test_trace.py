@@ -1,5 +1,5 @@
-"""Trace back and forward, drills and recalls on a hand-built pork chain (CONTRACT.md
-"tracelib trace LOT --json"), on SQLite and PostgreSQL.
+"""Trace back and forward, drills and recalls on a hand-built pork chain (docs/contract.md
+"Trace JSON"), on SQLite and PostgreSQL.
 
 The chain, with every quantity worked out by hand below::
 
@@ -26,12 +26,12 @@ import pytest
 from tests.conftest import NOW
 from tests.helpers import SUPPLY_SITES, Network, Supply, supply_certificate, supply_snapshot
 from tracelib import canonical
-from tracelib.drill import drill, recall
 from tracelib.errors import NotFoundError, ValidationError
 from tracelib.keys import SigningKey
 from tracelib.ledger import Ledger
+from tracelib.recalls import drill, recall
 from tracelib.timeutil import parse_rfc3339
-from tracelib.trace import trace
+from tracelib.views.tracing import trace
 
 NAMES = {loc: name for _, name, _, loc, *_ in (*Network.PARTIES, *SUPPLY_SITES)}
 TYPES = {loc: kind for *_, loc, kind in Network.PARTIES} | {
@@ -103,7 +103,7 @@ def hop(doc: dict[str, Any], lot: str, received: str | None = None,
 
 
 # Every location holding PIG-1 or a lot made from it. "received" sums over the lots of the
-# family (CONTRACT.md), so a lot made at a place counts there as received too.
+# family (docs/contract.md), so a lot made at a place counts there as received too.
 PIG1_DOWNSTREAM = [
     loc("abattoir-1", "head", "20", "0", "0"),
     loc("abattoir-1", "kg", "1600", "0", "400"),  # MEAT-1 1200 made and shipped, MEAT-2 400

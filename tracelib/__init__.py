@@ -5,7 +5,8 @@ sale, test — is a signed event in a hash-chained, RFC 9162 Merkle-proven ledge
 
 >>> from tracelib import Ledger, SigningKey, sign_event, trace
 
-The names below are imported on first use (PEP 562 module ``__getattr__``), so that
+The names below are imported on first use (PEP 562 module ``__getattr__``; no public name
+is also the name of a submodule, so importing a submodule never hides one), so that
 importing one submodule — as each verification and signature worker process does —
 loads only what that submodule needs (``import tracelib.verify``: 0.27 s instead of 0.37 s
 under ``python -X importtime``).
@@ -14,12 +15,9 @@ under ``python -X importtime``).
 from __future__ import annotations
 
 import importlib
-import sys
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .drill import DrillResult, RecallResult, drill, recall
     from .errors import (
         ConflictError,
         IntegrityError,
@@ -34,14 +32,15 @@ if TYPE_CHECKING:
     from .ledger import ConsistencyProof, InclusionProof, Ledger, Receipt, SignedCheckpoint
     from .merkle import verify_consistency, verify_inclusion
     from .note import Checkpoint
-    from .trace import Trace, trace
+    from .recalls import DrillResult, RecallResult, drill, recall
     from .verify import VerifyReport
+    from .views.tracing import Trace, trace
 
 __version__ = "0.1.0"
 
 #: Public name -> the submodule that defines it.
 _EXPORTS = {
-    **dict.fromkeys(("DrillResult", "RecallResult", "drill", "recall"), "drill"),
+    **dict.fromkeys(("DrillResult", "RecallResult", "drill", "recall"), "recalls"),
     **dict.fromkeys(("ConflictError", "IntegrityError", "NotFoundError", "ProofError",
                      "SignatureError", "TracelibError", "ValidationError"), "errors"),
     **dict.fromkeys(("Event", "sign_event"), "events"),
@@ -50,7 +49,7 @@ _EXPORTS = {
                      "SignedCheckpoint"), "ledger"),
     **dict.fromkeys(("verify_consistency", "verify_inclusion"), "merkle"),
     "Checkpoint": "note",
-    **dict.fromkeys(("Trace", "trace"), "trace"),
+    **dict.fromkeys(("Trace", "trace"), "views.tracing"),
     "VerifyReport": "verify",
 }
 
@@ -86,22 +85,6 @@ __all__ = [
 ]
 
 
-class _Package(ModuleType):
-    """The package module, whose functions ``drill`` and ``trace`` share their names with
-    submodules. Importing a submodule binds it as an attribute of its package
-    (importlib._bootstrap), which would hide those functions once someone imports
-    ``tracelib.drill``; the eager imports this module once made re-bound them, and this
-    keeps them bound (Python reference §3.3.2.1, customizing module attribute access)."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, ModuleType) and _EXPORTS.get(name) == name:
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-
-
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
@@ -113,5 +96,5 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     """The public names and the submodules imported so far."""
-    modules = {n for n, v in globals().items() if isinstance(v, ModuleType)} - {"importlib", "sys"}
+    modules = {n for n, v in globals().items() if type(v) is type(importlib)} - {"importlib"}
     return sorted({*__all__, *modules})

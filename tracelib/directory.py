@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["LOCATION_TYPES", "ROLES", "KeyRecord", "Location", "Party"]
 
-# CONTRACT.md "Roles" and "Location types". "office" is an additive location type
+# docs/contract.md "Roles and location types". "office" is an additive location type
 # for the operator's and regulators' own seats (the genesis event's location).
 ROLES = ("operator", "farm", "abattoir", "carrier", "importer", "wholesaler", "market",
          "stall", "lab", "regulator")

@@ -25,15 +25,16 @@ from marshmallow import RAISE, Schema, fields, validate
 from . import canonical
 from ._fastschema import loader_for
 from .errors import ValidationError
+from .ids import ID_PATTERN, id_field
 from .keys import SigningKey
+from .kinds import kind_spec
+from .quantity import LotQuantity
 from .timeutil import parse_rfc3339, to_micros
 
 __all__ = ["Event", "LotQuantity", "Signature", "sign_event"]
 
-# Identifiers: no control characters (C0, DEL or C1), bounded (hostile-string hygiene).
-ID_PATTERN = r"\A[^\x00-\x1f\x7f-\x9f]{1,200}\Z"
-_id = validate.Regexp(ID_PATTERN, error="must be 1-200 characters without control characters")
-# CONTRACT: qty is a decimal string > 0 ("12.50"); at most 12 digits before and 6 after the
+_id = id_field()
+# docs/contract.md "Event": qty is a decimal string > 0 ("12.50"); at most 12 digits before and 6 after the
 # point, so every quantity is an exact integer count of micro-units in the indexes.
 _QTY = re.compile(r"\A(?:0|[1-9]\d{0,11})(?:\.\d{1,6})?\Z")
 _KEY_ID = r"\A[0-9a-f]{16}\Z"
@@ -46,7 +47,7 @@ _SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class LotQuantities(fields.Field[list[dict[str, str]]]):
-    """A list of ``{lot, qty, unit}`` (CONTRACT.md ``inputs`` / ``outputs``).
+    """A list of ``{lot, qty, unit}`` (docs/contract.md ``inputs`` / ``outputs``).
 
     One field instead of a nested schema per item: the envelope is validated for
     every appended event, and nested marshmallow schemas cost more than the
@@ -85,7 +86,7 @@ def _lot_quantity_problem(item: Any) -> dict[str, list[str]] | list[str] | None:
 
 
 class _SigSchema(Schema):
-    """CONTRACT.md "Signature": ``{key, value}``."""
+    """docs/contract.md "Signature": ``{key, value}``."""
 
     class Meta:
         unknown = RAISE
@@ -101,7 +102,7 @@ class _SigSchema(Schema):
 
 
 class EnvelopeSchema(Schema):
-    """CONTRACT.md "Event": required id, kind, time, actor, location, data."""
+    """docs/contract.md "Event": required id, kind, time, actor, location, data."""
 
     class Meta:
         unknown = RAISE
@@ -168,13 +169,6 @@ def load_with(schema: Schema, value: Any, *, prefix: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class LotQuantity:
-    lot: str
-    qty: Decimal
-    unit: str
-
-
-@dataclass(frozen=True, slots=True)
 class Signature:
     key: str
     value: bytes
@@ -202,7 +196,7 @@ class Event:
 
     @classmethod
     def from_dict(cls, doc: Any) -> Event:
-        """Validate a wire-form event (CONTRACT.md) and return it; ValidationError names the field."""
+        """Validate a wire-form event (docs/contract.md) and return it; ValidationError names the field."""
         loaded, moment, body, sig = cls.validate(doc)
         return cls.assemble(loaded, moment, body, sig)
 
@@ -211,8 +205,6 @@ class Event:
         """Everything :meth:`from_dict` checks, returning what it derives (the loaded
         document, its time, its canonical body and decoded signature) without building
         the Event: the signature pool sends back only the body and signature."""
-        from .kinds import kind_spec  # the kinds registry imports this module
-
         if not isinstance(doc, Mapping):
             raise ValidationError(f"expected a JSON object, got {type(doc).__name__}", field="event")
         loaded = load_with(_ENVELOPE, doc, prefix="")
@@ -288,7 +280,7 @@ class Event:
             None if self.sig is None else (self.sig.key, self.sig.value), self.body)
 
     def to_dict(self) -> dict[str, Any]:
-        """The wire form (CONTRACT.md), with ``sig`` when signed."""
+        """The wire form (docs/contract.md), with ``sig`` when signed."""
         doc: dict[str, Any] = canonical.loads(self.body)
         if self.sig is not None:
             doc["sig"] = self.sig.to_dict()

@@ -17,7 +17,7 @@ by event id.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,11 +25,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from . import merkle
-from ._gcpause import cyclic_gc_paused
-from ._sigpool import SignatureJob, assemble, prepare_stream
+from .append import DirectoryCache, Progress, Receipt, append_events
 from .directory import KeyRecord, Location, Party
 from .errors import (
-    ConflictError,
     IntegrityError,
     NotFoundError,
     ProofError,
@@ -39,36 +37,13 @@ from .errors import (
 )
 from .events import Event, sign_event
 from .keys import Keystore, SigningKey, VerifyKey
-from .kinds import kind_spec
-from .kinds.supply import DEFAULT_TEMPERATURE_LIMITS
 from .note import Checkpoint, NoteVerifier, open_note, sign_note
-from .record import GENESIS_PREV, Record, record_bytes
+from .record import GENESIS_PREV, Record
 from .store import Store
-from .supply_state import SupplyState
-from .testing_state import TestResults
-from .timeutil import format_utc, parse_rfc3339, to_micros, utcnow
+from .timeutil import format_utc, utcnow
+from .verify import VerifyReport, verify_ledger
 
-__all__ = ["AppendContext", "ConsistencyProof", "InclusionProof", "Ledger", "Receipt",
-           "SignedCheckpoint"]
-
-CHUNK = 1000  # events validated, hashed and inserted together inside one transaction
-DIRECTORY_CACHE_MAX = 300_000  # parties, locations and keys kept between appends
-Progress = Callable[[int], None]
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """What the ledger answers for an appended event (the same again for a duplicate)."""
-
-    seq: int
-    event_id: str
-    hash: bytes
-    recorded_at: str
-    duplicate: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "id": self.event_id, "hash": self.hash.hex(),
-                "recorded_at": self.recorded_at, "duplicate": self.duplicate}
+__all__ = ["ConsistencyProof", "InclusionProof", "Ledger", "Receipt", "SignedCheckpoint"]
 
 
 @dataclass(frozen=True)
@@ -128,125 +103,6 @@ class ConsistencyProof:
                 "root1": self.root1.hex(), "root2": self.root2.hex()}
 
 
-@dataclass(frozen=True)
-class Directory:
-    """Parties, locations and keys as of one directory stamp (Store.directory_stamp)."""
-
-    parties: dict[str, Party | None]
-    locations: dict[str, Location | None]
-    keys: dict[str, KeyRecord | None]
-
-    def __len__(self) -> int:
-        return len(self.parties) + len(self.locations) + len(self.keys)
-
-
-class AppendContext:
-    """The ledger's state as seen by the event being appended: the store inside the
-    write transaction, overlaid with what earlier events of the same batch did."""
-
-    def __init__(self, store: Store, conn: Connection, operator: str) -> None:
-        self.store = store
-        self.conn = conn
-        self.operator = operator
-        self._parties: dict[str, Party | None] = {}
-        self._locations: dict[str, Location | None] = {}
-        self._keys: dict[str, KeyRecord | None] = {}
-        self._dirty: list[Party | Location | KeyRecord] = []
-        self.seq = -1  # the seq of the event being applied
-        self.supply = SupplyState(conn)
-        self.tests = TestResults(conn, store)
-        self.temperature_limits = dict(DEFAULT_TEMPERATURE_LIMITS)
-
-    def directory(self) -> Directory:
-        """The parties, locations and keys read or written so far (None: absent); for when
-        this context is done (an adopting context copies them)."""
-        return Directory(self._parties, self._locations, self._keys)
-
-    def adopt(self, directory: Directory) -> None:
-        """Start from a directory read by an earlier append at the same directory stamp."""
-        self._parties = dict(directory.parties)
-        self._locations = dict(directory.locations)
-        self._keys = dict(directory.keys)
-
-    def prefetch(self, events: Sequence[Event]) -> None:
-        """Load in a few queries the parties, locations (with their parents), keys, lots,
-        stock and shipments a chunk of events will touch."""
-        want_parties = {e.actor for e in events} - self._parties.keys()
-        found_parties = self.store.parties_by_id(self.conn, want_parties)
-        for party_id in want_parties:
-            self._parties[party_id] = found_parties.get(party_id)
-        want_places = {e.location for e in events} - self._locations.keys()
-        for _level in range(2):  # the events' locations, then their parents
-            found_places = self.store.locations(self.conn, want_places)
-            for location_id in want_places:
-                self._locations[location_id] = found_places.get(location_id)
-            want_places = {p.parent for p in found_places.values()
-                           if p.parent is not None} - self._locations.keys()
-        self.prefetch_keys(e.sig.key for e in events if e.sig is not None)
-        self.supply.prefetch(events)
-        self.tests.prefetch_for(events)
-
-    def prefetch_keys(self, key_ids: Iterable[str]) -> None:
-        want = set(key_ids) - self._keys.keys()
-        found = self.store.keys_by_id(self.conn, want)
-        for key_id in want:
-            self._keys[key_id] = found.get(key_id)
-
-    def party(self, party_id: str) -> Party | None:
-        if party_id not in self._parties:
-            self._parties[party_id] = self.store.party(self.conn, party_id)
-        return self._parties[party_id]
-
-    def location(self, location_id: str) -> Location | None:
-        if location_id not in self._locations:
-            self._locations[location_id] = self.store.location(self.conn, location_id)
-        return self._locations[location_id]
-
-    def key(self, key_id: str) -> KeyRecord | None:
-        if key_id not in self._keys:
-            self._keys[key_id] = self.store.key(self.conn, key_id)
-        return self._keys[key_id]
-
-    def put_party(self, party: Party) -> None:
-        self._parties[party.id] = party
-        self._dirty.append(party)
-
-    def put_location(self, location: Location) -> None:
-        self._locations[location.id] = location
-        self._dirty.append(location)
-
-    def put_key(self, key: KeyRecord) -> None:
-        self._keys[key.key_id] = key
-        self._dirty.append(key)
-
-    def revoke_key(self, key_id: str, revoked_at_us: int, seq: int) -> None:
-        old = self.key(key_id)
-        assert old is not None
-        self.put_key(KeyRecord(old.key_id, old.party, old.public_key, old.valid_from_us,
-                               old.registered_seq, revoked_at_us, seq))
-
-    def has_live_key(self, party_id: str, seq: int) -> bool:
-        """Whether ``party_id`` has a key not revoked before ``seq``."""
-        for stored in self.store.keys_of(self.conn, party_id):
-            self.key(stored.key_id)  # prime the cache without overriding newer state
-        return any(k is not None and k.party == party_id
-                   and (k.revoked_seq is None or k.revoked_seq >= seq)
-                   for k in self._keys.values())
-
-    def flush(self) -> None:
-        """Write the directory and index rows changed so far (last write of a row wins)."""
-        self.supply.flush()
-        self.tests.flush()
-        for row in self._dirty:
-            if isinstance(row, Party):
-                self.store.save_party(self.conn, row)
-            elif isinstance(row, Location):
-                self.store.save_location(self.conn, row)
-            else:
-                self.store.save_key(self.conn, row)
-        self._dirty.clear()
-
-
 class Ledger:
     """A tracelib ledger in a database. Open with :meth:`open`, create with :meth:`create`."""
 
@@ -260,7 +116,7 @@ class Ledger:
         # The directory the last append read, with the stamp it is valid for: the next
         # append starts from it instead of reading ~3 rows per party again (a market's
         # thousand parties on every 10,000-event append) when no register event came since.
-        self._directory: tuple[int, Directory] | None = None
+        self._directory: DirectoryCache | None = None
 
     # -- life cycle -----------------------------------------------------------
     @classmethod
@@ -334,193 +190,20 @@ class Ledger:
     # -- append ---------------------------------------------------------------
     def append(self, events: Iterable[Event | Mapping[str, Any]], *,
                now: datetime | None = None, lines: Sequence[int] | None = None,
-               progress: Progress | None = None) -> list[Receipt]:
+               progress: Progress | None = None, pause_gc: bool = False) -> list[Receipt]:
         """Append signed events in one transaction and return one receipt per event.
 
         The same id with the same bytes returns the original receipt; with other
         bytes it raises ConflictError. Any rejected event rejects the whole batch
         (nothing is stored) with an error naming the event, its position (or
-        ``lines[i]``) and the field.
+        ``lines[i]``) and the field. ``pause_gc`` pauses Python's cyclic garbage
+        collector for the append (process-wide: for bulk imports that own their process,
+        such as ``tracelib append``).
         """
-        moment = now or utcnow()
-        receipts: list[Receipt] = []
-        jobs: list[tuple[SignatureJob, list[tuple[int, Event]]]] = []
-        with cyclic_gc_paused(), self.store.writer() as conn:
-            ctx = AppendContext(self.store, conn, self.operator)
-            stamp = self.store.directory_stamp(conn)
-            cached = self._directory
-            if cached is not None and cached[0] == stamp:
-                ctx.adopt(cached[1])
-            size = self.store.size(conn)
-            # Record time never goes backwards (verify checks it): key validity and
-            # revocation are judged at record time, so a caller's earlier `now` must
-            # not bring a revoked key back.
-            last = self.store.last_recorded_at(conn, size)
-            recorded_at = format_utc(moment)
-            if last is not None and recorded_at < last:
-                recorded_at = last
-            recorded_us = to_micros(parse_rfc3339(recorded_at))
-            prev = self.store.last_hash(conn, size) or GENESIS_PREV
-            frontier = self.store.get_nodes(conn, merkle.root_plan(size))
-            tree = merkle.CompactRange(0, size, [frontier[n] for n in merkle.root_plan(size)])
-            seen: dict[str, Receipt] = {}
-            seen_bodies: dict[str, bytes] = {}
-            position = 0
-            known_keys: dict[str, bytes | None] = {}
-
-            def keys_for(chunk: list[object]) -> dict[str, bytes]:
-                """Public keys (already in the ledger) of the key ids a chunk is signed with."""
-                claimed = {k for item in chunk if (k := _sig_key(item)) is not None}
-                new = claimed - known_keys.keys()
-                ctx.prefetch_keys(new)
-                for key_id in new:
-                    record = ctx.key(key_id)
-                    known_keys[key_id] = None if record is None else record.public_key
-                return {k: v for k in claimed if (v := known_keys.get(k)) is not None}
-
-            for chunk, prepared in prepare_stream(iter(_chunked(events, CHUNK)), keys_for):
-                parsed: list[tuple[int, Event]] = []
-                checked: set[int] = set()
-                for item, (parts, problem, sig_ok) in zip(chunk, prepared, strict=True):
-                    line = lines[position] if lines is not None else position + 1
-                    position += 1
-                    if parts is None:
-                        assert problem is not None
-                        raise ValidationError(problem[0], field=problem[1], line=line,
-                                              event_id=problem[2])
-                    event_or_none = assemble(item, parts)
-                    if sig_ok is False:
-                        assert event_or_none.sig is not None
-                        raise SignatureError(
-                            f"signature does not verify with key {event_or_none.sig.key}",
-                            field="sig.value", line=line, event_id=event_or_none.id)
-                    if sig_ok:
-                        checked.add(id(event_or_none))
-                    parsed.append((line, event_or_none))
-                stored = self.store.find_events(conn, [e.id for _, e in parsed])
-                ctx.prefetch([e for _, e in parsed])
-                rows: list[tuple[Any, ...]] = []
-                new_nodes: list[tuple[int, int, bytes]] = []
-                sig_items: list[tuple[bytes, bytes, bytes]] = []
-                signed_by: list[tuple[int, Event]] = []
-
-                def keep_node(level: int, index: int, digest: bytes,
-                              sink: list[tuple[int, int, bytes]] = new_nodes) -> None:
-                    sink.append((level, index, digest))
-
-                for line, event in parsed:
-                    earlier = stored.get(event.id)
-                    if earlier is not None:
-                        if bytes(earlier["body"]) != event.body:
-                            raise ConflictError(f"line {line}: event {event.id!r} is already in the "
-                                                f"ledger at seq {earlier['seq']} with other content")
-                        receipts.append(Receipt(int(earlier["seq"]), event.id,
-                                                bytes(earlier["hash"]), earlier["recorded_at"],
-                                                duplicate=True))
-                        continue
-                    if event.id in seen:
-                        if seen_bodies[event.id] != event.body:
-                            raise ConflictError(f"line {line}: event {event.id!r} appears twice in "
-                                                "this batch with different content")
-                        first = seen[event.id]
-                        receipts.append(Receipt(first.seq, first.event_id, first.hash,
-                                                first.recorded_at, duplicate=True))
-                        continue
-                    try:
-                        key = self._admit(ctx, event, size, recorded_us)
-                    except ValidationError as e:
-                        raise e.at(line=line, event_id=event.id) from e
-                    assert event.sig is not None
-                    if id(event) not in checked:  # else verified in the pool (same key id)
-                        sig_items.append((key.public_key, event.body, event.sig.value))
-                        signed_by.append((line, event))
-                    digest = merkle.leaf_hash(record_bytes(size, prev, event.body, event.sig.key,
-                                                           event.sig.value, recorded_at))
-                    tree.append(digest, keep_node)
-                    rows.append((size, event.id, event.kind, event.actor, event.location,
-                                 event.time_text, prev, digest, event.body, event.sig.key,
-                                 event.sig.value, recorded_at))  # RECORD_COLUMNS order
-                    if event.kind == "register":
-                        stamp = size
-                    receipt = Receipt(size, event.id, digest, recorded_at)
-                    receipts.append(receipt)
-                    seen[event.id] = receipt
-                    seen_bodies[event.id] = event.body
-                    prev = digest
-                    size += 1
-                if sig_items:
-                    jobs.append((SignatureJob(sig_items), signed_by))
-                ctx.flush()
-                self.store.insert_records(conn, rows)
-                self.store.insert_nodes(conn, new_nodes)
-                if progress is not None:
-                    progress(len(parsed))
-                if len(jobs) > 4:  # bound memory: settle old signature checks as we go
-                    _settle(jobs.pop(0))
-            for job in jobs:
-                _settle(job)
-            directory = ctx.directory()
-        # Committed: keep what this append knows of the directory for the next one (a
-        # bounded cache; another writer's register event changes the stamp and voids it).
-        self._directory = (stamp, directory) if len(directory) <= DIRECTORY_CACHE_MAX else None
+        receipts, self._directory = append_events(
+            self.store, self.operator, events, now=now, lines=lines, progress=progress,
+            cached=self._directory, pause_gc=pause_gc)
         return receipts
-
-    def _admit(self, ctx: AppendContext, event: Event, seq: int, recorded_us: int) -> KeyRecord:
-        """Run the kind's rules and return the key that must have signed the event."""
-        if event.sig is None:
-            raise SignatureError("event is not signed (no sig) and no local key signed it",
-                                 field="sig")
-        spec = kind_spec(event.kind)
-        if seq == 0:
-            # Genesis: the operator registers itself and the key that signs this very record.
-            if event.kind != "register" or event.actor != self.operator:
-                raise ValidationError("the first record must be the operator's register event",
-                                      field="kind")
-            assert spec.apply is not None
-            ctx.seq = seq
-            spec.apply(ctx, event, seq)
-            key = ctx.key(event.sig.key)
-            if key is None or key.party != self.operator:
-                raise SignatureError("the genesis event must be signed by the operator key it "
-                                     "registers", field="sig.key")
-            return key
-        key = ctx.key(event.sig.key)
-        if ctx.party(event.actor) is None:
-            raise ValidationError(f"unregistered actor {event.actor!r}", field="actor")
-        if key is None:
-            raise SignatureError(f"unknown key {event.sig.key}; register it first",
-                                 field="sig.key")
-        problem = key.problem_at(actor=event.actor, seq=seq, time_us=recorded_us)
-        if problem is not None:
-            raise SignatureError(problem, field="sig.key")
-        if event.kind != "register":
-            place = ctx.location(event.location)
-            if place is None:
-                raise ValidationError(f"unknown location {event.location!r}", field="location")
-            self._check_acts_here(ctx, event.actor, event.kind, place)
-        if spec.apply is not None:
-            ctx.seq = seq
-            spec.apply(ctx, event, seq)
-        return key
-
-    def _check_acts_here(self, ctx: AppendContext, actor: str, kind: str,
-                         place: Location) -> None:
-        """A party acts only where it may: at a location it holds, or one whose parent it
-        holds (a market's test room at its stalls); a carrier may ship (pick up) anywhere;
-        the operator and regulators may act anywhere."""
-        if actor == self.operator:
-            return
-        party = ctx.party(actor)
-        if party is not None and (party.role == "regulator"
-                                  or (party.role == "carrier" and kind == "ship")):
-            return
-        if place.holder == actor:
-            return
-        parent = ctx.location(place.parent) if place.parent else None
-        if parent is not None and parent.holder == actor:
-            return
-        raise ValidationError(f"{actor!r} does not hold {place.id!r} (held by "
-                              f"{place.holder!r}) and cannot act there", field="actor")
 
     # -- reads ----------------------------------------------------------------
     @property
@@ -735,10 +418,8 @@ class Ledger:
 
     # -- audit ----------------------------------------------------------------
     def verify(self, *, workers: int | None = None,
-               progress: Progress | None = None) -> Any:
+               progress: Progress | None = None) -> VerifyReport:
         """Re-derive everything; see :func:`tracelib.verify.verify_ledger`."""
-        from .verify import verify_ledger
-
         return verify_ledger(self, workers=workers, progress=progress)
 
 
@@ -766,39 +447,3 @@ def _signed(row: Mapping[str, Any]) -> SignedCheckpoint:
 def _check_size(size: int, current: int) -> None:
     if not 0 <= size <= current:
         raise NotFoundError(f"tree size {size} is out of range: the ledger has {current} records")
-
-
-def _settle(job: tuple[SignatureJob, list[tuple[int, Event]]]) -> None:
-    checker, signed = job
-    bad = checker.failures()
-    if bad:
-        line, event = signed[bad[0]]
-        assert event.sig is not None
-        raise SignatureError(f"signature does not verify with key {event.sig.key}",
-                             field="sig.value", line=line, event_id=event.id)
-
-
-def _sig_key(item: object) -> str | None:
-    """The key id an incoming event claims to be signed with, if it looks like one."""
-    if type(item) is dict:  # the common case, without the ABC checks below
-        sig = item.get("sig")
-        key = sig.get("key") if type(sig) is dict else None
-        return key if type(key) is str else None
-    if isinstance(item, Event):
-        return item.sig.key if item.sig is not None else None
-    if isinstance(item, Mapping):
-        sig = item.get("sig")
-        if isinstance(sig, Mapping) and isinstance(sig.get("key"), str):
-            return str(sig["key"])
-    return None
-
-
-def _chunked(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
-__all__ = ["MICRO", "format_micro", "to_micro"]
+__all__ = ["MICRO", "LotQuantity", "format_micro", "to_micro"]
 
 MICRO = 10**6  # events carry at most six decimals (tracelib.events)
 
@@ -23,3 +24,12 @@ def format_micro(value: int) -> str:
     if frac == 0:
         return f"{sign}{whole}"
     return f"{sign}{whole}.{frac:06d}".rstrip("0")
+
+
+@dataclass(frozen=True, slots=True)
+class LotQuantity:
+    """One ``{lot, qty, unit}`` of an event's ``inputs`` or ``outputs``."""
+
+    lot: str
+    qty: Decimal
+    unit: str

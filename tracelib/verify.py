@@ -36,11 +36,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Connection
 
 from . import canonical, merkle
 from ._cores import cpu_count
@@ -50,13 +49,21 @@ from .keys import VerifyKey, key_id
 from .note import Checkpoint, NoteVerifier, open_note
 from .record import GENESIS_PREV, record_bytes
 from .store import Store
-from .store.bulk import driver_cursor
 from .timeutil import parse_rfc3339, to_micros
 
-if TYPE_CHECKING:
-    from .ledger import Ledger
+__all__ = ["CHUNK_LEVEL", "VerifiedLedger", "VerifyReport", "verify_ledger"]
 
-__all__ = ["CHUNK_LEVEL", "VerifyReport", "verify_ledger"]
+
+class VerifiedLedger(Protocol):
+    """What verify needs of a ledger (:class:`tracelib.ledger.Ledger` has it)."""
+
+    @property
+    def store(self) -> Store: ...
+    @property
+    def operator(self) -> str: ...
+    @property
+    def origin(self) -> str: ...
+
 
 CHUNK_LEVEL = 13
 CHUNK = 1 << CHUNK_LEVEL
@@ -116,13 +123,6 @@ _STATE: dict[str, Any] = {}
 # Public keys kept loaded per worker (as keys.verify_batch's cache).
 _LOADED_KEYS_MAX = 8192
 
-# The bulk scan reads plain driver rows (no SQLAlchemy row processing), the bounds bound by
-# the driver in its own placeholder style (sqlite3: qmark, psycopg: format).
-_SCAN_QMARK = ("SELECT seq, prev_hash, hash, body, key_id, signature, recorded_at, "
-               "event_id, kind, actor, location, event_time "
-               "FROM records WHERE seq >= ? AND seq < ? ORDER BY seq")
-_SCAN = {"qmark": _SCAN_QMARK, "format": _SCAN_QMARK.replace("?", "%s"),
-         "pyformat": _SCAN_QMARK.replace("?", "%s")}
 # The indexed columns (the last five of the scan) and the event members they repeat.
 _INDEXED = (("event_id", "id"), ("kind", "kind"), ("actor", "actor"),
             ("location", "location"), ("event_time", "time"))
@@ -138,24 +138,6 @@ def _store() -> Store:
         _STATE["store"] = Store(_STATE["url"])
     store: Store = _STATE["store"]
     return store
-
-
-def _scan(conn: Connection, start: int, end: int) -> Iterator[Any]:
-    """Records [start, end) in seq order as plain driver rows, columns as in _SCAN_QMARK."""
-    style = conn.dialect.paramstyle
-    if style not in _SCAN:  # pragma: no cover - tracelib runs on sqlite3 and psycopg only
-        raise TracelibError(f"unsupported database driver parameter style {style!r}")
-    # The DB-API cursor itself, inside the connection's transaction: iterating it yields
-    # tuples straight from the driver (SQLAlchemy's row objects cost ~3 µs a record).
-    with driver_cursor(conn) as cursor:  # closed even when a caller stops early
-        if style == "qmark":
-            cursor.execute(_SCAN[style], (start, end))
-        else:
-            # psycopg: rows in PostgreSQL's binary format; bytea in text format travels as
-            # hex, which the server writes and the client decodes (2.4 against 4.0 µs a
-            # record of client CPU on a 150,000-record scan).
-            cursor.execute(_SCAN[style], (start, end), binary=True)
-        yield from cursor
 
 
 Task = tuple[int, int, int, tuple[int, ...]]  # start, end, level, checkpoint sizes inside
@@ -187,7 +169,7 @@ def _check_chunk(task: Task) -> _Chunk:
     match_time = _RECORD_TIME.match
 
     with store.reader() as conn:
-        for row in _scan(conn, start, end):
+        for row in Store.scan_records(conn, start, end):
             seq, stored_prev, stored_hash, body, kid, signature, recorded = row[:7]
             seq = int(seq)
             if seq != expected:
@@ -590,7 +572,7 @@ def _key_history(store: Store, size: int,
     return keys, []
 
 
-def verify_ledger(ledger: Ledger, *, workers: int | None = None,
+def verify_ledger(ledger: VerifiedLedger, *, workers: int | None = None,
                   progress: Callable[[int], None] | None = None) -> VerifyReport:
     """Re-derive the whole ledger; report the first bad seq and what is wrong."""
     started = time.perf_counter()

@@ -6,7 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.service.conftest import GTIN, Scene
-from tracelib.trace import trace
+from tracelib.views.tracing import trace
 from tracelib_service.lots import gtin14
 
 

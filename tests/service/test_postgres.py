@@ -9,8 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.service.conftest import STALL, Scene
-from tracelib.stall import stall_view
-from tracelib_service.scans import scans_on
+from tracelib.views.stall import stall_view
+from tracelib_service.scan_counts import scans_on
 from tracelib_service.tokens import issue_token
 
 pytestmark = pytest.mark.postgres

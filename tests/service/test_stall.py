@@ -17,19 +17,19 @@ from tests.service.conftest import STALL, Scene
 from tracelib import merkle
 from tracelib.errors import NotFoundError
 from tracelib.keys import Keystore, SigningKey
-from tracelib.stall import DEFAULT_PROOF_URL, StandingRules, stall_view
+from tracelib.views.stall import DEFAULT_PROOF_URL, StandingRules, stall_view
 from tracelib_service import create_app
-from tracelib_service.scan import StallAnswers, StallPages, stall_pages
+from tracelib_service.stall import StallAnswers, StallPages, stall_pages
 from tracelib_service.tokens import issue_token
 
 TODAY = date(2026, 11, 22)
 
 
-# -- library: tracelib.stall.stall_view --------------------------------------------------
+# -- library: tracelib.views.stall.stall_view -------------------------------------------------
 
 def test_scan_json_has_the_contract_shape(scene: Scene) -> None:
     view = stall_view(scene.ledger, STALL, today=TODAY)
-    # CONTRACT.md "Scan JSON": these keys, with these shapes (more are additive).
+    # docs/contract.md "Scan JSON": these keys, with these shapes (more are additive).
     assert {"stall", "on_hand", "tests", "holds", "checkpoint"} <= view.keys()
     assert {"id", "name", "market", "licences"} <= view["stall"].keys()
     assert view["stall"]["id"] == STALL
@@ -47,7 +47,7 @@ def test_scan_json_has_the_contract_shape(scene: Scene) -> None:
     assert beans["origin"]["certificate"]["no"] == "CERT-LOT-CP-0001"
     assert beans["origin"]["certificate"]["origin_place"] == "重庆市云阳县红狮镇"
     assert by_lot["LOT-QC-0002"]["held"] is True
-    # today's tests only (not yesterday's), newest first, with the CONTRACT fields
+    # today's tests only (not yesterday's), newest first, with the fields of docs/contract.md
     assert [t["event"] for t in view["tests"]] == ["rt-pos", "rt-neg"]
     for test in view["tests"]:
         assert {"time", "item", "sample", "result", "rate"} <= test.keys()
@@ -86,7 +86,7 @@ def test_standing_black_while_a_failure_is_open(scene: Scene) -> None:
 
 
 def test_standing_red_after_enough_clean_tests(scene: Scene) -> None:
-    # A negative retest releases the held lot and closes its follow-up (tracelib.kinds.testing).
+    # A negative retest releases the held lot and closes its follow-up (tracelib.kinds.rapid_test).
     scene.rapid("LOT-QC-0002", "0.700", sample="青菜", retest=True,
                 time="2026-11-22T09:00:00+08:00")
     view = stall_view(scene.ledger, STALL, today=TODAY)
@@ -174,7 +174,7 @@ def test_etag_no_cache_and_304(client: FlaskClient, scene: Scene) -> None:
 
 
 def test_scans_are_counted_per_stall_and_day(client: FlaskClient, app: object) -> None:
-    from tracelib_service.scans import scans_on
+    from tracelib_service.scan_counts import scans_on
 
     for _ in range(3):
         client.get(f"/s/{STALL}")
@@ -186,7 +186,7 @@ def test_scans_are_counted_per_stall_and_day(client: FlaskClient, app: object) -
 
 
 def test_scan_flushes_add_to_the_stored_counts(app: Flask) -> None:
-    from tracelib_service.scans import count_scan, flush_scans, scans_on
+    from tracelib_service.scan_counts import count_scan, flush_scans, scans_on
 
     with app.app_context():
         for n, stall in enumerate(["s-1", "s-2", "s-3"] * 3):
@@ -250,7 +250,7 @@ def test_page_stays_small_with_a_busy_stall(client: FlaskClient, scene: Scene) -
 
 
 def test_origins_match_trace_through_transforms(scene: Scene) -> None:
-    from tracelib.trace import trace
+    from tracelib.views.tracing import trace
 
     scene.deliver("LOT-DJ-0003", "10", product="豆角")
     scene.add(STALL, {"kind": "transform", "location": STALL,
@@ -341,7 +341,7 @@ def test_the_next_scan_after_a_signed_checkpoint_shows_it(client: FlaskClient, s
 
 def test_scans_are_answered_from_the_cache_until_the_ledger_changes(
         client: FlaskClient, scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tracelib_service.scan as scan
+    import tracelib_service.stall as stall_module
 
     built: list[str] = []
 
@@ -349,7 +349,7 @@ def test_scans_are_answered_from_the_cache_until_the_ledger_changes(
         built.append(args[1])
         return stall_view(*args, **kwargs)
 
-    monkeypatch.setattr(scan, "stall_view", counted)
+    monkeypatch.setattr(stall_module, "stall_view", counted)
     asks: list[tuple[str, dict[str, str]]] = [
         ("", {}), ("", JSON), ("?lang=en", {}), ("", {"Accept-Language": "en"}),
         ("?pay=P-1", {}), ("?pay=P-1", JSON), ("", {})]

@@ -88,7 +88,7 @@ def test_starter_keeps_every_reference_row() -> None:
         assert not limit.is_current
 
 
-# Bans judge tests on or after their date only (DESIGN §5).
+# Bans judge tests on or after their date only (each ban's notice: data/banned.csv).
 @pytest.mark.parametrize(("analyte", "commodity", "on", "value", "verdict", "banned"), [
     ("甲拌磷", "韭菜", date(2024, 8, 31), "0.005", "pass", False),   # under limit 0.01
     ("甲拌磷", "韭菜", date(2024, 9, 1), "0.005", "fail", True),     # the day itself

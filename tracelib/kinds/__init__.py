@@ -1,71 +1,43 @@
-"""Event kinds: each kind's ``data`` schema, its CBV bizStep and its rules at append.
+"""Event kinds: one module per kind, each owning everything about itself (its ``SPEC``).
+
+Every public module of this package (a name without a leading ``_``) is a kind and is
+registered when the package is imported, in the order of its ``SPEC.order``. Adding a
+kind is adding one module here (plus a migration if it adds an index); other parts of
+tracelib — validation, the append engine, the drill's CTE rows, the report's names and
+the event reference — read the registry. :func:`register_kind` adds a kind at run time.
 
 A kind's ``apply`` runs inside the append transaction, in seq order, against the
-ledger's state *including earlier events of the same batch*. It raises
+ledger's state *including earlier events of the same batch* (:mod:`.context`). It raises
 ``ValidationError`` to reject the event (and so the whole batch).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import importlib
+import pkgutil
 
-from marshmallow import INCLUDE, Schema
+from ._fields import DEFAULT_TEMPERATURE_LIMITS
+from .spec import KINDS, CteFacts, KindSpec, Needs, kind_spec, register_kind, unregister_kind
 
-from ..errors import ValidationError
+__all__ = ["DEFAULT_TEMPERATURE_LIMITS", "KINDS", "CteFacts", "KindSpec", "Needs", "kind_spec",
+           "register_kind", "unregister_kind"]
 
-if TYPE_CHECKING:
-    from ..events import Event
-    from ..ledger import AppendContext
-
-__all__ = ["KINDS", "KindSpec", "kind_spec", "register_kind"]
-
-Apply = Callable[["AppendContext", "Event", int], None]
+#: Modules of this package that are not kinds.
+_NOT_KINDS = frozenset(("context", "spec"))
 
 
-@dataclass(frozen=True)
-class KindSpec:
-    name: str
-    bizstep: str | None  # GS1 CBV 2.0 bizStep for EPCIS export
-    data_schema: Schema
-    apply: Apply | None = None
+def _register_builtin_kinds() -> None:
+    specs = []
+    for module in pkgutil.iter_modules(__path__):
+        if module.name.startswith("_") or module.name in _NOT_KINDS:
+            continue
+        spec = importlib.import_module(f"{__name__}.{module.name}").SPEC
+        if not isinstance(spec, KindSpec) or spec.name != module.name:
+            raise TypeError(f"tracelib.kinds.{module.name} must define SPEC, a KindSpec named "
+                            f"{module.name!r}")
+        specs.append(spec)
+    for spec in sorted(specs, key=lambda s: (s.order, s.name)):
+        register_kind(spec)
 
 
-KINDS: dict[str, KindSpec] = {}
-
-
-def register_kind(spec: KindSpec) -> KindSpec:
-    KINDS[spec.name] = spec
-    return spec
-
-
-def kind_spec(name: str) -> KindSpec:
-    try:
-        return KINDS[name]
-    except KeyError:
-        known = ", ".join(sorted(KINDS))
-        raise ValidationError(f"unknown kind {name!r}; expected one of: {known}",
-                              field="kind") from None
-
-
-class _OpenData(Schema):
-    """Provisional schema: any object (the kind's own rules tighten it)."""
-
-    class Meta:
-        unknown = INCLUDE
-
-
-# DESIGN.md §4: kind → CBV 2.0 bizStep.
-_BIZSTEPS = {
-    "origin": "commissioning", "slaughter": "commissioning", "ship": "shipping",
-    "receive": "receiving", "transform": None, "sale": "retail_selling",
-    "rapid_test": "inspecting", "lab_test": "sampling", "hold": "holding",
-    "release": None, "recall": None, "drill": None,
-}
-for _name, _step in _BIZSTEPS.items():
-    register_kind(KindSpec(_name, _step, _OpenData()))
-
-from . import register as _register  # noqa: E402,F401  (registers the "register" kind)
-from . import supply as _supply  # noqa: E402,F401  (registers the supply-chain kinds)
-from . import testing as _testing  # noqa: E402,F401  (registers rapid_test and lab_test)
+_register_builtin_kinds()

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import marshmallow
 from marshmallow import RAISE, Schema, fields, validate, validates_schema
 
 from ..directory import LOCATION_TYPES, ROLES, KeyRecord, Location, Party
 from ..errors import ValidationError
-from ..events import ID_PATTERN
+from ..ids import ID_PATTERN
 from ..keys import key_id as compute_key_id
 from ..timeutil import parse_rfc3339, to_micros
-from . import KindSpec, register_kind
-
-if TYPE_CHECKING:
-    from ..events import Event
-    from ..ledger import AppendContext
+from .context import AppendContext, EventView
+from .spec import KindSpec
 
 _id = validate.Regexp(ID_PATTERN, error="must be 1-200 characters without control characters")
 _text = validate.Length(min=1, max=500)
@@ -139,7 +136,7 @@ def decode_public_key(value: str, *, field: str) -> bytes:
     return raw
 
 
-def apply_register(ctx: AppendContext, event: Event, seq: int) -> None:
+def apply_register(ctx: AppendContext, event: EventView, seq: int) -> None:
     """Apply a register event in order: parties, then locations, keys, revocations."""
     if event.actor != ctx.operator:
         raise ValidationError(
@@ -189,4 +186,31 @@ def apply_register(ctx: AppendContext, event: Event, seq: int) -> None:
         raise ValidationError(f"unknown location {event.location!r}", field="location")
 
 
-register_kind(KindSpec("register", None, RegisterData(), apply_register))
+
+RULES = """\
+Signed by the operator, the party named at `tracelib init --operator` (who-may-sign is itself
+in the chain). A `register` event may name as its `location` a location it registers itself,
+and may register parties, the locations they hold and their keys in one event. A location's
+`parent` and `holder` must exist; a key's party must exist and its `key_id` must match its
+public key. Key rotation registers the successor key, then revokes the old one; the
+operator's last valid key cannot be revoked."""
+
+EXAMPLE = {'id': 'reg-demo-sites',
+ 'kind': 'register',
+ 'time': '2026-11-22T05:00:00+08:00',
+ 'actor': 'yunyang-amr',
+ 'location': 'yunyang-amr.office',
+ 'data': {'locations': [{'id': 'stall-a01',
+                         'name': '张记蔬菜',
+                         'type': 'stall',
+                         'parent': 'market-yy01',
+                         'holder': 'stall-a01',
+                         'number': 'A01',
+                         'licences': {'business': '92500235MA61XK0A01',
+                                      'food': 'JY15002350012345'}}]}}
+
+SPEC = KindSpec(
+    name="register", order=0, data_schema=RegisterData(), apply=apply_register,
+    label_zh="登记", label_en="Registration", summary='parties, locations and keys (operator only)',
+    bizstep=None, epcis_type=None, cte=None, rules=RULES, example=EXAMPLE,
+)

@@ -1,4 +1,4 @@
-"""Recall-drill reports (追溯演练, DESIGN §1 job 4): the files a regulator files after a trace.
+"""Recall-drill reports (追溯演练): the files a regulator files after a trace.
 
 Build a :class:`DrillReportInput` (the trace engine does) and call :func:`write_drill_report`::
 

@@ -1,9 +1,9 @@
-"""The recall-drill report (追溯演练报告, DESIGN §1 job 4): a folder a regulator can file.
+"""The recall-drill report (追溯演练报告): a folder a regulator can file.
 
 :func:`write_drill_report` writes five files into a folder:
 
 ==============  ================================================================================
-``summary.json`` the trace JSON (CONTRACT ``tracelib trace LOT --json``) plus timing and counts,
+``summary.json`` the trace JSON (docs/contract.md "Trace JSON") plus timing and counts,
                  as given, with a ``files`` list: every file's name and media type, and for the
                  four others their size and SHA-256 (the PNG also its pixel size and text mode)
 ``ctes.csv``     one row per critical tracking event, FSMA 204 KDEs (UTF-8 with BOM, RFC 4180)
@@ -114,7 +114,7 @@ def _write(target: Path, writer: Callable[[Path], T]) -> T:
 
 
 def _json_default(value: object) -> object:
-    """Decimals as strings (CONTRACT: quantities are decimal strings), times as RFC 3339."""
+    """Decimals as strings (docs/contract.md: quantities are decimal strings), times as RFC 3339."""
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, datetime | date):

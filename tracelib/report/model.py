@@ -1,12 +1,12 @@
-"""The plain data a recall-drill report is written from (DESIGN §1 job 4, §6 FSMA 204).
+"""The plain data a recall-drill report is written from (FSMA 204, 21 CFR 1.1300ff).
 
 The trace engine builds these; :func:`tracelib.report.write_drill_report` turns them into
 files. Nothing here touches the ledger: a report is a pure function of this input.
 
 Invariants (checked in ``__post_init__``, so an instance cannot be built invalid):
 
-* every quantity is a finite :class:`~decimal.Decimal` (never a float: DESIGN §3);
-* every CTE ``date`` is an RFC 3339 time with an offset (CONTRACT: all times carry one);
+* every quantity is a finite :class:`~decimal.Decimal` (never a float: docs/contract.md "Wire rules");
+* every CTE ``date`` is an RFC 3339 time with an offset (docs/contract.md: all times carry one);
 * every :class:`PathEdge` joins two ids of ``DrillReportInput.nodes``, and node ids are unique;
 * every text field is a ``str`` (names are untrusted: the writers escape them, not this module).
 """
@@ -68,6 +68,7 @@ class CriticalTrackingEvent:
     tlc_source_name: str
     reference_document_type: str
     reference_document_number: str
+    kind_zh: str = ""  # the kind's Chinese label, shown beside the CTE name
 
     def __post_init__(self) -> None:
         for name in ("event_id", "kind", "cte", "traceability_lot_code", "unit", "product",
@@ -90,7 +91,7 @@ class CriticalTrackingEvent:
 
 @dataclass(frozen=True)
 class PathNode:
-    """A location on the lot's path. ``type`` is a CONTRACT location type (farm, abattoir,
+    """A location on the lot's path. ``type`` is a location type of docs/contract.md (farm, abattoir,
     port, coldstore, warehouse, wholesale_market, market, stall, lab) or anything else,
     which is drawn in the middle column."""
 
@@ -135,7 +136,7 @@ class PathEdge:
 class DrillReportInput:
     """Everything a drill report shows.
 
-    ``summary`` is the ``tracelib trace LOT --json`` object (CONTRACT.md) plus timing and
+    ``summary`` is the ``tracelib trace LOT --json`` object (docs/contract.md) plus timing and
     counts; it is written as-is to ``summary.json`` (with a ``files`` list added) and must
     be JSON-serialisable (``Decimal`` is written as a string). ``held_locations`` are the
     location ids where the lot or a descendant is on hold (下架).

@@ -1,6 +1,6 @@
 """Layout of a lot's path, computed once and drawn twice (``path.svg`` and ``path.png``).
 
-The picture reads left to right by stage of the supply chain (DESIGN §1 job 4: "find everything
+The picture reads left to right by stage of the supply chain (a recall drill must "find everything
 upstream and downstream ... every stall that received it"):
 
     farm / port → abattoir → cold store / warehouse → (other types) → wholesale market

@@ -37,13 +37,6 @@ __all__ = ["CHINA_STANDARD_TIME", "HEADERS", "write_csv", "write_xlsx"]
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "UTC+08:00")
 
 # tracelib event kinds in Chinese, for the "Event" column.
-KIND_ZH = {
-    "origin": "产地合格证", "slaughter": "屠宰", "ship": "发货", "receive": "收货",
-    "transform": "加工转换", "sale": "销售", "hold": "下架", "release": "解除下架",
-    "recall": "召回",
-}
-
-
 def _place(name: str, ident: str) -> str:
     if name and ident and name != ident:
         return f"{name} ({ident})"
@@ -51,7 +44,7 @@ def _place(name: str, ident: str) -> str:
 
 
 def _event(cte: CriticalTrackingEvent) -> str:
-    zh = KIND_ZH.get(cte.kind)
+    zh = cte.kind_zh
     return f"{cte.cte} / {zh} ({cte.kind})" if zh else f"{cte.cte} ({cte.kind})"
 
 

@@ -12,7 +12,7 @@ Rules:
   member without a limit of its own. :meth:`LimitsTable.lookup` walks from the commodity
   up its groups (:func:`~tracelib.standards.commodities.parents`) and takes the nearest
   row.
-* Bans (DESIGN §5; ``data/banned.csv``): a banned pesticide or veterinary drug fails on
+* Bans (the notices named in ``data/banned.csv``): a banned pesticide or veterinary drug fails on
   any detection, for tests **on or after** the ban's effective date; before it the
   ordinary limit applies.
 * A value above the limit fails; a value equal to the limit passes. Values are compared

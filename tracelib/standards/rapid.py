@@ -8,7 +8,7 @@ absorbance change over 3 min at 412 nm of a control (ΔA₀) and of the sample (
 
 A rate of **50 % or more is positive** (exactly 50 % is positive). tracelib adds a
 *suspect* band, 40 % up to under 50 %: a 351,169-batch study found 25.4 % false negatives
-there (DESIGN §5). Strips (β-agonists, malachite green, formaldehyde, sulfur dioxide,
+there. Strips (β-agonists, malachite green, formaldehyde, sulfur dioxide,
 吊白块, nitrite) read only negative or positive.
 
 Invariants:
@@ -59,7 +59,7 @@ RapidResult = Literal["negative", "suspect", "positive"]
 
 # GB/T 5009.199-2003: inhibition ≥ 50 % is positive — the boundary itself is positive.
 POSITIVE_AT = Decimal("50")
-# DESIGN §5: 40 % up to under 50 % is flagged suspect (false negatives found there).
+# 40 % up to under 50 % is flagged suspect (false negatives found there).
 SUSPECT_AT = Decimal("40")
 _POSITIVE_RATIO = POSITIVE_AT.as_integer_ratio()
 _SUSPECT_RATIO = SUSPECT_AT.as_integer_ratio()
@@ -389,7 +389,7 @@ def enzyme_inhibition(delta_a0: object, delta_at: object, *, commodity: str | No
     # the 0.01 grid (floor(x) ≥ 50 ⇔ x ≥ 50).
     hundredths = (inhibited * 100) // whole
     rate = Decimal(f"{hundredths}E-2")
-    # GB/T 5009.199-2003: ≥ 50 % positive (the boundary is positive); DESIGN §5: 40–50 % suspect.
+    # GB/T 5009.199-2003: ≥ 50 % positive (the boundary is positive); 40–50 % suspect (tracelib's own band).
     if at_least(_POSITIVE_RATIO):
         result: RapidResult = "positive"
     elif at_least(_SUSPECT_RATIO):
@@ -462,7 +462,7 @@ def judge_rapid(item: str | TestItem, method: str,
             reasons.append("≥ 50 %: positive (GB/T 5009.199-2003)")
         elif result == "suspect":
             reasons.append("40 % to under 50 %: suspect; false negatives are common in this "
-                           "band (DESIGN §5), retest")
+                           "band, retest")
         else:
             reasons.append("under 40 %: negative")
     else:

@@ -46,7 +46,7 @@ def display_url(db: str | os.PathLike[str]) -> str:
 
 def default_keystore(db: str | os.PathLike[str]) -> Path:
     """The keystore beside the database: ``./data/x.db`` → ``./data/x-keys``; for a
-    server URL, ``./tracelib-keys`` (CONTRACT.md "CLI environment")."""
+    server URL, ``./tracelib-keys`` (docs/contract.md "CLI environment")."""
     url = normalize_url(db)
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         path = Path(url.removeprefix("sqlite:///"))

@@ -151,6 +151,7 @@ stock = Table(
     Column("on_hand", BigInteger, nullable=False),
     Column("hold_seq", BigInteger),  # the hold in force here, if any
     Column("hold_reason", Text),
+    Column("hold_cause", String(10)),  # tracelib.store.supply.HoldCause, while held
     sqlite_with_rowid=False,  # the key order is append order: rows live in the key B-tree
 )
 # What is on hand at a location (a stall's page, the drill's places to visit). Partial, and

@@ -56,16 +56,17 @@ class StockRow:
     on_hand: int = 0
     hold_seq: int | None = None
     hold_reason: str | None = None
+    hold_cause: str | None = None  # a HoldCause while held
 
     COLUMNS: ClassVar[tuple[str, ...]] = (
         "lot_seq", "lot", "location", "unit", "received", "sold", "shipped", "consumed",
-        "on_hand", "hold_seq", "hold_reason")
+        "on_hand", "hold_seq", "hold_reason", "hold_cause")
 
     def to_values(self) -> tuple[Any, ...]:
         """The row's values in :attr:`COLUMNS` order."""
         return (self.lot_seq, self.lot, self.location, self.unit, self.received, self.sold,
-                self.shipped,
-                self.consumed, self.on_hand, self.hold_seq, self.hold_reason)
+                self.shipped, self.consumed, self.on_hand, self.hold_seq, self.hold_reason,
+                self.hold_cause)
 
     def to_row(self) -> dict[str, Any]:
         return dict(zip(self.COLUMNS, self.to_values(), strict=True))
@@ -100,7 +101,7 @@ def _stock(row: Any) -> StockRow:
     return StockRow(int(row["lot_seq"]), row["lot"], row["location"], row["unit"],
                     int(row["received"]),
                     int(row["sold"]), int(row["shipped"]), int(row["consumed"]),
-                    int(row["on_hand"]), row["hold_seq"], row["hold_reason"])
+                    int(row["on_hand"]), row["hold_seq"], row["hold_reason"], row["hold_cause"])
 
 
 def _shipment(row: Any) -> ShipmentRow:

@@ -1,4 +1,4 @@
-"""The figures a demonstration city is judged by (DESIGN.md §5), from the test index:
+"""The figures a demonstration city is judged by (国家食品安全示范城市评价细则, 2023版), from the test index:
 
 * batches tested per 1,000 residents a year (target ≥ 4);
 * pesticide and veterinary-drug residue batches per 1,000 residents (target ≥ 2);
@@ -12,15 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import and_, func, select
-
-from .errors import ValidationError
-from .store.schema import locations, test_results
-
-if TYPE_CHECKING:
-    from .ledger import Ledger
+from ..errors import ValidationError
+from ..ledger import Ledger
+from ..store.states import FollowUp
+from ..store.tests import TestsSql
 
 __all__ = ["TARGETS", "DayFigures", "Kpi", "kpi"]
 
@@ -28,7 +25,6 @@ TARGETS = {"batches_per_1000": Decimal(4), "residue_batches_per_1000": Decimal(2
            "pass_rate": Decimal(98), "follow_up_rate": Decimal(100)}
 PASSED = ("negative", "pass")
 FAILED = ("positive", "fail")
-CLOSED = ("lab_confirmed", "cleared", "released", "disposed")
 
 
 @dataclass(frozen=True)
@@ -115,20 +111,11 @@ def kpi(ledger: Ledger, *, population: int, year: int, market: str | None = None
                               field="population")
     if not 2000 <= year <= 2100:
         raise ValidationError(f"expected a year like 2026, got {year}", field="year")
-    t = test_results
-    closed = t.c.follow_up.in_(CLOSED)
-    query = (select(t.c.day, t.c.kind, t.c.result, t.c.residue, closed.label("closed"),
-                    func.count().label("n"))
-             .where(and_(t.c.day >= f"{year}-01-01", t.c.day <= f"{year}-12-31"))
-             .group_by(t.c.day, t.c.kind, t.c.result, t.c.residue, closed))
-    if market is not None:
-        stalls = select(locations.c.id).where(locations.c.parent == market)
-        query = query.where(t.c.stall.in_(stalls))
     counts = {"batches": 0, "residue": 0, "rapid": 0, "lab": 0, "passed": 0, "failed": 0,
               "suspect": 0, "no_limit": 0, "followed_up": 0}
     days: dict[str, list[int]] = {}
     with ledger.store.reader() as conn:
-        rows = conn.execute(query).all()
+        rows = TestsSql.year_counts(conn, year, closed=FollowUp.CLOSED, market=market)
     for day, kind, result, residue, is_closed, n in rows:
         day_acc = days.setdefault(day, [0, 0, 0])
         counts["batches"] += n

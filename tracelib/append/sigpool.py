@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-from ._cores import cpu_count
-from ._gcpause import cyclic_gc_paused
-from .events import Event, Signature
-from .keys import public_key_object, verify_batch
-from .timeutil import parse_rfc3339
+from .._cores import cpu_count
+from .._gcpause import cyclic_gc_paused
+from ..events import Event, Signature
+from ..keys import public_key_object, verify_batch
+from ..timeutil import parse_rfc3339
 
 __all__ = ["SignatureJob", "assemble", "prepare_batch", "prepare_stream"]
 
@@ -91,7 +91,7 @@ def prepare_batch(items: Sequence[object], keys: dict[str, bytes]) -> list[Prepa
     given)."""
     from cryptography.exceptions import InvalidSignature
 
-    from .errors import ValidationError
+    from ..errors import ValidationError
 
     out: list[Prepared] = []
     for item in items:

@@ -1,8 +1,8 @@
 """What a shopper's scan shows: a stall, a lot, a market's board.
 
-:func:`stall_view` answers the QR code at a market stall (DESIGN.md §1 job 2: "at payment
+:func:`stall_view` answers the QR code at a market stall (小家大市一码通: "at payment
 the shopper sees the stall, the origin of what it sells, and its pesticide-residue
-results"). Its output is the CONTRACT.md "Scan JSON" shape, with additive fields:
+results"). Its output is the docs/contract.md "Scan JSON" shape, with additive fields:
 
 * ``stall``: ``id``, ``name``, ``market`` (the parent location), ``licences``
   ``{business, food}`` (亮证亮照); additive ``number``, ``market_name``, ``holder``.
@@ -19,35 +19,28 @@ results"). Its output is the CONTRACT.md "Scan JSON" shape, with additive fields
 * ``proofs``: each shown record's seq and the URL of its inclusion proof at
   ``checkpoint.size``.
 
-:func:`lot_view` is the lot page (GS1 Digital Link ``gs1:pip``) and :func:`board_view` the
-market's public board of the day's rapid tests (公示). None of this imports Flask.
+:func:`~tracelib.views.lot.lot_view` is the lot page and
+:func:`~tracelib.views.board.board_view` the market's board. None of this imports Flask.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Connection, select
+from ..directory import Location
+from ..errors import NotFoundError
+from ..ledger import Ledger
+from ..quantity import format_micro
+from ..store import Connection
+from ..store.states import FollowUp
+from ..store.supply import SupplySql
+from ..store.tests import TestsSql
+from ._shared import DEFAULT_PROOF_URL, event_data, head, lab_row, newest_first, test_row
 
-from . import canonical
-from .errors import NotFoundError
-from .quantity import format_micro
-from .store.schema import locations, test_results
-from .store.supply import SupplySql
-from .trace import trace
-
-if TYPE_CHECKING:
-    from .directory import Location
-    from .ledger import Ledger
-
-__all__ = ["DEFAULT_PROOF_URL", "StandingRules", "board_view", "lot_view", "stall_view"]
-
-# Where a record's inclusion proof is served (the service's API); ``{seq}`` and ``{size}``.
-DEFAULT_PROOF_URL = "/api/v1/proofs/inclusion/{seq}?size={size}"
+__all__ = ["DEFAULT_PROOF_URL", "StandingRules", "stall_view"]
 
 # Results that count as a failure on the record: a positive rapid test, a failed lab test.
 FAILED_RESULTS = ("positive", "fail")
@@ -108,47 +101,17 @@ def _origin_summary(cert: dict[str, Any]) -> dict[str, Any]:
     return {k: cert[k] for k in keep if k in cert}
 
 
-def _event_data(ledger: Ledger, conn: Connection, seqs: list[int]) -> dict[int, dict[str, Any]]:
-    return {int(r["seq"]): canonical.loads(bytes(r["body"]))
-            for r in ledger.store.record_rows(conn, seqs)}
-
-
-def _test_row(row: Any) -> dict[str, Any]:
-    return {"time": row["time"], "item": row["item"], "sample": row["sample"],
-            "result": row["result"], "rate": row["rate"], "method": row["method"],
-            "lot": row["lot"], "commodity": row["commodity"], "retest": bool(row["retest"]),
-            "follow_up": row["follow_up"], "event": row["event_id"], "seq": int(row["seq"])}
-
-
-def _lab_row(row: Any) -> dict[str, Any]:
-    return {"time": row["time"], "analyte": row["item"], "commodity": row["commodity"],
-            "sample": row["sample"], "lot": row["lot"], "value_mg_kg": row["value_mg_kg"],
-            "limit_mg_kg": row["limit_mg_kg"], "result": row["result"],
-            "method": row["method"], "follow_up": row["follow_up"], "event": row["event_id"],
-            "seq": int(row["seq"])}
-
-
-def _newest_first(rows: list[Any]) -> list[Any]:
-    from .timeutil import parse_rfc3339, to_micros
-
-    return sorted(rows, key=lambda r: (to_micros(parse_rfc3339(r["time"])), int(r["seq"])),
-                  reverse=True)
-
-
 def _record(conn: Connection, stall_id: str, today: date, rules: StandingRules,
             open_holds: int) -> dict[str, Any]:
     first = (today - timedelta(days=rules.window_days - 1)).isoformat()
-    rows = conn.execute(select(test_results.c.result, test_results.c.follow_up)
-                        .where(test_results.c.stall == stall_id,
-                               test_results.c.day >= first,
-                               test_results.c.day <= today.isoformat())).all()
+    rows = TestsSql.outcomes_between(conn, stall_id, first, today.isoformat())
     tests = len(rows)
-    failed = [r for r in rows if r.result in FAILED_RESULTS]
+    failed = [(result, follow_up) for result, follow_up in rows if result in FAILED_RESULTS]
     rate = None
     if tests:
         exact = Decimal(tests - len(failed)) * 100 / Decimal(tests)
         rate = exact.quantize(Decimal("0.1"), rounding=ROUND_DOWN)
-    open_failures = sum(1 for r in failed if r.follow_up == "held")
+    open_failures = sum(1 for _, follow_up in failed if follow_up == FollowUp.OPEN)
     if open_failures or (rules.black_on_any_failure and failed):
         standing = "black"
     elif (tests >= rules.red_min_tests and rate is not None
@@ -161,22 +124,10 @@ def _record(conn: Connection, stall_id: str, today: date, rules: StandingRules,
             "open_follow_ups": open_failures, "open_holds": open_holds, "standing": standing}
 
 
-def _head(ledger: Ledger, conn: Connection, needed: int) -> dict[str, Any]:
-    """The signed checkpoint covering records < ``needed``, else the current tree head."""
-    store = ledger.store
-    latest = store.latest_checkpoint(conn)
-    if latest is not None and int(latest["size"]) >= needed:
-        return {"size": int(latest["size"]), "root": bytes(latest["root"]).hex(),
-                "signed": True, "origin": ledger.origin}
-    size = store.size(conn)
-    return {"size": size, "root": ledger._root(conn, size).hex(), "signed": False,
-            "origin": ledger.origin}
-
-
 def stall_view(ledger: Ledger, stall_id: str, *, today: date,
                rules: StandingRules = DEFAULT_RULES,
                proof_url: str = DEFAULT_PROOF_URL) -> dict[str, Any]:
-    """The scan JSON of ``stall_id`` (CONTRACT.md "Scan JSON", plus additive fields).
+    """The scan JSON of ``stall_id`` (docs/contract.md "Scan JSON", plus additive fields).
 
     Raises NotFoundError for an unknown location or one that is not a stall.
     """
@@ -188,14 +139,10 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
         stock = SupplySql.stock_at(conn, stall_id)
         lots = SupplySql.lots(conn, [s.lot for s in stock])
         held_rows = SupplySql.held_at(conn, stall_id)
-        today_rows = conn.execute(select(test_results).where(
-            test_results.c.stall == stall_id, test_results.c.day == today.isoformat(),
-            test_results.c.kind == "rapid")).mappings().all()
-        lab_rows = conn.execute(select(test_results).where(
-            test_results.c.stall == stall_id, test_results.c.kind == "lab")
-            .order_by(test_results.c.seq.desc()).limit(rules.lab_results_limit)).mappings().all()
+        today_rows = TestsSql.rapid_on(conn, stall_id, today.isoformat())
+        lab_rows = TestsSql.latest_lab(conn, stall_id, rules.lab_results_limit)
         recalled = {code: row for code, row in lots.items() if row.recalled_seq is not None}
-        recall_docs = _event_data(ledger, conn, [int(r.recalled_seq or 0) for r in recalled.values()])
+        recall_docs = event_data(ledger, conn, [int(r.recalled_seq or 0) for r in recalled.values()])
         origins_of = _origins(ledger, conn, [s.lot for s in stock])
 
     holds: list[dict[str, Any]] = []
@@ -225,8 +172,8 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
             "origins": origins, "gtin": lot.gtin if lot else None,
         })
 
-    tests = [_test_row(r) for r in _newest_first(list(today_rows))]
-    labs = [_lab_row(r) for r in _newest_first(list(lab_rows))]
+    tests = [test_row(r) for r in newest_first(today_rows)]
+    labs = [lab_row(r) for r in newest_first(lab_rows)]
     with store.reader() as conn:
         record = _record(conn, stall_id, today, rules, len(holds))
         shown: list[tuple[str, int]] = ([("test", t["seq"]) for t in tests]
@@ -235,7 +182,7 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
                                         + [("hold", int(h["seq"])) for h in holds
                                            if h["seq"] is not None])
         needed = max([seq for _, seq in shown], default=-1) + 1
-        head = _head(ledger, conn, needed)
+        tree_head = head(ledger, conn, needed)
     proofs: list[dict[str, Any]] = []
     seen: set[int] = set()
     for what, seq in shown:
@@ -243,7 +190,7 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
             continue
         seen.add(seq)
         proofs.append({"seq": seq, "what": what,
-                       "url": proof_url.format(seq=seq, size=head["size"])})
+                       "url": proof_url.format(seq=seq, size=tree_head["size"])})
     return {
         "stall": {"id": place.id, "name": place.name, "market": place.parent,
                   "licences": _licences(place), "number": place.details.get("number"),
@@ -254,7 +201,7 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
         "on_hand": on_hand,
         "tests": tests,
         "holds": holds,
-        "checkpoint": head,
+        "checkpoint": tree_head,
         "record": record,
         "lab_results": labs,
         "proofs": proofs,
@@ -262,7 +209,7 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
 
 
 def _origins(ledger: Ledger, conn: Connection, codes: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Each lot's origins (as :func:`tracelib.trace.trace` finds them backward, ordered by
+    """Each lot's origins (as :func:`tracelib.views.tracing.trace` finds them backward, ordered by
     seq), for many lots in a handful of queries: one closure over the lot edges for all."""
     parents: dict[str, set[str]] = {}
     seen = set(codes)
@@ -277,7 +224,7 @@ def _origins(ledger: Ledger, conn: Connection, codes: list[str]) -> dict[str, li
         frontier = found
     rows = SupplySql.lots(conn, sorted(seen))
     made = {code: row for code, row in rows.items() if row.kind == "origin"}
-    bodies = _event_data(ledger, conn, [row.seq for row in made.values()])
+    bodies = event_data(ledger, conn, [row.seq for row in made.values()])
     out: dict[str, list[dict[str, Any]]] = {}
     for code in codes:
         line, todo = {code}, [code]
@@ -291,89 +238,3 @@ def _origins(ledger: Ledger, conn: Connection, codes: list[str]) -> dict[str, li
                       "certificate": _origin_summary(bodies[r.seq]["data"]["certificate"])}
                      for r in mine]
     return out
-
-
-def lot_view(ledger: Ledger, lot: str, *, proof_url: str = DEFAULT_PROOF_URL) -> dict[str, Any]:
-    """The lot page: the lot, its origins with their certificates, the path from the
-    origins to here (hops with temperatures and excursions, location names), where it is
-    held, its tests, and the inclusion proofs of the shown records."""
-    back = trace(ledger, lot, forward=True)
-    store = ledger.store
-    with store.reader() as conn:
-        row = SupplySql.lots(conn, [lot])[lot]
-        places = {h.from_location for h in back.path} | {h.to_location for h in back.path}
-        places |= {o.location for o in back.origins} | {loc.location for loc in back.locations}
-        places.add(row.location)
-        names = {k: v.name for k, v in store.locations(conn, places).items()}
-        family = [lot, *back.upstream_lots]
-        tests = conn.execute(select(test_results).where(test_results.c.lot.in_(family))
-                             ).mappings().all()
-        needed = max([o.seq for o in back.origins] + [h.ship_seq for h in back.path]
-                     + [int(t["seq"]) for t in tests] + [row.seq], default=-1) + 1
-        head = _head(ledger, conn, needed)
-    path = []
-    for hop in back.path:
-        doc = hop.to_dict()
-        doc.update(from_name=names.get(hop.from_location), to_name=names.get(hop.to_location),
-                   seq=hop.ship_seq, receive_seq=hop.receive_seq)
-        path.append(doc)
-    origins = []
-    for o in back.origins:
-        doc = o.to_dict()
-        doc["location_name"] = names.get(o.location)
-        origins.append(doc)
-    shown = sorted({row.seq, *(o.seq for o in back.origins), *(h.ship_seq for h in back.path),
-                    *(h.receive_seq for h in back.path if h.receive_seq is not None),
-                    *(int(t["seq"]) for t in tests)})
-    shown = [s for s in shown if s < head["size"]]
-    return {
-        "lot": lot, "product": row.product, "unit": row.unit, "gtin": row.gtin,
-        "storage": row.storage, "kind": row.kind, "made_at": row.location,
-        "made_at_name": names.get(row.location),
-        "imported": row.imported, "import_docs": sorted(row.import_docs),
-        "recalled": row.recalled_seq is not None,
-        "upstream_lots": list(back.upstream_lots),
-        "origins": origins, "path": path,
-        "held_at": [{"lot": code, "location": loc, "name": names.get(loc)}
-                    for code, loc in back.held],
-        "tests": [_test_row(t) if t["kind"] == "rapid" else _lab_row(t)
-                  for t in _newest_first(list(tests))],
-        "checkpoint": head,
-        "proofs": [{"seq": s, "url": proof_url.format(seq=s, size=head["size"])} for s in shown],
-    }
-
-
-def board_view(ledger: Ledger, market_id: str, *, today: date) -> dict[str, Any]:
-    """The market's public board (公示) of ``today``'s rapid tests, stall by stall."""
-    store = ledger.store
-    with store.reader() as conn:
-        market = store.location(conn, market_id)
-        if market is None:
-            raise NotFoundError(f"unknown market {market_id!r}")
-        if market.type not in ("market", "wholesale_market"):
-            raise NotFoundError(f"{market_id!r} is a {market.type}, not a market")
-        stalls = [json_row for json_row in conn.execute(
-            select(locations.c.id, locations.c.name, locations.c.details)
-            .where(locations.c.parent == market_id, locations.c.type == "stall")
-            .order_by(locations.c.id)).mappings()]
-        ids = [s["id"] for s in stalls]
-        rows: list[Any] = []
-        for start in range(0, len(ids), 500):
-            rows.extend(conn.execute(select(test_results).where(
-                test_results.c.stall.in_(ids[start:start + 500]),
-                test_results.c.day == today.isoformat(),
-                test_results.c.kind == "rapid")).mappings().all())
-    by_stall: dict[str, list[dict[str, Any]]] = {}
-    for r in _newest_first(rows):
-        by_stall.setdefault(r["stall"], []).append(_test_row(r))
-    counts = {"negative": 0, "suspect": 0, "positive": 0}
-    for r in rows:
-        counts[r["result"]] = counts.get(r["result"], 0) + 1
-    out_stalls = []
-    for s in stalls:
-        details = json.loads(s["details"])
-        out_stalls.append({"id": s["id"], "name": s["name"],
-                           "number": details.get("number") if isinstance(details, dict) else None,
-                           "tests": by_stall.get(s["id"], [])})
-    return {"market": {"id": market.id, "name": market.name}, "day": today.isoformat(),
-            "stalls": out_stalls, "totals": {"tests": len(rows), **counts}}

@@ -8,7 +8,7 @@ Forward: the lot and every lot made from it, with quantities per location and un
 received, sold, on hand — from the stock index kept in the append transaction (mass
 balance makes them exact).
 
-The JSON shape is CONTRACT.md "tracelib trace LOT --json".
+The JSON shape is docs/contract.md "Trace JSON".
 """
 
 from __future__ import annotations
@@ -16,18 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Connection
-
-from . import canonical
-from .errors import NotFoundError
-from .quantity import format_micro
-from .store.supply import SupplySql
-from .timeutil import parse_rfc3339
-
-if TYPE_CHECKING:
-    from .ledger import Ledger
+from .. import canonical
+from ..errors import NotFoundError
+from ..ledger import Ledger
+from ..quantity import format_micro
+from ..store import Connection
+from ..store.supply import SupplySql
+from ..timeutil import parse_rfc3339
 
 __all__ = ["Hop", "LocationTotals", "Origin", "Trace", "trace"]
 

@@ -16,32 +16,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import canonical
 from .events import sign_event
+from .ids import MAX_ID
 from .keys import SigningKey
+from .kinds import KINDS, CteFacts
+from .ledger import Ledger, Receipt
 from .quantity import MICRO, format_micro
+from .report import (
+    CriticalTrackingEvent,
+    DrillReportFiles,
+    DrillReportInput,
+    PathEdge,
+    PathNode,
+    write_drill_report,
+)
 from .store.supply import SupplySql
 from .timeutil import format_utc, utcnow
-from .trace import Trace, trace
-
-if TYPE_CHECKING:
-    from .ledger import Ledger, Receipt
-    from .report import DrillReportFiles, DrillReportInput
+from .views.tracing import Trace, trace
 
 __all__ = ["DrillResult", "RecallResult", "drill", "recall", "report_input"]
-
-# FSMA 204 critical tracking events (21 CFR 1.1325–1.1350) for each tracelib kind.
-CTE_NAMES = {
-    "origin": "harvesting/initial packing", "slaughter": "transformation",
-    "ship": "shipping", "receive": "receiving", "transform": "transformation",
-    "sale": "sale", "hold": "hold", "release": "release", "recall": "recall",
-}
-
-
-MAX_ID = 200  # tracelib.events.ID_PATTERN
-
 
 def _event_id(prefix: str, *parts: str, stamp: str) -> str:
     """``prefix-part-…-stamp``; when lot and location codes make that longer than an event id
@@ -98,8 +94,6 @@ def drill(ledger: Ledger, lot: str, *, question: str | None = None,
         receipt = ledger.append([sign_event(event, key)], now=moment)[0]
     result = DrillResult(lot, question, answer, elapsed, digest, receipt)
     if report_dir is not None:
-        from .report import write_drill_report
-
         files = write_drill_report(Path(report_dir),
                                    report_input(ledger, result, generated_at=format_utc(moment)))
         result = DrillResult(lot, question, answer, elapsed, digest, receipt, files)
@@ -109,8 +103,6 @@ def drill(ledger: Ledger, lot: str, *, question: str | None = None,
 def report_input(ledger: Ledger, result: DrillResult, *, generated_at: str) -> DrillReportInput:
     """The drill report's rows: one CTE per lot per event of every lot in the family,
     and the path as locations joined by shipments."""
-    from .report import CriticalTrackingEvent, DrillReportInput, PathEdge, PathNode
-
     answer = result.trace
     family = sorted({answer.lot, *answer.upstream_lots, *answer.downstream_lots})
     store = ledger.store
@@ -131,7 +123,7 @@ def report_input(ledger: Ledger, result: DrillResult, *, generated_at: str) -> D
             for item in doc.get(role, []):
                 if item["lot"] not in lots:
                     continue
-                ctes.append(_cte(doc, item, lots, name, CriticalTrackingEvent))
+                ctes.append(_cte(doc, item, lots, name))
     held_places = {loc for _, loc in answer.held}
     edges: dict[tuple[str, str, str], list[Any]] = {}
     for ship in shipments:
@@ -152,34 +144,28 @@ def report_input(ledger: Ledger, result: DrillResult, *, generated_at: str) -> D
         held_locations=frozenset(held_places))
 
 
-def _cte(doc: dict[str, Any], item: dict[str, str], lots: dict[str, Any], name: dict[str, str],
-         cls: Any) -> Any:
-    kind, data, here = doc["kind"], doc.get("data", {}), doc["location"]
-    source, target = here, here
-    ref_type, ref_no = f"{kind} event", doc["id"]
-    if kind == "ship":
-        target = data.get("to", here)
-        ref_type, ref_no = "运单 shipping record", data.get("vehicle", doc["id"])
-    elif kind == "receive":
-        source = data.get("from", here)
-        ref_type, ref_no = "收货记录 receiving record (ship event)", data.get("ship_event", "")
-    elif kind == "origin":
-        ref_type, ref_no = "合格证 origin certificate", data.get("certificate", {}).get("no", "")
-    elif kind == "slaughter":
-        ref_type, ref_no = "动物检疫合格证明 quarantine certificate", data.get("quarantine_cert", "")
-    elif kind == "sale":
-        target = "consumer"
-        ref_type, ref_no = "小票 receipt", data.get("receipt", "")
+def _cte(doc: dict[str, Any], item: dict[str, str], lots: dict[str, Any],
+         name: dict[str, str]) -> CriticalTrackingEvent:
+    """The CTE row of one lot of one event, as the event's kind describes it."""
+    spec = KINDS[doc["kind"]] if doc["kind"] in KINDS else None
+    kind, here = doc["kind"], doc["location"]
+    if spec is None:
+        facts = CteFacts(here, here, f"{kind} event", doc["id"])
+    else:
+        facts = spec.cte_facts(doc)
     lot = lots[item["lot"]]
-    return cls(event_id=doc["id"], kind=kind, cte=CTE_NAMES.get(kind, kind),
+    target = facts.target
+    return CriticalTrackingEvent(event_id=doc["id"], kind=kind, cte=(spec.cte if spec else None) or kind,
+               kind_zh=spec.label_zh if spec else "",
                traceability_lot_code=item["lot"], quantity=Decimal(item["qty"]),
-               unit=item["unit"], product=lot.product or "", from_location=source,
-               from_location_name=name.get(source, source), to_location=target,
+               unit=item["unit"], product=lot.product or "", from_location=facts.source,
+               from_location_name=name.get(facts.source, facts.source), to_location=target,
                to_location_name=name.get(target, "消费者 consumer" if target == "consumer"
                                          else target),
                date=doc["time"], tlc_source=lot.location,
                tlc_source_name=name.get(lot.location, lot.location),
-               reference_document_type=ref_type, reference_document_number=ref_no or doc["id"])
+               reference_document_type=facts.reference_type,
+               reference_document_number=facts.reference_number or doc["id"])
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from .kpi import TARGETS, Kpi
+from ..views.kpi import TARGETS, Kpi
 
 __all__ = ["ChartFiles", "write_pass_rate_chart"]
 

@@ -7,14 +7,12 @@ a chunk of a thousand hops costs a handful of statements, not thousands.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection
 
-from .events import Event
-from .store.supply import LotRow, ShipmentRow, StockRow, SupplySql
-from .testing_state import TEST_KINDS
+from ..kinds import Needs
+from ..store.supply import LotRow, ShipmentRow, StockRow, SupplySql
 
 __all__ = ["SupplyState"]
 
@@ -37,25 +35,9 @@ class SupplyState:
         self._readings: list[dict[str, Any]] = []
 
     # -- bulk reads -------------------------------------------------------------
-    def prefetch(self, events: Iterable[Event]) -> None:
+    def prefetch(self, needs: Needs) -> None:
         """Load in a few queries every lot, stock row and shipment a chunk will touch."""
-        codes: set[str] = set()
-        places: set[tuple[str, str]] = set()
-        ships: set[tuple[str, str]] = set()
-        for event in events:
-            for item in (*event.inputs, *event.outputs):
-                codes.add(item.lot)
-                places.add((item.lot, event.location))
-            if event.kind == "receive":
-                ship = event.data.get("ship_event")
-                if isinstance(ship, str):
-                    ships.update((ship, item.lot) for item in event.inputs)
-            elif event.kind in TEST_KINDS:  # a test names its lot in data, and may hold it
-                lot = event.data.get("lot")
-                if isinstance(lot, str):
-                    codes.add(lot)
-                    stall = event.data.get("stall")
-                    places.add((lot, stall if isinstance(stall, str) else event.location))
+        codes, places, ships = needs.lots, needs.places, needs.shipments
         want_lots = [c for c in codes if c not in self._lots]
         found_lots = SupplySql.lots(self.conn, want_lots)
         for code in want_lots:

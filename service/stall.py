@@ -13,14 +13,14 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from tracelib.stall import stall_view
+from tracelib.views.stall import stall_view
 
 from .extension import ledger, service
 from .httputil import conditional, etag_of, json_body, prepared, wants_json_body
 from .i18n import current_lang
 from .ids import known
 from .qr import Placard, placard_png, placard_svg
-from .scans import count_scan
+from .scan_counts import count_scan
 
 __all__ = ["StallAnswers", "StallPages", "bp", "proof_template", "stall_pages"]
 

@@ -18,13 +18,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from .events import Event
-from .limits import active_table
-from .standards.limits import LimitsTable
-from .store.bulk import insert_tuples, placeholder, select_where_in
-from .store.schema import test_results
+from ..limit_tables import active_table
+from ..standards.limits import LimitsTable
+from ..store.states import FollowUp
+from ..store.tests import TestsSql
 
-__all__ = ["RESULT_COLUMNS", "TEST_KINDS", "TestResults"]
+__all__ = ["RESULT_COLUMNS", "TestResults"]
 
 #: The order of a result row's values (:meth:`TestResults.add`).
 RESULT_COLUMNS = ("seq", "event_id", "kind", "stall", "location", "lot", "day", "time", "item",
@@ -33,19 +32,13 @@ RESULT_COLUMNS = ("seq", "event_id", "kind", "stall", "location", "lot", "day", 
                   "follow_up_seq", "explanation")
 _STALL, _LOT, _FOLLOW_UP, _FOLLOW_UP_SEQ = (
     RESULT_COLUMNS.index(c) for c in ("stall", "lot", "follow_up", "follow_up_seq"))
-_OPEN = "held"  # the status of a follow-up not yet closed
-#: The kinds that record a test; each names its lot (when known) in ``data.lot``.
-TEST_KINDS = frozenset(("rapid_test", "lab_test"))
-_LIFTS = frozenset(("release", "dispose"))  # close the follow-ups of their input lots
-_CLOSE_SQL = "UPDATE test_results SET follow_up = {m}, follow_up_seq = {m} WHERE seq = {m}"
 
 
 class TestResults:
     __test__ = False  # not a pytest class
 
-    def __init__(self, conn: Connection, store: object) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.store = store
         self._rows: list[list[Any]] = []
         self._buffered: dict[int, list[Any]] = {}  # seq -> its row, until flushed
         self._open: dict[str, dict[int, str | None]] = {}  # lot -> {seq: stall} held
@@ -56,30 +49,16 @@ class TestResults:
         """The active limits table; read once per append (tables are loaded outside the
         chain, never by an event, so it cannot change inside the transaction)."""
         if self._limits is None:
-            self._limits = active_table(self.conn, self.store)
+            self._limits = active_table(self.conn)
         return self._limits
-
-    def prefetch_for(self, events: Iterable[Event]) -> None:
-        """Read the open follow-ups of the lots a chunk's tests, releases and disposals
-        name (any other lot is read when first needed)."""
-        lots: set[str] = set()
-        for event in events:
-            if event.kind in TEST_KINDS:
-                lot = event.data.get("lot")
-                if isinstance(lot, str):
-                    lots.add(lot)
-            elif event.kind in _LIFTS:
-                lots.update(item.lot for item in event.inputs)
-        self.prefetch(lots)
 
     def prefetch(self, lots: Iterable[str]) -> None:
         """Read the open follow-ups of ``lots`` not read yet, in a few statements."""
         wanted = sorted({lot for lot in lots if lot not in self._open})
         for lot in wanted:
             self._open[lot] = {}
-        for row in select_where_in(self.conn, test_results, "lot", wanted,
-                                   columns=("seq", "lot", "stall"), also={"follow_up": _OPEN}):
-            self._open[row["lot"]][int(row["seq"])] = row["stall"]
+        for seq, lot, stall in TestsSql.open_follow_ups(self.conn, wanted):
+            self._open[lot][seq] = stall
 
     def _open_of(self, lot: str) -> dict[int, str | None]:
         if lot not in self._open:
@@ -91,7 +70,7 @@ class TestResults:
         given by keyword)."""
         values = [row.get(name) for name in RESULT_COLUMNS]
         lot, seq = values[_LOT], int(row["seq"])
-        if values[_FOLLOW_UP] == _OPEN and lot is not None:
+        if values[_FOLLOW_UP] == FollowUp.OPEN and lot is not None:
             self._open_of(lot)[seq] = values[_STALL]
         self._rows.append(values)
         self._buffered[seq] = values
@@ -114,7 +93,6 @@ class TestResults:
         return sorted(places)
 
     def flush(self) -> None:
-        insert_tuples(self.conn, test_results, RESULT_COLUMNS, [tuple(r) for r in self._rows])
-        if self._closes:
-            self.conn.exec_driver_sql(_CLOSE_SQL.format(m=placeholder(self.conn)), self._closes)
+        TestsSql.write(self.conn, RESULT_COLUMNS, [tuple(r) for r in self._rows],
+                             self._closes)
         self._rows, self._buffered, self._closes = [], {}, []

@@ -1,0 +1,59 @@
+"""``dispose``: stock is destroyed (a failed lot, spoiled goods).
+
+Everything about the kind is here: its ``data`` schema, its rules at append and its
+:data:`SPEC`."""
+
+from __future__ import annotations
+
+from ..store.states import FollowUp
+from ._fields import ReasonData
+from ._stock import book_out, existing_lot, need, none
+from .context import AppendContext, EventView
+from .spec import KindSpec, Needs
+
+
+def apply_dispose(ctx: AppendContext, event: EventView, seq: int) -> None:
+    """Destroy stock at the event's location (a failed lot, spoiled goods): it leaves the
+    stock even when held, the hold there ends, and open test follow-ups close as
+    ``disposed``."""
+    need(event.inputs, "inputs", at_least=1)
+    none(event.outputs, "outputs")
+    for i, item in enumerate(event.inputs):
+        existing_lot(ctx, item, f"inputs[{i}].lot")
+        row, want = book_out(ctx, event, i, item, "disposed of")
+        row.consumed += want
+        if row.on_hand == 0:
+            row.hold_seq = row.hold_reason = row.hold_cause = None
+        ctx.supply.add_lot_event(item.lot, seq)
+        ctx.tests.close_follow_ups(item.lot, event.location, seq, FollowUp.DISPOSED)
+
+
+
+def _prefetch(event: EventView, needs: Needs) -> None:
+    """Open test follow-ups of the lots it acts on close with it."""
+    needs.follow_ups.update(item.lot for item in event.inputs)
+
+
+RULES = """\
+`inputs`: lots on hand at `location`, even when held; no `outputs`. The stock leaves the
+ledger's count, the hold there ends when nothing is left, and open test follow-ups of the lot
+at that stall close as `disposed` (a `release` closes them as `released`)."""
+
+
+EXAMPLE = {'id': 'dispose-a01-0002',
+ 'kind': 'dispose',
+ 'time': '2026-11-23T10:00:00+08:00',
+ 'actor': 'stall-a01',
+ 'location': 'stall-a01',
+ 'inputs': [{'lot': 'LOT-CP-20261122-01', 'qty': '197.5', 'unit': 'kg'}],
+ 'data': {'reason': '实验室确认不合格, 监督销毁'}}
+
+
+SPEC = KindSpec(
+    name="dispose", order=100, data_schema=ReasonData(), apply=apply_dispose,
+    label_zh="销毁", label_en="Disposal", summary='destroying stock',
+    bizstep='destroying', epcis_type='ObjectEvent', cte=None,
+    prefetch=_prefetch,
+    rules=RULES,
+    example=EXAMPLE,
+)

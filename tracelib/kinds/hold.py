@@ -1,0 +1,56 @@
+"""``hold``: a lot is taken off sale (下架) at one location.
+
+Everything about the kind is here: its ``data`` schema, its rules at append and its
+:data:`SPEC`."""
+
+from __future__ import annotations
+
+from ..errors import ValidationError
+from ..store.states import HoldCause
+from ._fields import ReasonData
+from ._stock import existing_lot, need, none
+from .context import AppendContext, EventView
+from .spec import KindSpec
+
+
+def apply_hold(ctx: AppendContext, event: EventView, seq: int) -> None:
+    need(event.inputs, "inputs", at_least=1)
+    none(event.outputs, "outputs")
+    for i, item in enumerate(event.inputs):
+        existing_lot(ctx, item, f"inputs[{i}].lot")
+        row = ctx.supply.stock(item.lot, event.location)
+        if row is None:
+            raise ValidationError(f"lot {item.lot!r} was never at {event.location!r}",
+                                  field=f"inputs[{i}].lot")
+        if row.hold_seq is not None:
+            raise ValidationError(f"lot {item.lot!r} is already on hold at {event.location!r} "
+                                  f"(seq {row.hold_seq})", field=f"inputs[{i}].lot")
+        row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
+        row.hold_seq, row.hold_reason, row.hold_cause = seq, event.data["reason"], HoldCause.EVENT
+        ctx.supply.add_lot_event(item.lot, seq)
+
+
+
+RULES = """\
+`inputs`: lots that have been at `location`; no `outputs`. The lot cannot be shipped,
+transformed or sold there until a `release` there; a lot already on hold there cannot be held
+again. A positive rapid test or a failed lab result holds its lot by itself (see
+[rapid_test](#kind:rapid_test) and [lab_test](#kind:lab_test))."""
+
+
+EXAMPLE = {'id': 'hold-a01-0007',
+ 'kind': 'hold',
+ 'time': '2026-11-22T07:35:00+08:00',
+ 'actor': 'market-yy01',
+ 'location': 'stall-a01',
+ 'inputs': [{'lot': 'LOT-CP-20261122-01', 'qty': '197.5', 'unit': 'kg'}],
+ 'data': {'reason': '快检阳性, 待实验室确认', 'test': 'rt-1'}}
+
+
+SPEC = KindSpec(
+    name="hold", order=70, data_schema=ReasonData(), apply=apply_hold,
+    label_zh="下架", label_en="Hold", summary='a lot off sale at one location',
+    bizstep='holding', epcis_type='ObjectEvent', cte=None,
+    rules=RULES,
+    example=EXAMPLE,
+)

@@ -1,0 +1,99 @@
+"""``lab_test``: a laboratory's residue result, judged against GB 2763 maximum residue
+limits (with the food-category cascade and bans) by the active limits table.
+
+A failed result holds the lot at its stall and confirms an open rapid-test follow-up; a
+passing one clears it (see :mod:`tracelib.kinds._testing`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from marshmallow import fields, validate
+
+from ..standards import judge_lab
+from ..store.states import FollowUp
+from ._fields import OpenData, id_field, text
+from ._testing import check_lot, hold, judge, open_follow_up, prefetch_test, release_test_holds, stall_of
+from .context import AppendContext, EventView
+from .spec import KindSpec
+
+_short = text(200)
+
+
+class LabTestData(OpenData):
+    analyte = fields.String(required=True, validate=_short, metadata={
+        "description": "the substance measured, e.g. `毒死蜱`; one of the limits table"})
+    commodity = fields.String(required=True, validate=_short, metadata={
+        "description": "the food tested, e.g. `芹菜`; a commodity of the GB 2763 classification"})
+    value = fields.String(required=True, validate=validate.Length(min=1, max=40), metadata={
+        "description": "the measured value, a decimal string; `ND` / `未检出` for not detected"})
+    unit = fields.String(required=True, validate=validate.Length(min=1, max=10), metadata={
+        "description": "`mg/kg` or `μg/kg`, converted exactly"})
+    lab = fields.String(required=True, validate=_short, metadata={
+        "description": "the laboratory"})
+    report_no = fields.String(required=True, validate=_short, metadata={
+        "description": "the laboratory's report number"})
+    lot = fields.String(validate=id_field(), metadata={
+        "description": "the lot sampled: held on a fail, released on a pass"})
+    stall = fields.String(validate=id_field(), metadata={
+        "description": "the stall sampled, when the event's location is a lab"})
+    sample = fields.String(validate=_short, metadata={"description": "the sample's label"})
+    method = fields.String(validate=_short, metadata={
+        "description": "the analytical method, e.g. `GB 23200.113-2018`"})
+
+
+def apply_lab_test(ctx: AppendContext, event: EventView, seq: int) -> None:
+    data = event.data
+    stall = stall_of(ctx, event)
+    lot = data.get("lot")
+    check_lot(ctx, lot)
+    on: date = event.time.date()
+    verdict = judge(judge_lab, data["analyte"], data["commodity"], data["value"], data["unit"],
+                    on, ctx.tests.limits())
+    outcome = verdict.verdict
+    follow_up = None
+    if outcome == "fail" and lot is not None:
+        ctx.tests.close_follow_ups(lot, None, seq, FollowUp.CONFIRMED)
+        if stall is not None:
+            hold(ctx, lot, stall, seq, f"检测不合格 lab result failed: {data['analyte']}")
+            follow_up = open_follow_up(ctx, lot, stall)
+    elif outcome == "pass" and lot is not None:
+        release_test_holds(ctx, lot, stall, seq, FollowUp.CLEARED)
+    ctx.tests.add(
+        seq=seq, event_id=event.id, kind="lab", stall=stall, location=event.location, lot=lot,
+        day=on.isoformat(), time=event.time_text, item=data["analyte"],
+        method=data.get("method"), sample=data.get("sample"), commodity=data["commodity"],
+        rate=None, result=outcome, value_mg_kg=str(verdict.value_mg_kg),
+        limit_mg_kg=None if verdict.limit_mg_kg is None else str(verdict.limit_mg_kg),
+        table_version=verdict.table_version, retest=0, residue=1,
+        follow_up=follow_up, explanation=verdict.explanation)
+
+
+RULES = """\
+At a lab or a stall; the stall concerned is the event's location when it is a stall, else
+`data.stall`. tracelib looks up the GB 2763 limit (with the food-category cascade) and records
+it with the table's version; a banned substance fails on any detection from its ban date. A
+fail holds the lot at the stall and confirms an open rapid-test follow-up (`lab_confirmed`); a
+pass clears it and releases the hold (`cleared`)."""
+
+EXAMPLE = {'id': 'lab-R-2026-1122-031',
+ 'kind': 'lab_test',
+ 'time': '2026-11-23T15:00:00+08:00',
+ 'actor': 'lab-yy01',
+ 'location': 'lab-yy01',
+ 'data': {'analyte': '毒死蜱',
+          'commodity': '芹菜',
+          'value': '0.12',
+          'unit': 'mg/kg',
+          'lab': '云阳县食品药品检验所',
+          'report_no': 'R-2026-1122-031',
+          'lot': 'LOT-CP-20261122-01',
+          'stall': 'stall-a01'}}
+
+SPEC = KindSpec(
+    name="lab_test", order=140, data_schema=LabTestData(), apply=apply_lab_test,
+    label_zh="实验室检测", label_en="Laboratory test", summary="a laboratory's residue result",
+    bizstep="sampling", epcis_type="ObjectEvent", cte=None,
+    prefetch=prefetch_test, rules=RULES, example=EXAMPLE,
+)

@@ -1,0 +1,49 @@
+"""``recall``: a lot is stopped everywhere.
+
+Everything about the kind is here: its ``data`` schema, its rules at append and its
+:data:`SPEC`."""
+
+from __future__ import annotations
+
+from ._fields import ReasonData
+from ._stock import existing_lot, need, none
+from .context import AppendContext, EventView
+from .spec import KindSpec
+
+
+def apply_recall(ctx: AppendContext, event: EventView, seq: int) -> None:
+    need(event.inputs, "inputs", at_least=1)
+    none(event.outputs, "outputs")
+    for i, item in enumerate(event.inputs):
+        lot = existing_lot(ctx, item, f"inputs[{i}].lot")
+        lot.recalled_seq = seq
+        ctx.supply.touch_lot(lot)
+        ctx.supply.add_lot_event(item.lot, seq)
+
+
+
+RULES = """\
+`inputs`: the lots recalled; no `outputs`. A recalled lot cannot be shipped, transformed or
+sold anywhere until a `release` with `"scope": "recall"`. `tracelib recall LOT` writes these,
+signed by the operator, in one transaction: a `hold` at every location with stock of the lot or
+of a lot made from it, and one `recall` of every such lot on hand or in transit (with
+`recall_of` naming the lot asked about)."""
+
+
+EXAMPLE = {'id': 'recall-LOT-CP-20261122-01-20261123T160000000000',
+ 'kind': 'recall',
+ 'time': '2026-11-23T16:00:00+08:00',
+ 'actor': 'yunyang-amr',
+ 'location': 'yunyang-amr.office',
+ 'inputs': [{'lot': 'LOT-CP-20261122-01-A', 'qty': '380', 'unit': 'kg'},
+            {'lot': 'LOT-CP-20261122-01-B', 'qty': '395', 'unit': 'kg'}],
+ 'data': {'reason': '毒死蜱超标 (R-2026-1122-031), 召回同批次', 'recall_of': 'LOT-CP-20261122-01'}}
+
+
+SPEC = KindSpec(
+    name="recall", order=90, data_schema=ReasonData(), apply=apply_recall,
+    label_zh="召回", label_en="Recall", summary='a lot stopped everywhere',
+    bizstep=None, epcis_type='ObjectEvent', cte=None,
+    rules=RULES,
+    example=EXAMPLE,
+)

@@ -1,0 +1,104 @@
+"""``receive``: a shipment arrives and its stock is on hand at the destination.
+
+Everything about the kind is here: its ``data`` schema, its rules at append and its
+:data:`SPEC`."""
+
+from __future__ import annotations
+
+from marshmallow import fields
+
+from ..errors import ValidationError
+from ..quantity import format_micro, to_micro
+from ._fields import IMPORT_DOCS, MARKET_TYPES, OpenData, id_field
+from ._stock import existing_lot, need, none
+from .context import AppendContext, EventView
+from .spec import CteFacts, KindSpec, Needs
+
+
+class ReceiveData(OpenData):
+    from_ = fields.String(required=True, data_key="from", validate=id_field(), metadata={
+        "description": "where the shipment left from: the `ship` event's location"})
+    ship_event = fields.String(required=True, validate=id_field(), metadata={
+        "description": "the id of the `ship` event this receipt closes"})
+
+
+
+def apply_receive(ctx: AppendContext, event: EventView, seq: int) -> None:
+    need(event.inputs, "inputs", at_least=1)
+    none(event.outputs, "outputs")
+    data = event.data
+    here = ctx.location(event.location)
+    for i, item in enumerate(event.inputs):
+        where = f"inputs[{i}]"
+        lot = existing_lot(ctx, item, f"{where}.lot")
+        shipment = ctx.supply.shipment(data["ship_event"], item.lot)
+        if shipment is None:
+            raise ValidationError(f"lot {item.lot!r} is not in shipment {data['ship_event']!r}",
+                                  field="data.ship_event")
+        if shipment.to_location != event.location:
+            raise ValidationError(f"shipment {data['ship_event']!r} goes to "
+                                  f"{shipment.to_location!r}, not {event.location!r}",
+                                  field="location")
+        if shipment.from_location != data["from"]:
+            raise ValidationError(f"shipment {data['ship_event']!r} left from "
+                                  f"{shipment.from_location!r}, not {data['from']!r}",
+                                  field="data.from")
+        if shipment.receive_seq is not None:
+            raise ValidationError(f"lot {item.lot!r} of shipment {data['ship_event']!r} was "
+                                  f"already received at seq {shipment.receive_seq}",
+                                  field=f"{where}.lot")
+        qty = to_micro(item.qty)
+        if qty > shipment.qty:
+            raise ValidationError(f"received {format_micro(qty)} {item.unit} but only "
+                                  f"{format_micro(shipment.qty)} were shipped",
+                                  field=f"{where}.qty")
+        if lot.imported and here is not None and here.type in MARKET_TYPES:
+            missing = [d for d in IMPORT_DOCS if d not in lot.import_docs]
+            if missing:
+                raise ValidationError(
+                    f"imported lot {item.lot!r} cannot be received by a {here.type} without "
+                    f"{', '.join(missing)} on record", field=f"{where}.lot")
+        shipment.received_qty, shipment.receive_seq = qty, seq
+        shipment.discrepancy = (qty - shipment.qty) or None
+        ctx.supply.touch_shipment(shipment)
+        row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
+        row.received += qty
+        row.on_hand += qty
+        ctx.supply.add_lot_event(item.lot, seq)
+
+
+
+def _prefetch(event: EventView, needs: Needs) -> None:
+    """The shipment rows it closes."""
+    ship = event.data.get("ship_event")
+    if isinstance(ship, str):
+        needs.shipments.update((ship, item.lot) for item in event.inputs)
+
+
+RULES = """\
+`inputs`: the lots received at `location`. Each must be in the shipment `data.ship_event`,
+addressed to this location, received at most once and no more than was shipped; less is
+recorded as a discrepancy on the hop. A market or stall cannot receive an imported lot unless
+all three import documents are on record for it."""
+
+
+EXAMPLE = {'id': 'recv-a01-0001',
+ 'kind': 'receive',
+ 'time': '2026-11-22T08:20:00+08:00',
+ 'actor': 'stall-a01',
+ 'location': 'stall-a01',
+ 'inputs': [{'lot': 'LOT-CP-20261122-01', 'qty': '200', 'unit': 'kg'}],
+ 'data': {'from': 'coldstore-cq01', 'ship_event': 'ship-cq01-a01-0001'}}
+
+
+SPEC = KindSpec(
+    name="receive", order=40, data_schema=ReceiveData(), apply=apply_receive,
+    label_zh="收货", label_en="Receiving", summary='the hop arrives',
+    bizstep='receiving', epcis_type='ObjectEvent', cte='receiving',
+    cte_facts=lambda doc: CteFacts(doc.get("data", {}).get("from", doc["location"]), doc["location"],
+                                 "收货记录 receiving record (ship event)",
+                                 doc.get("data", {}).get("ship_event", "")),
+    prefetch=_prefetch,
+    rules=RULES,
+    example=EXAMPLE,
+)

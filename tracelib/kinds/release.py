@@ -1,0 +1,69 @@
+"""``release``: a hold or a recall ends.
+
+Everything about the kind is here: its ``data`` schema, its rules at append and its
+:data:`SPEC`."""
+
+from __future__ import annotations
+
+from ..errors import ValidationError
+from ..store.states import FollowUp
+from ._fields import ReasonData
+from ._stock import existing_lot, need, none
+from .context import AppendContext, EventView
+from .spec import KindSpec, Needs
+
+
+def apply_release(ctx: AppendContext, event: EventView, seq: int) -> None:
+    need(event.inputs, "inputs", at_least=1)
+    none(event.outputs, "outputs")
+    for i, item in enumerate(event.inputs):
+        lot = existing_lot(ctx, item, f"inputs[{i}].lot")
+        row = ctx.supply.stock(item.lot, event.location)
+        held = row is not None and row.hold_seq is not None
+        if not held and lot.recalled_seq is None:
+            raise ValidationError(f"lot {item.lot!r} is not on hold at {event.location!r}",
+                                  field=f"inputs[{i}].lot")
+        if not held and event.data.get("scope") != "recall":
+            # Would release nothing: a recall is lifted only by name.
+            raise ValidationError(f"lot {item.lot!r} is recalled (seq {lot.recalled_seq}) and "
+                                  f"not on hold at {event.location!r}; to lift the recall set "
+                                  "data.scope to \"recall\"", field="data.scope")
+        if held:
+            row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
+            row.hold_seq = row.hold_reason = row.hold_cause = None
+            ctx.tests.close_follow_ups(item.lot, event.location, seq, FollowUp.RELEASED)
+        if lot.recalled_seq is not None and event.data.get("scope") == "recall":
+            lot.recalled_seq = None
+            ctx.supply.touch_lot(lot)
+        ctx.supply.add_lot_event(item.lot, seq)
+
+
+
+def _prefetch(event: EventView, needs: Needs) -> None:
+    """Open test follow-ups of the lots it acts on close with it."""
+    needs.follow_ups.update(item.lot for item in event.inputs)
+
+
+RULES = """\
+`inputs`: lots on hold at `location`, or recalled; no `outputs`. Releasing a held lot lifts the
+hold there and closes its open test follow-ups as `released`. A recall is lifted only by name:
+with `"scope": "recall"` in `data`, the release also ends the lot's recall everywhere."""
+
+
+EXAMPLE = {'id': 'release-a01-0009',
+ 'kind': 'release',
+ 'time': '2026-11-22T11:40:00+08:00',
+ 'actor': 'market-yy01',
+ 'location': 'stall-a01',
+ 'inputs': [{'lot': 'LOT-JC-20261122-02', 'qty': '40', 'unit': 'kg'}],
+ 'data': {'reason': '已补齐承诺达标合格证, 恢复销售'}}
+
+
+SPEC = KindSpec(
+    name="release", order=80, data_schema=ReasonData(), apply=apply_release,
+    label_zh="解除下架", label_en="Release", summary='a hold or a recall ends',
+    bizstep=None, epcis_type='ObjectEvent', cte=None,
+    prefetch=_prefetch,
+    rules=RULES,
+    example=EXAMPLE,
+)

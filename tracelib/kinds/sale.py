@@ -1,0 +1,58 @@
+"""``sale``: a stall sells from its stock.
+
+Everything about the kind is here: its ``data`` schema, its rules at append and its
+:data:`SPEC`."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from ..errors import ValidationError
+from ._fields import OpenData
+from ._stock import need, none, take
+from .context import AppendContext, EventView
+from .spec import CteFacts, KindSpec
+
+
+class SaleData(OpenData):
+    receipt = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={
+        "description": "the stall's receipt number"})
+    payment_ref = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "the payment's reference, e.g. the QR payment's order number"})
+
+
+
+def apply_sale(ctx: AppendContext, event: EventView, seq: int) -> None:
+    need(event.inputs, "inputs", at_least=1)
+    none(event.outputs, "outputs")
+    here = ctx.location(event.location)
+    if here is None or here.type != "stall":
+        raise ValidationError("a sale happens at a stall", field="location")
+    for i, item in enumerate(event.inputs):
+        take(ctx, event, i, item, moving="sold")
+
+
+
+RULES = """\
+`inputs`: lots on hand at `location`, which must be a `stall`; no `outputs`. A held or recalled
+lot cannot be sold."""
+
+
+EXAMPLE = {'id': 'sale-a01-0001',
+ 'kind': 'sale',
+ 'time': '2026-11-22T09:05:00+08:00',
+ 'actor': 'stall-a01',
+ 'location': 'stall-a01',
+ 'inputs': [{'lot': 'LOT-CP-20261122-01', 'qty': '2.5', 'unit': 'kg'}],
+ 'data': {'receipt': 'A01-20261122-0001', 'payment_ref': 'wx-20261122-8841'}}
+
+
+SPEC = KindSpec(
+    name="sale", order=60, data_schema=SaleData(), apply=apply_sale,
+    label_zh="销售", label_en="Sale", summary='at a stall',
+    bizstep='retail_selling', epcis_type='ObjectEvent', cte=None,
+    cte_facts=lambda doc: CteFacts(doc["location"], "consumer", "小票 receipt",
+                                 doc.get("data", {}).get("receipt", "")),
+    rules=RULES,
+    example=EXAMPLE,
+)

@@ -1,0 +1,73 @@
+"""``slaughter``: designated slaughter (定点屠宰) turns animal lots into meat lots, with
+两章两证一报告 on record.
+
+Everything about the kind is here: its ``data`` schema, its rules at append and its
+:data:`SPEC`."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from ._fields import STORAGE, OpenData, text
+from ._stock import inherit, need, take
+from .context import AppendContext, EventView
+from .spec import CteFacts, KindSpec
+
+
+class SlaughterData(OpenData):
+    """两章两证一报告: quarantine certificate, meat inspection certificate, ASF report."""
+
+    quarantine_cert = fields.String(
+        required=True, validate=validate.Length(min=1, max=100),
+        metadata={"description": "the animal quarantine certificate's number (动物检疫合格证明)"})
+    meat_inspection_cert = fields.String(
+        required=True, validate=validate.Length(min=1, max=100),
+        metadata={"description": "the meat quality inspection certificate's number "
+                                 "(肉品品质检验合格证)"})
+    asf_report = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={
+        "description": "the African swine fever test report's number (非洲猪瘟检测报告)"})
+    product = fields.String(validate=text(), metadata={
+        "description": "the meat lots' product; default `猪肉`"})
+    storage = fields.String(validate=validate.OneOf(STORAGE), metadata={
+        "description": "how the meat lots are kept; default: as their inputs, when they agree"})
+
+
+
+def apply_slaughter(ctx: AppendContext, event: EventView, seq: int) -> None:
+    need(event.inputs, "inputs", at_least=1)
+    need(event.outputs, "outputs", at_least=1)
+    parents = [take(ctx, event, i, item, moving="slaughtered")
+               for i, item in enumerate(event.inputs)]
+    inherit(ctx, event, parents, event.data.get("product") or "猪肉")
+
+
+
+RULES = """\
+`inputs`: the animal lot(s) on hand at the abattoir (e.g. in `head`), taken off its stock (mass
+balance); `outputs`: the new meat lots, which inherit storage and import status from their
+inputs."""
+
+
+EXAMPLE = {'id': 'slaughter-ab01-0042',
+ 'kind': 'slaughter',
+ 'time': '2026-11-21T04:30:00+08:00',
+ 'actor': 'abattoir-yy01',
+ 'location': 'abattoir-yy01',
+ 'inputs': [{'lot': 'PIG-20261120-07', 'qty': '12', 'unit': 'head'}],
+ 'outputs': [{'lot': 'PK-20261121-0042', 'qty': '960', 'unit': 'kg'}],
+ 'data': {'quarantine_cert': 'A5002351120000731',
+          'meat_inspection_cert': 'RP20261121042',
+          'asf_report': 'ASF-YY-20261121-07',
+          'product': '猪肉'}}
+
+
+SPEC = KindSpec(
+    name="slaughter", order=20, data_schema=SlaughterData(), apply=apply_slaughter,
+    label_zh="屠宰", label_en="Slaughter", summary='designated slaughter',
+    bizstep='commissioning', epcis_type='TransformationEvent', cte='transformation',
+    cte_facts=lambda doc: CteFacts(doc["location"], doc["location"],
+                                 "动物检疫合格证明 quarantine certificate",
+                                 doc.get("data", {}).get("quarantine_cert", "")),
+    rules=RULES,
+    example=EXAMPLE,
+)

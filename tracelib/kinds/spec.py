@@ -1,0 +1,119 @@
+"""What a kind of event is: :class:`KindSpec`, and the registry of kinds.
+
+A kind owns everything about itself in one module of :mod:`tracelib.kinds`: its ``data``
+schema (with field descriptions), its rules at append, what its rules need read ahead,
+who may sign it and where, its GS1 CBV bizStep and EPCIS event type, its FSMA 204 critical
+tracking event and reference document, its Chinese and English labels, its rules in words
+and an example. The event reference (``docs/events.md``), the recall drill's CTE rows and
+the report's kind names are generated from these specs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from marshmallow import Schema
+
+from ..errors import ValidationError
+
+if TYPE_CHECKING:
+    from .context import AppendContext, EventView
+
+__all__ = ["KINDS", "CteFacts", "KindSpec", "Needs", "kind_spec", "register_kind",
+           "unregister_kind"]
+
+#: A kind's rules at append: (context, event, seq). Raise ValidationError to reject.
+Apply = Callable[["AppendContext", "EventView", int], None]
+#: What a kind's rules will read besides the lots of ``inputs`` and ``outputs`` at the
+#: event's location (those the engine reads ahead for every kind).
+Prefetch = Callable[["EventView", "Needs"], None]
+
+
+@dataclass
+class Needs:
+    """What one chunk of events will read, gathered before its rules run, so the append
+    engine reads it in a few statements instead of one per event."""
+
+    lots: set[str] = field(default_factory=set)
+    #: (lot, location) pairs whose stock rows are read
+    places: set[tuple[str, str]] = field(default_factory=set)
+    #: (ship event id, lot) pairs whose shipment rows are read
+    shipments: set[tuple[str, str]] = field(default_factory=set)
+    #: lots whose open test follow-ups are read
+    follow_ups: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class CteFacts:
+    """How one event appears as a critical tracking event of an FSMA 204 sortable
+    spreadsheet (21 CFR 1.1455(c)): where from, where to, and the reference document."""
+
+    source: str
+    target: str
+    reference_type: str
+    reference_number: str
+
+
+def _here(doc: Mapping[str, Any]) -> CteFacts:
+    return CteFacts(doc["location"], doc["location"], f"{doc['kind']} event", doc["id"])
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """Everything about one kind of event. Build one per module of :mod:`tracelib.kinds`
+    (named ``SPEC``); :func:`register_kind` adds others at run time."""
+
+    name: str
+    data_schema: Schema
+    #: the rules at append, run inside the write transaction in seq order
+    apply: Apply | None
+    label_zh: str
+    label_en: str
+    #: the title of the kind's section in the event reference: what it is, in a few words
+    summary: str
+    #: the rules in words, Markdown, for the event reference
+    rules: str
+    #: one wire-form example (unsigned), validated and shown in the event reference
+    example: Mapping[str, Any]
+    #: the page order of the event reference
+    order: int = 1000
+    #: GS1 CBV 2.0 §7.2 bizStep of the event in EPCIS, or None when there is no fitting one
+    bizstep: str | None = None
+    #: EPCIS 2.0 event type (ObjectEvent, TransformationEvent, …); None: not an EPCIS event
+    epcis_type: str | None = None
+    #: FSMA 204 critical tracking event (21 CFR 1.1325-1.1350) the kind records, if any
+    cte: str | None = None
+    #: where from, where to and which document, for the drill's CTE rows
+    cte_facts: Callable[[Mapping[str, Any]], CteFacts] = _here
+    #: what the rules read besides the lots of inputs and outputs at the event's location
+    prefetch: Prefetch | None = None
+    #: who may sign it and where; declared per kind by the trust rules (None: any
+    #: registered party acting at a location it holds)
+    signers: Any = None
+
+
+KINDS: dict[str, KindSpec] = {}
+
+
+def register_kind(spec: KindSpec) -> KindSpec:
+    """Add a kind to the registry (a kind's name is registered once)."""
+    if spec.name in KINDS and KINDS[spec.name] is not spec:
+        raise ValueError(f"kind {spec.name!r} is already registered")
+    KINDS[spec.name] = spec
+    return spec
+
+
+def unregister_kind(name: str) -> None:
+    """Remove a kind added by :func:`register_kind` (tests, plug-ins being unloaded)."""
+    KINDS.pop(name, None)
+
+
+def kind_spec(name: str) -> KindSpec:
+    try:
+        return KINDS[name]
+    except KeyError:
+        known = ", ".join(sorted(KINDS))
+        raise ValidationError(f"unknown kind {name!r}; expected one of: {known}",
+                              field="kind") from None

@@ -1,0 +1,68 @@
+"""``transform``: split, merge, repack, cut or process lots into new lots.
+
+Everything about the kind is here: its ``data`` schema, its rules at append and its
+:data:`SPEC`."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from ..errors import ValidationError
+from ..quantity import format_micro, to_micro
+from ._fields import OpenData, text
+from ._stock import inherit, need, take
+from .context import AppendContext, EventView
+from .spec import KindSpec
+
+
+class TransformData(OpenData):
+    process = fields.String(required=True, validate=validate.OneOf(
+        ("split", "merge", "repack", "cut", "process")), metadata={
+            "description": "what was done to the inputs"})
+    product = fields.String(validate=text(), metadata={
+        "description": "the made lots' product; default: the inputs' product, when they agree"})
+
+
+
+def apply_transform(ctx: AppendContext, event: EventView, seq: int) -> None:
+    need(event.inputs, "inputs", at_least=1)
+    need(event.outputs, "outputs", at_least=1)
+    units = {q.unit for q in (*event.inputs, *event.outputs)}
+    if len(units) == 1:
+        total_in = sum(to_micro(q.qty) for q in event.inputs)
+        total_out = sum(to_micro(q.qty) for q in event.outputs)
+        if total_out > total_in:
+            raise ValidationError(
+                f"mass balance: outputs total {format_micro(total_out)} {units.pop()} but inputs "
+                f"only {format_micro(total_in)}", field="outputs")
+    parents = [take(ctx, event, i, item, moving="transformed")
+               for i, item in enumerate(event.inputs)]
+    inherit(ctx, event, parents, event.data.get("product"))
+
+
+
+RULES = """\
+`inputs` are consumed at `location` (mass balance; not held, not recalled), `outputs` are new
+lots there. When all units agree, the outputs may not total more than the inputs. Made lots
+inherit product, storage and import status from their inputs (an import document only when
+every imported input has it)."""
+
+
+EXAMPLE = {'id': 'split-ws01-0311',
+ 'kind': 'transform',
+ 'time': '2026-11-22T03:10:00+08:00',
+ 'actor': 'wholesale-yy01',
+ 'location': 'wholesale-yy01',
+ 'inputs': [{'lot': 'LOT-CP-20261122-01', 'qty': '800', 'unit': 'kg'}],
+ 'outputs': [{'lot': 'LOT-CP-20261122-01-A', 'qty': '400', 'unit': 'kg'},
+             {'lot': 'LOT-CP-20261122-01-B', 'qty': '395', 'unit': 'kg'}],
+ 'data': {'process': 'split'}}
+
+
+SPEC = KindSpec(
+    name="transform", order=50, data_schema=TransformData(), apply=apply_transform,
+    label_zh="加工转换", label_en="Transformation", summary='split, merge, repack, cut, process',
+    bizstep=None, epcis_type='TransformationEvent', cte='transformation',
+    rules=RULES,
+    example=EXAMPLE,
+)

@@ -1,0 +1,115 @@
+"""SQL for the test index (``test_results``): rapid tests and lab results, as the stall and
+lot pages, the market board, the KPI report and the CLI read them, and as the append engine
+writes them (new rows per chunk, open follow-ups read per lot and closed in one
+executemany)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select
+
+from .bulk import insert_tuples, placeholder, select_where_in
+from .schema import locations, test_results
+from .states import FollowUp
+
+__all__ = ["TestsSql"]
+
+_IN_CHUNK = 500  # bound on IN-list sizes
+_CLOSE_SQL = "UPDATE test_results SET follow_up = {m}, follow_up_seq = {m} WHERE seq = {m}"
+
+
+class TestsSql:
+    """Parameterized statements on ``test_results``. Each row read is a plain dict of its
+    columns."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    @staticmethod
+    def by_event(conn: Connection, event_id: str) -> dict[str, Any] | None:
+        """The result the test event ``event_id`` recorded, if any."""
+        row = conn.execute(select(test_results).where(test_results.c.event_id == event_id)
+                           ).mappings().first()
+        return None if row is None else dict(row)
+
+    @staticmethod
+    def outcomes_between(conn: Connection, stall: str, first: str, last: str
+                         ) -> list[tuple[str, str | None]]:
+        """``(result, follow_up)`` of every test at ``stall`` of the local days
+        ``first``..``last`` (ISO dates, both included)."""
+        rows = conn.execute(select(test_results.c.result, test_results.c.follow_up)
+                            .where(test_results.c.stall == stall,
+                                   test_results.c.day >= first,
+                                   test_results.c.day <= last)).all()
+        return [(r.result, r.follow_up) for r in rows]
+
+    @staticmethod
+    def rapid_on(conn: Connection, stall: str, day: str) -> list[dict[str, Any]]:
+        """The rapid tests at ``stall`` of the local day ``day``."""
+        rows = conn.execute(select(test_results).where(
+            test_results.c.stall == stall, test_results.c.day == day,
+            test_results.c.kind == "rapid")).mappings().all()
+        return [dict(r) for r in rows]
+
+    @staticmethod
+    def rapid_at_stalls_on(conn: Connection, stalls: Sequence[str], day: str
+                           ) -> list[dict[str, Any]]:
+        """The rapid tests at any of ``stalls`` of the local day ``day``."""
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(stalls), _IN_CHUNK):
+            rows.extend(dict(r) for r in conn.execute(select(test_results).where(
+                test_results.c.stall.in_(stalls[start:start + _IN_CHUNK]),
+                test_results.c.day == day,
+                test_results.c.kind == "rapid")).mappings().all())
+        return rows
+
+    @staticmethod
+    def latest_lab(conn: Connection, stall: str, limit: int) -> list[dict[str, Any]]:
+        """The ``limit`` newest lab results (by seq) of ``stall``."""
+        rows = conn.execute(select(test_results).where(
+            test_results.c.stall == stall, test_results.c.kind == "lab")
+            .order_by(test_results.c.seq.desc()).limit(limit)).mappings().all()
+        return [dict(r) for r in rows]
+
+    @staticmethod
+    def of_lots(conn: Connection, codes: Sequence[str]) -> list[dict[str, Any]]:
+        """Every test of any of the lots ``codes``."""
+        rows = conn.execute(select(test_results).where(test_results.c.lot.in_(codes))
+                            ).mappings().all()
+        return [dict(r) for r in rows]
+
+    @staticmethod
+    def year_counts(conn: Connection, year: int, *, closed: Sequence[str],
+                    market: str | None = None) -> list[tuple[Any, ...]]:
+        """Tests of ``year`` counted by ``(day, kind, result, residue, closed, n)``, where
+        ``closed`` tells whether the follow-up is one of ``closed``; only the tests of the
+        stalls of ``market`` when given."""
+        t = test_results
+        is_closed = t.c.follow_up.in_(closed)
+        query = (select(t.c.day, t.c.kind, t.c.result, t.c.residue, is_closed.label("closed"),
+                        func.count().label("n"))
+                 .where(and_(t.c.day >= f"{year}-01-01", t.c.day <= f"{year}-12-31"))
+                 .group_by(t.c.day, t.c.kind, t.c.result, t.c.residue, is_closed))
+        if market is not None:
+            stalls = select(locations.c.id).where(locations.c.parent == market)
+            query = query.where(t.c.stall.in_(stalls))
+        return [tuple(row) for row in conn.execute(query).all()]
+
+    # -- the append engine's statements ----------------------------------------
+    @staticmethod
+    def open_follow_ups(conn: Connection, lots: Sequence[str]) -> list[tuple[int, str, str | None]]:
+        """(seq, lot, stall) of every result of ``lots`` whose follow-up is open."""
+        return [(int(row["seq"]), row["lot"], row["stall"])
+                for row in select_where_in(conn, test_results, "lot", lots,
+                                           columns=("seq", "lot", "stall"),
+                                           also={"follow_up": FollowUp.OPEN})]
+
+    @staticmethod
+    def write(conn: Connection, columns: Sequence[str], rows: list[tuple[Any, ...]],
+              closes: list[tuple[str, int, int]]) -> None:
+        """Insert new result rows (values in ``columns`` order) and close follow-ups:
+        ``closes`` holds (status, closing seq, result seq)."""
+        insert_tuples(conn, test_results, tuple(columns), rows)
+        if closes:
+            conn.exec_driver_sql(_CLOSE_SQL.format(m=placeholder(conn)), closes)

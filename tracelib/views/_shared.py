@@ -1,0 +1,52 @@
+"""What the stall page, the lot page and the board show alike: test and lab rows, newest
+first, and the tree head the shown records are proven against."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import canonical
+from ..ledger import Ledger
+from ..store import Connection
+
+# Where a record's inclusion proof is served (the service's API); ``{seq}`` and ``{size}``.
+DEFAULT_PROOF_URL = "/api/v1/proofs/inclusion/{seq}?size={size}"
+
+
+def event_data(ledger: Ledger, conn: Connection, seqs: list[int]) -> dict[int, dict[str, Any]]:
+    return {int(r["seq"]): canonical.loads(bytes(r["body"]))
+            for r in ledger.store.record_rows(conn, seqs)}
+
+
+def test_row(row: Any) -> dict[str, Any]:
+    return {"time": row["time"], "item": row["item"], "sample": row["sample"],
+            "result": row["result"], "rate": row["rate"], "method": row["method"],
+            "lot": row["lot"], "commodity": row["commodity"], "retest": bool(row["retest"]),
+            "follow_up": row["follow_up"], "event": row["event_id"], "seq": int(row["seq"])}
+
+
+def lab_row(row: Any) -> dict[str, Any]:
+    return {"time": row["time"], "analyte": row["item"], "commodity": row["commodity"],
+            "sample": row["sample"], "lot": row["lot"], "value_mg_kg": row["value_mg_kg"],
+            "limit_mg_kg": row["limit_mg_kg"], "result": row["result"],
+            "method": row["method"], "follow_up": row["follow_up"], "event": row["event_id"],
+            "seq": int(row["seq"])}
+
+
+def newest_first(rows: list[Any]) -> list[Any]:
+    from ..timeutil import parse_rfc3339, to_micros
+
+    return sorted(rows, key=lambda r: (to_micros(parse_rfc3339(r["time"])), int(r["seq"])),
+                  reverse=True)
+
+
+def head(ledger: Ledger, conn: Connection, needed: int) -> dict[str, Any]:
+    """The signed checkpoint covering records < ``needed``, else the current tree head."""
+    store = ledger.store
+    latest = store.latest_checkpoint(conn)
+    if latest is not None and int(latest["size"]) >= needed:
+        return {"size": int(latest["size"]), "root": bytes(latest["root"]).hex(),
+                "signed": True, "origin": ledger.origin}
+    size = store.size(conn)
+    return {"size": size, "root": ledger._root(conn, size).hex(), "signed": False,
+            "origin": ledger.origin}
