@@ -76,7 +76,8 @@ EOF
 echo "lowest versions:" $(cat "$work/pins.txt")
 
 "$uv" --quiet venv --python "$python" "$work/venv"
-"$uv" --quiet build --wheel --out-dir "$work/dist" "$here"
+# Through the sdist, so the wheel holds what a release would (no stale build/lib files).
+"$uv" --quiet build --out-dir "$work/dist" "$here"
 # The test tools are not what is checked: they come at their newest, within the pins.
 "$uv" --quiet pip install --python "$work/venv/bin/python" --only-binary :all: \
     --constraint "$work/pins.txt" \
