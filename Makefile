@@ -4,12 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast lint bench docs clean
+.PHONY: demo test test-fast lint bench lowest docs clean
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dev,postgres]'
+	$(PY) -m pip install --quiet -e '.[service,reports,postgres,test,bench,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -24,12 +24,18 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -m "not slow and not postgres"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check tracelib service cli tests bench
-	$(VENV)/bin/mypy --strict tracelib
+	$(VENV)/bin/ruff check tracelib service cli demonet tests bench scripts setup.py
+	$(VENV)/bin/mypy --strict tracelib demonet
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	bash scripts/ensure-postgres.sh
 	$(PY) -m bench
+
+# The lowest version of every dependency that pyproject.toml allows, in its own venv.
+lowest:
+	bash scripts/ensure-postgres.sh
+	bash scripts/check-lowest-deps.sh
 
 clean:
 	rm -rf $(VENV) demo build *.egg-info bench/work bench/results.json

@@ -1,6 +1,6 @@
 """Recall-drill figures on a generated market ledger of N events, on SQLite and PostgreSQL.
 
-The ledger is :func:`tracelib.demo.generator.generate` at ``NetworkSpec(events=N,
+The ledger is :func:`tracelib_demo.generator.generate` at ``NetworkSpec(events=N,
 markets=20, stalls_per_market=100, farms=100, days=…)``: 2,000 stalls, the days chosen
 so that the world makes about N / 10 lots (≈ 1.08 lots a day per stall), every sale
 path 4-14 events deep through cold stores, the wholesale market's merges and splits,
@@ -71,7 +71,7 @@ def network_spec(events: int, seed: int) -> Any:
     With fewer events than the full world needs (its deliveries alone take
     ~12 events per stall), the stalls per market shrink (≥ 2), so that ~3 days or more
     still fit; farms follow the stalls (one per 20, 8 to 100)."""
-    from tracelib.demo.generator import NetworkSpec
+    from tracelib_demo.generator import NetworkSpec
 
     markets = 20
     per_market = min(100, max(2, events // (33 * markets)))
@@ -125,7 +125,7 @@ def drill_stream(ctx: Context) -> Stream:
     """The cached signed stream (made once per work folder, N and seed)."""
 
     def make() -> Stream:
-        from tracelib.demo.generator import generate, sign_all
+        from tracelib_demo.generator import generate, sign_all
 
         opts = ctx.options
         spec = network_spec(opts.events, opts.seed)
@@ -249,8 +249,8 @@ def drill_ledger(ctx: Context) -> BuiltLedger:
     """The SQLite ledger of the drill stream, built once and kept in the work folder."""
 
     def make() -> BuiltLedger:
-        from tracelib.demo.generator import derive_key
         from tracelib.ledger import Ledger
+        from tracelib_demo.generator import derive_key
 
         opts = ctx.options
         stream = drill_stream(ctx)
@@ -442,8 +442,8 @@ def drill_sqlite(ctx: Context) -> list[Row]:
                                 "drill.postgres.report.median", "drill.postgres.report.max",
                                 "drill.postgres.build"), postgres=True)
 def drill_postgres(ctx: Context) -> list[Row]:
-    from tracelib.demo.generator import derive_key
     from tracelib.ledger import Ledger
+    from tracelib_demo.generator import derive_key
 
     stream = drill_stream(ctx)
     spec = stream.spec

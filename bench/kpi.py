@@ -1,6 +1,6 @@
 """Demonstration-city KPI figures over a generated city-year of rapid tests (SQLite).
 
-The city: a small generated network (:func:`tracelib.demo.generator.generate`, 20
+The city: a small generated network (:func:`tracelib_demo.generator.generate`, 20
 markets, their stalls stocked by a week of trade ending on 31 December), then a year
 of ``rapid_test`` events, ``round(250,000 × N / 1,000,000)`` of them (``--events N``;
 250,000 at the default size ≈ 34 a day per market), each signed by the market (its
@@ -65,7 +65,7 @@ def _scale(events: int) -> float:
 
 def city_spec(events: int, seed: int) -> Any:
     """The city's market network: 20 markets; 20 stalls each at full size, 5 when small."""
-    from tracelib.demo.generator import NetworkSpec
+    from tracelib_demo.generator import NetworkSpec
 
     full = events >= 300_000
     return NetworkSpec(seed=seed, events=15_000 if full else 3_000, farms=40 if full else 12,
@@ -82,7 +82,7 @@ def _rapid_tests(n: int, seed: int, stalls: dict[str, list[str]],
     ``stalls``: market -> its stalls with unheld stock; ``free``: stall -> {lot: product}
     of unheld lots on hand (kept in step with what the ledger will do: a positive test
     holds the lot, a negative retest releases it)."""
-    from tracelib.demo.market import MEATS
+    from tracelib_demo.market import MEATS
 
     rng = random.Random(f"{seed}:kpi-tests")
     markets = sorted(stalls)
@@ -184,11 +184,11 @@ def _tracelib() -> list[str]:
                      "kpi.sqlite.raw_sql", "kpi.sqlite.kpi", "kpi.sqlite.cli_startup",
                      "kpi.sqlite.report_cli"))
 def kpi_sqlite(ctx: Context) -> list[Row]:
-    from tracelib.demo.generator import derive_key, generate
     from tracelib.events import sign_event
     from tracelib.ledger import Ledger
     from tracelib.store.supply import SupplySql
     from tracelib.views.kpi import kpi
+    from tracelib_demo.generator import derive_key, generate
 
     opts = ctx.options
     n = max(1, round(TESTS_FULL * _scale(opts.events)))

@@ -6,9 +6,10 @@ import io
 
 import click
 
-from tracelib.demo.market import build_demo_market
+from tracelib_demo.market import build_demo_market
 
 from .context import Env
+from .extras import require
 from .ledger_cmds import pass_env, progress_bar
 
 
@@ -28,6 +29,7 @@ def demo_generate(env: Env, events: int, seed: int, base_url: str) -> None:
     a designated abattoir, an import cold store, a wholesale market, two farmers' markets of
     50 stalls — with this morning's rapid tests, into --db, with every party's key in
     --keystore."""
+    require("`tracelib demo generate`", "service", "qrcode")
     with progress_bar() as bar:
         task = bar.add_task("appending", total=events)
         market = build_demo_market(env.db, env.keystore_path, events=events, seed=seed,

@@ -13,6 +13,7 @@ from tracelib import __version__
 from tracelib.errors import TracelibError
 
 from .context import DEFAULT_DB, Env, default_keystore
+from .extras import MissingExtra, extra_for, missing_extra_message
 
 
 class CheckFailed(click.ClickException):
@@ -53,6 +54,12 @@ class TracelibGroup(click.Group):
             return super().invoke(ctx)
         except TracelibError as e:
             raise CheckFailed(str(e)) from e
+        except ModuleNotFoundError as e:  # an optional dependency that is not installed
+            extra = extra_for(e)
+            if extra is None:
+                raise
+            what = f"`tracelib {ctx.invoked_subcommand}`" if ctx.invoked_subcommand else "tracelib"
+            raise MissingExtra(missing_extra_message(what, extra, [e.name or ""])) from e
 
 
 @click.group(cls=TracelibGroup, context_settings={"help_option_names": ["-h", "--help"]})

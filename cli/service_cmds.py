@@ -12,6 +12,7 @@ from tracelib.errors import NotFoundError
 from tracelib.store.engine import display_url
 
 from .context import Env
+from .extras import require
 from .ledger_cmds import pass_env
 
 
@@ -26,6 +27,7 @@ from .ledger_cmds import pass_env
 @pass_env
 def serve(env: Env, host: str, port: int, workers: int, public_url: str | None) -> None:
     """Serve the scan pages, the market board and the API under gunicorn."""
+    require("`tracelib serve`", "service", "flask", "gunicorn", "qrcode", "PIL")
     environ = {**os.environ, "TRACELIB_DB": env.db,
                "TRACELIB_KEYSTORE": str(env.keystore_path)}
     if public_url:
@@ -53,6 +55,7 @@ def qr() -> None:
 @pass_env
 def qr_stall(env: Env, stall: str, out_file: str, base_url: str) -> None:
     """Write a printable placard for STALL: its QR (stall URL), name, number, 扫码付款 · 查溯源."""
+    require("`tracelib qr stall`", "service", "flask", "qrcode", "PIL")
     from tracelib_service.qr import Placard, placard_png, placard_svg
 
     with env.open() as ledger:
@@ -81,6 +84,7 @@ def token() -> None:
 @pass_env
 def token_issue(env: Env, party: str, label: str | None) -> None:
     """Issue an API token for PARTY and print it once."""
+    require("`tracelib token issue`", "service", "flask")
     from tracelib_service import create_app
     from tracelib_service.tokens import issue_token
 
@@ -93,6 +97,7 @@ def token_issue(env: Env, party: str, label: str | None) -> None:
 @pass_env
 def token_revoke(env: Env, token_text: str) -> None:
     """Revoke an API token (it stops working at once)."""
+    require("`tracelib token revoke`", "service", "flask")
     from tracelib_service import create_app
     from tracelib_service.tokens import revoke_token
 

@@ -14,6 +14,7 @@ from tracelib.timeutil import parse_rfc3339, utcnow
 from tracelib.views.tracing import trace as run_trace
 
 from .context import Env
+from .extras import require
 from .ledger_cmds import out, pass_env, print_json
 
 
@@ -76,6 +77,7 @@ def trace(env: Env, lot: str, direction: str | None, since: str | None, until: s
 def drill(env: Env, lot: str, question: str | None, out_dir: str | None,
           no_record: bool) -> None:
     """Run a recall drill on LOT: trace both ways, record the evidence, write a report."""
+    require("`tracelib drill` (ctes.xlsx, path.png)", "reports", "openpyxl", "PIL")
     now = utcnow()
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in lot)[:80]
     folder = Path(out_dir or f"drill-{safe}-{now.strftime('%Y%m%dT%H%M%S')}")

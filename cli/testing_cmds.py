@@ -22,6 +22,7 @@ from tracelib.timeutil import parse_rfc3339, utcnow
 from tracelib.views.kpi import kpi as compute_kpi
 
 from .context import Env
+from .extras import require
 from .ledger_cmds import out, pass_env, print_json
 
 CHINA = timezone(timedelta(hours=8))
@@ -310,6 +311,8 @@ def report_kpi(env: Env, population: int, year: int, market: str | None, as_json
                chart_dir: str | None) -> None:
     """Demonstration-city figures: batches and residue batches per 1,000 residents, pass
     rate and follow-up completion, each beside its target."""
+    if chart_dir:
+        require("`tracelib report kpi --chart` (pass-rate.png)", "reports", "PIL")
     with env.open() as ledger:
         figures = compute_kpi(ledger, population=population, year=year, market=market)
     if chart_dir:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -91,12 +92,16 @@ EXPECTED_TRACE = {
 }
 
 
+# click < 8.2 mixes stderr into stdout unless asked not to; 8.2 always keeps it apart.
+_APART = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner).parameters else {}
+
+
 class Cli:
     def __init__(self, tmp_path: Path) -> None:
         self.db = tmp_path / "ledger.db"
         self.keystore = tmp_path / "keys"
         self.tmp = tmp_path
-        self.runner = CliRunner()
+        self.runner = CliRunner(**_APART)
         self.files = 0
 
     def __call__(self, *args: str, code: int = 0) -> Result:
@@ -284,7 +289,7 @@ def test_usage_errors_exit_2(run: Cli, tmp_path: Path) -> None:
                  ["append", str(tmp_path / "missing.jsonl")], ["keys", "new", "someone"],
                  ["nonsense"]):
         result = run(*args, code=2)
-        assert "Usage" in result.output or "Error" in result.output, args
+        assert "Usage" in result.stderr or "Error" in result.stderr, args
     assert run.size() == size
 
 

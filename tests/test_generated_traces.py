@@ -1,4 +1,4 @@
-"""Over generated networks with known answers (tracelib.demo's ground truth): every forward
+"""Over generated networks with known answers (tracelib_demo's ground truth): every forward
 trace returns exactly the locations that received the lot or what was made from it, with
 exact received, sold and on-hand quantities; every backward trace returns exactly the
 origins; and the answers are the same on SQLite and PostgreSQL."""
@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from tracelib.demo import NetworkSpec, generate
 from tracelib.ledger import Ledger
 from tracelib.quantity import format_micro
 from tracelib.views.tracing import trace
+from tracelib_demo import NetworkSpec, generate
 
 SPEC = NetworkSpec(seed=11, events=4000, farms=8, markets=2, stalls_per_market=12, days=4)
 

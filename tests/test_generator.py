@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from tracelib.demo import GeneratedNetwork, NetworkSpec, generate, sign_all
 from tracelib.events import Event
 from tracelib.keys import verify_batch
 from tracelib.ledger import Ledger
 from tracelib.timeutil import parse_rfc3339
+from tracelib_demo import GeneratedNetwork, NetworkSpec, generate, sign_all
 
 ZERO = Decimal(0)
 QTY = re.compile(r"\A(?:0|[1-9]\d*)(?:\.\d{1,6})?\Z")

@@ -65,7 +65,7 @@ def _require_pillow() -> None:
     try:
         import PIL  # noqa: F401
     except ImportError as e:  # pragma: no cover - depends on the install
-        raise TracelibError("writing path.png needs Pillow (pip install Pillow)") from e
+        raise TracelibError("writing path.png needs Pillow: pip install 'tracelib[reports]'") from e
 
 
 def _covers_cjk(font: ImageFont.FreeTypeFont) -> bool:

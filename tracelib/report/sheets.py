@@ -100,7 +100,7 @@ def _openpyxl() -> Any:
     try:
         import openpyxl  # type: ignore[import-untyped,unused-ignore]
     except ImportError as e:  # pragma: no cover - depends on the install
-        raise TracelibError("writing ctes.xlsx needs openpyxl (pip install openpyxl)") from e
+        raise TracelibError("writing ctes.xlsx needs openpyxl: pip install 'tracelib[reports]'") from e
     return openpyxl
 
 

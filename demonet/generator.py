@@ -39,9 +39,10 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from typing import Any
 
-from .. import canonical
-from .._cores import cpu_count
-from ..keys import SigningKey
+from tracelib import canonical
+from tracelib._cores import cpu_count
+from tracelib.keys import SigningKey
+
 from . import names as V
 
 __all__ = [

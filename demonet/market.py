@@ -10,11 +10,12 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ..events import sign_event
-from ..keys import Keystore
-from ..ledger import Ledger
-from ..store.supply import SupplySql
-from ..timeutil import utcnow
+from tracelib.events import sign_event
+from tracelib.keys import Keystore
+from tracelib.ledger import Ledger
+from tracelib.store.supply import SupplySql
+from tracelib.timeutil import utcnow
+
 from .generator import NetworkSpec, generate
 
 __all__ = ["DemoMarket", "build_demo_market"]
@@ -133,7 +134,7 @@ def _held_stall(ledger: Ledger, stalls: tuple[str, ...]) -> str | None:
 def _gtin_lot(ledger: Ledger) -> str | None:
     from sqlalchemy import select
 
-    from ..store.schema import lots
+    from tracelib.store.schema import lots
 
     with ledger.store.reader() as conn:
         row = conn.execute(select(lots.c.lot).where(lots.c.gtin.is_not(None)).limit(1)).first()
