@@ -106,3 +106,9 @@ def prefetch_test(event: EventView, needs: Needs) -> None:
         stall = event.data.get("stall")
         needs.places.add((lot, stall if isinstance(stall, str) else event.location))
         needs.follow_ups.add(lot)
+
+
+def prefetch_input_follow_ups(event: EventView, needs: Needs) -> None:
+    """A kind that ends a hold (``release``, ``dispose``) closes the open test follow-ups of
+    the lots it acts on."""
+    needs.follow_ups.update(item.lot for item in event.inputs)

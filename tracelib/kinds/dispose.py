@@ -8,8 +8,9 @@ from __future__ import annotations
 from ..store.states import FollowUp
 from ._fields import ReasonData
 from ._stock import book_out, existing_lot, need, none
+from ._testing import prefetch_input_follow_ups
 from .context import AppendContext, EventView
-from .spec import KindSpec, Needs
+from .spec import KindSpec
 
 
 def apply_dispose(ctx: AppendContext, event: EventView, seq: int) -> None:
@@ -26,12 +27,6 @@ def apply_dispose(ctx: AppendContext, event: EventView, seq: int) -> None:
             row.hold_seq = row.hold_reason = row.hold_cause = None
         ctx.supply.add_lot_event(item.lot, seq)
         ctx.tests.close_follow_ups(item.lot, event.location, seq, FollowUp.DISPOSED)
-
-
-
-def _prefetch(event: EventView, needs: Needs) -> None:
-    """Open test follow-ups of the lots it acts on close with it."""
-    needs.follow_ups.update(item.lot for item in event.inputs)
 
 
 RULES = """\
@@ -51,9 +46,9 @@ EXAMPLE = {'id': 'dispose-a01-0002',
 
 SPEC = KindSpec(
     name="dispose", order=100, data_schema=ReasonData(), apply=apply_dispose,
-    label_zh="销毁", label_en="Disposal", summary='destroying stock',
-    bizstep='destroying', epcis_type='ObjectEvent', cte=None,
-    prefetch=_prefetch,
+    label_zh="销毁", label_en="Disposal", summary="destroying stock",
+    bizstep="destroying", epcis_type="ObjectEvent", cte=None,
+    prefetch=prefetch_input_follow_ups,
     rules=RULES,
     example=EXAMPLE,
 )

@@ -25,11 +25,9 @@ class DrillData(OpenData):
         "description": "how long the answer took, in milliseconds"})
 
 
-
 def apply_drill(ctx: AppendContext, event: EventView, seq: int) -> None:
     none(event.inputs, "inputs")
     none(event.outputs, "outputs")
-
 
 
 RULES = """\

@@ -30,7 +30,6 @@ def apply_hold(ctx: AppendContext, event: EventView, seq: int) -> None:
         ctx.supply.add_lot_event(item.lot, seq)
 
 
-
 RULES = """\
 `inputs`: lots that have been at `location`; no `outputs`. The lot cannot be shipped,
 transformed or sold there until a `release` there; a lot already on hold there cannot be held
@@ -49,8 +48,8 @@ EXAMPLE = {'id': 'hold-a01-0007',
 
 SPEC = KindSpec(
     name="hold", order=70, data_schema=ReasonData(), apply=apply_hold,
-    label_zh="下架", label_en="Hold", summary='a lot off sale at one location',
-    bizstep='holding', epcis_type='ObjectEvent', cte=None,
+    label_zh="下架", label_en="Hold", summary="a lot off sale at one location",
+    bizstep="holding", epcis_type="ObjectEvent", cte=None,
     rules=RULES,
     example=EXAMPLE,
 )

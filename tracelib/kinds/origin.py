@@ -41,7 +41,6 @@ class CertificateSchema(OpenData):
         "description": "the producer's contact, as printed"})
 
 
-
 class OriginData(OpenData):
     certificate = fields.Nested(CertificateSchema, required=True, metadata={
         "description": "the origin certificate (食用农产品承诺达标合格证) the lots are made under"})
@@ -60,7 +59,6 @@ class OriginData(OpenData):
         "description": "import documents on record for the new lots"})
 
 
-
 def apply_origin(ctx: AppendContext, event: EventView, seq: int) -> None:
     none(event.inputs, "inputs")
     need(event.outputs, "outputs", at_least=1)
@@ -70,7 +68,6 @@ def apply_origin(ctx: AppendContext, event: EventView, seq: int) -> None:
         make(ctx, event, i, item, product=data.get("product") or data["certificate"]["product"],
               storage=data.get("storage"), gtin=data.get("gtin"),
               imported=bool(data.get("imported")), docs=docs)
-
 
 
 RULES = """\
@@ -99,7 +96,7 @@ SPEC = KindSpec(
     name="origin", order=10, data_schema=OriginData(), apply=apply_origin,
     label_zh="产地合格证", label_en="Origin certificate",
     summary="a farm's origin certificate makes new lots",
-    bizstep='commissioning', epcis_type='ObjectEvent', cte='harvesting/initial packing',
+    bizstep="commissioning", epcis_type="ObjectEvent", cte="harvesting/initial packing",
     cte_facts=lambda doc: CteFacts(doc["location"], doc["location"], "合格证 origin certificate",
                                  doc.get("data", {}).get("certificate", {}).get("no", "")),
     rules=RULES,

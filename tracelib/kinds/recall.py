@@ -21,7 +21,6 @@ def apply_recall(ctx: AppendContext, event: EventView, seq: int) -> None:
         ctx.supply.add_lot_event(item.lot, seq)
 
 
-
 RULES = """\
 `inputs`: the lots recalled; no `outputs`. A recalled lot cannot be shipped, transformed or
 sold anywhere until a `release` with `"scope": "recall"`. `tracelib recall LOT` writes these,
@@ -42,8 +41,8 @@ EXAMPLE = {'id': 'recall-LOT-CP-20261122-01-20261123T160000000000',
 
 SPEC = KindSpec(
     name="recall", order=90, data_schema=ReasonData(), apply=apply_recall,
-    label_zh="召回", label_en="Recall", summary='a lot stopped everywhere',
-    bizstep=None, epcis_type='ObjectEvent', cte=None,
+    label_zh="召回", label_en="Recall", summary="a lot stopped everywhere",
+    bizstep=None, epcis_type="ObjectEvent", cte=None,
     rules=RULES,
     example=EXAMPLE,
 )

@@ -22,7 +22,6 @@ class ReceiveData(OpenData):
         "description": "the id of the `ship` event this receipt closes"})
 
 
-
 def apply_receive(ctx: AppendContext, event: EventView, seq: int) -> None:
     need(event.inputs, "inputs", at_least=1)
     none(event.outputs, "outputs")
@@ -67,7 +66,6 @@ def apply_receive(ctx: AppendContext, event: EventView, seq: int) -> None:
         ctx.supply.add_lot_event(item.lot, seq)
 
 
-
 def _prefetch(event: EventView, needs: Needs) -> None:
     """The shipment rows it closes."""
     ship = event.data.get("ship_event")
@@ -93,8 +91,8 @@ EXAMPLE = {'id': 'recv-a01-0001',
 
 SPEC = KindSpec(
     name="receive", order=40, data_schema=ReceiveData(), apply=apply_receive,
-    label_zh="收货", label_en="Receiving", summary='the hop arrives',
-    bizstep='receiving', epcis_type='ObjectEvent', cte='receiving',
+    label_zh="收货", label_en="Receiving", summary="the hop arrives",
+    bizstep="receiving", epcis_type="ObjectEvent", cte="receiving",
     cte_facts=lambda doc: CteFacts(doc.get("data", {}).get("from", doc["location"]), doc["location"],
                                  "收货记录 receiving record (ship event)",
                                  doc.get("data", {}).get("ship_event", "")),

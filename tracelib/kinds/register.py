@@ -186,7 +186,6 @@ def apply_register(ctx: AppendContext, event: EventView, seq: int) -> None:
         raise ValidationError(f"unknown location {event.location!r}", field="location")
 
 
-
 RULES = """\
 Signed by the operator, the party named at `tracelib init --operator` (who-may-sign is itself
 in the chain). A `register` event may name as its `location` a location it registers itself,
@@ -211,6 +210,6 @@ EXAMPLE = {'id': 'reg-demo-sites',
 
 SPEC = KindSpec(
     name="register", order=0, data_schema=RegisterData(), apply=apply_register,
-    label_zh="登记", label_en="Registration", summary='parties, locations and keys (operator only)',
+    label_zh="登记", label_en="Registration", summary="parties, locations and keys (operator only)",
     bizstep=None, epcis_type=None, cte=None, rules=RULES, example=EXAMPLE,
 )

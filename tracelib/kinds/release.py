@@ -9,8 +9,9 @@ from ..errors import ValidationError
 from ..store.states import FollowUp
 from ._fields import ReasonData
 from ._stock import existing_lot, need, none
+from ._testing import prefetch_input_follow_ups
 from .context import AppendContext, EventView
-from .spec import KindSpec, Needs
+from .spec import KindSpec
 
 
 def apply_release(ctx: AppendContext, event: EventView, seq: int) -> None:
@@ -38,12 +39,6 @@ def apply_release(ctx: AppendContext, event: EventView, seq: int) -> None:
         ctx.supply.add_lot_event(item.lot, seq)
 
 
-
-def _prefetch(event: EventView, needs: Needs) -> None:
-    """Open test follow-ups of the lots it acts on close with it."""
-    needs.follow_ups.update(item.lot for item in event.inputs)
-
-
 RULES = """\
 `inputs`: lots on hold at `location`, or recalled; no `outputs`. Releasing a held lot lifts the
 hold there and closes its open test follow-ups as `released`. A recall is lifted only by name:
@@ -61,9 +56,9 @@ EXAMPLE = {'id': 'release-a01-0009',
 
 SPEC = KindSpec(
     name="release", order=80, data_schema=ReasonData(), apply=apply_release,
-    label_zh="解除下架", label_en="Release", summary='a hold or a recall ends',
-    bizstep=None, epcis_type='ObjectEvent', cte=None,
-    prefetch=_prefetch,
+    label_zh="解除下架", label_en="Release", summary="a hold or a recall ends",
+    bizstep=None, epcis_type="ObjectEvent", cte=None,
+    prefetch=prefetch_input_follow_ups,
     rules=RULES,
     example=EXAMPLE,
 )

@@ -21,7 +21,6 @@ class SaleData(OpenData):
         "description": "the payment's reference, e.g. the QR payment's order number"})
 
 
-
 def apply_sale(ctx: AppendContext, event: EventView, seq: int) -> None:
     need(event.inputs, "inputs", at_least=1)
     none(event.outputs, "outputs")
@@ -30,7 +29,6 @@ def apply_sale(ctx: AppendContext, event: EventView, seq: int) -> None:
         raise ValidationError("a sale happens at a stall", field="location")
     for i, item in enumerate(event.inputs):
         take(ctx, event, i, item, moving="sold")
-
 
 
 RULES = """\
@@ -49,8 +47,8 @@ EXAMPLE = {'id': 'sale-a01-0001',
 
 SPEC = KindSpec(
     name="sale", order=60, data_schema=SaleData(), apply=apply_sale,
-    label_zh="销售", label_en="Sale", summary='at a stall',
-    bizstep='retail_selling', epcis_type='ObjectEvent', cte=None,
+    label_zh="销售", label_en="Sale", summary="at a stall",
+    bizstep="retail_selling", epcis_type="ObjectEvent", cte=None,
     cte_facts=lambda doc: CteFacts(doc["location"], "consumer", "小票 receipt",
                                  doc.get("data", {}).get("receipt", "")),
     rules=RULES,

@@ -41,7 +41,6 @@ class ReadingSchema(Schema):
         "description": "the temperature in °C, a decimal string"})
 
 
-
 class ShipData(OpenData):
     to = fields.String(required=True, validate=id_field(), metadata={
         "description": "the destination: a registered location other than this one"})
@@ -56,7 +55,6 @@ class ShipData(OpenData):
     import_docs = fields.Nested(ImportDocsSchema, metadata={
         "description": "import documents for the lots shipped: marks them imported and adds "
                        "these documents to their record"})
-
 
 
 def apply_ship(ctx: AppendContext, event: EventView, seq: int) -> None:
@@ -91,7 +89,6 @@ def apply_ship(ctx: AppendContext, event: EventView, seq: int) -> None:
                                          str(limit), storage or "")
 
 
-
 _EXCURSIONS = "a reading " + " or ".join(
     f"above {limit} °C for {storage} goods" for storage, limit in DEFAULT_TEMPERATURE_LIMITS.items()
 ) + " (the default limits)"
@@ -118,8 +115,8 @@ EXAMPLE = {'id': 'ship-cq01-a01-0001',
 
 SPEC = KindSpec(
     name="ship", order=30, data_schema=ShipData(), apply=apply_ship,
-    label_zh="发货", label_en="Shipping", summary='a cold-chain hop leaves',
-    bizstep='shipping', epcis_type='ObjectEvent', cte='shipping',
+    label_zh="发货", label_en="Shipping", summary="a cold-chain hop leaves",
+    bizstep="shipping", epcis_type="ObjectEvent", cte="shipping",
     cte_facts=lambda doc: CteFacts(doc["location"], doc.get("data", {}).get("to", doc["location"]),
                                  "运单 shipping record",
                                  doc.get("data", {}).get("vehicle", doc["id"])),

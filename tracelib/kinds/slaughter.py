@@ -32,14 +32,12 @@ class SlaughterData(OpenData):
         "description": "how the meat lots are kept; default: as their inputs, when they agree"})
 
 
-
 def apply_slaughter(ctx: AppendContext, event: EventView, seq: int) -> None:
     need(event.inputs, "inputs", at_least=1)
     need(event.outputs, "outputs", at_least=1)
     parents = [take(ctx, event, i, item, moving="slaughtered")
                for i, item in enumerate(event.inputs)]
     inherit(ctx, event, parents, event.data.get("product") or "猪肉")
-
 
 
 RULES = """\
@@ -63,8 +61,8 @@ EXAMPLE = {'id': 'slaughter-ab01-0042',
 
 SPEC = KindSpec(
     name="slaughter", order=20, data_schema=SlaughterData(), apply=apply_slaughter,
-    label_zh="屠宰", label_en="Slaughter", summary='designated slaughter',
-    bizstep='commissioning', epcis_type='TransformationEvent', cte='transformation',
+    label_zh="屠宰", label_en="Slaughter", summary="designated slaughter",
+    bizstep="commissioning", epcis_type="TransformationEvent", cte="transformation",
     cte_facts=lambda doc: CteFacts(doc["location"], doc["location"],
                                  "动物检疫合格证明 quarantine certificate",
                                  doc.get("data", {}).get("quarantine_cert", "")),

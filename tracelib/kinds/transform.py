@@ -23,7 +23,6 @@ class TransformData(OpenData):
         "description": "the made lots' product; default: the inputs' product, when they agree"})
 
 
-
 def apply_transform(ctx: AppendContext, event: EventView, seq: int) -> None:
     need(event.inputs, "inputs", at_least=1)
     need(event.outputs, "outputs", at_least=1)
@@ -38,7 +37,6 @@ def apply_transform(ctx: AppendContext, event: EventView, seq: int) -> None:
     parents = [take(ctx, event, i, item, moving="transformed")
                for i, item in enumerate(event.inputs)]
     inherit(ctx, event, parents, event.data.get("product"))
-
 
 
 RULES = """\
@@ -61,8 +59,8 @@ EXAMPLE = {'id': 'split-ws01-0311',
 
 SPEC = KindSpec(
     name="transform", order=50, data_schema=TransformData(), apply=apply_transform,
-    label_zh="加工转换", label_en="Transformation", summary='split, merge, repack, cut, process',
-    bizstep=None, epcis_type='TransformationEvent', cte='transformation',
+    label_zh="加工转换", label_en="Transformation", summary="split, merge, repack, cut, process",
+    bizstep=None, epcis_type="TransformationEvent", cte="transformation",
     rules=RULES,
     example=EXAMPLE,
 )
