@@ -24,7 +24,7 @@ from .scan_counts import count_scan
 
 __all__ = ["PROOF_PATH", "StallAnswers", "StallPages", "bp", "proof_template", "stall_pages"]
 
-bp = Blueprint("scan", __name__)
+bp = Blueprint("stall", __name__)
 
 # A payment reference echoed on the page: short, printable, no control characters.
 _PAY = re.compile(r"\A[^\x00-\x1f\x7f-\x9f]{1,64}\Z")
@@ -185,9 +185,9 @@ def _placard(stall: str) -> Placard:
     assert place is not None
     base = current_app.config.get("PUBLIC_URL")
     if base:
-        url = str(base).rstrip("/") + url_for("scan.stall_page", stall=stall)
+        url = str(base).rstrip("/") + url_for("stall.stall_page", stall=stall)
     else:
-        url = url_for("scan.stall_page", stall=stall, _external=True)
+        url = url_for("stall.stall_page", stall=stall, _external=True)
     number = str(place.details.get("number") or "")
     label = f"摊位号 {number} · {place.id}" if number else place.id
     level = str(current_app.config["QR_LEVEL"]).upper()

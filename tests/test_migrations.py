@@ -217,3 +217,59 @@ def test_0008_downgrades_to_stock_by_lot_code_and_back(db_url: str,
     assert supply_snapshot(ledger) == before  # 0009 reads the test hold's cause back
     assert ledger.verify().ok
     ledger.close()
+
+
+def test_0009_reads_each_holds_cause_from_its_reason_and_back(db_url: str,
+                                                             operator_key: SigningKey) -> None:
+    """A ledger from before revision 0009 has no ``stock.hold_cause``; the upgrade names a
+    test's hold ``test`` (its reason begins 快检 or 检测) and any other ``hold``, so a negative
+    retest still lifts the first and never the second."""
+    from alembic import command
+    from alembic.config import Config
+
+    from tracelib.store import _MIGRATIONS
+
+    ledger = Ledger.create(db_url, operator_key=operator_key, now=NOW)
+    net = Network.build(ledger, operator_key, now=NOW)
+    stock_at_stall(net, "LOT-C-TEST")
+    stock_at_stall(net, "LOT-C-HOLD")
+    ledger.append([rapid(net, "LOT-C-TEST", "0.300"),  # positive: the test holds it
+                   net.event("stall-a01", {"kind": "hold", "location": "stall-a01",
+                                           "inputs": [{"lot": "LOT-C-HOLD", "qty": "1",
+                                                       "unit": "kg"}],
+                                           "data": {"reason": "待查验 pending inspection"}})],
+                  now=NOW)
+
+    def causes() -> dict[str, str | None]:
+        with ledger.store.engine.connect() as conn:
+            rows = conn.execute(text("SELECT lot, hold_cause FROM stock "
+                                     "WHERE location = 'stall-a01'"))
+            return {lot: cause for lot, cause in rows}
+
+    assert causes() == {"LOT-C-TEST": "test", "LOT-C-HOLD": "hold"}
+    before = supply_snapshot(ledger)
+
+    def to(revision: str, step: Any) -> None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        with ledger.store.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            step(cfg, revision)
+
+    to("0008", command.downgrade)
+    with ledger.store.engine.connect() as conn:
+        assert "hold_cause" not in {c["name"] for c in inspect(conn).get_columns("stock")}
+    to("head", command.upgrade)
+    assert causes() == {"LOT-C-TEST": "test", "LOT-C-HOLD": "hold"}
+    assert supply_snapshot(ledger) == before
+    # The rules read the column: a negative retest of both lifts the test's hold only.
+    ledger.append([rapid(net, "LOT-C-TEST", "0.700", retest=True,
+                         time="2026-11-22T09:00:00+08:00"),
+                   rapid(net, "LOT-C-HOLD", "0.700", retest=True,
+                         time="2026-11-22T09:05:00+08:00")], now=NOW)
+    assert causes() == {"LOT-C-TEST": None, "LOT-C-HOLD": "hold"}
+    ledger.append([sale(net, "LOT-C-TEST")], now=NOW)
+    with pytest.raises(ValidationError, match="on hold"):
+        ledger.append([sale(net, "LOT-C-HOLD")], now=NOW)
+    assert ledger.verify(workers=1).ok
+    ledger.close()
