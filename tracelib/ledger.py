@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
@@ -41,7 +41,9 @@ from .note import Checkpoint, NoteVerifier, open_note, sign_note
 from .record import GENESIS_PREV, Record
 from .store import Store
 from .timeutil import format_utc, utcnow
-from .verify import VerifyReport, verify_ledger
+
+if TYPE_CHECKING:
+    from .verify import VerifyReport
 
 __all__ = ["ConsistencyProof", "InclusionProof", "Ledger", "Receipt", "SignedCheckpoint"]
 
@@ -420,6 +422,10 @@ class Ledger:
     def verify(self, *, workers: int | None = None,
                progress: Progress | None = None) -> VerifyReport:
         """Re-derive everything; see :func:`tracelib.verify.verify_ledger`."""
+        # Imported here: verify brings multiprocessing and its worker set-up, which a
+        # process that only appends or reads (the CLI's start-up, a page) never needs.
+        from .verify import verify_ledger
+
         return verify_ledger(self, workers=workers, progress=progress)
 
 
