@@ -29,7 +29,7 @@ from .ids import ID_PATTERN, id_field
 from .keys import SigningKey
 from .kinds import kind_spec
 from .quantity import LotQuantity
-from .timeutil import parse_rfc3339, to_micros
+from .timeutil import parse_event_time, to_micros
 
 __all__ = ["Event", "LotQuantity", "Signature", "sign_event"]
 
@@ -113,8 +113,9 @@ class EnvelopeSchema(Schema):
     kind = fields.String(required=True, metadata={
         "description": "what happened; decides the `data` schema and the rules at append"})
     time = fields.String(required=True, metadata={
-        "description": "when it happened: RFC 3339 with a UTC offset, e.g. "
-                       "`2026-11-22T06:10:00+08:00`"})
+        "description": "when it happened: RFC 3339 with a UTC offset within ±14:00, e.g. "
+                       "`2026-11-22T06:10:00+08:00`; not before 2000-01-01 nor more than 10 "
+                       "minutes after the time it is recorded"})
     actor = fields.String(required=True, validate=_id, metadata={
         "description": "the registered party that did it and signs the event"})
     location = fields.String(required=True, validate=_id, metadata={
@@ -211,7 +212,7 @@ class Event:
         event_id = loaded["id"]
         try:
             spec = kind_spec(loaded["kind"])
-            moment = parse_rfc3339(loaded["time"], field="time")
+            moment = parse_event_time(loaded["time"], field="time")
             load_with(spec.data_schema, loaded["data"], prefix="data")
             unsigned = {k: v for k, v in doc.items() if k != "sig"}
             body = canonical.dumps(unsigned)

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from .errors import ValidationError
 
-__all__ = ["format_utc", "parse_rfc3339", "to_micros", "utcnow"]
+__all__ = [
+    "EARLIEST_EVENT",
+    "FUTURE_SKEW",
+    "format_utc",
+    "from_micros",
+    "parse_event_time",
+    "parse_rfc3339",
+    "to_micros",
+    "utcnow",
+]
 
 # RFC 3339 §5.6 date-time, with a mandatory offset ("Z" or ±hh:mm).
 _RFC3339 = re.compile(
@@ -35,6 +44,29 @@ def parse_rfc3339(value: object, *, field: str = "time") -> datetime:
         raise ValidationError(f"not a valid date-time: {value!r} ({e})", field=field) from e
 
 
+#: No event of the food chain tracelib records happened before this (docs/contract.md "Event").
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+#: How far an event's time may run ahead of the time it is recorded (clocks drift).
+FUTURE_SKEW = timedelta(minutes=10)
+#: Real UTC offsets run from −12:00 to +14:00 (IANA tz database); ±14:00 bounds both ways.
+_MAX_OFFSET = timedelta(hours=14)
+
+
+def parse_event_time(value: object, *, field: str = "time") -> datetime:
+    """An event's time: RFC 3339 with an offset within ±14:00, not before 2000-01-01 and
+    (the append checks) not after the time of recording plus :data:`FUTURE_SKEW`, so that
+    every time a ledger holds can be rendered in any time zone."""
+    moment = parse_rfc3339(value, field=field)
+    offset = moment.utcoffset()
+    assert offset is not None
+    if abs(offset) > _MAX_OFFSET:
+        raise ValidationError(f"UTC offset must be within ±14:00, got {value!r}", field=field)
+    if moment < EARLIEST_EVENT:
+        raise ValidationError(f"event time must be 2000-01-01 or later, got {value!r}",
+                              field=field)
+    return moment
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -42,6 +74,11 @@ def to_micros(moment: datetime) -> int:
     """Microseconds since the Unix epoch (for exact, fast ordering of aware times)."""
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    """The inverse of :func:`to_micros`."""
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 def format_utc(moment: datetime) -> str:
