@@ -9,9 +9,7 @@ from .errors import ValidationError
 
 __all__ = [
     "EARLIEST_EVENT",
-    "FUTURE_SKEW",
     "format_utc",
-    "from_micros",
     "parse_event_time",
     "parse_rfc3339",
     "to_micros",
@@ -46,16 +44,13 @@ def parse_rfc3339(value: object, *, field: str = "time") -> datetime:
 
 #: No event of the food chain tracelib records happened before this (docs/contract.md "Event").
 EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
-#: How far an event's time may run ahead of the time it is recorded (clocks drift).
-FUTURE_SKEW = timedelta(minutes=10)
 #: Real UTC offsets run from −12:00 to +14:00 (IANA tz database); ±14:00 bounds both ways.
 _MAX_OFFSET = timedelta(hours=14)
 
 
 def parse_event_time(value: object, *, field: str = "time") -> datetime:
-    """An event's time: RFC 3339 with an offset within ±14:00, not before 2000-01-01 and
-    (the append checks) not after the time of recording plus :data:`FUTURE_SKEW`, so that
-    every time a ledger holds can be rendered in any time zone."""
+    """An event's time: RFC 3339 with an offset within ±14:00 and not before 2000-01-01, so
+    that every time a ledger holds can be rendered in any time zone."""
     moment = parse_rfc3339(value, field=field)
     offset = moment.utcoffset()
     assert offset is not None
@@ -74,11 +69,6 @@ def to_micros(moment: datetime) -> int:
     """Microseconds since the Unix epoch (for exact, fast ordering of aware times)."""
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(micros: int) -> datetime:
-    """The inverse of :func:`to_micros`."""
-    return _EPOCH + timedelta(microseconds=micros)
 
 
 def format_utc(moment: datetime) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from .. import merkle
@@ -25,7 +25,7 @@ from ..events import Event
 from ..kinds import kind_spec
 from ..record import GENESIS_PREV, record_bytes
 from ..store import Store
-from ..timeutil import FUTURE_SKEW, format_utc, from_micros, parse_rfc3339, to_micros, utcnow
+from ..timeutil import format_utc, parse_rfc3339, to_micros, utcnow
 from .context import BatchContext, Directory
 from .sigpool import SignatureJob, assemble, prepare_stream
 
@@ -34,7 +34,6 @@ __all__ = ["CHUNK", "DirectoryCache", "Progress", "Receipt", "append_events"]
 CHUNK = 1000  # events validated, hashed and inserted together inside one transaction
 DIRECTORY_CACHE_MAX = 300_000  # parties, locations and keys kept between appends
 Progress = Callable[[int], None]
-_FUTURE_SKEW_US = FUTURE_SKEW // timedelta(microseconds=1)
 #: The directory an append read, with the directory stamp it is valid for
 #: (Store.directory_stamp): the next append starts from it while no register event came.
 DirectoryCache = tuple[int, Directory]
@@ -207,10 +206,6 @@ def _admit(ctx: BatchContext, operator: str, event: Event, seq: int, recorded_us
             raise SignatureError("the genesis event must be signed by the operator key it "
                                  "registers", field="sig.key")
         return key
-    if event.time_us > recorded_us + _FUTURE_SKEW_US:
-        raise ValidationError(f"event time {event.time_text} is after the time of recording "
-                              f"({format_utc(from_micros(recorded_us))}) by more than "
-                              f"{FUTURE_SKEW}", field="time")
     key = ctx.key(event.sig.key)
     if ctx.party(event.actor) is None:
         raise ValidationError(f"unregistered actor {event.actor!r}", field="actor")
