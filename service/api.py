@@ -21,7 +21,7 @@ from tracelib.views.tracing import trace
 from .extension import ledger, service
 from .httputil import conditional, json_response
 from .ids import known, nul_path
-from .openapi import openapi_document
+from .openapi import MAX_SEQ, openapi_document
 from .problems import BadInput, Forbidden
 from .stall import proof_template
 from .tokens import authenticate
@@ -52,15 +52,15 @@ class InclusionQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    size = fields.Integer(validate=validate.Range(min=1))
+    size = fields.Integer(validate=validate.Range(min=1, max=MAX_SEQ))
 
 
 class ConsistencyQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    first = fields.Integer(required=True, validate=validate.Range(min=1))
-    second = fields.Integer(validate=validate.Range(min=1))
+    first = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_SEQ))
+    second = fields.Integer(validate=validate.Range(min=1, max=MAX_SEQ))
 
 
 def _load(schema: Schema, value: Any, *, prefix: str = "") -> dict[str, Any]:

@@ -279,3 +279,17 @@ def test_openapi_document_describes_every_api_route(app: Flask, client: FlaskCli
             node = node[part]
     ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
     assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("query", ["/api/v1/proofs/inclusion/0?size=9223372036854775808",
+                                   "/api/v1/proofs/inclusion/0?size=9007199254740992",
+                                   "/api/v1/proofs/consistency?first=1&second=9223372036854775808",
+                                   "/api/v1/proofs/consistency?first=99999999999999999999"])
+def test_sizes_beyond_the_documented_maximum_are_400_naming_the_parameter(
+        client: FlaskClient, scene: Scene, query: str) -> None:
+    """The OpenAPI document caps tree sizes at 2**53 - 1; past it the answer is a 400 that
+    names the parameter, never a 500 from the database driver."""
+    r = client.get(query)
+    assert r.status_code == 400, r.get_data(as_text=True)
+    assert r.json["field"] in ("size", "first", "second")
+    assert client.get("/api/v1/proofs/inclusion/0?size=1").status_code == 200
