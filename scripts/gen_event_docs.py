@@ -85,9 +85,6 @@ class Row:
 
 
 class _Renderer:
-    def __init__(self) -> None:
-        self.used: set[tuple[str, str]] = set()
-
     # -- descriptions -----------------------------------------------------------------
 
     def describe(self, owner: str, path: str, field: fields.Field[Any]) -> str:

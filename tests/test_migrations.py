@@ -184,12 +184,22 @@ def test_0008_keys_stock_by_lot_seq_and_lots_by_rowid_keeping_every_row(db_url: 
     ledger.close()
 
 
-def test_0008_downgrades_to_stock_by_lot_code_and_back(db_url: str,
-                                                       operator_key: SigningKey) -> None:
-    from alembic import command
+def _migrate(ledger: Ledger, revision: str, step: Any) -> None:
+    """Run Alembic's ``step`` (upgrade or downgrade) to ``revision`` on ``ledger``."""
     from alembic.config import Config
 
     from tracelib.store import _MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    with ledger.store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        step(cfg, revision)
+
+
+def test_0008_downgrades_to_stock_by_lot_code_and_back(db_url: str,
+                                                       operator_key: SigningKey) -> None:
+    from alembic import command
 
     ledger = Ledger.create(db_url, operator_key=operator_key, now=NOW)
     net = Network.build(ledger, operator_key, now=NOW)
@@ -197,14 +207,7 @@ def test_0008_downgrades_to_stock_by_lot_code_and_back(db_url: str,
     ledger.append([rapid(net, "LOT-M-1", "0.300")], now=NOW)
     before = supply_snapshot(ledger)
 
-    def to(revision: str, step: Any) -> None:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(_MIGRATIONS))
-        with ledger.store.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            step(cfg, revision)
-
-    to("0007", command.downgrade)
+    _migrate(ledger, "0007", command.downgrade)
     with ledger.store.engine.connect() as conn:
         columns = [c["name"] for c in inspect(conn).get_columns("stock")]
         indexes = {i["name"] for i in inspect(conn).get_indexes("stock")}
@@ -213,7 +216,7 @@ def test_0008_downgrades_to_stock_by_lot_code_and_back(db_url: str,
     assert "lot_seq" not in columns and "ix_stock_location" in indexes
     # the same rows, less lot_seq and hold_cause (0009)
     assert rows == sorted(r[1:-1] for r in before["stock"])
-    to("head", command.upgrade)
+    _migrate(ledger, "head", command.upgrade)
     assert supply_snapshot(ledger) == before  # 0009 reads the test hold's cause back
     assert ledger.verify().ok
     ledger.close()
@@ -225,9 +228,6 @@ def test_0009_reads_each_holds_cause_from_its_reason_and_back(db_url: str,
     test's hold ``test`` (its reason begins 快检 or 检测) and any other ``hold``, so a negative
     retest still lifts the first and never the second."""
     from alembic import command
-    from alembic.config import Config
-
-    from tracelib.store import _MIGRATIONS
 
     ledger = Ledger.create(db_url, operator_key=operator_key, now=NOW)
     net = Network.build(ledger, operator_key, now=NOW)
@@ -249,17 +249,10 @@ def test_0009_reads_each_holds_cause_from_its_reason_and_back(db_url: str,
     assert causes() == {"LOT-C-TEST": "test", "LOT-C-HOLD": "hold"}
     before = supply_snapshot(ledger)
 
-    def to(revision: str, step: Any) -> None:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(_MIGRATIONS))
-        with ledger.store.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            step(cfg, revision)
-
-    to("0008", command.downgrade)
+    _migrate(ledger, "0008", command.downgrade)
     with ledger.store.engine.connect() as conn:
         assert "hold_cause" not in {c["name"] for c in inspect(conn).get_columns("stock")}
-    to("head", command.upgrade)
+    _migrate(ledger, "head", command.upgrade)
     assert causes() == {"LOT-C-TEST": "test", "LOT-C-HOLD": "hold"}
     assert supply_snapshot(ledger) == before
     # The rules read the column: a negative retest of both lifts the test's hold only.

@@ -22,7 +22,7 @@ from . import canonical
 from .events import sign_event
 from .ids import MAX_ID
 from .keys import SigningKey
-from .kinds import KINDS, CteFacts
+from .kinds import KINDS, facts_at_location
 from .ledger import Ledger, Receipt
 from .quantity import MICRO, format_micro
 from .report import (
@@ -146,26 +146,24 @@ def report_input(ledger: Ledger, result: DrillResult, *, generated_at: str) -> D
 
 def _cte(doc: dict[str, Any], item: dict[str, str], lots: dict[str, Any],
          name: dict[str, str]) -> CriticalTrackingEvent:
-    """The CTE row of one lot of one event, as the event's kind describes it."""
-    spec = KINDS[doc["kind"]] if doc["kind"] in KINDS else None
-    kind, here = doc["kind"], doc["location"]
-    if spec is None:
-        facts = CteFacts(here, here, f"{kind} event", doc["id"])
-    else:
-        facts = spec.cte_facts(doc)
+    """The CTE row of one lot of one event, as the event's kind describes it (a kind no
+    longer registered: its location and its own id)."""
+    kind = doc["kind"]
+    spec = KINDS.get(kind)
+    facts = (spec.cte_facts if spec else facts_at_location)(doc)
     lot = lots[item["lot"]]
     target = facts.target
-    return CriticalTrackingEvent(event_id=doc["id"], kind=kind, cte=(spec.cte if spec else None) or kind,
-               kind_zh=spec.label_zh if spec else "",
-               traceability_lot_code=item["lot"], quantity=Decimal(item["qty"]),
-               unit=item["unit"], product=lot.product or "", from_location=facts.source,
-               from_location_name=name.get(facts.source, facts.source), to_location=target,
-               to_location_name=name.get(target, "消费者 consumer" if target == "consumer"
-                                         else target),
-               date=doc["time"], tlc_source=lot.location,
-               tlc_source_name=name.get(lot.location, lot.location),
-               reference_document_type=facts.reference_type,
-               reference_document_number=facts.reference_number or doc["id"])
+    return CriticalTrackingEvent(
+        event_id=doc["id"], kind=kind, cte=(spec.cte if spec else None) or kind,
+        kind_zh=spec.label_zh if spec else "", traceability_lot_code=item["lot"],
+        quantity=Decimal(item["qty"]), unit=item["unit"], product=lot.product or "",
+        from_location=facts.source, from_location_name=name.get(facts.source, facts.source),
+        to_location=target,
+        to_location_name=name.get(target, "消费者 consumer" if target == "consumer" else target),
+        date=doc["time"], tlc_source=lot.location,
+        tlc_source_name=name.get(lot.location, lot.location),
+        reference_document_type=facts.reference_type,
+        reference_document_number=facts.reference_number or doc["id"])
 
 
 @dataclass(frozen=True)

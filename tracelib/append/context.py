@@ -77,10 +77,7 @@ class BatchContext:
         self.prefetch_keys(e.sig.key for e in events if e.sig is not None)
         needs = Needs()
         for event in events:
-            for item in event.inputs:
-                needs.lots.add(item.lot)
-                needs.places.add((item.lot, event.location))
-            for item in event.outputs:
+            for item in (*event.inputs, *event.outputs):
                 needs.lots.add(item.lot)
                 needs.places.add((item.lot, event.location))
             spec = KINDS.get(event.kind)

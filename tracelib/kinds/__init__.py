@@ -17,10 +17,19 @@ import importlib
 import pkgutil
 
 from ._fields import DEFAULT_TEMPERATURE_LIMITS
-from .spec import KINDS, CteFacts, KindSpec, Needs, kind_spec, register_kind, unregister_kind
+from .spec import (
+    KINDS,
+    CteFacts,
+    KindSpec,
+    Needs,
+    facts_at_location,
+    kind_spec,
+    register_kind,
+    unregister_kind,
+)
 
-__all__ = ["DEFAULT_TEMPERATURE_LIMITS", "KINDS", "CteFacts", "KindSpec", "Needs", "kind_spec",
-           "register_kind", "unregister_kind"]
+__all__ = ["DEFAULT_TEMPERATURE_LIMITS", "KINDS", "CteFacts", "KindSpec", "Needs",
+           "facts_at_location", "kind_spec", "register_kind", "unregister_kind"]
 
 #: Modules of this package that are not kinds.
 _NOT_KINDS = frozenset(("context", "spec"))

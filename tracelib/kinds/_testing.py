@@ -2,12 +2,12 @@
 judging it by :mod:`tracelib.standards`, and its consequences in the same transaction:
 
 * a positive rapid test or a failed lab result holds the tested lot at that stall
-  (下架) and opens a follow-up: every failure is followed up (《食品安全抽样检验管理办法》,
-  the demonstration-city requirement that unqualified results are 100 % dealt with);
+  (下架) and opens a follow-up: every failure is followed up (the demonstration-city
+  target "抽检不合格食品核查处置完成率达到100%", e.g. 开州府办发〔2022〕68号);
 * a negative retest or a passing lab result on a lot held by a test releases it and
   closes the follow-up (``released`` / ``cleared``); a failed lab result on a lot
-  with an open follow-up confirms it (``lab_confirmed``: Food Safety Law art. 88, a
-  rapid result is confirmed by a laboratory method before enforcement).
+  with an open follow-up confirms it (``lab_confirmed``: Food Safety Law art. 112, a
+  rapid result that may fail a standard is checked by a laboratory before enforcement).
 
 The hold is the signed test event itself: the tester's signature on the result is what
 takes the lot off sale.

@@ -21,8 +21,8 @@ from ..errors import ValidationError
 if TYPE_CHECKING:
     from .context import AppendContext, EventView
 
-__all__ = ["KINDS", "CteFacts", "KindSpec", "Needs", "kind_spec", "register_kind",
-           "unregister_kind"]
+__all__ = ["KINDS", "CteFacts", "KindSpec", "Needs", "facts_at_location", "kind_spec",
+           "register_kind", "unregister_kind"]
 
 #: A kind's rules at append: (context, event, seq). Raise ValidationError to reject.
 Apply = Callable[["AppendContext", "EventView", int], None]
@@ -56,7 +56,9 @@ class CteFacts:
     reference_number: str
 
 
-def _here(doc: Mapping[str, Any]) -> CteFacts:
+def facts_at_location(doc: Mapping[str, Any]) -> CteFacts:
+    """The CTE facts of an event that moves nothing between places: from and to its
+    location, its own id as the reference (any kind without a document of its own)."""
     return CteFacts(doc["location"], doc["location"], f"{doc['kind']} event", doc["id"])
 
 
@@ -86,7 +88,7 @@ class KindSpec:
     #: FSMA 204 critical tracking event (21 CFR 1.1325-1.1350) the kind records, if any
     cte: str | None = None
     #: where from, where to and which document, for the drill's CTE rows
-    cte_facts: Callable[[Mapping[str, Any]], CteFacts] = _here
+    cte_facts: Callable[[Mapping[str, Any]], CteFacts] = facts_at_location
     #: what the rules read besides the lots of inputs and outputs at the event's location
     prefetch: Prefetch | None = None
     #: who may sign it and where; declared per kind by the trust rules (None: any
