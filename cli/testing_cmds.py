@@ -38,13 +38,21 @@ def limits() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--version", "version", required=True, help="Name of this table version, "
                                                           "e.g. GB2763-2026-official.")
+@click.option("--as", "actor", help="Party that signs the `limits` event: a regulator with a "
+                                    "key in the local keystore [default: the operator].")
+@click.option("--location", help="Location the party signs at (one it holds) "
+                                 "[default: the operator's office].")
 @pass_env
-def limits_load(env: Env, file: str, version: str) -> None:
-    """Load FILE.csv (columns pesticide_zh, commodity_zh, mrl_mg_kg, …) as the active table."""
+def limits_load(env: Env, file: str, version: str, actor: str | None,
+                location: str | None) -> None:
+    """Load FILE.csv (columns pesticide_zh, commodity_zh, mrl_mg_kg, …) as the active table,
+    by appending a signed `limits` event that carries it."""
     text = Path(file).read_text(encoding="utf-8-sig")
     with env.open() as ledger:
-        loaded = load_table(ledger, text, version)
-    click.echo(f"loaded limits table {loaded.version}: {loaded.rows} rows, "
+        signer = actor or ledger.operator
+        loaded = load_table(ledger, text, version, key=ledger.signing_key(env.keystore, signer),
+                            actor=signer, location=location)
+    click.echo(f"loaded limits table {loaded.version} at seq {loaded.seq}: {loaded.rows} rows, "
                f"sha256 {loaded.sha256}; lab results are now judged with it")
 
 

@@ -7,21 +7,40 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection
 
 from .errors import ValidationError
+from .events import sign_event
+from .keys import SigningKey
 from .standards import LimitDecision, LimitsTable
 from .store import Store
-from .store.limits import ACTIVE, LimitsSql
+from .store.limits import LimitsSql
 from .timeutil import format_utc, utcnow
 
-__all__ = ["LoadedTable", "active_table", "explain", "load_table"]
+if TYPE_CHECKING:
+    from .append import Receipt
+
+__all__ = ["LoadedTable", "active_table", "explain", "load_table", "remember_table"]
 
 _CACHE: dict[tuple[str, str], LimitsTable] = {}
+
+
+class _Appends(Protocol):
+    @property
+    def operator(self) -> str: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def office(self) -> str: ...
+
+    def append(self, events: Iterable[Mapping[str, Any]]) -> list[Receipt]: ...
 
 
 class _HasStore(Protocol):
@@ -35,26 +54,41 @@ class LoadedTable:
     sha256: str
     rows: int
     loaded_at: str
+    seq: int
 
 
-def load_table(ledger: _HasStore, csv_text: str, version: str, *,
+def load_table(ledger: _Appends, csv_text: str, version: str, *, key: SigningKey,
+               actor: str | None = None, location: str | None = None,
                now: datetime | None = None) -> LoadedTable:
-    """Validate a full limits table and make it the active version (a version is loaded once)."""
-    if not version or len(version) > 100:
-        raise ValidationError("give a version name of 1-100 characters", field="version")
-    table = LimitsTable.from_csv(io.StringIO(csv_text), version)
+    """Load a full limits table through the ledger: a ``limits`` event signed with ``key`` by
+    ``actor`` (the operator by default, or a regulator) that makes it the active version.
+
+    The whole table is checked before anything is stored, and a version is loaded once
+    (:class:`ValidationError` naming the row or the version otherwise)."""
+    actor = actor or ledger.operator
+    if location is None and actor != ledger.operator:
+        raise ValidationError(f"give the location {actor!r} signs at (a location it holds)",
+                              field="location")
+    moment = now or utcnow()
+    table = LimitsTable.from_csv(io.StringIO(csv_text), version)  # errors name the row
+    event = {"id": f"limits-{_id_part(version)}-{moment.strftime('%Y%m%dT%H%M%S%f')}",
+             "kind": "limits", "time": format_utc(moment), "actor": actor,
+             "location": location or ledger.office,
+             "data": {"version": version, "csv": csv_text}}
+    receipt = ledger.append([sign_event(event, key)])[0]
     digest = hashlib.sha256(csv_text.encode("utf-8")).hexdigest()
-    loaded = LoadedTable(version, digest, len(table.rows), format_utc(now or utcnow()))
-    store = ledger.store
-    with store.writer() as conn:
-        if LimitsSql.exists(conn, version):
-            raise ValidationError(f"limits table version {version!r} is already loaded",
-                                  field="version")
-        LimitsSql.insert(conn, version=version, sha256=digest, rows=loaded.rows, csv=csv_text,
-                         loaded_at=loaded.loaded_at)
-        store.put_meta(conn, ACTIVE, version)
-    _CACHE[(version, digest)] = table
-    return loaded
+    return LoadedTable(version, digest, len(table.rows), receipt.recorded_at, receipt.seq)
+
+
+def remember_table(table: LimitsTable, sha256: str) -> None:
+    """Keep a table just loaded, so the next read of it does not parse its text again."""
+    _CACHE[(table.version, sha256)] = table
+
+
+def _id_part(version: str) -> str:
+    """A version name as a piece of an event id (ids allow letters, digits and ``.-_:``)."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in ".-_") else "_"
+                   for c in version)[:100]
 
 
 def active_table(conn: Connection) -> LimitsTable:

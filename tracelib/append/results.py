@@ -18,8 +18,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ..limit_tables import active_table
+from ..limit_tables import active_table, remember_table
 from ..standards.limits import LimitsTable
+from ..store.limits import LimitsSql
 from ..store.states import FollowUp
 from ..store.tests import TestsSql
 
@@ -46,11 +47,22 @@ class TestResults:
         self._limits: LimitsTable | None = None
 
     def limits(self) -> LimitsTable:
-        """The active limits table; read once per append (tables are loaded outside the
-        chain, never by an event, so it cannot change inside the transaction)."""
+        """The active limits table: read once per append, then the one a ``limits`` event
+        of this append loaded."""
         if self._limits is None:
             self._limits = active_table(self.conn)
         return self._limits
+
+    def limits_loaded(self, version: str) -> bool:
+        return LimitsSql.exists(self.conn, version)
+
+    def load_limits(self, table: LimitsTable, *, csv: str, sha256: str, seq: int,
+                    loaded_at: str) -> None:
+        """Store a table a ``limits`` event loaded and make it the active one."""
+        LimitsSql.insert(self.conn, version=table.version, sha256=sha256,
+                         rows=len(table.rows), csv=csv, loaded_at=loaded_at, seq=seq)
+        remember_table(table, sha256)
+        self._limits = table
 
     def prefetch(self, lots: Iterable[str]) -> None:
         """Read the open follow-ups of ``lots`` not read yet, in a few statements."""

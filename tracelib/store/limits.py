@@ -37,6 +37,11 @@ class LimitsSql:
 
     @staticmethod
     def insert(conn: Connection, *, version: str, sha256: str, rows: int, csv: str,
-               loaded_at: str) -> None:
+               loaded_at: str, seq: int) -> None:
+        """Store a loaded table and make it the active one."""
         conn.execute(limit_tables.insert().values(version=version, sha256=sha256, rows=rows,
-                                                  csv=csv, loaded_at=loaded_at))
+                                                  csv=csv, loaded_at=loaded_at, seq=seq))
+        if conn.execute(select(meta.c.value).where(meta.c.name == ACTIVE)).first() is None:
+            conn.execute(meta.insert().values(name=ACTIVE, value=version))
+        else:
+            conn.execute(meta.update().where(meta.c.name == ACTIVE).values(value=version))

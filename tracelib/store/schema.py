@@ -226,5 +226,6 @@ limit_tables = Table(
     Column("sha256", String(64), nullable=False),
     Column("rows", Integer, nullable=False),
     Column("csv", Text, nullable=False),
-    Column("loaded_at", String(32), nullable=False),
+    Column("loaded_at", String(32), nullable=False),  # the time of the `limits` event
+    Column("seq", BigInteger),  # the `limits` event that loaded it
 )
