@@ -58,14 +58,14 @@ def test_digital_link_linkset(client: FlaskClient, link_type: str) -> None:
     r = client.get(f"/01/{GTIN}/10/LOT-CP-0001?linkType={link_type}")
     assert r.status_code == 200 and r.mimetype == "application/linkset+json"
     [links] = r.json["linkset"]
-    assert links["anchor"] == f"http://localhost/01/{GTIN}/10/LOT-CP-0001"
+    assert links["anchor"] == f"http://127.0.0.1:8000/01/{GTIN}/10/LOT-CP-0001"
     for rel in ("pip", "traceability", "epcis", "defaultLink"):
         [target] = links[f"https://gs1.org/voc/{rel}"]
-        assert target["href"].startswith("http://localhost/")
+        assert target["href"].startswith("http://127.0.0.1:8000/")
     pip = links["https://gs1.org/voc/pip"][0]["href"]
-    assert client.get(pip.removeprefix("http://localhost")).status_code == 200
+    assert client.get(pip.removeprefix("http://127.0.0.1:8000")).status_code == 200
     data = links["https://gs1.org/voc/traceability"][0]["href"]
-    assert client.get(data.removeprefix("http://localhost")).json["lot"] == "LOT-CP-0001"
+    assert client.get(data.removeprefix("http://127.0.0.1:8000")).json["lot"] == "LOT-CP-0001"
 
 
 def test_digital_link_refuses_wrong_or_invalid_gtins(client: FlaskClient) -> None:
