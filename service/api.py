@@ -19,7 +19,7 @@ from tracelib.views.stall import stall_view
 from tracelib.views.tracing import trace
 
 from .extension import ledger, service
-from .httputil import conditional, json_response
+from .httputil import conditional, json_response, read_body
 from .ids import known, nul_path
 from .openapi import MAX_SEQ, openapi_document
 from .problems import BadInput, Forbidden
@@ -81,7 +81,7 @@ def _json_body() -> Any:
     if not request.mimetype or not (request.mimetype == "application/json"
                                      or request.mimetype.endswith("+json")):
         raise UnsupportedMediaType("send the events as application/json")
-    raw = request.get_data(cache=False)  # 413 past MAX_CONTENT_LENGTH
+    raw = read_body()  # 413 past MAX_CONTENT_LENGTH, however the body is sent
     try:
         doc = canonical.loads(raw)  # strict: no duplicate keys, no floats
     except ValidationError as e:

@@ -77,7 +77,9 @@ _ERROR_TEXT = {
     403: "An event acts for another party than the token's",
     404: "Not found",
     409: "An event id is already stored with other content (`code: conflict`)",
-    413: "The body is larger than the service's limit (`MAX_CONTENT_LENGTH`, 1 MiB by default)",
+    413: "The body is larger than the service's limit (`MAX_CONTENT_LENGTH`, 1 MiB by default), "
+         "whether it was sent with a `Content-Length` or chunked (`code: too_large`, `limit` "
+         "in bytes); nothing was stored",
     415: "The body is not `application/json`",
     422: "Well-formed but refused: an event breaks a rule or its signature does not verify "
          "(`code: validation` or `signature`; `field`, `line`, `event_id` say where); "
