@@ -51,8 +51,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(links.configure(app.config))  # links never come from the Host header
     from .extension import TracelibService
     from .i18n import current_lang, html_lang, t
+    from .ids import SeqConverter
     from .problems import register_error_handlers
 
+    app.url_map.converters["seq"] = SeqConverter
     TracelibService(app)
     register_error_handlers(app)
     for module in (stall, lots, board, api):

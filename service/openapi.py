@@ -72,7 +72,9 @@ _NOT_MODIFIED = {"304": {"description": "Not modified: the `If-None-Match` ETag 
 # Each error's meaning per status (the body is always an RFC 9457 problem document).
 _ERROR_TEXT = {
     400: "Malformed request: not JSON, duplicate keys, floats, a wrong type, an unknown "
-         "field or parameter (`field` names it)",
+         "field or parameter, an integer parameter outside its `minimum`..`maximum` or not "
+         "written in ASCII digits, a number in the body beyond ±9007199254740991 (`field` "
+         "names it, e.g. `size` or `events[0].inputs[0].qty`)",
     401: "No valid API token: missing, unknown or revoked (`WWW-Authenticate: Bearer`)",
     403: "An event acts for another party than the token's",
     404: "Not found",
