@@ -7,22 +7,15 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from tests.service.conftest import STALL, Scene
+from tests.service.conftest import STALL, Scene, Serve
 from tracelib_service.tokens import issue_token
 
 LIMIT = 1024 * 1024  # the default MAX_CONTENT_LENGTH
@@ -74,40 +67,9 @@ def werkzeug_server(app: Flask) -> Iterator[tuple[str, int]]:
         server.server_close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def gunicorn_server(app: Flask, tmp_path: Path) -> Iterator[tuple[str, int]]:
-    """``tracelib serve`` (gunicorn, one worker) on the scene's ledger, on a free port."""
-    port = _free_port()
-    log = tmp_path / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACELIB_")}
-    command = [str(Path(sys.executable).with_name("tracelib")), "--db", app.config["DB"],
-               "--keystore", app.config["KEYSTORE"], "serve", "--port", str(port),
-               "--workers", "1"]
-    with log.open("w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            if "Booting worker" in log.read_text(errors="replace"):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    pass
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"tracelib serve did not start: {log.read_text(errors='replace')}")
-        yield "127.0.0.1", port
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+def gunicorn_server(serve: Serve) -> tuple[str, int]:
+    return serve()
 
 
 @pytest.fixture(params=["werkzeug", "gunicorn"])

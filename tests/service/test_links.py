@@ -3,7 +3,9 @@ from the request's ``Host`` header; requests naming another host get 400."""
 
 from __future__ import annotations
 
+import http.client
 import io
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -15,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
-from tests.service.conftest import GTIN, STALL
+from tests.service.conftest import GTIN, STALL, Serve
 from tracelib_cli.main import cli
 from tracelib_service import create_app
 from tracelib_service.links import link_settings
@@ -132,3 +134,32 @@ def test_serve_refuses_a_wildcard_bind_without_public_url(app: Flask,
     monkeypatch.delenv("TRACELIB_PUBLIC_URL", raising=False)
     result = CliRunner().invoke(cli, ["--db", app.config["DB"], "serve", "--host", "0.0.0.0"])
     assert result.exit_code == 2 and "--public-url" in result.output, result.output
+
+
+def _get(server: tuple[str, int], path: str, host: str) -> tuple[int, bytes, str]:
+    conn = http.client.HTTPConnection(*server, timeout=30)
+    try:
+        conn.request("GET", path, headers={"Host": host, "Accept": "application/json"})
+        response = conn.getresponse()
+        return response.status, response.read(), response.getheader("Content-Type") or ""
+    finally:
+        conn.close()
+
+
+def test_under_gunicorn_links_come_from_the_bind_and_foreign_hosts_get_400(
+        serve: Serve) -> None:
+    server = serve()
+    port = server[1]
+    status, body, kind = _get(server, f"/s/{STALL}/qr.png", EVIL)
+    assert status == 400 and kind.startswith("application/problem+json"), body[:300]
+    assert json.loads(body)["code"] == "untrusted_host"
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+        status, body, _ = _get(server, f"/s/{STALL}/qr.png", host)
+        assert status == 200 and _qr_text(body) == f"http://127.0.0.1:{port}/s/{STALL}"
+
+
+def test_under_gunicorn_the_public_url_is_in_the_placard(serve: Serve) -> None:
+    server = serve("--public-url", "https://trace.example.cn")
+    status, body, _ = _get(server, f"/s/{STALL}/qr.png", "trace.example.cn")
+    assert status == 200 and _qr_text(body) == f"https://trace.example.cn/s/{STALL}"
+    assert _get(server, f"/s/{STALL}/qr.svg", EVIL)[0] == 400
