@@ -22,21 +22,33 @@ from .ledger_cmds import pass_env
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
               help="gunicorn worker processes.")
 @click.option("--public-url", envvar="TRACELIB_PUBLIC_URL",
-              help="Public base URL for QR codes and links, e.g. behind a reverse proxy "
-                   "[default: taken from each request].")
+              help="Public base URL of every QR code and link, e.g. https://trace.example.cn "
+                   "behind a reverse proxy [default: http://HOST:PORT; required with a "
+                   "HOST of 0.0.0.0 or ::]. Requests naming another host get 400.")
 @pass_env
 def serve(env: Env, host: str, port: int, workers: int, public_url: str | None) -> None:
     """Serve the scan pages, the market board and the API under gunicorn."""
     require("`tracelib serve`", "service", "flask", "gunicorn", "qrcode", "PIL")
+    from tracelib_service.links import link_settings
+
+    bind = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+    try:
+        links = link_settings(public_url, bind)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
     environ = {**os.environ, "TRACELIB_DB": env.db,
-               "TRACELIB_KEYSTORE": str(env.keystore_path)}
+               "TRACELIB_KEYSTORE": str(env.keystore_path), "TRACELIB_BIND": bind}
     if public_url:
         environ["TRACELIB_PUBLIC_URL"] = public_url
+    else:
+        environ.pop("TRACELIB_PUBLIC_URL", None)
     env.open().close()  # fail here, clearly, when there is no ledger
     command = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
-               "--bind", f"{host}:{port}", "--access-logfile", "-",
+               "--bind", bind, "--access-logfile", "-",
                "tracelib_service:create_app()"]
-    click.echo(f"serving {display_url(env.db)} on http://{host}:{port} with {workers} workers")
+    click.echo(f"serving {display_url(env.db)} on http://{bind} with {workers} workers")
+    click.echo(f"links and QR codes point to {links.base}; accepted Host names: "
+               f"{', '.join(links.trusted)}")
     sys.stdout.flush()
     os.execve(sys.executable, command, environ)  # noqa: S606 - gunicorn takes this process
 

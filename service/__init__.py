@@ -18,7 +18,9 @@ DEFAULTS: dict[str, Any] = {
     "KEYSTORE": None,                # TRACELIB_KEYSTORE: default beside the database
     "SERVICE_DB": None,              # tokens and scan counts; default: the ledger's database
     "TIMEZONE": "Asia/Shanghai",     # what "today" means for tests and scan counts
-    "PUBLIC_URL": None,              # base URL printed in placard QR codes, e.g. https://t.example.cn
+    "PUBLIC_URL": None,              # base of every absolute link and QR code, e.g. https://t.example.cn
+    "BIND": None,                    # host:port the service listens on (default 127.0.0.1:8000)
+    "TRUSTED_HOSTS": None,           # Host values accepted; default: the public and bound hosts
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "API_MAX_EVENTS": 1000,
     "SIGN_CHECKPOINTS": True,        # sign a checkpoint after each write when the operator key is here
@@ -44,11 +46,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import api, board, lots, stall
+    from . import api, board, links, lots, stall
+
+    app.config.update(links.configure(app.config))  # links never come from the Host header
     from .extension import TracelibService
     from .i18n import current_lang, html_lang, t
+    from .ids import SeqConverter
     from .problems import register_error_handlers
 
+    app.url_map.converters["seq"] = SeqConverter
     TracelibService(app)
     register_error_handlers(app)
     for module in (stall, lots, board, api):

@@ -4,6 +4,8 @@ party; reads are public (the ledger is meant to be checked by anyone)."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +21,7 @@ from tracelib.views.stall import stall_view
 from tracelib.views.tracing import trace
 
 from .extension import ledger, service
-from .httputil import conditional, json_response
+from .httputil import conditional, json_response, read_body
 from .ids import known, nul_path
 from .openapi import MAX_SEQ, openapi_document
 from .problems import BadInput, Forbidden
@@ -29,6 +31,19 @@ from .tokens import authenticate
 __all__ = ["bp"]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+_DIGITS = re.compile(r"\A[0-9]+\Z")
+
+
+class Count(fields.Integer):
+    """A whole number as a query string writes it: ASCII digits only — no sign, blank,
+    fraction, exponent or other script's digits (``int()`` would take ``" 1"`` and ``"１"``)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not _DIGITS.match(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class EventsBody(Schema):
@@ -52,15 +67,15 @@ class InclusionQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    size = fields.Integer(validate=validate.Range(min=1, max=MAX_SEQ))
+    size = Count(validate=validate.Range(min=1, max=MAX_SEQ))
 
 
 class ConsistencyQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    first = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_SEQ))
-    second = fields.Integer(validate=validate.Range(min=1, max=MAX_SEQ))
+    first = Count(required=True, validate=validate.Range(min=1, max=MAX_SEQ))
+    second = Count(validate=validate.Range(min=1, max=MAX_SEQ))
 
 
 def _load(schema: Schema, value: Any, *, prefix: str = "") -> dict[str, Any]:
@@ -81,16 +96,51 @@ def _json_body() -> Any:
     if not request.mimetype or not (request.mimetype == "application/json"
                                      or request.mimetype.endswith("+json")):
         raise UnsupportedMediaType("send the events as application/json")
-    raw = request.get_data(cache=False)  # 413 past MAX_CONTENT_LENGTH
+    raw = read_body()  # 413 past MAX_CONTENT_LENGTH, however the body is sent
     try:
         doc = canonical.loads(raw)  # strict: no duplicate keys, no floats
     except ValidationError as e:
-        raise BadInput(f"malformed JSON: {e}", field=e.field or "body") from e
+        raise BadInput(f"malformed JSON: {e}",
+                       field=e.field or _number_path(raw) or "body") from e
     where = nul_path(doc) if b"\\u0000" in raw else None  # JSON can carry NUL only escaped
     if where is not None:
         raise BadInput(f"malformed JSON: field {where!r}: a string holds U+0000 (NUL), which "
                        "the ledger does not store", field=where)
     return doc
+
+
+class _Refused:
+    """Where the strict parser refused a number: a fraction, exponent, NaN or Infinity, or an
+    integer beyond ±MAX_SAFE_INTEGER (RFC 7493 §2.2)."""
+
+
+def _whole(text: str) -> Any:
+    try:
+        value = int(text)
+    except ValueError:  # more digits than int() takes
+        return _Refused()
+    return value if abs(value) <= canonical.MAX_SAFE_INTEGER else _Refused()
+
+
+def _number_path(raw: bytes) -> str | None:
+    """The field of the first number :func:`tracelib.canonical.loads` refuses, as the
+    events' fields are named (``events[0].inputs[0].qty``); None when none is found."""
+    try:
+        doc = json.loads(raw, parse_float=lambda _: _Refused(), parse_int=_whole,
+                         parse_constant=lambda _: _Refused())
+    except (ValueError, RecursionError):
+        return None
+    stack: list[tuple[Any, str]] = [(doc, "events" if isinstance(doc, list) else "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, _Refused):
+            return path or "body"
+        if isinstance(value, dict):
+            stack.extend((v, f"{path}.{k}" if path else str(k))
+                         for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in reversed(list(enumerate(value))))
+    return None
 
 
 def _events_of(doc: Any) -> list[dict[str, Any]]:
@@ -191,7 +241,7 @@ def get_checkpoint() -> Response:
     return conditional(response)
 
 
-@bp.get("/proofs/inclusion/<int:seq>")
+@bp.get("/proofs/inclusion/<seq:seq>")
 def inclusion_proof(seq: int) -> Response:
     size = _query(InclusionQuery()).get("size")
     proof = ledger().inclusion_proof(seq, size)

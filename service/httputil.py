@@ -4,17 +4,80 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
 from flask import Response, current_app, request
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.wsgi import get_input_stream
 
-__all__ = ["conditional", "etag_of", "json_body", "json_response", "prepared",
-           "wants_json_body"]
+__all__ = ["BodyTooLarge", "conditional", "etag_of", "json_body", "json_response", "prepared",
+           "read_body", "wants_json_body"]
 
 # Request headers that can turn a response into a 304 (or a 412); without any of them
 # (the usual scan) there is nothing for make_conditional to decide.
 _CONDITIONS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH",
                "HTTP_IF_UNMODIFIED_SINCE", "HTTP_IF_RANGE", "HTTP_RANGE")
+
+
+_CHUNK = 64 * 1024
+DRAIN_FACTOR = 32  # an oversize body is read and dropped up to 32 × the limit …
+DRAIN_SECONDS = 10.0  # … and for at most 10 s, so its sender sees the 413
+
+
+class BodyTooLarge(RequestEntityTooLarge):
+    """413: the request body is longer than ``MAX_CONTENT_LENGTH``, however it was sent."""
+
+    def __init__(self, limit: int) -> None:
+        from .i18n import t
+
+        super().__init__(t("error.too_large").format(limit=limit))
+        self.extra = {"code": "too_large", "field": "body", "limit": limit}
+
+
+def read_body() -> bytes:
+    """The whole request body, or :class:`BodyTooLarge` past ``MAX_CONTENT_LENGTH`` —
+    declared by ``Content-Length`` or found by reading (``Transfer-Encoding: chunked``,
+    RFC 9112 §7.1): at most limit + 1 bytes are read, so a body is never cut short and
+    then accepted. Every endpoint that reads a body reads it here."""
+    limit = int(current_app.config["MAX_CONTENT_LENGTH"])
+    # The server's own stream: bounded by Content-Length, or ended by the server for a
+    # chunked body (wsgi.input_terminated); no cap of Werkzeug's, which would stop at the
+    # limit without telling.
+    stream = get_input_stream(request.environ, max_content_length=None)
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        _drain(stream, limit)
+        raise BodyTooLarge(limit)
+    chunks: list[bytes] = []
+    total = 0
+    while total <= limit:
+        chunk = stream.read(min(_CHUNK, limit + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    if total > limit:
+        _drain(stream, limit)
+        raise BodyTooLarge(limit)
+    return b"".join(chunks)
+
+
+def _drain(stream: Any, limit: int) -> None:
+    """Read and drop the rest of an oversize body, up to :data:`DRAIN_FACTOR` times the
+    limit and :data:`DRAIN_SECONDS`: a client still sending then reads the 413 instead of a
+    reset connection (the server closes it after the answer; unread data would make the
+    kernel reset it). Past either bound the connection is simply closed."""
+    budget = DRAIN_FACTOR * limit
+    deadline = time.monotonic() + DRAIN_SECONDS
+    try:
+        while budget > 0 and time.monotonic() < deadline:
+            chunk = stream.read(min(_CHUNK, budget))
+            if not chunk:
+                return
+            budget -= len(chunk)
+    except (OSError, ValueError, ClientDisconnected):
+        return  # the client went away: nothing left to answer
 
 
 def wants_json_body() -> bool:

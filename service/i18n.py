@@ -42,6 +42,8 @@ TEXT: dict[str, dict[str, str]] = {
         "error.413": "上传内容过大", "error.422": "内容未通过校验", "error.409": "与已有记录冲突",
         "error.405": "不支持此操作", "error.401": "需要登录凭证", "error.403": "无权操作",
         "error.500": "服务器出错，请稍后再试", "back_home": "返回",
+        "error.host": "本服务不使用这个主机名（Host）",
+        "error.too_large": "请求内容超过上限 {limit} 字节，未保存任何内容",
         "switch_lang": "English", "switch_lang_code": "en",
     },
     "en": {
@@ -79,6 +81,8 @@ TEXT: dict[str, dict[str, str]] = {
         "error.409": "Conflicts with a stored record", "error.405": "Method not allowed",
         "error.401": "Credentials required", "error.403": "Forbidden",
         "error.500": "Server error, please try later", "back_home": "Back",
+        "error.host": "This service does not answer to that host name (Host)",
+        "error.too_large": "The request body is over the limit of {limit} bytes; nothing was stored",
         "switch_lang": "中文", "switch_lang_code": "zh",
     },
 }

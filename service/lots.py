@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, current_app, render_template, request
 from werkzeug.exceptions import NotFound
 
 from tracelib.errors import NotFoundError
@@ -20,6 +20,7 @@ from tracelib.views.tracing import trace
 from .extension import ledger
 from .httputil import conditional, json_response, wants_json_body
 from .ids import known
+from .links import external_url
 from .stall import proof_template
 
 __all__ = ["bp", "gtin14", "linkset"]
@@ -47,20 +48,13 @@ def _link_type() -> str:
     return raw
 
 
-def _abs(endpoint: str, **values: Any) -> str:
-    base = current_app.config.get("PUBLIC_URL")
-    if base:
-        return str(base).rstrip("/") + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)
-
-
 def linkset(lot: str, gtin: str | None, product: str | None) -> dict[str, Any]:
     """RFC 9264 linkset (``application/linkset+json``) of a lot's GS1 link types."""
-    anchor = (_abs("lots.digital_link", gtin=gtin, lot=lot) if gtin
-              else _abs("lots.lot_page", lot=lot))
+    anchor = (external_url("lots.digital_link", gtin=gtin, lot=lot) if gtin
+              else external_url("lots.lot_page", lot=lot))
     page = {"href": anchor, "title": f"{product or lot} 批次溯源", "type": "text/html",
             "hreflang": ["zh-CN", "en"]}
-    data = {"href": _abs("api.lot_trace", lot=lot), "title": f"{lot} trace",
+    data = {"href": external_url("api.lot_trace", lot=lot), "title": f"{lot} trace",
             "type": "application/json"}
     return {"linkset": [{"anchor": anchor,
                          GS1_VOC + "defaultLink": [page],
@@ -87,7 +81,8 @@ def _serve(lot: str, gtin: str | None) -> Response:
                                 proof_url=lambda seq: proof_template().format(
                                     seq=seq, size=view["checkpoint"]["size"])),
                 mimetype="text/html")
-    response.headers["Link"] = (f'<{request.base_url}?linkType=linkset>; rel="linkset"; '
+    here = external_url(str(request.endpoint), **(request.view_args or {}))
+    response.headers["Link"] = (f'<{here}?linkType=linkset>; rel="linkset"; '
                                 'type="application/linkset+json"')
     return conditional(response, vary=("Accept", "Accept-Language"))
 

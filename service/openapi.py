@@ -72,12 +72,16 @@ _NOT_MODIFIED = {"304": {"description": "Not modified: the `If-None-Match` ETag 
 # Each error's meaning per status (the body is always an RFC 9457 problem document).
 _ERROR_TEXT = {
     400: "Malformed request: not JSON, duplicate keys, floats, a wrong type, an unknown "
-         "field or parameter (`field` names it)",
+         "field or parameter, an integer parameter outside its `minimum`..`maximum` or not "
+         "written in ASCII digits, a number in the body beyond ±9007199254740991 (`field` "
+         "names it, e.g. `size` or `events[0].inputs[0].qty`)",
     401: "No valid API token: missing, unknown or revoked (`WWW-Authenticate: Bearer`)",
     403: "An event acts for another party than the token's",
     404: "Not found",
     409: "An event id is already stored with other content (`code: conflict`)",
-    413: "The body is larger than the service's limit (`MAX_CONTENT_LENGTH`, 1 MiB by default)",
+    413: "The body is larger than the service's limit (`MAX_CONTENT_LENGTH`, 1 MiB by default), "
+         "whether it was sent with a `Content-Length` or chunked (`code: too_large`, `limit` "
+         "in bytes); nothing was stored",
     415: "The body is not `application/json`",
     422: "Well-formed but refused: an event breaks a rule or its signature does not verify "
          "(`code: validation` or `signature`; `field`, `line`, `event_id` say where); "

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from flask import Flask, Response, current_app, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from tracelib.errors import (
     ConflictError,
@@ -113,6 +113,11 @@ def _http_error(e: HTTPException) -> Response:
     return response
 
 
+def _untrusted_host(e: SecurityError) -> Response:
+    """A ``Host`` outside ``TRUSTED_HOSTS``: links never come from it, and it gets no page."""
+    return problem(400, "Untrusted host", t("error.host"), code="untrusted_host")
+
+
 def _tracelib_error(e: TracelibError) -> Response:
     status, code = next((status, code) for cls, status, code in STATUS if isinstance(e, cls))
     if status >= 500:
@@ -138,5 +143,6 @@ def _unexpected(e: Exception) -> Response:
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(SecurityError, _untrusted_host)
     app.register_error_handler(TracelibError, _tracelib_error)
     app.register_error_handler(Exception, _unexpected)

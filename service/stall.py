@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Flask, Response, current_app, render_template, request
 from werkzeug.exceptions import BadRequest
 
 from tracelib.views.stall import stall_view
@@ -19,6 +19,7 @@ from .extension import ledger, service
 from .httputil import conditional, etag_of, json_body, prepared, wants_json_body
 from .i18n import current_lang
 from .ids import known
+from .links import external_url
 from .qr import Placard, placard_png, placard_svg
 from .scan_counts import count_scan
 
@@ -183,11 +184,7 @@ def _placard(stall: str) -> Placard:
         stall_view(ledger(), stall, today=service().today(),
                    proof_url=proof_template())  # raises the right NotFoundError
     assert place is not None
-    base = current_app.config.get("PUBLIC_URL")
-    if base:
-        url = str(base).rstrip("/") + url_for("stall.stall_page", stall=stall)
-    else:
-        url = url_for("stall.stall_page", stall=stall, _external=True)
+    url = external_url("stall.stall_page", stall=stall)
     number = str(place.details.get("number") or "")
     label = f"摊位号 {number} · {place.id}" if number else place.id
     level = str(current_app.config["QR_LEVEL"]).upper()

@@ -3,7 +3,13 @@ realistic day at a market stall (origin → cold store → stall, rapid tests, a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,3 +140,47 @@ def app(db_url: str, scene: Scene, keystore: Keystore) -> Iterator[Flask]:
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
+
+
+Serve = Callable[..., tuple[str, int]]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def serve(app: Flask, tmp_path: Path) -> Iterator[Serve]:
+    """Start ``tracelib serve`` (gunicorn, one worker) on the app's ledger on a free loopback
+    port, with extra command-line options; returns (host, port) once it answers. Every
+    server started is stopped afterwards."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*options: str) -> tuple[str, int]:
+        port = _free_port()
+        log = tmp_path / f"serve-{port}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TRACELIB_")}
+        command = [str(Path(sys.executable).with_name("tracelib")), "--db", app.config["DB"],
+                   "--keystore", app.config["KEYSTORE"], "serve", "--port", str(port),
+                   "--workers", "1", *options]
+        with log.open("w") as out:
+            proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                    start_new_session=True)
+        started.append(proc)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if "Booting worker" in log.read_text(errors="replace"):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    return "127.0.0.1", port
+                except OSError:
+                    pass
+            time.sleep(0.2)
+        pytest.fail(f"tracelib serve did not start: {log.read_text(errors='replace')}")
+
+    yield start
+    for proc in started:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

@@ -25,9 +25,13 @@ def test_config_from_prefixed_environment(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("TRACELIB_KEYSTORE", str(tmp_path / "k"))
     monkeypatch.setenv("TRACELIB_MAX_CONTENT_LENGTH", "2048")  # parsed as JSON: an int
     monkeypatch.setenv("TRACELIB_TIMEZONE", "UTC")
+    monkeypatch.setenv("TRACELIB_BIND", "10.1.2.3:8080")
+    monkeypatch.setenv("TRACELIB_PUBLIC_URL", "https://trace.example.cn")
     app = create_app()
     try:
         assert app.config["DB"] == str(db) and app.config["MAX_CONTENT_LENGTH"] == 2048
+        assert app.config["LINK_BASE"] == "https://trace.example.cn"
+        assert app.config["TRUSTED_HOSTS"] == ["trace.example.cn", "10.1.2.3"]
         ext = app.extensions["tracelib"]
         assert ext.ledger.size == 1 and ext.keystore.path == tmp_path / "k"
         assert str(ext.zone) == "UTC"

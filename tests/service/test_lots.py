@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from tests.service.conftest import GTIN, Scene
+from tests.service.conftest import GTIN, STALL, Scene
 from tracelib.views.tracing import trace
 from tracelib_service.lots import gtin14
 
@@ -58,14 +58,14 @@ def test_digital_link_linkset(client: FlaskClient, link_type: str) -> None:
     r = client.get(f"/01/{GTIN}/10/LOT-CP-0001?linkType={link_type}")
     assert r.status_code == 200 and r.mimetype == "application/linkset+json"
     [links] = r.json["linkset"]
-    assert links["anchor"] == f"http://localhost/01/{GTIN}/10/LOT-CP-0001"
+    assert links["anchor"] == f"http://127.0.0.1:8000/01/{GTIN}/10/LOT-CP-0001"
     for rel in ("pip", "traceability", "epcis", "defaultLink"):
         [target] = links[f"https://gs1.org/voc/{rel}"]
-        assert target["href"].startswith("http://localhost/")
+        assert target["href"].startswith("http://127.0.0.1:8000/")
     pip = links["https://gs1.org/voc/pip"][0]["href"]
-    assert client.get(pip.removeprefix("http://localhost")).status_code == 200
+    assert client.get(pip.removeprefix("http://127.0.0.1:8000")).status_code == 200
     data = links["https://gs1.org/voc/traceability"][0]["href"]
-    assert client.get(data.removeprefix("http://localhost")).json["lot"] == "LOT-CP-0001"
+    assert client.get(data.removeprefix("http://127.0.0.1:8000")).json["lot"] == "LOT-CP-0001"
 
 
 def test_digital_link_refuses_wrong_or_invalid_gtins(client: FlaskClient) -> None:
@@ -91,3 +91,46 @@ def test_unknown_lot_is_404(client: FlaskClient) -> None:
 ])
 def test_gtin14(raw: str, expected: str | None) -> None:
     assert gtin14(raw) == expected
+
+
+# -- the lot's own path (a parent's later movements are not on it) ---------------------------
+
+def _split_at_the_stall(scene: Scene) -> None:
+    """LOT-P reaches the stall on the 21st; LOT-C is split off it there; the next morning
+    the rest of LOT-P goes back to the cold store and returns to the stall (the same places
+    the child's path runs through, later)."""
+    scene.deliver("LOT-P", "30", product="豇豆", time="2026-11-21T05:00:00+08:00")
+    scene.add(STALL, {"id": "split-C", "kind": "transform", "time": "2026-11-21T06:00:00+08:00",
+                      "location": STALL,
+                      "inputs": [{"lot": "LOT-P", "qty": "10", "unit": "kg"}],
+                      "outputs": [{"lot": "LOT-C", "qty": "10", "unit": "kg"}],
+                      "data": {"process": "split"}})
+    scene.add(STALL, {"id": "back-P", "kind": "ship", "time": "2026-11-22T06:00:00+08:00",
+                      "location": STALL, "inputs": [{"lot": "LOT-P", "qty": "20", "unit": "kg"}],
+                      "data": {"to": "coldstore-1"}})
+    scene.add("carrier-1", {"id": "recv-back-P", "kind": "receive",
+                            "time": "2026-11-22T06:30:00+08:00", "location": "coldstore-1",
+                            "inputs": [{"lot": "LOT-P", "qty": "20", "unit": "kg"}],
+                            "data": {"from": STALL, "ship_event": "back-P"}})
+    scene.add("carrier-1", {"id": "on-P", "kind": "ship", "time": "2026-11-22T07:00:00+08:00",
+                            "location": "coldstore-1",
+                            "inputs": [{"lot": "LOT-P", "qty": "20", "unit": "kg"}],
+                            "data": {"to": STALL}})
+    scene.add(STALL, {"id": "recv-on-P", "kind": "receive", "time": "2026-11-22T07:30:00+08:00",
+                      "location": STALL, "inputs": [{"lot": "LOT-P", "qty": "20", "unit": "kg"}],
+                      "data": {"from": "coldstore-1", "ship_event": "on-P"}})
+
+
+def test_split_lot_page_shows_only_its_own_path(client: FlaskClient, scene: Scene) -> None:
+    _split_at_the_stall(scene)
+    view = client.get("/l/LOT-C", headers={"Accept": "application/json"}).json
+    assert [(h["lot"], h["ship_event"]) for h in view["path"]] == [
+        ("LOT-P", "ship1-LOT-P"), ("LOT-P", "ship2-LOT-P")]
+    parent = client.get("/l/LOT-P", headers={"Accept": "application/json"}).json
+    assert [h["ship_event"] for h in parent["path"]] == [
+        "ship1-LOT-P", "ship2-LOT-P", "back-P", "on-P"]  # the parent's page: all of its own
+    html = client.get("/l/LOT-C").get_data(as_text=True)
+    path = html.split("<h2>流通路径</h2>")[1].split("<h2>")[0]
+    assert path.count("→") == 2 and "2026-11-21" in path and "2026-11-22" not in path
+    back = trace(scene.ledger, "LOT-C", forward=False).to_dict()["upstream"]["path"]
+    assert [h["ship_event"] for h in back] == ["ship1-LOT-P", "ship2-LOT-P"]

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from tests.service.conftest import STALL
+from tracelib_service import create_app
 from tracelib_service.qr import Placard, placard_png, placard_svg, qr_matrix
 
 
@@ -28,7 +29,7 @@ def test_png_placard_decodes_to_the_stall_page(client: FlaskClient) -> None:
     assert r.status_code == 200 and r.mimetype == "image/png"
     [(text, fmt, level)] = _decode(r.data)
     assert fmt == zxingcpp.BarcodeFormat.QRCode and level == "H"
-    assert text == f"http://localhost/s/{STALL}"
+    assert text == f"http://127.0.0.1:8000/s/{STALL}"
     page = client.get(urlsplit(text).path)
     html = page.get_data(as_text=True)
     assert page.status_code == 200
@@ -36,8 +37,12 @@ def test_png_placard_decodes_to_the_stall_page(client: FlaskClient) -> None:
 
 
 def test_public_url_and_level_q(app: Flask) -> None:
-    app.config.update(PUBLIC_URL="https://trace.example.cn/", QR_LEVEL="Q")
-    r = app.test_client().get(f"/s/{STALL}/qr.png")
+    public = create_app({**app.config, "PUBLIC_URL": "https://trace.example.cn/", "QR_LEVEL": "Q",
+                         "TRUSTED_HOSTS": None})
+    try:
+        r = public.test_client().get(f"/s/{STALL}/qr.png")
+    finally:
+        public.extensions["tracelib"].close()
     [(text, _fmt, level)] = _decode(r.data)
     assert text == f"https://trace.example.cn/s/{STALL}" and level == "Q"
 
@@ -51,7 +56,7 @@ def test_placard_survives_wear(client: FlaskClient) -> None:
     box = (48 + matrix_px // 3, 48 + matrix_px // 3 + 24,
            48 + matrix_px // 3 + matrix_px // 6, 48 + matrix_px // 3 + matrix_px // 6)
     worn.paste(128, box)
-    assert [b.text for b in zxingcpp.read_barcodes(worn)] == [f"http://localhost/s/{STALL}"]
+    assert [b.text for b in zxingcpp.read_barcodes(worn)] == [f"http://127.0.0.1:8000/s/{STALL}"]
 
 
 def test_svg_placard_is_well_formed_and_escaped(client: FlaskClient) -> None:

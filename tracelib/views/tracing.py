@@ -3,7 +3,8 @@
 Backward: the lot's ancestors through ``transform``/``slaughter`` edges, each
 origin with its certificate, and the cold-chain hops on the way with their
 temperature readings and excursions — every shipment of the lot itself, and of each
-ancestor only the route that ends where the next lot of the line was made.
+ancestor only the route that brought it to where the next lot of the line was made, up to
+that handover (never the ancestor's later movements).
 Forward: the lot and every lot made from it, with quantities per location and unit —
 received, sold, on hand — from the stock index kept in the append transaction (mass
 balance makes them exact).
@@ -165,29 +166,33 @@ def trace(ledger: Ledger, lot: str, *, back: bool = True, forward: bool = True,
 def _on_the_way(conn: Connection, lot: str, line: list[str], rows: dict[str, Any],
                 shipments: list[Any]) -> list[Any]:
     """The shipments that led to ``lot``: all of the lot's own, and of each ancestor only
-    those on a route ending where a lot of the line was made from it."""
-    made_at: dict[str, set[str]] = {}
+    those that brought it, before the handover, to where a lot of the line was made from it.
+
+    Walked backward in record order from each handover (the ``transform``/``slaughter``
+    record that made the child, at the child's location): a shipment of the ancestor is on
+    the way when it was received at a place the ancestor had to be at, before it had to be
+    there; then the ancestor had to be at the shipment's origin before it left. So the
+    ancestor's later movements — the rest of a split lot shipped on the next day, even
+    back along the same route — are never on the child's path."""
+    due: dict[str, dict[str, int]] = {}  # ancestor → place → the seq it had to be there by
     in_line = set(line)
     for parent, child in SupplySql.parents(conn, line):
-        if parent in in_line:
-            made_at.setdefault(parent, set()).add(rows[child].location)
+        if parent in in_line and parent != lot:
+            made = rows[child]
+            places = due.setdefault(parent, {})
+            places[made.location] = max(places.get(made.location, -1), int(made.seq))
     by_lot: dict[str, list[Any]] = {}
     for ship in shipments:
         by_lot.setdefault(ship.lot, []).append(ship)
     kept = list(by_lot.get(lot, []))
-    for ancestor, targets in made_at.items():
-        if ancestor == lot:
-            continue
-        reach, grew = set(targets), True
-        chosen: set[int] = set()
-        while grew:  # walk the ancestor's shipments backward from where its children were made
-            grew = False
-            for i, ship in enumerate(by_lot.get(ancestor, [])):
-                if i not in chosen and ship.to_location in reach:
-                    chosen.add(i)
-                    reach.add(ship.from_location)
-                    grew = True
-        kept.extend(by_lot[ancestor][i] for i in sorted(chosen))
+    for ancestor, places in due.items():
+        for ship in sorted(by_lot.get(ancestor, []), key=lambda s: s.ship_seq, reverse=True):
+            by = places.get(ship.to_location)
+            if by is None or ship.receive_seq is None or ship.receive_seq >= by:
+                continue  # not received there before the handover: not on the way
+            kept.append(ship)
+            places[ship.from_location] = max(places.get(ship.from_location, -1),
+                                             int(ship.ship_seq))
     return kept
 
 
