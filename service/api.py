@@ -136,7 +136,8 @@ def _maybe_sign_checkpoint() -> dict[str, Any] | None:
     led = ledger()
     if current_app.config["SIGN_CHECKPOINTS"] and ext.keystore.has_party(led.operator):
         return led.sign_checkpoint(led.signing_key(ext.keystore, led.operator),
-                                   now=ext.now()).to_dict()
+                                   now=ext.now(),
+                                   memory=led.signer_memory(ext.keystore)).to_dict()
     latest = led.latest_checkpoint()
     return latest.to_dict() if latest else None
 

@@ -13,6 +13,7 @@ __all__ = [
     "IntegrityError",
     "NotFoundError",
     "ProofError",
+    "RollbackError",
     "SignatureError",
     "TracelibError",
     "ValidationError",
@@ -80,3 +81,8 @@ class IntegrityError(TracelibError):
 
 class ProofError(TracelibError):
     """A Merkle inclusion or consistency proof, or a checkpoint, does not verify."""
+
+
+class RollbackError(IntegrityError):
+    """The ledger does not extend the newest checkpoint the operator's signer remembers
+    (it was rolled back or replaced); the signer refuses to sign it."""
