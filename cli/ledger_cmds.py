@@ -11,7 +11,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tracelib.errors import NotFoundError, RollbackError, ValidationError
+from tracelib.errors import (
+    IntegrityError,
+    NotFoundError,
+    RollbackError,
+    StorageError,
+    ValidationError,
+)
 from tracelib.events import Event
 from tracelib.keys import Keystore, SigningKey
 from tracelib.ledger import Ledger
@@ -47,9 +53,14 @@ def init(env: Env, operator: str, name: str | None, origin: str | None) -> None:
     """Create a ledger and its operator key (the root of trust)."""
     keystore = env.keystore
     key = SigningKey.generate()
-    keystore.save(operator, key)
-    ledger = Ledger.create(env.db, operator_key=key, operator=operator, operator_name=name,
-                           origin=origin)
+    entry = keystore.save(operator, key)
+    try:
+        ledger = Ledger.create(env.db, operator_key=key, operator=operator, operator_name=name,
+                               origin=origin)
+    except StorageError as e:
+        if e.reason in ("unreachable", "missing"):  # nothing reached the database: no key
+            entry.path.unlink(missing_ok=True)     # for a ledger that does not exist
+        raise
     with ledger:
         cp = env.sign_checkpoint(ledger, key)
     click.echo(f"created ledger at {display_url(ledger.store.url)}")
@@ -253,7 +264,10 @@ def verify(env: Env, workers: int | None, as_json: bool) -> None:
     with env.open() as ledger:
         with progress_bar() as bar:
             task = bar.add_task("verifying", total=ledger.size)
-            report = ledger.verify(workers=workers, progress=lambda n: bar.advance(task, n))
+            try:
+                report = ledger.verify(workers=workers, progress=lambda n: bar.advance(task, n))
+            except IntegrityError as e:  # rows verify cannot even read
+                raise CheckFailed(f"verification FAILED at {e}") from e
         memory_ok, memory_text = (_check_signer_memory(env, ledger) if report.ok
                                   else (True, "not checked"))
     if as_json:

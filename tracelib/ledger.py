@@ -33,6 +33,7 @@ from .errors import (
     ProofError,
     RollbackError,
     SignatureError,
+    StorageError,
     TracelibError,
     ValidationError,
 )
@@ -166,12 +167,17 @@ class Ledger:
     @classmethod
     def open(cls, db: str | os.PathLike[str]) -> Ledger:
         store = Store(db)
-        if store.schema_revision() is None:
-            store.close()
-            raise NotFoundError(f"no tracelib ledger at {store.url}; run `tracelib init` first")
-        with store.reader() as conn:
-            operator = store.get_meta(conn, "operator")
-            origin = store.get_meta(conn, "origin")
+        try:
+            revision = store.schema_revision()
+            if revision is None:
+                raise NotFoundError(f"no tracelib ledger at {store.url}; run `tracelib init` "
+                                    "first")
+            with store.reader() as conn:
+                operator = store.get_meta(conn, "operator")
+                origin = store.get_meta(conn, "origin")
+        except BaseException:
+            store.close()  # do not leak the engine's connections
+            raise
         if operator is None or origin is None:
             store.close()
             raise NotFoundError(f"the ledger at {store.url} was never initialised")
@@ -510,7 +516,20 @@ class Ledger:
         # process that only appends or reads (the CLI's start-up, a page) never needs.
         from .verify import verify_ledger
 
-        return verify_ledger(self, workers=workers, progress=progress)
+        try:
+            return verify_ledger(self, workers=workers, progress=progress)
+        except StorageError as e:
+            if e.reason != "corrupt":
+                raise
+            with self.store.reader() as conn:
+                found = self.store.first_undecodable(conn)
+            if found is None:
+                raise
+            table, key, column = found
+            what = "record" if table == "records" else "checkpoint of size"
+            raise IntegrityError(f"column {column!r} of the {what} {key} holds text that is not "
+                                 "UTF-8: the database was edited outside tracelib",
+                                 seq=key if table == "records" else None) from e
 
 
 def _assemble(plan: Sequence[Sequence[merkle.NodeId]],
