@@ -135,9 +135,14 @@ def _maybe_sign_checkpoint() -> dict[str, Any] | None:
     ext = service()
     led = ledger()
     if current_app.config["SIGN_CHECKPOINTS"] and ext.keystore.has_party(led.operator):
-        return led.sign_checkpoint(led.signing_key(ext.keystore, led.operator),
-                                   now=ext.now(),
-                                   memory=led.signer_memory(ext.keystore)).to_dict()
+        try:
+            return led.sign_checkpoint(led.signing_key(ext.keystore, led.operator),
+                                       now=ext.now(),
+                                       memory=led.signer_memory(ext.keystore)).to_dict()
+        except OSError as e:  # the signer cannot remember, so it signed nothing; the events
+            # are stored (their own transaction), and the answer says which checkpoint holds
+            current_app.logger.error("checkpoint not signed: the operator's signer cannot "
+                                     "write its memory: %s", e)
     latest = led.latest_checkpoint()
     return latest.to_dict() if latest else None
 

@@ -6,6 +6,8 @@ checkpoint, and `tracelib verify` says so (C2SP tlog-checkpoint; RFC 9162 §2.1.
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import delete, func, select, text
 
 from tests.conftest import NOW
-from tests.helpers import Network, origin_event
+from tests.helpers import Network, child_env, origin_event, write_script
 from tracelib.errors import RollbackError, ValidationError
 from tracelib.keys import Keystore
 from tracelib.ledger import Ledger
@@ -138,6 +140,50 @@ def test_the_memory_is_kept_before_the_checkpoint_is_stored(
     roll_back(ledger, remembered.size - 2)
     grow(network, "FORGED", 2)
     with pytest.raises(RollbackError):
+        ledger.sign_checkpoint(network.operator_key, now=NOW, memory=memory)
+
+
+CRASH_SCRIPT = """
+    import os
+    import sys
+
+    from tracelib.keys import Keystore
+    from tracelib.ledger import Ledger
+    from tracelib.store import Store
+
+
+    def die(*_args):  # the power fails as the signed note is being stored
+        os._exit(9)
+
+
+    url, keys = sys.argv[1], sys.argv[2]
+    Store.insert_checkpoint = die
+    ledger = Ledger.open(url)
+    ledger.sign_checkpoint(Keystore(keys).for_party(ledger.operator),
+                           memory=ledger.signer_memory(keys))
+"""
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_process_that_dies_between_signing_and_storing_has_remembered(
+        network: Network, tmp_path: Path) -> None:
+    """A real crash (the process exits while storing the note): the note it signed is in the
+    memory, so the rollback that follows is refused."""
+    ledger = network.ledger
+    keys = tmp_path / "keys"
+    Keystore(keys).save("operator", network.operator_key)
+    grow(network, "A", 6)
+    script = write_script(tmp_path / "crash.py", CRASH_SCRIPT)
+    done = subprocess.run([sys.executable, script, ledger.store.url, str(keys)],
+                          env=child_env(), capture_output=True, timeout=120, check=False)
+    assert done.returncode == 9, done.stderr.decode()
+    assert stored_checkpoints(ledger) == []
+    memory = ledger.signer_memory(keys)
+    remembered = memory.load()
+    assert remembered is not None and remembered.size == ledger.size
+    roll_back(ledger, ledger.size - 2)
+    grow(network, "FORGED", 2)
+    with pytest.raises(RollbackError, match=f"size {remembered.size}"):
         ledger.sign_checkpoint(network.operator_key, now=NOW, memory=memory)
 
 

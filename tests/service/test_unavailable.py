@@ -18,6 +18,7 @@ from tests.service.conftest import Scene
 from tracelib.events import sign_event
 from tracelib.keys import Keystore
 from tracelib.ledger import Ledger
+from tracelib.signer import SignerMemory
 from tracelib_service.tokens import issue_token
 
 PROBLEM = "application/problem+json"
@@ -86,3 +87,19 @@ def test_the_service_signs_through_the_signers_memory(app: Flask, keystore: Keys
     remembered = memory.load()
     assert remembered is not None and remembered.size == scene.ledger.size
     assert r.json["checkpoint"]["note"] == remembered.note
+
+
+def test_a_service_that_cannot_remember_stores_the_events_and_signs_nothing(
+        app: Flask, scene: Scene, monkeypatch: Any) -> None:
+    def read_only(*_args: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(SignerMemory, "remember", read_only)
+    before = scene.ledger.latest_checkpoint()
+    token = issue_token(app, "farm-1")
+    r = app.test_client().post("/api/v1/events", json=_origins(scene, 1),
+                               headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 201, r.json
+    assert before is not None and r.json["checkpoint"]["size"] == before.size
+    assert scene.ledger.latest_checkpoint() == before
+    assert scene.ledger.size == before.size + 1
