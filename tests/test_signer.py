@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select, text
 
 from tests.conftest import NOW
 from tests.helpers import Network, child_env, origin_event, write_script
+from tracelib.doctor import diagnose
 from tracelib.errors import RollbackError, ValidationError
 from tracelib.keys import Keystore
 from tracelib.ledger import Ledger
@@ -238,6 +239,8 @@ def test_cli_refuses_to_checkpoint_a_rolled_back_ledger_and_verify_says_so(
         code, output = _run(runner, db, "verify")
         assert code == 0, output
         assert f"remembers (size {signed_size}" in output
+        memory_check = {c.name: c for c in diagnose(db, tmp_path / "ledger-keys")}
+        assert memory_check["signer memory"].ok
         roll_back(ledger, signed_size - 3)
         grow(net, "FORGED", 3)
         assert ledger.size == signed_size
@@ -251,6 +254,9 @@ def test_cli_refuses_to_checkpoint_a_rolled_back_ledger_and_verify_says_so(
     code, output = _run(runner, db, "verify")
     assert code == 1, output
     assert f"remembers the checkpoint size {signed_size}" in output
+    memory_check = {c.name: c for c in diagnose(db, tmp_path / "ledger-keys")}["signer memory"]
+    assert not memory_check.ok and f"size {signed_size}" in memory_check.detail
+    assert "restore the database" in memory_check.fix
 
 
 def test_cli_verify_without_a_key_folder_says_the_memory_was_not_checked(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .errors import StorageError, TracelibError
+from .errors import RollbackError, StorageError, TracelibError, ValidationError
 from .keys import Keystore
 from .ledger import Ledger
 from .store import Store
@@ -60,6 +60,7 @@ def diagnose(db: str, keystore: str | Path, *, now: datetime | None = None,
                                                                 else "missing"),
                             "" if has_operator else "restore the operator key into the keystore "
                                                     "(checkpoints need it)"))
+        checks.append(_memory_check(ledger, store_keys))
         size = ledger.size
         latest = ledger.latest_checkpoint()
         if latest is None:
@@ -87,6 +88,25 @@ def diagnose(db: str, keystore: str | Path, *, now: datetime | None = None,
         finally:
             probe.close()
     return checks
+
+
+def _memory_check(ledger: Ledger, keystore: Keystore) -> Check:
+    """Whether the ledger still holds the checkpoint the operator's signer remembers."""
+    memory = ledger.signer_memory(keystore)
+    try:
+        remembered = ledger.check_remembered(memory)
+    except RollbackError as e:
+        return Check("signer memory", False, str(e),
+                     "restore the database from a backup that holds the remembered "
+                     "checkpoint, then run `tracelib verify`")
+    except ValidationError as e:
+        return Check("signer memory", False, str(e), f"restore {memory.path} from the "
+                                                     "keystore's backup")
+    if remembered is None:
+        return Check("signer memory", True, f"nothing remembered yet in {keystore.path}: the "
+                                            "next checkpoint signed here starts it")
+    return Check("signer memory", True, f"the ledger holds the remembered checkpoint of size "
+                                        f"{remembered.size}")
 
 
 def _database_check(db: str) -> Check:
