@@ -11,7 +11,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tracelib.errors import NotFoundError, ValidationError
+from tracelib.errors import (
+    IntegrityError,
+    NotFoundError,
+    RollbackError,
+    StorageError,
+    ValidationError,
+)
 from tracelib.events import Event
 from tracelib.keys import Keystore, SigningKey
 from tracelib.ledger import Ledger
@@ -47,11 +53,16 @@ def init(env: Env, operator: str, name: str | None, origin: str | None) -> None:
     """Create a ledger and its operator key (the root of trust)."""
     keystore = env.keystore
     key = SigningKey.generate()
-    keystore.save(operator, key)
-    ledger = Ledger.create(env.db, operator_key=key, operator=operator, operator_name=name,
-                           origin=origin)
+    entry = keystore.save(operator, key)
+    try:
+        ledger = Ledger.create(env.db, operator_key=key, operator=operator, operator_name=name,
+                               origin=origin)
+    except StorageError as e:
+        if e.reason in ("unreachable", "missing"):  # nothing reached the database: no key
+            entry.path.unlink(missing_ok=True)     # for a ledger that does not exist
+        raise
     with ledger:
-        cp = ledger.sign_checkpoint(key)
+        cp = env.sign_checkpoint(ledger, key)
     click.echo(f"created ledger at {display_url(ledger.store.url)}")
     click.echo(f"operator {operator!r}, key {key.key_id} in {keystore.path}")
     click.echo(f"checkpoint origin {cp.checkpoint.origin!r}, size {cp.size}")
@@ -128,7 +139,7 @@ def _operator_append(env: Env, ledger: Ledger, event_id: str, data: dict[str, An
     event = {"id": event_id, "kind": "register", "time": utcnow().isoformat(),
              "actor": ledger.operator, "location": ledger.office, "data": data}
     ledger.append([sign_event(event, operator_key)])
-    ledger.sign_checkpoint(operator_key)
+    env.sign_checkpoint(ledger, operator_key)
 
 
 class _Signer:
@@ -226,7 +237,7 @@ def _append_lines(env: Env, ledger: Ledger, name: str, lines: list[bytes],
         click.echo(f"appended {new} event(s), {len(receipts) - new} already present; "
                    f"ledger size {size}")
         if checkpoint and env.keystore.has_party(ledger.operator):
-            cp = ledger.sign_checkpoint(ledger.signing_key(env.keystore, ledger.operator))
+            cp = env.sign_checkpoint(ledger)
             click.echo(f"checkpoint size {cp.size} root {cp.root.hex()}")
 
 
@@ -250,16 +261,43 @@ class _LazyLines:
 @pass_env
 def verify(env: Env, workers: int | None, as_json: bool) -> None:
     """Re-derive the whole ledger: chain, leaves, subtree hashes, checkpoints, signatures."""
-    with env.open() as ledger, progress_bar() as bar:
-        task = bar.add_task("verifying", total=ledger.size)
-        report = ledger.verify(workers=workers, progress=lambda n: bar.advance(task, n))
+    with env.open() as ledger:
+        with progress_bar() as bar:
+            task = bar.add_task("verifying", total=ledger.size)
+            try:
+                report = ledger.verify(workers=workers, progress=lambda n: bar.advance(task, n))
+            except IntegrityError as e:  # rows verify cannot even read
+                raise CheckFailed(f"verification FAILED at {e}") from e
+        memory_ok, memory_text = (_check_signer_memory(env, ledger) if report.ok
+                                  else (True, "not checked"))
     if as_json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "signer_memory": memory_text})
     if not report.ok:
         raise CheckFailed(f"verification FAILED at seq {report.bad_seq}: {report.problem}")
+    if not memory_ok:
+        raise CheckFailed(f"verification FAILED: {memory_text}")
     if not as_json:
         click.echo(f"OK: {report.records_checked} records and {report.checkpoints_checked} "
                    f"checkpoints verified in {report.seconds:.2f} s")
+        click.echo(memory_text)
+
+
+def _check_signer_memory(env: Env, ledger: Ledger) -> tuple[bool, str]:
+    """Whether the ledger still holds the checkpoint the operator's signer remembers, and
+    what was checked (in words)."""
+    if not env.keystore_path.is_dir():
+        return True, (f"the operator's key folder {env.keystore_path} is not here: the "
+                      "checkpoint its signer remembers was not checked")
+    memory = ledger.signer_memory(env.keystore)
+    try:
+        remembered = ledger.check_remembered(memory)
+    except RollbackError as e:
+        return False, str(e)
+    if remembered is None:
+        return True, (f"the operator's signer in {env.keystore_path} remembers no checkpoint "
+                      f"of {ledger.origin!r} yet: it starts at the next signing")
+    return True, (f"the checkpoint the operator's signer remembers (size {remembered.size}, "
+                  f"{remembered.path}) is in the ledger")
 
 
 @click.command()
@@ -274,7 +312,7 @@ def checkpoint(env: Env, as_json: bool, verifier: bool) -> None:
             for note_verifier in ledger.checkpoint_verifiers():
                 click.echo(note_verifier.to_string())
             return
-        cp = ledger.sign_checkpoint(ledger.signing_key(env.keystore, ledger.operator))
+        cp = env.sign_checkpoint(ledger)
     if as_json:
         print_json(cp.to_dict())
     else:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 from typing import Any
@@ -14,6 +15,9 @@ from tracelib.errors import TracelibError
 
 from .context import DEFAULT_DB, Env, default_keystore
 from .extras import MissingExtra, extra_for, missing_extra_message
+
+#: errno values that mean the disk (or a file-size limit) is full.
+_DISK_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 class CheckFailed(click.ClickException):
@@ -54,6 +58,20 @@ class TracelibGroup(click.Group):
             return super().invoke(ctx)
         except TracelibError as e:
             raise CheckFailed(str(e)) from e
+        except OSError as e:
+            if e.errno not in _DISK_FULL:
+                raise
+            raise CheckFailed(f"{e.strerror or 'no space left'}"
+                              f"{f' writing {e.filename}' if e.filename else ''}; the command "
+                              "stopped and its database transaction was rolled back: nothing "
+                              "was stored; free some space and run it again") from e
+        except Exception as e:  # a database failure met outside the store's transactions
+            from tracelib.store.faults import storage_error
+
+            error = storage_error(e, ctx.obj.db if isinstance(ctx.obj, Env) else "")
+            if error is None:
+                raise
+            raise CheckFailed(str(error)) from e
         except ModuleNotFoundError as e:  # an optional dependency that is not installed
             extra = extra_for(e)
             if extra is None:

@@ -85,7 +85,7 @@ def drill(env: Env, lot: str, question: str | None, out_dir: str | None,
         key = None if no_record else ledger.signing_key(env.keystore, ledger.operator)
         result = run_drill(ledger, lot, question=question, key=key, report_dir=folder, now=now)
         if key is not None:
-            ledger.sign_checkpoint(key)
+            env.sign_checkpoint(ledger, key)
     summary = result.summary()
     counts = summary["counts"]
     click.echo(f"drill on {lot}: answered in {result.elapsed_ms:.1f} ms "
@@ -108,7 +108,7 @@ def recall(env: Env, lot: str, reason: str, as_json: bool) -> None:
     with env.open() as ledger:
         key = ledger.signing_key(env.keystore, ledger.operator)
         result = run_recall(ledger, lot, key=key, reason=reason)
-        ledger.sign_checkpoint(key)
+        env.sign_checkpoint(ledger, key)
     if as_json:
         print_json(result.to_dict())
         return

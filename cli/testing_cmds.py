@@ -104,7 +104,7 @@ def _append_signed(env: Env, ledger: Ledger, events: list[dict[str, Any]],
     for event, receipt in zip(events, receipts, strict=True):
         click.echo(f"recorded {event['kind']} {event['id']} at seq {receipt.seq}")
     if env.keystore.has_party(ledger.operator):
-        ledger.sign_checkpoint(ledger.signing_key(env.keystore, ledger.operator))
+        env.sign_checkpoint(ledger)
 
 
 def _show_result(ledger: Ledger, event_id: str) -> None:

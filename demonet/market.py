@@ -53,7 +53,7 @@ def build_demo_market(db: str, keystore: str | Path, *, events: int = 20_000, se
         ledger.append(net.events(), progress=progress, pause_gc=True)
         rng = random.Random(f"{seed}:tests")  # noqa: S311 - demo data, deterministic by seed
         counts = _rapid_tests(ledger, net.keys, today, rng)
-        ledger.sign_checkpoint(net.operator_key)
+        ledger.sign_checkpoint(net.operator_key, memory=ledger.signer_memory(store))
         stalls = tuple(sorted(net.truth.stalls()))
         markets = tuple(sorted({loc.parent for s in stalls
                                 if (loc := ledger.location(s)) and loc.parent}))

@@ -277,7 +277,12 @@ def _errors() -> list[str]:
             "not_found": "an unknown event, lot, stall, seq or tree size",
             "integrity": "the ledger failed an integrity check (`seq`); run `tracelib verify`",
             "proof": "the store cannot build a proof",
-            "ledger": "any other ledger error"}
+            "ledger": "any other ledger error",
+            "unavailable": "the server's state, not the request: the database's disk is full, "
+                           "its connection was lost, its server does not answer, it does not "
+                           "exist or is read-only, or it holds bytes tracelib never wrote; "
+                           "`reason` is `full`, `lost`, `unreachable`, `missing`, `read_only` "
+                           "or `corrupt`; nothing was stored; `Retry-After: 30`"}
     rows += [(status, f"`{code}`", f"{when.get(code, cls.__name__)} (`{cls.__name__}`)")
              for cls, status, code in STATUS]
     lines += [f"| {status} | {code} | {text} |"

@@ -185,8 +185,21 @@ def _maybe_sign_checkpoint() -> dict[str, Any] | None:
     ext = service()
     led = ledger()
     if current_app.config["SIGN_CHECKPOINTS"] and ext.keystore.has_party(led.operator):
-        return led.sign_checkpoint(led.signing_key(ext.keystore, led.operator),
-                                   now=ext.now()).to_dict()
+        memory = led.signer_memory(ext.keystore)
+        starting = not memory.exists()
+        try:
+            signed = led.sign_checkpoint(led.signing_key(ext.keystore, led.operator),
+                                         now=ext.now(), memory=memory)
+            if starting:
+                current_app.logger.warning(
+                    "the operator's signer remembered no earlier checkpoint of %r; from now on "
+                    "it remembers the newest it signed (size %d) in %s", led.origin,
+                    signed.size, memory.path)
+            return signed.to_dict()
+        except OSError as e:  # the signer cannot remember, so it signed nothing; the events
+            # are stored (their own transaction), and the answer says which checkpoint holds
+            current_app.logger.error("checkpoint not signed: the operator's signer cannot "
+                                     "write its memory: %s", e)
     latest = led.latest_checkpoint()
     return latest.to_dict() if latest else None
 

@@ -19,6 +19,7 @@ from tracelib.errors import (
     NotFoundError,
     ProofError,
     SignatureError,
+    StorageError,
     TracelibError,
     ValidationError,
 )
@@ -35,6 +36,7 @@ STATUS: tuple[tuple[type[TracelibError], int, str], ...] = (
     (ValidationError, 422, "validation"),
     (ConflictError, 409, "conflict"),
     (NotFoundError, 404, "not_found"),
+    (StorageError, 503, "unavailable"),
     (IntegrityError, 500, "integrity"),
     (ProofError, 500, "proof"),
     (TracelibError, 500, "ledger"),
@@ -115,10 +117,23 @@ def _http_error(e: HTTPException) -> Response:
 
 def _untrusted_host(e: SecurityError) -> Response:
     """A ``Host`` outside ``TRUSTED_HOSTS``: links never come from it, and it gets no page."""
-    return problem(400, "Untrusted host", t("error.host"), code="untrusted_host")
+    return problem(400, t("error.400"), t("error.host"), code="untrusted_host")
+
+
+def _unavailable(e: StorageError) -> Response:
+    """503: the database's state (a full disk, a lost or refused connection, a missing
+    database), not the request, kept the server from answering; nothing was stored."""
+    current_app.logger.error("database unavailable: %s", e)
+    reason = e.reason if f"error.503.{e.reason}" in _known() else "unknown"
+    response = problem(503, t("error.503"), t(f"error.503.{reason}"), code="unavailable",
+                       reason=e.reason)
+    response.headers["Retry-After"] = "30"
+    return response
 
 
 def _tracelib_error(e: TracelibError) -> Response:
+    if isinstance(e, StorageError):
+        return _unavailable(e)
     status, code = next((status, code) for cls, status, code in STATUS if isinstance(e, cls))
     if status >= 500:
         current_app.logger.error("ledger error: %s", e, exc_info=e)
@@ -137,6 +152,11 @@ def _tracelib_error(e: TracelibError) -> Response:
 
 
 def _unexpected(e: Exception) -> Response:
+    from tracelib.store.faults import storage_error
+
+    unavailable = storage_error(e, current_app.config.get("DB") or "")
+    if unavailable is not None:  # met outside the store's transactions (the service's tables)
+        return _unavailable(unavailable)
     current_app.logger.exception("unhandled error", exc_info=e)
     return problem(500, "Internal Server Error", "an unexpected error occurred; it was logged")
 

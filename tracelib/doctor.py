@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .errors import TracelibError
+from .errors import RollbackError, StorageError, TracelibError, ValidationError
 from .keys import Keystore
 from .ledger import Ledger
 from .store import Store
-from .store.engine import display_url
+from .store.engine import display_url, normalize_url
 from .timeutil import parse_rfc3339, utcnow
 
 __all__ = ["Check", "diagnose"]
@@ -32,14 +32,13 @@ def diagnose(db: str, keystore: str | Path, *, now: datetime | None = None,
     freshness and (when given or in use) PostgreSQL connectivity."""
     now = now or utcnow()
     checks: list[Check] = []
+    database = _database_check(db)
+    checks.append(database)
+    if not database.ok:
+        return checks
     store = Store(db)
     try:
         revision = store.schema_revision()
-    except TracelibError as e:
-        revision = None
-        checks.append(Check("database", False, str(e), "check --db / TRACELIB_DB"))
-    else:
-        checks.append(Check("database", True, f"reachable at {display_url(store.url)}"))
     finally:
         store.close()
     head = _head_revision()
@@ -61,6 +60,7 @@ def diagnose(db: str, keystore: str | Path, *, now: datetime | None = None,
                                                                 else "missing"),
                             "" if has_operator else "restore the operator key into the keystore "
                                                     "(checkpoints need it)"))
+        checks.append(_memory_check(ledger, store_keys))
         size = ledger.size
         latest = ledger.latest_checkpoint()
         if latest is None:
@@ -88,6 +88,55 @@ def diagnose(db: str, keystore: str | Path, *, now: datetime | None = None,
         finally:
             probe.close()
     return checks
+
+
+def _memory_check(ledger: Ledger, keystore: Keystore) -> Check:
+    """Whether the ledger still holds the checkpoint the operator's signer remembers."""
+    memory = ledger.signer_memory(keystore)
+    try:
+        remembered = ledger.check_remembered(memory)
+    except RollbackError as e:
+        return Check("signer memory", False, str(e),
+                     "restore the database from a backup that holds the remembered "
+                     "checkpoint, then run `tracelib verify`")
+    except ValidationError as e:
+        return Check("signer memory", False, str(e), f"restore {memory.path} from the "
+                                                     "keystore's backup")
+    if remembered is None:
+        return Check("signer memory", True, f"nothing remembered yet in {keystore.path}: the "
+                                            "next checkpoint signed here starts it")
+    return Check("signer memory", True, f"the ledger holds the remembered checkpoint of size "
+                                        f"{remembered.size}")
+
+
+def _database_check(db: str) -> Check:
+    """Connect to the database and say exactly what is wrong: no file, no server listening,
+    no such database, or another failure of the server's."""
+    url = normalize_url(db)
+    shown = display_url(url)
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.is_file():
+            return Check("database", False, f"no database file at {path}",
+                         "run `tracelib init` to create it, or correct --db / TRACELIB_DB")
+    store = Store(url)
+    try:
+        with store.reader() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except StorageError as e:
+        detail, fix = {
+            "unreachable": (f"no database server is listening at {shown}",
+                            "start the server (e.g. pg_ctlcluster <version> main start) or "
+                            "correct --db / TRACELIB_DB"),
+            "missing": (f"the database {shown} does not exist on its server",
+                        "create it (PostgreSQL: createdb <name>), then run `tracelib init`"),
+        }.get(e.reason, (str(e), "check --db / TRACELIB_DB and the server's log"))
+        return Check("database", False, detail, fix)
+    except TracelibError as e:
+        return Check("database", False, str(e), "check --db / TRACELIB_DB")
+    finally:
+        store.close()
+    return Check("database", True, f"reachable at {shown}")
 
 
 def _head_revision() -> str:

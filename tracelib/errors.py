@@ -13,7 +13,9 @@ __all__ = [
     "IntegrityError",
     "NotFoundError",
     "ProofError",
+    "RollbackError",
     "SignatureError",
+    "StorageError",
     "TracelibError",
     "ValidationError",
 ]
@@ -80,3 +82,28 @@ class IntegrityError(TracelibError):
 
 class ProofError(TracelibError):
     """A Merkle inclusion or consistency proof, or a checkpoint, does not verify."""
+
+
+class RollbackError(IntegrityError):
+    """The ledger does not extend the newest checkpoint the operator's signer remembers
+    (it was rolled back or replaced); the signer refuses to sign it."""
+
+
+class StorageError(TracelibError):
+    """The database could not do what was asked, for a reason of the server's state, not of
+    the input: its disk is full, the connection was lost, the server does not answer, the
+    database does not exist, or it holds bytes no tracelib ever wrote. The transaction was
+    rolled back: nothing was stored.
+
+    ``reason`` is one of :data:`STORAGE_REASONS`.
+    """
+
+    def __init__(self, message: str, *, reason: str = "unknown") -> None:
+        # A default, so that pickling (verify's worker processes) rebuilds it from its
+        # message and then restores ``reason`` from the instance's dict.
+        self.reason = reason
+        super().__init__(message)
+
+
+#: Why the database failed (:attr:`StorageError.reason`).
+STORAGE_REASONS = ("full", "lost", "unreachable", "missing", "read_only", "corrupt")

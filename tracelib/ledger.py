@@ -31,7 +31,9 @@ from .errors import (
     IntegrityError,
     NotFoundError,
     ProofError,
+    RollbackError,
     SignatureError,
+    StorageError,
     TracelibError,
     ValidationError,
 )
@@ -39,6 +41,7 @@ from .events import Event, sign_event
 from .keys import Keystore, SigningKey, VerifyKey
 from .note import Checkpoint, NoteVerifier, open_note, sign_note
 from .record import GENESIS_PREV, Record
+from .signer import RememberedCheckpoint, SignerMemory
 from .store import Store
 from .timeutil import format_utc, utcnow
 
@@ -164,12 +167,17 @@ class Ledger:
     @classmethod
     def open(cls, db: str | os.PathLike[str]) -> Ledger:
         store = Store(db)
-        if store.schema_revision() is None:
-            store.close()
-            raise NotFoundError(f"no tracelib ledger at {store.url}; run `tracelib init` first")
-        with store.reader() as conn:
-            operator = store.get_meta(conn, "operator")
-            origin = store.get_meta(conn, "origin")
+        try:
+            revision = store.schema_revision()
+            if revision is None:
+                raise NotFoundError(f"no tracelib ledger at {store.url}; run `tracelib init` "
+                                    "first")
+            with store.reader() as conn:
+                operator = store.get_meta(conn, "operator")
+                origin = store.get_meta(conn, "origin")
+        except BaseException:
+            store.close()  # do not leak the engine's connections
+            raise
         if operator is None or origin is None:
             store.close()
             raise NotFoundError(f"the ledger at {store.url} was never initialised")
@@ -337,12 +345,27 @@ class Ledger:
         return [NoteVerifier.for_key(self.origin, VerifyKey.from_bytes(k.public_key))
                 for k in self.keys_of(self.operator) if k.revoked_seq is None]
 
-    def sign_checkpoint(self, key: SigningKey, *, now: datetime | None = None) -> SignedCheckpoint:
+    def signer_memory(self, keystore: Keystore | str | os.PathLike[str]) -> SignerMemory:
+        """Where the operator's signer, whose key lives in ``keystore`` (a keystore or its
+        folder), remembers the newest checkpoint it signed for this ledger's origin."""
+        folder = keystore.path if isinstance(keystore, Keystore) else keystore
+        return SignerMemory(folder, self.origin)
+
+    def sign_checkpoint(self, key: SigningKey, *, now: datetime | None = None,
+                        memory: SignerMemory | None = None) -> SignedCheckpoint:
         """Sign a checkpoint at the current size with an operator key.
 
         Refuses to sign a head that is not consistent with the newest stored
         checkpoint (so two inconsistent checkpoints are never signed); returns
         the existing checkpoint when the ledger has not grown.
+
+        ``memory`` is the operator signer's own record of the newest checkpoint it signed,
+        kept outside the database (:meth:`signer_memory`; every program that holds the
+        operator key passes it). A head that does not extend the remembered checkpoint —
+        smaller, the same size with another root, or larger without containing it — is
+        refused with :class:`RollbackError`: the database was rolled back or replaced. The
+        note is remembered before it is stored or returned; a memory that is missing
+        (first checkpoint, or a ledger signed before signers remembered) starts with it.
         """
         with self.store.writer() as conn:
             mine = {k.key_id: k for k in self.store.keys_of(conn, self.operator)}
@@ -352,12 +375,21 @@ class Ledger:
             size = self.store.size(conn)
             root = self._root(conn, size)
             latest = self.store.latest_checkpoint(conn)
+            remembered = memory.load() if memory is not None else None
+            if remembered is not None and (
+                    latest is None or (remembered.size, remembered.root)
+                    != (int(latest["size"]), bytes(latest["root"]))):
+                # The database's newest checkpoint is not the one the signer remembers (it
+                # is checked below in any case): check the remembered one itself.
+                self._check_remembered(conn, remembered, size, root)
             if latest is not None:
                 old_size, old_root = int(latest["size"]), bytes(latest["root"])
                 if old_size == size:
                     if old_root != root:
                         raise TracelibError(f"refusing to sign: the root at size {size} differs "
                                             "from the signed checkpoint; run `tracelib verify`")
+                    if memory is not None and remembered is None:
+                        memory.remember(latest["note"])
                     return _signed(latest)
                 if old_size > size:
                     raise TracelibError(f"refusing to sign: a checkpoint at size {old_size} exists "
@@ -378,8 +410,66 @@ class Ledger:
             body = Checkpoint(self.origin, size, root)
             note = sign_note(body.to_text(), self.origin, key)
             created = format_utc(now or utcnow())
+            # Remember first, then store: if the signer cannot remember the note (a full
+            # disk, a read-only folder) the transaction rolls back and the note is never
+            # seen; a crash after remembering leaves the memory ahead of the database,
+            # which the next signing accepts (same size, same root, same note).
+            if memory is not None:
+                memory.remember(note)
             self.store.insert_checkpoint(conn, size, root, note, created)
             return SignedCheckpoint(body, note, created)
+
+    def _check_remembered(self, conn: Connection, remembered: RememberedCheckpoint,
+                          size: int, root: bytes) -> None:
+        """Refuse (RollbackError) unless the tree of ``size`` records with ``root`` extends
+        the remembered checkpoint (RFC 9162 §2.1.4), rehashing the records after it."""
+        def refuse(found: str) -> RollbackError:
+            return RollbackError(
+                f"refusing to sign: the operator's signer remembers the checkpoint "
+                f"{remembered.describe()}, but {found}; the database was rolled back or "
+                f"replaced since. Restore it from a backup that holds the remembered "
+                f"checkpoint and run `tracelib verify`; never delete the remembered file to "
+                f"sign anyway (it would let two contradicting checkpoints exist)",
+                seq=min(size, remembered.size))
+
+        if remembered.size > size:
+            raise refuse(f"the ledger has only {size} records (root {root.hex()})")
+        if remembered.size == size:
+            if remembered.root != root:
+                raise refuse(f"the ledger's root at size {size} is {root.hex()}")
+            return
+        try:
+            recomputed = self._recompute_root(conn, remembered.size, remembered.root, size)
+        except IntegrityError as e:
+            raise refuse(f"the ledger of {size} records (root {root.hex()}) does not extend "
+                         f"it: {e}") from e
+        if recomputed != root:
+            raise refuse(f"the ledger of {size} records has root {root.hex()} by its stored "
+                         f"subtree hashes and {recomputed.hex()} by its records")
+
+    def check_remembered(self, memory: SignerMemory) -> RememberedCheckpoint | None:
+        """Check that this ledger still holds the checkpoint the operator's signer remembers:
+        at the remembered size the tree has the remembered root. Returns it (None when
+        nothing is remembered); raises :class:`RollbackError` when the ledger was rolled
+        back or replaced."""
+        remembered = memory.load()
+        if remembered is None:
+            return None
+        size = self.size
+        if size < remembered.size:
+            raise RollbackError(f"the operator's signer remembers the checkpoint "
+                                f"{remembered.describe()}, but the ledger has only {size} "
+                                "records: it was rolled back; restore the database from a "
+                                "backup that holds the remembered checkpoint",
+                                seq=size)
+        root = self.root(remembered.size)
+        if root != remembered.root:
+            raise RollbackError(f"the operator's signer remembers the checkpoint "
+                                f"{remembered.describe()}, but the ledger's root at size "
+                                f"{remembered.size} is {root.hex()}: it was rolled back and "
+                                "rewritten; restore the database from a backup that holds "
+                                "the remembered checkpoint", seq=remembered.size)
+        return remembered
 
     def _recompute_root(self, conn: Connection, old_size: int, old_root: bytes,
                         size: int) -> bytes:
@@ -426,7 +516,20 @@ class Ledger:
         # process that only appends or reads (the CLI's start-up, a page) never needs.
         from .verify import verify_ledger
 
-        return verify_ledger(self, workers=workers, progress=progress)
+        try:
+            return verify_ledger(self, workers=workers, progress=progress)
+        except StorageError as e:
+            if e.reason != "corrupt":
+                raise
+            with self.store.reader() as conn:
+                found = self.store.first_undecodable(conn)
+            if found is None:
+                raise
+            table, key, column = found
+            what = "record" if table == "records" else "checkpoint of size"
+            raise IntegrityError(f"column {column!r} of the {what} {key} holds text that is not "
+                                 "UTF-8: the database was edited outside tracelib",
+                                 seq=key if table == "records" else None) from e
 
 
 def _assemble(plan: Sequence[Sequence[merkle.NodeId]],

@@ -17,10 +17,11 @@ from sqlalchemy import Connection, Engine, and_, func, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..directory import KeyRecord, Location, Party
-from ..errors import NotFoundError, TracelibError
+from ..errors import NotFoundError, StorageError, TracelibError
 from ..merkle import NodeId
 from .bulk import driver_cursor, insert_tuples, placeholder, select_where_in
 from .engine import WRITER_OPTION, make_engine, make_settled_engine, normalize_url
+from .faults import storage_error
 from .schema import checkpoints, keys, locations, meta, nodes, parties, records
 
 __all__ = ["RECORD_COLUMNS", "Connection", "Head", "Store"]
@@ -146,16 +147,20 @@ class Store:
 
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
-        with self.engine.begin() as conn:
+        with self.faults(), self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
     def schema_revision(self) -> str | None:
+        """The schema's Alembic revision; None when the database holds no tracelib schema.
+        A database that cannot be reached or does not exist is a :class:`StorageError`."""
         try:
             with self.reader() as conn:
                 return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except OperationalError:
+        except OperationalError:  # SQLite: no such table
             return None
+        except StorageError:
+            raise
         except Exception as e:  # e.g. psycopg UndefinedTable
             if "alembic_version" in str(e):
                 return None
@@ -163,9 +168,22 @@ class Store:
 
     # -- transactions ---------------------------------------------------------
     @contextmanager
+    def faults(self) -> Iterator[None]:
+        """Turn the database's own failures (a full disk, a lost connection, a server that
+        does not answer, a missing database, bytes no tracelib wrote) met inside the block
+        into a :class:`StorageError` that says so in one line; others pass unchanged."""
+        try:
+            yield
+        except Exception as e:
+            error = storage_error(e, self.url)
+            if error is None:
+                raise
+            raise error from e
+
+    @contextmanager
     def writer(self) -> Iterator[Connection]:
         """A write transaction holding the single-writer lock; commits on success."""
-        with self.engine.connect() as conn:
+        with self.faults(), self.engine.connect() as conn:
             conn = conn.execution_options(**{WRITER_OPTION: True})
             with conn.begin():
                 if self.dialect == "postgresql":
@@ -175,7 +193,7 @@ class Store:
     @contextmanager
     def reader(self) -> Iterator[Connection]:
         """A read transaction: one consistent snapshot of the ledger."""
-        with self.engine.connect() as conn:
+        with self.faults(), self.engine.connect() as conn:
             if self.dialect == "postgresql":
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
@@ -192,6 +210,10 @@ class Store:
         if self.dialect != "postgresql":
             with self.reader() as conn:
                 return read(conn)
+        with self.faults():
+            return self._settled_read(read)
+
+    def _settled_read(self, read: Callable[[Connection], T]) -> T:
         if self._settled_engine is None:
             self._settled_engine = make_settled_engine(self.url)
         engine = self._settled_engine
@@ -221,6 +243,29 @@ class Store:
             conn.execute(meta.update().where(meta.c.name == name).values(value=value))
 
     # -- records --------------------------------------------------------------
+    def first_undecodable(self, conn: Connection) -> tuple[str, int, str] | None:
+        """The first row holding text that is not UTF-8, as ``(table, key, column)`` with
+        the record's seq (the checkpoint's size): bytes no tracelib wrote, which SQLite
+        stores as they were given and its driver cannot read back. None when there is none
+        (always on PostgreSQL, which refuses such text)."""
+        if self.dialect != "sqlite":
+            return None
+        for table, key in ((records, "seq"), (checkpoints, "size")):
+            names = [c.name for c in table.columns if c.name != key]
+            casts = ", ".join(f"typeof({n}), CAST({n} AS BLOB)" for n in names)
+            with driver_cursor(conn) as cursor:
+                cursor.execute(f"SELECT {key}, {casts} FROM {table.name} "  # noqa: S608
+                               f"ORDER BY {key}")
+                for row in cursor:
+                    for i, name in enumerate(names):
+                        kind, raw = row[1 + 2 * i], row[2 + 2 * i]
+                        if kind == "text":
+                            try:
+                                bytes(raw).decode("utf-8")
+                            except UnicodeDecodeError:
+                                return table.name, int(row[0]), name
+        return None
+
     @staticmethod
     def scan_records(conn: Connection, start: int, end: int) -> Iterator[Any]:
         """Records [start, end) in seq order as plain driver tuples (seq, prev_hash, hash,
