@@ -3,7 +3,7 @@ keeps what was committed before it, and running the same import again continues 
 stopped (stored events answer with their original receipts). API batches stay one
 transaction.
 
-The pieces are made small here (``CHUNK`` events, a commit after every chunk) so that a few
+The pieces are made small here (chunks of ``PIECE`` events, a commit after every chunk) so that a few
 hundred events make many of them.
 """
 
@@ -32,6 +32,7 @@ PIECE = 25
 @pytest.fixture
 def small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "CHUNK", PIECE)
+    monkeypatch.setattr(pipeline, "HELD_CHUNK", PIECE)
 
 
 def _unknown_lot_sale(net: Network) -> dict[str, Any]:

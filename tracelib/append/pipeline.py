@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Connection
 
 from .. import merkle
 from .._gcpause import cyclic_gc_paused
@@ -34,10 +36,17 @@ from .sigpool import Prepared, SignatureJob, assemble, prepare_stream
 __all__ = ["CHUNK", "COMMIT_PAUSE", "DirectoryCache", "Progress", "Receipt", "append_events"]
 
 CHUNK = 1000  # events validated, hashed and inserted together inside one transaction
+# The chunk of an append committing in pieces (hold_seconds): it commits only between
+# chunks, so a chunk should take well under hold_seconds even on a slow or busy machine.
+HELD_CHUNK = 250
 # Seconds a large append committing in pieces (hold_seconds) waits between its commits on
 # SQLite: several of a waiting writer's tries (engine.LOCK_POLL_SECONDS), so every writer
 # waiting for the lock gets it before the append takes it again.
 COMMIT_PAUSE = 0.03
+# An import taking the lock back finds it was taken when waiting took longer than this
+# (an uncontended BEGIN takes well under a millisecond); it then gives way (_writer).
+CONTENDED_SECONDS = 0.01
+GIVE_WAY_MAX = 3
 DIRECTORY_CACHE_MAX = 300_000  # parties, locations and keys kept between appends
 Progress = Callable[[int], None]
 #: The directory an append read, with the directory stamp it is valid for
@@ -74,7 +83,7 @@ def append_events(store: Store, operator: str, events: Iterable[Event | Mapping[
 
     With ``hold_seconds`` None the events go in one transaction: a rejected event rejects
     the whole batch and nothing is stored. With a number, the append commits whenever its
-    transaction has held the write lock that long (at the end of a chunk of :data:`CHUNK`
+    transaction has held the write lock that long (between chunks of :data:`HELD_CHUNK`
     events), lets other writers in (:data:`COMMIT_PAUSE` on SQLite; PostgreSQL queues
     them), and goes on in a new transaction: a rejected event then rejects the events
     since the last commit and all after it, and what was committed stays. Appending the
@@ -105,7 +114,7 @@ def append_events(store: Store, operator: str, events: Iterable[Event | Mapping[
     finished = False
     with cyclic_gc_paused() if pause_gc else nullcontext():
         while not finished:
-            with store.writer() as conn:
+            with _writer(store, give_way=hold_seconds is not None and bool(receipts)) as conn:
                 started = time.monotonic()
                 ctx = BatchContext(store, conn, operator)
                 stamp = store.directory_stamp(conn)
@@ -126,9 +135,11 @@ def append_events(store: Store, operator: str, events: Iterable[Event | Mapping[
                                            [frontier[n] for n in merkle.root_plan(size)])
                 jobs: list[tuple[SignatureJob, list[tuple[int, Event]]]] = []
                 if stream is None:  # the pool prepares chunks ahead, across commits
-                    stream = prepare_stream(iter(_chunked(events, CHUNK)), keys_for)
+                    size_of_chunk = CHUNK if hold_seconds is None else HELD_CHUNK
+                    stream = prepare_stream(iter(_chunked(events, size_of_chunk)), keys_for)
                 finished = True
                 for chunk, prepared in stream:
+                    chunk_started = time.monotonic()
                     parsed: list[tuple[int, Event]] = []
                     checked: set[int] = set()
                     for item, (parts, problem, sig_ok) in zip(chunk, prepared, strict=True):
@@ -210,9 +221,13 @@ def append_events(store: Store, operator: str, events: Iterable[Event | Mapping[
                         progress(len(parsed))
                     if len(jobs) > 4:  # bound memory: settle old signature checks as we go
                         _settle(jobs.pop(0))
-                    if hold_seconds is not None and time.monotonic() - started >= hold_seconds:
-                        finished = False  # commit what is here; go on in a new transaction
-                        break
+                    if hold_seconds is not None:
+                        # Commit now if the next chunk, taking as long as this one, would
+                        # hold the lock past hold_seconds; go on in a new transaction.
+                        done_at = time.monotonic()
+                        if 2 * done_at - started - chunk_started >= hold_seconds:
+                            finished = False
+                            break
                 for job in jobs:  # every signature of what commits now is checked
                     _settle(job)
                 directory = ctx.directory()
@@ -224,6 +239,25 @@ def append_events(store: Store, operator: str, events: Iterable[Event | Mapping[
             if not finished and pause:
                 time.sleep(pause)  # other writers take the lock now (engine.py)
     return receipts, cached
+
+
+@contextmanager
+def _writer(store: Store, *, give_way: bool) -> Iterator[Connection]:
+    """:meth:`Store.writer`; with ``give_way``, a transaction that had to wait for the lock
+    (another writer held it) gives it up again, up to :data:`GIVE_WAY_MAX` times, and waits
+    :data:`COMMIT_PAUSE`: the other writer may have more to write at once (the API signs a
+    checkpoint after each append), and an import resuming between the two would make it
+    wait a whole piece."""
+    tries = 0
+    while True:
+        asked = time.monotonic()
+        with store.writer() as conn:
+            contended = time.monotonic() - asked > CONTENDED_SECONDS
+            if not (give_way and contended and tries < GIVE_WAY_MAX):
+                yield conn
+                return
+        tries += 1  # nothing written: the empty transaction just ends
+        time.sleep(COMMIT_PAUSE)
 
 
 def _admit(ctx: BatchContext, operator: str, event: Event, seq: int, recorded_us: int) -> KeyRecord:
