@@ -142,6 +142,19 @@ def test_a_worker_whose_parent_is_already_gone_ends_at_once() -> None:
         die_with_parent(os.getppid() + 1)
 
 
+def test_the_pools_start_their_workers_with_a_lifeline() -> None:
+    """The signature pool's and verify's worker initialisers both end a worker whose
+    parent is gone."""
+    from tracelib import verify
+    from tracelib.append import sigpool
+
+    elsewhere = os.getppid() + 1
+    with _exits_with(1):
+        sigpool._init_worker(elsewhere)
+    with _exits_with(1):
+        verify._init_worker("sqlite://", {}, "operator", elsewhere)
+
+
 class _exits_with:
     """``os._exit`` replaced for the block: it raises instead of ending the test run."""
 
