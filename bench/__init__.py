@@ -24,6 +24,7 @@ SUITES = (
     "bench.drill",
     "bench.kpi",
     "bench.service",
+    "bench.bulk",
 )
 
 

@@ -16,6 +16,7 @@ from tracelib.errors import (
     NotFoundError,
     RollbackError,
     StorageError,
+    TracelibError,
     ValidationError,
 )
 from tracelib.events import Event
@@ -179,24 +180,38 @@ def _read_events(lines: list[bytes], signer: _Signer) -> Iterator[tuple[int, Eve
                 raise e.at(line=number) from e
 
 
+#: Seconds a `tracelib append` holds the write lock before it commits what it has and lets
+#: other writers (API requests, scan counts) in; see Ledger.append's ``hold_seconds``.
+HOLD_SECONDS = 0.5
+
+
 @click.command()
 @click.argument("file", type=click.File("rb"))
 @click.option("--checkpoint/--no-checkpoint", default=True, show_default=True,
               help="Sign a new checkpoint afterwards (needs the operator key).")
+@click.option("--atomic", is_flag=True,
+              help="Store the whole file in one transaction, all or nothing; other writers "
+                   "(the API) wait until it is done.")
 @pass_env
-def append(env: Env, file: Any, checkpoint: bool) -> None:
-    """Append the events of FILE (JSON Lines; - for stdin) in one transaction.
+def append(env: Env, file: Any, checkpoint: bool, atomic: bool) -> None:
+    """Append the events of FILE (JSON Lines; - for stdin).
 
-    Every line is validated first; any bad line rejects the whole file and nothing is
-    stored. Unsigned events are signed with the actor's key from the local keystore.
+    Every line is validated first; a line that is not a valid event rejects the whole file
+    and nothing is stored. Unsigned events are signed with the actor's key from the local
+    keystore. The events are then committed in pieces of about half a second each, so that
+    the service keeps answering writes and scans during a large import: an event the
+    ledger's rules refuse rejects its piece and everything after it, and what was
+    committed before stays. Running the same command again continues where it stopped
+    (events already stored are reported as already present). --atomic stores the file in
+    one transaction instead.
     """
     lines = file.read().splitlines()
     with env.open() as ledger:
-        _append_lines(env, ledger, file.name, lines, checkpoint)
+        _append_lines(env, ledger, file.name, lines, checkpoint, atomic=atomic)
 
 
 def _append_lines(env: Env, ledger: Ledger, name: str, lines: list[bytes],
-                  checkpoint: bool) -> None:
+                  checkpoint: bool, *, atomic: bool = False) -> None:
     signer = _Signer(env.keystore, ledger)
     errors: list[str] = []
     total = 0
@@ -219,6 +234,7 @@ def _append_lines(env: Env, ledger: Ledger, name: str, lines: list[bytes],
         for message in errors:
             err.print(f"[red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
         raise CheckFailed(f"{name}: {len(errors)} bad line(s); nothing was stored")
+    settled = [0]
     with progress_bar() as bar:
         task = bar.add_task("appending", total=total)
         numbers: list[int] = []
@@ -228,10 +244,23 @@ def _append_lines(env: Env, ledger: Ledger, name: str, lines: list[bytes],
                 numbers.append(number)
                 yield event
 
+        def note_commit(n: int) -> None:
+            settled[0] = n
+
         # The command owns its process: pausing the cyclic garbage collector for the bulk
         # append is its choice to make (a quarter of the writer's CPU on large files).
-        receipts = ledger.append(stream(), lines=_LazyLines(numbers),
-                                 progress=lambda n: bar.advance(task, n), pause_gc=True)
+        try:
+            receipts = ledger.append(stream(), lines=_LazyLines(numbers),
+                                     progress=lambda n: bar.advance(task, n), pause_gc=True,
+                                     hold_seconds=None if atomic else HOLD_SECONDS,
+                                     committed=note_commit)
+        except TracelibError as e:
+            if not settled[0]:
+                raise CheckFailed(f"{e}; nothing was stored") from e
+            raise CheckFailed(
+                f"{e}; the first {settled[0]} event(s), up to line {numbers[settled[0] - 1]}, "
+                f"are in the ledger and the rest was not stored: correct the file and run "
+                f"the same command again to continue") from e
         size = ledger.size
         new = sum(1 for r in receipts if not r.duplicate)
         click.echo(f"appended {new} event(s), {len(receipts) - new} already present; "

@@ -19,7 +19,13 @@ from sqlalchemy import Connection, Engine
 from tracelib.keys import Keystore
 from tracelib.ledger import Ledger
 from tracelib.store import Store
-from tracelib.store.engine import WRITER_OPTION, default_keystore, make_engine, normalize_url
+from tracelib.store.engine import (
+    LOCK_WAIT_OPTION,
+    WRITER_OPTION,
+    default_keystore,
+    make_engine,
+    normalize_url,
+)
 from tracelib.views.stall import StandingRules
 
 from .state import create_tables
@@ -143,12 +149,16 @@ class TracelibService:
         app.extensions["tracelib"] = self
 
     @contextmanager
-    def state_writer(self) -> Iterator[Connection]:
+    def state_writer(self, *, wait: bool = True) -> Iterator[Connection]:
         """A write transaction on the service tables (SQLite: ``BEGIN IMMEDIATE``, so two
-        writers never deadlock upgrading a read lock)."""
+        writers never deadlock upgrading a read lock). ``wait=False``: on SQLite, fail at
+        once (``OperationalError``) rather than wait while another writer holds the lock."""
         assert self.state_engine is not None
         with self.state_engine.connect() as conn:
-            conn = conn.execution_options(**{WRITER_OPTION: True})
+            options: dict[str, Any] = {WRITER_OPTION: True}
+            if not wait:
+                options[LOCK_WAIT_OPTION] = 0.0
+            conn = conn.execution_options(**options)
             with conn.begin():
                 yield conn
 

@@ -3,10 +3,13 @@
 A scan is a read; writing (and fsyncing) a row per page view would serialize every worker
 behind the ledger's write lock. Counts are buffered in the worker's memory and added to
 the table at most every ``SCAN_FLUSH_SECONDS`` (and by `scans_on`, so a reader sees its own
-worker's scans). A worker that dies loses at most that many seconds of counts."""
+worker's scans). A page never waits for the write lock to count its scan: while another
+writer holds it (a large import), the counts stay buffered for the next flush. A worker
+that dies loses the counts it has not written yet."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -50,11 +53,12 @@ def count_scan(stall: str, day: date) -> None:
         due = time.monotonic() - buffer.last_flush >= float(
             current_app.config.get("SCAN_FLUSH_SECONDS", 5))
     if due:
-        flush_scans()
+        flush_scans(wait=False)
 
 
-def flush_scans() -> None:
-    """Add the buffered counts to the table, in one write transaction."""
+def flush_scans(*, wait: bool = True) -> None:
+    """Add the buffered counts to the table, in one write transaction. ``wait=False``: if
+    another writer holds the lock (SQLite), keep the counts for the next flush instead."""
     buffer = _buffer()
     with buffer.lock:
         batch = dict(buffer.pending)
@@ -64,10 +68,13 @@ def flush_scans() -> None:
         return
     rows = [{"stall": stall, "day": day, "scans": n} for (stall, day), n in sorted(batch.items())]
     try:
-        with service().state_writer() as conn:
+        with service().state_writer(wait=wait) as conn:
             conn.execute(_upsert(conn.dialect.name), rows)  # one statement, many rows
-    except SQLAlchemyError as e:  # a locked or unreachable database: log, do not fail
-        current_app.logger.warning("%d scans not counted: %s", sum(batch.values()), e)
+    except SQLAlchemyError as e:  # a locked or unreachable database: keep them, do not fail
+        with buffer.lock:
+            buffer.pending.update(batch)
+        current_app.logger.log(logging.INFO if not wait else logging.WARNING,
+                               "%d scans not counted yet: %s", sum(batch.values()), e)
 
 
 def _upsert(dialect: str) -> Any:

@@ -71,3 +71,26 @@ def test_bench_smoke(tmp_path: Path) -> None:
 
     assert not any(name.startswith("ledger.postgres") for name in figures)
     assert "tracelib benchmark" in proc.stdout  # the table was printed
+
+
+@pytest.mark.slow
+def test_bulk_bench_smoke(tmp_path: Path) -> None:
+    """The bulk-import suite runs end to end on SQLite and reports its figures (the
+    latencies may be absent at this size: the import can end before a request is sent)."""
+    pytest.importorskip("gunicorn")
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--events", "4000", "--no-postgres", "--out", str(out),
+         "--work", str(tmp_path / "work"), "--only", "bulk"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(out.read_text(encoding="utf-8"))
+    figures = {row["name"]: row for row in results["figures"]}
+    assert results["summary"]["errors"] == []
+    for name in ("write.p99.idle", "scan.p99.idle", "import.rate"):
+        assert _number(figures[f"bulk.sqlite.{name}"]["value"]), name
+    for name in ("write.p99", "scan.p99"):
+        row = figures[f"bulk.sqlite.{name}"]
+        assert row["target_op"] == "<=" and row["target"] == 2.0, row
+    assert figures["bulk.sqlite.failed"]["value"] == 0, figures["bulk.sqlite.failed"]
+    assert figures["bulk.sqlite.worker_timeouts"]["value"] == 0

@@ -10,8 +10,8 @@ Invariants (checked again by :func:`tracelib.verify.verify_ledger`):
 * every perfect subtree of level >= 1 is stored once, when its last leaf is appended;
 * checkpoints are signed C2SP tlog-checkpoints, each consistent with the one before.
 
-Appends are serialized (one writer), run in one transaction, and are idempotent
-by event id.
+Appends are serialized (one writer), run in one transaction (a large import may commit
+in pieces, see :meth:`Ledger.append`), and are idempotent by event id.
 """
 
 from __future__ import annotations
@@ -200,7 +200,9 @@ class Ledger:
     # -- append ---------------------------------------------------------------
     def append(self, events: Iterable[Event | Mapping[str, Any]], *,
                now: datetime | None = None, lines: Sequence[int] | None = None,
-               progress: Progress | None = None, pause_gc: bool = False) -> list[Receipt]:
+               progress: Progress | None = None, pause_gc: bool = False,
+               hold_seconds: float | None = None,
+               committed: Progress | None = None) -> list[Receipt]:
         """Append signed events in one transaction and return one receipt per event.
 
         The same id with the same bytes returns the original receipt; with other
@@ -209,10 +211,18 @@ class Ledger:
         ``lines[i]``) and the field. ``pause_gc`` pauses Python's cyclic garbage
         collector for the append (process-wide: for bulk imports that own their process,
         such as ``tracelib append``).
+
+        A large import passes ``hold_seconds``: it then commits whenever its transaction
+        has held the write lock that long, and lets other writers in before it goes on, so
+        API writes keep working. A rejected event then rejects the events since the last
+        commit and all after it; what was committed stays, and appending the same events
+        again continues where it stopped. ``committed(n)`` is told after each commit how
+        many events are settled (see :func:`tracelib.append.append_events`).
         """
         receipts, self._directory = append_events(
             self.store, self.operator, events, now=now, lines=lines, progress=progress,
-            cached=self._directory, pause_gc=pause_gc)
+            cached=self._directory, pause_gc=pause_gc, hold_seconds=hold_seconds,
+            committed=committed)
         return receipts
 
     # -- reads ----------------------------------------------------------------

@@ -30,6 +30,7 @@ import hashlib
 import json
 import json.scanner
 import multiprocessing
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -43,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from . import canonical, merkle
 from ._cores import cpu_count
+from ._lifeline import die_with_parent
 from .directory import KeyRecord
 from .errors import IntegrityError, TracelibError
 from .keys import VerifyKey, key_id
@@ -128,7 +130,10 @@ _INDEXED = (("event_id", "id"), ("kind", "kind"), ("actor", "actor"),
             ("location", "location"), ("event_time", "time"))
 
 
-def _init_worker(url: str, keys: dict[str, KeyRecord], operator: str) -> None:
+def _init_worker(url: str, keys: dict[str, KeyRecord], operator: str,
+                 parent: int | None = None) -> None:
+    if parent is not None:  # a pool worker: it ends when the verifying process dies
+        die_with_parent(parent)
     _STATE.clear()
     _STATE.update(url=url, keys=keys, operator=operator, store=None, signature_checks={})
 
@@ -675,7 +680,7 @@ def _run(tasks: list[Task], url: str, keys: dict[str, KeyRecord],
             _STATE.clear()
         return
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(url, keys, operator)) as pool:
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(url, keys, operator, os.getpid())) as pool:
         yield from pool.imap(_check_chunk, tasks, chunksize=1)
 
 

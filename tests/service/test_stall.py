@@ -186,6 +186,28 @@ def test_scans_are_counted_per_stall_and_day(client: FlaskClient, app: object) -
         assert scans_on("nope", TODAY) == 0
 
 
+def test_a_scan_never_waits_for_the_write_lock_and_its_count_is_kept(
+        app: Flask, client: FlaskClient, db_url: str) -> None:
+    """While another writer (a large import) holds the SQLite write lock, stall pages answer
+    without waiting to write their counts, and the counts are written later."""
+    import sqlite3
+
+    from tracelib_service.scan_counts import scans_on
+
+    app.config["SCAN_FLUSH_SECONDS"] = 0  # every scan tries to write its count
+    holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None,
+                             timeout=0)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        for _ in range(3):
+            assert client.get(f"/s/{STALL}").status_code == 200
+        holder.execute("COMMIT")
+    finally:
+        holder.close()
+    with app.app_context():  # type: ignore[attr-defined]
+        assert scans_on(STALL, TODAY) == 3
+
+
 def test_scan_flushes_add_to_the_stored_counts(app: Flask) -> None:
     from tracelib_service.scan_counts import count_scan, flush_scans, scans_on
 

@@ -1,6 +1,7 @@
 """The append engine: validated, signature-checked events become records of the chain
 and the Merkle tree, and each kind's rules update the ledger's derived state, all in one
-write transaction (:func:`append_events`). Kinds see the engine only through the
+write transaction, or for a bulk import in pieces with other writers let in between
+(:func:`append_events`). Kinds see the engine only through the
 protocols of :mod:`tracelib.kinds.context`."""
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Appending a batch of signed events: one write transaction, in chunks that are
-validated and signature-checked in a process pool while the writer applies each kind's
-rules, hashes the records into the chain and the Merkle tree, and inserts them.
+"""Appending a batch of signed events: one write transaction (or, for a large import, one
+every ``hold_seconds``), in chunks that are validated and signature-checked in a process
+pool while the writer applies each kind's rules, hashes the records into the chain and the
+Merkle tree, and inserts them.
 
 Invariants kept here (checked again by :func:`tracelib.verify.verify_ledger`): records are
 numbered 0, 1, 2, … with each carrying the previous record's hash; every record's event is
@@ -11,11 +12,14 @@ genesis ``register``, by the operator key it registers); every perfect subtree o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import nullcontext
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Connection
 
 from .. import merkle
 from .._gcpause import cyclic_gc_paused
@@ -27,11 +31,22 @@ from ..record import GENESIS_PREV, record_bytes
 from ..store import Store
 from ..timeutil import format_utc, parse_rfc3339, to_micros, utcnow
 from .context import BatchContext, Directory
-from .sigpool import SignatureJob, assemble, prepare_stream
+from .sigpool import Prepared, SignatureJob, assemble, prepare_stream
 
-__all__ = ["CHUNK", "DirectoryCache", "Progress", "Receipt", "append_events"]
+__all__ = ["CHUNK", "COMMIT_PAUSE", "DirectoryCache", "Progress", "Receipt", "append_events"]
 
 CHUNK = 1000  # events validated, hashed and inserted together inside one transaction
+# The chunk of an append committing in pieces (hold_seconds): it commits only between
+# chunks, so a chunk should take well under hold_seconds even on a slow or busy machine.
+HELD_CHUNK = 250
+# Seconds a large append committing in pieces (hold_seconds) waits between its commits on
+# SQLite: several of a waiting writer's tries (engine.LOCK_POLL_SECONDS), so every writer
+# waiting for the lock gets it before the append takes it again.
+COMMIT_PAUSE = 0.03
+# An import taking the lock back finds it was taken when waiting took longer than this
+# (an uncontended BEGIN takes well under a millisecond); it then gives way (_writer).
+CONTENDED_SECONDS = 0.01
+GIVE_WAY_MAX = 3
 DIRECTORY_CACHE_MAX = 300_000  # parties, locations and keys kept between appends
 Progress = Callable[[int], None]
 #: The directory an append read, with the directory stamp it is valid for
@@ -57,134 +72,192 @@ class Receipt:
 def append_events(store: Store, operator: str, events: Iterable[Event | Mapping[str, Any]], *,
                   now: datetime | None = None, lines: Sequence[int] | None = None,
                   progress: Progress | None = None, cached: DirectoryCache | None = None,
-                  pause_gc: bool = False) -> tuple[list[Receipt], DirectoryCache | None]:
-    """Append signed events in one transaction and return one receipt per event.
+                  pause_gc: bool = False, hold_seconds: float | None = None,
+                  committed: Progress | None = None
+                  ) -> tuple[list[Receipt], DirectoryCache | None]:
+    """Append signed events and return one receipt per event.
 
     The same id with the same bytes returns the original receipt; with other
-    bytes it raises ConflictError. Any rejected event rejects the whole batch
-    (nothing is stored) with an error naming the event, its position (or
-    ``lines[i]``) and the field.
+    bytes it raises ConflictError. A rejected event raises an error naming the
+    event, its position (or ``lines[i]``) and the field.
+
+    With ``hold_seconds`` None the events go in one transaction: a rejected event rejects
+    the whole batch and nothing is stored. With a number, the append commits whenever its
+    transaction has held the write lock that long (between chunks of :data:`HELD_CHUNK`
+    events), lets other writers in (:data:`COMMIT_PAUSE` on SQLite; PostgreSQL queues
+    them), and goes on in a new transaction: a rejected event then rejects the events
+    since the last commit and all after it, and what was committed stays. Appending the
+    same events again continues where it stopped, since stored events return their
+    original receipts. ``committed(n)`` is called after each commit with the number of
+    events settled so far (stored now or before).
     """
-    moment = now or utcnow()
     receipts: list[Receipt] = []
-    jobs: list[tuple[SignatureJob, list[tuple[int, Event]]]] = []
-    with (cyclic_gc_paused() if pause_gc else nullcontext()), store.writer() as conn:
-        ctx = BatchContext(store, conn, operator)
-        stamp = store.directory_stamp(conn)
-        if cached is not None and cached[0] == stamp:
-            ctx.adopt(cached[1])
-        size = store.size(conn)
-        # Record time never goes backwards (verify checks it): key validity and
-        # revocation are judged at record time, so a caller's earlier `now` must
-        # not bring a revoked key back.
-        last = store.last_recorded_at(conn, size)
-        recorded_at = format_utc(moment)
-        if last is not None and recorded_at < last:
-            recorded_at = last
-        recorded_us = to_micros(parse_rfc3339(recorded_at))
-        prev = store.last_hash(conn, size) or GENESIS_PREV
-        frontier = store.get_nodes(conn, merkle.root_plan(size))
-        tree = merkle.CompactRange(0, size, [frontier[n] for n in merkle.root_plan(size)])
-        seen: dict[str, Receipt] = {}
-        seen_bodies: dict[str, bytes] = {}
-        position = 0
-        known_keys: dict[str, bytes | None] = {}
+    seen: dict[str, Receipt] = {}
+    seen_bodies: dict[str, bytes] = {}
+    known_keys: dict[str, bytes | None] = {}
+    position = 0
+    ctx: BatchContext | None = None
+    pause = COMMIT_PAUSE if store.dialect == "sqlite" else 0.0
 
-        def keys_for(chunk: list[object]) -> dict[str, bytes]:
-            """Public keys (already in the ledger) of the key ids a chunk is signed with."""
-            claimed = {k for item in chunk if (k := _sig_key(item)) is not None}
-            new = claimed - known_keys.keys()
-            ctx.prefetch_keys(new)
-            for key_id in new:
-                record = ctx.key(key_id)
-                known_keys[key_id] = None if record is None else record.public_key
-            return {k: v for k in claimed if (v := known_keys.get(k)) is not None}
+    def keys_for(chunk: list[object]) -> dict[str, bytes]:
+        """Public keys (already in the ledger) of the key ids a chunk is signed with."""
+        assert ctx is not None
+        claimed = {k for item in chunk if (k := _sig_key(item)) is not None}
+        new = claimed - known_keys.keys()
+        ctx.prefetch_keys(new)
+        for key_id in new:
+            record = ctx.key(key_id)
+            known_keys[key_id] = None if record is None else record.public_key
+        return {k: v for k in claimed if (v := known_keys.get(k)) is not None}
 
-        for chunk, prepared in prepare_stream(iter(_chunked(events, CHUNK)), keys_for):
-            parsed: list[tuple[int, Event]] = []
-            checked: set[int] = set()
-            for item, (parts, problem, sig_ok) in zip(chunk, prepared, strict=True):
-                line = lines[position] if lines is not None else position + 1
-                position += 1
-                if parts is None:
-                    assert problem is not None
-                    raise ValidationError(problem[0], field=problem[1], line=line,
-                                          event_id=problem[2])
-                event_or_none = assemble(item, parts)
-                if sig_ok is False:
-                    assert event_or_none.sig is not None
-                    raise SignatureError(
-                        f"signature does not verify with key {event_or_none.sig.key}",
-                        field="sig.value", line=line, event_id=event_or_none.id)
-                if sig_ok:
-                    checked.add(id(event_or_none))
-                parsed.append((line, event_or_none))
-            stored = store.find_events(conn, [e.id for _, e in parsed])
-            ctx.prefetch([e for _, e in parsed])
-            rows: list[tuple[Any, ...]] = []
-            new_nodes: list[tuple[int, int, bytes]] = []
-            sig_items: list[tuple[bytes, bytes, bytes]] = []
-            signed_by: list[tuple[int, Event]] = []
+    stream: Iterator[tuple[list[object], list[Prepared]]] | None = None
+    finished = False
+    with cyclic_gc_paused() if pause_gc else nullcontext():
+        while not finished:
+            with _writer(store, give_way=hold_seconds is not None and bool(receipts)) as conn:
+                started = time.monotonic()
+                ctx = BatchContext(store, conn, operator)
+                stamp = store.directory_stamp(conn)
+                if cached is not None and cached[0] == stamp:
+                    ctx.adopt(cached[1])
+                size = store.size(conn)
+                # Record time never goes backwards (verify checks it): key validity and
+                # revocation are judged at record time, so a caller's earlier `now` must
+                # not bring a revoked key back.
+                last = store.last_recorded_at(conn, size)
+                recorded_at = format_utc(now or utcnow())
+                if last is not None and recorded_at < last:
+                    recorded_at = last
+                recorded_us = to_micros(parse_rfc3339(recorded_at))
+                prev = store.last_hash(conn, size) or GENESIS_PREV
+                frontier = store.get_nodes(conn, merkle.root_plan(size))
+                tree = merkle.CompactRange(0, size,
+                                           [frontier[n] for n in merkle.root_plan(size)])
+                jobs: list[tuple[SignatureJob, list[tuple[int, Event]]]] = []
+                if stream is None:  # the pool prepares chunks ahead, across commits
+                    size_of_chunk = CHUNK if hold_seconds is None else HELD_CHUNK
+                    stream = prepare_stream(iter(_chunked(events, size_of_chunk)), keys_for)
+                finished = True
+                for chunk, prepared in stream:
+                    chunk_started = time.monotonic()
+                    parsed: list[tuple[int, Event]] = []
+                    checked: set[int] = set()
+                    for item, (parts, problem, sig_ok) in zip(chunk, prepared, strict=True):
+                        line = lines[position] if lines is not None else position + 1
+                        position += 1
+                        if parts is None:
+                            assert problem is not None
+                            raise ValidationError(problem[0], field=problem[1], line=line,
+                                                  event_id=problem[2])
+                        event_or_none = assemble(item, parts)
+                        if sig_ok is False:
+                            assert event_or_none.sig is not None
+                            raise SignatureError(
+                                f"signature does not verify with key {event_or_none.sig.key}",
+                                field="sig.value", line=line, event_id=event_or_none.id)
+                        if sig_ok:
+                            checked.add(id(event_or_none))
+                        parsed.append((line, event_or_none))
+                    stored = store.find_events(conn, [e.id for _, e in parsed])
+                    ctx.prefetch([e for _, e in parsed])
+                    rows: list[tuple[Any, ...]] = []
+                    new_nodes: list[tuple[int, int, bytes]] = []
+                    sig_items: list[tuple[bytes, bytes, bytes]] = []
+                    signed_by: list[tuple[int, Event]] = []
 
-            def keep_node(level: int, index: int, digest: bytes,
-                          sink: list[tuple[int, int, bytes]] = new_nodes) -> None:
-                sink.append((level, index, digest))
+                    def keep_node(level: int, index: int, digest: bytes,
+                                  sink: list[tuple[int, int, bytes]] = new_nodes) -> None:
+                        sink.append((level, index, digest))
 
-            for line, event in parsed:
-                earlier = stored.get(event.id)
-                if earlier is not None:
-                    if bytes(earlier["body"]) != event.body:
-                        raise ConflictError(f"line {line}: event {event.id!r} is already in the "
-                                            f"ledger at seq {earlier['seq']} with other content")
-                    receipts.append(Receipt(int(earlier["seq"]), event.id,
-                                            bytes(earlier["hash"]), earlier["recorded_at"],
-                                            duplicate=True))
-                    continue
-                if event.id in seen:
-                    if seen_bodies[event.id] != event.body:
-                        raise ConflictError(f"line {line}: event {event.id!r} appears twice in "
-                                            "this batch with different content")
-                    first = seen[event.id]
-                    receipts.append(Receipt(first.seq, first.event_id, first.hash,
-                                            first.recorded_at, duplicate=True))
-                    continue
-                try:
-                    key = _admit(ctx, operator, event, size, recorded_us)
-                except ValidationError as e:
-                    raise e.at(line=line, event_id=event.id) from e
-                assert event.sig is not None
-                if id(event) not in checked:  # else verified in the pool (same key id)
-                    sig_items.append((key.public_key, event.body, event.sig.value))
-                    signed_by.append((line, event))
-                digest = merkle.leaf_hash(record_bytes(size, prev, event.body, event.sig.key,
-                                                       event.sig.value, recorded_at))
-                tree.append(digest, keep_node)
-                rows.append((size, event.id, event.kind, event.actor, event.location,
-                             event.time_text, prev, digest, event.body, event.sig.key,
-                             event.sig.value, recorded_at))  # RECORD_COLUMNS order
-                if event.kind == "register":
-                    stamp = size
-                receipt = Receipt(size, event.id, digest, recorded_at)
-                receipts.append(receipt)
-                seen[event.id] = receipt
-                seen_bodies[event.id] = event.body
-                prev = digest
-                size += 1
-            if sig_items:
-                jobs.append((SignatureJob(sig_items), signed_by))
-            ctx.flush()
-            store.insert_records(conn, rows)
-            store.insert_nodes(conn, new_nodes)
-            if progress is not None:
-                progress(len(parsed))
-            if len(jobs) > 4:  # bound memory: settle old signature checks as we go
-                _settle(jobs.pop(0))
-        for job in jobs:
-            _settle(job)
-        directory = ctx.directory()
-    # Committed: keep what this append knows of the directory for the next one (a
-    # bounded cache; another writer's register event changes the stamp and voids it).
-    return receipts, (stamp, directory) if len(directory) <= DIRECTORY_CACHE_MAX else None
+                    for line, event in parsed:
+                        earlier = stored.get(event.id)
+                        if earlier is not None:
+                            if bytes(earlier["body"]) != event.body:
+                                raise ConflictError(
+                                    f"line {line}: event {event.id!r} is already in the "
+                                    f"ledger at seq {earlier['seq']} with other content")
+                            receipts.append(Receipt(int(earlier["seq"]), event.id,
+                                                    bytes(earlier["hash"]),
+                                                    earlier["recorded_at"], duplicate=True))
+                            continue
+                        if event.id in seen:
+                            if seen_bodies[event.id] != event.body:
+                                raise ConflictError(
+                                    f"line {line}: event {event.id!r} appears twice in "
+                                    "this batch with different content")
+                            first = seen[event.id]
+                            receipts.append(Receipt(first.seq, first.event_id, first.hash,
+                                                    first.recorded_at, duplicate=True))
+                            continue
+                        try:
+                            key = _admit(ctx, operator, event, size, recorded_us)
+                        except ValidationError as e:
+                            raise e.at(line=line, event_id=event.id) from e
+                        assert event.sig is not None
+                        if id(event) not in checked:  # else verified in the pool (same key id)
+                            sig_items.append((key.public_key, event.body, event.sig.value))
+                            signed_by.append((line, event))
+                        digest = merkle.leaf_hash(record_bytes(
+                            size, prev, event.body, event.sig.key, event.sig.value,
+                            recorded_at))
+                        tree.append(digest, keep_node)
+                        rows.append((size, event.id, event.kind, event.actor, event.location,
+                                     event.time_text, prev, digest, event.body, event.sig.key,
+                                     event.sig.value, recorded_at))  # RECORD_COLUMNS order
+                        if event.kind == "register":
+                            stamp = size
+                        receipt = Receipt(size, event.id, digest, recorded_at)
+                        receipts.append(receipt)
+                        seen[event.id] = receipt
+                        seen_bodies[event.id] = event.body
+                        prev = digest
+                        size += 1
+                    if sig_items:
+                        jobs.append((SignatureJob(sig_items), signed_by))
+                    ctx.flush()
+                    store.insert_records(conn, rows)
+                    store.insert_nodes(conn, new_nodes)
+                    if progress is not None:
+                        progress(len(parsed))
+                    if len(jobs) > 4:  # bound memory: settle old signature checks as we go
+                        _settle(jobs.pop(0))
+                    if hold_seconds is not None:
+                        # Commit now if the next chunk, taking as long as this one, would
+                        # hold the lock past hold_seconds; go on in a new transaction.
+                        done_at = time.monotonic()
+                        if 2 * done_at - started - chunk_started >= hold_seconds:
+                            finished = False
+                            break
+                for job in jobs:  # every signature of what commits now is checked
+                    _settle(job)
+                directory = ctx.directory()
+                # What this transaction knows of the directory, for the next one (a
+                # bounded cache; another writer's register event changes the stamp).
+                cached = (stamp, directory) if len(directory) <= DIRECTORY_CACHE_MAX else None
+            if committed is not None:
+                committed(len(receipts))
+            if not finished and pause:
+                time.sleep(pause)  # other writers take the lock now (engine.py)
+    return receipts, cached
+
+
+@contextmanager
+def _writer(store: Store, *, give_way: bool) -> Iterator[Connection]:
+    """:meth:`Store.writer`; with ``give_way``, a transaction that had to wait for the lock
+    (another writer held it) gives it up again, up to :data:`GIVE_WAY_MAX` times, and waits
+    :data:`COMMIT_PAUSE`: the other writer may have more to write at once (the API signs a
+    checkpoint after each append), and an import resuming between the two would make it
+    wait a whole piece."""
+    tries = 0
+    while True:
+        asked = time.monotonic()
+        with store.writer() as conn:
+            contended = time.monotonic() - asked > CONTENDED_SECONDS
+            if not (give_way and contended and tries < GIVE_WAY_MAX):
+                yield conn
+                return
+        tries += 1  # nothing written: the empty transaction just ends
+        time.sleep(COMMIT_PAUSE)
 
 
 def _admit(ctx: BatchContext, operator: str, event: Event, seq: int, recorded_us: int) -> KeyRecord:

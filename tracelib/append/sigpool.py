@@ -20,6 +20,7 @@ from typing import Any
 
 from .._cores import cpu_count
 from .._gcpause import cyclic_gc_paused
+from .._lifeline import die_with_parent
 from ..events import Event, Signature
 from ..keys import public_key_object, verify_batch
 from ..timeutil import parse_rfc3339
@@ -43,10 +44,17 @@ def pool() -> ProcessPoolExecutor:
     if _POOL is None or _POOL_PID != os.getpid():
         _POOL = ProcessPoolExecutor(max_workers=cpu_count(),
                                     mp_context=multiprocessing.get_context("spawn"),
-                                    initializer=os.nice, initargs=(WORKER_NICE,))
+                                    initializer=_init_worker, initargs=(os.getpid(),))
         _POOL_PID = os.getpid()
         atexit.register(_POOL.shutdown, wait=False, cancel_futures=True)
     return _POOL
+
+
+def _init_worker(parent: int) -> None:
+    """Start a pool worker: it ends when its parent dies (a SIGKILLed ``tracelib append``
+    or service worker leaves no workers behind), and runs at :data:`WORKER_NICE`."""
+    die_with_parent(parent)
+    os.nice(WORKER_NICE)
 
 
 class SignatureJob:

@@ -3,11 +3,20 @@
 Writers are serialized so the hash chain never forks: on SQLite a write
 transaction starts with ``BEGIN IMMEDIATE`` (one writer at a time, readers go on
 in WAL); on PostgreSQL it takes a transaction-scoped advisory lock.
+
+PostgreSQL queues lock waiters in order. SQLite has no queue: a writer that finds the
+lock taken sleeps and tries again, and its own busy handler sleeps up to 100 ms between
+tries, so a writer that releases the lock and takes it again within that time (a large
+import committing in pieces) could keep the others out for as long as it runs. Writers
+here therefore wait for the lock themselves, trying every :data:`LOCK_POLL_SECONDS`, so
+that a pause of a few tries between an import's commits lets every waiting writer in.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +26,16 @@ from sqlalchemy.exc import ArgumentError
 
 from ..errors import ValidationError
 
-__all__ = ["WRITER_OPTION", "default_keystore", "display_url", "make_engine",
-           "make_settled_engine", "normalize_url"]
+__all__ = ["LOCK_POLL_SECONDS", "LOCK_WAIT_OPTION", "LOCK_WAIT_SECONDS", "WRITER_OPTION",
+           "default_keystore", "display_url", "make_engine", "make_settled_engine",
+           "normalize_url"]
 
 WRITER_OPTION = "tracelib_writer"
+#: Execution option: seconds a SQLite writer waits for the write lock (default
+#: :data:`LOCK_WAIT_SECONDS`; 0 tries once, for work that can be done later instead).
+LOCK_WAIT_OPTION = "tracelib_lock_wait"
+LOCK_WAIT_SECONDS = 60.0  # a SQLite writer's wait for the write lock, and busy_timeout
+LOCK_POLL_SECONDS = 0.005  # the longest sleep between a waiting SQLite writer's tries
 WRITER_CACHE_KIB = 262144  # SQLite page cache of a write transaction (PRAGMA cache_size)
 WAL_AUTOCHECKPOINT_PAGES = 100_000  # PRAGMA wal_autocheckpoint (4 KiB pages: ~400 MB)
 
@@ -75,7 +90,7 @@ def make_engine(db: str | os.PathLike[str]) -> Engine:
             # origin events wrote 23.7 kB an event at ~80 MB, 17.1 kB at ~400 MB.
             # Durability is unchanged: every commit still syncs the WAL.
             cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
-            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_SECONDS * 1000)}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -91,7 +106,11 @@ def make_engine(db: str | os.PathLike[str]) -> Engine:
                 # with what the transaction touches: an API request's 1,000 events take a few
                 # MB. Readers keep the default (2 MB), so a service worker stays small.
                 connection.exec_driver_sql(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+            if writer:
+                _begin_immediate(connection, float(connection.get_execution_options().get(
+                    LOCK_WAIT_OPTION, LOCK_WAIT_SECONDS)))
+            else:
+                connection.exec_driver_sql("BEGIN")
 
         def _end(connection: Any) -> None:
             if connection.get_execution_options().get(WRITER_OPTION, False):
@@ -102,6 +121,30 @@ def make_engine(db: str | os.PathLike[str]) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _begin_immediate(connection: Any, wait: float) -> None:
+    """``BEGIN IMMEDIATE``, trying again every few milliseconds for up to ``wait`` seconds
+    while another writer holds the lock (see the module's docstring)."""
+    raw = connection.connection.dbapi_connection
+    deadline = time.monotonic() + wait
+    delay = 0.0005
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        while time.monotonic() < deadline:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if e.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                    break  # not the lock: let SQLAlchemy raise it, as its own error
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, LOCK_POLL_SECONDS)
+        # The last try, through SQLAlchemy: "database is locked" (or whatever else went
+        # wrong) as its OperationalError.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_SECONDS * 1000)}")
 
 
 def make_settled_engine(db: str | os.PathLike[str]) -> Engine:
