@@ -16,7 +16,7 @@ from tracelib.errors import ValidationError
 from tracelib.keys import SigningKey
 from tracelib.ledger import Ledger
 from tracelib.store.schema import test_results
-from tracelib.store.supply import StockRow
+from tracelib.store.supply import LotRow, StockRow
 from tracelib.views.stall import stall_view
 from tracelib_service.stall import PROOF_PATH
 
@@ -133,7 +133,8 @@ def _sqlite_sql(ledger: Ledger, table: str) -> str | None:
 
 
 def _stock_to_revision_0007(ledger: Ledger) -> None:
-    columns = ", ".join(c for c in StockRow.COLUMNS if c not in ("lot_seq", "hold_cause"))
+    columns = ", ".join(c for c in StockRow.COLUMNS
+                        if c not in ("lot_seq", "hold_cause", "hold_by"))
     with ledger.store.engine.begin() as conn:
         sqlite = conn.dialect.name == "sqlite"
         conn.execute(text("DROP INDEX ix_stock_on_hand"))
@@ -147,7 +148,8 @@ def _stock_to_revision_0007(ledger: Ledger) -> None:
         if sqlite:  # lots as 0006 left them: rows in the code's B-tree
             conn.execute(text("ALTER TABLE lots RENAME TO lots_now"))
             conn.execute(text(_LOTS_0007))
-            conn.execute(text("INSERT INTO lots SELECT * FROM lots_now"))
+            old = ", ".join(c for c in LotRow.COLUMNS if c != "recalled_by")  # 0010
+            conn.execute(text(f"INSERT INTO lots ({old}) SELECT {old} FROM lots_now"))
             conn.execute(text("DROP TABLE lots_now"))
         conn.execute(text("UPDATE alembic_version SET version_num = '0007'"))
 
@@ -214,8 +216,8 @@ def test_0008_downgrades_to_stock_by_lot_code_and_back(db_url: str,
         rows = sorted(tuple(r) for r in conn.execute(text(f"SELECT {', '.join(columns)} "
                                                           "FROM stock")))
     assert "lot_seq" not in columns and "ix_stock_location" in indexes
-    # the same rows, less lot_seq and hold_cause (0009)
-    assert rows == sorted(r[1:-1] for r in before["stock"])
+    # the same rows, less lot_seq, hold_cause (0009) and hold_by (0010)
+    assert rows == sorted(r[1:-2] for r in before["stock"])
     _migrate(ledger, "head", command.upgrade)
     assert supply_snapshot(ledger) == before  # 0009 reads the test hold's cause back
     assert ledger.verify().ok

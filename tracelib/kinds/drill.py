@@ -10,7 +10,7 @@ from marshmallow import fields, validate
 from ._fields import OpenData, id_field, text
 from ._stock import none
 from .context import AppendContext, EventView
-from .spec import KindSpec
+from .spec import KindSpec, Signers
 
 
 class DrillData(OpenData):
@@ -47,7 +47,8 @@ EXAMPLE = {'id': 'drill-LOT-CP-20261122-01-20261122T103000000000',
 
 
 SPEC = KindSpec(
-    name="drill", order=110, data_schema=DrillData(), apply=apply_drill,
+    name="drill", order=110,
+    signers=Signers(roles=("operator", "regulator"), anywhere=("operator", "regulator")), data_schema=DrillData(), apply=apply_drill,
     label_zh="追溯演练", label_en="Recall drill", summary="a recall drill's evidence",
     bizstep=None, epcis_type=None, cte=None,
     rules=RULES,

@@ -10,7 +10,7 @@ from marshmallow import fields, validate
 from ._fields import IMPORT_DOCS, STORAGE, ImportDocsSchema, OpenData, text
 from ._stock import make, need, none
 from .context import AppendContext, EventView
-from .spec import CteFacts, KindSpec
+from .spec import CteFacts, KindSpec, Signers
 
 CERT_BASIS = ("self_test", "commissioned_test", "internal_control")
 
@@ -93,7 +93,9 @@ EXAMPLE = {'id': 'origin-hs01-20261122-01',
 
 
 SPEC = KindSpec(
-    name="origin", order=10, data_schema=OriginData(), apply=apply_origin,
+    name="origin", order=10,
+    signers=Signers(roles=("farm", "importer", "wholesaler"), relation_words=(
+        "The producers: a wholesaler signs an origin as a collector (产地收购).")), data_schema=OriginData(), apply=apply_origin,
     label_zh="产地合格证", label_en="Origin certificate",
     summary="a farm's origin certificate makes new lots",
     bizstep="commissioning", epcis_type="ObjectEvent", cte="harvesting/initial packing",

@@ -11,7 +11,7 @@ from ..errors import ValidationError
 from ._fields import OpenData
 from ._stock import need, none, take
 from .context import AppendContext, EventView
-from .spec import CteFacts, KindSpec
+from .spec import CteFacts, KindSpec, Signers
 
 
 class SaleData(OpenData):
@@ -46,7 +46,8 @@ EXAMPLE = {'id': 'sale-a01-0001',
 
 
 SPEC = KindSpec(
-    name="sale", order=60, data_schema=SaleData(), apply=apply_sale,
+    name="sale", order=60,
+    signers=Signers(relation_words="The stall's holder."), data_schema=SaleData(), apply=apply_sale,
     label_zh="销售", label_en="Sale", summary="at a stall",
     bizstep="retail_selling", epcis_type="ObjectEvent", cte=None,
     cte_facts=lambda doc: CteFacts(doc["location"], "consumer", "小票 receipt",

@@ -23,7 +23,7 @@ from ._fields import (
 )
 from ._stock import need, none, take
 from .context import AppendContext, EventView
-from .spec import CteFacts, KindSpec
+from .spec import CteFacts, KindSpec, Signers
 
 _celsius = validate.Regexp(r"\A-?\d{1,3}(?:\.\d{1,2})?\Z",
                            error='must be a decimal string in °C like "-19.5"')
@@ -114,7 +114,9 @@ EXAMPLE = {'id': 'ship-cq01-a01-0001',
 
 
 SPEC = KindSpec(
-    name="ship", order=30, data_schema=ShipData(), apply=apply_ship,
+    name="ship", order=30,
+    signers=Signers(anywhere=("carrier",), relation_words=(
+        "The holder of the location the stock leaves, or a carrier picking it up there.")), data_schema=ShipData(), apply=apply_ship,
     label_zh="发货", label_en="Shipping", summary="a cold-chain hop leaves",
     bizstep="shipping", epcis_type="ObjectEvent", cte="shipping",
     cte_facts=lambda doc: CteFacts(doc["location"], doc.get("data", {}).get("to", doc["location"]),

@@ -11,7 +11,7 @@ from marshmallow import fields, validate
 from ._fields import STORAGE, OpenData, text
 from ._stock import inherit, need, take
 from .context import AppendContext, EventView
-from .spec import CteFacts, KindSpec
+from .spec import CteFacts, KindSpec, Signers
 
 
 class SlaughterData(OpenData):
@@ -60,7 +60,8 @@ EXAMPLE = {'id': 'slaughter-ab01-0042',
 
 
 SPEC = KindSpec(
-    name="slaughter", order=20, data_schema=SlaughterData(), apply=apply_slaughter,
+    name="slaughter", order=20,
+    signers=Signers(roles=("abattoir",), location_types=("abattoir",)), data_schema=SlaughterData(), apply=apply_slaughter,
     label_zh="屠宰", label_en="Slaughter", summary="designated slaughter",
     bizstep="commissioning", epcis_type="TransformationEvent", cte="transformation",
     cte_facts=lambda doc: CteFacts(doc["location"], doc["location"],

@@ -12,7 +12,7 @@ from ..quantity import format_micro, to_micro
 from ._fields import OpenData, text
 from ._stock import inherit, need, take
 from .context import AppendContext, EventView
-from .spec import KindSpec
+from .spec import KindSpec, Signers
 
 
 class TransformData(OpenData):
@@ -58,7 +58,8 @@ EXAMPLE = {'id': 'split-ws01-0311',
 
 
 SPEC = KindSpec(
-    name="transform", order=50, data_schema=TransformData(), apply=apply_transform,
+    name="transform", order=50,
+    signers=Signers(relation_words="The holder of the location with the stock."), data_schema=TransformData(), apply=apply_transform,
     label_zh="加工转换", label_en="Transformation", summary="split, merge, repack, cut, process",
     bizstep=None, epcis_type="TransformationEvent", cte="transformation",
     rules=RULES,
