@@ -153,7 +153,7 @@ class World:
         if result.exit_code == 0:
             return Outcome(True)
         assert result.exit_code == 1, (result.output, result.exception)
-        head, _, message = result.stderr.strip().partition("field '")
+        _, _, message = result.stderr.strip().partition("field '")
         field, _, rest = message.partition("'")
         return Outcome(False, field or None, rest)
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from ._fields import DEFAULT_TEMPERATURE_LIMITS
 from ._authority import authorize
+from ._fields import DEFAULT_TEMPERATURE_LIMITS
 from .spec import (
     ANY_ROLE,
     KINDS,

@@ -18,8 +18,18 @@ from ..store.states import HoldCause
 from .context import AppendContext, EventView
 from .spec import KindSpec
 
-__all__ = ["OVERSEERS", "TESTERS", "authorize", "made_by", "may_recall", "recall_relation",
-           "release_relation", "role_of", "tester_relation", "tested_stall"]
+__all__ = [
+    "OVERSEERS",
+    "TESTERS",
+    "authorize",
+    "made_by",
+    "may_recall",
+    "recall_relation",
+    "release_relation",
+    "role_of",
+    "tested_stall",
+    "tester_relation",
+]
 
 #: Who may act on any lot anywhere: the ledger's operator and a regulator (市场监管).
 OVERSEERS = ("operator", "regulator")

@@ -45,11 +45,11 @@ EXAMPLE = {'id': 'dispose-a01-0002',
 
 
 SPEC = KindSpec(
-    name="dispose", order=100,
-    signers=Signers(relation_words="The holder of the location with the stock."), data_schema=ReasonData(), apply=apply_dispose,
+    name="dispose", order=100, data_schema=ReasonData(), apply=apply_dispose,
     label_zh="销毁", label_en="Disposal", summary="destroying stock",
     bizstep="destroying", epcis_type="ObjectEvent", cte=None,
     prefetch=prefetch_input_follow_ups,
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(relation_words="The holder of the location with the stock."),
 )

@@ -47,10 +47,10 @@ EXAMPLE = {'id': 'drill-LOT-CP-20261122-01-20261122T103000000000',
 
 
 SPEC = KindSpec(
-    name="drill", order=110,
-    signers=Signers(roles=("operator", "regulator"), anywhere=("operator", "regulator")), data_schema=DrillData(), apply=apply_drill,
+    name="drill", order=110, data_schema=DrillData(), apply=apply_drill,
     label_zh="追溯演练", label_en="Recall drill", summary="a recall drill's evidence",
     bizstep=None, epcis_type=None, cte=None,
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(roles=("operator", "regulator"), anywhere=("operator", "regulator")),
 )

@@ -49,11 +49,11 @@ EXAMPLE = {'id': 'hold-a01-0007',
 
 
 SPEC = KindSpec(
-    name="hold", order=70,
-    signers=Signers(anywhere=OVERSEERS, parent=True, relation_words=(
-        "The hold remembers who placed it: only that party or a regulator may release it.")), data_schema=ReasonData(), apply=apply_hold,
+    name="hold", order=70, data_schema=ReasonData(), apply=apply_hold,
     label_zh="下架", label_en="Hold", summary="a lot off sale at one location",
     bizstep="holding", epcis_type="ObjectEvent", cte=None,
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(anywhere=OVERSEERS, parent=True, relation_words=(
+        "The hold remembers who placed it: only that party or a regulator may release it.")),
 )

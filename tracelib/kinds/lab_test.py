@@ -94,13 +94,13 @@ EXAMPLE = {'id': 'lab-R-2026-1122-031',
           'stall': 'stall-a01'}}
 
 SPEC = KindSpec(
-    name="lab_test", order=140,
+    name="lab_test", order=140, data_schema=LabTestData(), apply=apply_lab_test,
+    label_zh="实验室检测", label_en="Laboratory test", summary="a laboratory's residue result",
+    bizstep="sampling", epcis_type="ObjectEvent", cte=None,
+    prefetch=prefetch_test, rules=RULES, example=EXAMPLE,
     signers=Signers(roles=TESTERS, anywhere=("regulator",), parent=True,
                     relation=tester_relation, relation_words=(
                         "Never the holder of the stall whose goods are tested; a market only at "
                         "its own stalls (or its own test room, naming one of them in "
-                        "`data.stall`).")), data_schema=LabTestData(), apply=apply_lab_test,
-    label_zh="实验室检测", label_en="Laboratory test", summary="a laboratory's residue result",
-    bizstep="sampling", epcis_type="ObjectEvent", cte=None,
-    prefetch=prefetch_test, rules=RULES, example=EXAMPLE,
+                        "`data.stall`).")),
 )

@@ -93,9 +93,7 @@ EXAMPLE = {'id': 'origin-hs01-20261122-01',
 
 
 SPEC = KindSpec(
-    name="origin", order=10,
-    signers=Signers(roles=("farm", "importer", "wholesaler"), relation_words=(
-        "The producers: a wholesaler signs an origin as a collector (产地收购).")), data_schema=OriginData(), apply=apply_origin,
+    name="origin", order=10, data_schema=OriginData(), apply=apply_origin,
     label_zh="产地合格证", label_en="Origin certificate",
     summary="a farm's origin certificate makes new lots",
     bizstep="commissioning", epcis_type="ObjectEvent", cte="harvesting/initial packing",
@@ -103,4 +101,6 @@ SPEC = KindSpec(
                                  doc.get("data", {}).get("certificate", {}).get("no", "")),
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(roles=("farm", "importer", "wholesaler"), relation_words=(
+        "The producers: a wholesaler signs an origin as a collector (产地收购).")),
 )

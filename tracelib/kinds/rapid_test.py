@@ -116,13 +116,13 @@ EXAMPLE = {'id': 'rt-1',
           'commodity': '豇豆'}}
 
 SPEC = KindSpec(
-    name="rapid_test", order=130,
+    name="rapid_test", order=130, data_schema=RapidTestData(), apply=apply_rapid_test,
+    label_zh="快检", label_en="Rapid test", summary="the market's rapid-test room (快检室)",
+    bizstep="inspecting", epcis_type="ObjectEvent", cte=None,
+    prefetch=prefetch_test, rules=RULES, example=EXAMPLE,
     signers=Signers(roles=TESTERS, anywhere=("regulator",), parent=True,
                     relation=tester_relation, relation_words=(
                         "Never the holder of the stall whose goods are tested; a market only at "
                         "its own stalls (or its own test room, naming one of them in "
-                        "`data.stall`).")), data_schema=RapidTestData(), apply=apply_rapid_test,
-    label_zh="快检", label_en="Rapid test", summary="the market's rapid-test room (快检室)",
-    bizstep="inspecting", epcis_type="ObjectEvent", cte=None,
-    prefetch=prefetch_test, rules=RULES, example=EXAMPLE,
+                        "`data.stall`).")),
 )

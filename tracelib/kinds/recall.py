@@ -41,13 +41,13 @@ EXAMPLE = {'id': 'recall-LOT-CP-20261122-01-20261123T160000000000',
 
 
 SPEC = KindSpec(
-    name="recall", order=90,
-    signers=Signers(anywhere=OVERSEERS, relation=recall_relation, relation_words=(
-        "Any other party only voluntarily, of a lot it made or one made from a lot it made "
-        "(the holder of the location where the lot or an ancestor was made); a recall is "
-        "lifted only by a regulator, the operator or the party that recalled it.")), data_schema=ReasonData(), apply=apply_recall,
+    name="recall", order=90, data_schema=ReasonData(), apply=apply_recall,
     label_zh="召回", label_en="Recall", summary="a lot stopped everywhere",
     bizstep=None, epcis_type="ObjectEvent", cte=None,
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(anywhere=OVERSEERS, relation=recall_relation, relation_words=(
+        "Any other party only voluntarily, of a lot it made or one made from a lot it made "
+        "(the holder of the location where the lot or an ancestor was made); a recall is "
+        "lifted only by a regulator, the operator or the party that recalled it.")),
 )

@@ -12,7 +12,7 @@ from ..quantity import format_micro, to_micro
 from ._fields import IMPORT_DOCS, MARKET_TYPES, OpenData, id_field
 from ._stock import existing_lot, need, none
 from .context import AppendContext, EventView
-from .spec import CteFacts, KindSpec, Signers, Needs
+from .spec import CteFacts, KindSpec, Needs, Signers
 
 
 class ReceiveData(OpenData):
@@ -90,8 +90,7 @@ EXAMPLE = {'id': 'recv-a01-0001',
 
 
 SPEC = KindSpec(
-    name="receive", order=40,
-    signers=Signers(relation_words="The holder of the destination."), data_schema=ReceiveData(), apply=apply_receive,
+    name="receive", order=40, data_schema=ReceiveData(), apply=apply_receive,
     label_zh="收货", label_en="Receiving", summary="the hop arrives",
     bizstep="receiving", epcis_type="ObjectEvent", cte="receiving",
     cte_facts=lambda doc: CteFacts(doc.get("data", {}).get("from", doc["location"]), doc["location"],
@@ -100,4 +99,5 @@ SPEC = KindSpec(
     prefetch=_prefetch,
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(relation_words="The holder of the destination."),
 )

@@ -217,8 +217,8 @@ EXAMPLE = {'id': 'reg-demo-sites',
                                       'food': 'JY15002350012345'}}]}}
 
 SPEC = KindSpec(
-    name="register", order=0,
-    signers=Signers(roles=("operator",), anywhere=("operator",)), data_schema=RegisterData(), apply=apply_register,
+    name="register", order=0, data_schema=RegisterData(), apply=apply_register,
     label_zh="登记", label_en="Registration", summary="parties, locations and keys (operator only)",
     bizstep=None, epcis_type=None, cte=None, rules=RULES, example=EXAMPLE,
+    signers=Signers(roles=("operator",), anywhere=("operator",)),
 )

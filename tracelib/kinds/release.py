@@ -56,15 +56,15 @@ EXAMPLE = {'id': 'release-a01-0009',
 
 
 SPEC = KindSpec(
-    name="release", order=80,
-    signers=Signers(anywhere=OVERSEERS, parent=True, relation=release_relation, relation_words=(
-        "Of each lot: a hold placed by a `hold` event only by the party that placed it or a "
-        "regulator; a hold placed by a test only by a regulator (else by a negative retest or "
-        "a passing lab result from a tester); a recall (`\"scope\": \"recall\"`) only by a "
-        "regulator, the operator or the party that recalled it.")), data_schema=ReasonData(), apply=apply_release,
+    name="release", order=80, data_schema=ReasonData(), apply=apply_release,
     label_zh="解除下架", label_en="Release", summary="a hold or a recall ends",
     bizstep=None, epcis_type="ObjectEvent", cte=None,
     prefetch=prefetch_input_follow_ups,
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(anywhere=OVERSEERS, parent=True, relation=release_relation, relation_words=(
+        "Of each lot: a hold placed by a `hold` event only by the party that placed it or a "
+        "regulator; a hold placed by a test only by a regulator (else by a negative retest or "
+        "a passing lab result from a tester); a recall (`\"scope\": \"recall\"`) only by a "
+        "regulator, the operator or the party that recalled it.")),
 )

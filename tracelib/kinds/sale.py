@@ -46,12 +46,12 @@ EXAMPLE = {'id': 'sale-a01-0001',
 
 
 SPEC = KindSpec(
-    name="sale", order=60,
-    signers=Signers(relation_words="The stall's holder."), data_schema=SaleData(), apply=apply_sale,
+    name="sale", order=60, data_schema=SaleData(), apply=apply_sale,
     label_zh="销售", label_en="Sale", summary="at a stall",
     bizstep="retail_selling", epcis_type="ObjectEvent", cte=None,
     cte_facts=lambda doc: CteFacts(doc["location"], "consumer", "小票 receipt",
                                  doc.get("data", {}).get("receipt", "")),
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(relation_words="The stall's holder."),
 )

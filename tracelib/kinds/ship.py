@@ -114,9 +114,7 @@ EXAMPLE = {'id': 'ship-cq01-a01-0001',
 
 
 SPEC = KindSpec(
-    name="ship", order=30,
-    signers=Signers(anywhere=("carrier",), relation_words=(
-        "The holder of the location the stock leaves, or a carrier picking it up there.")), data_schema=ShipData(), apply=apply_ship,
+    name="ship", order=30, data_schema=ShipData(), apply=apply_ship,
     label_zh="发货", label_en="Shipping", summary="a cold-chain hop leaves",
     bizstep="shipping", epcis_type="ObjectEvent", cte="shipping",
     cte_facts=lambda doc: CteFacts(doc["location"], doc.get("data", {}).get("to", doc["location"]),
@@ -124,4 +122,6 @@ SPEC = KindSpec(
                                  doc.get("data", {}).get("vehicle", doc["id"])),
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(anywhere=("carrier",), relation_words=(
+        "The holder of the location the stock leaves, or a carrier picking it up there.")),
 )

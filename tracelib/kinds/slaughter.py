@@ -60,8 +60,7 @@ EXAMPLE = {'id': 'slaughter-ab01-0042',
 
 
 SPEC = KindSpec(
-    name="slaughter", order=20,
-    signers=Signers(roles=("abattoir",), location_types=("abattoir",)), data_schema=SlaughterData(), apply=apply_slaughter,
+    name="slaughter", order=20, data_schema=SlaughterData(), apply=apply_slaughter,
     label_zh="屠宰", label_en="Slaughter", summary="designated slaughter",
     bizstep="commissioning", epcis_type="TransformationEvent", cte="transformation",
     cte_facts=lambda doc: CteFacts(doc["location"], doc["location"],
@@ -69,4 +68,5 @@ SPEC = KindSpec(
                                  doc.get("data", {}).get("quarantine_cert", "")),
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(roles=("abattoir",), location_types=("abattoir",)),
 )

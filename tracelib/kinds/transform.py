@@ -58,10 +58,10 @@ EXAMPLE = {'id': 'split-ws01-0311',
 
 
 SPEC = KindSpec(
-    name="transform", order=50,
-    signers=Signers(relation_words="The holder of the location with the stock."), data_schema=TransformData(), apply=apply_transform,
+    name="transform", order=50, data_schema=TransformData(), apply=apply_transform,
     label_zh="加工转换", label_en="Transformation", summary="split, merge, repack, cut, process",
     bizstep=None, epcis_type="TransformationEvent", cte="transformation",
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(relation_words="The holder of the location with the stock."),
 )
