@@ -7,7 +7,8 @@ What is derived from the code, so it cannot fall behind it:
   ``metadata["description"]``; the ``{lot, qty, unit}`` items from the patterns
   ``tracelib.events`` checks them with;
 * one section per kind of ``tracelib.kinds.KINDS``, all from the kind's ``KindSpec``: its
-  labels, CBV bizStep, EPCIS event type and FSMA 204 CTE, its rules in words, a table of
+  labels, CBV bizStep, EPCIS event type and FSMA 204 CTE, who may sign it (its ``signers``),
+  its rules in words, a table of
   its ``data`` schema (nested objects and lists of objects flattened into ``a.b`` and
   ``a[].b`` rows) and its example, validated as the ledger validates it.
 
@@ -342,7 +343,9 @@ def _kind_section(renderer: _Renderer, spec: KindSpec) -> str:
         facts.append(f"EPCIS event type: `{spec.epcis_type}`.")
     if spec.cte:
         facts.append(f"FSMA 204 critical tracking event: {spec.cte}.")
-    lines = [f"## {_heading(spec.name)}", "", " ".join(facts), "", prose, ""]
+    who = spec.signers.describe()
+    lines = [f"## {_heading(spec.name)}", "", " ".join(facts), "",
+             f"**Who may sign** ([authority](contract.md#authority)): {who}", "", prose, ""]
     doc = _own_doc(schema)
     for path, hooked in _hooked(schema):
         text = _own_doc(hooked)

@@ -16,7 +16,7 @@ from tracelib.errors import ValidationError
 from tracelib.keys import SigningKey
 from tracelib.ledger import Ledger
 from tracelib.store.schema import test_results
-from tracelib.store.supply import StockRow
+from tracelib.store.supply import LotRow, StockRow
 from tracelib.views.stall import stall_view
 from tracelib_service.stall import PROOF_PATH
 
@@ -133,7 +133,8 @@ def _sqlite_sql(ledger: Ledger, table: str) -> str | None:
 
 
 def _stock_to_revision_0007(ledger: Ledger) -> None:
-    columns = ", ".join(c for c in StockRow.COLUMNS if c not in ("lot_seq", "hold_cause"))
+    columns = ", ".join(c for c in StockRow.COLUMNS
+                        if c not in ("lot_seq", "hold_cause", "hold_by"))
     with ledger.store.engine.begin() as conn:
         sqlite = conn.dialect.name == "sqlite"
         conn.execute(text("DROP INDEX ix_stock_on_hand"))
@@ -147,7 +148,8 @@ def _stock_to_revision_0007(ledger: Ledger) -> None:
         if sqlite:  # lots as 0006 left them: rows in the code's B-tree
             conn.execute(text("ALTER TABLE lots RENAME TO lots_now"))
             conn.execute(text(_LOTS_0007))
-            conn.execute(text("INSERT INTO lots SELECT * FROM lots_now"))
+            old = ", ".join(c for c in LotRow.COLUMNS if c != "recalled_by")  # 0010
+            conn.execute(text(f"INSERT INTO lots ({old}) SELECT {old} FROM lots_now"))
             conn.execute(text("DROP TABLE lots_now"))
         conn.execute(text("UPDATE alembic_version SET version_num = '0007'"))
 
@@ -214,8 +216,8 @@ def test_0008_downgrades_to_stock_by_lot_code_and_back(db_url: str,
         rows = sorted(tuple(r) for r in conn.execute(text(f"SELECT {', '.join(columns)} "
                                                           "FROM stock")))
     assert "lot_seq" not in columns and "ix_stock_location" in indexes
-    # the same rows, less lot_seq and hold_cause (0009)
-    assert rows == sorted(r[1:-1] for r in before["stock"])
+    # the same rows, less lot_seq, hold_cause (0009) and hold_by (0010)
+    assert rows == sorted(r[1:-2] for r in before["stock"])
     _migrate(ledger, "head", command.upgrade)
     assert supply_snapshot(ledger) == before  # 0009 reads the test hold's cause back
     assert ledger.verify().ok
@@ -264,5 +266,64 @@ def test_0009_reads_each_holds_cause_from_its_reason_and_back(db_url: str,
     ledger.append([sale(net, "LOT-C-TEST")], now=NOW)
     with pytest.raises(ValidationError, match="on hold"):
         ledger.append([sale(net, "LOT-C-HOLD")], now=NOW)
+    assert ledger.verify(workers=1).ok
+    ledger.close()
+
+
+def test_0010_reads_who_placed_each_hold_and_signed_each_recall_from_the_records(
+        db_url: str, operator_key: SigningKey) -> None:
+    """A ledger from before revision 0010 has no ``stock.hold_by`` or ``lots.recalled_by``;
+    the upgrade takes each from the actor of the record that placed the hold or the recall,
+    and the authority rules read them (docs/contract.md "Authority")."""
+    from alembic import command
+
+    ledger = Ledger.create(db_url, operator_key=operator_key, now=NOW)
+    net = Network.build(ledger, operator_key, now=NOW)
+    stock_at_stall(net, "LOT-P-TEST")
+    stock_at_stall(net, "LOT-P-HOLD")
+    stock_at_stall(net, "LOT-P-RECALL")
+    item = {"qty": "1", "unit": "kg"}
+    ledger.append([rapid(net, "LOT-P-TEST", "0.300"),  # positive: market-1's test holds it
+                   net.event("stall-a01", {"kind": "hold", "location": "stall-a01",
+                                           "inputs": [{"lot": "LOT-P-HOLD", **item}],
+                                           "data": {"reason": "待查验 pending inspection"}}),
+                   net.event("operator", {"kind": "recall", "location": "operator.office",
+                                          "inputs": [{"lot": "LOT-P-RECALL", **item}],
+                                          "data": {"reason": "召回"}})], now=NOW)
+
+    def placers() -> tuple[dict[str, str | None], dict[str, str | None]]:
+        with ledger.store.engine.connect() as conn:
+            holds = conn.execute(text("SELECT lot, hold_by FROM stock "
+                                      "WHERE location = 'stall-a01'"))
+            recalls = conn.execute(text("SELECT lot, recalled_by FROM lots"))
+            return dict(holds.all()), dict(recalls.all())
+
+    expected = ({"LOT-P-TEST": "market-1", "LOT-P-HOLD": "stall-a01", "LOT-P-RECALL": None},
+                {"LOT-P-TEST": None, "LOT-P-HOLD": None, "LOT-P-RECALL": "operator"})
+    assert placers() == expected
+    before = supply_snapshot(ledger)
+
+    _migrate(ledger, "0009", command.downgrade)
+    with ledger.store.engine.connect() as conn:
+        assert "hold_by" not in {c["name"] for c in inspect(conn).get_columns("stock")}
+        assert "recalled_by" not in {c["name"] for c in inspect(conn).get_columns("lots")}
+    _migrate(ledger, "head", command.upgrade)
+    assert placers() == expected
+    assert supply_snapshot(ledger) == before
+
+    def release(actor: str, lot: str, **data: str) -> dict[str, Any]:
+        location = "stall-a01" if actor == "stall-a01" else "farm-1.field"
+        return net.event(actor, {"kind": "release", "location": location,
+                                 "inputs": [{"lot": lot, **item}],
+                                 "data": {"reason": "x", **data}})
+
+    with pytest.raises(ValidationError, match="may not release the hold a test put on"):
+        ledger.append([release("stall-a01", "LOT-P-TEST")], now=NOW)
+    with pytest.raises(ValidationError, match=r"may not lift a recall of LOT-P-RECALL: only a "
+                                              r"regulator, the operator, or the party that "
+                                              r"recalled it \(operator\)"):
+        ledger.append([release("farm-1", "LOT-P-RECALL", scope="recall")], now=NOW)
+    ledger.append([release("stall-a01", "LOT-P-HOLD")], now=NOW)  # its own hold
+    assert placers()[0]["LOT-P-HOLD"] is None
     assert ledger.verify(workers=1).ok
     ledger.close()

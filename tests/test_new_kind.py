@@ -20,7 +20,7 @@ from tests.test_docs import _event_docs
 from tracelib.errors import ValidationError
 from tracelib.events import Event
 from tracelib.keys import SigningKey
-from tracelib.kinds import KINDS, CteFacts, KindSpec, register_kind, unregister_kind
+from tracelib.kinds import KINDS, CteFacts, KindSpec, Signers, register_kind, unregister_kind
 from tracelib.kinds._fields import OpenData
 from tracelib.kinds._stock import existing_lot, need, none
 from tracelib.kinds.context import AppendContext, EventView
@@ -52,6 +52,7 @@ SPEC = KindSpec(
     example={"id": "csc-1", "kind": "cold_storage_check", "time": "2026-11-22T08:00:00+08:00",
              "actor": "coldstore-1", "location": "coldstore-1",
              "inputs": [{"lot": "LOT-1", "qty": "1", "unit": "kg"}], "data": {"celsius": "-20"}},
+    signers=Signers(roles=("carrier", "wholesaler")),
     bizstep="inspecting", epcis_type="ObjectEvent", cte="cooling",
     cte_facts=lambda doc: CteFacts(doc["location"], doc["location"], "冷库记录 cold store log",
                                    doc["data"]["celsius"]),
@@ -118,7 +119,8 @@ def test_unregistering_removes_the_kind(new_kind: KindSpec) -> None:
 
 def test_a_kind_name_is_registered_once(new_kind: KindSpec) -> None:
     other = KindSpec(name="cold_storage_check", data_schema=ColdStorageCheckData(), apply=None,
-                     label_zh="x", label_en="x", summary="x", rules="x", example={})
+                     label_zh="x", label_en="x", summary="x", rules="x", example={},
+                     signers=Signers())
     with pytest.raises(ValueError, match="already registered"):
         register_kind(other)
 

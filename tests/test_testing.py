@@ -187,7 +187,8 @@ def test_bad_rapid_tests_name_the_field_and_store_nothing(network: Network,
     ({"unit": "grams"}, "data.unit"),
     ({"commodity": "火星菜"}, "data.commodity"),
     ({"value": "-1"}, "data.value"),
-    ({"location": "farm-1.field"}, "location"),
+    # a farm is no tester (docs/contract.md "Authority"): refused before the place is judged
+    ({"location": "farm-1.field"}, "actor"),
 ])
 def test_bad_lab_results_name_the_field_and_store_nothing(network: Network,
                                                           change: dict[str, Any],

@@ -23,10 +23,10 @@ from sqlalchemy import Connection
 
 from .. import merkle
 from .._gcpause import cyclic_gc_paused
-from ..directory import KeyRecord, Location
+from ..directory import KeyRecord
 from ..errors import ConflictError, SignatureError, ValidationError
 from ..events import Event
-from ..kinds import kind_spec
+from ..kinds import authorize, kind_spec
 from ..record import GENESIS_PREV, record_bytes
 from ..store import Store
 from ..timeutil import format_utc, parse_rfc3339, to_micros, utcnow
@@ -288,35 +288,15 @@ def _admit(ctx: BatchContext, operator: str, event: Event, seq: int, recorded_us
     problem = key.problem_at(actor=event.actor, seq=seq, time_us=recorded_us)
     if problem is not None:
         raise SignatureError(problem, field="sig.key")
-    if event.kind != "register":
-        place = ctx.location(event.location)
-        if place is None:
-            raise ValidationError(f"unknown location {event.location!r}", field="location")
-        _check_acts_here(ctx, operator, event.actor, event.kind, place)
+    if event.kind != "register" and ctx.location(event.location) is None:
+        raise ValidationError(f"unknown location {event.location!r}", field="location")
+    # Who may sign the kind and where (docs/contract.md "Authority"): ledger state only, so a
+    # replay of the records through these rules answers the same.
+    authorize(ctx, spec, event)
     if spec.apply is not None:
         ctx.seq = seq
         spec.apply(ctx, event, seq)
     return key
-
-
-def _check_acts_here(ctx: BatchContext, operator: str, actor: str, kind: str,
-                     place: Location) -> None:
-    """A party acts only where it may: at a location it holds, or one whose parent it
-    holds (a market's test room at its stalls); a carrier may ship (pick up) anywhere;
-    the operator and regulators may act anywhere."""
-    if actor == operator:
-        return
-    party = ctx.party(actor)
-    if party is not None and (party.role == "regulator"
-                              or (party.role == "carrier" and kind == "ship")):
-        return
-    if place.holder == actor:
-        return
-    parent = ctx.location(place.parent) if place.parent else None
-    if parent is not None and parent.holder == actor:
-        return
-    raise ValidationError(f"{actor!r} does not hold {place.id!r} (held by "
-                          f"{place.holder!r}) and cannot act there", field="actor")
 
 
 def _settle(job: tuple[SignatureJob, list[tuple[int, Event]]]) -> None:

@@ -117,6 +117,12 @@ class SupplyState:
     def add_edge(self, parent: str, child: str, seq: int) -> None:
         self._edges.append((parent, child, seq))
 
+    def parents(self, code: str) -> list[str]:
+        """The lots ``code`` was made from: in the ledger, and earlier in this batch."""
+        found = [parent for parent, _ in SupplySql.parents(self.conn, [code])]
+        found += [parent for parent, child, _ in self._edges if child == code]
+        return found
+
     def add_lot_event(self, code: str, seq: int) -> None:
         self._events.append((code, seq))
 

@@ -8,7 +8,8 @@ the event reference — read the registry. :func:`register_kind` adds a kind at 
 
 A kind's ``apply`` runs inside the append transaction, in seq order, against the
 ledger's state *including earlier events of the same batch* (:mod:`.context`). It raises
-``ValidationError`` to reject the event (and so the whole batch).
+``ValidationError`` to reject the event (and so the whole batch). Before it, the engine
+calls :func:`authorize`: who may sign the kind and where, as its ``SPEC.signers`` declares.
 """
 
 from __future__ import annotations
@@ -16,20 +17,24 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from ._authority import authorize
 from ._fields import DEFAULT_TEMPERATURE_LIMITS
 from .spec import (
+    ANY_ROLE,
     KINDS,
     CteFacts,
     KindSpec,
     Needs,
+    Signers,
     facts_at_location,
     kind_spec,
     register_kind,
     unregister_kind,
 )
 
-__all__ = ["DEFAULT_TEMPERATURE_LIMITS", "KINDS", "CteFacts", "KindSpec", "Needs",
-           "facts_at_location", "kind_spec", "register_kind", "unregister_kind"]
+__all__ = ["ANY_ROLE", "DEFAULT_TEMPERATURE_LIMITS", "KINDS", "CteFacts", "KindSpec", "Needs",
+           "Signers", "authorize", "facts_at_location", "kind_spec", "register_kind",
+           "unregister_kind"]
 
 #: Modules of this package that are not kinds.
 _NOT_KINDS = frozenset(("context", "spec"))

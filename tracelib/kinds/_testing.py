@@ -67,13 +67,15 @@ def check_lot(ctx: AppendContext, lot: str | None) -> None:
         raise ValidationError(f"unknown lot {lot!r}", field="data.lot")
 
 
-def hold(ctx: AppendContext, lot: str, stall: str, seq: int, reason: str) -> bool:
-    """Hold ``lot`` at ``stall`` because of this test, unless it is held there already."""
+def hold(ctx: AppendContext, lot: str, stall: str, seq: int, reason: str, by: str) -> bool:
+    """Hold ``lot`` at ``stall`` because of this test (signed by ``by``), unless it is held
+    there already."""
     row = ctx.supply.stock(lot, stall)
     if row is None or row.hold_seq is not None:
         return False
     row = ctx.supply.stock_for_update(lot, stall, row.unit)
     row.hold_seq, row.hold_reason, row.hold_cause = seq, reason, HoldCause.TEST
+    row.hold_by = by
     ctx.supply.add_lot_event(lot, seq)
     return True
 
@@ -93,7 +95,7 @@ def release_test_holds(ctx: AppendContext, lot: str, stall: str | None, seq: int
         row = ctx.supply.stock(lot, place)
         if row is not None and row.hold_seq is not None and row.hold_cause == HoldCause.TEST:
             row = ctx.supply.stock_for_update(lot, place, row.unit)
-            row.hold_seq = row.hold_reason = row.hold_cause = None
+            row.hold_seq = row.hold_reason = row.hold_cause = row.hold_by = None
             ctx.supply.add_lot_event(lot, seq)
 
 

@@ -10,7 +10,7 @@ from ._fields import ReasonData
 from ._stock import book_out, existing_lot, need, none
 from ._testing import prefetch_input_follow_ups
 from .context import AppendContext, EventView
-from .spec import KindSpec
+from .spec import KindSpec, Signers
 
 
 def apply_dispose(ctx: AppendContext, event: EventView, seq: int) -> None:
@@ -24,7 +24,7 @@ def apply_dispose(ctx: AppendContext, event: EventView, seq: int) -> None:
         row, want = book_out(ctx, event, i, item, "disposed of")
         row.consumed += want
         if row.on_hand == 0:
-            row.hold_seq = row.hold_reason = row.hold_cause = None
+            row.hold_seq = row.hold_reason = row.hold_cause = row.hold_by = None
         ctx.supply.add_lot_event(item.lot, seq)
         ctx.tests.close_follow_ups(item.lot, event.location, seq, FollowUp.DISPOSED)
 
@@ -51,4 +51,5 @@ SPEC = KindSpec(
     prefetch=prefetch_input_follow_ups,
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(relation_words="The holder of the location with the stock."),
 )

@@ -10,7 +10,7 @@ from marshmallow import fields, validate
 from ._fields import OpenData, id_field, text
 from ._stock import none
 from .context import AppendContext, EventView
-from .spec import KindSpec
+from .spec import KindSpec, Signers
 
 
 class DrillData(OpenData):
@@ -52,4 +52,5 @@ SPEC = KindSpec(
     bizstep=None, epcis_type=None, cte=None,
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(roles=("operator", "regulator"), anywhere=("operator", "regulator")),
 )

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from ..errors import ValidationError
 from ..store.states import HoldCause
+from ._authority import OVERSEERS
 from ._fields import ReasonData
 from ._stock import existing_lot, need, none
 from .context import AppendContext, EventView
-from .spec import KindSpec
+from .spec import KindSpec, Signers
 
 
 def apply_hold(ctx: AppendContext, event: EventView, seq: int) -> None:
@@ -27,6 +28,7 @@ def apply_hold(ctx: AppendContext, event: EventView, seq: int) -> None:
                                   f"(seq {row.hold_seq})", field=f"inputs[{i}].lot")
         row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
         row.hold_seq, row.hold_reason, row.hold_cause = seq, event.data["reason"], HoldCause.EVENT
+        row.hold_by = event.actor  # who may release it (docs/contract.md "Authority")
         ctx.supply.add_lot_event(item.lot, seq)
 
 
@@ -52,4 +54,6 @@ SPEC = KindSpec(
     bizstep="holding", epcis_type="ObjectEvent", cte=None,
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(anywhere=OVERSEERS, parent=True, relation_words=(
+        "The hold remembers who placed it: only that party or a regulator may release it.")),
 )

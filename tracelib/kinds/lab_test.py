@@ -13,10 +13,11 @@ from marshmallow import fields, validate
 
 from ..standards import judge_lab
 from ..store.states import FollowUp
+from ._authority import TESTERS, tester_relation
 from ._fields import OpenData, id_field, text
 from ._testing import check_lot, hold, judge, open_follow_up, prefetch_test, release_test_holds, stall_of
 from .context import AppendContext, EventView
-from .spec import KindSpec
+from .spec import KindSpec, Signers
 
 _short = text(200)
 
@@ -56,7 +57,8 @@ def apply_lab_test(ctx: AppendContext, event: EventView, seq: int) -> None:
     if outcome == "fail" and lot is not None:
         ctx.tests.close_follow_ups(lot, None, seq, FollowUp.CONFIRMED)
         if stall is not None:
-            hold(ctx, lot, stall, seq, f"检测不合格 lab result failed: {data['analyte']}")
+            hold(ctx, lot, stall, seq, f"检测不合格 lab result failed: {data['analyte']}",
+                 event.actor)
             follow_up = open_follow_up(ctx, lot, stall)
     elif outcome == "pass" and lot is not None:
         release_test_holds(ctx, lot, stall, seq, FollowUp.CLEARED)
@@ -96,4 +98,9 @@ SPEC = KindSpec(
     label_zh="实验室检测", label_en="Laboratory test", summary="a laboratory's residue result",
     bizstep="sampling", epcis_type="ObjectEvent", cte=None,
     prefetch=prefetch_test, rules=RULES, example=EXAMPLE,
+    signers=Signers(roles=TESTERS, anywhere=("regulator",), parent=True,
+                    relation=tester_relation, relation_words=(
+                        "Never the holder of the stall whose goods are tested; a market only at "
+                        "its own stalls (or its own test room, naming one of them in "
+                        "`data.stall`).")),
 )

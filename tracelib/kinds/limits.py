@@ -17,14 +17,12 @@ from ..standards.limits import LimitsTable
 from ._fields import OpenData
 from ._stock import none
 from .context import AppendContext, EventView
-from .spec import KindSpec
+from .spec import KindSpec, Signers
 
 #: The largest table text accepted (characters). The GB 2763-2021 tables run to about
 #: 10,000 limits; at roughly 80 characters a row that is 800,000 characters. Through the
 #: API the body limit (1 MiB) applies first; `tracelib limits load` has no body limit.
 MAX_TABLE_CHARS = 2_000_000
-#: Roles that may load a table besides the operator: the regulator whose lab results it judges.
-LOADERS = ("regulator",)
 
 
 class LimitsData(OpenData):
@@ -41,11 +39,6 @@ def apply_limits(ctx: AppendContext, event: EventView, seq: int) -> None:
     """Check the whole table and make it the active one."""
     none(event.inputs, "inputs")
     none(event.outputs, "outputs")
-    party = ctx.party(event.actor)
-    if event.actor != ctx.operator and (party is None or party.role not in LOADERS):
-        role = party.role if party is not None else "unregistered"
-        raise ValidationError(f"{event.actor!r} ({role}) may not load a limits table: only the "
-                              "operator or a regulator", field="actor")
     version, text = event.data["version"], event.data["csv"]
     if ctx.tests.limits_loaded(version):
         raise ValidationError(f"limits table version {version!r} is already loaded; load a "
@@ -60,7 +53,7 @@ def apply_limits(ctx: AppendContext, event: EventView, seq: int) -> None:
 
 
 RULES = """\
-Signed by the operator or a regulator, at a location it holds; no `inputs` or `outputs`.
+No `inputs` or `outputs`.
 The whole table is checked first (an empty name, a limit that is not a number, an unknown
 commodity, a second row for one pesticide and commodity reject the event, naming the row). A
 version name is loaded once. The table becomes the active one from this record on: lab results
@@ -85,4 +78,6 @@ SPEC = KindSpec(
     bizstep=None, epcis_type=None, cte=None,
     rules=RULES,
     example=EXAMPLE,
+    # The operator, or the regulator whose lab results the table judges, at its own office.
+    signers=Signers(roles=("operator", "regulator")),
 )

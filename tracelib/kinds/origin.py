@@ -10,7 +10,7 @@ from marshmallow import fields, validate
 from ._fields import IMPORT_DOCS, STORAGE, ImportDocsSchema, OpenData, text
 from ._stock import make, need, none
 from .context import AppendContext, EventView
-from .spec import CteFacts, KindSpec
+from .spec import CteFacts, KindSpec, Signers
 
 CERT_BASIS = ("self_test", "commissioned_test", "internal_control")
 
@@ -101,4 +101,6 @@ SPEC = KindSpec(
                                  doc.get("data", {}).get("certificate", {}).get("no", "")),
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(roles=("farm", "importer", "wholesaler"), relation_words=(
+        "The producers: a wholesaler signs an origin as a collector (产地收购).")),
 )

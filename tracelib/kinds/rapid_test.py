@@ -13,10 +13,11 @@ from marshmallow import Schema, fields, validate
 from ..errors import ValidationError
 from ..standards import judge_rapid
 from ..store.states import FollowUp
+from ._authority import TESTERS, tester_relation
 from ._fields import OpenData, id_field, text
 from ._testing import check_lot, hold, judge, open_follow_up, prefetch_test, release_test_holds, stall_of
 from .context import AppendContext, EventView
-from .spec import KindSpec
+from .spec import KindSpec, Signers
 
 _short = text(200)
 
@@ -77,7 +78,7 @@ def apply_rapid_test(ctx: AppendContext, event: EventView, seq: int) -> None:
     result, rate, item_ = verdict.result, verdict.rate, verdict.item
     follow_up = None
     if result == "positive" and lot is not None and stall is not None:
-        hold(ctx, lot, stall, seq, f"快检阳性 rapid test positive: {item_.name_zh}")
+        hold(ctx, lot, stall, seq, f"快检阳性 rapid test positive: {item_.name_zh}", event.actor)
         follow_up = open_follow_up(ctx, lot, stall)
     if result == "negative" and data.get("retest") and lot is not None:
         release_test_holds(ctx, lot, stall, seq, FollowUp.RELEASED)
@@ -104,7 +105,7 @@ that stall in the same transaction and opens a follow-up; a negative retest rele
 EXAMPLE = {'id': 'rt-1',
  'kind': 'rapid_test',
  'time': '2026-11-22T07:30:00+08:00',
- 'actor': 'stall-a01',
+ 'actor': 'market-yy01',
  'location': 'stall-a01',
  'data': {'sample': 'A01-豇豆-1',
           'item': '有机磷和氨基甲酸酯类农药',
@@ -119,4 +120,9 @@ SPEC = KindSpec(
     label_zh="快检", label_en="Rapid test", summary="the market's rapid-test room (快检室)",
     bizstep="inspecting", epcis_type="ObjectEvent", cte=None,
     prefetch=prefetch_test, rules=RULES, example=EXAMPLE,
+    signers=Signers(roles=TESTERS, anywhere=("regulator",), parent=True,
+                    relation=tester_relation, relation_words=(
+                        "Never the holder of the stall whose goods are tested; a market only at "
+                        "its own stalls (or its own test room, naming one of them in "
+                        "`data.stall`).")),
 )

@@ -5,10 +5,11 @@ Everything about the kind is here: its ``data`` schema, its rules at append and 
 
 from __future__ import annotations
 
+from ._authority import OVERSEERS, recall_relation
 from ._fields import ReasonData
 from ._stock import existing_lot, need, none
 from .context import AppendContext, EventView
-from .spec import KindSpec
+from .spec import KindSpec, Signers
 
 
 def apply_recall(ctx: AppendContext, event: EventView, seq: int) -> None:
@@ -16,7 +17,7 @@ def apply_recall(ctx: AppendContext, event: EventView, seq: int) -> None:
     none(event.outputs, "outputs")
     for i, item in enumerate(event.inputs):
         lot = existing_lot(ctx, item, f"inputs[{i}].lot")
-        lot.recalled_seq = seq
+        lot.recalled_seq, lot.recalled_by = seq, event.actor
         ctx.supply.touch_lot(lot)
         ctx.supply.add_lot_event(item.lot, seq)
 
@@ -45,4 +46,8 @@ SPEC = KindSpec(
     bizstep=None, epcis_type="ObjectEvent", cte=None,
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(anywhere=OVERSEERS, relation=recall_relation, relation_words=(
+        "Any other party only voluntarily, of a lot it made or one made from a lot it made "
+        "(the holder of the location where the lot or an ancestor was made); a recall is "
+        "lifted only by a regulator, the operator or the party that recalled it.")),
 )

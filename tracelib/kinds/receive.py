@@ -12,7 +12,7 @@ from ..quantity import format_micro, to_micro
 from ._fields import IMPORT_DOCS, MARKET_TYPES, OpenData, id_field
 from ._stock import existing_lot, need, none
 from .context import AppendContext, EventView
-from .spec import CteFacts, KindSpec, Needs
+from .spec import CteFacts, KindSpec, Needs, Signers
 
 
 class ReceiveData(OpenData):
@@ -99,4 +99,5 @@ SPEC = KindSpec(
     prefetch=_prefetch,
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(relation_words="The holder of the destination."),
 )

@@ -20,7 +20,7 @@ from ..ids import ID_PATTERN
 from ..keys import key_id as compute_key_id
 from ..timeutil import parse_rfc3339, to_micros
 from .context import AppendContext, EventView
-from .spec import KindSpec
+from .spec import KindSpec, Signers
 
 _id = validate.Regexp(ID_PATTERN, error="must be 1-200 characters without control characters")
 _text = validate.Length(min=1, max=500)
@@ -138,15 +138,22 @@ def decode_public_key(value: str, *, field: str) -> bytes:
 
 def apply_register(ctx: AppendContext, event: EventView, seq: int) -> None:
     """Apply a register event in order: parties, then locations, keys, revocations."""
-    if event.actor != ctx.operator:
-        raise ValidationError(
-            f"register events are signed by the operator {ctx.operator!r}, not {event.actor!r}",
-            field="actor")
     data = event.data
     for i, item in enumerate(data.get("parties", [])):
+        known = ctx.party(item["id"])
         ctx.put_party(Party(item["id"], item["name"], item["role"], seq))
         if item["id"] == ctx.operator and item["role"] != "operator":
             raise ValidationError("the operator's role cannot change", field=f"data.parties[{i}].role")
+        if item["id"] != ctx.operator and item["role"] == "operator":
+            # The operator's authority (docs/contract.md "Authority") is the ledger's own.
+            raise ValidationError(f"only the ledger's operator {ctx.operator!r} has the role "
+                                  f"operator, not {item['id']!r}", field=f"data.parties[{i}].role")
+        if known is not None and known.role != item["role"]:
+            # Authority follows the role (docs/contract.md "Authority"): a party keeps the
+            # role it was registered with; another role is another party.
+            raise ValidationError(f"party {item['id']!r} is registered as {known.role}; its role "
+                                  f"cannot change to {item['role']}",
+                                  field=f"data.parties[{i}].role")
     for i, item in enumerate(data.get("locations", [])):
         where = f"data.locations[{i}]"
         if "parent" in item and ctx.location(item["parent"]) is None:
@@ -188,7 +195,8 @@ def apply_register(ctx: AppendContext, event: EventView, seq: int) -> None:
 
 RULES = """\
 Signed by the operator, the party named at `tracelib init --operator` (who-may-sign is itself
-in the chain). A `register` event may name as its `location` a location it registers itself,
+in the chain). A party keeps the role it was registered with, and only the operator has the
+role `operator`. A `register` event may name as its `location` a location it registers itself,
 and may register parties, the locations they hold and their keys in one event. A location's
 `parent` and `holder` must exist; a key's party must exist and its `key_id` must match its
 public key. Key rotation registers the successor key, then revokes the old one; the
@@ -212,4 +220,5 @@ SPEC = KindSpec(
     name="register", order=0, data_schema=RegisterData(), apply=apply_register,
     label_zh="登记", label_en="Registration", summary="parties, locations and keys (operator only)",
     bizstep=None, epcis_type=None, cte=None, rules=RULES, example=EXAMPLE,
+    signers=Signers(roles=("operator",), anywhere=("operator",)),
 )

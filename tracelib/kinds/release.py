@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from ..errors import ValidationError
 from ..store.states import FollowUp
+from ._authority import OVERSEERS, release_relation
 from ._fields import ReasonData
 from ._stock import existing_lot, need, none
 from ._testing import prefetch_input_follow_ups
 from .context import AppendContext, EventView
-from .spec import KindSpec
+from .spec import KindSpec, Signers
 
 
 def apply_release(ctx: AppendContext, event: EventView, seq: int) -> None:
@@ -31,10 +32,10 @@ def apply_release(ctx: AppendContext, event: EventView, seq: int) -> None:
                                   "data.scope to \"recall\"", field="data.scope")
         if held:
             row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
-            row.hold_seq = row.hold_reason = row.hold_cause = None
+            row.hold_seq = row.hold_reason = row.hold_cause = row.hold_by = None
             ctx.tests.close_follow_ups(item.lot, event.location, seq, FollowUp.RELEASED)
         if lot.recalled_seq is not None and event.data.get("scope") == "recall":
-            lot.recalled_seq = None
+            lot.recalled_seq = lot.recalled_by = None
             ctx.supply.touch_lot(lot)
         ctx.supply.add_lot_event(item.lot, seq)
 
@@ -61,4 +62,9 @@ SPEC = KindSpec(
     prefetch=prefetch_input_follow_ups,
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(anywhere=OVERSEERS, parent=True, relation=release_relation, relation_words=(
+        "Of each lot: a hold placed by a `hold` event only by the party that placed it or a "
+        "regulator; a hold placed by a test only by a regulator (else by a negative retest or "
+        "a passing lab result from a tester); a recall (`\"scope\": \"recall\"`) only by a "
+        "regulator, the operator or the party that recalled it.")),
 )

@@ -11,7 +11,7 @@ from ..errors import ValidationError
 from ._fields import OpenData
 from ._stock import need, none, take
 from .context import AppendContext, EventView
-from .spec import CteFacts, KindSpec
+from .spec import CteFacts, KindSpec, Signers
 
 
 class SaleData(OpenData):
@@ -53,4 +53,5 @@ SPEC = KindSpec(
                                  doc.get("data", {}).get("receipt", "")),
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(relation_words="The stall's holder."),
 )

@@ -23,7 +23,7 @@ from ._fields import (
 )
 from ._stock import need, none, take
 from .context import AppendContext, EventView
-from .spec import CteFacts, KindSpec
+from .spec import CteFacts, KindSpec, Signers
 
 _celsius = validate.Regexp(r"\A-?\d{1,3}(?:\.\d{1,2})?\Z",
                            error='must be a decimal string in °C like "-19.5"')
@@ -122,4 +122,6 @@ SPEC = KindSpec(
                                  doc.get("data", {}).get("vehicle", doc["id"])),
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(anywhere=("carrier",), relation_words=(
+        "The holder of the location the stock leaves, or a carrier picking it up there.")),
 )

@@ -11,7 +11,7 @@ from marshmallow import fields, validate
 from ._fields import STORAGE, OpenData, text
 from ._stock import inherit, need, take
 from .context import AppendContext, EventView
-from .spec import CteFacts, KindSpec
+from .spec import CteFacts, KindSpec, Signers
 
 
 class SlaughterData(OpenData):
@@ -68,4 +68,5 @@ SPEC = KindSpec(
                                  doc.get("data", {}).get("quarantine_cert", "")),
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(roles=("abattoir",), location_types=("abattoir",)),
 )

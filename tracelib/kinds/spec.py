@@ -19,16 +19,90 @@ from marshmallow import Schema
 from ..errors import ValidationError
 
 if TYPE_CHECKING:
+    from ..directory import Party
     from .context import AppendContext, EventView
 
-__all__ = ["KINDS", "CteFacts", "KindSpec", "Needs", "facts_at_location", "kind_spec",
-           "register_kind", "unregister_kind"]
+__all__ = ["ANY_ROLE", "KINDS", "CteFacts", "KindSpec", "Needs", "Signers", "facts_at_location",
+           "kind_spec", "register_kind", "unregister_kind"]
 
 #: A kind's rules at append: (context, event, seq). Raise ValidationError to reject.
 Apply = Callable[["AppendContext", "EventView", int], None]
 #: What a kind's rules will read besides the lots of ``inputs`` and ``outputs`` at the
 #: event's location (those the engine reads ahead for every kind).
 Prefetch = Callable[["EventView", "Needs"], None]
+#: A kind's rule on the signer's relation to the lots and places its event names:
+#: (context, event, signer's party, signer's role). Raise ValidationError to refuse.
+Relation = Callable[["AppendContext", "EventView", "Party", str], None]
+
+#: :attr:`Signers.roles` for a kind any registered party may sign (where it may act).
+ANY_ROLE: tuple[str, ...] = ()
+
+_ROLE_NAMES = {"operator": "the operator", "regulator": "a regulator", "farm": "a farm",
+               "importer": "an importer", "wholesaler": "a wholesaler", "abattoir": "an abattoir",
+               "carrier": "a carrier", "market": "a market", "stall": "a stall", "lab": "a lab"}
+
+
+def role_name(role: str) -> str:
+    """A role in words: ``regulator`` → "a regulator"."""
+    return _ROLE_NAMES.get(role, f"a {role}")
+
+
+def _any_of(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+@dataclass(frozen=True)
+class Signers:
+    """Who may sign one kind of event, and where (docs/contract.md "Authority").
+
+    The signer is the event's ``actor`` (the key's party). Its role must be one of
+    :attr:`roles` (:data:`ANY_ROLE`: any registered party); the role ``operator`` is only
+    ever the ledger's operator. It acts at the event's ``location`` when it holds that
+    location — or, with :attr:`parent`, holds the location it is part of (a market at its
+    stalls) — unless its role is one of :attr:`anywhere` (a regulator, the operator, a
+    carrier picking up). Then :attr:`relation` judges its relation to the lots and places
+    the event names, against the ledger's state before the event. Everything read is
+    ledger state, so replaying the records through the same rules gives the same answer.
+    """
+
+    #: party roles that may sign the kind; ANY_ROLE: any registered party
+    roles: tuple[str, ...] = ANY_ROLE
+    #: roles that may sign it at any location (not only one they hold)
+    anywhere: tuple[str, ...] = ()
+    #: a party may also act at a location whose parent it holds (a market at its stalls)
+    parent: bool = False
+    #: location types the signer's own location must have (the others: any); a role in
+    #: ``anywhere`` is not bound by it
+    location_types: tuple[str, ...] = ()
+    #: the rule on the signer's relation to the event's lots and places, if any
+    relation: Relation | None = None
+    #: that rule in words, Markdown, for the event reference ("Who may sign")
+    relation_words: str = ""
+
+    def who(self) -> str:
+        """The roles that may sign, in words: "a market, a lab or a regulator"."""
+        if not self.roles:
+            return "any registered party"
+        return _any_of([role_name(r) for r in self.roles])
+
+    def describe(self) -> str:
+        """Who may sign and where, in words (Markdown), for the event reference."""
+        held = "a location it holds" + (" or whose parent it holds" if self.parent else "")
+        if self.location_types:
+            held += " (of type " + _any_of([f"`{t}`" for t in self.location_types]) + ")"
+        bound = [r for r in self.roles if r not in self.anywhere] if self.roles else None
+        parts = []
+        if bound is None:
+            parts.append(f"Any registered party, at {held}")
+        elif bound:
+            parts.append(_any_of([role_name(r) for r in bound]).capitalize() + f", at {held}")
+        if self.anywhere:
+            free = _any_of([role_name(r) for r in self.anywhere])
+            parts.append((free if parts else free.capitalize()) + ", anywhere")
+        text = "; ".join(parts) + "."
+        if self.relation_words:
+            text += " " + self.relation_words
+        return text
 
 
 @dataclass
@@ -79,6 +153,8 @@ class KindSpec:
     rules: str
     #: one wire-form example (unsigned), validated and shown in the event reference
     example: Mapping[str, Any]
+    #: who may sign it and where (docs/contract.md "Authority"), enforced at append
+    signers: Signers
     #: the page order of the event reference
     order: int = 1000
     #: GS1 CBV 2.0 §7.2 bizStep of the event in EPCIS, or None when there is no fitting one
@@ -91,9 +167,6 @@ class KindSpec:
     cte_facts: Callable[[Mapping[str, Any]], CteFacts] = facts_at_location
     #: what the rules read besides the lots of inputs and outputs at the event's location
     prefetch: Prefetch | None = None
-    #: who may sign it and where; declared per kind by the trust rules (None: any
-    #: registered party acting at a location it holds)
-    signers: Any = None
 
 
 KINDS: dict[str, KindSpec] = {}

@@ -12,7 +12,7 @@ from ..quantity import format_micro, to_micro
 from ._fields import OpenData, text
 from ._stock import inherit, need, take
 from .context import AppendContext, EventView
-from .spec import KindSpec
+from .spec import KindSpec, Signers
 
 
 class TransformData(OpenData):
@@ -63,4 +63,5 @@ SPEC = KindSpec(
     bizstep=None, epcis_type="TransformationEvent", cte="transformation",
     rules=RULES,
     example=EXAMPLE,
+    signers=Signers(relation_words="The holder of the location with the stock."),
 )

@@ -111,6 +111,7 @@ lots = Table(
     Column("imported", SmallInteger, nullable=False),
     Column("import_docs", Text, nullable=False),  # JSON list of import documents on record
     Column("recalled_seq", BigInteger),  # set while a recall is in force
+    Column("recalled_by", String(200)),  # who signed that recall (who may lift it)
     # On SQLite a rowid table: a new lot's row is appended in rowid order, and only the
     # narrow index on the code (sqlite_autoindex_lots_1) takes an insert at a random place.
     # Rows kept in the code's B-tree (WITHOUT ROWID) made that random insert one into
@@ -152,6 +153,7 @@ stock = Table(
     Column("hold_seq", BigInteger),  # the hold in force here, if any
     Column("hold_reason", Text),
     Column("hold_cause", String(10)),  # tracelib.store.supply.HoldCause, while held
+    Column("hold_by", String(200)),  # who placed the hold in force (who may release it)
     sqlite_with_rowid=False,  # the key order is append order: rows live in the key B-tree
 )
 # What is on hand at a location (a stall's page, the drill's places to visit). Partial, and

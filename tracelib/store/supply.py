@@ -27,17 +27,18 @@ class LotRow:
     imported: bool = False
     import_docs: set[str] = field(default_factory=set)
     recalled_seq: int | None = None
+    recalled_by: str | None = None  # the party that signed the recall in force
 
     COLUMNS: ClassVar[tuple[str, ...]] = (
         "lot", "unit", "product", "storage", "gtin", "seq", "kind", "location", "imported",
-        "import_docs", "recalled_seq")
+        "import_docs", "recalled_seq", "recalled_by")
 
     def to_values(self) -> tuple[Any, ...]:
         """The row's values in :attr:`COLUMNS` order."""
         return (self.lot, self.unit, self.product, self.storage, self.gtin, self.seq, self.kind,
                 self.location, int(self.imported),
                 json.dumps(sorted(self.import_docs)) if self.import_docs else "[]",
-                self.recalled_seq)
+                self.recalled_seq, self.recalled_by)
 
     def to_row(self) -> dict[str, Any]:
         return dict(zip(self.COLUMNS, self.to_values(), strict=True))
@@ -57,16 +58,17 @@ class StockRow:
     hold_seq: int | None = None
     hold_reason: str | None = None
     hold_cause: str | None = None  # a HoldCause while held
+    hold_by: str | None = None  # the party that placed the hold in force (its signer)
 
     COLUMNS: ClassVar[tuple[str, ...]] = (
         "lot_seq", "lot", "location", "unit", "received", "sold", "shipped", "consumed",
-        "on_hand", "hold_seq", "hold_reason", "hold_cause")
+        "on_hand", "hold_seq", "hold_reason", "hold_cause", "hold_by")
 
     def to_values(self) -> tuple[Any, ...]:
         """The row's values in :attr:`COLUMNS` order."""
         return (self.lot_seq, self.lot, self.location, self.unit, self.received, self.sold,
                 self.shipped, self.consumed, self.on_hand, self.hold_seq, self.hold_reason,
-                self.hold_cause)
+                self.hold_cause, self.hold_by)
 
     def to_row(self) -> dict[str, Any]:
         return dict(zip(self.COLUMNS, self.to_values(), strict=True))
@@ -94,14 +96,15 @@ class ShipmentRow:
 def _lot(row: Any) -> LotRow:
     return LotRow(row["lot"], row["unit"], row["product"], row["storage"], row["gtin"],
                   int(row["seq"]), row["kind"], row["location"], bool(row["imported"]),
-                  set(json.loads(row["import_docs"])), row["recalled_seq"])
+                  set(json.loads(row["import_docs"])), row["recalled_seq"], row["recalled_by"])
 
 
 def _stock(row: Any) -> StockRow:
     return StockRow(int(row["lot_seq"]), row["lot"], row["location"], row["unit"],
                     int(row["received"]),
                     int(row["sold"]), int(row["shipped"]), int(row["consumed"]),
-                    int(row["on_hand"]), row["hold_seq"], row["hold_reason"], row["hold_cause"])
+                    int(row["on_hand"]), row["hold_seq"], row["hold_reason"], row["hold_cause"],
+                    row["hold_by"])
 
 
 def _shipment(row: Any) -> ShipmentRow:

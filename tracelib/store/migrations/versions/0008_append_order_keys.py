@@ -46,7 +46,10 @@ def _lots_in_rowid_order(bind: Connection) -> None:
         return
     bind.execute(text('ALTER TABLE lots RENAME TO "lots_before_0008"'))
     lots.create(bind)
-    columns = ", ".join(f'"{c.name}"' for c in lots.c)
+    # The columns the old table has: a later revision's column (0010 lots.recalled_by) is
+    # added by that revision, and SQLite would read a quoted name it lacks as a string.
+    old = {c["name"] for c in inspect(bind).get_columns("lots_before_0008")}
+    columns = ", ".join(f'"{c.name}"' for c in lots.c if c.name in old)
     # In seq order: rowids then follow the order the lots were made, as new ones will.
     bind.execute(text(f"INSERT INTO lots ({columns}) SELECT {columns} "  # noqa: S608
                       'FROM "lots_before_0008" ORDER BY seq'))
