@@ -115,7 +115,8 @@ class EnvelopeSchema(Schema):
         "description": "what happened; decides the `data` schema and the rules at append"})
     time = fields.String(required=True, metadata={
         "description": "when it happened: RFC 3339 with a UTC offset within ±14:00, e.g. "
-                       "`2026-11-22T06:10:00+08:00`; not before 2000-01-01"})
+                       "`2026-11-22T06:10:00+08:00`; not before 2000-01-01 nor more than 10 "
+                       "minutes after the time it is recorded"})
     actor = fields.String(required=True, validate=_id, metadata={
         "description": "the registered party that did it and signs the event"})
     location = fields.String(required=True, validate=_id, metadata={

@@ -43,7 +43,7 @@ def downgrade() -> None:
         return
     for table, column, before, after in _WIDENED:
         width = before.length
-        col = sa.column(column)
+        col: sa.ColumnClause[str] = sa.column(column)
         longer = bind.execute(sa.select(sa.func.count()).select_from(sa.table(table, col))
                               .where(sa.func.char_length(col) > width)).scalar()
         if longer:
