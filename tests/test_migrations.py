@@ -305,5 +305,9 @@ def test_0011_widens_the_columns_to_the_schemas_limits_and_back(db_url: str,
         "kind": "origin", "location": "farm-1.field",
         "outputs": [{"lot": "LOT-W-2", "qty": "1", "unit": "kg"}],
         "data": {"certificate": certificate("LOT-W-2"), "product": "豇" * MAX_TEXT}})], now=NOW)
+    if postgres:  # narrowing again would cut that product: the downgrade refuses
+        with pytest.raises(RuntimeError, match=r"cannot narrow lots\.product to 200"):
+            _migrate(ledger, "0009", command.downgrade)
+        assert widths()["lots.product"] == MAX_TEXT
     assert ledger.verify(workers=1).ok
     ledger.close()
