@@ -38,22 +38,29 @@ class DemoMarket:
 
 
 def build_demo_market(db: str, keystore: str | Path, *, events: int = 20_000, seed: int = 7,
-                      today: date | None = None,
+                      today: date | None = None, now: datetime | None = None,
                       progress: Callable[[int], None] | None = None) -> DemoMarket:
-    """Generate a week ending today, append it, add today's rapid tests, sign a checkpoint."""
-    today = today or utcnow().astimezone(CHINA).date()
+    """Generate a week ending today, append it, add today's rapid tests, sign a checkpoint.
+
+    The week runs to this evening and the tests to this morning, later than the clock when
+    the demo is built early in the day; an event may not be later than the time it is
+    recorded (docs/contract.md "Event"), so the week is recorded as of its end: midnight
+    after ``today`` (China time), or ``now`` when that is later."""
+    clock = now or utcnow()
+    today = today or clock.astimezone(CHINA).date()
     spec = NetworkSpec(seed=seed, events=events, days=7, start=today - timedelta(days=6))
     net = generate(spec)
+    recorded = max(clock, net.end)
     store = Keystore(keystore)
     for party, key in net.keys.items():
         store.save(party, key)
     ledger = Ledger.create(db, operator_key=net.operator_key, operator=spec.operator,
-                           operator_name="云阳县市场监督管理局")
+                           operator_name="云阳县市场监督管理局", now=clock)
     try:
-        ledger.append(net.events(), progress=progress, pause_gc=True)
+        ledger.append(net.events(), now=recorded, progress=progress, pause_gc=True)
         rng = random.Random(f"{seed}:tests")  # noqa: S311 - demo data, deterministic by seed
-        counts = _rapid_tests(ledger, net.keys, today, rng)
-        ledger.sign_checkpoint(net.operator_key, memory=ledger.signer_memory(store))
+        counts, recorded = _rapid_tests(ledger, net.keys, today, rng, recorded)
+        ledger.sign_checkpoint(net.operator_key, now=recorded, memory=ledger.signer_memory(store))
         stalls = tuple(sorted(net.truth.stalls()))
         markets = tuple(sorted({loc.parent for s in stalls
                                 if (loc := ledger.location(s)) and loc.parent}))
@@ -67,9 +74,11 @@ def build_demo_market(db: str, keystore: str | Path, *, events: int = 20_000, se
 
 
 def _rapid_tests(ledger: Ledger, keys: dict[str, Any], today: date,
-                 rng: random.Random) -> dict[str, int]:
+                 rng: random.Random, recorded: datetime) -> tuple[dict[str, int], datetime]:
     """This morning's tests: one sample per stall with stock, mostly negative; about one in
-    twenty-five suspect and one in forty positive (which holds the lot)."""
+    twenty-five suspect and one in forty positive (which holds the lot). Recorded as of
+    ``recorded``, or of the last test's time when that is later; returns the counts and the
+    time of recording."""
     counts = {"negative": 0, "suspect": 0, "positive": 0}
     events = []
     with ledger.store.reader() as conn:
@@ -106,8 +115,9 @@ def _rapid_tests(ledger: Ledger, keys: dict[str, Any], today: date,
             events.append(sign_event({"id": data["test_no"], "kind": "rapid_test",
                                       "time": moment.isoformat(), "actor": actor,
                                       "location": stall, "data": data}, keys[actor]))
-    ledger.append(events)
-    return counts
+    recorded = max([recorded, *(datetime.fromisoformat(e["time"]) for e in events)])
+    ledger.append(events, now=recorded)
+    return counts, recorded
 
 
 def _drill_lot(net: Any) -> tuple[str, int]:

@@ -9,12 +9,19 @@ balance, who may act where, signatures) are checked on append and answered with 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from marshmallow import INCLUDE, RAISE, Schema, fields, validate
+
 from tracelib.canonical import MAX_SAFE_INTEGER
+from tracelib.ids import ID_PATTERN, MAX_ID
 from tracelib.kinds import KINDS
 
-__all__ = ["openapi_document"]
+__all__ = ["DATA_SCHEMA_PREFIX", "openapi_document"]
+
+#: Each kind's ``data`` schema is ``components.schemas["EventData.<kind>"]``.
+DATA_SCHEMA_PREFIX = "EventData."
 
 # tracelib.events.ID_PATTERN, written for ECMA-262 regular expressions (JSON Schema).
 ID = r"^[^\u0000-\u001f\u007f-\u009f]{1,200}$"
@@ -96,6 +103,84 @@ def _errors(*codes: int, **texts: str) -> dict[str, Any]:
             for c in codes}
 
 
+def _ecma(pattern: str) -> str:
+    """A Python ``re`` pattern of the event schema, written for ECMA-262 (JSON Schema)."""
+    text = pattern.replace("\\A", "^").replace("\\Z", "$")
+    return re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: f"\\u00{m.group(1).lower()}", text)
+
+
+def _field_schema(field: fields.Field[Any]) -> dict[str, Any]:
+    """JSON Schema of one marshmallow field of the event schema, with its limits."""
+    out: dict[str, Any]
+    if isinstance(field, fields.Nested):
+        nested = field.schema
+        out = _object_schema(nested)
+        if field.many:
+            out = {"type": "array", "items": out}
+    elif isinstance(field, fields.List):
+        out = {"type": "array", "items": _field_schema(field.inner)}
+    elif isinstance(field, fields.Dict):
+        out = {"type": "object"}
+        if field.value_field is not None:
+            out["additionalProperties"] = _field_schema(field.value_field)
+        if field.key_field is not None:
+            out["propertyNames"] = _field_schema(field.key_field)
+    elif isinstance(field, fields.Boolean):
+        out = {"type": "boolean"}
+    elif isinstance(field, fields.String):
+        out = {"type": "string"}
+    else:  # a field type the event schema does not use yet
+        raise TypeError(f"no JSON Schema for {type(field).__name__}")
+    array = out["type"] == "array"
+    for check in field.validators:
+        if isinstance(check, validate.Length):
+            low, high = ("minItems", "maxItems") if array else ("minLength", "maxLength")
+            if check.equal is not None:
+                out[low] = out[high] = check.equal
+            if check.min is not None:
+                out[low] = check.min
+            if check.max is not None:
+                out[high] = check.max
+        elif isinstance(check, validate.Regexp):
+            out["pattern"] = _ecma(check.regex.pattern)
+            if check.regex.pattern == ID_PATTERN:  # an identifier: say its limit outright
+                out.update(minLength=1, maxLength=MAX_ID)
+        elif isinstance(check, validate.OneOf):
+            out["enum"] = list(check.choices)
+    description = field.metadata.get("description")
+    if description:
+        out["description"] = description
+    return out
+
+
+def _object_schema(schema: Schema) -> dict[str, Any]:
+    """JSON Schema of a kind's ``data`` (or of an object inside it): its fields and limits."""
+    properties = {f.data_key or name: _field_schema(f) for name, f in schema.fields.items()}
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    required = [f.data_key or name for name, f in schema.fields.items() if f.required]
+    if required:
+        out["required"] = required
+    if schema.unknown == RAISE:
+        out["additionalProperties"] = False
+    elif schema.unknown == INCLUDE:
+        out["additionalProperties"] = _ref("JsonValue")
+    if schema.__doc__ and type(schema).__doc__ != Schema.__doc__:
+        out["description"] = " ".join(schema.__doc__.split())
+    return out
+
+
+def _data_schemas() -> dict[str, Any]:
+    """``EventData.<kind>``: each kind's ``data``, from the same schema the ledger validates
+    it with (tracelib.kinds), so every limit shown is the one enforced."""
+    out = {}
+    for name in sorted(KINDS):
+        spec = KINDS[name]
+        schema = _object_schema(spec.data_schema)
+        schema["description"] = f"`data` of the `{name}` kind: {spec.summary}"
+        out[f"{DATA_SCHEMA_PREFIX}{name}"] = schema
+    return out
+
+
 def _schemas() -> dict[str, Any]:
     return {
         "JsonValue": {
@@ -139,7 +224,9 @@ def _schemas() -> dict[str, Any]:
                             "description": "lots created"},
                 "data": {"type": "object", "additionalProperties": _ref("JsonValue"),
                          "propertyNames": {"pattern": NO_NUL},
-                         "description": "the kind's fields; see [events.md](events.md)"},
+                         "description": "the kind's fields, with their limits: "
+                                        f"`{DATA_SCHEMA_PREFIX}<kind>` below; see "
+                                        "[events.md](events.md)"},
                 "sig": {"type": "object", "required": ["key", "value"],
                         "additionalProperties": False,
                         "description": "Ed25519 signature over the RFC 8785 bytes of the event "
@@ -400,7 +487,7 @@ def openapi_document(script_root: str = "", *, max_events: int = 1000) -> dict[s
         "servers": [{"url": f"{script_root}/api/v1"}],
         "paths": _paths(max_events),
         "components": {
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **_data_schemas()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "an API token acting for one party "
                                                           "(`tlk_…`)"}},

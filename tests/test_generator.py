@@ -482,3 +482,29 @@ def test_a_generated_network_appends_to_a_ledger_and_verifies(tmp_path: Path) ->
         assert report.ok, report.problem
     finally:
         ledger.close()
+
+
+@pytest.mark.parametrize("clock", ["2026-12-06T17:45:00+00:00",  # 01:45 in China: before the
+                                   "2026-12-07T15:59:00+00:00"])  # week's last day; 23:59
+def test_the_demo_market_records_its_week_as_of_its_end(tmp_path: Path, clock: str) -> None:
+    """The demo's week runs to this evening and its rapid tests to this morning, later than
+    the clock when it is built early in the day; no event may be later than its recording
+    (plus clock skew), so the demo records as of the week's end."""
+    from tracelib.timeutil import FUTURE_SKEW
+    from tracelib_demo.market import build_demo_market
+
+    now = datetime.fromisoformat(clock)
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    market = build_demo_market(db, tmp_path / "keys", events=3000, now=now)
+    ledger = Ledger.open(db)
+    try:
+        assert ledger.size == market.size and sum(market.tests.values()) > 0
+        records = [ledger.record(seq) for seq in range(ledger.size)]
+        times = [(parse_rfc3339(r.event_time), parse_rfc3339(r.recorded_at)) for r in records]
+        latest = max(t for t, _ in times)
+        assert latest.date() == now.astimezone(latest.tzinfo).date()  # a week ending today
+        assert all(t <= at + FUTURE_SKEW for t, at in times)
+        assert max(at for _, at in times) >= now
+        assert ledger.verify(workers=1).ok
+    finally:
+        ledger.close()

@@ -16,6 +16,7 @@ from tests.helpers import Network
 from tests.test_cli_supply import Cli
 from tracelib.errors import ValidationError
 from tracelib.keys import SigningKey
+from tracelib.kinds.limits import MAX_TABLE_CHARS
 from tracelib.limit_tables import active_table, load_table
 
 HEADER = "pesticide_zh,pesticide_en,commodity_zh,commodity_en,mrl_mg_kg,edition,source\n"
@@ -120,3 +121,18 @@ def test_cli_loads_a_table_as_an_event(tmp_path: Path) -> None:
     assert "already loaded" in again.stderr
     assert run.size() == 2
     assert "verified" in run("verify").stdout.lower()
+
+
+def test_a_table_text_past_its_limit_is_refused_naming_it(network: Network) -> None:
+    """The API's body limit comes first there; the library takes any size up to the limit."""
+    ledger = network.ledger
+    size = ledger.size
+    padding = "\n" * (MAX_TABLE_CHARS + 1 - len(TABLE))
+    with pytest.raises(ValidationError) as refused:
+        ledger.append([network.event("operator", {
+            "kind": "limits", "location": "operator.office",
+            "data": {"version": "too-long", "csv": TABLE + padding}})], now=NOW)
+    assert refused.value.field == "data.csv"
+    loaded = load_table(ledger, TABLE + padding[1:], "at-the-limit", key=network.operator_key,
+                        now=NOW)
+    assert loaded.rows == 1 and ledger.size == size + 1

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from tests.conftest import NOW
-from tests.helpers import Network, supply_snapshot
+from tests.helpers import Network, certificate, supply_snapshot
 from tests.test_testing import rapid, sale, stock_at_stall
 from tracelib.errors import ValidationError
 from tracelib.keys import SigningKey
@@ -325,5 +325,50 @@ def test_0010_reads_who_placed_each_hold_and_signed_each_recall_from_the_records
         ledger.append([release("farm-1", "LOT-P-RECALL", scope="recall")], now=NOW)
     ledger.append([release("stall-a01", "LOT-P-HOLD")], now=NOW)  # its own hold
     assert placers()[0]["LOT-P-HOLD"] is None
+    assert ledger.verify(workers=1).ok
+    ledger.close()
+
+
+def test_0011_widens_the_columns_to_the_schemas_limits_and_back(db_url: str,
+                                                                operator_key: SigningKey) -> None:
+    """A ledger from before revision 0011 has PostgreSQL columns narrower than the event
+    schema (lots.product 200, test_results.method 100); the upgrade widens them, keeping every
+    row, and a 500-character product is then stored."""
+    from alembic import command
+
+    from tracelib.bounds import MAX_LABEL, MAX_TEXT
+
+    ledger = Ledger.create(db_url, operator_key=operator_key, now=NOW)
+    net = Network.build(ledger, operator_key, now=NOW)
+    stock_at_stall(net, "LOT-W-1")
+    before = supply_snapshot(ledger)
+
+    def widths() -> dict[str, Any]:
+        with ledger.store.engine.connect() as conn:
+            found = {f"lots.{c['name']}": c["type"] for c in inspect(conn).get_columns("lots")}
+            found.update({f"test_results.{c['name']}": c["type"]
+                          for c in inspect(conn).get_columns("test_results")})
+        return {name: getattr(found[name], "length", None)
+                for name in ("lots.product", "test_results.method",
+                             "test_results.value_mg_kg", "test_results.limit_mg_kg")}
+
+    postgres = ledger.store.engine.dialect.name == "postgresql"
+    _migrate(ledger, "0009", command.downgrade)
+    if postgres:
+        assert widths() == {"lots.product": 200, "test_results.method": 100,
+                            "test_results.value_mg_kg": 40, "test_results.limit_mg_kg": 40}
+    _migrate(ledger, "head", command.upgrade)
+    if postgres:
+        assert widths() == {"lots.product": MAX_TEXT, "test_results.method": MAX_LABEL,
+                            "test_results.value_mg_kg": None, "test_results.limit_mg_kg": None}
+    assert supply_snapshot(ledger) == before
+    ledger.append([net.event("farm-1", {
+        "kind": "origin", "location": "farm-1.field",
+        "outputs": [{"lot": "LOT-W-2", "qty": "1", "unit": "kg"}],
+        "data": {"certificate": certificate("LOT-W-2"), "product": "豇" * MAX_TEXT}})], now=NOW)
+    if postgres:  # narrowing again would cut that product: the downgrade refuses
+        with pytest.raises(RuntimeError, match=r"cannot narrow lots\.product to 200"):
+            _migrate(ledger, "0009", command.downgrade)
+        assert widths()["lots.product"] == MAX_TEXT
     assert ledger.verify(workers=1).ok
     ledger.close()

@@ -24,6 +24,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from . import canonical
 from ._fastschema import loader_for
+from .bounds import MAX_UNIT
 from .errors import ValidationError
 from .ids import ID_PATTERN, id_field
 from .keys import SigningKey
@@ -40,7 +41,7 @@ _QTY = re.compile(r"\A(?:0|[1-9]\d{0,11})(?:\.\d{1,6})?\Z")
 _KEY_ID = r"\A[0-9a-f]{16}\Z"
 
 
-_UNIT = re.compile(r"\A[^\x00-\x1f\x7f-\x9f\s]{1,20}\Z")
+_UNIT = re.compile(rf"\A[^\x00-\x1f\x7f-\x9f\s]{{1,{MAX_UNIT}}}\Z")
 _ID = re.compile(ID_PATTERN)
 _LOT_FIELDS = frozenset(("lot", "qty", "unit"))
 _SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -114,7 +115,8 @@ class EnvelopeSchema(Schema):
         "description": "what happened; decides the `data` schema and the rules at append"})
     time = fields.String(required=True, metadata={
         "description": "when it happened: RFC 3339 with a UTC offset within ±14:00, e.g. "
-                       "`2026-11-22T06:10:00+08:00`; not before 2000-01-01"})
+                       "`2026-11-22T06:10:00+08:00`; not before 2000-01-01 nor more than 10 "
+                       "minutes after the time it is recorded"})
     actor = fields.String(required=True, validate=_id, metadata={
         "description": "the registered party that did it and signs the event"})
     location = fields.String(required=True, validate=_id, metadata={

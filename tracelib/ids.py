@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from marshmallow import validate
 
+from .bounds import MAX_ID
+
 __all__ = ["ID_PATTERN", "MAX_ID", "id_field"]
 
-ID_PATTERN = r"\A[^\x00-\x1f\x7f-\x9f]{1,200}\Z"
-MAX_ID = 200
+ID_PATTERN = rf"\A[^\x00-\x1f\x7f-\x9f]{{1,{MAX_ID}}}\Z"
 
 
 def id_field() -> validate.Regexp:
     """The marshmallow validator of an identifier field."""
-    return validate.Regexp(ID_PATTERN, error="must be 1-200 characters without control characters")
+    return validate.Regexp(ID_PATTERN, error=f"must be 1-{MAX_ID} characters without control characters")

@@ -9,7 +9,10 @@ from .errors import ValidationError
 
 __all__ = [
     "EARLIEST_EVENT",
+    "FUTURE_SKEW",
+    "format_duration",
     "format_utc",
+    "from_micros",
     "parse_event_time",
     "parse_rfc3339",
     "to_micros",
@@ -44,13 +47,17 @@ def parse_rfc3339(value: object, *, field: str = "time") -> datetime:
 
 #: No event of the food chain tracelib records happened before this (docs/contract.md "Event").
 EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+#: How far an event's time may run ahead of the time it is recorded: clocks drift, and no
+#: more (docs/contract.md "Event").
+FUTURE_SKEW = timedelta(minutes=10)
 #: Real UTC offsets run from −12:00 to +14:00 (IANA tz database); ±14:00 bounds both ways.
 _MAX_OFFSET = timedelta(hours=14)
 
 
 def parse_event_time(value: object, *, field: str = "time") -> datetime:
-    """An event's time: RFC 3339 with an offset within ±14:00 and not before 2000-01-01, so
-    that every time a ledger holds can be rendered in any time zone."""
+    """An event's time: RFC 3339 with an offset within ±14:00 and not before 2000-01-01 (and,
+    checked at append, at most :data:`FUTURE_SKEW` after the time of recording), so that
+    every time a ledger holds can be rendered in any time zone."""
     moment = parse_rfc3339(value, field=field)
     offset = moment.utcoffset()
     assert offset is not None
@@ -69,6 +76,20 @@ def to_micros(moment: datetime) -> int:
     """Microseconds since the Unix epoch (for exact, fast ordering of aware times)."""
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    """The inverse of :func:`to_micros`."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def format_duration(span: timedelta) -> str:
+    """A positive span in the largest whole unit that fits: ``2 h``, ``11 min``, ``3 d``."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("d", 86_400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 def format_utc(moment: datetime) -> str:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -29,7 +29,15 @@ from ..events import Event
 from ..kinds import authorize, kind_spec
 from ..record import GENESIS_PREV, record_bytes
 from ..store import Store
-from ..timeutil import format_utc, parse_rfc3339, to_micros, utcnow
+from ..timeutil import (
+    FUTURE_SKEW,
+    format_duration,
+    format_utc,
+    from_micros,
+    parse_rfc3339,
+    to_micros,
+    utcnow,
+)
 from .context import BatchContext, Directory
 from .sigpool import Prepared, SignatureJob, assemble, prepare_stream
 
@@ -49,6 +57,7 @@ CONTENDED_SECONDS = 0.01
 GIVE_WAY_MAX = 3
 DIRECTORY_CACHE_MAX = 300_000  # parties, locations and keys kept between appends
 Progress = Callable[[int], None]
+_FUTURE_SKEW_US = FUTURE_SKEW // timedelta(microseconds=1)
 #: The directory an append read, with the directory stamp it is valid for
 #: (Store.directory_stamp): the next append starts from it while no register event came.
 DirectoryCache = tuple[int, Directory]
@@ -265,6 +274,12 @@ def _admit(ctx: BatchContext, operator: str, event: Event, seq: int, recorded_us
     if event.sig is None:
         raise SignatureError("event is not signed (no sig) and no local key signed it",
                              field="sig")
+    if event.time_us > recorded_us + _FUTURE_SKEW_US:  # docs/contract.md "Event": time
+        ahead = timedelta(microseconds=event.time_us - recorded_us)
+        raise ValidationError(f"time {event.time_text} is {format_duration(ahead)} after the "
+                              f"time of recording ({format_utc(from_micros(recorded_us))}); "
+                              f"an event may be at most {format_duration(FUTURE_SKEW)} ahead",
+                              field="time")
     spec = kind_spec(event.kind)
     if seq == 0:
         # Genesis: the operator registers itself and the key that signs this very record.

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
+from ..bounds import MAX_NUMBER, MAX_TEXT
 from ..ids import id_field
 
 __all__ = ["DEFAULT_TEMPERATURE_LIMITS", "IMPORT_DOCS", "MARKET_TYPES", "STORAGE", "ImportDocsSchema",
@@ -20,7 +21,7 @@ IMPORT_DOCS = ("customs_declaration", "inspection_cert", "disinfection_cert")
 MARKET_TYPES = ("market", "stall")
 
 
-def text(max_length: int = 500) -> validate.Length:
+def text(max_length: int = MAX_TEXT) -> validate.Length:
     return validate.Length(min=1, max=max_length)
 
 
@@ -38,11 +39,11 @@ class ImportDocsSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    customs_declaration = fields.String(validate=validate.Length(min=1, max=100), metadata={
+    customs_declaration = fields.String(validate=validate.Length(min=1, max=MAX_NUMBER), metadata={
         "description": "the customs declaration's number (报关单)"})
-    inspection_cert = fields.String(validate=validate.Length(min=1, max=100), metadata={
+    inspection_cert = fields.String(validate=validate.Length(min=1, max=MAX_NUMBER), metadata={
         "description": "the entry inspection and quarantine certificate's number (检验检疫证明)"})
-    disinfection_cert = fields.String(validate=validate.Length(min=1, max=100), metadata={
+    disinfection_cert = fields.String(validate=validate.Length(min=1, max=MAX_NUMBER), metadata={
         "description": "the disinfection certificate's number (消毒证明)"})
 
 

@@ -11,6 +11,7 @@ from datetime import date
 
 from marshmallow import fields, validate
 
+from ..bounds import MAX_DECIMAL_TEXT, MAX_LABEL
 from ..standards import judge_lab
 from ..store.states import FollowUp
 from ._authority import TESTERS, tester_relation
@@ -19,7 +20,7 @@ from ._testing import check_lot, hold, judge, open_follow_up, prefetch_test, rel
 from .context import AppendContext, EventView
 from .spec import KindSpec, Signers
 
-_short = text(200)
+_short = text(MAX_LABEL)
 
 
 class LabTestData(OpenData):
@@ -27,7 +28,7 @@ class LabTestData(OpenData):
         "description": "the substance measured, e.g. `毒死蜱`; one of the limits table"})
     commodity = fields.String(required=True, validate=_short, metadata={
         "description": "the food tested, e.g. `芹菜`; a commodity of the GB 2763 classification"})
-    value = fields.String(required=True, validate=validate.Length(min=1, max=40), metadata={
+    value = fields.String(required=True, validate=validate.Length(min=1, max=MAX_DECIMAL_TEXT), metadata={
         "description": "the measured value, a decimal string; `ND` / `未检出` for not detected"})
     unit = fields.String(required=True, validate=validate.Length(min=1, max=10), metadata={
         "description": "`mg/kg` or `μg/kg`, converted exactly"})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from ..bounds import MAX_NUMBER, MAX_TIME_TEXT
 from ._fields import IMPORT_DOCS, STORAGE, ImportDocsSchema, OpenData, text
 from ._stock import make, need, none
 from .context import AppendContext, EventView
@@ -18,7 +19,7 @@ CERT_BASIS = ("self_test", "commissioned_test", "internal_control")
 class CertificateSchema(OpenData):
     """食用农产品承诺达标合格证 (the farm's origin certificate)."""
 
-    no = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={
+    no = fields.String(required=True, validate=validate.Length(min=1, max=MAX_NUMBER), metadata={
         "description": "the certificate's number"})
     product = fields.String(required=True, validate=text(), metadata={
         "description": "the product certified, e.g. `豇豆`"})
@@ -26,7 +27,7 @@ class CertificateSchema(OpenData):
         "description": "the producer's name"})
     origin_place = fields.String(required=True, validate=text(), metadata={
         "description": "where it was produced"})
-    issued_at = fields.String(required=True, validate=validate.Length(min=1, max=40), metadata={
+    issued_at = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TIME_TEXT), metadata={
         "description": "when the certificate was issued, as printed (RFC 3339 preferred)"})
     commitments = fields.List(fields.String(validate=text()), required=True,
                               validate=validate.Length(min=1, max=20), metadata={

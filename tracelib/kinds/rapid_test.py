@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from ..bounds import MAX_LABEL
 from ..errors import ValidationError
 from ..standards import judge_rapid
 from ..store.states import FollowUp
@@ -19,7 +20,7 @@ from ._testing import check_lot, hold, judge, open_follow_up, prefetch_test, rel
 from .context import AppendContext, EventView
 from .spec import KindSpec, Signers
 
-_short = text(200)
+_short = text(MAX_LABEL)
 
 
 class Readings(Schema):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from marshmallow import fields
 
+from ..bounds import MAX_MICRO
 from ..errors import ValidationError
 from ..quantity import format_micro, to_micro
 from ._fields import IMPORT_DOCS, MARKET_TYPES, OpenData, id_field
@@ -51,6 +52,14 @@ def apply_receive(ctx: AppendContext, event: EventView, seq: int) -> None:
             raise ValidationError(f"received {format_micro(qty)} {item.unit} but only "
                                   f"{format_micro(shipment.qty)} were shipped",
                                   field=f"{where}.qty")
+        # docs/contract.md "Limits": running totals are 64-bit integers of micro-units; a lot
+        # shipped back and forth could otherwise carry them past what the database holds.
+        before = ctx.supply.stock(item.lot, event.location)
+        if before is not None and before.received + qty > MAX_MICRO:
+            raise ValidationError(
+                f"lot {item.lot!r} has received {format_micro(before.received)} {item.unit} at "
+                f"{event.location!r} in all: {format_micro(qty)} more would pass the largest "
+                f"total the ledger keeps ({format_micro(MAX_MICRO)})", field=f"{where}.qty")
         if lot.imported and here is not None and here.type in MARKET_TYPES:
             missing = [d for d in IMPORT_DOCS if d not in lot.import_docs]
             if missing:

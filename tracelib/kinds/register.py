@@ -14,6 +14,7 @@ from typing import Any
 import marshmallow
 from marshmallow import RAISE, Schema, fields, validate, validates_schema
 
+from ..bounds import MAX_ID, MAX_TEXT
 from ..directory import LOCATION_TYPES, ROLES, KeyRecord, Location, Party
 from ..errors import ValidationError
 from ..ids import ID_PATTERN
@@ -22,8 +23,8 @@ from ..timeutil import parse_rfc3339, to_micros
 from .context import AppendContext, EventView
 from .spec import KindSpec, Signers
 
-_id = validate.Regexp(ID_PATTERN, error="must be 1-200 characters without control characters")
-_text = validate.Length(min=1, max=500)
+_id = validate.Regexp(ID_PATTERN, error=f"must be 1-{MAX_ID} characters without control characters")
+_text = validate.Length(min=1, max=MAX_TEXT)
 
 
 class PartySchema(Schema):

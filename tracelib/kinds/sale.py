@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from ..bounds import MAX_NUMBER
 from ..errors import ValidationError
 from ._fields import OpenData
 from ._stock import need, none, take
@@ -15,9 +16,9 @@ from .spec import CteFacts, KindSpec, Signers
 
 
 class SaleData(OpenData):
-    receipt = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={
+    receipt = fields.String(required=True, validate=validate.Length(min=1, max=MAX_NUMBER), metadata={
         "description": "the stall's receipt number"})
-    payment_ref = fields.String(validate=validate.Length(min=1, max=100), metadata={
+    payment_ref = fields.String(validate=validate.Length(min=1, max=MAX_NUMBER), metadata={
         "description": "the payment's reference, e.g. the QR payment's order number"})
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from ..bounds import MAX_TIME_TEXT
 from ..errors import ValidationError
 from ..quantity import to_micro
 from ..store.supply import ShipmentRow
@@ -35,7 +36,7 @@ class ReadingSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    time = fields.String(required=True, validate=validate.Length(min=1, max=40), metadata={
+    time = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TIME_TEXT), metadata={
         "description": "when it was read (RFC 3339)"})
     celsius = fields.String(required=True, validate=_celsius, metadata={
         "description": "the temperature in °C, a decimal string"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from ..bounds import MAX_NUMBER
 from ._fields import STORAGE, OpenData, text
 from ._stock import inherit, need, take
 from .context import AppendContext, EventView
@@ -18,13 +19,13 @@ class SlaughterData(OpenData):
     """两章两证一报告: quarantine certificate, meat inspection certificate, ASF report."""
 
     quarantine_cert = fields.String(
-        required=True, validate=validate.Length(min=1, max=100),
+        required=True, validate=validate.Length(min=1, max=MAX_NUMBER),
         metadata={"description": "the animal quarantine certificate's number (动物检疫合格证明)"})
     meat_inspection_cert = fields.String(
-        required=True, validate=validate.Length(min=1, max=100),
+        required=True, validate=validate.Length(min=1, max=MAX_NUMBER),
         metadata={"description": "the meat quality inspection certificate's number "
                                  "(肉品品质检验合格证)"})
-    asf_report = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={
+    asf_report = fields.String(required=True, validate=validate.Length(min=1, max=MAX_NUMBER), metadata={
         "description": "the African swine fever test report's number (非洲猪瘟检测报告)"})
     product = fields.String(validate=text(), metadata={
         "description": "the meat lots' product; default `猪肉`"})

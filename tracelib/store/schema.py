@@ -1,4 +1,8 @@
-"""The ledger's tables (SQLAlchemy Core). Rows never leave the store package as ORM objects."""
+"""The ledger's tables (SQLAlchemy Core). Rows never leave the store package as ORM objects.
+
+Every column holding a value of an event is as wide as the event schema lets that value be
+(:mod:`tracelib.bounds`): what the schema accepts fits on SQLite and on PostgreSQL alike.
+Values the ledger computes (a decimal rendered by :class:`decimal.Decimal`) are ``Text``."""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from sqlalchemy import (
                         Text,
 )
 
+from ..bounds import MAX_ID, MAX_KIND, MAX_LABEL, MAX_TEXT, MAX_TIME_TEXT, MAX_UNIT
+
 __all__ = ["checkpoints", "keys", "locations", "meta", "metadata", "nodes", "parties", "records"]
 
 metadata = MetaData()
@@ -25,10 +31,10 @@ SeqType = BigInteger().with_variant(Integer(), "sqlite")
 records = Table(
     "records", metadata,
     Column("seq", SeqType, primary_key=True, autoincrement=False),
-    Column("event_id", String(200), nullable=False, unique=True),
-    Column("kind", String(32), nullable=False),
-    Column("actor", String(200), nullable=False),
-    Column("location", String(200), nullable=False),
+    Column("event_id", String(MAX_ID), nullable=False, unique=True),
+    Column("kind", String(MAX_KIND), nullable=False),
+    Column("actor", String(MAX_ID), nullable=False),
+    Column("location", String(MAX_ID), nullable=False),
     Column("event_time", String(40), nullable=False),
     Column("prev_hash", LargeBinary(32), nullable=False),
     Column("hash", LargeBinary(32), nullable=False),  # RFC 9162 leaf hash of the record
@@ -59,19 +65,19 @@ checkpoints = Table(
 
 parties = Table(
     "parties", metadata,
-    Column("id", String(200), primary_key=True),
-    Column("name", String(500), nullable=False),
+    Column("id", String(MAX_ID), primary_key=True),
+    Column("name", String(MAX_TEXT), nullable=False),
     Column("role", String(32), nullable=False),
     Column("seq", BigInteger, nullable=False),
 )
 
 locations = Table(
     "locations", metadata,
-    Column("id", String(200), primary_key=True),
-    Column("name", String(500), nullable=False),
+    Column("id", String(MAX_ID), primary_key=True),
+    Column("name", String(MAX_TEXT), nullable=False),
     Column("type", String(32), nullable=False),
-    Column("parent", String(200)),
-    Column("holder", String(200)),
+    Column("parent", String(MAX_ID)),
+    Column("holder", String(MAX_ID)),
     Column("details", Text, nullable=False),  # JSON: licences, stall number, address
     Column("seq", BigInteger, nullable=False),
 )
@@ -80,7 +86,7 @@ Index("ix_locations_parent", locations.c.parent)
 keys = Table(
     "keys", metadata,
     Column("key_id", String(16), primary_key=True),
-    Column("party", String(200), nullable=False, index=True),
+    Column("party", String(MAX_ID), nullable=False, index=True),
     Column("public_key", LargeBinary(32), nullable=False),
     Column("valid_from_us", BigInteger, nullable=False),
     Column("registered_seq", BigInteger, nullable=False),
@@ -100,14 +106,14 @@ meta = Table(
 
 lots = Table(
     "lots", metadata,
-    Column("lot", String(200), primary_key=True),
-    Column("unit", String(20), nullable=False),
-    Column("product", String(200)),
+    Column("lot", String(MAX_ID), primary_key=True),
+    Column("unit", String(MAX_UNIT), nullable=False),
+    Column("product", String(MAX_TEXT)),
     Column("storage", String(16)),  # frozen | chilled | ambient
     Column("gtin", String(14)),
     Column("seq", BigInteger, nullable=False),  # the record that made the lot
-    Column("kind", String(32), nullable=False),  # origin | slaughter | transform
-    Column("location", String(200), nullable=False),  # where the lot code was assigned
+    Column("kind", String(MAX_KIND), nullable=False),  # origin | slaughter | transform
+    Column("location", String(MAX_ID), nullable=False),  # where the lot code was assigned
     Column("imported", SmallInteger, nullable=False),
     Column("import_docs", Text, nullable=False),  # JSON list of import documents on record
     Column("recalled_seq", BigInteger),  # set while a recall is in force
@@ -120,8 +126,8 @@ lots = Table(
 
 lot_edges = Table(
     "lot_edges", metadata,
-    Column("parent", String(200), primary_key=True),
-    Column("child", String(200), primary_key=True),
+    Column("parent", String(MAX_ID), primary_key=True),
+    Column("child", String(MAX_ID), primary_key=True),
     Column("seq", BigInteger, nullable=False),
 )
 Index("ix_lot_edges_child", lot_edges.c.child)
@@ -130,7 +136,7 @@ Index("ix_lot_edges_child", lot_edges.c.child)
 # row here would be one more insert at a random place in a large index for every lot made).
 lot_events = Table(
     "lot_events", metadata,
-    Column("lot", String(200), primary_key=True),
+    Column("lot", String(MAX_ID), primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     sqlite_with_rowid=False,
 )
@@ -142,9 +148,9 @@ lot_events = Table(
 stock = Table(
     "stock", metadata,
     Column("lot_seq", BigInteger, primary_key=True, autoincrement=False),  # lots.seq
-    Column("lot", String(200), primary_key=True),
-    Column("location", String(200), primary_key=True),
-    Column("unit", String(20), nullable=False),
+    Column("lot", String(MAX_ID), primary_key=True),
+    Column("location", String(MAX_ID), primary_key=True),
+    Column("unit", String(MAX_UNIT), nullable=False),
     Column("received", BigInteger, nullable=False),  # made or received here
     Column("sold", BigInteger, nullable=False),
     Column("shipped", BigInteger, nullable=False),
@@ -164,12 +170,12 @@ Index("ix_stock_on_hand", stock.c.location, stock.c.lot_seq,
 
 shipments = Table(
     "shipments", metadata,
-    Column("ship_event", String(200), primary_key=True),
-    Column("lot", String(200), primary_key=True),
+    Column("ship_event", String(MAX_ID), primary_key=True),
+    Column("lot", String(MAX_ID), primary_key=True),
     Column("ship_seq", BigInteger, nullable=False),
     Column("qty", BigInteger, nullable=False),
-    Column("from_location", String(200), nullable=False),
-    Column("to_location", String(200), nullable=False),
+    Column("from_location", String(MAX_ID), nullable=False),
+    Column("to_location", String(MAX_ID), nullable=False),
     Column("received_qty", BigInteger),
     Column("receive_seq", BigInteger),
     Column("discrepancy", BigInteger),  # received − shipped, when not zero
@@ -180,8 +186,8 @@ excursions = Table(
     "excursions", metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("reading", Integer, primary_key=True, autoincrement=False),
-    Column("time", String(40), nullable=False),
-    Column("celsius", String(16), nullable=False),
+    Column("time", String(MAX_TIME_TEXT), nullable=False),
+    Column("celsius", String(16), nullable=False),  # -?\d{1,3}(.\d{1,2})? (kinds.ship)
     Column("limit_celsius", String(16), nullable=False),
     Column("storage", String(16), nullable=False),
 )
@@ -191,21 +197,21 @@ excursions = Table(
 test_results = Table(
     "test_results", metadata,
     Column("seq", SeqType, primary_key=True, autoincrement=False),
-    Column("event_id", String(200), nullable=False),
+    Column("event_id", String(MAX_ID), nullable=False),
     Column("kind", String(16), nullable=False),  # rapid | lab
-    Column("stall", String(200)),
-    Column("location", String(200), nullable=False),
-    Column("lot", String(200)),
+    Column("stall", String(MAX_ID)),
+    Column("location", String(MAX_ID), nullable=False),
+    Column("lot", String(MAX_ID)),
     Column("day", String(10), nullable=False),  # local date of the test (its own offset)
     Column("time", String(40), nullable=False),
-    Column("item", String(200), nullable=False),  # test item or analyte
-    Column("method", String(100)),
-    Column("sample", String(200)),
-    Column("commodity", String(200)),
+    Column("item", String(MAX_LABEL), nullable=False),  # test item or analyte
+    Column("method", String(MAX_LABEL)),
+    Column("sample", String(MAX_LABEL)),
+    Column("commodity", String(MAX_LABEL)),
     Column("rate", String(16)),  # enzyme inhibition %, when computed
     Column("result", String(16), nullable=False),  # negative|suspect|positive or pass|fail|no_limit
-    Column("value_mg_kg", String(40)),
-    Column("limit_mg_kg", String(40)),
+    Column("value_mg_kg", Text),
+    Column("limit_mg_kg", Text),
     Column("table_version", String(100)),
     Column("retest", SmallInteger, nullable=False),
     Column("residue", SmallInteger, nullable=False),  # a pesticide / vet-drug residue test

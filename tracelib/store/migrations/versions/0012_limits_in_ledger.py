@@ -9,7 +9,7 @@ are loaded again through the ledger (``tracelib limits load FILE --version NEW``
 Databases created from the current schema module already have the column.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-06
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
