@@ -44,6 +44,7 @@ from .timeutil import format_utc, utcnow
 
 if TYPE_CHECKING:
     from .verify import VerifyReport
+    from .replay import ReindexReport
 
 __all__ = ["ConsistencyProof", "InclusionProof", "Ledger", "Receipt", "SignedCheckpoint"]
 
@@ -419,14 +420,25 @@ class Ledger:
         return Checkpoint.parse(text)
 
     # -- audit ----------------------------------------------------------------
-    def verify(self, *, workers: int | None = None,
-               progress: Progress | None = None) -> VerifyReport:
+    def verify(self, *, workers: int | None = None, progress: Progress | None = None,
+               state: bool = True) -> VerifyReport:
         """Re-derive everything; see :func:`tracelib.verify.verify_ledger`."""
         # Imported here: verify brings multiprocessing and its worker set-up, which a
         # process that only appends or reads (the CLI's start-up, a page) never needs.
         from .verify import verify_ledger
 
-        return verify_ledger(self, workers=workers, progress=progress)
+        return verify_ledger(self, workers=workers, progress=progress, state=state)
+
+    def reindex(self, *, progress: Progress | None = None) -> ReindexReport:
+        """Rebuild every derived table from the records (a repair after a derived table was
+        damaged or edited); see :func:`tracelib.replay.reindex_ledger`."""
+        from .replay import reindex_ledger
+
+        self._directory = None  # the directory cache was read from the old tables
+        try:
+            return reindex_ledger(self.store, self.operator, progress=progress)
+        finally:
+            self._directory = None
 
 
 def _assemble(plan: Sequence[Sequence[merkle.NodeId]],
