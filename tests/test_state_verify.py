@@ -10,14 +10,14 @@ pages and rules tell the truth again.
 
 from __future__ import annotations
 
-from datetime import date
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, insert, select, update
 
 from tests.conftest import NOW
 from tests.helpers import Network, Supply, forge_row, rechain

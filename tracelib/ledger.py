@@ -43,8 +43,8 @@ from .store import Store
 from .timeutil import format_utc, utcnow
 
 if TYPE_CHECKING:
-    from .verify import VerifyReport
     from .replay import ReindexReport
+    from .verify import VerifyReport
 
 __all__ = ["ConsistencyProof", "InclusionProof", "Ledger", "Receipt", "SignedCheckpoint"]
 

@@ -51,13 +51,13 @@ class TablesSql:
         if conn.dialect.name == "postgresql":
             # A server-side cursor (psycopg's named cursor) sends the rows in batches; a
             # client-side one would hold the whole result.
-            cursor = conn.connection.cursor(name=f"tracelib_scan_{next(_NAMES)}")
+            named: Any = conn.connection.cursor(name=f"tracelib_scan_{next(_NAMES)}")
             try:
-                cursor.itersize = _FETCH
-                cursor.execute(sql)
-                yield iter(cursor)
+                named.itersize = _FETCH
+                named.execute(sql)
+                yield iter(named)
             finally:
-                cursor.close()
+                named.close()
             return
         with driver_cursor(conn) as cursor:
             cursor.execute(sql)
