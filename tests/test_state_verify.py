@@ -316,3 +316,24 @@ def test_docs_list_every_declared_table() -> None:
     page = (Path(__file__).resolve().parent.parent / "docs" / "integrity.md").read_text("utf-8")
     for name in TABLES:
         assert f"`{name}`" in page, name
+
+
+def test_from_canonical_validates_as_from_stored(scene: Scene) -> None:
+    """Verify's replay rebuilds events from bodies its workers proved canonical: the same
+    events as the strict path, and the same schema refusals."""
+    from tracelib import canonical
+    from tracelib.events import Event
+
+    with scene.ledger.store.engine.connect() as conn:
+        rows = conn.execute(select(records.c.body, records.c.key_id, records.c.signature)
+                            .order_by(records.c.seq)).all()
+    for body, key_id, signature in rows:
+        fast = Event.from_canonical(bytes(body), key_id, bytes(signature))
+        assert fast == Event.from_stored(bytes(body), key_id, bytes(signature))
+    doc = canonical.loads(bytes(rows[-1][0]))
+    doc["inputs"][0]["qty"] = "-1"
+    bad = canonical.dumps(doc)
+    for parse in (Event.from_canonical, Event.from_stored):
+        with pytest.raises(ValidationError) as raised:
+            parse(bad, rows[-1][1], bytes(rows[-1][2]))
+        assert raised.value.field == "inputs[0].qty"

@@ -190,8 +190,11 @@ class Replayer:
     transaction on ``store``: a scratch database, or the ledger itself for a reindex)."""
 
     def __init__(self, store: Store, conn: Connection, operator: str,
-                 timeline: Sequence[tuple[str, str]]) -> None:
+                 timeline: Sequence[tuple[str, str]], *, canonical: bool = False) -> None:
+        """``canonical``: every record fed is known to hold an event in its own RFC 8785
+        form (verify's workers checked it), which is then not established again."""
         self.store = store
+        self._parse = Event.from_canonical if canonical else Event.from_stored
         self.conn = conn
         self.operator = operator
         self._timeline = list(timeline)
@@ -241,7 +244,7 @@ class Replayer:
             seq, body, key_id, signature, recorded = (int(row[0]), bytes(row[3]), str(row[4]),
                                                       bytes(row[5]), str(row[6]))
             try:
-                event = Event.from_stored(body, key_id, signature)
+                event = self._parse(body, key_id, signature)
             except TracelibError as e:
                 raise ReplayError(f"stored event does not parse: {e}", seq=seq) from e
             if seq == 0:
@@ -315,13 +318,16 @@ class ScratchReplay:
                 (p for r in tables if (p := _limits_problem(r)) is not None), None)
             TablesSql.insert(conn, limit_tables, tables)
             TablesSql.insert(conn, meta, settings)
-            self.replayer = Replayer(self.scratch, conn, operator, _timeline(tables))
+            # Verify replays a range only after its workers found every record in it sound.
+            self.replayer = Replayer(self.scratch, conn, operator, _timeline(tables),
+                                     canonical=True)
         except BaseException:
             self.close()
             raise
 
     def replay(self, start: int, end: int) -> None:
-        """Replay records [start, end) of the ledger (after the ones replayed so far)."""
+        """Replay records [start, end) of the ledger (after the ones replayed so far), which
+        verify has checked: canonical bodies, signed by a key valid for their actor."""
         assert self._conn is not None
         with self.ledger_store.reader() as ledger_conn:
             for first in range(start, end, CHUNK):
