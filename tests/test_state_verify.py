@@ -337,3 +337,22 @@ def test_from_canonical_validates_as_from_stored(scene: Scene) -> None:
         with pytest.raises(ValidationError) as raised:
             parse(bad, rows[-1][1], bytes(rows[-1][2]))
         assert raised.value.field == "inputs[0].qty"
+
+
+def test_records_appended_while_verify_runs_are_replayed_before_comparing(
+        scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ledger in use: records appended after verify read the size are in the tables it
+    compares at the end, so their rows are replayed too (no false alarm)."""
+    from tracelib.replay import ScratchReplay
+
+    compare = ScratchReplay.compare
+
+    def append_then_compare(self: ScratchReplay) -> Any:
+        scene.sup.add(scene.sup.origin("LOT-LATE", "5"))
+        return compare(self)
+
+    monkeypatch.setattr(ScratchReplay, "compare", append_then_compare)
+    size = scene.ledger.size
+    report = scene.ledger.verify(workers=1)
+    assert report.ok, report.problem
+    assert report.size == size and scene.ledger.size == size + 1

@@ -190,11 +190,8 @@ class Replayer:
     transaction on ``store``: a scratch database, or the ledger itself for a reindex)."""
 
     def __init__(self, store: Store, conn: Connection, operator: str,
-                 timeline: Sequence[tuple[str, str]], *, canonical: bool = False) -> None:
-        """``canonical``: every record fed is known to hold an event in its own RFC 8785
-        form (verify's workers checked it), which is then not established again."""
+                 timeline: Sequence[tuple[str, str]]) -> None:
         self.store = store
-        self._parse = Event.from_canonical if canonical else Event.from_stored
         self.conn = conn
         self.operator = operator
         self._timeline = list(timeline)
@@ -203,7 +200,7 @@ class Replayer:
         self._next_table = 0  # index in the timeline of the next table to come into force
         self._times: dict[str, int] = {}
         self.genesis_key: str | None = None
-        self.replayed = 0
+        self.next_seq = 0  # the seq of the next record to feed
 
     def _context(self) -> BatchContext:
         ctx = BatchContext(self.store, self.conn, self.operator)
@@ -235,16 +232,19 @@ class Replayer:
         assert self._active is not None
         self.store.put_meta(self.conn, ACTIVE, self._active)
 
-    def feed(self, rows: Iterable[Sequence[Any]]) -> None:
+    def feed(self, rows: Iterable[Sequence[Any]], *, canonical: bool = False) -> None:
         """Replay stored records: rows of :meth:`Store.scan_records` (seq, prev_hash, hash,
-        body, key_id, signature, recorded_at, …), consecutive and in seq order. Raises
-        :class:`ReplayError` naming the first record the rules refuse."""
+        body, key_id, signature, recorded_at, …), consecutive and in seq order, after the
+        ones fed so far. Raises :class:`ReplayError` naming the first record the rules
+        refuse. ``canonical``: the records are known to hold events in their own RFC 8785
+        form (verify's workers checked them), which is then not established again."""
+        parse = Event.from_canonical if canonical else Event.from_stored
         batch: list[tuple[int, Event, str]] = []
         for row in rows:
             seq, body, key_id, signature, recorded = (int(row[0]), bytes(row[3]), str(row[4]),
                                                       bytes(row[5]), str(row[6]))
             try:
-                event = self._parse(body, key_id, signature)
+                event = parse(body, key_id, signature)
             except TracelibError as e:
                 raise ReplayError(f"stored event does not parse: {e}", seq=seq) from e
             if seq == 0:
@@ -273,7 +273,7 @@ class Replayer:
         ctx.flush()
         directory = ctx.directory()
         self._directory = directory if len(directory) <= DIRECTORY_CACHE_MAX else None
-        self.replayed += len(batch)
+        self.next_seq = batch[-1][0] + 1
 
     def finish(self) -> None:
         """Write the ``meta`` rows the records and limits tables give: the newest limits
@@ -318,9 +318,7 @@ class ScratchReplay:
                 (p for r in tables if (p := _limits_problem(r)) is not None), None)
             TablesSql.insert(conn, limit_tables, tables)
             TablesSql.insert(conn, meta, settings)
-            # Verify replays a range only after its workers found every record in it sound.
-            self.replayer = Replayer(self.scratch, conn, operator, _timeline(tables),
-                                     canonical=True)
+            self.replayer = Replayer(self.scratch, conn, operator, _timeline(tables))
         except BaseException:
             self.close()
             raise
@@ -330,11 +328,15 @@ class ScratchReplay:
         verify has checked: canonical bodies, signed by a key valid for their actor."""
         assert self._conn is not None
         with self.ledger_store.reader() as ledger_conn:
-            for first in range(start, end, CHUNK):
-                rows = list(Store.scan_records(ledger_conn, first, min(end, first + CHUNK)))
-                self.replayer.feed(rows)
+            # Verify replays a range only after its workers found every record in it sound.
+            self._feed(ledger_conn, start, end, canonical=True)
         self._conn.commit()
         self._conn.begin()
+
+    def _feed(self, ledger_conn: Connection, start: int, end: int, *, canonical: bool) -> None:
+        for first in range(start, end, CHUNK):
+            rows = list(Store.scan_records(ledger_conn, first, min(end, first + CHUNK)))
+            self.replayer.feed(rows, canonical=canonical)
 
     def compare(self) -> Difference | None:
         """The first derived row of the ledger that differs from the replay's, table by
@@ -342,8 +344,13 @@ class ScratchReplay:
         assert self._conn is not None
         if self.limits_problem is not None:
             return self.limits_problem
-        self.replayer.finish()
         with self.ledger_store.reader() as ledger_conn:
+            # The derived tables are read in this snapshot, which may hold records appended
+            # since verify began: their rows are replayed too (the records themselves are
+            # checked by the next verify), so a ledger in use compares as it stands.
+            self._feed(ledger_conn, self.replayer.next_seq, self.ledger_store.size(ledger_conn),
+                       canonical=False)
+            self.replayer.finish()
             for table in derived_tables():
                 with (TablesSql.ordered_rows(ledger_conn, table) as found,
                       TablesSql.ordered_rows(self._conn, table) as expected):

@@ -681,7 +681,11 @@ def _verify(ledger: VerifiedLedger, workers: int | None,
         last = chunk.last_hash or last
         last_time = chunk.last_time or last_time
     if replay is not None:
-        difference = replay.compare()
+        try:
+            difference = replay.compare()
+        except IntegrityError as e:  # a record appended since verify began, refused
+            return _report(False, size, checked, cps_checked, started, e.seq,
+                           str(e).removeprefix(f"seq {e.seq}: "))
         if difference is not None:
             return replace(_report(False, size, checked, cps_checked, started,
                                    difference.seq, difference.problem),
