@@ -65,8 +65,9 @@ from .store.schema import (
 from .store.tables import TablesSql
 from .timeutil import parse_rfc3339, to_micros
 
-__all__ = ["CHAIN", "CHUNK", "DERIVED", "OUTSIDE", "TABLES", "Difference", "ReindexReport",
-           "ReplayError", "Replayer", "ScratchReplay", "derived_tables", "reindex_ledger"]
+__all__ = ["CHAIN", "CHUNK", "DERIVED", "META_DERIVED", "OUTSIDE", "TABLES", "Difference",
+           "ReindexReport", "ReplayError", "Replayer", "ScratchReplay", "derived_tables",
+           "reindex_ledger"]
 
 #: Roles of a table in a ledger's database.
 CHAIN = "chain"  # the signed records, their Merkle tree and checkpoints: checked link by link
@@ -141,17 +142,9 @@ class Difference:
         return (f"{where}: column {self.column} is {self.found!r} where the records give "
                 f"{self.expected!r}{last}")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"table": self.table, "row": {k: _jsonable(v) for k, v in self.row.items()},
-                "column": self.column}
-
 
 def _key_text(row: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in row.items())
-
-
-def _jsonable(value: Any) -> Any:
-    return value.hex() if isinstance(value, bytes) else value
 
 
 # -- the limits tables: outside the chain --------------------------------------------------
@@ -240,17 +233,21 @@ class Replayer:
         form (verify's workers checked them), which is then not established again."""
         parse = Event.from_canonical if canonical else Event.from_stored
         batch: list[tuple[int, Event, str]] = []
+        unparsed: ReplayError | None = None  # raised after the records before it are applied
         for row in rows:
             seq, body, key_id, signature, recorded = (int(row[0]), bytes(row[3]), str(row[4]),
                                                       bytes(row[5]), str(row[6]))
             try:
                 event = parse(body, key_id, signature)
             except TracelibError as e:
-                raise ReplayError(f"stored event does not parse: {e}", seq=seq) from e
+                unparsed = ReplayError(f"stored event does not parse: {e}", seq=seq)
+                break
             if seq == 0:
                 self.genesis_key = key_id
             batch.append((seq, event, recorded))
         if not batch:
+            if unparsed is not None:
+                raise unparsed
             return
         ctx = self._context()
         ctx.prefetch([event for _, event, _ in batch])
@@ -274,6 +271,8 @@ class Replayer:
         directory = ctx.directory()
         self._directory = directory if len(directory) <= DIRECTORY_CACHE_MAX else None
         self.next_seq = batch[-1][0] + 1
+        if unparsed is not None:
+            raise unparsed
 
     def finish(self) -> None:
         """Write the ``meta`` rows the records and limits tables give: the newest limits
