@@ -1,6 +1,8 @@
 """Run ``Ledger.verify()`` in a process of its own and report time and peak RSS.
 
-Usage: ``python -m bench._verify_child DB_URL``. Prints ``P <n>`` progress lines
+Usage: ``python -m bench._verify_child DB_URL [--chain-only]`` (``--chain-only``: the
+records, tree and checkpoints without replaying the derived tables, ``verify(state=False)``).
+Prints ``P <n>`` progress lines
 (records checked since the last line) and a final ``R <json>`` line with the
 report, the seconds spent in ``verify()``, and peak RSS figures:
 
@@ -47,10 +49,11 @@ def main(argv: list[str]) -> int:
     from tracelib.ledger import Ledger
 
     url = argv[0]
+    state = "--chain-only" not in argv[1:]
     ledger = Ledger.open(url)
     cpu_before = _cpu(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    report = ledger.verify(progress=lambda n: print(f"P {n}", flush=True))
+    report = ledger.verify(progress=lambda n: print(f"P {n}", flush=True), state=state)
     seconds = time.perf_counter() - started
     cpu_main = _cpu(resource.RUSAGE_SELF) - cpu_before
     ledger.close()

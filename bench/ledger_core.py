@@ -3,8 +3,12 @@
 * append with signature checks: ``Ledger.append`` in batches of 10,000 pre-signed
   ``origin`` events (events/s, parsing the JSON lines untimed), target
   ≥ 0.75 × raw single-core Ed25519 verify;
-* whole-ledger ``verify()`` in a subprocess: records/s (target ≥ 1.6 × raw verify)
-  and peak RSS = max(ru_maxrss of the process, of its children) (target ≤ 200 MB);
+* whole-ledger ``verify(state=False)`` (records, tree, checkpoints) in a subprocess:
+  records/s (target ≥ 1.6 × raw verify) and peak RSS = max(ru_maxrss of the process, of its
+  children) (target ≤ 200 MB);
+* ``verify()`` with the derived tables replayed and compared, in a subprocess: records/s
+  (target ≥ 1.2 × raw verify, both cores) and peak RSS (target ≤ 250 MB);
+* ``Ledger.reindex()``: seconds to rebuild every derived table from the records;
 * the raw verify rate each ratio is taken against is measured alongside: a 0.25 s burst
   after every append batch (untimed), and 1 s bursts just before and after verify
   (``….append.raw_verify``, ``….verify.raw_verify``); the machine's speed drifts by a
@@ -43,6 +47,8 @@ VERIFY = "baseline.ed25519.verify"
 APPEND_FACTOR = 0.75
 VERIFY_FACTOR = 1.6
 RSS_LIMIT_MB = 200.0
+STATE_FACTOR = 1.2  # verify with the derived tables replayed and compared
+STATE_RSS_LIMIT_MB = 250.0
 INCLUSION_MS = 1.0
 CONSISTENCY_MS = 2.0
 PROBE_AFTER_BATCH_S = 0.25
@@ -53,13 +59,16 @@ def _figure_names(backend: str) -> tuple[str, ...]:
     p = f"ledger.{backend}"
     return (f"{p}.append.raw_verify", f"{p}.append", f"{p}.verify.raw_verify", f"{p}.verify.rate",
             f"{p}.verify.peak_rss", f"{p}.verify.rss_main",
-            f"{p}.verify.rss_workers", f"{p}.inclusion.median", f"{p}.inclusion.p99",
+            f"{p}.verify.rss_workers", f"{p}.verify_state.raw_verify", f"{p}.verify_state.rate",
+            f"{p}.verify_state.peak_rss", f"{p}.verify_state.rss_main",
+            f"{p}.verify_state.rss_workers", f"{p}.reindex", f"{p}.inclusion.median",
+            f"{p}.inclusion.p99",
             f"{p}.consistency.median", f"{p}.consistency.p99")
 
 
 #: Figures with a target (the issue's "ledger-core figures"), per backend.
-TARGET_FIGURES = ("append", "verify.rate", "verify.peak_rss", "inclusion.median",
-                  "consistency.median")
+TARGET_FIGURES = ("append", "verify.rate", "verify.peak_rss", "verify_state.rate",
+                  "verify_state.peak_rss", "inclusion.median", "consistency.median")
 
 
 @benchmark("ledger.sqlite", description="ledger core on SQLite (WAL file in the work folder)",
@@ -98,6 +107,7 @@ def _ledger_figures(ctx: Context, backend: str, database: Callable[[], Any]) -> 
     path = signed_events(ctx)
     start_verify = ctx.figure(VERIFY)
     append_probe, verify_probe = VerifyProbe(opts.seed), VerifyProbe(opts.seed)
+    state_probe = VerifyProbe(opts.seed)
     sqlite_rate = ctx.figure("baseline.sqlite.insert")
     pm_append = ctx.figure("baseline.pymerkle.inmemory.append")
     pm_incl = ctx.figure("baseline.pymerkle.sqlite.inclusion.median")
@@ -152,16 +162,25 @@ def _ledger_figures(ctx: Context, backend: str, database: Callable[[], Any]) -> 
 
             # -- verify, in a subprocess (peak RSS of it and its workers).
             verify_probe.burst(PROBE_AROUND_VERIFY_S)
-            verify = _run_verify(ctx, backend, url, size)
+            verify = _run_verify(ctx, backend, url, size, chain_only=True)
             verify_probe.burst(PROBE_AROUND_VERIFY_S)
             rep = verify["report"]
-            if not rep["ok"]:
-                raise BenchmarkError(f"verify() failed on the benchmark ledger: {rep}")
             v_rate = size / verify["seconds"]
-            rss_main = verify["rss_main_kb"] * 1024 / 1e6
-            rss_workers = verify["rss_children_kb"] * 1024 / 1e6
-            self_ru = verify["ru_maxrss_self_kb"] * 1024 / 1e6
-            peak = max(rss_main, rss_workers)
+            rss_main, rss_workers, self_ru, peak = _rss(verify)
+
+            # -- verify with the derived tables replayed and compared (subprocess).
+            state_probe.burst(PROBE_AROUND_VERIFY_S)
+            state = _run_verify(ctx, backend, url, size, chain_only=False)
+            state_probe.burst(PROBE_AROUND_VERIFY_S)
+            s_rate = size / state["seconds"]
+            s_main, s_workers, s_self_ru, s_peak = _rss(state)
+
+            # -- reindex: every derived table rebuilt from the records (in this process).
+            with ctx.step(f"{backend}: Ledger.reindex() of {size:,} records",
+                          total=size) as advance:
+                started = time.perf_counter()
+                ledger.reindex(progress=advance)
+                reindex_s = time.perf_counter() - started
 
             # -- proofs at the full size, database reads included.
             rng = random.Random(seed + 2)
@@ -185,6 +204,16 @@ def _ledger_figures(ctx: Context, backend: str, database: Callable[[], Any]) -> 
     verify_raw = info(f"{p}.verify.raw_verify", verify_probe.rate, "sig/s",
                       f"raw one-core Ed25519 verify, {verify_probe.count:,} in "
                       f"{verify_probe.seconds:.1f} s just before and after verify")
+    state_raw = info(f"{p}.verify_state.raw_verify", state_probe.rate, "sig/s",
+                     f"raw one-core Ed25519 verify, {state_probe.count:,} in "
+                     f"{state_probe.seconds:.1f} s just before and after verify with replay")
+    state_notes = (f"{size:,} records replayed through the append rules into a scratch "
+                   f"database and every derived table compared, with "
+                   f"{state['report']['checkpoints_checked']} checkpoints, in "
+                   f"{state['seconds']:.1f} s; {_cores()} worker processes check the records "
+                   f"while the main process replays (subprocess); "
+                   f"{s_rate / state_raw['value']:.2f} × the raw verify beside it; "
+                   f"{_against_start(s_rate, start_verify)}")
     return [
         append_raw,
         figure(f"{p}.append", append_rate, "events/s", op=">=", factor=APPEND_FACTOR,
@@ -201,6 +230,19 @@ def _ledger_figures(ctx: Context, backend: str, database: Callable[[], Any]) -> 
              "bench process's size across exec)"),
         info(f"{p}.verify.rss_workers", rss_workers, "MB",
              "ru_maxrss of RUSAGE_CHILDREN: the largest verification worker (upper bound)"),
+        state_raw,
+        figure(f"{p}.verify_state.rate", s_rate, "records/s", op=">=", factor=STATE_FACTOR,
+               baseline=state_raw, notes=state_notes),
+        figure(f"{p}.verify_state.peak_rss", s_peak, "MB", op="<=", target=STATE_RSS_LIMIT_MB,
+               baseline=idle_rss,
+               notes=f"max(process {s_main:.1f} MB, children {s_workers:.1f} MB)"),
+        info(f"{p}.verify_state.rss_main", s_main, "MB",
+             f"VmHWM of the verify process with replay (its ru_maxrss: {s_self_ru:.0f} MB)"),
+        info(f"{p}.verify_state.rss_workers", s_workers, "MB",
+             "ru_maxrss of RUSAGE_CHILDREN: the largest verification worker (upper bound)"),
+        info(f"{p}.reindex", reindex_s, "s",
+             f"Ledger.reindex(): every derived table rebuilt from {size:,} records in one "
+             f"transaction ({size / reindex_s:,.0f} records/s)"),
         figure(f"{p}.inclusion.median", median(incl), "ms", op="<=", target=INCLUSION_MS,
                baseline=pm_incl,
                notes=f"{len(incl):,} random seqs at size {size:,} against the latest "
@@ -225,12 +267,23 @@ def _cores() -> int:
     return cpu_count()
 
 
-def _run_verify(ctx: Context, backend: str, url: str, size: int) -> dict[str, Any]:
+def _rss(verify: dict[str, Any]) -> tuple[float, float, float, float]:
+    """MB: the verify process's VmHWM, its largest worker, its ru_maxrss, and the peak."""
+    rss_main = verify["rss_main_kb"] * 1024 / 1e6
+    rss_workers = verify["rss_children_kb"] * 1024 / 1e6
+    self_ru = verify["ru_maxrss_self_kb"] * 1024 / 1e6
+    return rss_main, rss_workers, self_ru, max(rss_main, rss_workers)
+
+
+def _run_verify(ctx: Context, backend: str, url: str, size: int, *,
+                chain_only: bool) -> dict[str, Any]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    cmd = [sys.executable, "-m", "bench._verify_child", url]
+    cmd = [sys.executable, "-m", "bench._verify_child", url,
+           *(["--chain-only"] if chain_only else [])]
     result: dict[str, Any] | None = None
-    with ctx.step(f"{backend}: Ledger.verify() of {size:,} records (subprocess)",
+    what = "verify(state=False)" if chain_only else "verify() with replay"
+    with ctx.step(f"{backend}: Ledger.{what} of {size:,} records (subprocess)",
                   total=size) as advance:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
@@ -244,6 +297,8 @@ def _run_verify(ctx: Context, backend: str, url: str, size: int) -> dict[str, An
         code = proc.wait()
     if code != 0 or result is None:
         raise BenchmarkError(f"verify subprocess exited {code}: {err.strip()[-2000:]}")
+    if not result["report"]["ok"]:
+        raise BenchmarkError(f"{what} failed on the benchmark ledger: {result['report']}")
     return result
 
 

@@ -1,4 +1,4 @@
-"""Ledger commands: init, keys, append, verify, checkpoint, prove, consistency, show."""
+"""Ledger commands: init, keys, append, verify, reindex, checkpoint, prove, consistency, show."""
 
 from __future__ import annotations
 
@@ -289,7 +289,13 @@ class _LazyLines:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_env
 def verify(env: Env, workers: int | None, as_json: bool) -> None:
-    """Re-derive the whole ledger: chain, leaves, subtree hashes, checkpoints, signatures."""
+    """Re-derive the whole ledger: chain, leaves, subtree hashes, checkpoints, signatures,
+    and every derived table (parties, locations, keys, lots, stock, shipments, tests,
+    holds, recalls, limits tables) replayed from the records through the append rules.
+
+    A derived row that differs is named by its table, row and column, with the record that
+    should have produced it; `tracelib reindex` rebuilds the derived tables. The checkpoint
+    the operator's signer remembers is checked when its key folder is here."""
     with env.open() as ledger:
         with progress_bar() as bar:
             task = bar.add_task("verifying", total=ledger.size)
@@ -302,12 +308,13 @@ def verify(env: Env, workers: int | None, as_json: bool) -> None:
     if as_json:
         print_json({**report.to_dict(), "signer_memory": memory_text})
     if not report.ok:
-        raise CheckFailed(f"verification FAILED at seq {report.bad_seq}: {report.problem}")
+        at = f" at seq {report.bad_seq}" if report.bad_seq is not None else ""
+        raise CheckFailed(f"verification FAILED{at}: {report.problem}")
     if not memory_ok:
         raise CheckFailed(f"verification FAILED: {memory_text}")
     if not as_json:
-        click.echo(f"OK: {report.records_checked} records and {report.checkpoints_checked} "
-                   f"checkpoints verified in {report.seconds:.2f} s")
+        click.echo(f"OK: {report.records_checked} records, {report.checkpoints_checked} "
+                   f"checkpoints and every derived table verified in {report.seconds:.2f} s")
         click.echo(memory_text)
 
 
@@ -327,6 +334,25 @@ def _check_signer_memory(env: Env, ledger: Ledger) -> tuple[bool, str]:
                       f"of {ledger.origin!r} yet: it starts at the next signing")
     return True, (f"the checkpoint the operator's signer remembers (size {remembered.size}, "
                   f"{remembered.path}) is in the ledger")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_env
+def reindex(env: Env, as_json: bool) -> None:
+    """Rebuild every derived table from the records (a repair after corruption).
+
+    The records, their Merkle tree and the checkpoints are kept; parties, locations, keys,
+    lots, edges, stock, shipments, excursions, test results and limits tables are written again as the append rules make them, in one transaction (a record the
+    rules refuse leaves everything as it was). Run `tracelib verify` afterwards."""
+    with env.open() as ledger, progress_bar() as bar:
+        task = bar.add_task("reindexing", total=ledger.size)
+        report = ledger.reindex(progress=lambda n: bar.advance(task, n))
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        click.echo(f"OK: derived tables rebuilt from {report.size} records in "
+                   f"{report.seconds:.2f} s")
 
 
 @click.command()
@@ -388,7 +414,7 @@ def show(env: Env, ref: str) -> None:
     print_json(record.to_dict())
 
 
-COMMANDS = [init, keys, append, verify, checkpoint, prove, consistency, show]
+COMMANDS = [init, keys, append, verify, reindex, checkpoint, prove, consistency, show]
 
 
 @click.command()

@@ -32,8 +32,8 @@ class CheckFailed(click.ClickException):
 # their commands runs (click's documented lazy-loading pattern): `tracelib report kpi` does
 # not pay for the drill report's or the demo generator's imports.
 _COMMAND_MODULES = {
-    **dict.fromkeys(("init", "keys", "append", "verify", "checkpoint", "prove", "consistency",
-                     "show", "doctor", "upgrade"), "ledger_cmds"),
+    **dict.fromkeys(("init", "keys", "append", "verify", "reindex", "checkpoint", "prove",
+                     "consistency", "show", "doctor", "upgrade"), "ledger_cmds"),
     **dict.fromkeys(("trace", "drill", "recall"), "supply_cmds"),
     **dict.fromkeys(("limits", "test", "report"), "testing_cmds"),
     **dict.fromkeys(("serve", "qr", "token"), "service_cmds"),

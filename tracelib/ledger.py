@@ -46,6 +46,7 @@ from .store import Store
 from .timeutil import format_utc, utcnow
 
 if TYPE_CHECKING:
+    from .replay import ReindexReport
     from .verify import VerifyReport
 
 __all__ = ["ConsistencyProof", "InclusionProof", "Ledger", "Receipt", "SignedCheckpoint"]
@@ -519,15 +520,15 @@ class Ledger:
         return Checkpoint.parse(text)
 
     # -- audit ----------------------------------------------------------------
-    def verify(self, *, workers: int | None = None,
-               progress: Progress | None = None) -> VerifyReport:
+    def verify(self, *, workers: int | None = None, progress: Progress | None = None,
+               state: bool = True) -> VerifyReport:
         """Re-derive everything; see :func:`tracelib.verify.verify_ledger`."""
         # Imported here: verify brings multiprocessing and its worker set-up, which a
         # process that only appends or reads (the CLI's start-up, a page) never needs.
         from .verify import verify_ledger
 
         try:
-            return verify_ledger(self, workers=workers, progress=progress)
+            return verify_ledger(self, workers=workers, progress=progress, state=state)
         except StorageError as e:
             if e.reason != "corrupt":
                 raise
@@ -540,6 +541,17 @@ class Ledger:
             raise IntegrityError(f"column {column!r} of the {what} {key} holds text that is not "
                                  "UTF-8: the database was edited outside tracelib",
                                  seq=key if table == "records" else None) from e
+
+    def reindex(self, *, progress: Progress | None = None) -> ReindexReport:
+        """Rebuild every derived table from the records (a repair after a derived table was
+        damaged or edited); see :func:`tracelib.replay.reindex_ledger`."""
+        from .replay import reindex_ledger
+
+        self._directory = None  # the directory cache was read from the old tables
+        try:
+            return reindex_ledger(self.store, self.operator, progress=progress)
+        finally:
+            self._directory = None
 
 
 def _assemble(plan: Sequence[Sequence[merkle.NodeId]],

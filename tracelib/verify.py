@@ -34,10 +34,10 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -52,6 +52,9 @@ from .note import Checkpoint, NoteVerifier, open_note
 from .record import GENESIS_PREV, record_bytes
 from .store import Store
 from .timeutil import parse_rfc3339, to_micros
+
+if TYPE_CHECKING:
+    from .replay import ScratchReplay
 
 __all__ = ["CHUNK_LEVEL", "VerifiedLedger", "VerifyReport", "verify_ledger"]
 
@@ -94,6 +97,11 @@ class VerifyReport:
     seconds: float
     bad_seq: int | None = None
     problem: str | None = None
+    #: For a derived row that differs from what the records give: its table, its primary
+    #: key and the column (None when the whole row is missing or extra).
+    table: str | None = None
+    row: dict[str, Any] | None = None
+    column: str | None = None
 
     def raise_for_problem(self) -> None:
         if not self.ok:
@@ -103,7 +111,10 @@ class VerifyReport:
         return {"ok": self.ok, "size": self.size, "records_checked": self.records_checked,
                 "checkpoints_checked": self.checkpoints_checked,
                 "seconds": round(self.seconds, 3), "bad_seq": self.bad_seq,
-                "problem": self.problem}
+                "problem": self.problem, "table": self.table,
+                "row": None if self.row is None else {
+                    k: v.hex() if isinstance(v, bytes) else v for k, v in self.row.items()},
+                "column": self.column}
 
 
 @dataclass
@@ -578,8 +589,26 @@ def _key_history(store: Store, size: int,
 
 
 def verify_ledger(ledger: VerifiedLedger, *, workers: int | None = None,
-                  progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Re-derive the whole ledger; report the first bad seq and what is wrong."""
+                  progress: Callable[[int], None] | None = None,
+                  state: bool = True) -> VerifyReport:
+    """Re-derive the whole ledger; report the first bad seq and what is wrong.
+
+    With ``state`` (the default), the records are also replayed through the append rules
+    into a scratch database while the workers check them, and every derived table is then
+    compared with the ledger's (:mod:`tracelib.replay`): the first differing table, row and
+    column are reported, with the record that should have produced the row."""
+    if not state:
+        return _verify(ledger, workers, progress, None)
+    # Imported here: the workers never need the append rules.
+    from .replay import ScratchReplay
+
+    with ScratchReplay(ledger.store, ledger.operator) as replay:
+        return _verify(ledger, workers, progress, replay)
+
+
+def _verify(ledger: VerifiedLedger, workers: int | None,
+            progress: Callable[[int], None] | None, replay: ScratchReplay | None
+            ) -> VerifyReport:
     started = time.perf_counter()
     store = ledger.store
     workers = cpu_count() if workers is None else max(1, workers)
@@ -647,8 +676,26 @@ def verify_ledger(ledger: VerifiedLedger, *, workers: int | None = None,
         if problems:
             seq, message = min(problems)
             return _report(False, size, checked, cps_checked, started, seq, message)
+        if replay is not None:
+            # The parent replays this chunk while the workers check the next ones.
+            try:
+                replay.replay(chunk.start, chunk.start + chunk.count)
+            except IntegrityError as e:  # replay.ReplayError: a record the rules refuse
+                return _report(False, size, checked, cps_checked, started, e.seq,
+                               str(e).removeprefix(f"seq {e.seq}: "))
         last = chunk.last_hash or last
         last_time = chunk.last_time or last_time
+    if replay is not None:
+        try:
+            difference = replay.compare()
+        except IntegrityError as e:  # a record appended since verify began, refused
+            return _report(False, size, checked, cps_checked, started, e.seq,
+                           str(e).removeprefix(f"seq {e.seq}: "))
+        if difference is not None:
+            return replace(_report(False, size, checked, cps_checked, started,
+                                   difference.seq, difference.problem),
+                           table=difference.table, row=difference.row,
+                           column=difference.column)
     return _report(True, size, checked, cps_checked, started, None, None)
 
 
