@@ -303,15 +303,16 @@ def verify(env: Env, workers: int | None, as_json: bool) -> None:
                 report = ledger.verify(workers=workers, progress=lambda n: bar.advance(task, n))
             except IntegrityError as e:  # rows verify cannot even read
                 raise CheckFailed(f"verification FAILED at {e}") from e
-        memory_ok, memory_text = (_check_signer_memory(env, ledger) if report.ok
-                                  else (True, "not checked"))
+        # Checked whatever the report says: a rolled-back ledger is the failure to name
+        # first, and its other differences (derived rows of the deleted records) follow.
+        memory_ok, memory_text = _check_signer_memory(env, ledger)
     if as_json:
         print_json({**report.to_dict(), "signer_memory": memory_text})
+    if not memory_ok:
+        raise CheckFailed(f"verification FAILED: {memory_text}")
     if not report.ok:
         at = f" at seq {report.bad_seq}" if report.bad_seq is not None else ""
         raise CheckFailed(f"verification FAILED{at}: {report.problem}")
-    if not memory_ok:
-        raise CheckFailed(f"verification FAILED: {memory_text}")
     if not as_json:
         click.echo(f"OK: {report.records_checked} records, {report.checkpoints_checked} "
                    f"checkpoints and every derived table verified in {report.seconds:.2f} s")
@@ -329,6 +330,8 @@ def _check_signer_memory(env: Env, ledger: Ledger) -> tuple[bool, str]:
         remembered = ledger.check_remembered(memory)
     except RollbackError as e:
         return False, str(e)
+    except IntegrityError as e:  # the tree itself is damaged: the report names where
+        return True, f"the checkpoint the operator's signer remembers was not checked: {e}"
     if remembered is None:
         return True, (f"the operator's signer in {env.keystore_path} remembers no checkpoint "
                       f"of {ledger.origin!r} yet: it starts at the next signing")
