@@ -12,7 +12,7 @@ import pytest
 
 from tracelib.ledger import Ledger
 from tracelib.quantity import format_micro
-from tracelib.views.tracing import trace
+from tracelib.views.tracing import Trace, trace
 from tracelib_demo import NetworkSpec, generate
 
 SPEC = NetworkSpec(seed=11, events=4000, farms=8, markets=2, stalls_per_market=12, days=4)
@@ -20,6 +20,20 @@ SPEC = NetworkSpec(seed=11, events=4000, farms=8, markets=2, stalls_per_market=1
 
 def _as_text(value: Decimal) -> str:
     return format_micro(int(value * 1_000_000))
+
+
+def assert_trace_is_the_truth(ledger: Ledger, net: Any, lot: str) -> Trace:
+    """The lot's trace: every location with exact received, sold and on-hand quantities,
+    and every origin, as the generated network's ground truth has them."""
+    answer = trace(ledger, lot)
+    got = {(loc.location, loc.unit): (format_micro(loc.received), format_micro(loc.sold),
+                                      format_micro(loc.on_hand))
+           for loc in answer.locations}
+    expected = {key: tuple(_as_text(v) for v in values)
+                for key, values in net.truth.forward(lot).items()}
+    assert got == expected, lot
+    assert {o.lot for o in answer.origins} == net.truth.origins(lot), lot
+    return answer
 
 
 def _build(url: str) -> tuple[Ledger, Any]:
@@ -41,14 +55,7 @@ def test_every_trace_equals_the_ground_truth(generated_sqlite: tuple[Ledger, Any
     assert len(lots) > 100
     stalls_reached = 0
     for lot in lots:
-        answer = trace(ledger, lot)
-        got = {(loc.location, loc.unit): (format_micro(loc.received), format_micro(loc.sold),
-                                          format_micro(loc.on_hand))
-               for loc in answer.locations}
-        expected = {key: tuple(_as_text(v) for v in values)
-                    for key, values in net.truth.forward(lot).items()}
-        assert got == expected, lot
-        assert {o.lot for o in answer.origins} == net.truth.origins(lot), lot
+        answer = assert_trace_is_the_truth(ledger, net, lot)
         stalls_reached += sum(1 for loc in answer.locations if loc.type == "stall")
     assert stalls_reached > 0
     assert ledger.verify().ok

@@ -15,12 +15,10 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
-from tests.test_generated_traces import _as_text
+from tests.test_generated_traces import assert_trace_is_the_truth
 from tracelib.ledger import Ledger
-from tracelib.quantity import format_micro
 from tracelib.replay import META_DERIVED, derived_tables
 from tracelib.store.schema import meta
-from tracelib.views.tracing import trace
 from tracelib_demo import NetworkSpec, generate
 
 SPEC = NetworkSpec(seed=5, events=700, farms=4, markets=1, stalls_per_market=6, days=2)
@@ -60,14 +58,7 @@ def _changed(value: Any) -> Any:
 
 def _traces_equal_the_ground_truth(ledger: Ledger, net: Any) -> None:
     for lot in net.truth.lots():
-        answer = trace(ledger, lot)
-        got = {(loc.location, loc.unit): (format_micro(loc.received), format_micro(loc.sold),
-                                          format_micro(loc.on_hand))
-               for loc in answer.locations}
-        expected = {key: tuple(_as_text(v) for v in values)
-                    for key, values in net.truth.forward(lot).items()}
-        assert got == expected, lot
-        assert {o.lot for o in answer.origins} == net.truth.origins(lot), lot
+        assert_trace_is_the_truth(ledger, net, lot)
 
 
 @settings(max_examples=25, deadline=None,

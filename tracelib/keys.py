@@ -53,6 +53,7 @@ __all__ = [
     "Keystore",
     "SigningKey",
     "VerifyKey",
+    "fsync_folder",
     "key_id",
     "public_key_object",
     "verify_batch",
@@ -325,25 +326,13 @@ class Keystore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        self._fsync_folder()
+        fsync_folder(self.path)
         return KeyEntry(party=party, key_id=kid, created_at=created_at, path=target)
 
     def _ensure_folder(self) -> None:
         if not self.path.is_dir():
             self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(self.path, 0o700)  # exact, whatever the umask
-
-    def _fsync_folder(self) -> None:
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except OSError:  # pragma: no cover - platforms without directory fds
-            return
-        try:
-            os.fsync(fd)
-        except OSError:  # pragma: no cover
-            pass
-        finally:
-            os.close(fd)
 
     # -- reading -----------------------------------------------------------
 
@@ -442,3 +431,18 @@ class Keystore:
                 problems.append(f"key file {p} has mode {fmode:04o}, expected 0600 "
                                 f"(fix: chmod 600 {p})")
         return problems
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a file's creation or rename in ``folder`` durable (fsync of the folder itself),
+    where the platform allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)

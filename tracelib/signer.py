@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracelib.errors import ValidationError
+from tracelib.keys import fsync_folder
 from tracelib.note import Checkpoint
 
 __all__ = ["RememberedCheckpoint", "SignerMemory"]
@@ -125,17 +126,4 @@ class SignerMemory:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_folder(self.folder)
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
+        fsync_folder(self.folder)
