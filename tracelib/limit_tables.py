@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
@@ -22,12 +22,17 @@ from .store import Store
 from .store.limits import LimitsSql
 from .timeutil import format_utc, utcnow
 
-if TYPE_CHECKING:
-    from .append import Receipt
-
 __all__ = ["LoadedTable", "active_table", "explain", "load_table", "remember_table"]
 
 _CACHE: dict[tuple[str, str], LimitsTable] = {}
+
+
+class _Receipt(Protocol):
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def recorded_at(self) -> str: ...
 
 
 class _Appends(Protocol):
@@ -40,7 +45,7 @@ class _Appends(Protocol):
     @property
     def office(self) -> str: ...
 
-    def append(self, events: Iterable[Mapping[str, Any]]) -> list[Receipt]: ...
+    def append(self, events: Iterable[Mapping[str, Any]]) -> Sequence[_Receipt]: ...
 
 
 class _HasStore(Protocol):
