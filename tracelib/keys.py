@@ -53,10 +53,10 @@ __all__ = [
     "Keystore",
     "SigningKey",
     "VerifyKey",
-    "fsync_folder",
     "key_id",
     "public_key_object",
     "verify_batch",
+    "write_private_file",
 ]
 
 PUBLIC_KEY_SIZE = 32  # RFC 8032 §5.1.5
@@ -300,7 +300,6 @@ class Keystore:
             if entry.party != party:
                 raise ValidationError(f"key {kid} is already stored for party "
                                       f"{entry.party!r} ({other})", field="party")
-        self._ensure_folder()
         target = self.path / f"{party}.{kid}.json"
         doc = {
             "party": party,
@@ -309,30 +308,9 @@ class Keystore:
             "public_key": key.public.base64(),
             "created_at": created_at,
         }
-        data = (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
-        tmp = self.path / f".{party}.{kid}.{secrets.token_hex(8)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
-                     0o600)
-        try:
-            try:
-                os.fchmod(fd, 0o600)  # exact, whatever the umask
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        fsync_folder(self.path)
+        write_private_file(target, (json.dumps(doc, indent=2, sort_keys=True) + "\n")
+                           .encode("utf-8"))
         return KeyEntry(party=party, key_id=kid, created_at=created_at, path=target)
-
-    def _ensure_folder(self) -> None:
-        if not self.path.is_dir():
-            self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(self.path, 0o700)  # exact, whatever the umask
 
     # -- reading -----------------------------------------------------------
 
@@ -433,7 +411,34 @@ class Keystore:
         return problems
 
 
-def fsync_folder(folder: Path) -> None:
+def write_private_file(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` readable by its owner only (0600, in a 0700 folder made
+    if missing), atomically and durably: a temporary file beside it, fsync, rename, fsync of
+    the folder. A crash leaves the old file or the new one, never a part of either."""
+    folder = target.parent
+    if not folder.is_dir():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)  # exact, whatever the umask
+    tmp = folder / f".{target.name}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                 0o600)
+    try:
+        try:
+            os.fchmod(fd, 0o600)  # exact, whatever the umask
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: Path) -> None:
     """Make a file's creation or rename in ``folder`` durable (fsync of the folder itself),
     where the platform allows it."""
     try:

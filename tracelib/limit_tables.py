@@ -5,7 +5,6 @@ lookups are :mod:`tracelib.standards.limits`; this module keeps tables in a ledg
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -69,20 +68,24 @@ def load_table(ledger: _Appends, csv_text: str, version: str, *, key: SigningKey
     ``actor`` (the operator by default, or a regulator) that makes it the active version.
 
     The whole table is checked before anything is stored, and a version is loaded once
-    (:class:`ValidationError` naming the row or the version otherwise)."""
+    (:class:`ValidationError` naming ``data.csv`` and the row, or ``data.version``,
+    otherwise)."""
     actor = actor or ledger.operator
     if location is None and actor != ledger.operator:
         raise ValidationError(f"give the location {actor!r} signs at (a location it holds)",
                               field="location")
     moment = now or utcnow()
-    table = LimitsTable.from_csv(io.StringIO(csv_text), version)  # errors name the row
     event = {"id": f"limits-{_id_part(version)}-{moment.strftime('%Y%m%dT%H%M%S%f')}",
              "kind": "limits", "time": format_utc(moment), "actor": actor,
              "location": location or ledger.office,
              "data": {"version": version, "csv": csv_text}}
+    # The kind's rules check the whole table (naming the row) and the version at append.
     receipt = ledger.append([sign_event(event, key)])[0]
-    digest = hashlib.sha256(csv_text.encode("utf-8")).hexdigest()
-    return LoadedTable(version, digest, len(table.rows), receipt.recorded_at, receipt.seq)
+    with ledger.store.reader() as conn:
+        stored = LimitsSql.loaded(conn, version)
+    assert stored is not None  # the limits event just appended stored it
+    sha256, rows = stored
+    return LoadedTable(version, sha256, rows, receipt.recorded_at, receipt.seq)
 
 
 def remember_table(table: LimitsTable, sha256: str) -> None:

@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from tracelib.errors import ValidationError
-from tracelib.keys import fsync_folder
+from tracelib.keys import write_private_file
 from tracelib.note import Checkpoint
 
 __all__ = ["RememberedCheckpoint", "SignerMemory"]
@@ -106,24 +105,4 @@ class SignerMemory:
         if Checkpoint.parse(body).origin != self.origin:
             raise ValidationError(f"refusing to remember a checkpoint of another origin "
                                   f"than {self.origin!r}", field="checkpoint")
-        if not self.folder.is_dir():
-            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(self.folder, 0o700)  # exact, whatever the umask
-        data = note.encode("utf-8")
-        tmp = self.folder / f".{self.path.name}.{secrets.token_hex(8)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
-                     0o600)
-        try:
-            try:
-                os.fchmod(fd, 0o600)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        fsync_folder(self.folder)
+        write_private_file(self.path, note.encode("utf-8"))

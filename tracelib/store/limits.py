@@ -31,6 +31,13 @@ class LimitsSql:
         return None if row is None else StoredTable(version, row[0], row[1])
 
     @staticmethod
+    def loaded(conn: Connection, version: str) -> tuple[str, int] | None:
+        """The SHA-256 and row count of a loaded table, or None."""
+        row = conn.execute(select(limit_tables.c.sha256, limit_tables.c.rows)
+                           .where(limit_tables.c.version == version)).first()
+        return None if row is None else (str(row[0]), int(row[1]))
+
+    @staticmethod
     def exists(conn: Connection, version: str) -> bool:
         return conn.execute(select(limit_tables.c.version)
                             .where(limit_tables.c.version == version)).first() is not None
