@@ -6,4 +6,4 @@ other names (``tool.setuptools.package-dir``)."""
 from setuptools import find_packages, setup
 
 setup(packages=[*find_packages(include=["tracelib", "tracelib.*"]),
-                "tracelib_service", "tracelib_cli", "tracelib_demo"])
+                "tracelib_service", "tracelib_service.console", "tracelib_cli", "tracelib_demo"])

@@ -1,5 +1,6 @@
 """tracelib's Flask service (installed as ``tracelib_service``): the API, the stall and lot
-pages a shopper's scan opens, placard QR codes and the market board.
+pages a shopper's scan opens, placard QR codes, the market board and the regulator's
+console.
 
 Thin by design: parse, call tracelib, render.
 """
@@ -38,15 +39,18 @@ DEFAULTS: dict[str, Any] = {
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The application factory (flaskr): defaults, then ``TRACELIB_*`` environment
     variables, or ``test_config`` instead of the environment."""
+    from .console import CONSOLE_DEFAULTS
+
     app = Flask(__name__)
     app.config.from_mapping(DEFAULTS)
+    app.config.from_mapping(CONSOLE_DEFAULTS)
     if test_config is None:
         app.config.from_prefixed_env("TRACELIB")
     else:
         app.config.from_mapping(test_config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import api, board, links, lots, stall
+    from . import api, board, console, links, lots, stall
 
     app.config.update(links.configure(app.config))  # links never come from the Host header
     from .extension import TracelibService
@@ -55,9 +59,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .problems import register_error_handlers
 
     app.url_map.converters["seq"] = SeqConverter
-    TracelibService(app)
+    ext = TracelibService(app)
+    console.configure(app, ext.keystore.path)
     register_error_handlers(app)
-    for module in (stall, lots, board, api):
+    for module in (stall, lots, board, api, console):
         app.register_blueprint(module.bp)
 
     @app.context_processor
