@@ -25,28 +25,44 @@ from .ledger_cmds import pass_env
               help="Public base URL of every QR code and link, e.g. https://trace.example.cn "
                    "behind a reverse proxy [default: http://HOST:PORT; required with a "
                    "HOST of 0.0.0.0 or ::]. Requests naming another host get 400.")
+@click.option("--read-only", is_flag=True, envvar="TRACELIB_READ_ONLY",
+              help="Never write the ledger's database (a read replica): writes get 503 naming "
+                   "--primary-url. A PostgreSQL standby is served read-only without it.")
+@click.option("--primary-url", envvar="TRACELIB_PRIMARY_URL",
+              help="Public URL of the writable service, named to writers of a read-only "
+                   "instance.")
+@click.option("--state-url", envvar="TRACELIB_STATE_URL",
+              help="A writable database (URL or SQLite path) of the scan counts' own; a "
+                   "read-only instance counts scans only there [default: the ledger's].")
 @pass_env
-def serve(env: Env, host: str, port: int, workers: int, public_url: str | None) -> None:
+def serve(env: Env, host: str, port: int, workers: int, public_url: str | None,
+          read_only: bool, primary_url: str | None, state_url: str | None) -> None:
     """Serve the scan pages, the market board and the API under gunicorn."""
     require("`tracelib serve`", "service", "flask", "gunicorn", "qrcode", "PIL")
+    from tracelib_service.extension import primary_url_setting
     from tracelib_service.links import link_settings
 
     bind = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
     try:
         links = link_settings(public_url, bind)
+        primary = primary_url_setting(primary_url)
     except ValueError as e:
         raise click.UsageError(str(e)) from e
     environ = {**os.environ, "TRACELIB_DB": env.db,
                "TRACELIB_KEYSTORE": str(env.keystore_path), "TRACELIB_BIND": bind}
-    if public_url:
-        environ["TRACELIB_PUBLIC_URL"] = public_url
-    else:
-        environ.pop("TRACELIB_PUBLIC_URL", None)
+    given = {"TRACELIB_PUBLIC_URL": public_url, "TRACELIB_PRIMARY_URL": primary,
+             "TRACELIB_STATE_URL": state_url, "TRACELIB_READ_ONLY": "1" if read_only else None}
+    for name, value in given.items():
+        if value:
+            environ[name] = value
+        else:
+            environ.pop(name, None)
     env.open().close()  # fail here, clearly, when there is no ledger
     command = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
                "--bind", bind, "--access-logfile", "-",
                "tracelib_service:create_app()"]
-    click.echo(f"serving {display_url(env.db)} on http://{bind} with {workers} workers")
+    click.echo(f"serving {display_url(env.db)} on http://{bind} with {workers} workers"
+               + (f", read-only (writes go to {primary or 'the primary'})" if read_only else ""))
     click.echo(f"links and QR codes point to {links.base}; accepted Host names: "
                f"{', '.join(links.trusted)}")
     sys.stdout.flush()

@@ -17,6 +17,9 @@ DEFAULTS: dict[str, Any] = {
     "DB": "tracelib.db",             # TRACELIB_DB: SQLAlchemy URL or SQLite path
     "KEYSTORE": None,                # TRACELIB_KEYSTORE: default beside the database
     "SERVICE_DB": None,              # tokens and scan counts; default: the ledger's database
+    "STATE_URL": None,               # scan counts' own writable database; default: SERVICE_DB
+    "READ_ONLY": False,              # never write the ledger's database (a read replica)
+    "PRIMARY_URL": None,             # public URL of the writable service, named to writers
     "TIMEZONE": "Asia/Shanghai",     # what "today" means for tests and scan counts
     "PUBLIC_URL": None,              # base of every absolute link and QR code, e.g. https://t.example.cn
     "BIND": None,                    # host:port the service listens on (default 127.0.0.1:8000)
@@ -46,7 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import api, board, links, lots, stall
+    from . import api, board, links, lots, read_only, stall
 
     app.config.update(links.configure(app.config))  # links never come from the Host header
     from .extension import TracelibService
@@ -56,6 +59,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app.url_map.converters["seq"] = SeqConverter
     TracelibService(app)
+    read_only.init_app(app)  # before every other request hook: a write goes nowhere else
     register_error_handlers(app)
     for module in (stall, lots, board, api):
         app.register_blueprint(module.bp)

@@ -28,7 +28,7 @@ TEXT: dict[str, dict[str, str]] = {
         "complaint": "投诉举报 12315", "verified": "已验证 verified",
         "verified_text": "以上记录均在签名账本中，可用包含证明核验",
         "unsigned_text": "账本最新树头（尚未签名）",
-        "ledger_size": "账本记录数", "root": "根哈希", "proofs": "包含证明",
+        "ledger_size": "证明所依据的账本记录数（树大小）", "root": "根哈希", "proofs": "包含证明",
         "pay_ref": "付款参考", "scan_pay": "扫码付款 · 查溯源",
         "lot_page": "批次溯源", "path": "流通路径", "from": "起运", "to": "到达",
         "received": "收货", "temperatures": "温度记录", "excursion": "超温",
@@ -50,6 +50,10 @@ TEXT: dict[str, dict[str, str]] = {
         "error.503.unreachable": "数据库服务器没有响应，本次请求未保存任何内容。",
         "error.503.missing": "数据库不存在，本次请求未保存任何内容。",
         "error.503.read_only": "数据库当前只读，本次请求未保存任何内容。",
+        "error.503.read_only_instance": "本服务实例只读（读取数据库副本），本次请求未保存任何内容；"
+                                        "写入请发送至主服务 {primary}。",
+        "error.503.read_only_instance.no_primary": "本服务实例只读（读取数据库副本），本次请求未保存"
+                                                   "任何内容；写入请发送至主服务。",
         "error.503.corrupt": "数据库中有无法读取的内容，本次请求未保存任何内容。",
         "error.503.unknown": "数据库暂时无法使用，本次请求未保存任何内容。",
         "switch_lang": "English", "switch_lang_code": "en",
@@ -74,7 +78,7 @@ TEXT: dict[str, dict[str, str]] = {
         "complaint": "Complaints: 12315", "verified": "Verified",
         "verified_text": "These records are in the signed ledger; check the inclusion proofs",
         "unsigned_text": "Latest tree head (not yet signed)",
-        "ledger_size": "Ledger size", "root": "Root", "proofs": "Inclusion proofs",
+        "ledger_size": "Proven against ledger size (tree size)", "root": "Root", "proofs": "Inclusion proofs",
         "pay_ref": "Payment reference", "scan_pay": "Scan to pay · trace",
         "lot_page": "Lot trace", "path": "Path", "from": "From", "to": "To",
         "received": "Received", "temperatures": "Temperatures", "excursion": "Excursion",
@@ -97,6 +101,12 @@ TEXT: dict[str, dict[str, str]] = {
         "error.503.unreachable": "The database server does not answer; nothing was stored.",
         "error.503.missing": "The database does not exist; nothing was stored.",
         "error.503.read_only": "The database is read-only; nothing was stored.",
+        "error.503.read_only_instance": "This instance is read-only (it reads a database "
+                                        "replica); nothing was stored. Send writes to the "
+                                        "primary service at {primary}.",
+        "error.503.read_only_instance.no_primary": "This instance is read-only (it reads a "
+                                                   "database replica); nothing was stored. "
+                                                   "Send writes to the primary service.",
         "error.503.corrupt": "The database holds data that cannot be read; nothing was stored.",
         "error.503.unknown": "The database cannot be used right now; nothing was stored.",
         "switch_lang": "中文", "switch_lang_code": "zh",

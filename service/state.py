@@ -3,10 +3,13 @@
 They live in the service database (``SERVICE_DB``, by default the ledger's own database)
 under a separate :class:`~sqlalchemy.MetaData`, created with ``create_all`` when the app
 starts: nothing here is part of the tamper-evident ledger, and the ledger's migrations
-never see these tables.
+never see these tables. Scan counts may have a database of their own (``STATE_URL``): a
+read-only instance, reading a replica of the primary's databases, counts scans there.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from sqlalchemy import BigInteger, Column, Engine, Index, MetaData, String, Table
 
@@ -34,5 +37,6 @@ scan_counts = Table(
 Index("ix_svc_scan_counts_day", scan_counts.c.day)
 
 
-def create_tables(engine: Engine) -> None:
-    metadata.create_all(engine)
+def create_tables(engine: Engine, only: Sequence[Table] | None = None) -> None:
+    """Create the service's tables (or ``only`` these) where they do not exist yet."""
+    metadata.create_all(engine, tables=only)

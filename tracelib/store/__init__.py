@@ -166,6 +166,15 @@ class Store:
                 return None
             raise TracelibError(f"cannot read the database schema version: {e}") from e
 
+    def in_recovery(self) -> bool:
+        """Whether the database is a PostgreSQL standby replaying its primary's WAL
+        (``pg_is_in_recovery()``, PostgreSQL manual §9.27.4 "Recovery Control Functions"):
+        it serves reads and refuses every write. Always False on SQLite."""
+        if self.dialect != "postgresql":
+            return False
+        with self.reader() as conn:
+            return bool(conn.execute(text("SELECT pg_is_in_recovery()")).scalar())
+
     # -- transactions ---------------------------------------------------------
     @contextmanager
     def faults(self) -> Iterator[None]:
