@@ -46,7 +46,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import api, board, links, lots, stall
+    from . import api, board, links, lots, ops, stall
 
     app.config.update(links.configure(app.config))  # links never come from the Host header
     from .extension import TracelibService
@@ -55,10 +55,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .problems import register_error_handlers
 
     app.url_map.converters["seq"] = SeqConverter
-    TracelibService(app)
+    ext = TracelibService(app)
     register_error_handlers(app)
     for module in (stall, lots, board, api):
         app.register_blueprint(module.bp)
+    ops.init_app(app, ext)  # probes, metrics, logs, CORS, rate limits (docs/operations.md)
 
     @app.context_processor
     def _helpers() -> dict[str, Any]:
