@@ -44,10 +44,12 @@ def serve(env: Env, host: str, port: int, workers: int, public_url: str | None) 
     else:
         environ.pop("TRACELIB_PUBLIC_URL", None)
     # Metrics of every worker, added up at /metrics (prometheus-client's multiprocess
-    # mode): a folder of this run's own unless one is configured; the gunicorn hooks empty
-    # it at start and mark exited workers (tracelib_service.ops.gunicorn_config).
+    # mode): a folder of this run's own (removed when gunicorn exits) unless one is
+    # configured; the gunicorn hooks empty it at start and mark exited workers
+    # (tracelib_service.ops.gunicorn_config).
     if not environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tracelib-metrics-")
+        own = tempfile.mkdtemp(prefix="tracelib-metrics-")
+        environ["PROMETHEUS_MULTIPROC_DIR"] = environ["TRACELIB_OWN_METRICS_DIR"] = own
     env.open().close()  # fail here, clearly, when there is no ledger
     # No gunicorn access log: the service writes one JSON line a request, with its id.
     command = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
