@@ -5,8 +5,9 @@ the hooks that keep prometheus-client's multiprocess metrics right.
 writes its counts to files there. At start the folder is emptied (counts of an earlier run
 would be added to this one's), and when a worker exits its live gauges are dropped
 (``mark_process_dead``); its counters and histograms stay, so totals never go backwards
-when gunicorn replaces a worker (prometheus-client's "Multiprocess Mode" documentation). A folder ``tracelib serve`` made
-for this run alone (``TRACELIB_OWN_METRICS_DIR``) is removed when gunicorn exits.
+when gunicorn replaces a worker (prometheus-client's "Multiprocess Mode" documentation).
+A folder ``tracelib serve`` made for this run alone (``TRACELIB_OWN_METRICS_DIR``) is
+removed when gunicorn exits.
 """
 
 from __future__ import annotations

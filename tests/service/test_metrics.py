@@ -109,7 +109,7 @@ def test_who_may_read_metrics(app: Flask, db_url: str, keystore: Keystore) -> No
 
 
 def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as r:  # noqa: S310 - loopback test server
+    with urllib.request.urlopen(url, timeout=10) as r:
         return str(r.read().decode("utf-8"))
 
 
