@@ -110,8 +110,9 @@ def _install_handlers(app: Flask) -> None:
         logger = logging.getLogger(name)
         if not any(getattr(h, _HANDLER_MARK, False) for h in logger.handlers):
             logger.addHandler(_json_handler())
-        if logger.level == logging.NOTSET:
-            logger.setLevel(logging.INFO)
+    service_logger = logging.getLogger(LOGGERS[0])
+    if service_logger.level == logging.NOTSET:  # access lines are INFO; the library keeps WARNING
+        service_logger.setLevel(logging.INFO)
 
 
 def _begin() -> None:
