@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -57,9 +58,17 @@ def serve(env: Env, host: str, port: int, workers: int, public_url: str | None,
             environ[name] = value
         else:
             environ.pop(name, None)
+    # Metrics of every worker, added up at /metrics (prometheus-client's multiprocess
+    # mode): a folder of this run's own (removed when gunicorn exits) unless one is
+    # configured; the gunicorn hooks empty it at start and mark exited workers
+    # (tracelib_service.ops.gunicorn_config).
+    if not environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        own = tempfile.mkdtemp(prefix="tracelib-metrics-")
+        environ["PROMETHEUS_MULTIPROC_DIR"] = environ["TRACELIB_OWN_METRICS_DIR"] = own
     env.open().close()  # fail here, clearly, when there is no ledger
+    # No gunicorn access log: the service writes one JSON line a request, with its id.
     command = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
-               "--bind", bind, "--access-logfile", "-",
+               "--bind", bind, "--config", "python:tracelib_service.ops.gunicorn_config",
                "tracelib_service:create_app()"]
     click.echo(f"serving {display_url(env.db)} on http://{bind} with {workers} workers"
                + (f", read-only (writes go to {primary or 'the primary'})" if read_only else ""))

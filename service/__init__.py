@@ -49,7 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import api, board, links, lots, read_only, stall
+    from . import api, board, links, lots, ops, read_only, stall
 
     app.config.update(links.configure(app.config))  # links never come from the Host header
     from .extension import TracelibService
@@ -58,11 +58,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .problems import register_error_handlers
 
     app.url_map.converters["seq"] = SeqConverter
-    TracelibService(app)
+    ext = TracelibService(app)
     read_only.init_app(app)  # before every other request hook: a write goes nowhere else
     register_error_handlers(app)
     for module in (stall, lots, board, api):
         app.register_blueprint(module.bp)
+    ops.init_app(app, ext)  # probes, metrics, logs, CORS, rate limits (docs/operations.md)
 
     @app.context_processor
     def _helpers() -> dict[str, Any]:

@@ -56,6 +56,7 @@ TEXT: dict[str, dict[str, str]] = {
                                                    "任何内容；写入请发送至主服务。",
         "error.503.corrupt": "数据库中有无法读取的内容，本次请求未保存任何内容。",
         "error.503.unknown": "数据库暂时无法使用，本次请求未保存任何内容。",
+        "error.429": "请求过于频繁", "error.rate_limited": "请求过于频繁，请 {seconds} 秒后再试。",
         "switch_lang": "English", "switch_lang_code": "en",
     },
     "en": {
@@ -109,6 +110,8 @@ TEXT: dict[str, dict[str, str]] = {
                                                    "Send writes to the primary service.",
         "error.503.corrupt": "The database holds data that cannot be read; nothing was stored.",
         "error.503.unknown": "The database cannot be used right now; nothing was stored.",
+        "error.429": "Too many requests",
+        "error.rate_limited": "Too many requests; please try again in {seconds} s.",
         "switch_lang": "中文", "switch_lang_code": "zh",
     },
 }

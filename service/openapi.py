@@ -347,7 +347,11 @@ def _schemas() -> dict[str, Any]:
                 "line": _int("1-based position of the offending event in the request",
                              minimum=1),
                 "event_id": _str("id of the offending event"),
-                "seq": _int("the first record that failed an integrity check", minimum=0)}},
+                "seq": _int("the first record that failed an integrity check", minimum=0),
+                "request_id": _str("the request's id, as in the `X-Request-Id` response "
+                                   "header and the service's log lines"),
+                "retry_after": _int("seconds to wait before asking again (`code: "
+                                    "rate_limited`, also in `Retry-After`)", minimum=1)}},
     }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask, Response, current_app, render_template, request
+from flask import Flask, Response, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from tracelib.errors import (
@@ -81,6 +81,8 @@ def problem(status: int, title: str, detail: str | None = None, **extra: Any) ->
     if detail:
         body["detail"] = detail
     body["instance"] = request.path
+    if g.get("request_id"):  # set by ops.logs for every request
+        body["request_id"] = g.request_id
     body.update({k: v for k, v in extra.items() if v is not None})
     if wants_json():
         response = current_app.response_class(

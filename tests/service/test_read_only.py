@@ -102,7 +102,9 @@ def test_reads_served_writes_refused_and_nothing_written(
         for headers in ({"Authorization": f"Bearer {token}"}, {}):
             r = client.post("/api/v1/events?dry=1", json=[_sale("ro-1")], headers=headers)
             assert r.status_code == 503 and r.mimetype == "application/problem+json"
-            assert r.json == {
+            body = r.json
+            assert body.pop("request_id") == r.headers["X-Request-Id"]
+            assert body == {
                 "type": "about:blank", "title": "Service Unavailable", "status": 503,
                 "detail": "本服务实例只读（读取数据库副本），本次请求未保存任何内容；"
                           f"写入请发送至主服务 {PRIMARY}。",

@@ -6,6 +6,7 @@ dataclasses in this package only.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -150,6 +151,18 @@ class Store:
         with self.faults(), self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    @staticmethod
+    @functools.cache
+    def head_revision() -> str:
+        """The newest Alembic revision this tracelib ships (what :meth:`migrate` upgrades
+        to); a schema at another revision is behind the code. Read once per process."""
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        return ScriptDirectory.from_config(cfg).get_current_head() or "none"
 
     def schema_revision(self) -> str | None:
         """The schema's Alembic revision; None when the database holds no tracelib schema.
