@@ -179,13 +179,15 @@ def test_cold_chain_excursion_within_the_window(scenario: Scenario) -> None:
     assert hot["details"]["lots"] == ["LOT-C"] and hot["lot"] == "LOT-C"  # not LOT-OK (3.0 °C)
     assert hot["details"]["limit_celsius"] == "4" and hot["since"] == local("08:20")
     assert "6.5 °C" in hot["title"]["en"] and "6.5 °C" in hot["title"]["zh"]
-    # Recorded at 08:40 on the 23rd: in the 7-day window until 08:40 on the 30th.
-    assert len(of_kind(alerts(scenario.ledger, now=at("08:40", "2026-11-30")),
+    # Read at 08:20 on the 23rd: in the 7-day window until 08:20 on the 30th, and not
+    # before it was read.
+    assert len(of_kind(alerts(scenario.ledger, now=at("08:20", "2026-11-30")),
                        "temperature_excursion")) == 1
-    assert of_kind(alerts(scenario.ledger, now=at("08:41", "2026-11-30")),
+    assert of_kind(alerts(scenario.ledger, now=at("08:20", "2026-11-30", seconds=1)),
                    "temperature_excursion") == []
+    assert of_kind(alerts(scenario.ledger, now=at("08:19")), "temperature_excursion") == []
     wider = AlertRules(excursion_days=8)
-    assert len(of_kind(alerts(scenario.ledger, now=at("08:41", "2026-11-30"), rules=wider),
+    assert len(of_kind(alerts(scenario.ledger, now=at("08:21", "2026-11-30"), rules=wider),
                        "temperature_excursion")) == 1
 
 

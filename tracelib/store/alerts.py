@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnClause
 
-from .bulk import select_where_in
-from .schema import excursions, locations, lots, records, shipments, stock, test_results
+from .bulk import driver_cursor, placeholder, select_where_in
+from .schema import excursions, locations, records, shipments, stock, test_results
 from .states import FollowUp
 from .supply import ShipmentRow, StockRow, _shipment, _stock
 
@@ -122,13 +122,39 @@ class AlertsSql:
         return out
 
     @staticmethod
-    def stall_stock(conn: Connection) -> list[dict[str, Any]]:
-        """Stock on hand at every stall with its lot's product, how the lot was made, whether
-        it is imported and the record that made it (``ix_stock_on_hand`` per stall, the lot
-        by its code)."""
-        query = (select(stock.c.lot, stock.c.location, stock.c.on_hand, stock.c.unit,
-                        lots.c.product, lots.c.kind, lots.c.imported, lots.c.seq)
-                 .select_from(stock.join(locations, locations.c.id == stock.c.location)
-                              .join(lots, lots.c.lot == stock.c.lot))
-                 .where(locations.c.type == "stall", stock.c.on_hand > _ZERO))
-        return [dict(r) for r in conn.execute(query).mappings()]
+    def unslaughtered_meat(conn: Connection, names: Sequence[str],
+                           suffixes: Sequence[str]) -> list[dict[str, Any]]:
+        """Stock on hand at stalls of lots that are meat — their product one of ``names``
+        or ending in one of ``suffixes`` — not imported, and with no lot made by
+        ``slaughter`` in their line (the lot itself or any ancestor through the lot
+        edges): ``lot``, ``location``, ``on_hand``, ``unit``, ``product``, ``kind`` and
+        ``seq`` (the record that made the lot). One statement: the stalls' stock by
+        ``ix_stock_on_hand``, each lot by its code, the lines up the edges by
+        ``ix_lot_edges_child``."""
+        if not names and not suffixes:
+            return []
+        mark = placeholder(conn)
+        is_meat = " OR ".join([f"l.product IN ({', '.join(mark for _ in names)})"] * bool(names)
+                              + [f"l.product LIKE {mark}"] * len(suffixes))
+        # Only the driver's placeholders are formatted into the text; every value is bound.
+        sql = (
+            "WITH RECURSIVE meat AS ("  # noqa: S608
+            " SELECT s.lot, s.location, s.on_hand, s.unit, l.product, l.kind, l.seq"
+            " FROM locations AS place"
+            " JOIN stock AS s ON s.location = place.id AND s.on_hand > 0"
+            " JOIN lots AS l ON l.lot = s.lot"
+            " WHERE place.type = 'stall' AND l.imported = 0 AND l.kind <> 'slaughter'"
+            f" AND ({is_meat})),"
+            " line(start, lot) AS ("
+            " SELECT DISTINCT lot, lot FROM meat"
+            " UNION SELECT line.start, e.parent FROM line"
+            " JOIN lot_edges AS e ON e.child = line.lot)"
+            " SELECT lot, location, on_hand, unit, product, kind, seq FROM meat"
+            " WHERE NOT EXISTS (SELECT 1 FROM line JOIN lots AS a ON a.lot = line.lot"
+            " WHERE line.start = meat.lot AND a.kind = 'slaughter')"
+            " ORDER BY location, lot")
+        params = (*names, *(f"%{suffix}" for suffix in suffixes))
+        columns = ("lot", "location", "on_hand", "unit", "product", "kind", "seq")
+        with driver_cursor(conn) as cursor:
+            cursor.execute(sql, params)
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

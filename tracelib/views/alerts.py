@@ -12,9 +12,9 @@ what a regulator should act on, one :class:`Alert` per matter:
   stock still on hand where it is held: it waits for a release, a disposal or a lab result;
 * ``shipment_not_received`` — a shipment no ``receive`` has closed more than
   :attr:`AlertRules.receive_hours` after it left;
-* ``temperature_excursion`` — a cold-chain reading above the storage's limit (GB 31605-2020:
-  frozen −18 °C, chilled 4 °C) on a hop recorded in the last
-  :attr:`AlertRules.excursion_days` days;
+* ``temperature_excursion`` — a hop with cold-chain readings above the storage's limit
+  (GB 31605-2020: frozen −18 °C, chilled 4 °C) taken in the last
+  :attr:`AlertRules.excursion_days` days (one alert a hop, since its first such reading);
 * ``tests_not_published`` — a market (with stalls) whose day's rapid tests were not in the
   ledger by :attr:`AlertRules.tests_published_by` local time: none at all, or the first one
   recorded later (公示 before opening; the board shows what the ledger holds, so a result
@@ -55,7 +55,7 @@ from ..store import Connection
 from ..store.alerts import AlertsSql
 from ..store.states import HoldCause
 from ..store.supply import SupplySql
-from ..timeutil import format_utc, parse_rfc3339, to_micros
+from ..timeutil import FUTURE_SKEW, format_utc, parse_rfc3339, to_micros
 
 __all__ = ["KINDS", "Alert", "AlertRules", "Alerts", "alerts"]
 
@@ -299,9 +299,13 @@ def _transit(read: _Reader, now_us: int, rules: AlertRules) -> list[Alert]:
 
 
 def _excursions(read: _Reader, now: datetime, rules: AlertRules) -> list[Alert]:
-    first = AlertsSql.first_seq_recorded_at(
-        read.conn, format_utc(now - timedelta(days=rules.excursion_days)))
-    rows = AlertsSql.excursions_from(read.conn, first)
+    start = now - timedelta(days=rules.excursion_days)
+    start_us, now_us = to_micros(start), to_micros(now)
+    # A reading is recorded after it is taken (clocks drift by FUTURE_SKEW at most), so the
+    # readings of the window are in the records since its start: a range of the key.
+    first = AlertsSql.first_seq_recorded_at(read.conn, format_utc(start - FUTURE_SKEW))
+    rows = [r for r in AlertsSql.excursions_from(read.conn, first)
+            if (t := _micros(r["time"])) is not None and start_us <= t <= now_us]
     heads = read.heads({int(r["seq"]) for r in rows})
     shipped: dict[str, list[Any]] = {}
     for s in AlertsSql.shipments_of_events(read.conn, sorted(
@@ -371,38 +375,8 @@ def _publication(read: _Reader, now: datetime, rules: AlertRules) -> list[Alert]
 
 
 def _unslaughtered(read: _Reader) -> list[Alert]:
-    rows = [r for r in AlertsSql.stall_stock(read.conn)
-            if not r["imported"] and r["kind"] != "slaughter" and is_meat(r["product"])]
-    if not rows:
-        return []
-    # Walk up the lot edges from every such lot at once, then ask which lots of the line
-    # were made by slaughter.
-    parents: dict[str, set[str]] = {}
-    seen = {r["lot"] for r in rows}
-    frontier = sorted(seen)
-    while frontier:
-        found = []
-        for parent, child in SupplySql.parents(read.conn, frontier):
-            parents.setdefault(child, set()).add(parent)
-            if parent not in seen:
-                seen.add(parent)
-                found.append(parent)
-        frontier = found
-    made = SupplySql.lots(read.conn, sorted(seen - {r["lot"] for r in rows}))
-    slaughtered = {code for code, row in made.items() if row.kind == "slaughter"}
-
-    def has_slaughter(code: str) -> bool:
-        line, todo = {code}, [code]
-        while todo:
-            for parent in parents.get(todo.pop(), ()):
-                if parent in slaughtered:
-                    return True
-                if parent not in line:
-                    line.add(parent)
-                    todo.append(parent)
-        return False
-
-    bare = [r for r in rows if not has_slaughter(r["lot"])]
+    exact, names = _meat_names()
+    bare = AlertsSql.unslaughtered_meat(read.conn, sorted(exact), names)
     heads = read.heads(int(r["seq"]) for r in bare)
     places = read.places({r["location"] for r in bare})
     out = []
