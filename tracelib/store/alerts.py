@@ -12,7 +12,7 @@ from sqlalchemy import Connection, and_, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnClause
 
 from .bulk import driver_cursor, placeholder, select_where_in
-from .schema import excursions, locations, records, shipments, stock, test_results
+from .schema import locations, records, shipments, stock, test_results
 from .states import FollowUp
 from .supply import ShipmentRow, StockRow, _shipment, _stock
 
@@ -56,10 +56,13 @@ class AlertsSql:
     @staticmethod
     def excursions_from(conn: Connection, first_seq: int) -> list[dict[str, Any]]:
         """Temperature excursions of the hops recorded at or after ``first_seq`` (the
-        primary key's range)."""
-        query = (select(excursions).where(excursions.c.seq >= first_seq)
-                 .order_by(excursions.c.seq, excursions.c.reading))
-        return [dict(r) for r in conn.execute(query).mappings()]
+        primary key's range), as plain driver rows."""
+        columns = ("seq", "reading", "time", "celsius", "limit_celsius", "storage")
+        mark = placeholder(conn)
+        with driver_cursor(conn) as cursor:
+            cursor.execute(f"SELECT {', '.join(columns)} FROM excursions "  # noqa: S608
+                           f"WHERE seq >= {mark} ORDER BY seq, reading", (first_seq,))
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     @staticmethod
     def first_seq_recorded_at(conn: Connection, stamp: str) -> int:
@@ -145,13 +148,15 @@ class AlertsSql:
             " JOIN lots AS l ON l.lot = s.lot"
             " WHERE place.type = 'stall' AND l.imported = 0 AND l.kind <> 'slaughter'"
             f" AND ({is_meat})),"
-            " line(start, lot) AS ("
-            " SELECT DISTINCT lot, lot FROM meat"
-            " UNION SELECT line.start, e.parent FROM line"
-            " JOIN lot_edges AS e ON e.child = line.lot)"
+            # Up the edges from each meat lot, stopping at a lot made by slaughter.
+            " line(start, lot, kind) AS ("
+            " SELECT DISTINCT lot, lot, kind FROM meat"
+            " UNION SELECT line.start, e.parent, made.kind FROM line"
+            " JOIN lot_edges AS e ON e.child = line.lot"
+            " JOIN lots AS made ON made.lot = e.parent"
+            " WHERE line.kind <> 'slaughter')"
             " SELECT lot, location, on_hand, unit, product, kind, seq FROM meat"
-            " WHERE NOT EXISTS (SELECT 1 FROM line JOIN lots AS a ON a.lot = line.lot"
-            " WHERE line.start = meat.lot AND a.kind = 'slaughter')"
+            " WHERE lot NOT IN (SELECT start FROM line WHERE kind = 'slaughter')"
             " ORDER BY location, lot")
         params = (*names, *(f"%{suffix}" for suffix in suffixes))
         columns = ("lot", "location", "on_hand", "unit", "product", "kind", "seq")

@@ -167,7 +167,12 @@ class Alerts:
 
 
 def _micros(text: str) -> int | None:
-    try:
+    """Microseconds since the epoch of a stored RFC 3339 time (checked at append)."""
+    try:  # the common form, parsed by the standard library alone
+        return to_micros(datetime.fromisoformat(text))
+    except (ValueError, TypeError):  # TypeError: no offset (never stored)
+        pass
+    try:  # "Z", more than six fraction digits
         return to_micros(parse_rfc3339(text))
     except ValidationError:
         return None
