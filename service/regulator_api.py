@@ -187,7 +187,11 @@ def post_drill() -> Response:
                        report_dir=scratch, now=service().now(), actor=party)
         assert result.receipt is not None
         seq = result.receipt.seq
-        scratch.rename(folder / str(seq))
+        target = folder / str(seq)
+        # A record number names one drill in a ledger: a folder already there is another
+        # ledger's, left in the same REPORTS_DIR.
+        shutil.rmtree(target, ignore_errors=True)
+        scratch.rename(target)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     summary = result.summary()

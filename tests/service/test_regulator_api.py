@@ -13,28 +13,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.service.conftest import STALL, Scene
-from tracelib.keys import Keystore, SigningKey
+from tests.service.conftest import KEYLESS_REGULATOR as KEYLESS
+from tests.service.conftest import REGULATOR, STALL, Scene
 from tracelib_service.tokens import issue_token
 
 PROBLEM = "application/problem+json"
-REGULATOR = "amr-1"
-KEYLESS = "amr-2"  # a regulator whose key the service does not hold
-
-
 @pytest.fixture
-def tokens(app: Flask, scene: Scene, keystore: Keystore) -> dict[str, str]:
+def tokens(app: Flask, regulators: dict[str, str]) -> dict[str, str]:
     """Tokens of two regulators (the service holds amr-1's key only) and of the stall."""
-    keys = {party: SigningKey.generate() for party in (REGULATOR, KEYLESS)}
-    scene.net.append_as("operator", {"kind": "register", "location": "operator.office", "data": {
-        "parties": [{"id": p, "name": f"云阳县市场监督管理局 {p}", "role": "regulator"}
-                    for p in keys],
-        "locations": [{"id": f"{p}.office", "name": "云阳县市场监督管理局", "type": "office",
-                       "holder": p} for p in keys],
-        "keys": [{"party": p, "key_id": k.key_id, "public_key": k.public.base64(),
-                  "valid_from": "2026-01-01T00:00:00+08:00"} for p, k in keys.items()]}})
-    keystore.save(REGULATOR, keys[REGULATOR])
-    return {party: issue_token(app, party) for party in (REGULATOR, KEYLESS, STALL)}
+    return {**regulators, STALL: issue_token(app, STALL)}
 
 
 def _auth(token: str | None) -> dict[str, str]:
