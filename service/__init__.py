@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "API_MAX_EVENTS": 1000,
     "SIGN_CHECKPOINTS": True,        # sign a checkpoint after each write when the operator key is here
     "COUNT_SCANS": True,
+    "REPORTS_DIR": None,             # drill report folders (POST /api/v1/drills); default beside the keystore
     "STALL_CACHE_MB": 32,            # per worker: stall pages and scan JSON kept (LRU)
     "QR_LEVEL": "H",                 # error correction of placards: Q or H
     "STANDING_WINDOW_DAYS": 30,      # 红黑榜 rules (tracelib.views.stall.StandingRules)
@@ -49,7 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import api, board, links, lots, ops, read_only, stall
+    from . import api, board, links, lots, ops, read_only, regulator_api, stall
 
     app.config.update(links.configure(app.config))  # links never come from the Host header
     from .extension import TracelibService
@@ -61,7 +62,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     ext = TracelibService(app)
     read_only.init_app(app)  # before every other request hook: a write goes nowhere else
     register_error_handlers(app)
-    for module in (stall, lots, board, api):
+    for module in (stall, lots, board, api, regulator_api):
         app.register_blueprint(module.bp)
     ops.init_app(app, ext)  # probes, metrics, logs, CORS, rate limits (docs/operations.md)
 

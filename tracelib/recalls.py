@@ -73,10 +73,11 @@ class DrillResult:
 
 def drill(ledger: Ledger, lot: str, *, question: str | None = None,
           key: SigningKey | None = None, report_dir: str | Path | None = None,
-          now: datetime | None = None) -> DrillResult:
-    """Trace ``lot`` both ways, timed. With ``key`` (an operator key) record a ``drill``
-    event; with ``report_dir`` write summary.json, the FSMA-204 sheet (CSV, XLSX) and the
-    path picture (SVG, PNG) there."""
+          now: datetime | None = None, actor: str | None = None) -> DrillResult:
+    """Trace ``lot`` both ways, timed. With ``key`` record a ``drill`` event signed by
+    ``actor`` (default: the operator; a regulator may sign one too), whose key it is; with
+    ``report_dir`` write summary.json, the FSMA-204 sheet (CSV, XLSX) and the path picture
+    (SVG, PNG) there."""
     question = question or f"追溯演练: 批次 {lot} 从哪里来、到哪里去、还有多少在售?"
     started = time.perf_counter()
     answer = trace(ledger, lot)
@@ -87,7 +88,7 @@ def drill(ledger: Ledger, lot: str, *, question: str | None = None,
     if key is not None:
         event = {"id": _event_id("drill", lot, stamp=moment.strftime("%Y%m%dT%H%M%S%f")),
                  "kind": "drill",
-                 "time": moment.isoformat(), "actor": ledger.operator,
+                 "time": moment.isoformat(), "actor": actor or ledger.operator,
                  "location": ledger.office,
                  "data": {"question": question, "lot": lot, "answer_digest": digest,
                           "elapsed_ms": f"{elapsed:.3f}"}}
@@ -196,9 +197,10 @@ class RecallResult:
 
 
 def recall(ledger: Ledger, lot: str, *, key: SigningKey, reason: str,
-           now: datetime | None = None) -> RecallResult:
-    """Recall ``lot`` and every lot made from it, in one transaction of operator-signed
-    events: a ``hold`` per location where stock is on hand (the places to visit), and a
+           now: datetime | None = None, actor: str | None = None) -> RecallResult:
+    """Recall ``lot`` and every lot made from it, in one transaction of events signed with
+    ``key`` by ``actor`` (default: the operator; or a regulator, who may act on any lot
+    anywhere): a ``hold`` per location where stock is on hand (the places to visit), and a
     ``recall`` of every such lot still on hand or in transit, so stock on the road cannot
     be sold when it arrives."""
     answer = trace(ledger, lot, back=False)
@@ -219,6 +221,7 @@ def recall(ledger: Ledger, lot: str, *, key: SigningKey, reason: str,
     for ship in transit:
         outstanding[ship.lot] = outstanding.get(ship.lot, 0) + ship.qty
     moment = now or utcnow()
+    signer = actor or ledger.operator
     stamp = moment.strftime("%Y%m%dT%H%M%S%f")
     events = []
     holds = []
@@ -228,7 +231,7 @@ def recall(ledger: Ledger, lot: str, *, key: SigningKey, reason: str,
         if to_hold:
             events.append(sign_event({
                 "id": _event_id("recall-hold", lot, place, stamp=stamp), "kind": "hold",
-                "time": moment.isoformat(), "actor": ledger.operator, "location": place,
+                "time": moment.isoformat(), "actor": signer, "location": place,
                 "inputs": to_hold, "data": {"reason": reason, "recall_of": lot}}, key))
         info = places.get(place)
         holds.append(RecallHold(place, info.name if info else place,
@@ -239,7 +242,7 @@ def recall(ledger: Ledger, lot: str, *, key: SigningKey, reason: str,
     if recalled:
         events.append(sign_event({
             "id": _event_id("recall", lot, stamp=stamp), "kind": "recall",
-            "time": moment.isoformat(), "actor": ledger.operator, "location": ledger.office,
+            "time": moment.isoformat(), "actor": signer, "location": ledger.office,
             "inputs": [{"lot": code, "qty": format_micro(outstanding[code]), "unit": units[code]}
                        for code in recalled],
             "data": {"reason": reason, "recall_of": lot}}, key))

@@ -135,10 +135,12 @@ def test_fuzzed_requests_are_answered_as_documented(case: Case, bound: Flask,
     _act_for(STALL, case.body)
     assert case.meta is not None  # re-checks whether the edited body is still valid
     other = case.call(headers=_auth(tokens["farm-1"]))
+    # A path parameter no route takes (a record number past MAX_SAFE_INTEGER) names nothing:
+    # 404 before any token is looked at.
     if "Authorization" in other.request.headers:
-        assert other.status_code in (400, 403, 413, 415), other.text
+        assert other.status_code in (400, 403, 404, 413, 415), other.text
     else:  # the coverage phase leaves the token out
-        assert other.status_code == 401, other.text
+        assert other.status_code in (401, 404), other.text
     assert other.headers["content-type"] == [PROBLEM]
     headers = _auth(tokens[STALL])
     response = case.call(headers=headers)
@@ -151,7 +153,7 @@ def test_every_operation_is_fuzzed_from_the_served_document(client: FlaskClient)
     assert client.get("/api/v1/openapi.json").json == DOCUMENT
     operations = {op["operationId"] for item in DOCUMENT["paths"].values() for op in item.values()}
     fuzzed = {r.ok().definition.raw["operationId"] for r in schema.get_all_operations()}
-    assert fuzzed == operations and len(operations) == 8
+    assert fuzzed == operations and len(operations) == 14
 
 
 @pytest.mark.parametrize("url", [
