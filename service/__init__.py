@@ -59,6 +59,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     for module in (stall, lots, board, api):
         app.register_blueprint(module.bp)
+    from .access import check_classified, enforce
+
+    app.before_request(enforce)  # every endpoint's scope (service/access.py), before its view
+    check_classified(app)
 
     @app.context_processor
     def _helpers() -> dict[str, Any]:

@@ -191,27 +191,35 @@ def test_too_many_events_and_wrong_media_type(app: Flask, client: FlaskClient,
 
 # -- reads -------------------------------------------------------------------------------
 
-def test_get_event(client: FlaskClient, scene: Scene) -> None:
-    r = client.get("/api/v1/events/rt-neg")
+@pytest.fixture
+def reader(app: Flask) -> dict[str, str]:
+    """A token reading everything (the operator's, read:all)."""
+    return _auth(issue_token(app, "operator", scopes=["read:all"]))
+
+
+def test_get_event(client: FlaskClient, scene: Scene, reader: dict[str, str]) -> None:
+    r = client.get("/api/v1/events/rt-neg", headers=reader)
     assert r.status_code == 200
     record = scene.ledger.record_for_event("rt-neg")
     assert r.json["seq"] == record.seq and r.json["hash"] == record.hash.hex()
     assert r.json["event"]["data"]["sample"] == "豇豆"
     assert r.json["proof"] == f"/api/v1/proofs/inclusion/{record.seq}"
     assert client.get(r.json["proof"]).status_code == 200
-    _problem(client.get("/api/v1/events/nope"), 404)
+    _problem(client.get("/api/v1/events/nope", headers=reader), 404)
 
 
-def test_lot_trace(client: FlaskClient) -> None:
-    both = client.get("/api/v1/lots/LOT-CP-0001/trace").json
+def test_lot_trace(client: FlaskClient, reader: dict[str, str]) -> None:
+    both = client.get("/api/v1/lots/LOT-CP-0001/trace", headers=reader).json
     assert both["upstream"]["origins"][0]["certificate"]["no"] == "CERT-LOT-CP-0001"
     [stall] = [loc for loc in both["downstream"]["locations"] if loc["location"] == STALL]
     assert (stall["received"], stall["sold"], stall["on_hand"]) == ("40", "2.5", "37.5")
-    assert "downstream" not in client.get("/api/v1/lots/LOT-CP-0001/trace?direction=back").json
-    assert "upstream" not in client.get("/api/v1/lots/LOT-CP-0001/trace?direction=forward").json
-    assert _problem(client.get("/api/v1/lots/LOT-CP-0001/trace?direction=up"), 400)[
-        "field"] == "direction"
-    _problem(client.get("/api/v1/lots/LOT-NONE/trace"), 404)
+    assert "downstream" not in client.get("/api/v1/lots/LOT-CP-0001/trace?direction=back",
+                                          headers=reader).json
+    assert "upstream" not in client.get("/api/v1/lots/LOT-CP-0001/trace?direction=forward",
+                                        headers=reader).json
+    assert _problem(client.get("/api/v1/lots/LOT-CP-0001/trace?direction=up", headers=reader),
+                    400)["field"] == "direction"
+    _problem(client.get("/api/v1/lots/LOT-NONE/trace", headers=reader), 404)
 
 
 def test_checkpoint_json_and_note(client: FlaskClient, scene: Scene) -> None:
