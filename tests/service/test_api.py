@@ -63,7 +63,7 @@ def test_signed_event_is_appended_and_checkpointed(client: FlaskClient, scene: S
     assert receipt["seq"] == scene.ledger.size - 1
     assert r.json["checkpoint"]["size"] == scene.ledger.size  # signed with the operator key
     assert scene.ledger.latest_checkpoint().size == scene.ledger.size  # type: ignore[union-attr]
-    stored = client.get(receipt["url"]).json
+    stored = client.get(receipt["url"], headers=_auth(tokens[STALL])).json
     assert stored["event"]["sig"] == doc["sig"]
     again = _post(client, {"events": [doc]}, tokens[STALL])  # idempotent
     assert again.status_code == 200 and again.json["receipts"][0]["duplicate"] is True
@@ -109,7 +109,8 @@ def test_acting_for_another_party_is_403(client: FlaskClient, scene: Scene,
     doc = _problem(_post(client, [signed_by_stall], tokens["farm-1"]), 403)
     assert "farm-1" in doc["detail"] and STALL in doc["detail"]
     _problem(_post(client, [_sale("sale-api-5")], tokens["operator"]), 403)
-    assert client.get("/api/v1/events/sale-api-4").status_code == 404
+    assert client.get("/api/v1/events/sale-api-4",
+                      headers=_auth(tokens[STALL])).status_code == 404
 
 
 def test_tokens_are_stored_hashed(app: Flask, tokens: dict[str, str]) -> None:
@@ -160,7 +161,8 @@ def test_invalid_events_are_422_naming_the_field(client: FlaskClient, scene: Sce
     too_much = _sale("sale-api-7", qty="1000")  # more than is on hand
     doc = _problem(_post(client, [_sale("ok-1"), too_much], tokens[STALL]), 422)
     assert doc["line"] == 2 and doc["event_id"] == "sale-api-7" and "mass balance" in doc["detail"]
-    assert client.get("/api/v1/events/ok-1").status_code == 404  # the batch is all or nothing
+    assert client.get("/api/v1/events/ok-1",  # the batch is all or nothing
+                      headers=_auth(tokens[STALL])).status_code == 404
     forged = scene.net.event(STALL, _sale("sale-api-8"))
     forged["data"] = {"receipt": "changed after signing"}
     doc = _problem(_post(client, [forged], tokens[STALL]), 422)
