@@ -14,12 +14,13 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from tests.conftest import NOW
+from tests.conftest import BOTH_STORES, NOW
 from tests.service.conftest import GTIN, STALL, Scene
 from tests.test_limits_event import REGULATOR, _add_regulator
 from tracelib.keys import SigningKey
+from tracelib.store.engine import make_engine
 from tracelib_cli.main import cli
 from tracelib_service import create_app
 from tracelib_service.access import (
@@ -234,12 +235,21 @@ def test_token_scopes_are_checked_against_the_party(app: Flask, scene: Scene) ->
     assert kept["operator"] == {READ_ALL, WRITE}
 
 
-def test_a_token_from_before_scopes_keeps_write_and_read_own(tmp_path: Path, db_url: str,
+@pytest.fixture(params=BOTH_STORES)
+def old_state(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A service database of its own (SERVICE_DB), on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'old-state.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+def test_a_token_from_before_scopes_keeps_write_and_read_own(old_state: str, db_url: str,
                                                              scene: Scene) -> None:
     """A service database made before tokens carried scopes: the column is added when the
     app starts, and its tokens keep write and read:own."""
-    state = f"sqlite:///{tmp_path / 'old-state.db'}"
-    engine = create_engine(state)
+    state = old_state
+    engine = make_engine(state)
     digest = "ab" * 32
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE svc_api_tokens (token_sha256 VARCHAR(64) PRIMARY KEY, "
