@@ -292,3 +292,11 @@ def test_cli_issues_scoped_tokens_and_lists_them(app: Flask, scene: Scene) -> No
                for line in lines)
     assert any(f"  {STALL}  read:own,write  " in line for line in lines)
     assert "tlk_" not in r.output
+
+
+def test_an_unclassified_route_stops_the_app(app: Flask) -> None:
+    from tracelib_service.access import check_classified
+
+    app.add_url_rule("/unruled", "unruled", lambda: "open to anyone by mistake")
+    with pytest.raises(RuntimeError, match="unruled"):
+        check_classified(app)
