@@ -112,21 +112,46 @@ def qr_stall(env: Env, stall: str, out_file: str, base_url: str) -> None:
 
 @click.group()
 def token() -> None:
-    """API tokens: each acts for one party; only its SHA-256 is stored."""
+    """API tokens: each acts for one party with its scopes; only its SHA-256 is stored."""
+
+
+# The scopes of service/access.py (SCOPES), written out so `--help` works without Flask.
+TOKEN_SCOPES = ("write", "read:own", "read:market", "read:all")
 
 
 @token.command("issue")
 @click.argument("party")
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(TOKEN_SCOPES),
+              help="What the token may do; repeat for several (default: write and "
+                   "read:own). read:market needs a party holding a market, read:all a "
+                   "regulator or the operator.")
 @click.option("--label", help="What the token is for, e.g. the stall's till.")
 @pass_env
-def token_issue(env: Env, party: str, label: str | None) -> None:
+def token_issue(env: Env, party: str, scopes: tuple[str, ...], label: str | None) -> None:
     """Issue an API token for PARTY and print it once."""
     require("`tracelib token issue`", "service", "flask")
     from tracelib_service import create_app
+    from tracelib_service.access import DEFAULT_SCOPES
     from tracelib_service.tokens import issue_token
 
     app = create_app({"DB": env.db, "KEYSTORE": str(env.keystore_path)})
-    click.echo(issue_token(app, party, label=label))
+    click.echo(issue_token(app, party, scopes=scopes or DEFAULT_SCOPES, label=label))
+
+
+@token.command("list")
+@pass_env
+def token_list(env: Env) -> None:
+    """List the tokens issued: the start of each one's SHA-256, its party, scopes, label,
+    when it was issued and whether it is revoked (never the token itself)."""
+    require("`tracelib token list`", "service", "flask")
+    from tracelib_service import create_app
+    from tracelib_service.tokens import list_tokens
+
+    app = create_app({"DB": env.db, "KEYSTORE": str(env.keystore_path)})
+    for info in list_tokens(app):
+        state = f"revoked {info.revoked_at}" if info.revoked_at else "live"
+        click.echo(f"{info.digest_prefix}  {info.party}  {','.join(sorted(info.scopes))}  "
+                   f"{info.created_at}  {state}  {info.label or ''}".rstrip())
 
 
 @token.command("revoke")

@@ -65,6 +65,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     for module in (stall, lots, board, api, regulator_api):
         app.register_blueprint(module.bp)
     ops.init_app(app, ext)  # probes, metrics, logs, CORS, rate limits (docs/operations.md)
+    from .access import check_classified, enforce
+
+    # Every endpoint's scope (service/access.py), before its view and after the rate limit:
+    # made-up tokens are limited as no token is.
+    app.before_request(enforce)
 
     @app.context_processor
     def _helpers() -> dict[str, Any]:
@@ -91,4 +96,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                 "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
             response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response
+    check_classified(app)  # last: a route registered above without an access rule stops here
     return app

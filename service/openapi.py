@@ -18,7 +18,21 @@ from tracelib.canonical import MAX_SAFE_INTEGER
 from tracelib.ids import ID_PATTERN, MAX_ID
 from tracelib.kinds import KINDS
 
-__all__ = ["DATA_SCHEMA_PREFIX", "openapi_document"]
+from .access import ENDPOINTS, SCOPES, openapi_security
+
+__all__ = ["DATA_SCHEMA_PREFIX", "OPERATIONS", "openapi_document"]
+
+#: Each operation's Flask endpoint, whose access rule (service/access.py) the operation
+#: states: ``security``, ``x-tracelib-scope`` and a line of its description.
+OPERATIONS = {
+    "appendEvents": "api.post_events", "getEvent": "api.get_event",
+    "traceLot": "api.lot_trace", "getStall": "api.get_stall",
+    "getCheckpoint": "api.get_checkpoint", "inclusionProof": "api.inclusion_proof",
+    "consistencyProof": "api.consistency_proof", "openapi": "api.openapi",
+    "getAlerts": "regulator.get_alerts", "getKpi": "regulator.get_kpi",
+    "runDrill": "regulator.post_drill", "getDrillReport": "regulator.drill_report",
+    "getDrillPicture": "regulator.drill_picture", "startRecall": "regulator.post_recall",
+}
 
 #: Each kind's ``data`` schema is ``components.schemas["EventData.<kind>"]``.
 DATA_SCHEMA_PREFIX = "EventData."
@@ -31,6 +45,15 @@ NO_NUL = r"^[^\u0000]*$"  # the service refuses U+0000 in any string (PostgreSQL
 UNIT = (r"^[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
         r"\u3000]{1,20}$")
 MAX_SEQ = MAX_SAFE_INTEGER  # record numbers and tree sizes beyond this are never served
+
+
+_SCOPE_TEXT = {
+    "write": "appends events acting for the token's party",
+    "read:own": "reads the party's own books: events it signed or that name its locations, "
+                "and one hop up and down the chain",
+    "read:market": "as `read:own`, with every stall inside the markets the party holds",
+    "read:all": "reads everything (regulators and the operator only)",
+}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -83,7 +106,9 @@ _ERROR_TEXT = {
          "written in ASCII digits, a number in the body beyond ±9007199254740991 (`field` "
          "names it, e.g. `size` or `events[0].inputs[0].qty`)",
     401: "No valid API token: missing, unknown or revoked (`WWW-Authenticate: Bearer`)",
-    403: "An event acts for another party than the token's",
+    403: "The token lacks the scope this needs (`code: insufficient_scope`, "
+         "`WWW-Authenticate` names the scope), or what is asked lies outside the token's "
+         "reach (`code: not_your_books`)",
     404: "Not found",
     409: "An event id is already stored with other content (`code: conflict`)",
     413: "The body is larger than the service's limit (`MAX_CONTENT_LENGTH`, 1 MiB by default), "
@@ -384,7 +409,6 @@ def _paths(max_events: int) -> dict[str, Any]:
                            "token's party. The batch is all or nothing: one refused event "
                            "refuses the request and nothing is stored. An event already "
                            "stored with the same bytes is answered with its receipt again.",
-            "security": [{"bearer": []}],
             "requestBody": {"required": True,
                             "description": "the events: a JSON array, or an object with "
                                            "`events`; strict JSON (no duplicate keys, no "
@@ -393,7 +417,10 @@ def _paths(max_events: int) -> dict[str, Any]:
                                                              "example": example}}},
             "responses": {"201": _json(receipts, "Appended (receipts in order)"),
                           "200": _json(receipts, "All events were already stored (idempotent)"),
-                          **_errors(400, 401, 403, 409, 413, 415, 422)}}},
+                          **_errors(400, 401, 403, 409, 413, 415, 422,
+                                    e403="The token lacks `write` "
+                                    "(`code: insufficient_scope`), or an event acts for "
+                                    "another party than the token's (`code: forbidden`)")}}},
         "/events/{event_id}": {"get": {
             "operationId": "getEvent", "summary": "A stored event with its record",
             "description": "The event exactly as signed, with its record number, hashes and a "
@@ -403,7 +430,7 @@ def _paths(max_events: int) -> dict[str, Any]:
                 "origin-LOT-CP-0001"),
                            _IF_NONE_MATCH],
             "responses": {"200": _json(_ref("Record"), "The record"), **_NOT_MODIFIED,
-                          **_errors(404, e404="No event with this id")}}},
+                          **_errors(401, 403, 404, e404="No event with this id")}}},
         "/lots/{lot}/trace": {"get": {
             "operationId": "traceLot", "summary": "Trace a lot back and forward",
             "description": "Upstream: the lots it came from, their origin certificates and "
@@ -418,7 +445,7 @@ def _paths(max_events: int) -> dict[str, Any]:
                                             "default": "both"}),
                            _IF_NONE_MATCH],
             "responses": {"200": _json(_ref("Trace"), "The trace"), **_NOT_MODIFIED,
-                          **_errors(400, 404, e400="An unknown `direction` or parameter",
+                          **_errors(400, 401, 403, 404, e400="An unknown `direction` or parameter",
                                     e404="No lot with this code")}}},
         "/stalls/{stall}": {"get": {
             "operationId": "getStall", "summary": "A stall's scan JSON",
@@ -430,7 +457,9 @@ def _paths(max_events: int) -> dict[str, Any]:
                 "pattern": r"^[^/\u0000-\u001f\u007f-\u009f]{1,200}$"}, "stall-a01"),
                            _IF_NONE_MATCH],
             "responses": {"200": _json(_ref("Scan"), "The stall"), **_NOT_MODIFIED,
-                          **_errors(404, e404="No stall with this id")}}},
+                          **_errors(401, 404, e404="No stall with this id",
+                                    e401="A token was sent and is not a live token (no "
+                                    "token is needed)")}}},
         "/checkpoint": {"get": {
             "operationId": "getCheckpoint", "summary": "The latest signed checkpoint",
             "description": "The newest tree head the operator signed. `Accept: text/plain` "
@@ -482,9 +511,8 @@ def _paths(max_events: int) -> dict[str, Any]:
 
 # -- the regulator's endpoints (service/regulator_api.py) ---------------------------------
 
-_REGULATOR_ONLY = ("For regulators only: a bearer token acting for a party registered with "
-                   "the role `regulator`.")
-_NOT_A_REGULATOR = "The token's party is not a regulator"
+_REGULATOR_ONLY = "For regulators (and the operator)."
+_NOT_A_REGULATOR = "The token lacks `read:all` (or `write`, to sign)"
 
 
 def _regulator_schemas() -> dict[str, Any]:
@@ -689,6 +717,16 @@ def _regulator_paths() -> dict[str, Any]:
     }
 
 
+def _with_access(paths: dict[str, Any]) -> dict[str, Any]:
+    """Each operation with the scope its endpoint asks for (service/access.py)."""
+    for operations in paths.values():
+        for operation in operations.values():
+            access = ENDPOINTS[OPERATIONS[operation["operationId"]]]
+            operation.update(openapi_security(access))
+            operation["description"] = f"{operation['description']}\n\n**Access.** {access.note}."
+    return paths
+
+
 def openapi_document(script_root: str = "", *, max_events: int = 1000) -> dict[str, Any]:
     """OpenAPI 3.1.0; ``script_root`` is where the app is mounted (the server URL),
     ``max_events`` the app's ``API_MAX_EVENTS``."""
@@ -699,11 +737,14 @@ def openapi_document(script_root: str = "", *, max_events: int = 1000) -> dict[s
                                 "checkpoints and Merkle proofs (data contract v1).",
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
         "servers": [{"url": f"{script_root}/api/v1"}],
-        "paths": {**_paths(max_events), **_regulator_paths()},
+        "paths": _with_access({**_paths(max_events), **_regulator_paths()}),
         "components": {
             "schemas": {**_schemas(), **_data_schemas()},
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "an API token acting for one party "
-                                                          "(`tlk_…`)"}},
+            "securitySchemes": {"bearer": {
+                "type": "http", "scheme": "bearer",
+                "description": "an API token acting for one party (`tlk_…`) with scopes "
+                               "(RFC 6749 §3.3 names; an operation's `security` lists the "
+                               "scopes that will do, also as `x-tracelib-scope`): "
+                               + "; ".join(f"`{s}` {_SCOPE_TEXT[s]}" for s in SCOPES)}},
         },
     }

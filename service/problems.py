@@ -63,8 +63,25 @@ class BadInput(HTTPException):
 
 
 class Forbidden(HTTPException):
+    """403 with a problem ``code``: ``forbidden`` (an event for another party),
+    ``insufficient_scope`` (RFC 6750 §3.1: the token lacks ``scope``) or ``not_your_books``
+    (a read outside the token's reach)."""
+
     code = 403
     description = "this token may not act for that party"
+
+    def __init__(self, description: str | None = None, *, reason: str = "forbidden",
+                 scope: str | None = None) -> None:
+        super().__init__(description)
+        self.extra = {"code": reason}
+        self.scope = scope
+
+    def get_headers(self, *args: Any, **kwargs: Any) -> list[tuple[str, str]]:
+        headers = super().get_headers(*args, **kwargs)
+        if self.scope is not None:  # RFC 6750 §3: which scope would do
+            headers.append(("WWW-Authenticate", f'Bearer realm="tracelib", '
+                            f'error="insufficient_scope", scope="{self.scope}"'))
+        return headers
 
 
 def wants_json() -> bool:

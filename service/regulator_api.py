@@ -2,9 +2,9 @@
 alerts, the demonstration-city KPI, recall drills with their report folder as a zip, and
 recalls signed with the regulator's own key.
 
-Every endpoint here is for regulators only, and :func:`_regulator` is the one place that
-says so: a bearer token (:func:`~tracelib_service.tokens.authenticate`) acting for a party
-registered with the role ``regulator``.
+Every endpoint here is for regulators: a token with ``read:all`` (issued only to regulators
+and the operator, service/scopes.py), and ``write`` too where the request signs an event;
+service/access.py checks the scope before the view, and :func:`_regulator` names the party.
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ from tracelib.recalls import drill, recall
 from tracelib.views.alerts import alerts
 from tracelib.views.kpi import kpi
 
+from .access import require
 from .api import Count, _maybe_sign_checkpoint
 from .extension import ledger, service
 from .httputil import json_response, read_body
 from .ids import nul_path
-from .problems import BadInput, Forbidden
-from .tokens import authenticate
+from .problems import BadInput
+from .scopes import READ_ALL, WRITE
 
 __all__ = ["alert_links", "bp", "reports_dir"]
 
@@ -47,15 +48,15 @@ bp = Blueprint("regulator", __name__, url_prefix="/api/v1")
 REPORT_FILES = ("summary.json", "ctes.csv", "ctes.xlsx", "path.svg", "path.png")
 
 
-def _regulator() -> str:
-    """The regulator the request's bearer token acts for: 401 without a valid token, 403
-    when the token's party is not registered as a ``regulator``."""
-    party = authenticate(current_app)
-    found = ledger().party(party)
-    if found is None or found.role != "regulator":
-        raise Forbidden(f"this token acts for {party!r}, which is not a regulator: alerts, "
-                        "KPI, drills and recalls are for regulators")
-    return party
+def _regulator(*, signs: bool = False) -> str:
+    """The party the request's token acts for: a regulator's (or the operator's) token with
+    ``read:all`` (service/access.py checks it before the view; 401 or 403 otherwise), and
+    ``write`` as well for a request that signs an event (``signs``)."""
+    who = require(READ_ALL)
+    if signs:
+        require(WRITE)
+    assert who.party is not None
+    return who.party
 
 
 class NoQuery(Schema):
@@ -171,7 +172,7 @@ def get_kpi() -> Response:
 
 @bp.post("/drills")
 def post_drill() -> Response:
-    party = _regulator()
+    party = _regulator(signs=True)
     body = _body(DrillBody())
     key = _custodial_key(party)
     missing = [m for m in ("openpyxl", "PIL") if importlib.util.find_spec(m) is None]
@@ -241,7 +242,7 @@ def drill_picture(seq: int) -> Response:
 
 @bp.post("/recalls")
 def post_recall() -> Response:
-    party = _regulator()
+    party = _regulator(signs=True)
     body = _body(RecallBody())
     key = _custodial_key(party)
     result = recall(ledger(), body["lot"], key=key, reason=body["reason"],

@@ -160,7 +160,7 @@ def regulators(app: Flask, scene: Scene, keystore: Keystore) -> dict[str, str]:
         "keys": [{"party": p, "key_id": k.key_id, "public_key": k.public.base64(),
                   "valid_from": "2026-01-01T00:00:00+08:00"} for p, k in keys.items()]}})
     keystore.save(REGULATOR, keys[REGULATOR])
-    return {party: issue_token(app, party) for party in keys}
+    return {party: issue_token(app, party, scopes=("read:all", "write")) for party in keys}
 
 
 

@@ -60,7 +60,7 @@ def test_each_request_gets_its_own_id(client: Any) -> None:
 
 
 def test_problem_documents_carry_the_request_id(client: Any) -> None:
-    r = client.get("/api/v1/events/no-such-event", headers={"X-Request-Id": "trace-me-1"})
+    r = client.get("/api/v1/stalls/no-such-stall", headers={"X-Request-Id": "trace-me-1"})
     assert r.status_code == 404
     assert r.json["request_id"] == "trace-me-1" == r.headers["X-Request-Id"]
 

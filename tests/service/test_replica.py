@@ -141,7 +141,8 @@ def test_a_read_only_instance_serves_a_streaming_replica(
         replica = replica_app.test_client()
 
         # Scans, lot pages, traces, events, checkpoints and proofs, as the primary serves them.
-        json_headers = {"Accept": "application/json"}
+        # (the trace and the record with the stall's token: its own books, read:own)
+        json_headers = {"Accept": "application/json", "Authorization": f"Bearer {token}"}
         for path in (f"/s/{STALL}", "/l/LOT-CP-0001", f"/01/{GTIN}/10/LOT-CP-0001",
                      "/api/v1/lots/LOT-CP-0001/trace", "/api/v1/events/sale-1",
                      f"/api/v1/stalls/{STALL}", "/api/v1/checkpoint",

@@ -514,6 +514,12 @@ class Store:
         return [{"id": r["id"], "name": r["name"], "details": json.loads(r["details"])}
                 for r in rows]
 
+    def locations_held_by(self, conn: Connection, party: str) -> list[Location]:
+        """The locations whose ``holder`` is ``party``, by id (a read scope's own places)."""
+        rows = conn.execute(select(locations).where(locations.c.holder == party)
+                            .order_by(locations.c.id)).mappings()
+        return [_location(r) for r in rows]
+
     def child_locations(self, conn: Connection, parent: str) -> list[Location]:
         rows = conn.execute(select(locations).where(locations.c.parent == parent)
                             .order_by(locations.c.id)).mappings()
