@@ -6,4 +6,5 @@ other names (``tool.setuptools.package-dir``)."""
 from setuptools import find_packages, setup
 
 setup(packages=[*find_packages(include=["tracelib", "tracelib.*"]),
-                "tracelib_service", "tracelib_service.console", "tracelib_cli", "tracelib_demo"])
+                "tracelib_service", *(f"tracelib_service.{p}" for p in find_packages("service")),
+                "tracelib_cli", "tracelib_demo"])

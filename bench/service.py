@@ -5,7 +5,8 @@ events, 2,000 stalls at the default size), shared through the run's resources or
 work folder. Two servers run side by side on loopback, each gunicorn with 2 workers:
 
 * ``tracelib serve --workers 2`` (the product: ``tracelib_service:create_app()``, access
-  log on, scans counted — the defaults);
+  log on, scans counted, metrics kept — the defaults — and the rate limiter on at a rate
+  never reached, so that it counts every scan);
 * the baseline, :mod:`bench._bare_app`: a bare Flask app whose ``/s/<id>`` is one indexed
   SQLite lookup in the same database file, rendered as a small page.
 
@@ -19,6 +20,11 @@ machine hits both alike. Targets: stall page throughput ≥ 0.6 × the baseline'
 of each tracelib worker (``VmRSS`` in ``/proc/<pid>/status`` after the runs) ≤ 150 MB.
 A fifth run, for context only, cycles the HTML page over every stall: more ids than a
 worker's stall-view cache holds, so it measures scans that build the view afresh.
+
+The stall page is measured as a shopper gets it: anonymous, through the service's scope
+check (``tracelib_service.access.enforce``, before every request) and the public view
+(``tracelib.views.disclosure``). Before the runs the bench proves the check is in the path:
+the same URL with a token that is not one must be refused with 401.
 """
 
 from __future__ import annotations
@@ -52,6 +58,9 @@ FULL_SECONDS = 20.0
 THROUGHPUT_FACTOR = 0.6
 P99_MS = 100.0
 RSS_MB = 150.0
+#: The product runs with its rate limiter counting every scan (wrk's loopback client), at a
+#: rate it never reaches, so the figures include what the limiter costs.
+LIMITER_ON = "1000000/second"
 HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
 JSON = "application/json"
 
@@ -288,6 +297,20 @@ def _check(server: Server, stall: str, accept: str) -> int:
     return len(body)
 
 
+def _check_scoped(server: Server, stall: str) -> None:
+    """The served stall page goes through the scope check: a made-up token is refused."""
+    req = urllib.request.Request(server.url(f"/s/{stall}"),
+                                 headers={"Authorization": "Bearer tlk_bench-not-a-token"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            status = r.status
+    except urllib.error.HTTPError as e:
+        status = e.code
+    if status != 401:
+        raise BenchmarkError(f"{server.label} answered {status} to a made-up token on the "
+                             "stall page: the scope check is not in its path")
+
+
 @benchmark("service.sqlite", description="stall page under gunicorn (2 workers) and wrk, beside "
            "a bare Flask + SQLite lookup",
            provides=("service.baseline.html", "service.baseline.html.p99",
@@ -337,7 +360,9 @@ def service_sqlite(ctx: Context) -> list[Row]:
                 "bare Flask app", bare_cmd, {**env, "BENCH_BARE_DB": str(built.db)}, bare_port,
                 logs[0], f"/s/{ids[0]}"))
             app = stack.enter_context(_serve(
-                "tracelib serve", app_cmd, env, app_port, logs[1], f"/s/{ids[0]}"))
+                "tracelib serve", app_cmd, {**env, "TRACELIB_RATE_LIMIT": LIMITER_ON},
+                app_port, logs[1], f"/s/{ids[0]}"))
+            _check_scoped(app, ids[0])
             for server in (bare, app):
                 for accept in (HTML, JSON):
                     sizes[f"{server.label}|{accept}"] = _check(server, ids[0], accept)
@@ -398,7 +423,8 @@ def service_sqlite(ctx: Context) -> list[Row]:
         base_html, base_p99, base_json, base_json_p99, base_rss,
         figure("service.stall.html", s_html.rps, "req/s", op=">=", factor=THROUGHPUT_FACTOR,
                baseline=base_html,
-               notes=f"`tracelib serve` GET /s/<stall> (Accept: text/html), "
+               notes=f"`tracelib serve` GET /s/<stall> (Accept: text/html), anonymous, "
+                     f"through the scope check (a made-up token answered 401), "
                      f"{sizes['tracelib serve|' + HTML]:,} B page; {note(s_html)}"),
         figure("service.stall.html.p99", s_html.p99_ms, "ms", op="<=", target=P99_MS,
                baseline=base_p99),

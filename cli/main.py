@@ -38,6 +38,7 @@ _COMMAND_MODULES = {
     **dict.fromkeys(("limits", "test", "report"), "testing_cmds"),
     **dict.fromkeys(("serve", "qr", "token"), "service_cmds"),
     "demo": "demo_cmds",
+    "alerts": "alerts_cmds",
 }
 
 

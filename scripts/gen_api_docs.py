@@ -29,24 +29,39 @@ hand. The document itself is served at `GET /api/v1/openapi.json` (OpenAPI {open
 
 All API paths are under **`{server}`** on the host the service runs at (`tracelib serve`, see
 [operations.md](operations.md#serving)). Request and response bodies are UTF-8 JSON; hashes are
-lowercase hex unless a field says otherwise. Reads are public — the ledger is meant to be
-checked by anyone — and writes need a token.
+lowercase hex unless a field says otherwise. Proofs, checkpoints and what a shopper's scan
+shows (a stall) are public; records and traces need a token with a read scope covering
+them, and writes a token with `write` ([who may read what](contract.md#who-may-read-what)).
 """
 
 AUTH = """\
 ## Authentication
 
-Writes (`POST /api/v1/events`) need an API token in the `Authorization` header:
+A token goes in the `Authorization` header:
 
 ```text
 Authorization: Bearer tlk_…
 ```
 
-A token acts for exactly one registered party. The operator issues it on the machine that holds
-the ledger, and it is printed once (only its SHA-256 is stored, in the service database):
+A token acts for exactly one registered party, with scopes (each operation below says which
+it needs, under **Access**, and in the OpenAPI document as `security` and `x-tracelib-scope`):
+
+| scope | what it allows |
+|---|---|
+| `write` | append events acting for the token's party |
+| `read:own` | read the party's own books: events it signed or that name its locations, and one hop up and down the chain (its suppliers' and customers' events on the lots it handled, except their sales); traces of those lots, with other parties' quantities left out |
+| `read:market` | as `read:own`, with every stall inside the markets the party holds (a market party only) |
+| `read:all` | read everything (a regulator or the operator only) |
+
+The operator issues tokens on the machine that holds the ledger; each is printed once (only
+its SHA-256 is stored, in the service database). Without `--scope` a token gets `write` and
+`read:own`; a token issued before tokens carried scopes keeps those two:
 
 ```sh
 tracelib token issue stall-a01 --label "A01 till"
+tracelib token issue market-1 --scope read:market
+tracelib token issue amr-1 --scope read:all --label "inspector"
+tracelib token list
 ```
 
 ```sh
@@ -55,13 +70,18 @@ curl -s -X POST https://trace.example.cn/api/v1/events \\
   -d '[{"id": "sale-a01-0003", "kind": "sale", "time": "2026-11-22T10:00:00+08:00", "actor": "stall-a01", "location": "stall-a01", "inputs": [{"lot": "LOT-CP-0001", "qty": "1", "unit": "kg"}], "data": {"receipt": "A01-0003"}}]'
 ```
 
-- A missing, unknown or revoked token gives `401` with `WWW-Authenticate: Bearer realm="tracelib"`.
+- A missing, unknown or revoked token gives `401` with `WWW-Authenticate: Bearer realm="tracelib"`
+  where a token is needed; a token that is sent is checked everywhere, so a bad one gives `401`
+  on public endpoints too.
+- A token without the scope an operation needs gives `403` with `code: insufficient_scope` and
+  `WWW-Authenticate: Bearer error="insufficient_scope", scope="…"` (RFC 6750 §3.1); a read
+  outside the token's reach (another party's books) gives `403` with `code: not_your_books`.
 - Every event must have the token's party as its `actor`, or the whole request is refused with
   `403`.
 - An event with a `sig` is checked against the actor's registered keys. An event without one
   is signed by the service with the party's *custodial* key when the service's keystore holds
   one; otherwise it is refused (`422`, `code: signature`): sign it yourself.
-- A token is revoked with `tracelib_service.tokens.revoke_token(app, token)`.
+- A token is revoked with `tracelib token revoke TOKEN`.
 """
 
 CONVENTIONS = """\
@@ -243,6 +263,11 @@ def _responses(responses: Mapping[str, Any], doc: Mapping[str, Any]) -> list[str
     return lines
 
 
+def _scopes(op: Mapping[str, Any], sep: str = ", ") -> str:
+    """The scopes an operation accepts (``x-tracelib-scope``), or "" when it is public."""
+    return sep.join(f"`{s}`" for s in op.get("x-tracelib-scope", []))
+
+
 def _operations(doc: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
     for path, item in doc["paths"].items():
         for method in METHODS:
@@ -304,14 +329,15 @@ def render() -> str:
         anchor = heading.lower().replace(" ", "-").replace("/", "").replace("{", "") \
             .replace("}", "").replace(".", "")
         index.append(f"| {method.upper()} | [`{server}{path}`](#{anchor}) | {op['summary']} | "
-                     f"{'yes' if op.get('security') else 'no'} |")
+                     f"{_scopes(op) or 'no'} |")
     parts.append("\n".join(index) + "\n")
     parts.append(AUTH)
     for path, method, op in _operations(doc):
         lines = [f"### {method.upper()} {server}{path}", "", f"**{op['summary']}.**"
                  + (f" {op['description']}" if op.get("description") else ""), "",
                  f"Operation id `{op['operationId']}`. Token: "
-                 + ("**required** (Bearer)." if op.get("security") else "not needed."), ""]
+                 + (f"**required** (Bearer), with {_scopes(op, ' or ')}." if _scopes(op)
+                    else "not needed."), ""]
         params = _parameters(op.get("parameters", []))
         if params:
             lines += ["Parameters:", "", *params, ""]

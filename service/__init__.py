@@ -18,6 +18,9 @@ DEFAULTS: dict[str, Any] = {
     "DB": "tracelib.db",             # TRACELIB_DB: SQLAlchemy URL or SQLite path
     "KEYSTORE": None,                # TRACELIB_KEYSTORE: default beside the database
     "SERVICE_DB": None,              # tokens and scan counts; default: the ledger's database
+    "STATE_URL": None,               # scan counts' own writable database; default: SERVICE_DB
+    "READ_ONLY": False,              # never write the ledger's database (a read replica)
+    "PRIMARY_URL": None,             # public URL of the writable service, named to writers
     "TIMEZONE": "Asia/Shanghai",     # what "today" means for tests and scan counts
     "PUBLIC_URL": None,              # base of every absolute link and QR code, e.g. https://t.example.cn
     "BIND": None,                    # host:port the service listens on (default 127.0.0.1:8000)
@@ -26,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "API_MAX_EVENTS": 1000,
     "SIGN_CHECKPOINTS": True,        # sign a checkpoint after each write when the operator key is here
     "COUNT_SCANS": True,
+    "REPORTS_DIR": None,             # drill report folders (POST /api/v1/drills); default beside the keystore
     "STALL_CACHE_MB": 32,            # per worker: stall pages and scan JSON kept (LRU)
     "QR_LEVEL": "H",                 # error correction of placards: Q or H
     "STANDING_WINDOW_DAYS": 30,      # 红黑榜 rules (tracelib.views.stall.StandingRules)
@@ -50,7 +54,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import api, board, console, links, lots, stall
+    from . import api, board, console, links, lots, ops, read_only, regulator_api, stall
 
     app.config.update(links.configure(app.config))  # links never come from the Host header
     from .extension import TracelibService
@@ -60,10 +64,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app.url_map.converters["seq"] = SeqConverter
     ext = TracelibService(app)
+    read_only.init_app(app)  # before every other request hook: a write goes nowhere else
     console.configure(app, ext.keystore.path)
     register_error_handlers(app)
-    for module in (stall, lots, board, api, console):
+    for module in (stall, lots, board, api, regulator_api, console):
         app.register_blueprint(module.bp)
+    ops.init_app(app, ext)  # probes, metrics, logs, CORS, rate limits (docs/operations.md)
+    from .access import check_classified, enforce
+
+    # Every endpoint's scope (service/access.py), before its view and after the rate limit:
+    # made-up tokens are limited as no token is.
+    app.before_request(enforce)
 
     @app.context_processor
     def _helpers() -> dict[str, Any]:
@@ -90,4 +101,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                 "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
             response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response
+    check_classified(app)  # last: a route registered above without an access rule stops here
     return app

@@ -1,6 +1,8 @@
 """The JSON API, ``/api/v1``: write events, read events, traces, stalls, checkpoints and
-Merkle proofs. Writes need an API token (``Authorization: Bearer …``) acting for one
-party; reads are public (the ledger is meant to be checked by anyone)."""
+Merkle proofs. Each endpoint's scope is declared in :data:`.access.ENDPOINTS` and checked
+before the view runs: writes need a token with ``write`` acting for one party; records and
+traces need a read scope covering them; stalls, checkpoints and proofs are public (a proof
+reveals hashes, not data)."""
 
 from __future__ import annotations
 
@@ -17,16 +19,24 @@ from werkzeug.exceptions import UnsupportedMediaType
 from tracelib import canonical
 from tracelib.errors import NotFoundError, SignatureError, ValidationError
 from tracelib.events import flatten_messages, sign_event
+from tracelib.views.disclosure import (
+    PUBLIC,
+    disclose_stall,
+    disclose_trace,
+    event_in_reach,
+    lot_in_reach,
+    widen,
+)
 from tracelib.views.stall import stall_view
 from tracelib.views.tracing import trace
 
+from .access import WRITE, current_principal, forbid_other_books, reach, require
 from .extension import ledger, service
 from .httputil import conditional, json_response, read_body
 from .ids import known, nul_path
 from .openapi import MAX_SEQ, openapi_document
 from .problems import BadInput, Forbidden
 from .stall import proof_template
-from .tokens import authenticate
 
 __all__ = ["bp"]
 
@@ -206,7 +216,8 @@ def _maybe_sign_checkpoint() -> dict[str, Any] | None:
 
 @bp.post("/events")
 def post_events() -> Response:
-    party = authenticate(current_app)
+    party = require(WRITE).party
+    assert party is not None
     events = _sign_as(party, _events_of(_json_body()))
     receipts = ledger().append(events, now=service().now())
     fresh = any(not r.duplicate for r in receipts)
@@ -221,6 +232,8 @@ def post_events() -> Response:
 def get_event(event_id: str) -> Response:
     record = ledger().record_for_event(known(event_id, "event"))
     doc = record.to_dict()
+    if not event_in_reach(ledger(), reach(ledger()), doc["event"]):
+        raise forbid_other_books(f"event {event_id!r}")
     doc["proof"] = url_for("api.inclusion_proof", seq=record.seq)
     return conditional(json_response(doc))
 
@@ -228,8 +241,14 @@ def get_event(event_id: str) -> Response:
 @bp.get("/lots/<path:lot>/trace")
 def lot_trace(lot: str) -> Response:
     direction = _query(TraceQuery())["direction"]
-    answer = trace(ledger(), known(lot, "lot"), back=direction != "forward", forward=direction != "back")
-    return conditional(json_response(answer.to_dict()))
+    led = ledger()
+    answer = trace(led, known(lot, "lot"), back=direction != "forward",
+                   forward=direction != "back")
+    mine = reach(led)
+    if not lot_in_reach(led, mine, lot):
+        raise forbid_other_books(f"lot {lot!r}")
+    near = widen(led, mine, [lot, *answer.upstream_lots, *answer.downstream_lots])
+    return conditional(json_response(disclose_trace(answer.to_dict(), near)))
 
 
 @bp.get("/stalls/<stall>")
@@ -237,7 +256,8 @@ def get_stall(stall: str) -> Response:
     ext = service()
     view = stall_view(ledger(), known(stall, "stall"), today=ext.today(), rules=ext.rules,
                       proof_url=proof_template())
-    return conditional(json_response(view))
+    mine = reach(ledger()) if current_principal().reads else PUBLIC
+    return conditional(json_response(disclose_stall(view, mine)))
 
 
 @bp.get("/checkpoint")

@@ -23,14 +23,16 @@ from tracelib.store.engine import (
     LOCK_WAIT_OPTION,
     WRITER_OPTION,
     default_keystore,
+    display_url,
     make_engine,
     normalize_url,
 )
 from tracelib.views.stall import StandingRules
 
-from .state import create_tables
+from .links import check_base_url
+from .state import create_tables, scan_counts
 
-__all__ = ["LedgerWatch", "TracelibService", "service"]
+__all__ = ["LedgerWatch", "TracelibService", "primary_url_setting", "read_only_setting", "service"]
 
 CHINA = timezone(timedelta(hours=8), "CST")
 
@@ -121,6 +123,13 @@ class TracelibService:
         self.ledger: Ledger | None = None
         self.state_engine: Engine | None = None
         self._own_state_engine = False
+        #: Where scan counts are written (``STATE_URL``, else the service tables' database);
+        #: None on a read-only instance without a ``STATE_URL``: scans are not counted.
+        self.counts_engine: Engine | None = None
+        self._own_counts_engine = False
+        #: A read-only instance never writes the ledger's database (service/read_only.py).
+        self.read_only = False
+        self.primary_url: str | None = None
         if app is not None:
             self.init_app(app)
 
@@ -129,13 +138,16 @@ class TracelibService:
         self.ledger = Ledger.open(db)
         self.watch = LedgerWatch(self.ledger.store)
         self.keystore = Keystore(app.config.get("KEYSTORE") or default_keystore(db))
+        self._read_only(app, db)
         state = app.config.get("SERVICE_DB") or db
         if normalize_url(state) == self.ledger.store.url:
             self.state_engine = self.ledger.store.engine
         else:
             self.state_engine = make_engine(state)
             self._own_state_engine = True
-        create_tables(self.state_engine)
+        if not self.read_only:  # a read-only instance reads the tokens the primary keeps
+            create_tables(self.state_engine)
+        self._scan_counts(app, state)
         self.zone = _zone(str(app.config["TIMEZONE"]))
         clock = app.config.get("NOW")
         self._clock: Callable[[], datetime] = (
@@ -148,19 +160,55 @@ class TracelibService:
             black_on_any_failure=bool(app.config["STANDING_BLACK_ON_ANY_FAILURE"]))
         app.extensions["tracelib"] = self
 
+    def _read_only(self, app: Flask, db: str) -> None:
+        """Configured (``READ_ONLY``) or found out: a ledger database that is a standby in
+        recovery refuses every write, so the instance is read-only whatever it was told."""
+        assert self.ledger is not None
+        configured = read_only_setting(app.config.get("READ_ONLY"))
+        self.primary_url = primary_url_setting(app.config.get("PRIMARY_URL"))
+        standby = self.ledger.store.in_recovery()
+        self.read_only = configured or standby
+        if not self.read_only:
+            return
+        app.config["SIGN_CHECKPOINTS"] = False  # signing stores a checkpoint: the primary's job
+        why = ("the ledger database is a PostgreSQL standby in recovery (pg_is_in_recovery())"
+               if standby else "READ_ONLY is set")
+        app.logger.warning("read-only instance: %s; serving reads of %s, answering writes "
+                           "with 503 naming %s", why, display_url(db),
+                           self.primary_url or "no primary (set PRIMARY_URL)")
+
+    def _scan_counts(self, app: Flask, state: str) -> None:
+        """Scan counts go to ``STATE_URL`` when set, else beside the service tables; a
+        read-only instance writes nothing else, so it counts only into a ``STATE_URL``."""
+        counts = app.config.get("STATE_URL")
+        if counts and normalize_url(counts) != normalize_url(state):
+            self.counts_engine = make_engine(counts)
+            self._own_counts_engine = True
+            create_tables(self.counts_engine, only=(scan_counts,))
+        elif counts:
+            self.counts_engine = self.state_engine
+            create_tables(self.counts_engine, only=(scan_counts,))
+        elif not self.read_only:
+            self.counts_engine = self.state_engine
+        else:
+            app.logger.warning("read-only instance without STATE_URL: scans are not counted")
+
     @contextmanager
     def state_writer(self, *, wait: bool = True) -> Iterator[Connection]:
         """A write transaction on the service tables (SQLite: ``BEGIN IMMEDIATE``, so two
         writers never deadlock upgrading a read lock). ``wait=False``: on SQLite, fail at
         once (``OperationalError``) rather than wait while another writer holds the lock."""
         assert self.state_engine is not None
-        with self.state_engine.connect() as conn:
-            options: dict[str, Any] = {WRITER_OPTION: True}
-            if not wait:
-                options[LOCK_WAIT_OPTION] = 0.0
-            conn = conn.execution_options(**options)
-            with conn.begin():
-                yield conn
+        with _writer(self.state_engine, wait=wait) as conn:
+            yield conn
+
+    @contextmanager
+    def counts_writer(self, *, wait: bool = True) -> Iterator[Connection]:
+        """A write transaction on the scan counts' database (:attr:`counts_engine`), as
+        :meth:`state_writer`."""
+        assert self.counts_engine is not None
+        with _writer(self.counts_engine, wait=wait) as conn:
+            yield conn
 
     def now(self) -> datetime:
         return self._clock().astimezone(self.zone)
@@ -174,10 +222,49 @@ class TracelibService:
 
     def close(self) -> None:
         self.watch.close()
+        if self._own_counts_engine and self.counts_engine is not None:
+            self.counts_engine.dispose()
         if self._own_state_engine and self.state_engine is not None:
             self.state_engine.dispose()
         if self.ledger is not None:
             self.ledger.close()
+
+
+@contextmanager
+def _writer(engine: Engine, *, wait: bool) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        options: dict[str, Any] = {WRITER_OPTION: True}
+        if not wait:
+            options[LOCK_WAIT_OPTION] = 0.0
+        conn = conn.execution_options(**options)
+        with conn.begin():
+            yield conn
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def read_only_setting(value: Any) -> bool:
+    """``READ_ONLY`` as configured: a bool, 0 or 1, or ``true``/``false``, ``yes``/``no``,
+    ``on``/``off`` (``TRACELIB_READ_ONLY=1``); anything else is a ValueError at start,
+    never a guess."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ValueError(f"READ_ONLY must be 1 or 0 (true or false), got {value!r}")
+
+
+def primary_url_setting(value: Any) -> str | None:
+    """``PRIMARY_URL``: the public base URL of the writable service that a read-only
+    instance sends writers to, without a trailing slash; ValueError when it is not an
+    http(s) URL with a host."""
+    if value is None or value == "":
+        return None
+    return check_base_url(str(value), "PRIMARY_URL")
 
 
 def _decimal(value: Any) -> Decimal:

@@ -28,7 +28,7 @@ TEXT: dict[str, dict[str, str]] = {
         "complaint": "投诉举报 12315", "verified": "已验证 verified",
         "verified_text": "以上记录均在签名账本中，可用包含证明核验",
         "unsigned_text": "账本最新树头（尚未签名）",
-        "ledger_size": "账本记录数", "root": "根哈希", "proofs": "包含证明",
+        "ledger_size": "证明所依据的账本记录数（树大小）", "root": "根哈希", "proofs": "包含证明",
         "pay_ref": "付款参考", "scan_pay": "扫码付款 · 查溯源",
         "lot_page": "批次溯源", "path": "流通路径", "from": "起运", "to": "到达",
         "received": "收货", "temperatures": "温度记录", "excursion": "超温",
@@ -50,8 +50,13 @@ TEXT: dict[str, dict[str, str]] = {
         "error.503.unreachable": "数据库服务器没有响应，本次请求未保存任何内容。",
         "error.503.missing": "数据库不存在，本次请求未保存任何内容。",
         "error.503.read_only": "数据库当前只读，本次请求未保存任何内容。",
+        "error.503.read_only_instance": "本服务实例只读（读取数据库副本），本次请求未保存任何内容；"
+                                        "写入请发送至主服务 {primary}。",
+        "error.503.read_only_instance.no_primary": "本服务实例只读（读取数据库副本），本次请求未保存"
+                                                   "任何内容；写入请发送至主服务。",
         "error.503.corrupt": "数据库中有无法读取的内容，本次请求未保存任何内容。",
         "error.503.unknown": "数据库暂时无法使用，本次请求未保存任何内容。",
+        "error.429": "请求过于频繁", "error.rate_limited": "请求过于频繁，请 {seconds} 秒后再试。",
         "switch_lang": "English", "switch_lang_code": "en",
     },
     "en": {
@@ -74,7 +79,7 @@ TEXT: dict[str, dict[str, str]] = {
         "complaint": "Complaints: 12315", "verified": "Verified",
         "verified_text": "These records are in the signed ledger; check the inclusion proofs",
         "unsigned_text": "Latest tree head (not yet signed)",
-        "ledger_size": "Ledger size", "root": "Root", "proofs": "Inclusion proofs",
+        "ledger_size": "Proven against ledger size (tree size)", "root": "Root", "proofs": "Inclusion proofs",
         "pay_ref": "Payment reference", "scan_pay": "Scan to pay · trace",
         "lot_page": "Lot trace", "path": "Path", "from": "From", "to": "To",
         "received": "Received", "temperatures": "Temperatures", "excursion": "Excursion",
@@ -97,8 +102,16 @@ TEXT: dict[str, dict[str, str]] = {
         "error.503.unreachable": "The database server does not answer; nothing was stored.",
         "error.503.missing": "The database does not exist; nothing was stored.",
         "error.503.read_only": "The database is read-only; nothing was stored.",
+        "error.503.read_only_instance": "This instance is read-only (it reads a database "
+                                        "replica); nothing was stored. Send writes to the "
+                                        "primary service at {primary}.",
+        "error.503.read_only_instance.no_primary": "This instance is read-only (it reads a "
+                                                   "database replica); nothing was stored. "
+                                                   "Send writes to the primary service.",
         "error.503.corrupt": "The database holds data that cannot be read; nothing was stored.",
         "error.503.unknown": "The database cannot be used right now; nothing was stored.",
+        "error.429": "Too many requests",
+        "error.rate_limited": "Too many requests; please try again in {seconds} s.",
         "switch_lang": "中文", "switch_lang_code": "zh",
     },
 }
@@ -109,8 +122,14 @@ TEXT["zh"].update({
     "console.token": "API 令牌", "console.token_help":
         "粘贴监管部门的只读全部数据（read:all）令牌。令牌不会保存在浏览器中。",
     "console.refused.unknown": "令牌无效或已被吊销",
-    "console.refused.not_regulator": "此令牌不属于监管部门，不能登录监管工作台",
-    "console.signed_in_as": "当前账号", "console.alerts": "今日预警", "console.find": "查找",
+    "console.refused.not_regulator": "此令牌没有 read:all 权限（仅发给监管部门和运营方），"
+                                     "不能登录监管工作台",
+    "console.signed_in_as": "当前账号", "console.alerts": "今日预警",
+    "console.alerts_counts": "预警 {total} 条：严重 {critical}，警告 {warning}",
+    "console.alert_place": "地点", "console.alert_lot": "批次",
+    "console.alerts_rules": "规则：整改超过 {follow_up_hours} 小时未闭环、发货 {receive_hours} "
+                            "小时未收货、每日 {tests_published_by} 前公示快检、近 "
+                            "{excursion_days} 天冷链温度异常", "console.find": "查找",
     "console.drill": "追溯演练", "console.recall": "召回", "console.kpi": "示范城市指标",
     "console.find_help": "批次号、摊位、经营主体、事件编号或合格证编号",
     "console.search": "查找", "console.no_matches": "没有找到匹配的记录",
@@ -147,8 +166,15 @@ TEXT["en"].update({
     "console.token": "API token", "console.token_help":
         "Paste the regulator's read:all token. The token is not kept in the browser.",
     "console.refused.unknown": "The token is unknown or revoked",
-    "console.refused.not_regulator": "This token is not a regulator's: it cannot open the console",
+    "console.refused.not_regulator": "This token lacks read:all (issued to regulators and "
+                                     "the operator only): it cannot open the console",
     "console.signed_in_as": "Signed in as", "console.alerts": "Today's alerts",
+    "console.alerts_counts": "{total} alerts: {critical} critical, {warning} warnings",
+    "console.alert_place": "Place", "console.alert_lot": "Lot",
+    "console.alerts_rules": "Rules: follow-ups open over {follow_up_hours} h, shipments not "
+                            "received after {receive_hours} h, rapid tests published by "
+                            "{tests_published_by}, cold-chain excursions of the last "
+                            "{excursion_days} days",
     "console.find": "Find", "console.drill": "Recall drill", "console.recall": "Recall",
     "console.kpi": "Demonstration-city figures",
     "console.find_help": "A lot, stall, party, event id or certificate number",

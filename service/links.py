@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 from flask import current_app, url_for
 
-__all__ = ["DEFAULT_BIND", "LinkSettings", "external_url", "link_settings", "public_url"]
+__all__ = ["DEFAULT_BIND", "LinkSettings", "check_base_url", "external_url", "link_settings",
+           "public_url"]
 
 DEFAULT_BIND = "127.0.0.1:8000"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1")
@@ -60,13 +61,15 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _check_public(url: str) -> str:
+def check_base_url(url: str, what: str = "the public URL") -> str:
+    """``url`` without a trailing slash when it is an http(s) URL with a host and no
+    query, fragment or user (a base that paths are appended to); ValueError otherwise."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"the public URL must be an http:// or https:// URL with a host, "
+        raise ValueError(f"{what} must be an http:// or https:// URL with a host, "
                          f"got {url!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
-        raise ValueError(f"the public URL may not carry a query, fragment or user, got {url!r}")
+        raise ValueError(f"{what} may not carry a query, fragment or user, got {url!r}")
     return url.strip().rstrip("/")
 
 
@@ -82,7 +85,7 @@ def link_settings(public: str | None, bind: str | None) -> LinkSettings:
     if wildcard or _is_loopback(host):  # every interface includes the loopback one
         names.extend(LOOPBACK_NAMES)
     if public:
-        base = _check_public(public)
+        base = check_base_url(public)
         names.insert(0, str(urlsplit(base).hostname))
     elif wildcard:
         raise ValueError(f"bound to every interface ({bind}): set the public URL "

@@ -14,9 +14,11 @@ from werkzeug.exceptions import NotFound
 
 from tracelib.errors import NotFoundError
 from tracelib.store.supply import SupplySql
+from tracelib.views.disclosure import PUBLIC, Reach, disclose_lot, disclose_trace, widen
 from tracelib.views.lot import lot_view
 from tracelib.views.tracing import trace
 
+from .access import current_principal, reach
 from .extension import ledger
 from .httputil import conditional, json_response, wants_json_body
 from .ids import known
@@ -54,13 +56,23 @@ def linkset(lot: str, gtin: str | None, product: str | None) -> dict[str, Any]:
               else external_url("lots.lot_page", lot=lot))
     page = {"href": anchor, "title": f"{product or lot} 批次溯源", "type": "text/html",
             "hreflang": ["zh-CN", "en"]}
-    data = {"href": external_url("api.lot_trace", lot=lot), "title": f"{lot} trace",
+    # The machine data is this resolver's own answer: the trace as the caller may read it
+    # (docs/contract.md "Who may read what"), so a shopper following the link gets it too.
+    data = {"href": f"{anchor}?linkType={TRACEABILITY}", "title": f"{lot} trace",
             "type": "application/json"}
     return {"linkset": [{"anchor": anchor,
                          GS1_VOC + "defaultLink": [page],
                          GS1_VOC + "pip": [page],
                          GS1_VOC + "traceability": [data],
                          GS1_VOC + "epcis": [data]}]}
+
+
+def _reader(lots: list[str]) -> Reach:
+    """What the caller may read of ``lots``: a shopper (no token) sees the public fields
+    only; a token with a read scope sees its own places and one hop from them."""
+    if not current_principal().reads:
+        return PUBLIC
+    return widen(ledger(), reach(ledger()), lots)
 
 
 def _serve(lot: str, gtin: str | None) -> Response:
@@ -70,9 +82,12 @@ def _serve(lot: str, gtin: str | None) -> Response:
         response = json_response(linkset(lot, view["gtin"], view["product"]),
                                  mimetype="application/linkset+json")
     elif kind in (TRACEABILITY, EPCIS):
-        response = json_response(trace(ledger(), lot).to_dict())
+        found = trace(ledger(), lot)
+        reader = _reader([lot, *found.upstream_lots, *found.downstream_lots])
+        response = json_response(disclose_trace(found.to_dict(), reader))
     else:  # gs1:pip, and any link type this resolver lacks: the default link (GS1 resolver §2)
-        view = lot_view(ledger(), lot, proof_url=proof_template())
+        full = lot_view(ledger(), lot, proof_url=proof_template())
+        view = disclose_lot(full, _reader([lot, *full["upstream_lots"]]))
         if wants_json_body():
             response = json_response(view)
         else:

@@ -18,7 +18,21 @@ from tracelib.canonical import MAX_SAFE_INTEGER
 from tracelib.ids import ID_PATTERN, MAX_ID
 from tracelib.kinds import KINDS
 
-__all__ = ["DATA_SCHEMA_PREFIX", "openapi_document"]
+from .access import ENDPOINTS, SCOPES, openapi_security
+
+__all__ = ["DATA_SCHEMA_PREFIX", "OPERATIONS", "openapi_document"]
+
+#: Each operation's Flask endpoint, whose access rule (service/access.py) the operation
+#: states: ``security``, ``x-tracelib-scope`` and a line of its description.
+OPERATIONS = {
+    "appendEvents": "api.post_events", "getEvent": "api.get_event",
+    "traceLot": "api.lot_trace", "getStall": "api.get_stall",
+    "getCheckpoint": "api.get_checkpoint", "inclusionProof": "api.inclusion_proof",
+    "consistencyProof": "api.consistency_proof", "openapi": "api.openapi",
+    "getAlerts": "regulator.get_alerts", "getKpi": "regulator.get_kpi",
+    "runDrill": "regulator.post_drill", "getDrillReport": "regulator.drill_report",
+    "getDrillPicture": "regulator.drill_picture", "startRecall": "regulator.post_recall",
+}
 
 #: Each kind's ``data`` schema is ``components.schemas["EventData.<kind>"]``.
 DATA_SCHEMA_PREFIX = "EventData."
@@ -31,6 +45,15 @@ NO_NUL = r"^[^\u0000]*$"  # the service refuses U+0000 in any string (PostgreSQL
 UNIT = (r"^[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
         r"\u3000]{1,20}$")
 MAX_SEQ = MAX_SAFE_INTEGER  # record numbers and tree sizes beyond this are never served
+
+
+_SCOPE_TEXT = {
+    "write": "appends events acting for the token's party",
+    "read:own": "reads the party's own books: events it signed or that name its locations, "
+                "and one hop up and down the chain",
+    "read:market": "as `read:own`, with every stall inside the markets the party holds",
+    "read:all": "reads everything (regulators and the operator only)",
+}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -83,7 +106,9 @@ _ERROR_TEXT = {
          "written in ASCII digits, a number in the body beyond ±9007199254740991 (`field` "
          "names it, e.g. `size` or `events[0].inputs[0].qty`)",
     401: "No valid API token: missing, unknown or revoked (`WWW-Authenticate: Bearer`)",
-    403: "An event acts for another party than the token's",
+    403: "The token lacks the scope this needs (`code: insufficient_scope`, "
+         "`WWW-Authenticate` names the scope), or what is asked lies outside the token's "
+         "reach (`code: not_your_books`)",
     404: "Not found",
     409: "An event id is already stored with other content (`code: conflict`)",
     413: "The body is larger than the service's limit (`MAX_CONTENT_LENGTH`, 1 MiB by default), "
@@ -332,6 +357,7 @@ def _schemas() -> dict[str, Any]:
                           "description": "RFC 9162 §2.1.4 proof hashes"},
                 "root1": _str("the root at `size1`", pattern=HEX64),
                 "root2": _str("the root at `size2`", pattern=HEX64)}},
+        **_regulator_schemas(),
         "Problem": {
             "type": "object", "description": "RFC 9457 problem details",
             "required": ["type", "title", "status"],
@@ -347,7 +373,11 @@ def _schemas() -> dict[str, Any]:
                 "line": _int("1-based position of the offending event in the request",
                              minimum=1),
                 "event_id": _str("id of the offending event"),
-                "seq": _int("the first record that failed an integrity check", minimum=0)}},
+                "seq": _int("the first record that failed an integrity check", minimum=0),
+                "request_id": _str("the request's id, as in the `X-Request-Id` response "
+                                   "header and the service's log lines"),
+                "retry_after": _int("seconds to wait before asking again (`code: "
+                                    "rate_limited`, also in `Retry-After`)", minimum=1)}},
     }
 
 
@@ -379,7 +409,6 @@ def _paths(max_events: int) -> dict[str, Any]:
                            "token's party. The batch is all or nothing: one refused event "
                            "refuses the request and nothing is stored. An event already "
                            "stored with the same bytes is answered with its receipt again.",
-            "security": [{"bearer": []}],
             "requestBody": {"required": True,
                             "description": "the events: a JSON array, or an object with "
                                            "`events`; strict JSON (no duplicate keys, no "
@@ -388,7 +417,10 @@ def _paths(max_events: int) -> dict[str, Any]:
                                                              "example": example}}},
             "responses": {"201": _json(receipts, "Appended (receipts in order)"),
                           "200": _json(receipts, "All events were already stored (idempotent)"),
-                          **_errors(400, 401, 403, 409, 413, 415, 422)}}},
+                          **_errors(400, 401, 403, 409, 413, 415, 422,
+                                    e403="The token lacks `write` "
+                                    "(`code: insufficient_scope`), or an event acts for "
+                                    "another party than the token's (`code: forbidden`)")}}},
         "/events/{event_id}": {"get": {
             "operationId": "getEvent", "summary": "A stored event with its record",
             "description": "The event exactly as signed, with its record number, hashes and a "
@@ -398,7 +430,7 @@ def _paths(max_events: int) -> dict[str, Any]:
                 "origin-LOT-CP-0001"),
                            _IF_NONE_MATCH],
             "responses": {"200": _json(_ref("Record"), "The record"), **_NOT_MODIFIED,
-                          **_errors(404, e404="No event with this id")}}},
+                          **_errors(401, 403, 404, e404="No event with this id")}}},
         "/lots/{lot}/trace": {"get": {
             "operationId": "traceLot", "summary": "Trace a lot back and forward",
             "description": "Upstream: the lots it came from, their origin certificates and "
@@ -413,7 +445,7 @@ def _paths(max_events: int) -> dict[str, Any]:
                                             "default": "both"}),
                            _IF_NONE_MATCH],
             "responses": {"200": _json(_ref("Trace"), "The trace"), **_NOT_MODIFIED,
-                          **_errors(400, 404, e400="An unknown `direction` or parameter",
+                          **_errors(400, 401, 403, 404, e400="An unknown `direction` or parameter",
                                     e404="No lot with this code")}}},
         "/stalls/{stall}": {"get": {
             "operationId": "getStall", "summary": "A stall's scan JSON",
@@ -425,7 +457,9 @@ def _paths(max_events: int) -> dict[str, Any]:
                 "pattern": r"^[^/\u0000-\u001f\u007f-\u009f]{1,200}$"}, "stall-a01"),
                            _IF_NONE_MATCH],
             "responses": {"200": _json(_ref("Scan"), "The stall"), **_NOT_MODIFIED,
-                          **_errors(404, e404="No stall with this id")}}},
+                          **_errors(401, 404, e404="No stall with this id",
+                                    e401="A token was sent and is not a live token (no "
+                                    "token is needed)")}}},
         "/checkpoint": {"get": {
             "operationId": "getCheckpoint", "summary": "The latest signed checkpoint",
             "description": "The newest tree head the operator signed. `Accept: text/plain` "
@@ -475,6 +509,224 @@ def _paths(max_events: int) -> dict[str, Any]:
     }
 
 
+# -- the regulator's endpoints (service/regulator_api.py) ---------------------------------
+
+_REGULATOR_ONLY = "For regulators (and the operator)."
+_NOT_A_REGULATOR = "The token lacks `read:all` (or `write`, to sign)"
+
+
+def _regulator_schemas() -> dict[str, Any]:
+    from tracelib.views.alerts import KINDS as ALERT_KINDS
+
+    lot_links = {"type": "object", "description": "links to the evidence: `events` (each "
+                 "event's record, with its inclusion proof), `lot` (the lot page), `trace`, "
+                 "`board` (the market's board)"}
+    return {
+        "Alert": {
+            "type": "object", "description": "One matter on the regulator's work list "
+                                             "([contract v1](contract.md#alerts-json))",
+            "required": ["id", "kind", "severity", "title", "since", "evidence", "links"],
+            "properties": {
+                "id": _str("stable while the matter lasts (16 hex digits)",
+                           pattern="^[0-9a-f]{16}$"),
+                "kind": {"type": "string", "enum": list(ALERT_KINDS),
+                         "description": "what the matter is"},
+                "severity": {"type": "string", "enum": ["critical", "warning"],
+                             "description": "`critical` alerts are listed first"},
+                "title": {"type": "object", "required": ["zh", "en"],
+                          "description": "the alert in words, in Chinese and in English",
+                          "properties": {"zh": _str("Chinese"), "en": _str("English")}},
+                "since": _str("since when, RFC 3339 in the event's own offset"),
+                "location": {"type": ["string", "null"], "description": "the place concerned"},
+                "location_name": {"type": ["string", "null"]},
+                "lot": {"type": ["string", "null"], "description": "the lot concerned"},
+                "party": {"type": ["string", "null"], "description": "the party concerned: "
+                          "the holder of the place (the carrier for an excursion)"},
+                "party_name": {"type": ["string", "null"]},
+                "evidence": {"type": "object", "description": "`events` (ids), `lot`, "
+                             "`market`"},
+                "details": {"type": "object", "description": "the kind's own facts"},
+                "links": lot_links}},
+        "Alerts": {
+            "type": "object", "description": "Alerts JSON: the day's work list "
+                                             "([contract v1](contract.md#alerts-json))",
+            "required": ["now", "day", "rules", "counts", "alerts", "not_checked"],
+            "properties": {
+                "now": _str("the service's clock, in its time zone (`TIMEZONE`)"),
+                "day": _str("the local date", format="date"),
+                "rules": {"type": "object", "description": "the thresholds: "
+                          "`follow_up_hours`, `receive_hours`, `tests_published_by`, "
+                          "`excursion_days`"},
+                "counts": {"type": "object", "description": "`total`, `critical`, `warning`, "
+                           "`by_kind`"},
+                "alerts": {"type": "array", "items": _ref("Alert"),
+                           "description": "critical first, then oldest first"},
+                "not_checked": {"type": "array", "description": "alerts tracelib cannot "
+                                "produce, and why (`kind`, `reason_zh`, `reason_en`)"}}},
+        "Kpi": {
+            "type": "object", "description": "Demonstration-city figures of a year, as "
+                                             "`tracelib report kpi --json` prints them",
+            "required": ["year", "population", "counts", "figures", "daily"],
+            "properties": {
+                "year": _int("the year"), "population": _int("residents"),
+                "counts": {"type": "object", "description": "`batches`, `residue_batches`, "
+                           "`rapid`, `lab`, `passed`, `failed`, `suspect`, `no_limit`, "
+                           "`followed_up`"},
+                "figures": {"type": "array", "description": "each figure (`name`, `value`, "
+                            "`target`, `met`): batches and residue batches per 1,000 "
+                            "residents, pass rate, follow-up rate"},
+                "daily": {"type": "array", "description": "per day: `day`, `tests`, "
+                          "`passed`, `failed`, `pass_rate` (the chart's data)"}}},
+        "Drill": {
+            "type": "object", "description": "A recall drill's answer, recorded as a `drill` "
+                                             "event signed by the regulator",
+            "required": ["id", "event", "lot", "elapsed_ms", "answer_digest", "counts",
+                         "stalls_to_visit", "trace", "report", "picture"],
+            "properties": {
+                "id": _int("the drill event's record number: names its report", minimum=0),
+                "event": _str("the drill event's id"),
+                "lot": _str("the lot drilled"), "question": _str("the drill's question"),
+                "elapsed_ms": {"type": "number", "description": "how long the trace took"},
+                "answer_digest": _str("SHA-256 of the canonical trace answer", pattern=HEX64),
+                "counts": {"type": "object", "description": "`origins`, `upstream_lots`, "
+                           "`downstream_lots`, `locations`, `stalls`, `stalls_with_stock`"},
+                "stalls_to_visit": {"type": "array", "description": "stalls with stock of "
+                                    "the lot or a lot made from it: `location`, `name`, "
+                                    "`unit`, `received`, `sold`, `on_hand`, `held`"},
+                "trace": _ref("Trace"),
+                "receipt": _ref("Receipt"),
+                "report": _str("where to download the report folder as a zip"),
+                "picture": _str("the path picture (SVG)"),
+                "checkpoint": {"oneOf": [_ref("Checkpoint"), {"type": "null"}]}}},
+        "Recall": {
+            "type": "object", "description": "A recall signed by the regulator",
+            "required": ["lot", "reason", "holds", "in_transit", "recalled_lots", "receipts"],
+            "properties": {
+                "lot": _str("the lot recalled"), "reason": _str("why"),
+                "holds": {"type": "array", "description": "the places to visit: `location`, "
+                          "`name`, `type`, `lots` (`lot`, `qty`, `unit` on hand), "
+                          "`already_held`"},
+                "in_transit": {"type": "array", "description": "shipments on the road: "
+                               "`ship_event`, `lot`, `to`, `qty`"},
+                "recalled_lots": {"type": "array", "items": {"type": "string"}},
+                "receipts": {"type": "array", "items": _ref("Receipt"),
+                             "description": "the hold and recall events appended"},
+                "checkpoint": {"oneOf": [_ref("Checkpoint"), {"type": "null"}]}}},
+    }
+
+
+def _regulator_paths() -> dict[str, Any]:
+    security = [{"bearer": []}]
+    lot = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": ID}
+    seq = _path_param("seq", "the drill event's record number (the `id` of the drill)",
+                      {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}, 42)
+
+    def body(required: list[str], properties: dict[str, Any],
+             example: dict[str, Any]) -> dict[str, Any]:
+        schema = {"type": "object", "required": required, "additionalProperties": False,
+                  "properties": properties}
+        return {"required": True, "content": {"application/json": {"schema": schema,
+                                                                   "example": example}}}
+
+    text = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": NO_NUL}
+    return {
+        "/alerts": {"get": {
+            "operationId": "getAlerts", "summary": "The day's alerts for a regulator",
+            "description": "Failures whose follow-up is open past 24 h, lots held with stock "
+                           "on hand, shipments not received after 24 h, cold-chain excursions "
+                           "of the last 7 days, markets whose day's rapid tests were not "
+                           "published by 09:00 local time, meat on sale with no slaughter in "
+                           "its ancestry; each with links to its evidence. " + _REGULATOR_ONLY,
+            "security": security,
+            "responses": {"200": _json(_ref("Alerts"), "The work list"),
+                          **_errors(400, 401, 403, e400="An unknown parameter",
+                                    e403=_NOT_A_REGULATOR)}}},
+        "/reports/kpi": {"get": {
+            "operationId": "getKpi", "summary": "Demonstration-city KPI of a year",
+            "description": "Batches and residue batches tested per 1,000 residents, the pass "
+                           "rate and the follow-up rate, each beside its target, and the "
+                           "daily figures of the pass-rate chart. " + _REGULATOR_ONLY,
+            "security": security,
+            "parameters": [
+                _query_param("year", "the year", {"type": "integer", "minimum": 2000,
+                                                  "maximum": 2100}, required=True,
+                             example=2026),
+                _query_param("population", "residents of the area",
+                             {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER},
+                             required=True, example=120000),
+                _query_param("market", "only the tests of this market's stalls", lot)],
+            "responses": {"200": _json(_ref("Kpi"), "The figures"),
+                          **_errors(400, 401, 403, e400="`year` or `population` missing or "
+                                    "out of range, or an unknown parameter",
+                                    e403=_NOT_A_REGULATOR)}}},
+        "/drills": {"post": {
+            "operationId": "runDrill", "summary": "Run a recall drill on a lot",
+            "description": "Traces the lot both ways, records a `drill` event signed with the "
+                           "regulator's custodial key, writes the report folder (summary, "
+                           "FSMA 204 sheet as CSV and XLSX, path picture) and answers the "
+                           "stalls to visit with the quantities on hand. " + _REGULATOR_ONLY,
+            "security": security,
+            "requestBody": body(["lot"], {"lot": {**lot, "description": "the lot to drill"},
+                                          "question": {**text, "description":
+                                                       "the drill's question, in words"}},
+                                {"lot": "LOT-CP-0001"}),
+            "responses": {"201": _json(_ref("Drill"), "The drill, recorded"),
+                          **_errors(400, 401, 403, 404, 413, 415, 422,
+                                    e403=_NOT_A_REGULATOR, e404="No lot with this code",
+                                    e422="The service holds no custodial key for the "
+                                    "regulator (`code: signature`)")}}},
+        "/drills/{seq}/report.zip": {"get": {
+            "operationId": "getDrillReport", "summary": "A drill's report folder as a zip",
+            "description": "summary.json, ctes.csv, ctes.xlsx, path.svg and path.png, in a "
+                           "folder `drill-<seq>`. " + _REGULATOR_ONLY,
+            "security": security, "parameters": [seq],
+            "responses": {"200": {"description": "The zip",
+                                  "content": {"application/zip": {"schema": {
+                                      "type": "string", "contentEncoding": "binary"}}}},
+                          **_errors(401, 403, 404, e403=_NOT_A_REGULATOR,
+                                    e404="No drill report for this record")}}},
+        "/drills/{seq}/path.svg": {"get": {
+            "operationId": "getDrillPicture", "summary": "A drill's path picture",
+            "description": "The locations the lot and the lots made from it went through, "
+                           "joined by shipments (held places and excursions marked). "
+                           + _REGULATOR_ONLY,
+            "security": security, "parameters": [seq],
+            "responses": {"200": {"description": "The picture",
+                                  "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
+                          **_errors(401, 403, 404, e403=_NOT_A_REGULATOR,
+                                    e404="No drill report for this record")}}},
+        "/recalls": {"post": {
+            "operationId": "startRecall", "summary": "Recall a lot",
+            "description": "In one transaction of events signed with the regulator's custodial "
+                           "key: a `hold` at every place with stock of the lot or a lot made "
+                           "from it, and a `recall` of every such lot on hand or in transit. "
+                           + _REGULATOR_ONLY,
+            "security": security,
+            "requestBody": body(["lot", "reason"],
+                                {"lot": {**lot, "description": "the lot to recall"},
+                                 "reason": {**text, "description": "why, shown on the stall "
+                                            "pages"}},
+                                {"lot": "LOT-CP-0001", "reason": "抽检不合格: 豇豆 灭蝇胺超标"}),
+            "responses": {"201": _json(_ref("Recall"), "Recalled: the places to visit"),
+                          "200": _json(_ref("Recall"), "Nothing was on hand or in transit: "
+                                       "no event appended"),
+                          **_errors(400, 401, 403, 404, 413, 415, 422,
+                                    e403=_NOT_A_REGULATOR, e404="No lot with this code",
+                                    e422="The service holds no custodial key for the "
+                                    "regulator (`code: signature`)")}}},
+    }
+
+
+def _with_access(paths: dict[str, Any]) -> dict[str, Any]:
+    """Each operation with the scope its endpoint asks for (service/access.py)."""
+    for operations in paths.values():
+        for operation in operations.values():
+            access = ENDPOINTS[OPERATIONS[operation["operationId"]]]
+            operation.update(openapi_security(access))
+            operation["description"] = f"{operation['description']}\n\n**Access.** {access.note}."
+    return paths
+
+
 def openapi_document(script_root: str = "", *, max_events: int = 1000) -> dict[str, Any]:
     """OpenAPI 3.1.0; ``script_root`` is where the app is mounted (the server URL),
     ``max_events`` the app's ``API_MAX_EVENTS``."""
@@ -485,11 +737,14 @@ def openapi_document(script_root: str = "", *, max_events: int = 1000) -> dict[s
                                 "checkpoints and Merkle proofs (data contract v1).",
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
         "servers": [{"url": f"{script_root}/api/v1"}],
-        "paths": _paths(max_events),
+        "paths": _with_access({**_paths(max_events), **_regulator_paths()}),
         "components": {
             "schemas": {**_schemas(), **_data_schemas()},
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "an API token acting for one party "
-                                                          "(`tlk_…`)"}},
+            "securitySchemes": {"bearer": {
+                "type": "http", "scheme": "bearer",
+                "description": "an API token acting for one party (`tlk_…`) with scopes "
+                               "(RFC 6749 §3.3 names; an operation's `security` lists the "
+                               "scopes that will do, also as `x-tracelib-scope`): "
+                               + "; ".join(f"`{s}` {_SCOPE_TEXT[s]}" for s in SCOPES)}},
         },
     }

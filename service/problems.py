@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask, Response, current_app, render_template, request
+from flask import Flask, Response, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from tracelib.errors import (
@@ -63,8 +63,25 @@ class BadInput(HTTPException):
 
 
 class Forbidden(HTTPException):
+    """403 with a problem ``code``: ``forbidden`` (an event for another party),
+    ``insufficient_scope`` (RFC 6750 §3.1: the token lacks ``scope``) or ``not_your_books``
+    (a read outside the token's reach)."""
+
     code = 403
     description = "this token may not act for that party"
+
+    def __init__(self, description: str | None = None, *, reason: str = "forbidden",
+                 scope: str | None = None) -> None:
+        super().__init__(description)
+        self.extra = {"code": reason}
+        self.scope = scope
+
+    def get_headers(self, *args: Any, **kwargs: Any) -> list[tuple[str, str]]:
+        headers = super().get_headers(*args, **kwargs)
+        if self.scope is not None:  # RFC 6750 §3: which scope would do
+            headers.append(("WWW-Authenticate", f'Bearer realm="tracelib", '
+                            f'error="insufficient_scope", scope="{self.scope}"'))
+        return headers
 
 
 def wants_json() -> bool:
@@ -81,6 +98,8 @@ def problem(status: int, title: str, detail: str | None = None, **extra: Any) ->
     if detail:
         body["detail"] = detail
     body["instance"] = request.path
+    if g.get("request_id"):  # set by ops.logs for every request
+        body["request_id"] = g.request_id
     body.update({k: v for k, v in extra.items() if v is not None})
     if wants_json():
         response = current_app.response_class(

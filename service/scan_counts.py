@@ -45,7 +45,7 @@ def _buffer() -> _Buffer:
 
 def count_scan(stall: str, day: date) -> None:
     """Add one scan; a failure to count never fails the page (it is logged)."""
-    if not current_app.config["COUNT_SCANS"]:
+    if not current_app.config["COUNT_SCANS"] or service().counts_engine is None:
         return
     buffer = _buffer()
     with buffer.lock:
@@ -68,7 +68,7 @@ def flush_scans(*, wait: bool = True) -> None:
         return
     rows = [{"stall": stall, "day": day, "scans": n} for (stall, day), n in sorted(batch.items())]
     try:
-        with service().state_writer(wait=wait) as conn:
+        with service().counts_writer(wait=wait) as conn:
             conn.execute(_upsert(conn.dialect.name), rows)  # one statement, many rows
     except SQLAlchemyError as e:  # a locked or unreachable database: keep them, do not fail
         with buffer.lock:
@@ -90,9 +90,10 @@ def _upsert(dialect: str) -> Any:
 
 
 def scans_on(stall: str, day: date) -> int:
+    engine = service().counts_engine
+    if engine is None:  # a read-only instance without STATE_URL counts nothing
+        return 0
     flush_scans()
-    engine = service().state_engine
-    assert engine is not None
     with engine.connect() as conn:
         found = conn.execute(select(scan_counts.c.scans).where(
             scan_counts.c.stall == stall, scan_counts.c.day == day.isoformat())).scalar()

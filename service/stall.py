@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 from werkzeug.exceptions import BadRequest
 
+from tracelib.views.disclosure import PUBLIC, disclose_stall
 from tracelib.views.stall import stall_view
 
 from .extension import ledger, service
@@ -137,8 +138,10 @@ def _stall(stall: str, day: date) -> tuple[Key, StallAnswers, dict[str, Any] | N
     found = pages.get(key, version)
     if found is not None:
         return key, found, None
-    # built after reading the version: at least as new as its key
-    view = stall_view(ledger(), stall, today=day, rules=ext.rules, proof_url=template)
+    # built after reading the version: at least as new as its key; the shopper's page is
+    # the public view (docs/contract.md "Who may read what"), whoever asks
+    view = disclose_stall(stall_view(ledger(), stall, today=day, rules=ext.rules,
+                                     proof_url=template), PUBLIC)
     body = json_body(view)
     found = StallAnswers(version, body, etag_of(body))
     pages.put(key, found)

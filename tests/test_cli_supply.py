@@ -298,3 +298,28 @@ def test_failed_lookups_exit_1(run: Cli) -> None:
     assert "unknown lot 'LOT-NONE'" in result.stderr
     result = run("trace", LOT, "--since", "yesterday", code=1)
     assert "since" in result.stderr
+
+
+def test_alerts_list_the_days_work_as_json_and_as_a_table(chained: Cli) -> None:
+    """The chain's pork was made by an origin, with no slaughter, and is on sale at
+    stall-a01; market-1 published no rapid test on the 22nd."""
+    early = json.loads(chained("alerts", "--json", "--at", "2026-11-22T00:30:00Z").stdout)
+    assert early["now"] == "2026-11-22T08:30:00+08:00"  # the default zone: Asia/Shanghai
+    assert [a["kind"] for a in early["alerts"]] == ["meat_without_slaughter"]
+    assert early["alerts"][0]["lot"] == LOT and early["alerts"][0]["location"] == "stall-a01"
+    later = json.loads(chained("alerts", "--json", "--at", "2026-11-22T09:00:00+08:00").stdout)
+    assert [a["kind"] for a in later["alerts"]] == ["meat_without_slaughter",
+                                                    "tests_not_published"]
+    utc = json.loads(chained("alerts", "--json", "--tz", "+00:00",
+                             "--at", "2026-11-22T09:00:00+08:00").stdout)
+    assert [a["kind"] for a in utc["alerts"]] == ["meat_without_slaughter"]  # 01:00 UTC
+    table = chained("alerts", "--at", "2026-11-22T09:00:00+08:00").stdout
+    assert "2 (1 critical, 1 warning)" in table and "(market-1)" in table
+    assert f"{LOT} │ origin-1" in table and "11-22 05:30" in table
+    assert "not checked: past_shelf_life" in table
+
+
+def test_alerts_refuse_a_bad_clock_or_zone(run: Cli) -> None:
+    assert "expected an RFC 3339 time" in run("alerts", "--at", "9 am", code=1).stderr
+    assert "unknown time zone 'Mars/Olympus'" in run("alerts", "--tz", "Mars/Olympus",
+                                                     code=1).stderr

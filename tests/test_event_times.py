@@ -132,9 +132,12 @@ def test_everything_that_renders_a_time_survives_the_extremes(network: Network, 
     app = _service(network, db_url, tmp_path)
     try:
         client = app.test_client()
+        from tracelib_service.tokens import issue_token
+
+        reader = {"Authorization": "Bearer " + issue_token(app, "operator", scopes=["read:all"])}
         for url in (f"/l/{lot}", "/s/stall-a01", f"/api/v1/lots/{lot}/trace",
                     "/api/v1/stalls/stall-a01", f"/l/{lot}?lang=en"):
-            assert client.get(url).status_code == 200, url
+            assert client.get(url, headers=reader).status_code == 200, url
     finally:
         app.extensions["tracelib"].close()
     assert ledger.verify(workers=1).ok

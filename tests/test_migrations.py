@@ -372,3 +372,26 @@ def test_0011_widens_the_columns_to_the_schemas_limits_and_back(db_url: str,
         assert widths()["lots.product"] == MAX_TEXT
     assert ledger.verify(workers=1).ok
     ledger.close()
+
+
+def test_0013_adds_the_alerts_partial_indexes_and_back(db_url: str,
+                                                       operator_key: SigningKey) -> None:
+    """Revision 0013 adds the partial indexes the regulator's alerts read (held stock on
+    hand, shipments in transit, open follow-ups); a ledger at 0012 gets them on upgrade."""
+    from alembic import command
+
+    ledger = Ledger.create(db_url, operator_key=operator_key, now=NOW)
+    wanted = {"stock": "ix_stock_held", "shipments": "ix_shipments_in_transit",
+              "test_results": "ix_test_results_open"}
+
+    def present() -> set[str]:
+        with ledger.store.engine.connect() as conn:
+            return {i["name"] for table in wanted for i in inspect(conn).get_indexes(table)
+                    } & set(wanted.values())
+
+    assert present() == set(wanted.values())
+    _migrate(ledger, "0012", command.downgrade)
+    assert present() == set()
+    _migrate(ledger, "head", command.upgrade)
+    assert present() == set(wanted.values())
+    ledger.close()

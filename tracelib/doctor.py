@@ -41,7 +41,7 @@ def diagnose(db: str, keystore: str | Path, *, now: datetime | None = None,
         revision = store.schema_revision()
     finally:
         store.close()
-    head = _head_revision()
+    head = Store.head_revision()
     if revision is None:
         checks.append(Check("schema", False, "no tracelib schema", "run `tracelib init`"))
         return checks
@@ -138,12 +138,3 @@ def _database_check(db: str) -> Check:
         store.close()
     return Check("database", True, f"reachable at {shown}")
 
-
-def _head_revision() -> str:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).with_name("store") / "migrations"))
-    head = ScriptDirectory.from_config(cfg).get_current_head()
-    return head or "none"

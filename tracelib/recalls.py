@@ -75,9 +75,9 @@ def drill(ledger: Ledger, lot: str, *, question: str | None = None,
           key: SigningKey | None = None, report_dir: str | Path | None = None,
           now: datetime | None = None, actor: str | None = None) -> DrillResult:
     """Trace ``lot`` both ways, timed. With ``key`` record a ``drill`` event signed by
-    ``actor`` (default: the operator; a regulator may sign one too) at the ledger's office;
-    with ``report_dir`` write summary.json, the FSMA-204 sheet (CSV, XLSX) and the path
-    picture (SVG, PNG) there."""
+    ``actor`` (default: the operator; a regulator may sign one too), whose key it is; with
+    ``report_dir`` write summary.json, the FSMA-204 sheet (CSV, XLSX) and the path picture
+    (SVG, PNG) there."""
     question = question or f"追溯演练: 批次 {lot} 从哪里来、到哪里去、还有多少在售?"
     started = time.perf_counter()
     answer = trace(ledger, lot)
@@ -198,12 +198,11 @@ class RecallResult:
 
 def recall(ledger: Ledger, lot: str, *, key: SigningKey, reason: str,
            now: datetime | None = None, actor: str | None = None) -> RecallResult:
-    """Recall ``lot`` and every lot made from it, in one transaction of events signed by
-    ``actor`` with ``key`` (default: the operator; a regulator may act on any lot anywhere,
-    docs/contract.md "Authority"): a ``hold`` per location where stock is on hand (the
-    places to visit), and a ``recall`` of every such lot still on hand or in transit, so
-    stock on the road cannot be sold when it arrives."""
-    signer = actor or ledger.operator
+    """Recall ``lot`` and every lot made from it, in one transaction of events signed with
+    ``key`` by ``actor`` (default: the operator; or a regulator, who may act on any lot
+    anywhere): a ``hold`` per location where stock is on hand (the places to visit), and a
+    ``recall`` of every such lot still on hand or in transit, so stock on the road cannot
+    be sold when it arrives."""
     answer = trace(ledger, lot, back=False)
     family = [lot, *answer.downstream_lots]
     with ledger.store.reader() as conn:
@@ -222,6 +221,7 @@ def recall(ledger: Ledger, lot: str, *, key: SigningKey, reason: str,
     for ship in transit:
         outstanding[ship.lot] = outstanding.get(ship.lot, 0) + ship.qty
     moment = now or utcnow()
+    signer = actor or ledger.operator
     stamp = moment.strftime("%Y%m%dT%H%M%S%f")
     events = []
     holds = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from .errors import ValidationError
 
@@ -13,6 +13,7 @@ __all__ = [
     "format_duration",
     "format_utc",
     "from_micros",
+    "local_zone",
     "parse_event_time",
     "parse_rfc3339",
     "to_micros",
@@ -99,3 +100,29 @@ def format_utc(moment: datetime) -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+#: China's time (UTC+08:00 all year: no daylight saving since 1991).
+CHINA = timezone(timedelta(hours=8), "CST")
+
+
+def local_zone(name: str) -> tzinfo:
+    """The time zone ``name`` (IANA, e.g. ``Asia/Shanghai``), or a fixed offset written
+    ``+08:00``. Without a tz database on the machine, China's names still resolve (China
+    has no daylight saving); another unknown name is a :class:`ValidationError`."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if re.fullmatch(r"[+-]\d{2}:\d{2}", name):
+        sign = -1 if name[0] == "-" else 1
+        offset = timedelta(hours=int(name[1:3]), minutes=int(name[4:6]))
+        if offset > _MAX_OFFSET:
+            raise ValidationError(f"UTC offset must be within ±14:00, got {name!r}",
+                                  field="timezone")
+        return timezone(sign * offset)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        if name in ("Asia/Shanghai", "Asia/Chongqing", "PRC"):
+            return CHINA
+        raise ValidationError(f"unknown time zone {name!r}: expected an IANA name like "
+                              "Asia/Shanghai or an offset like +08:00", field="timezone") from e

@@ -34,13 +34,15 @@ from werkzeug.exceptions import BadRequest
 from tracelib.errors import NotFoundError
 from tracelib.recalls import drill, recall, report_input
 from tracelib.timeutil import format_utc
+from tracelib.views.alerts import NOT_CHECKED, alerts
 from tracelib.views.find import MAX_QUERY, find
 from tracelib.views.kpi import kpi
 from tracelib.views.tracing import trace
 
+from ..access import Access, classify
 from ..api import _maybe_sign_checkpoint
 from ..extension import ledger, service
-from ..i18n import t
+from ..i18n import current_lang, t
 from ..ids import known
 from . import sessions
 from .signin import SignInRefused, console_party
@@ -146,7 +148,11 @@ def signout() -> Response:
 
 @bp.get("/")
 def home() -> str:
-    return render_template("console/find.html", q="", matches=None)
+    """The day's work list (tracelib.views.alerts), each alert with its evidence."""
+    found = alerts(ledger(), now=service().now())
+    return render_template("console/alerts.html", alerts=found, counts=found.counts(),
+                           rules=found.rules.to_dict(), not_checked=NOT_CHECKED,
+                           english=current_lang() == "en")
 
 
 @bp.get("/find")
@@ -284,3 +290,12 @@ def kpi_chart() -> Response:
         svg = files.svg.read_text(encoding="utf-8")
     return current_app.response_class(svg, mimetype="image/svg+xml")
 
+
+
+# The console's pages check their own caller (a signed-in session of a ``read:all`` token,
+# :func:`_guard`), not an API token: service/access.py leaves them to it.
+_SESSION = Access((), "A console session, signed in with a `read:all` token", own_check=True)
+for _view in (signin, signin_post, signout, home, find_page, event_page, drill_page,
+              drill_picture, drill_report, recall_page, recall_confirm, recall_post, kpi_page,
+              kpi_chart):
+    classify(f"{bp.name}.{_view.__name__}", _SESSION)

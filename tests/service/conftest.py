@@ -141,6 +141,28 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+REGULATOR = "amr-1"
+KEYLESS_REGULATOR = "amr-2"  # a regulator whose key the service does not hold
+
+
+@pytest.fixture
+def regulators(app: Flask, scene: Scene, keystore: Keystore) -> dict[str, str]:
+    """Two parties registered as regulators, with their offices and keys, and a token for
+    each; the service holds the key of :data:`REGULATOR` only."""
+    from tracelib_service.tokens import issue_token
+
+    keys = {party: SigningKey.generate() for party in (REGULATOR, KEYLESS_REGULATOR)}
+    scene.net.append_as("operator", {"kind": "register", "location": "operator.office", "data": {
+        "parties": [{"id": p, "name": f"云阳县市场监督管理局 {p}", "role": "regulator"}
+                    for p in keys],
+        "locations": [{"id": f"{p}.office", "name": "云阳县市场监督管理局", "type": "office",
+                       "holder": p} for p in keys],
+        "keys": [{"party": p, "key_id": k.key_id, "public_key": k.public.base64(),
+                  "valid_from": "2026-01-01T00:00:00+08:00"} for p, k in keys.items()]}})
+    keystore.save(REGULATOR, keys[REGULATOR])
+    return {party: issue_token(app, party, scopes=("read:all", "write")) for party in keys}
+
+
 
 Serve = Callable[..., tuple[str, int]]
 

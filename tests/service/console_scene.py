@@ -58,7 +58,12 @@ def sign_in(client: FlaskClient, token: str) -> str:
     return csrf_of(client.get("/console/find").get_data(as_text=True))
 
 
-def app_token(app: Flask, party: str) -> str:
+def app_token(app: Flask, party: str, *, scopes: tuple[str, ...] | None = None) -> str:
+    """A token for ``party``: ``read:all`` and ``write`` for a regulator or the operator
+    (what signs in to the console and signs its recalls), the default scopes otherwise."""
     from tracelib_service.tokens import issue_token
 
-    return issue_token(app, party)
+    if scopes is None:
+        role = app.extensions["tracelib"].ledger.party(party).role
+        scopes = ("read:all", "write") if role in ("regulator", "operator") else None
+    return issue_token(app, party) if scopes is None else issue_token(app, party, scopes=scopes)

@@ -63,7 +63,7 @@ def test_signed_event_is_appended_and_checkpointed(client: FlaskClient, scene: S
     assert receipt["seq"] == scene.ledger.size - 1
     assert r.json["checkpoint"]["size"] == scene.ledger.size  # signed with the operator key
     assert scene.ledger.latest_checkpoint().size == scene.ledger.size  # type: ignore[union-attr]
-    stored = client.get(receipt["url"]).json
+    stored = client.get(receipt["url"], headers=_auth(tokens[STALL])).json
     assert stored["event"]["sig"] == doc["sig"]
     again = _post(client, {"events": [doc]}, tokens[STALL])  # idempotent
     assert again.status_code == 200 and again.json["receipts"][0]["duplicate"] is True
@@ -109,7 +109,8 @@ def test_acting_for_another_party_is_403(client: FlaskClient, scene: Scene,
     doc = _problem(_post(client, [signed_by_stall], tokens["farm-1"]), 403)
     assert "farm-1" in doc["detail"] and STALL in doc["detail"]
     _problem(_post(client, [_sale("sale-api-5")], tokens["operator"]), 403)
-    assert client.get("/api/v1/events/sale-api-4").status_code == 404
+    assert client.get("/api/v1/events/sale-api-4",
+                      headers=_auth(tokens[STALL])).status_code == 404
 
 
 def test_tokens_are_stored_hashed(app: Flask, tokens: dict[str, str]) -> None:
@@ -160,7 +161,8 @@ def test_invalid_events_are_422_naming_the_field(client: FlaskClient, scene: Sce
     too_much = _sale("sale-api-7", qty="1000")  # more than is on hand
     doc = _problem(_post(client, [_sale("ok-1"), too_much], tokens[STALL]), 422)
     assert doc["line"] == 2 and doc["event_id"] == "sale-api-7" and "mass balance" in doc["detail"]
-    assert client.get("/api/v1/events/ok-1").status_code == 404  # the batch is all or nothing
+    assert client.get("/api/v1/events/ok-1",  # the batch is all or nothing
+                      headers=_auth(tokens[STALL])).status_code == 404
     forged = scene.net.event(STALL, _sale("sale-api-8"))
     forged["data"] = {"receipt": "changed after signing"}
     doc = _problem(_post(client, [forged], tokens[STALL]), 422)
@@ -191,27 +193,35 @@ def test_too_many_events_and_wrong_media_type(app: Flask, client: FlaskClient,
 
 # -- reads -------------------------------------------------------------------------------
 
-def test_get_event(client: FlaskClient, scene: Scene) -> None:
-    r = client.get("/api/v1/events/rt-neg")
+@pytest.fixture
+def reader(app: Flask) -> dict[str, str]:
+    """A token reading everything (the operator's, read:all)."""
+    return _auth(issue_token(app, "operator", scopes=["read:all"]))
+
+
+def test_get_event(client: FlaskClient, scene: Scene, reader: dict[str, str]) -> None:
+    r = client.get("/api/v1/events/rt-neg", headers=reader)
     assert r.status_code == 200
     record = scene.ledger.record_for_event("rt-neg")
     assert r.json["seq"] == record.seq and r.json["hash"] == record.hash.hex()
     assert r.json["event"]["data"]["sample"] == "豇豆"
     assert r.json["proof"] == f"/api/v1/proofs/inclusion/{record.seq}"
     assert client.get(r.json["proof"]).status_code == 200
-    _problem(client.get("/api/v1/events/nope"), 404)
+    _problem(client.get("/api/v1/events/nope", headers=reader), 404)
 
 
-def test_lot_trace(client: FlaskClient) -> None:
-    both = client.get("/api/v1/lots/LOT-CP-0001/trace").json
+def test_lot_trace(client: FlaskClient, reader: dict[str, str]) -> None:
+    both = client.get("/api/v1/lots/LOT-CP-0001/trace", headers=reader).json
     assert both["upstream"]["origins"][0]["certificate"]["no"] == "CERT-LOT-CP-0001"
     [stall] = [loc for loc in both["downstream"]["locations"] if loc["location"] == STALL]
     assert (stall["received"], stall["sold"], stall["on_hand"]) == ("40", "2.5", "37.5")
-    assert "downstream" not in client.get("/api/v1/lots/LOT-CP-0001/trace?direction=back").json
-    assert "upstream" not in client.get("/api/v1/lots/LOT-CP-0001/trace?direction=forward").json
-    assert _problem(client.get("/api/v1/lots/LOT-CP-0001/trace?direction=up"), 400)[
-        "field"] == "direction"
-    _problem(client.get("/api/v1/lots/LOT-NONE/trace"), 404)
+    assert "downstream" not in client.get("/api/v1/lots/LOT-CP-0001/trace?direction=back",
+                                          headers=reader).json
+    assert "upstream" not in client.get("/api/v1/lots/LOT-CP-0001/trace?direction=forward",
+                                        headers=reader).json
+    assert _problem(client.get("/api/v1/lots/LOT-CP-0001/trace?direction=up", headers=reader),
+                    400)["field"] == "direction"
+    _problem(client.get("/api/v1/lots/LOT-NONE/trace", headers=reader), 404)
 
 
 def test_checkpoint_json_and_note(client: FlaskClient, scene: Scene) -> None:

@@ -76,7 +76,8 @@ def test_unknown_route_html_and_problem(client: FlaskClient) -> None:
     api = client.get("/api/v1/nowhere")
     assert api.status_code == 404 and api.mimetype == "application/problem+json"
     assert api.json == {"type": "about:blank", "title": "Not Found", "status": 404,
-                        "detail": api.json["detail"], "instance": "/api/v1/nowhere"}
+                        "detail": api.json["detail"], "instance": "/api/v1/nowhere",
+                        "request_id": api.headers["X-Request-Id"]}
     en = client.get("/nowhere?lang=en")
     assert "Not found" in en.get_data(as_text=True)
 

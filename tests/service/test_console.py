@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 
 from tests.conftest import NOW
 from tests.service.conftest import STALL, Scene
@@ -137,7 +138,12 @@ def test_non_regulator_token_refused(web: FlaskClient, console_app: Flask) -> No
     form = web.get("/console/signin")
     answer = web.post("/console/signin", data={"token": app_token(console_app, STALL),
                                                "csrf": csrf_of(form.text)})
-    assert answer.status_code == 401 and "不属于监管部门" in answer.text
+    assert answer.status_code == 401 and "没有 read:all 权限" in answer.text
+    # A regulator's token without read:all does not open it either.
+    answer = web.post("/console/signin", data={
+        "token": app_token(console_app, REGULATOR, scopes=("write", "read:own")),
+        "csrf": csrf_of(form.text)})
+    assert answer.status_code == 401 and "没有 read:all 权限" in answer.text
     answer = web.post("/console/signin", data={"token": "tlk_" + "A" * 43,
                                                "csrf": csrf_of(form.text)})
     assert answer.status_code == 401 and "令牌无效" in answer.text
@@ -281,3 +287,22 @@ def test_one_language_per_page(web: FlaskClient, token: str) -> None:
         stripped = stripped.replace(name, "")
     assert not _HAN.search(stripped), _HAN.findall(stripped)[:20]
     assert csrf
+
+
+def test_the_landing_page_is_the_days_alerts_with_their_evidence(
+        web: FlaskClient, token: str, scene: Scene, clock: Clock) -> None:
+    from tracelib.views.alerts import alerts
+
+    sign_in(web, token)
+    found = alerts(scene.ledger, now=clock.now).alerts
+    assert {a.kind for a in found} >= {"temperature_excursion", "held_stock"}
+    page = web.get("/console/").get_data(as_text=True)
+    for alert in found:
+        assert f'id="alert-{alert.id}"' in page
+        assert escape(alert.title_zh) in page and alert.title_en not in page
+        for event in alert.events:
+            assert f'href="/console/events/{event}"' in page
+            assert web.get(f"/console/events/{event}").status_code == 200
+    english = web.get("/console/?lang=en").get_data(as_text=True)
+    assert all(escape(a.title_en) in english for a in found)
+    assert "今日预警" not in english and escape("Today's alerts") in english

@@ -99,6 +99,14 @@ def test_console_flow_in_chromium(served: str, console_app: Flask, tmp_path: Pat
             assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
             assert token not in cookie["value"]
 
+            # The day's alerts, and one opened: its evidence is the record behind it.
+            page.goto(f"{served}/console/")
+            held = page.locator("tr.alert.held_stock")
+            expect(held).to_contain_text("下架批次仍有库存待处置")
+            shots.take("alerts")
+            held.locator("a.evidence").first.click()
+            expect(page.locator("main")).to_contain_text("rt-pos")
+
             page.goto(f"{served}/console/find?q=CERT-LOT-CP-0001")
             expect(page.locator("table")).to_contain_text("合格证")
             shots.take("find")

@@ -6,6 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.service.conftest import GTIN, STALL, Scene
+from tracelib.views.disclosure import PUBLIC, disclose_trace
 from tracelib.views.tracing import trace
 from tracelib_service.lots import gtin14
 
@@ -50,7 +51,10 @@ def test_digital_link_default_is_the_consumer_page(client: FlaskClient, gtin: st
 def test_digital_link_machine_data(client: FlaskClient, scene: Scene, link_type: str) -> None:
     r = client.get(f"/01/{GTIN}/10/LOT-CP-0001?linkType={link_type}")
     assert r.status_code == 200 and r.mimetype == "application/json"
-    assert r.json == trace(scene.ledger, "LOT-CP-0001").to_dict()
+    # no token: the trace as anyone may read it (docs/contract.md "Who may read what")
+    assert r.json == disclose_trace(trace(scene.ledger, "LOT-CP-0001").to_dict(), PUBLIC)
+    assert r.json["downstream"]["locations"] == []
+    assert all("qty" not in hop for hop in r.json["upstream"]["path"])
 
 
 @pytest.mark.parametrize("link_type", ["linkset", "all"])

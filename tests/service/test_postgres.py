@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.service.conftest import STALL, Scene
+from tracelib.views.disclosure import PUBLIC, disclose_stall
 from tracelib.views.stall import stall_view
 from tracelib_service.scan_counts import scans_on
 from tracelib_service.stall import PROOF_PATH
@@ -25,7 +26,8 @@ def db_url(pg_url: str) -> str:
 def test_service_on_postgres(app: Flask, client: FlaskClient, scene: Scene) -> None:
     assert scene.ledger.store.dialect == "postgresql"
     doc = client.get(f"/s/{STALL}", headers={"Accept": "application/json"}).json
-    assert doc == stall_view(scene.ledger, STALL, today=date(2026, 11, 22), proof_url=PROOF_PATH)
+    assert doc == disclose_stall(stall_view(scene.ledger, STALL, today=date(2026, 11, 22),
+                                            proof_url=PROOF_PATH), PUBLIC)
     html = client.get(f"/s/{STALL}").get_data(as_text=True)
     assert "张记蔬菜" in html and "阳性 不合格" in html
     token = issue_token(app, STALL)

@@ -17,6 +17,7 @@ from tests.service.conftest import STALL, Scene
 from tracelib import merkle
 from tracelib.errors import NotFoundError
 from tracelib.keys import Keystore, SigningKey
+from tracelib.views.disclosure import PUBLIC, disclose_stall
 from tracelib.views.stall import StandingRules, stall_view
 from tracelib_service import create_app
 from tracelib_service.stall import PROOF_PATH, StallAnswers, StallPages, stall_pages
@@ -153,7 +154,10 @@ def test_page_in_english(client: FlaskClient) -> None:
 def test_same_url_gives_scan_json_to_programs(client: FlaskClient, scene: Scene) -> None:
     r = client.get(f"/s/{STALL}", headers={"Accept": "application/json"})
     assert r.status_code == 200 and r.mimetype == "application/json"
-    assert r.json == stall_view(scene.ledger, STALL, today=TODAY, proof_url=PROOF_PATH)
+    # the shopper's scan: the public view (docs/contract.md "Who may read what")
+    assert r.json == disclose_stall(stall_view(scene.ledger, STALL, today=TODAY,
+                                               proof_url=PROOF_PATH), PUBLIC)
+    assert "producer" not in r.json["on_hand"][0]["origin"]["certificate"]
     assert "Accept" in r.headers["Vary"]
     api = client.get(f"/api/v1/stalls/{STALL}")
     assert api.json == r.json
@@ -345,7 +349,8 @@ def test_the_next_scan_after_an_append_shows_it(app: Flask, client: FlaskClient,
                              json=[{**SALE, "actor": STALL}])
         assert posted.status_code == 201, posted.json
     after = client.get(f"/s/{STALL}", headers=JSON).json
-    assert after != before and after == stall_view(scene.ledger, STALL, today=TODAY, proof_url=PROOF_PATH)
+    assert after != before and after == disclose_stall(
+        stall_view(scene.ledger, STALL, today=TODAY, proof_url=PROOF_PATH), PUBLIC)
     assert shown in client.get(f"/s/{STALL}").get_data(as_text=True)
     assert shown in client.get(f"/s/{STALL}?lang=en").get_data(as_text=True)
 

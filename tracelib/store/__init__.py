@@ -6,6 +6,7 @@ dataclasses in this package only.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -151,6 +152,18 @@ class Store:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
+    @staticmethod
+    @functools.cache
+    def head_revision() -> str:
+        """The newest Alembic revision this tracelib ships (what :meth:`migrate` upgrades
+        to); a schema at another revision is behind the code. Read once per process."""
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        return ScriptDirectory.from_config(cfg).get_current_head() or "none"
+
     def schema_revision(self) -> str | None:
         """The schema's Alembic revision; None when the database holds no tracelib schema.
         A database that cannot be reached or does not exist is a :class:`StorageError`."""
@@ -165,6 +178,15 @@ class Store:
             if "alembic_version" in str(e):
                 return None
             raise TracelibError(f"cannot read the database schema version: {e}") from e
+
+    def in_recovery(self) -> bool:
+        """Whether the database is a PostgreSQL standby replaying its primary's WAL
+        (``pg_is_in_recovery()``, PostgreSQL manual §9.27.4 "Recovery Control Functions"):
+        it serves reads and refuses every write. Always False on SQLite."""
+        if self.dialect != "postgresql":
+            return False
+        with self.reader() as conn:
+            return bool(conn.execute(text("SELECT pg_is_in_recovery()")).scalar())
 
     # -- transactions ---------------------------------------------------------
     @contextmanager
@@ -491,6 +513,12 @@ class Store:
                             .order_by(locations.c.id)).mappings()
         return [{"id": r["id"], "name": r["name"], "details": json.loads(r["details"])}
                 for r in rows]
+
+    def locations_held_by(self, conn: Connection, party: str) -> list[Location]:
+        """The locations whose ``holder`` is ``party``, by id (a read scope's own places)."""
+        rows = conn.execute(select(locations).where(locations.c.holder == party)
+                            .order_by(locations.c.id)).mappings()
+        return [_location(r) for r in rows]
 
     def child_locations(self, conn: Connection, parent: str) -> list[Location]:
         rows = conn.execute(select(locations).where(locations.c.parent == parent)

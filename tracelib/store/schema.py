@@ -17,9 +17,11 @@ from sqlalchemy import (
                         String,
                         Table,
                         Text,
+                        text,
 )
 
 from ..bounds import MAX_ID, MAX_KIND, MAX_LABEL, MAX_TEXT, MAX_TIME_TEXT, MAX_UNIT
+from .states import FollowUp
 
 __all__ = ["checkpoints", "keys", "locations", "meta", "metadata", "nodes", "parties", "records"]
 
@@ -167,6 +169,11 @@ stock = Table(
 # location's end.
 Index("ix_stock_on_hand", stock.c.location, stock.c.lot_seq,
       sqlite_where=stock.c.on_hand > 0, postgresql_where=stock.c.on_hand > 0)
+# Held stock still on hand, for the regulator's alerts (tracelib.views.alerts): partial, so
+# it holds only the few rows a hold is in force on, whatever the size of the stock table.
+_HELD_ON_HAND = text("hold_seq IS NOT NULL AND on_hand > 0")
+Index("ix_stock_held", stock.c.hold_seq, sqlite_where=_HELD_ON_HAND,
+      postgresql_where=_HELD_ON_HAND)
 
 shipments = Table(
     "shipments", metadata,
@@ -181,6 +188,11 @@ shipments = Table(
     Column("discrepancy", BigInteger),  # received − shipped, when not zero
 )
 Index("ix_shipments_lot", shipments.c.lot)
+# Shipments not yet received, for the regulator's alerts: partial, so a receipt takes the
+# row out and the index stays as small as what is on the road.
+_IN_TRANSIT = text("receive_seq IS NULL")
+Index("ix_shipments_in_transit", shipments.c.ship_seq, sqlite_where=_IN_TRANSIT,
+      postgresql_where=_IN_TRANSIT)
 
 excursions = Table(
     "excursions", metadata,
@@ -225,6 +237,11 @@ Index("ix_test_results_day_figures", test_results.c.day, test_results.c.kind,
       test_results.c.result, test_results.c.residue, test_results.c.follow_up)
 # A lot's results, and its open follow-ups (follow_up = 'held') without reading the rest.
 Index("ix_test_results_lot_follow_up", test_results.c.lot, test_results.c.follow_up)
+# Failures whose follow-up is open (tracelib.store.states.FollowUp.OPEN), for the regulator's
+# alerts: partial, so closing a follow-up takes the row out.
+_FOLLOW_UP_OPEN = text(f"follow_up = '{FollowUp.OPEN}'")
+Index("ix_test_results_open", test_results.c.seq, sqlite_where=_FOLLOW_UP_OPEN,
+      postgresql_where=_FOLLOW_UP_OPEN)
 
 # -- limits tables (GB 2763 versions loaded by the user) -------------------------
 

@@ -1,0 +1,202 @@
+"""Who is asking, and what they may read (docs/contract.md "Who may read what").
+
+Every request has a :class:`Principal`: anonymous (a shopper's phone) or the party an API
+token acts for, with the token's scopes. Every endpoint of the app is classified in
+:data:`ENDPOINTS` — the scopes it asks for, stated per operation in the OpenAPI document —
+and :func:`enforce` (run before every request) answers 401 or 403 as a problem document
+before the view runs; an app whose routes are not all classified does not start
+(:func:`check_classified`). A view then narrows what it shows with the reader's
+:func:`reach` (:mod:`tracelib.views.disclosure` holds the field-by-field rules).
+
+The scopes themselves (``write``, ``read:own``, ``read:market``, ``read:all``) are named
+in :mod:`.scopes` and re-exported here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, g, request
+
+from tracelib.ledger import Ledger
+from tracelib.views.disclosure import EVERYTHING, PUBLIC, Reach, reach_of
+
+from .problems import Forbidden, Unauthorized
+from .scopes import (
+    DEFAULT_SCOPES,
+    READ_ALL,
+    READ_MARKET,
+    READ_OWN,
+    READ_SCOPES,
+    SCOPES,
+    WRITE,
+)
+from .tokens import grant_for
+
+__all__ = ["ANONYMOUS", "DEFAULT_SCOPES", "ENDPOINTS", "READ_ALL", "READ_MARKET", "READ_OWN",
+           "READ_SCOPES", "SCOPES", "WRITE", "Access", "Principal", "check_classified",
+           "classify", "current_principal", "enforce", "forbid_other_books",
+           "openapi_security", "reach", "require"]
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: ``party`` (None: anonymous) and the scopes its token carries.
+    ``device`` is reserved for a token bound to one device (a market's till)."""
+
+    party: str | None
+    scopes: frozenset[str]
+    device: str | None = None
+
+    def can(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.party is None
+
+    @property
+    def reads(self) -> bool:
+        """Whether the token carries any read scope."""
+        return any(s in self.scopes for s in READ_SCOPES)
+
+
+ANONYMOUS = Principal(None, frozenset())
+
+
+@dataclass(frozen=True)
+class Access:
+    """What an endpoint asks of its caller: one of ``scopes`` (none: anyone, a shopper
+    included), and the line the OpenAPI document says about it."""
+
+    scopes: tuple[str, ...]
+    note: str
+    own_check: bool = False  # the view checks its caller itself (its own bearer token)
+
+    @property
+    def public(self) -> bool:
+        return not self.scopes
+
+
+_PUBLIC_VIEW = Access((), "Public: no token needed; the answer carries no personal data, no "
+                          "receipts and no other party's volumes (a token whose read scope "
+                          "covers the stall or lot shows certificates in full)")
+_PUBLIC = Access((), "Public: no token needed")
+_READ = Access(READ_SCOPES, "Needs a token with `read:own`, `read:market` or `read:all` whose "
+                            "reach covers what is asked (403 otherwise)")
+
+_REGULATOR = Access((READ_ALL,), "Needs a token with `read:all` (regulators and the operator)")
+_REGULATOR_SIGNS = Access((READ_ALL,), "Needs a token with `read:all` and `write`: the event "
+                                       "is signed with the key the service holds for the "
+                                       "token's party")
+
+#: Every endpoint of the app, by Flask endpoint name. A blueprint added later classifies
+#: its endpoints with :func:`classify` before the app serves.
+ENDPOINTS: dict[str, Access] = {
+    "api.post_events": Access((WRITE,), "Needs a token with `write`; every event acts for "
+                                        "the token's party"),
+    "api.get_event": _READ,
+    "api.lot_trace": _READ,
+    "api.get_stall": _PUBLIC_VIEW,
+    "api.get_checkpoint": _PUBLIC,
+    "api.inclusion_proof": Access((), "Public: a proof reveals hashes, not data"),
+    "api.consistency_proof": Access((), "Public: a proof reveals hashes, not data"),
+    "api.openapi": _PUBLIC,
+    "stall.stall_page": _PUBLIC_VIEW,
+    "stall.qr_png": _PUBLIC,
+    "stall.qr_svg": _PUBLIC,
+    "lots.lot_page": _PUBLIC_VIEW,
+    "lots.digital_link": _PUBLIC_VIEW,
+    "board.market_board": _PUBLIC,
+    "static": _PUBLIC,
+    "ops_health.healthz": Access((), "Public: whether the process is up"),
+    "ops_health.readyz": Access((), "Public: whether the service can serve, check by check"),
+    "ops_metrics.metrics": Access((), "Private addresses, or the `METRICS_TOKEN` bearer token "
+                                      "(docs/operations.md)", own_check=True),
+    "regulator.get_alerts": _REGULATOR,
+    "regulator.get_kpi": _REGULATOR,
+    "regulator.drill_report": _REGULATOR,
+    "regulator.drill_picture": _REGULATOR,
+    "regulator.post_drill": _REGULATOR_SIGNS,
+    "regulator.post_recall": _REGULATOR_SIGNS,
+}
+
+
+def classify(endpoint: str, access: Access) -> None:
+    """Declare what ``endpoint`` asks of its callers (for blueprints added to the app)."""
+    ENDPOINTS[endpoint] = access
+
+
+def check_classified(app: Flask) -> None:
+    """Refuse to start an app with an endpoint no one classified: it would be served to
+    anyone by mistake."""
+    missing = sorted({rule.endpoint for rule in app.url_map.iter_rules()} - set(ENDPOINTS))
+    if missing:
+        raise RuntimeError(f"endpoints without an access rule (service/access.py ENDPOINTS): "
+                           f"{', '.join(missing)}")
+
+
+def current_principal() -> Principal:
+    """The request's principal, read once per request from ``Authorization: Bearer``
+    (none: :data:`ANONYMOUS`); an unknown, revoked or malformed token is a 401."""
+    found: Principal | None = g.get("tracelib_principal")
+    if found is None:
+        if "Authorization" not in request.headers:
+            found = ANONYMOUS
+        else:
+            party, scopes = grant_for(request.headers["Authorization"])
+            found = Principal(party, scopes)
+        g.tracelib_principal = found
+    return found
+
+
+def require(*scopes: str) -> Principal:
+    """The principal when its token carries one of ``scopes``: 401 without a valid token,
+    403 (``insufficient_scope``, RFC 6750 §3.1) when the token lacks them all."""
+    who = current_principal()
+    if who.is_anonymous:
+        raise Unauthorized()
+    if not any(who.can(s) for s in scopes):
+        raise Forbidden(f"this token (party {who.party!r}, scopes "
+                        f"{' '.join(sorted(who.scopes)) or 'none'}) lacks the scope this "
+                        f"needs: one of {', '.join(scopes)}", reason="insufficient_scope",
+                        scope=" ".join(scopes))
+    return who
+
+
+def enforce() -> None:
+    """Before every request: the endpoint's :class:`Access`, checked. A public endpoint
+    still reads the token when one is sent (a bad token is a 401 everywhere)."""
+    access = ENDPOINTS.get(request.endpoint or "")
+    if access is None or access.own_check:  # no route matched (the 404 or 405 follows),
+        return  # or the endpoint reads its own credentials (/metrics)
+    if access.public:
+        if "Authorization" in request.headers:
+            current_principal()
+        return
+    require(*access.scopes)
+
+
+def reach(ledger: Ledger, who: Principal | None = None) -> Reach:
+    """The places whose books ``who`` (default: the request's principal) may read."""
+    who = who or current_principal()
+    if who.party is None or not who.reads:
+        return PUBLIC
+    if who.can(READ_ALL):
+        return EVERYTHING
+    return reach_of(ledger, who.party, market_stalls=who.can(READ_MARKET))
+
+
+def forbid_other_books(what: str) -> Forbidden:
+    """403 for a reader asking for another party's books."""
+    who = current_principal()
+    return Forbidden(f"{what} is outside the books of {who.party!r} "
+                     f"(scopes {' '.join(sorted(who.scopes))})", reason="not_your_books")
+
+
+def openapi_security(access: Access) -> dict[str, Any]:
+    """The OpenAPI ``security`` and ``x-tracelib-scope`` of an operation."""
+    if access.public:
+        return {"security": [{}], "x-tracelib-scope": []}
+    return {"security": [{"bearer": [s]} for s in access.scopes],
+            "x-tracelib-scope": list(access.scopes)}
