@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast lint bench lowest docs clean
+.PHONY: demo test test-fast lint bench lowest docs screenshots clean
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,3 +45,10 @@ docs: $(STAMP)
 	$(PY) scripts/gen_api_docs.py docs/api.md
 	$(PY) scripts/gen_event_docs.py docs/events.md
 	$(PY) -m pytest -q tests/test_docs.py tests/test_api_docs.py
+
+# The console's screenshots at 1280×800 (docs/screenshots/console-*.png), for review:
+# the browser test copies what it took there.
+screenshots: $(STAMP)
+	bash scripts/ensure-chromium.sh
+	TRACELIB_SAVE_SCREENSHOT=1 $(VENV)/bin/python -m pytest -q \
+		tests/service/test_console_browser.py tests/service/test_browser.py

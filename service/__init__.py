@@ -1,5 +1,6 @@
 """tracelib's Flask service (installed as ``tracelib_service``): the API, the stall and lot
-pages a shopper's scan opens, placard QR codes and the market board.
+pages a shopper's scan opens, placard QR codes, the market board and the regulator's
+console.
 
 Thin by design: parse, call tracelib, render.
 """
@@ -42,15 +43,18 @@ DEFAULTS: dict[str, Any] = {
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The application factory (flaskr): defaults, then ``TRACELIB_*`` environment
     variables, or ``test_config`` instead of the environment."""
+    from .console import CONSOLE_DEFAULTS
+
     app = Flask(__name__)
     app.config.from_mapping(DEFAULTS)
+    app.config.from_mapping(CONSOLE_DEFAULTS)
     if test_config is None:
         app.config.from_prefixed_env("TRACELIB")
     else:
         app.config.from_mapping(test_config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import api, board, links, lots, ops, read_only, regulator_api, stall
+    from . import api, board, console, links, lots, ops, read_only, regulator_api, stall
 
     app.config.update(links.configure(app.config))  # links never come from the Host header
     from .extension import TracelibService
@@ -61,8 +65,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.converters["seq"] = SeqConverter
     ext = TracelibService(app)
     read_only.init_app(app)  # before every other request hook: a write goes nowhere else
+    console.configure(app, ext.keystore.path)
     register_error_handlers(app)
-    for module in (stall, lots, board, api, regulator_api):
+    for module in (stall, lots, board, api, regulator_api, console):
         app.register_blueprint(module.bp)
     ops.init_app(app, ext)  # probes, metrics, logs, CORS, rate limits (docs/operations.md)
     from .access import check_classified, enforce

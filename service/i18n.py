@@ -116,6 +116,101 @@ TEXT: dict[str, dict[str, str]] = {
     },
 }
 
+# The regulator's console (service/console/): its own keys, both languages.
+TEXT["zh"].update({
+    "console": "监管工作台", "console.signin": "登录", "console.signout": "退出登录",
+    "console.token": "API 令牌", "console.token_help":
+        "粘贴监管部门的只读全部数据（read:all）令牌。令牌不会保存在浏览器中。",
+    "console.refused.unknown": "令牌无效或已被吊销",
+    "console.refused.not_regulator": "此令牌没有 read:all 权限（仅发给监管部门和运营方），"
+                                     "不能登录监管工作台",
+    "console.signed_in_as": "当前账号", "console.alerts": "今日预警",
+    "console.alerts_counts": "预警 {total} 条：严重 {critical}，警告 {warning}",
+    "console.alert_place": "地点", "console.alert_lot": "批次",
+    "console.alerts_rules": "规则：整改超过 {follow_up_hours} 小时未闭环、发货 {receive_hours} "
+                            "小时未收货、每日 {tests_published_by} 前公示快检、近 "
+                            "{excursion_days} 天冷链温度异常", "console.find": "查找",
+    "console.drill": "追溯演练", "console.recall": "召回", "console.kpi": "示范城市指标",
+    "console.find_help": "批次号、摊位、经营主体、事件编号或合格证编号",
+    "console.search": "查找", "console.no_matches": "没有找到匹配的记录",
+    "console.kind.lot": "批次", "console.kind.event": "事件", "console.kind.certificate": "合格证",
+    "console.kind.stall": "摊位", "console.kind.place": "场所", "console.kind.party": "经营主体",
+    "console.lot_page": "批次页", "console.stall_page": "摊位页", "console.board": "快检公示",
+    "console.event": "事件", "console.proof": "包含证明",
+    "console.run_drill": "开始演练", "console.drill_help": "输入可疑批次号",
+    "console.answered_in": "用时", "console.origins": "来源", "console.downstream": "下游批次",
+    "console.stalls_to_visit": "需要检查的摊位", "console.on_hand": "在库数量",
+    "console.received": "收货", "console.sold": "已售", "console.picture": "流通路径图",
+    "console.download_report": "记录演练并下载报告（zip）",
+    "console.question": "演练问题（可选）", "console.no_stalls": "没有摊位收到此批次",
+    "console.start_recall": "发起召回", "console.reason": "召回原因",
+    "console.recall_next": "下一步：确认", "console.recall_confirm_title": "确认召回",
+    "console.recall_confirm_text": "将以您的密钥签名，在以下地点下架并召回：",
+    "console.recall_sign": "确认并签名召回", "console.cancel": "取消",
+    "console.recall_done": "召回已签名生效", "console.visit": "需到场检查",
+    "console.in_transit": "在途（到货后不得销售）", "console.recalled_lots": "已召回批次",
+    "console.no_stock": "没有地点仍有库存", "console.year": "年份",
+    "console.population": "常住人口", "console.show": "查看",
+    "console.figure": "指标", "console.target": "目标", "console.met": "达标",
+    "console.not_met": "未达标", "console.no_data": "无数据",
+    "console.kpi.batches_per_1000": "每千人抽检批次",
+    "console.kpi.residue_batches_per_1000": "每千人农兽药残留抽检批次",
+    "console.kpi.pass_rate": "抽检合格率 %", "console.kpi.follow_up_rate": "不合格核查处置完成率 %",
+    "console.chart": "每日合格率", "console.tests": "检测批次", "console.evidence": "证据",
+    "console.trace": "追溯", "console.since": "起始", "console.no_alerts": "今日没有预警",
+    "console.severity.critical": "严重", "console.severity.warning": "警告",
+    "console.not_checked": "未检查",
+})
+TEXT["en"].update({
+    "console": "Regulator's console", "console.signin": "Sign in", "console.signout": "Sign out",
+    "console.token": "API token", "console.token_help":
+        "Paste the regulator's read:all token. The token is not kept in the browser.",
+    "console.refused.unknown": "The token is unknown or revoked",
+    "console.refused.not_regulator": "This token lacks read:all (issued to regulators and "
+                                     "the operator only): it cannot open the console",
+    "console.signed_in_as": "Signed in as", "console.alerts": "Today's alerts",
+    "console.alerts_counts": "{total} alerts: {critical} critical, {warning} warnings",
+    "console.alert_place": "Place", "console.alert_lot": "Lot",
+    "console.alerts_rules": "Rules: follow-ups open over {follow_up_hours} h, shipments not "
+                            "received after {receive_hours} h, rapid tests published by "
+                            "{tests_published_by}, cold-chain excursions of the last "
+                            "{excursion_days} days",
+    "console.find": "Find", "console.drill": "Recall drill", "console.recall": "Recall",
+    "console.kpi": "Demonstration-city figures",
+    "console.find_help": "A lot, stall, party, event id or certificate number",
+    "console.search": "Find", "console.no_matches": "Nothing matches",
+    "console.kind.lot": "Lot", "console.kind.event": "Event",
+    "console.kind.certificate": "Certificate", "console.kind.stall": "Stall",
+    "console.kind.place": "Place", "console.kind.party": "Party",
+    "console.lot_page": "Lot page", "console.stall_page": "Stall page",
+    "console.board": "Test board", "console.event": "Event", "console.proof": "Inclusion proof",
+    "console.run_drill": "Run the drill", "console.drill_help": "The suspect lot's code",
+    "console.answered_in": "Answered in", "console.origins": "Origins",
+    "console.downstream": "Lots made from it", "console.stalls_to_visit": "Stalls to visit",
+    "console.on_hand": "On hand", "console.received": "Received", "console.sold": "Sold",
+    "console.picture": "Path picture",
+    "console.download_report": "Record the drill and download the report (zip)",
+    "console.question": "The drill's question (optional)",
+    "console.no_stalls": "No stall received this lot",
+    "console.start_recall": "Start a recall", "console.reason": "Reason",
+    "console.recall_next": "Next: confirm", "console.recall_confirm_title": "Confirm the recall",
+    "console.recall_confirm_text": "Signed with your key, it holds and recalls stock at:",
+    "console.recall_sign": "Confirm and sign the recall", "console.cancel": "Cancel",
+    "console.recall_done": "The recall is signed and in force", "console.visit": "Visit",
+    "console.in_transit": "In transit (cannot be sold on arrival)",
+    "console.recalled_lots": "Recalled lots", "console.no_stock": "No place holds stock",
+    "console.year": "Year", "console.population": "Residents", "console.show": "Show",
+    "console.figure": "Figure", "console.target": "Target", "console.met": "Met",
+    "console.not_met": "Not met", "console.no_data": "No data",
+    "console.kpi.batches_per_1000": "Batches tested per 1,000 residents",
+    "console.kpi.residue_batches_per_1000": "Residue batches per 1,000 residents",
+    "console.kpi.pass_rate": "Pass rate %", "console.kpi.follow_up_rate": "Failures followed up %",
+    "console.chart": "Daily pass rate", "console.tests": "Batches tested",
+    "console.evidence": "Evidence", "console.trace": "Trace", "console.since": "Since",
+    "console.no_alerts": "No alert today", "console.severity.critical": "Critical",
+    "console.severity.warning": "Warning", "console.not_checked": "Not checked",
+})
+
 
 def current_lang() -> str:
     """``?lang=`` first, then Accept-Language (zh wins ties), default zh."""

@@ -1,4 +1,5 @@
-"""The service's own tables (not the ledger's): API tokens and scan counts.
+"""The service's own tables (not the ledger's): API tokens, scan counts and the console's
+sign-in sessions.
 
 They live in the service database (``SERVICE_DB``, by default the ledger's own database)
 under a separate :class:`~sqlalchemy.MetaData`, created with ``create_all`` when the app
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from sqlalchemy import BigInteger, Column, Engine, Index, MetaData, String, Table, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["api_tokens", "create_tables", "metadata", "scan_counts"]
+__all__ = ["api_tokens", "console_sessions", "create_tables", "metadata", "scan_counts"]
 
 metadata = MetaData()
 
@@ -45,6 +46,20 @@ scan_counts = Table(
     Column("scans", BigInteger, nullable=False),
 )
 Index("ix_svc_scan_counts_day", scan_counts.c.day)
+
+# A sign-in to the regulator's console (service/console/sessions.py): kept by the SHA-256 of
+# the random session id its cookie carries, with the SHA-256 of the API token it signed in
+# with (never the token), so revoking the token ends the session. Times in microseconds
+# since the epoch, UTC.
+console_sessions = Table(
+    "svc_console_sessions", metadata,
+    Column("session_sha256", String(64), primary_key=True),
+    Column("party", String(200), nullable=False),
+    Column("token_sha256", String(64), nullable=False, index=True),
+    Column("created_us", BigInteger, nullable=False),
+    Column("seen_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+)
 
 
 def create_tables(engine: Engine, only: Sequence[Table] | None = None) -> None:
