@@ -148,7 +148,8 @@ def _stock_to_revision_0007(ledger: Ledger) -> None:
         if sqlite:  # lots as 0006 left them: rows in the code's B-tree
             conn.execute(text("ALTER TABLE lots RENAME TO lots_now"))
             conn.execute(text(_LOTS_0007))
-            old = ", ".join(c for c in LotRow.COLUMNS if c != "recalled_by")  # 0010
+            old = ", ".join(c for c in LotRow.COLUMNS
+                            if c not in ("recalled_by", "certificate_no"))  # 0010, 0014
             conn.execute(text(f"INSERT INTO lots ({old}) SELECT {old} FROM lots_now"))
             conn.execute(text("DROP TABLE lots_now"))
         conn.execute(text("UPDATE alembic_version SET version_num = '0007'"))
@@ -394,4 +395,55 @@ def test_0013_adds_the_alerts_partial_indexes_and_back(db_url: str,
     assert present() == set()
     _migrate(ledger, "head", command.upgrade)
     assert present() == set(wanted.values())
+    ledger.close()
+
+
+def test_0014_fills_each_origin_lots_certificate_number_from_its_record_and_back(
+        db_url: str, operator_key: SigningKey) -> None:
+    """A ledger from before revision 0014 has no ``lots.certificate_no``; the upgrade reads
+    each origin lot's number from the stored body of the record that made it (escapes and
+    Chinese included), leaves a transformed lot's empty, adds the index, and the ledger
+    verifies and is searched by the number."""
+    from alembic import command
+
+    from tracelib.views.find import find
+
+    ledger = Ledger.create(db_url, operator_key=operator_key, now=NOW)
+    net = Network.build(ledger, operator_key, now=NOW)
+    odd = 'HG-"合格证"\\1'
+    plain = net.event("farm-1", {"kind": "origin", "location": "farm-1.field",
+                                 "outputs": [{"lot": "LOT-N-1", "qty": "10", "unit": "kg"}],
+                                 "data": {"certificate": certificate("LOT-N-1")}})
+    quoted = net.event("farm-1", {"kind": "origin", "location": "farm-1.field",
+                                  "outputs": [{"lot": "LOT-N-2", "qty": "10", "unit": "kg"}],
+                                  "data": {"certificate": {**certificate("LOT-N-2"),
+                                                           "no": odd}}})
+    made = net.event("farm-1", {"kind": "transform", "location": "farm-1.field",
+                                "inputs": [{"lot": "LOT-N-1", "qty": "4", "unit": "kg"}],
+                                "outputs": [{"lot": "LOT-N-3", "qty": "4", "unit": "kg"}],
+                                "data": {"process": "repack"}})
+    ledger.append([plain, quoted, made], now=NOW)
+
+    def numbers() -> dict[str, str | None]:
+        with ledger.store.engine.connect() as conn:
+            return dict(conn.execute(text("SELECT lot, certificate_no FROM lots")).all())
+
+    def indexed() -> bool:
+        with ledger.store.engine.connect() as conn:
+            return "ix_lots_certificate_no" in {i["name"] for i in
+                                                inspect(conn).get_indexes("lots")}
+
+    expected = {"LOT-N-1": "CERT-LOT-N-1", "LOT-N-2": odd, "LOT-N-3": None}
+    assert numbers() == expected and indexed()
+    before = supply_snapshot(ledger)
+
+    _migrate(ledger, "0013", command.downgrade)
+    with ledger.store.engine.connect() as conn:
+        assert "certificate_no" not in {c["name"] for c in inspect(conn).get_columns("lots")}
+    assert not indexed()
+    _migrate(ledger, "head", command.upgrade)
+    assert numbers() == expected and indexed()
+    assert supply_snapshot(ledger) == before
+    assert [(m.kind, m.lot) for m in find(ledger, odd)] == [("certificate", "LOT-N-2")]
+    assert ledger.verify(workers=1).ok
     ledger.close()

@@ -30,6 +30,7 @@ from tracelib.ledger import Ledger
 from tracelib.replay import CHAIN, DERIVED, OUTSIDE, TABLES, derived_tables
 from tracelib.store.schema import keys, locations, lot_edges, lots, metadata, records, stock
 from tracelib.store.schema import test_results as results_table
+from tracelib.views.find import find
 from tracelib.views.stall import stall_view
 from tracelib.views.tracing import trace
 from tracelib_cli.main import cli
@@ -116,6 +117,12 @@ class Forgery:
     # that appends is not run on the forged ledger: an accepted append there would be a
     # record the rules refuse, which no reindex can repair.)
     reads_only: bool = False
+    column: str | None = None  # the forged column verify names, where one is
+
+
+def _certificates_found(scene: Scene, number: str) -> list[str]:
+    """The lots the console's Find shows for a certificate number."""
+    return [m.lot or "" for m in find(scene.ledger, number) if m.kind == "certificate"]
 
 
 def _attacker_key_for_stall(scene: Scene) -> None:
@@ -176,6 +183,12 @@ FORGERIES = [
                            .values(recalled_seq=None)),
             lambda s: _refused(s, s.sup.sale("stall-a01", [("LOT-A1", "1")]), "recalled"),
             seq="recall"),
+    Forgery("certificate number changed", "lots",
+            lambda s: _run(s.ledger, update(lots).where(lots.c.lot == "LOT-A")
+                           .values(certificate_no="HGZ-LOT-B")),
+            lambda s: (_certificates_found(s, "HGZ-LOT-A") == ["LOT-A"]
+                       and _certificates_found(s, "HGZ-LOT-B") == ["LOT-B"]),
+            reads_only=True, column="certificate_no"),
     Forgery("keys table pointed at another key", "keys",
             _attacker_key_for_stall, _forged_sale_refused),
 ]
@@ -197,6 +210,8 @@ def test_a_forged_derived_table_fails_verify_and_reindex_repairs_it(
     assert report.problem is not None and f"table {forgery.table}, row (" in report.problem
     if forgery.seq is not None:
         assert report.bad_seq == scene.seqs[forgery.seq], report.problem
+    if forgery.column is not None:
+        assert report.column == forgery.column, report.problem
     ledger.reindex()
     assert ledger.size == size
     repaired = ledger.verify(workers=1)

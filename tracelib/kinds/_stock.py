@@ -78,13 +78,15 @@ def take(ctx: AppendContext, event: EventView, i: int, item: LotQuantity, *,
 
 def make(ctx: AppendContext, event: EventView, i: int, item: LotQuantity, *,
          product: str | None, storage: str | None, gtin: str | None = None,
-         imported: bool = False, docs: set[str] | None = None) -> LotRow:
-    """Create a new lot at ``event.location``."""
+         imported: bool = False, docs: set[str] | None = None,
+         certificate_no: str | None = None) -> LotRow:
+    """Create a new lot at ``event.location`` (``certificate_no``: an origin's, the number
+    of the certificate it is made with)."""
     if ctx.supply.lot(item.lot) is not None:
         raise ValidationError(f"lot {item.lot!r} already exists; a lot code is made once",
                               field=f"outputs[{i}].lot")
     lot = LotRow(item.lot, item.unit, product, storage, gtin, ctx.seq, event.kind,
-                 event.location, imported, set(docs or ()))
+                 event.location, imported, set(docs or ()), certificate_no=certificate_no)
     ctx.supply.add_lot(lot)
     row = ctx.supply.stock_for_update(item.lot, event.location, item.unit)
     row.received += to_micro(item.qty)

@@ -68,7 +68,8 @@ def apply_origin(ctx: AppendContext, event: EventView, seq: int) -> None:
     for i, item in enumerate(event.outputs):
         make(ctx, event, i, item, product=data.get("product") or data["certificate"]["product"],
               storage=data.get("storage"), gtin=data.get("gtin"),
-              imported=bool(data.get("imported")), docs=docs)
+              imported=bool(data.get("imported")), docs=docs,
+              certificate_no=data["certificate"]["no"])
 
 
 RULES = """\

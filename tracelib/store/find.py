@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, Text, cast, or_, select
+from sqlalchemy import Connection, or_, select
 
 from .schema import locations, lots, parties, records
 
@@ -61,26 +61,15 @@ class FindSql:
         return [dict(r) for r in rows]
 
     @staticmethod
-    def origin_bodies(conn: Connection, certificate_no: str,
-                      limit: int) -> list[tuple[int, str, bytes]]:
-        """``(seq, event id, body)`` of origin records whose stored bytes may hold
-        ``"no":"<certificate_no>"``, the certificate's number as RFC 8785 writes it in the
-        canonical body (docs/contract.md ``origin``).
-
-        No index serves it: it reads the ``origin`` records (``ix_records_kind``) and
-        matches their bodies, one pass over every origin record. The pattern may match
-        more than asked (LIKE's ``%`` and ``_`` in a number, and each backslash of the JSON
-        escapes, match any character, so no dialect's escape rules matter): the caller
-        keeps only certificates whose number is exactly the one asked for."""
-        needle = json.dumps({"no": certificate_no}, ensure_ascii=False,
-                            separators=(",", ":"))[1:-1].replace("\\", "_")
-        pattern = f"%{needle}%"
-        if conn.dialect.name == "sqlite":  # SQLite's LIKE matches a BLOB only cast to TEXT
-            match = cast(records.c.body, Text).like(pattern)
-        else:  # PostgreSQL: bytea LIKE bytea
-            match = records.c.body.op("LIKE")(pattern.encode("utf-8"))
+    def certificate_records(conn: Connection, certificate_no: str,
+                            limit: int) -> list[tuple[int, str, bytes]]:
+        """``(seq, event id, body)`` of the origin records whose certificate number is
+        exactly ``certificate_no`` (docs/contract.md ``origin``), oldest first: the lots
+        they made are found by the number (``ix_lots_certificate_no``), their records by
+        seq, so the cost does not grow with the ledger."""
+        made = select(lots.c.seq).where(lots.c.certificate_no == certificate_no)
         rows = conn.execute(
             select(records.c.seq, records.c.event_id, records.c.body)
-            .where(records.c.kind == "origin", match)
+            .where(records.c.seq.in_(made))
             .order_by(records.c.seq).limit(limit)).all()
         return [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]

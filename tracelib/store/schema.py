@@ -20,7 +20,15 @@ from sqlalchemy import (
                         text,
 )
 
-from ..bounds import MAX_ID, MAX_KIND, MAX_LABEL, MAX_TEXT, MAX_TIME_TEXT, MAX_UNIT
+from ..bounds import (
+    MAX_ID,
+    MAX_KIND,
+    MAX_LABEL,
+    MAX_NUMBER,
+    MAX_TEXT,
+    MAX_TIME_TEXT,
+    MAX_UNIT,
+)
 from .states import FollowUp
 
 __all__ = ["checkpoints", "keys", "locations", "meta", "metadata", "nodes", "parties", "records"]
@@ -120,11 +128,19 @@ lots = Table(
     Column("import_docs", Text, nullable=False),  # JSON list of import documents on record
     Column("recalled_seq", BigInteger),  # set while a recall is in force
     Column("recalled_by", String(200)),  # who signed that recall (who may lift it)
+    # An origin's lots: the number of the certificate they were made with (the origin
+    # event's data.certificate.no, docs/contract.md "origin"), which Find looks up.
+    Column("certificate_no", String(MAX_NUMBER)),
     # On SQLite a rowid table: a new lot's row is appended in rowid order, and only the
     # narrow index on the code (sqlite_autoindex_lots_1) takes an insert at a random place.
     # Rows kept in the code's B-tree (WITHOUT ROWID) made that random insert one into
     # wide leaves: 1,000,000 origin events appended at 10,187/s that way, 11,163/s this way.
 )
+
+# Only origin lots have a certificate number: the others take no room in its index.
+_CERTIFIED = lots.c.certificate_no.is_not(None)
+Index("ix_lots_certificate_no", lots.c.certificate_no, sqlite_where=_CERTIFIED,
+      postgresql_where=_CERTIFIED)
 
 lot_edges = Table(
     "lot_edges", metadata,

@@ -28,17 +28,18 @@ class LotRow:
     import_docs: set[str] = field(default_factory=set)
     recalled_seq: int | None = None
     recalled_by: str | None = None  # the party that signed the recall in force
+    certificate_no: str | None = None  # an origin lot's certificate number
 
     COLUMNS: ClassVar[tuple[str, ...]] = (
         "lot", "unit", "product", "storage", "gtin", "seq", "kind", "location", "imported",
-        "import_docs", "recalled_seq", "recalled_by")
+        "import_docs", "recalled_seq", "recalled_by", "certificate_no")
 
     def to_values(self) -> tuple[Any, ...]:
         """The row's values in :attr:`COLUMNS` order."""
         return (self.lot, self.unit, self.product, self.storage, self.gtin, self.seq, self.kind,
                 self.location, int(self.imported),
                 json.dumps(sorted(self.import_docs)) if self.import_docs else "[]",
-                self.recalled_seq, self.recalled_by)
+                self.recalled_seq, self.recalled_by, self.certificate_no)
 
     def to_row(self) -> dict[str, Any]:
         return dict(zip(self.COLUMNS, self.to_values(), strict=True))
@@ -96,7 +97,8 @@ class ShipmentRow:
 def _lot(row: Any) -> LotRow:
     return LotRow(row["lot"], row["unit"], row["product"], row["storage"], row["gtin"],
                   int(row["seq"]), row["kind"], row["location"], bool(row["imported"]),
-                  set(json.loads(row["import_docs"])), row["recalled_seq"], row["recalled_by"])
+                  set(json.loads(row["import_docs"])), row["recalled_seq"], row["recalled_by"],
+                  row["certificate_no"])
 
 
 def _stock(row: Any) -> StockRow:

@@ -67,7 +67,7 @@ def find(ledger: Ledger, text: str) -> list[Match]:
     with ledger.store.reader() as conn:
         lot = FindSql.lot(conn, query)
         event = FindSql.event(conn, query)
-        origins = FindSql.origin_bodies(conn, query, LIMIT)
+        origins = FindSql.certificate_records(conn, query, LIMIT)
         places = FindSql.places(conn, query, LIMIT)
         people = FindSql.parties(conn, query, LIMIT)
     if lot is not None:
@@ -80,8 +80,6 @@ def find(ledger: Ledger, text: str) -> list[Match]:
     for seq, event_id, body in origins:
         doc = canonical.loads(body)
         certificate = doc.get("data", {}).get("certificate", {})
-        if certificate.get("no") != query:  # the body matched, but not as the number
-            continue
         for item in doc.get("outputs", []):
             found.append(Match("certificate", event_id, str(certificate.get("product", "")),
                                f"#{seq} · {certificate.get('origin_place', '')} · "
