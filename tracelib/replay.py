@@ -90,6 +90,7 @@ TABLES: Mapping[str, str] = {
     "alembic_version": OUTSIDE,  # the schema's migration revision
     "svc_api_tokens": OUTSIDE,  # the service's API tokens (hashes)
     "svc_scan_counts": OUTSIDE,  # the service's count of stall-page scans per day
+    "svc_console_sessions": OUTSIDE,  # the regulator's console's sign-in sessions (hashes)
 }
 
 _DERIVED_TABLES: tuple[Table, ...] = (parties, locations, keys, lots, lot_edges, lot_events,
