@@ -49,7 +49,7 @@ from .signin import SignInRefused, console_party
 
 __all__ = ["bp"]
 
-bp = Blueprint("console", __name__, url_prefix="/console")
+bp = Blueprint("console", __name__, url_prefix=sessions.CONSOLE_PATH)
 
 #: Pages a browser may open without a session.
 _OPEN = ("console.signin", "console.signin_post")

@@ -27,7 +27,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, session
+from flask import Flask, Request, Response, current_app, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from sqlalchemy import delete, select, update
 from werkzeug.exceptions import HTTPException
 
@@ -36,6 +37,9 @@ from tracelib.timeutil import to_micros
 
 from ..extension import service
 from ..state import api_tokens, console_sessions
+
+#: Where the console's pages are (service/console/pages.py ``bp``'s prefix).
+CONSOLE_PATH = "/console"
 
 __all__ = ["CONSOLE_DEFAULTS", "ConsoleSession", "CsrfRefused", "check_csrf", "configure",
            "csrf_token", "current", "end", "secret_key_file", "start"]
@@ -109,8 +113,24 @@ def _stored_secret(path: Path) -> str:
     return path.read_text(encoding="ascii").strip()
 
 
+class ConsoleOnlySessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions for the console's pages only: every other request (a
+    shopper's scan above all) gets a null session without reading a cookie or deriving a
+    signing key, and never sets one."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path != CONSOLE_PATH and not request.path.startswith(CONSOLE_PATH + "/"):
+            return self.null_session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not self.is_null_session(session):
+            super().save_session(app, session, response)
+
+
 def configure(app: Flask, keystore: Path) -> None:
-    """The secret key and the session cookie's flags."""
+    """The secret key, the session cookie's flags, and sessions for the console only."""
+    app.session_interface = ConsoleOnlySessions()
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _stored_secret(secret_key_file(keystore))
     https = str(app.config.get("LINK_BASE", "")).startswith("https://")
