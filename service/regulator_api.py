@@ -40,7 +40,7 @@ from .ids import nul_path
 from .problems import BadInput
 from .scopes import READ_ALL, WRITE
 
-__all__ = ["alert_links", "bp", "reports_dir"]
+__all__ = ["alert_links", "bp", "custodial_key", "reports_dir"]
 
 bp = Blueprint("regulator", __name__, url_prefix="/api/v1")
 
@@ -121,7 +121,9 @@ def _body(schema: Schema) -> dict[str, Any]:
     return _load(schema, doc)
 
 
-def _custodial_key(party: str) -> SigningKey:
+def custodial_key(party: str) -> SigningKey:
+    """The key the service holds for ``party`` (a regulator's, to sign drills and recalls
+    from the API and the console); a ``SignatureError`` (422) when it holds none."""
     ext = service()
     try:
         return ledger().signing_key(ext.keystore, party)
@@ -174,7 +176,7 @@ def get_kpi() -> Response:
 def post_drill() -> Response:
     party = _regulator(signs=True)
     body = _body(DrillBody())
-    key = _custodial_key(party)
+    key = custodial_key(party)
     missing = [m for m in ("openpyxl", "PIL") if importlib.util.find_spec(m) is None]
     if missing:  # checked first: the drill event is recorded before the report is written
         raise NotImplementedError(f"drill reports need the 'reports' extra ({', '.join(missing)} "
@@ -244,7 +246,7 @@ def drill_picture(seq: int) -> Response:
 def post_recall() -> Response:
     party = _regulator(signs=True)
     body = _body(RecallBody())
-    key = _custodial_key(party)
+    key = custodial_key(party)
     result = recall(ledger(), body["lot"], key=key, reason=body["reason"],
                     now=service().now(), actor=party)
     fresh = bool(result.receipts)

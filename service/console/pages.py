@@ -31,7 +31,6 @@ from flask import (
 )
 from werkzeug.exceptions import BadRequest
 
-from tracelib.errors import NotFoundError
 from tracelib.recalls import drill, recall, report_input
 from tracelib.timeutil import format_utc
 from tracelib.views.alerts import NOT_CHECKED, alerts
@@ -44,6 +43,7 @@ from ..api import _maybe_sign_checkpoint
 from ..extension import ledger, service
 from ..i18n import current_lang, t
 from ..ids import known
+from ..regulator_api import custodial_key
 from . import sessions
 from .signin import SignInRefused, console_party
 
@@ -196,15 +196,6 @@ def drill_picture() -> Response:
     return current_app.response_class(_path_svg(result), mimetype="image/svg+xml")
 
 
-def _signing_key(party: str) -> Any:
-    ext = service()
-    try:
-        return ledger().signing_key(ext.keystore, party)
-    except NotFoundError as e:
-        raise NotFoundError(f"the service's keystore holds no key for {party!r}: the console "
-                            "signs drills and recalls with the regulator's own key") from e
-
-
 @bp.post("/drill/report.zip")
 def drill_report() -> Response:
     """Run the drill as evidence (a ``drill`` event signed by the regulator) and send its
@@ -212,7 +203,7 @@ def drill_report() -> Response:
     lot = known(_text("lot", 200), "lot")
     question = _text("question", 500, required=False) or None
     party = g.console.party
-    key = _signing_key(party)
+    key = custodial_key(party)
     now = service().now()
     with tempfile.TemporaryDirectory(prefix="tracelib-drill-") as folder:
         result = drill(ledger(), lot, question=question, key=key, actor=party,
@@ -255,7 +246,7 @@ def recall_post() -> str:
     if request.form.get("confirm") != "yes":
         raise BadRequest("confirm: the recall is signed only after its confirmation step")
     party = g.console.party
-    result = recall(ledger(), lot, key=_signing_key(party), reason=reason, actor=party,
+    result = recall(ledger(), lot, key=custodial_key(party), reason=reason, actor=party,
                     now=service().now())
     _maybe_sign_checkpoint()
     return render_template("console/recall.html", step="done", lot=lot, reason=reason,

@@ -6,15 +6,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from PIL import Image
-from werkzeug.serving import make_server
 
+from tests.service.browser import chromium as find_chromium
+from tests.service.browser import serving
 from tests.service.conftest import STALL
 
 pytestmark = pytest.mark.slow
@@ -23,27 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 WIDTH, HEIGHT = 360, 740
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is required in CI: run scripts/ensure-chromium.sh")
-        pytest.skip("chromium is not installed (scripts/ensure-chromium.sh installs it)")
-    return found
+
 
 
 @pytest.fixture
 def served(app: Flask) -> Iterator[str]:
     """The app on 127.0.0.1 on a free port, in a thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with serving(app) as url:
+        yield url
 
 
 def _run(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -55,7 +42,7 @@ def _run(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProces
 
 
 def test_stall_page_renders_at_phone_width(served: str, tmp_path: Path) -> None:
-    chromium = _chromium()
+    chromium = find_chromium()
     url = f"{served}/s/{STALL}"
     dom = _run(chromium, tmp_path / "profile-dom", "--dump-dom", url)
     assert dom.returncode == 0, dom.stderr[-2000:]

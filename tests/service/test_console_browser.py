@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from tests.conftest import NOW
+from tests.service.browser import chromium as find_chromium
+from tests.service.browser import serving
 from tests.service.conftest import Scene
 from tests.service.console_scene import REGULATOR, app_token, register_regulator
 from tracelib.keys import Keystore
@@ -32,13 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WIDTH, HEIGHT = 1280, 800
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is required in CI: run scripts/ensure-chromium.sh")
-        pytest.skip("chromium is not installed (scripts/ensure-chromium.sh installs it)")
-    return found
+
 
 
 @pytest.fixture
@@ -52,15 +46,8 @@ def console_app(db_url: str, scene: Scene, keystore: Keystore) -> Iterator[Flask
 
 @pytest.fixture
 def served(console_app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, console_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with serving(console_app) as url:
+        yield url
 
 
 class Shots:
@@ -76,7 +63,7 @@ class Shots:
 
 
 def test_console_flow_in_chromium(served: str, console_app: Flask, tmp_path: Path) -> None:
-    chromium = _chromium()
+    chromium = find_chromium()
     sync_api = pytest.importorskip("playwright.sync_api")
     token = app_token(console_app, REGULATOR)
     with sync_api.sync_playwright() as pw:
