@@ -127,6 +127,7 @@ TEXT["zh"].update({
     "console.signed_in_as": "当前账号", "console.alerts": "今日预警",
     "console.alerts_counts": "预警 {total} 条：严重 {critical}，警告 {warning}",
     "console.alert_place": "地点", "console.alert_lot": "批次",
+    "console.needs_write": "此令牌没有 write 权限，不能签名演练或召回（签发令牌时加上 --scope write）",
     "console.alerts_rules": "规则：整改超过 {follow_up_hours} 小时未闭环、发货 {receive_hours} "
                             "小时未收货、每日 {tests_published_by} 前公示快检、近 "
                             "{excursion_days} 天冷链温度异常", "console.find": "查找",
@@ -171,6 +172,8 @@ TEXT["en"].update({
     "console.signed_in_as": "Signed in as", "console.alerts": "Today's alerts",
     "console.alerts_counts": "{total} alerts: {critical} critical, {warning} warnings",
     "console.alert_place": "Place", "console.alert_lot": "Lot",
+    "console.needs_write": "This token lacks write: it cannot sign a drill or a recall "
+                           "(issue it with --scope write)",
     "console.alerts_rules": "Rules: follow-ups open over {follow_up_hours} h, shipments not "
                             "received after {receive_hours} h, rapid tests published by "
                             "{tests_published_by}, cold-chain excursions of the last "

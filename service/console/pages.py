@@ -43,7 +43,9 @@ from ..api import _maybe_sign_checkpoint
 from ..extension import ledger, service
 from ..i18n import current_lang, t
 from ..ids import known
+from ..problems import Forbidden
 from ..regulator_api import custodial_key
+from ..scopes import WRITE
 from . import sessions
 from .signin import SignInRefused, console_party
 
@@ -202,7 +204,7 @@ def drill_report() -> Response:
     report folder (summary.json, ctes.csv, ctes.xlsx, path.svg, path.png) as a zip."""
     lot = known(_text("lot", 200), "lot")
     question = _text("question", 500, required=False) or None
-    party = g.console.party
+    party = _signer()
     key = custodial_key(party)
     now = service().now()
     with tempfile.TemporaryDirectory(prefix="tracelib-drill-") as folder:
@@ -245,7 +247,7 @@ def recall_post() -> str:
     reason = _text("reason", _MAX_REASON)
     if request.form.get("confirm") != "yes":
         raise BadRequest("confirm: the recall is signed only after its confirmation step")
-    party = g.console.party
+    party = _signer()
     result = recall(ledger(), lot, key=custodial_key(party), reason=reason, actor=party,
                     now=service().now())
     _maybe_sign_checkpoint()
@@ -281,6 +283,14 @@ def kpi_chart() -> Response:
         svg = files.svg.read_text(encoding="utf-8")
     return current_app.response_class(svg, mimetype="image/svg+xml")
 
+
+
+def _signer() -> str:
+    """The party a form signs for: the session's, when its token carries ``write`` (as the
+    regulator's API asks of a request that signs, service/access.py)."""
+    if WRITE not in g.console.scopes:
+        raise Forbidden(t("console.needs_write"), reason="insufficient_scope", scope=WRITE)
+    return str(g.console.party)
 
 
 # The console's pages check their own caller (a signed-in session of a ``read:all`` token,

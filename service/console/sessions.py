@@ -36,6 +36,7 @@ from tracelib.keys import write_private_file
 from tracelib.timeutil import to_micros
 
 from ..extension import service
+from ..scopes import stored_scopes
 from ..state import api_tokens, console_sessions
 
 #: Where the console's pages are (service/console/pages.py ``bp``'s prefix).
@@ -74,6 +75,7 @@ class ConsoleSession:
     sid: str
     party: str
     expires_us: int
+    scopes: frozenset[str] = frozenset()  # its token's: ``write`` lets it sign
 
     @property
     def csrf(self) -> str:
@@ -173,7 +175,8 @@ def current() -> ConsoleSession | None:
     with ext.state_engine.connect() as conn:
         row = conn.execute(
             select(console_sessions.c.party, console_sessions.c.seen_us,
-                   console_sessions.c.expires_us, api_tokens.c.revoked_at)
+                   console_sessions.c.expires_us, api_tokens.c.revoked_at,
+                   api_tokens.c.scopes)
             .join(api_tokens, api_tokens.c.token_sha256 == console_sessions.c.token_sha256,
                   isouter=True)
             .where(console_sessions.c.session_sha256 == digest)).first()
@@ -190,7 +193,7 @@ def current() -> ConsoleSession | None:
             conn.execute(update(console_sessions)
                          .where(console_sessions.c.session_sha256 == digest)
                          .values(seen_us=now))
-    return ConsoleSession(sid, str(row.party), int(row.expires_us))
+    return ConsoleSession(sid, str(row.party), int(row.expires_us), stored_scopes(row.scopes))
 
 
 def _forget(digest: str) -> None:

@@ -306,3 +306,19 @@ def test_the_landing_page_is_the_days_alerts_with_their_evidence(
     english = web.get("/console/?lang=en").get_data(as_text=True)
     assert all(escape(a.title_en) in english for a in found)
     assert "今日预警" not in english and escape("Today's alerts") in english
+
+
+def test_signing_from_the_console_needs_a_token_with_write(web: FlaskClient,
+                                                           console_app: Flask) -> None:
+    """A read:all token reads everything; only with write does the console sign for it (as
+    the regulator's API asks)."""
+    size = console_app.extensions["tracelib"].ledger.size
+    csrf = sign_in(web, app_token(console_app, REGULATOR, scopes=("read:all",)))
+    assert web.get("/console/").status_code == 200
+    for path, form in (("/console/recall", {"lot": "LOT-CP-0001", "reason": "抽检不合格",
+                                            "confirm": "yes"}),
+                       ("/console/drill/report.zip", {"lot": "LOT-CP-0001"})):
+        refused = web.post(path, data={"csrf": csrf, **form})
+        assert refused.status_code == 403 and "没有 write 权限" in refused.text, path
+    assert console_app.extensions["tracelib"].ledger.size == size
+    assert "LOT-CP-0001：抽检不合格" not in web.get(f"/s/{STALL}").text
