@@ -92,6 +92,9 @@ def drill(env: Env, lot: str, question: str | None, out_dir: str | None,
                f"(Walmart/IBM mango trace-back: 2.2 s)")
     click.echo(f"  origins {counts['origins']}, lots made from it {counts['downstream_lots']}, "
                f"stalls reached {counts['stalls']}, still holding stock {counts['stalls_with_stock']}")
+    click.echo(f"  canteens reached {counts['canteens']}, of them schools {counts['schools']}")
+    for school in summary["schools_reached"]:
+        click.echo(f"  school reached: {school['name']} ({school['location']})")
     if result.receipt is not None:
         click.echo(f"  recorded as drill event at seq {result.receipt.seq}, "
                    f"answer digest {result.answer_digest}")
@@ -118,6 +121,9 @@ def recall(env: Env, lot: str, reason: str, as_json: bool) -> None:
         table.add_row(f"{hold.name} ({hold.location})", hold.type,
                       "; ".join(f"{lot_} {q} {u}" for lot_, q, u in hold.lots))
     out.print(table)
+    for canteen in result.canteens:
+        kind = "school canteen" if canteen.school else "canteen"
+        click.echo(f"{kind} reached: {canteen.name} ({canteen.location})")
     for event, lot_, to, qty in result.in_transit:
         click.echo(f"in transit: {lot_} {qty} to {to} ({event}) — recalled, cannot be sold "
                    "on arrival")

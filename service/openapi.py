@@ -581,7 +581,8 @@ def _regulator_schemas() -> dict[str, Any]:
             "type": "object", "description": "A recall drill's answer, recorded as a `drill` "
                                              "event signed by the regulator",
             "required": ["id", "event", "lot", "elapsed_ms", "answer_digest", "counts",
-                         "stalls_to_visit", "trace", "report", "picture"],
+                         "stalls_to_visit", "canteens_reached", "schools_reached", "trace",
+                         "report", "picture"],
             "properties": {
                 "id": _int("the drill event's record number: names its report", minimum=0),
                 "event": _str("the drill event's id"),
@@ -589,10 +590,16 @@ def _regulator_schemas() -> dict[str, Any]:
                 "elapsed_ms": {"type": "number", "description": "how long the trace took"},
                 "answer_digest": _str("SHA-256 of the canonical trace answer", pattern=HEX64),
                 "counts": {"type": "object", "description": "`origins`, `upstream_lots`, "
-                           "`downstream_lots`, `locations`, `stalls`, `stalls_with_stock`"},
+                           "`downstream_lots`, `locations`, `stalls`, `stalls_with_stock`, "
+                           "`canteens`, `schools`"},
                 "stalls_to_visit": {"type": "array", "description": "stalls with stock of "
                                     "the lot or a lot made from it: `location`, `name`, "
                                     "`unit`, `received`, `sold`, `on_hand`, `held`"},
+                "canteens_reached": {"type": "array", "description": "canteens that received "
+                                     "the lot or a lot made from it: `location`, `name`, "
+                                     "`school` (`true` for a school's canteen, 学校食堂)"},
+                "schools_reached": {"type": "array", "description": "the school canteens "
+                                    "among `canteens_reached`, in the same shape"},
                 "trace": _ref("Trace"),
                 "receipt": _ref("Receipt"),
                 "report": _str("where to download the report folder as a zip"),
@@ -600,7 +607,8 @@ def _regulator_schemas() -> dict[str, Any]:
                 "checkpoint": {"oneOf": [_ref("Checkpoint"), {"type": "null"}]}}},
         "Recall": {
             "type": "object", "description": "A recall signed by the regulator",
-            "required": ["lot", "reason", "holds", "in_transit", "recalled_lots", "receipts"],
+            "required": ["lot", "reason", "holds", "in_transit", "recalled_lots", "receipts",
+                         "canteens_reached", "schools_reached"],
             "properties": {
                 "lot": _str("the lot recalled"), "reason": _str("why"),
                 "holds": {"type": "array", "description": "the places to visit: `location`, "
@@ -609,6 +617,10 @@ def _regulator_schemas() -> dict[str, Any]:
                 "in_transit": {"type": "array", "description": "shipments on the road: "
                                "`ship_event`, `lot`, `to`, `qty`"},
                 "recalled_lots": {"type": "array", "items": {"type": "string"}},
+                "canteens_reached": {"type": "array", "description": "canteens holding stock "
+                                     "or with stock on the way: `location`, `name`, `school`"},
+                "schools_reached": {"type": "array", "description": "the school canteens "
+                                    "among `canteens_reached`"},
                 "receipts": {"type": "array", "items": _ref("Receipt"),
                              "description": "the hold and recall events appended"},
                 "checkpoint": {"oneOf": [_ref("Checkpoint"), {"type": "null"}]}}},

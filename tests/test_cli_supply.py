@@ -178,7 +178,8 @@ def test_trace_tables_and_window(chained: Cli) -> None:
 
 def test_recall_holds_stock_and_stops_sales(chained: Cli) -> None:
     out = chained("recall", LOT, "--reason", "抽检不合格: 瘦肉精", "--json").stdout
-    assert json.loads(out) == {"lot": LOT, "reason": "抽检不合格: 瘦肉精", "holds": [
+    assert json.loads(out) == {"lot": LOT, "reason": "抽检不合格: 瘦肉精",
+                               "canteens_reached": [], "schools_reached": [], "holds": [
         {"location": "coldstore-1", "name": "重庆冷链物流", "type": "coldstore",
          "lots": [{"lot": LOT, "qty": "87.5", "unit": "kg"}], "already_held": False},
         {"location": "stall-a01", "name": "张记鲜肉", "type": "stall",

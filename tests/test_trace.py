@@ -271,7 +271,8 @@ def test_recall_holds_exactly_the_stock_on_hand(
         "coldstore-1": [("MEAT-1", "200")], "market-1": [("W-1", "150"), ("W-2", "150")],
         "market-2": [("W-3", "20")], "stall-a01": [("W-1", "30")], "stall-a02": [("M-1", "65")],
         "stall-b02": [("W-3", "50")], "stall-b03": [("M-2", "60")]}
-    assert result.to_dict() == {"lot": "MEAT-1", "reason": "抽检不合格: 瘦肉精", "holds": [
+    assert result.to_dict() == {"lot": "MEAT-1", "reason": "抽检不合格: 瘦肉精",
+                                "canteens_reached": [], "schools_reached": [], "holds": [
         {"location": place, "name": NAMES[place], "type": TYPES[place],
          "lots": [{"lot": lot, "qty": qty, "unit": "kg"} for lot, qty in lots],
          "already_held": False}

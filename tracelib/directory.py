@@ -17,7 +17,7 @@ __all__ = ["LOCATION_TYPES", "ROLES", "KeyRecord", "Location", "Party"]
 ROLES = ("operator", "farm", "abattoir", "carrier", "importer", "wholesaler", "market",
          "stall", "lab", "regulator")
 LOCATION_TYPES = ("farm", "abattoir", "coldstore", "port", "warehouse", "wholesale_market",
-                  "market", "stall", "lab", "office")
+                  "market", "stall", "supermarket", "canteen", "restaurant", "lab", "office")
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from .report import (
 )
 from .store.supply import SupplySql
 from .timeutil import format_utc, utcnow
+from .views.catering import CanteenReached, canteens_reached
 from .views.tracing import Trace, trace
 
 __all__ = ["DrillResult", "RecallResult", "drill", "recall", "report_input"]
@@ -58,16 +59,22 @@ class DrillResult:
     answer_digest: str
     receipt: Receipt | None = None
     files: DrillReportFiles | None = None
+    #: the canteens the lot's family was received at, schools among them
+    canteens: tuple[CanteenReached, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         stalls = [loc for loc in self.trace.locations if loc.type == "stall"]
+        schools = [c for c in self.canteens if c.school]
         return {**self.trace.to_dict(), "question": self.question,
                 "elapsed_ms": round(self.elapsed_ms, 3), "answer_digest": self.answer_digest,
                 "counts": {"origins": len(self.trace.origins),
                            "upstream_lots": len(self.trace.upstream_lots),
                            "downstream_lots": len(self.trace.downstream_lots),
                            "locations": len(self.trace.locations), "stalls": len(stalls),
-                           "stalls_with_stock": sum(1 for s in stalls if s.on_hand > 0)},
+                           "stalls_with_stock": sum(1 for s in stalls if s.on_hand > 0),
+                           "canteens": len(self.canteens), "schools": len(schools)},
+                "canteens_reached": [c.to_dict() for c in self.canteens],
+                "schools_reached": [c.to_dict() for c in schools],
                 "drill_event": None if self.receipt is None else self.receipt.to_dict()}
 
 
@@ -83,6 +90,9 @@ def drill(ledger: Ledger, lot: str, *, question: str | None = None,
     answer = trace(ledger, lot)
     elapsed = (time.perf_counter() - started) * 1000
     digest = answer.digest()
+    with ledger.store.reader() as conn:
+        reached = [loc.location for loc in answer.locations]
+        canteens = canteens_reached(ledger.store.locations(conn, reached), reached)
     receipt = None
     moment = now or utcnow()
     if key is not None:
@@ -93,11 +103,11 @@ def drill(ledger: Ledger, lot: str, *, question: str | None = None,
                  "data": {"question": question, "lot": lot, "answer_digest": digest,
                           "elapsed_ms": f"{elapsed:.3f}"}}
         receipt = ledger.append([sign_event(event, key)], now=moment)[0]
-    result = DrillResult(lot, question, answer, elapsed, digest, receipt)
+    result = DrillResult(lot, question, answer, elapsed, digest, receipt, canteens=canteens)
     if report_dir is not None:
         files = write_drill_report(Path(report_dir),
                                    report_input(ledger, result, generated_at=format_utc(moment)))
-        result = DrillResult(lot, question, answer, elapsed, digest, receipt, files)
+        result = DrillResult(lot, question, answer, elapsed, digest, receipt, files, canteens)
     return result
 
 
@@ -184,9 +194,13 @@ class RecallResult:
     in_transit: tuple[tuple[str, str, str, str], ...]  # (ship event, lot, to location, qty)
     recalled_lots: tuple[str, ...]
     receipts: tuple[Receipt, ...]
+    #: the canteens holding stock or with stock on the way, schools among them
+    canteens: tuple[CanteenReached, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"lot": self.lot, "reason": self.reason,
+                "canteens_reached": [c.to_dict() for c in self.canteens],
+                "schools_reached": [c.to_dict() for c in self.canteens if c.school],
                 "holds": [{"location": h.location, "name": h.name, "type": h.type,
                            "lots": [{"lot": lot, "qty": q, "unit": u} for lot, q, u in h.lots],
                            "already_held": h.already_held}
@@ -250,4 +264,5 @@ def recall(ledger: Ledger, lot: str, *, key: SigningKey, reason: str,
     return RecallResult(lot, reason, tuple(holds),
                         tuple((s.ship_event, s.lot, s.to_location, format_micro(s.qty))
                               for s in sorted(transit, key=lambda s: (s.ship_seq, s.lot))),
-                        tuple(recalled), tuple(receipts))
+                        tuple(recalled), tuple(receipts),
+                        canteens_reached(places, [*by_place, *(s.to_location for s in transit)]))

@@ -9,8 +9,9 @@ from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 from ..bounds import MAX_NUMBER, MAX_TEXT
 from ..ids import id_field
 
-__all__ = ["DEFAULT_TEMPERATURE_LIMITS", "IMPORT_DOCS", "MARKET_TYPES", "STORAGE", "ImportDocsSchema",
-           "OpenData", "ReasonData", "id_field", "text"]
+__all__ = ["CATERING_TYPES", "CONSUMER_TYPES", "DEFAULT_TEMPERATURE_LIMITS", "IMPORT_DOCS",
+           "MARKET_TYPES", "RETAIL_TYPES", "STORAGE", "ImportDocsSchema", "OpenData", "ReasonData",
+           "id_field", "text"]
 
 STORAGE = ("frozen", "chilled", "ambient")
 # Cold-chain practice (GB 31605-2020 食品冷链物流卫生规范): frozen goods are kept at −18 °C or
@@ -19,6 +20,12 @@ DEFAULT_TEMPERATURE_LIMITS = {"frozen": Decimal("-18"), "chilled": Decimal("4")}
 # The three import documents of the 浙冷链 model a market or stall must see on record.
 IMPORT_DOCS = ("customs_declaration", "inspection_cert", "disinfection_cert")
 MARKET_TYPES = ("market", "stall")
+# docs/contract.md "Roles and location types": where goods reach the people who eat them —
+# retail (a market's stall, a supermarket) and catering (a canteen, a school's 学校食堂 among
+# them, and a restaurant). A `sale` happens only there.
+RETAIL_TYPES = ("stall", "supermarket")
+CATERING_TYPES = ("canteen", "restaurant")
+CONSUMER_TYPES = RETAIL_TYPES + CATERING_TYPES
 
 
 def text(max_length: int = MAX_TEXT) -> validate.Length:

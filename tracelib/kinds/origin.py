@@ -54,8 +54,9 @@ class OriginData(OpenData):
                          metadata={"description": "the product's GS1 GTIN-14 (for GS1 Digital "
                                                   "Link lot pages)"})
     imported = fields.Boolean(metadata={
-        "description": "`true` for imported goods: a market or stall then receives them only "
-                       "with all three import documents on record"})
+        "description": "`true` for imported goods: a market, stall, supermarket, canteen or "
+                       "restaurant then receives them only with all three import documents "
+                       "on record"})
     import_docs = fields.Nested(ImportDocsSchema, metadata={
         "description": "import documents on record for the new lots"})
 

@@ -10,7 +10,7 @@ from marshmallow import fields
 from ..bounds import MAX_MICRO
 from ..errors import ValidationError
 from ..quantity import format_micro, to_micro
-from ._fields import IMPORT_DOCS, MARKET_TYPES, OpenData, id_field
+from ._fields import CONSUMER_TYPES, IMPORT_DOCS, MARKET_TYPES, OpenData, id_field
 from ._stock import existing_lot, need, none
 from .context import AppendContext, EventView
 from .spec import CteFacts, KindSpec, Needs, Signers
@@ -60,7 +60,7 @@ def apply_receive(ctx: AppendContext, event: EventView, seq: int) -> None:
                 f"lot {item.lot!r} has received {format_micro(before.received)} {item.unit} at "
                 f"{event.location!r} in all: {format_micro(qty)} more would pass the largest "
                 f"total the ledger keeps ({format_micro(MAX_MICRO)})", field=f"{where}.qty")
-        if lot.imported and here is not None and here.type in MARKET_TYPES:
+        if lot.imported and here is not None and here.type in (*MARKET_TYPES, *CONSUMER_TYPES):
             missing = [d for d in IMPORT_DOCS if d not in lot.import_docs]
             if missing:
                 raise ValidationError(
@@ -85,8 +85,8 @@ def _prefetch(event: EventView, needs: Needs) -> None:
 RULES = """\
 `inputs`: the lots received at `location`. Each must be in the shipment `data.ship_event`,
 addressed to this location, received at most once and no more than was shipped; less is
-recorded as a discrepancy on the hop. A market or stall cannot receive an imported lot unless
-all three import documents are on record for it."""
+recorded as a discrepancy on the hop. A market, stall, supermarket, canteen or restaurant
+cannot receive an imported lot unless all three import documents are on record for it."""
 
 
 EXAMPLE = {'id': 'recv-a01-0001',

@@ -52,8 +52,9 @@ class LocationSchema(Schema):
     name = fields.String(required=True, validate=_text, metadata={
         "description": "its name, as shown on pages and reports"})
     type = fields.String(required=True, validate=validate.OneOf(LOCATION_TYPES), metadata={
-        "description": "what kind of place it is; sales happen only at a `stall`, tests at a "
-                       "`stall` or a `lab`"})
+        "description": "what kind of place it is; sales happen only at a `stall`, a "
+                       "`supermarket`, a `canteen` or a `restaurant`, tests at a `stall` or a "
+                       "`lab`"})
     parent = fields.String(validate=_id, metadata={
         "description": "the location it is part of (a stall's market); must already be "
                        "registered, or be earlier in this event's `locations`"})
@@ -69,6 +70,17 @@ class LocationSchema(Schema):
     address = fields.String(validate=_text, metadata={"description": "its postal address"})
     number = fields.String(validate=validate.Length(min=1, max=50), metadata={
         "description": "the stall number in its market, e.g. `A01`"})
+    # 学校食堂: a school's canteen, named apart in drills and recalls (docs/contract.md
+    # "Roles and location types"). Only a JSON true or false, only on a canteen.
+    school = fields.Boolean(truthy={True}, falsy={False}, metadata={
+        "description": "on a `canteen` only: `true` for a school's canteen (学校食堂), which "
+                       "drills and recalls name among the schools reached"})
+
+    @validates_schema
+    def _school_on_canteen(self, data: dict[str, Any], **_: Any) -> None:
+        if "school" in data and data.get("type") != "canteen":
+            raise marshmallow.ValidationError(
+                f"only a canteen is a school's canteen, not a {data.get('type')}", "school")
 
 
 class KeySchema(Schema):
@@ -199,9 +211,10 @@ Signed by the operator, the party named at `tracelib init --operator` (who-may-s
 in the chain). A party keeps the role it was registered with, and only the operator has the
 role `operator`. A `register` event may name as its `location` a location it registers itself,
 and may register parties, the locations they hold and their keys in one event. A location's
-`parent` and `holder` must exist; a key's party must exist and its `key_id` must match its
-public key. Key rotation registers the successor key, then revokes the old one; the
-operator's last valid key cannot be revoked."""
+`parent` and `holder` must exist; only a `canteen` may say `school` (`true` for a school's
+canteen, 学校食堂). A key's party must exist and its `key_id` must match its public key. Key
+rotation registers the successor key, then revokes the old one; the operator's last valid key
+cannot be revoked."""
 
 EXAMPLE = {'id': 'reg-demo-sites',
  'kind': 'register',

@@ -1,4 +1,4 @@
-"""``sale``: a stall sells from its stock.
+"""``sale``: a stall or a supermarket sells from its stock, a canteen or a restaurant serves it.
 
 Everything about the kind is here: its ``data`` schema, its rules at append and its
 :data:`SPEC`."""
@@ -9,7 +9,7 @@ from marshmallow import fields, validate
 
 from ..bounds import MAX_NUMBER
 from ..errors import ValidationError
-from ._fields import OpenData
+from ._fields import CONSUMER_TYPES, OpenData
 from ._stock import need, none, take
 from .context import AppendContext, EventView
 from .spec import CteFacts, KindSpec, Signers
@@ -17,7 +17,7 @@ from .spec import CteFacts, KindSpec, Signers
 
 class SaleData(OpenData):
     receipt = fields.String(required=True, validate=validate.Length(min=1, max=MAX_NUMBER), metadata={
-        "description": "the stall's receipt number"})
+        "description": "the receipt number (a canteen: its serving record's number)"})
     payment_ref = fields.String(validate=validate.Length(min=1, max=MAX_NUMBER), metadata={
         "description": "the payment's reference, e.g. the QR payment's order number"})
 
@@ -26,15 +26,17 @@ def apply_sale(ctx: AppendContext, event: EventView, seq: int) -> None:
     need(event.inputs, "inputs", at_least=1)
     none(event.outputs, "outputs")
     here = ctx.location(event.location)
-    if here is None or here.type != "stall":
-        raise ValidationError("a sale happens at a stall", field="location")
+    if here is None or here.type not in CONSUMER_TYPES:
+        raise ValidationError("a sale happens at a stall, a supermarket, a canteen or a "
+                              "restaurant", field="location")
     for i, item in enumerate(event.inputs):
         take(ctx, event, i, item, moving="sold")
 
 
 RULES = """\
-`inputs`: lots on hand at `location`, which must be a `stall`; no `outputs`. A held or recalled
-lot cannot be sold."""
+`inputs`: lots on hand at `location`, which must be where goods reach the people who eat them:
+a `stall` or a `supermarket` (sold), a `canteen` or a `restaurant` (served); no `outputs`. A
+held or recalled lot cannot be sold."""
 
 
 EXAMPLE = {'id': 'sale-a01-0001',
@@ -48,11 +50,11 @@ EXAMPLE = {'id': 'sale-a01-0001',
 
 SPEC = KindSpec(
     name="sale", order=60, data_schema=SaleData(), apply=apply_sale,
-    label_zh="销售", label_en="Sale", summary="at a stall",
+    label_zh="销售", label_en="Sale", summary="at a stall, a supermarket, a canteen or a restaurant",
     bizstep="retail_selling", epcis_type="ObjectEvent", cte=None,
     cte_facts=lambda doc: CteFacts(doc["location"], "consumer", "小票 receipt",
                                  doc.get("data", {}).get("receipt", "")),
     rules=RULES,
     example=EXAMPLE,
-    signers=Signers(relation_words="The stall's holder."),
+    signers=Signers(relation_words="The holder of the stall, supermarket, canteen or restaurant."),
 )
