@@ -59,6 +59,7 @@ def test_each_place_type_registers_with_its_details(places: Supply) -> None:
 @pytest.mark.parametrize(("location", "message"), [
     ({"type": "canteen", "school": "yes"}, "school"),
     ({"type": "canteen", "school": 2}, "school"),
+    ({"type": "canteen", "school": 1}, "school"),  # equals True in Python, not in JSON
     ({"type": "canteen", "school": None}, "school"),
     ({"type": "restaurant", "school": True}, "only a canteen"),
     ({"type": "supermarket", "school": False}, "only a canteen"),

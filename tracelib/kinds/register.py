@@ -76,8 +76,11 @@ class LocationSchema(Schema):
         "description": "on a `canteen` only: `true` for a school's canteen (学校食堂), which "
                        "drills and recalls name among the schools reached"})
 
-    @validates_schema
-    def _school_on_canteen(self, data: dict[str, Any], **_: Any) -> None:
+    @validates_schema(pass_original=True)
+    def _school_on_canteen(self, data: dict[str, Any], original: Any, **_: Any) -> None:
+        given = original.get("school") if isinstance(original, dict) else None
+        if "school" in data and type(given) is not bool:  # 1 and 0 equal True and False
+            raise marshmallow.ValidationError("must be true or false", "school")
         if "school" in data and data.get("type") != "canteen":
             raise marshmallow.ValidationError(
                 f"only a canteen is a school's canteen, not a {data.get('type')}", "school")
