@@ -346,8 +346,8 @@ def reindex(env: Env, as_json: bool) -> None:
     """Rebuild every derived table from the records (a repair after corruption).
 
     The records, their Merkle tree and the checkpoints are kept; parties, locations, keys,
-    lots, edges, stock, shipments, excursions, test results and limits tables are written
-    again as the append rules make them, in one transaction (a record the rules refuse
+    lots, edges, stock, shipments, excursions, test results, inspections and limits tables are
+    written again as the append rules make them, in one transaction (a record the rules refuse
     leaves everything as it was). Run `tracelib verify` afterwards."""
     with env.open() as ledger, progress_bar() as bar:
         task = bar.add_task("reindexing", total=ledger.size)

@@ -109,6 +109,16 @@ class World:
                        value=value, unit="mg/kg", lab="检测中心", report_no="R-1", lot=LOT,
                        stall="stall-a01", **data)
 
+    def inspect(self, actor: str, location: str = "stall-a01") -> dict[str, Any]:
+        return self.sup.event("inspection", location, actor=actor, id="insp-1", data={
+            "items": [{"name": "进货查验记录", "compliant": False}], "result": "non_compliant",
+            "findings": "无购货凭证", "rectification_deadline": "2026-12-31",
+            "inspectors": [{"name": "李明"}]})
+
+    def rectify(self, actor: str, step: str, location: str = "stall-a01") -> dict[str, Any]:
+        return self.ev(actor, "rectification", location, inspection="insp-1", step=step,
+                       measures="已整改")
+
     def register(self, **data: Any) -> dict[str, Any]:
         return self.ev("operator", "register", "operator.office", **data)
 
@@ -390,6 +400,25 @@ CASES: dict[str, tuple[list[Step], Step, tuple[str, str] | None]] = {
         [lambda w: w.recall("farm-1", "farm-1.field")],
         lambda w: w.release("stall-a01", scope="recall"),
         ("inputs[0].lot", "stall-a01 (stall) may not lift a recall of LOT-1")),
+    # inspection: a regulator, at the place inspected; rectification: the place reports (or its
+    # market for its stall), a regulator confirms
+    "inspection by a regulator at a stall": ([], lambda w: w.inspect("regulator-1"), None),
+    "inspection by the stall's market": (
+        [], lambda w: w.inspect("market-1"),
+        ("actor", "market-1 (market) may not sign a inspection event: only a regulator")),
+    "rectification reported by the stall": (
+        [lambda w: w.inspect("regulator-1")], lambda w: w.rectify("stall-a01", "report"), None),
+    "rectification reported by the stall's market": (
+        [lambda w: w.inspect("regulator-1")], lambda w: w.rectify("market-1", "report"), None),
+    "rectification reported by another stall": (
+        [lambda w: w.inspect("regulator-1")], lambda w: w.rectify("stall-a02", "report"),
+        ("actor", "'stall-a02' does not hold 'stall-a01'")),
+    "rectification confirmed by a regulator": (
+        [lambda w: w.inspect("regulator-1")], lambda w: w.rectify("regulator-1", "confirm"),
+        None),
+    "rectification confirmed by the stall": (
+        [lambda w: w.inspect("regulator-1")], lambda w: w.rectify("stall-a01", "confirm"),
+        ("data.step", "stall-a01 (stall) may not confirm a rectification: only a regulator")),
     # drill: the operator or a regulator
     "drill by the operator": (
         [], lambda w: w.ev("operator", "drill", "operator.office", question="q", lot=LOT,

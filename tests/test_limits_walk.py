@@ -237,6 +237,20 @@ class World:
                          "lot": self.at_stall(), "sample": "S-1",
                          "method": "GB 23200.113-2018"}}
 
+    def _inspection(self, path: str) -> dict[str, Any]:
+        return {"kind": "inspection", "actor": "amr-1", "location": "stall-a01",
+                "data": {"items": [{"name": "进货查验记录", "compliant": False, "note": "无凭证"}],
+                         "result": "basically_compliant", "findings": "进货查验记录不全",
+                         "rectification_deadline": "2026-11-29",
+                         "inspectors": [{"name": "李明", "badge": "50023500123"}]}}
+
+    def _rectification(self, path: str) -> dict[str, Any]:
+        inspection = self.net.event("amr-1", self._inspection(path))
+        self.add(inspection)
+        return {"kind": "rectification", "actor": "stall-a01", "location": "stall-a01",
+                "data": {"inspection": inspection["id"], "step": "report",
+                         "measures": "已补全进货查验记录"}}
+
     def _limits(self, path: str) -> dict[str, Any]:
         table = ("pesticide_zh,pesticide_en,commodity_zh,commodity_en,mrl_mg_kg\n"
                  "毒死蜱,chlorpyrifos,芹菜,celery,0.05\n")
@@ -283,14 +297,20 @@ def _value(path: str, what: str, limit: int, base: dict[str, Any], past: bool) -
 @pytest.fixture
 def world(network: Network, tmp_path: Path, db_url: str) -> Iterator[World]:
     net = network
-    abattoir = SigningKey.generate()
-    net.keys["abattoir-1"] = abattoir
+    abattoir, regulator = SigningKey.generate(), SigningKey.generate()
+    net.keys["abattoir-1"], net.keys["amr-1"] = abattoir, regulator
     net.append_as("operator", {"kind": "register", "location": "operator.office", "data": {
-        "parties": [{"id": "abattoir-1", "name": "定点屠宰场", "role": "abattoir"}],
+        "parties": [{"id": "abattoir-1", "name": "定点屠宰场", "role": "abattoir"},
+                    {"id": "amr-1", "name": "市场监督管理局", "role": "regulator"}],
         "locations": [{"id": "abattoir-1", "name": "定点屠宰场", "type": "abattoir",
-                       "holder": "abattoir-1"}],
+                       "holder": "abattoir-1"},
+                      {"id": "amr-1.office", "name": "市场监督管理局", "type": "office",
+                       "holder": "amr-1"}],
         "keys": [{"party": "abattoir-1", "key_id": abattoir.key_id,
                   "public_key": abattoir.public.base64(),
+                  "valid_from": "2026-01-01T00:00:00+08:00"},
+                 {"party": "amr-1", "key_id": regulator.key_id,
+                  "public_key": regulator.public.base64(),
                   "valid_from": "2026-01-01T00:00:00+08:00"}]}})
     keystore = Keystore(tmp_path / "keys")
     keystore.save("operator", net.operator_key)

@@ -45,6 +45,7 @@ from .store import Store
 from .store.limits import ACTIVE
 from .store.schema import (
     excursions,
+    inspections,
     keys,
     limit_tables,
     locations,
@@ -85,6 +86,7 @@ TABLES: Mapping[str, str] = {
     "shipments": DERIVED,
     "excursions": DERIVED,
     "test_results": DERIVED,
+    "inspections": DERIVED,
     "limit_tables": DERIVED,
     "meta": DERIVED,
     "alembic_version": OUTSIDE,  # the schema's migration revision
@@ -94,8 +96,8 @@ TABLES: Mapping[str, str] = {
 }
 
 _DERIVED_TABLES: tuple[Table, ...] = (parties, locations, keys, lots, lot_edges, lot_events,
-                                      stock, shipments, excursions, test_results, limit_tables,
-                                      meta)
+                                      stock, shipments, excursions, test_results, inspections,
+                                      limit_tables, meta)
 #: ``meta`` rows the records give; the others (``operator``, ``origin``) are the ledger's
 #: settings from its creation, which verify checks against the genesis record and the
 #: checkpoints' signed notes.

@@ -1,5 +1,5 @@
 """The append engine's view of the ledger inside one write transaction: the directory
-(parties, locations, keys) and the supply and test caches, as the kinds see them through
+(parties, locations, keys) and the supply, test and inspection caches, as the kinds see them through
 :class:`tracelib.kinds.context.AppendContext`."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from ..directory import KeyRecord, Location, Party
 from ..events import Event
 from ..kinds import DEFAULT_TEMPERATURE_LIMITS, KINDS, Needs
 from ..store import Store
+from .inspections import InspectionState
 from .results import TestResults
 from .supply import SupplyState
 
@@ -47,6 +48,7 @@ class BatchContext:
         self.seq = -1  # the seq of the event being applied
         self.supply = SupplyState(conn)
         self.tests = TestResults(conn)
+        self.inspections = InspectionState(conn)
         self.temperature_limits = dict(DEFAULT_TEMPERATURE_LIMITS)
 
     def directory(self) -> Directory:
@@ -137,6 +139,7 @@ class BatchContext:
         """Write the directory and index rows changed so far (last write of a row wins)."""
         self.supply.flush()
         self.tests.flush()
+        self.inspections.flush()
         for row in self._dirty:
             if isinstance(row, Party):
                 self.store.save_party(self.conn, row)

@@ -16,9 +16,10 @@ from typing import Any, Protocol
 from ..directory import KeyRecord, Location, Party
 from ..quantity import LotQuantity
 from ..standards import LimitsTable
+from ..store.inspections import InspectionRow
 from ..store.supply import LotRow, ShipmentRow, StockRow
 
-__all__ = ["AppendContext", "EventView", "SupplyView", "TestsView"]
+__all__ = ["AppendContext", "EventView", "InspectionsView", "SupplyView", "TestsView"]
 
 
 class EventView(Protocol):
@@ -74,6 +75,14 @@ class TestsView(Protocol):
                          status: str) -> list[str]: ...
 
 
+class InspectionsView(Protocol):
+    """Inspections by the id of the event that recorded them; a changed row is touched."""
+
+    def inspection(self, event_id: str) -> InspectionRow | None: ...
+    def add(self, row: InspectionRow) -> None: ...
+    def touch(self, row: InspectionRow) -> None: ...
+
+
 class AppendContext(Protocol):
     """The ledger as seen by the event being appended."""
 
@@ -85,6 +94,8 @@ class AppendContext(Protocol):
     def supply(self) -> SupplyView: ...
     @property
     def tests(self) -> TestsView: ...
+    @property
+    def inspections(self) -> InspectionsView: ...
     @property
     def temperature_limits(self) -> Mapping[str, Decimal]: ...
 

@@ -259,6 +259,26 @@ _FOLLOW_UP_OPEN = text(f"follow_up = '{FollowUp.OPEN}'")
 Index("ix_test_results_open", test_results.c.seq, sqlite_where=_FOLLOW_UP_OPEN,
       postgresql_where=_FOLLOW_UP_OPEN)
 
+# -- inspections (日常监督检查) and their rectifications ---------------------------
+
+inspections = Table(
+    "inspections", metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=False),
+    Column("event_id", String(MAX_ID), nullable=False, unique=True),
+    Column("location", String(MAX_ID), nullable=False),  # the inspected place
+    Column("actor", String(MAX_ID), nullable=False),  # the regulator that signed it
+    Column("day", String(10), nullable=False),  # local date of the inspection (its own offset)
+    Column("time", String(MAX_TIME_TEXT), nullable=False),
+    Column("result", String(32), nullable=False),  # compliant|basically_compliant|non_compliant
+    Column("deadline", String(10)),  # the rectification deadline, when not compliant
+    # open | reported | closed (tracelib.store.states.Rectification); NULL when compliant
+    Column("rectification", String(16)),
+    Column("reported_seq", BigInteger),  # the holder's latest rectification report
+    Column("closed_seq", BigInteger),  # the regulator's confirmation that closed it
+)
+# The latest inspection of a place, for the stall page's 公示栏.
+Index("ix_inspections_location_seq", inspections.c.location, inspections.c.seq)
+
 # -- limits tables (GB 2763 versions loaded by the user) -------------------------
 
 limit_tables = Table(

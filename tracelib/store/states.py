@@ -1,10 +1,10 @@
-"""The states a derived row can be in, as stored: why stock is held, and where a failed
-test's follow-up stands. Rules and views compare with these names, never with words of a
-reason or a status typed again."""
+"""The states a derived row can be in, as stored: why stock is held, where a failed test's
+follow-up stands, an inspection's result and where its rectification stands. Rules and views
+compare with these names, never with words of a reason or a status typed again."""
 
 from __future__ import annotations
 
-__all__ = ["FollowUp", "HoldCause"]
+__all__ = ["FollowUp", "HoldCause", "InspectionResult", "Rectification"]
 
 
 class HoldCause:
@@ -24,3 +24,22 @@ class FollowUp:
     CONFIRMED = "lab_confirmed"  # a failing laboratory result confirms a rapid result
     DISPOSED = "disposed"  # the stock was destroyed
     CLOSED = (RELEASED, CLEARED, CONFIRMED, DISPOSED)
+
+
+class InspectionResult:
+    """An inspection's result (``inspections.result``), the three outcomes of a
+    日常监督检查: 符合, 基本符合, 不符合."""
+
+    COMPLIANT = "compliant"  # 符合
+    BASICALLY_COMPLIANT = "basically_compliant"  # 基本符合: rectify by the deadline
+    NON_COMPLIANT = "non_compliant"  # 不符合: rectify by the deadline
+    ALL = (COMPLIANT, BASICALLY_COMPLIANT, NON_COMPLIANT)
+
+
+class Rectification:
+    """Where an inspection's rectification (整改) stands (``inspections.rectification``);
+    an inspection found compliant has none."""
+
+    OPEN = "open"  # not compliant; nothing reported yet
+    REPORTED = "reported"  # the inspected place's holder reported it rectified
+    CLOSED = "closed"  # a regulator confirmed the rectification

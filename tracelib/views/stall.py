@@ -16,6 +16,10 @@ results"). Its output is the docs/contract.md "Scan JSON" shape, with additive f
   checkpoint when it covers them all, else the current head, ``signed: false``).
 * ``record``: the 30-day record and the standing (红黑榜) by :class:`StandingRules`.
 * ``lab_results``: the stall's latest laboratory results.
+* ``inspection``: the stall's latest inspection (日常监督检查, shown in the 公示栏 beside
+  the licences): its result, day, rectification deadline and where the rectification
+  stands, and the regulator that signed it; ``null`` when never inspected. Never the
+  inspectors' names (docs/contract.md "Who may read what").
 * ``proofs``: each shown record's seq and the URL of its inclusion proof at
   ``checkpoint.size``.
 
@@ -35,6 +39,7 @@ from ..errors import NotFoundError
 from ..ledger import Ledger
 from ..quantity import format_micro
 from ..store import Connection
+from ..store.inspections import InspectionRow, InspectionsSql
 from ..store.states import FollowUp
 from ..store.supply import SupplySql
 from ..store.tests import TestsSql
@@ -144,6 +149,8 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
         recalled = {code: row for code, row in lots.items() if row.recalled_seq is not None}
         recall_docs = event_data(ledger, conn, [int(r.recalled_seq or 0) for r in recalled.values()])
         origins_of = _origins(ledger, conn, [s.lot for s in stock])
+        inspected = InspectionsSql.latest_at(conn, stall_id)
+        inspector = (store.party(conn, inspected.actor) if inspected is not None else None)
 
     holds: list[dict[str, Any]] = []
     for held in held_rows:
@@ -180,7 +187,8 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
                                         + [("lab_test", t["seq"]) for t in labs]
                                         + [("origin", s) for s in origin_seqs]
                                         + [("hold", int(h["seq"])) for h in holds
-                                           if h["seq"] is not None])
+                                           if h["seq"] is not None]
+                                        + ([("inspection", inspected.seq)] if inspected else []))
         needed = max([seq for _, seq in shown], default=-1) + 1
         tree_head = head(ledger, conn, needed)
     proofs: list[dict[str, Any]] = []
@@ -204,8 +212,19 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
         "checkpoint": tree_head,
         "record": record,
         "lab_results": labs,
+        "inspection": _inspection(inspected, inspector.name if inspector else None),
         "proofs": proofs,
     }
+
+
+def _inspection(row: InspectionRow | None, regulator_name: str | None) -> dict[str, Any] | None:
+    """The 公示栏's inspection: what the ``inspections`` row holds, no inspector's name."""
+    if row is None:
+        return None
+    return {"event": row.event_id, "seq": row.seq, "day": row.day, "time": row.time,
+            "result": row.result, "rectification_deadline": row.deadline,
+            "rectification": row.rectification,
+            "regulator": {"id": row.actor, "name": regulator_name}}
 
 
 def _origins(ledger: Ledger, conn: Connection, codes: list[str]) -> dict[str, list[dict[str, Any]]]:
