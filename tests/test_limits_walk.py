@@ -237,6 +237,12 @@ class World:
                          "lot": self.at_stall(), "sample": "S-1",
                          "method": "GB 23200.113-2018"}}
 
+    def _plan(self, path: str) -> dict[str, Any]:
+        return {"kind": "plan", "actor": "regulator-1", "location": "regulator-1.office",
+                "data": {"year": 2026, "population": 120000, "area": "开州区",
+                         "targets": [{"sampling": "evaluation", "category": "蔬菜",
+                                      "stage": "circulation", "batches": 100}]}}
+
     def _limits(self, path: str) -> dict[str, Any]:
         table = ("pesticide_zh,pesticide_en,commodity_zh,commodity_en,mrl_mg_kg\n"
                  "毒死蜱,chlorpyrifos,芹菜,celery,0.05\n")
@@ -285,12 +291,20 @@ def world(network: Network, tmp_path: Path, db_url: str) -> Iterator[World]:
     net = network
     abattoir = SigningKey.generate()
     net.keys["abattoir-1"] = abattoir
+    regulator = SigningKey.generate()
+    net.keys["regulator-1"] = regulator
     net.append_as("operator", {"kind": "register", "location": "operator.office", "data": {
-        "parties": [{"id": "abattoir-1", "name": "定点屠宰场", "role": "abattoir"}],
+        "parties": [{"id": "abattoir-1", "name": "定点屠宰场", "role": "abattoir"},
+                    {"id": "regulator-1", "name": "市场监管局", "role": "regulator"}],
         "locations": [{"id": "abattoir-1", "name": "定点屠宰场", "type": "abattoir",
-                       "holder": "abattoir-1"}],
+                       "holder": "abattoir-1"},
+                      {"id": "regulator-1.office", "name": "办公室", "type": "office",
+                       "holder": "regulator-1"}],
         "keys": [{"party": "abattoir-1", "key_id": abattoir.key_id,
                   "public_key": abattoir.public.base64(),
+                  "valid_from": "2026-01-01T00:00:00+08:00"},
+                 {"party": "regulator-1", "key_id": regulator.key_id,
+                  "public_key": regulator.public.base64(),
                   "valid_from": "2026-01-01T00:00:00+08:00"}]}})
     keystore = Keystore(tmp_path / "keys")
     keystore.save("operator", net.operator_key)
