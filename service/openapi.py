@@ -668,10 +668,9 @@ def _regulator_paths() -> dict[str, Any]:
                 _query_param("year", "the year", {"type": "integer", "minimum": 2000,
                                                   "maximum": 2100}, required=True,
                              example=2026),
-                _query_param("population", "residents of the area; default: the "
-                             "population of the year's `plan` (400 when there is none)",
+                _query_param("population", "residents of the area",
                              {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER},
-                             example=120000),
+                             required=True, example=120000),
                 _query_param("market", "only the tests of this market's stalls", lot)],
             "responses": {"200": _json(_ref("Kpi"), "The figures"),
                           **_errors(400, 401, 403, e400="`year` or `population` missing or "

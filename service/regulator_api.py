@@ -69,8 +69,8 @@ class KpiQuery(Schema):
         unknown = RAISE
 
     year = Count(required=True, validate=validate.Range(min=2000, max=2100))
-    # default: the population of the year's plan (docs/contract.md "plan")
-    population = Count(validate=validate.Range(min=1, max=canonical.MAX_SAFE_INTEGER))
+    population = Count(required=True, validate=validate.Range(
+        min=1, max=canonical.MAX_SAFE_INTEGER))
     market = fields.String(validate=id_field())
 
 
@@ -167,7 +167,7 @@ def get_alerts() -> Response:
 def get_kpi() -> Response:
     _regulator()
     args = _query(KpiQuery())
-    figures = kpi(ledger(), population=args.get("population"), year=args["year"],
+    figures = kpi(ledger(), population=args["population"], year=args["year"],
                   market=args.get("market"))
     return json_response(figures.to_dict())
 
