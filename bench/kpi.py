@@ -311,8 +311,8 @@ def kpi_sqlite(ctx: Context) -> list[Row]:
                 figures = kpi(t_ledger, population=POPULATION, year=YEAR)
                 kpi_ms.append((time.perf_counter_ns() - t0) / 1e6)
             assert figures is not None
-            if figures.batches != n:
-                raise BenchmarkError(f"kpi() counted {figures.batches:,} batches, expected {n:,}")
+            if figures.tests != n:
+                raise BenchmarkError(f"kpi() counted {figures.tests:,} tests, expected {n:,}")
         finally:
             t_ledger.close()
             p_ledger.close()

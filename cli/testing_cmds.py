@@ -19,6 +19,7 @@ from tracelib.ledger import Ledger
 from tracelib.limit_tables import explain, load_table
 from tracelib.report.kpi_chart import write_pass_rate_chart
 from tracelib.timeutil import parse_rfc3339, utcnow
+from tracelib.views.kpi import DEFINITIONS
 from tracelib.views.kpi import kpi as compute_kpi
 
 from .context import Env
@@ -307,18 +308,19 @@ def report() -> None:
 
 
 @report.command("kpi")
-@click.option("--population", type=click.IntRange(min=1), required=True,
-              help="Residents of the area.")
+@click.option("--population", type=click.IntRange(min=1),
+              help="Residents of the area; default: the population of the year's plan.")
 @click.option("--year", type=click.IntRange(2000, 2100), required=True)
 @click.option("--market", help="Only the tests of this market's stalls.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--chart", "chart_dir", type=click.Path(file_okay=False),
-              help="Write pass-rate.svg and pass-rate.png here.")
+              help="Write pass-rate.svg and pass-rate.png (评价性抽检) here.")
 @pass_env
-def report_kpi(env: Env, population: int, year: int, market: str | None, as_json: bool,
+def report_kpi(env: Env, population: int | None, year: int, market: str | None, as_json: bool,
                chart_dir: str | None) -> None:
-    """Demonstration-city figures: batches and residue batches per 1,000 residents, pass
-    rate and follow-up completion, each beside its target."""
+    """Demonstration-city figures from official sampling (监督抽检, 评价性抽检, 风险监测):
+    batches and residue batches per 1,000 residents, the 评价性抽检 pass rate, follow-up
+    completion and plan completion, each beside its target; market rapid tests apart."""
     if chart_dir:
         require("`tracelib report kpi --chart` (pass-rate.png)", "reports", "PIL")
     with env.open() as ledger:
@@ -328,14 +330,25 @@ def report_kpi(env: Env, population: int, year: int, market: str | None, as_json
     if as_json:
         print_json(figures.to_dict())
         return
-    table = Table("figure", "value", "target", "met", title=f"{year}, population {population:,}")
-    labels = {"batches_per_1000": "batches tested per 1,000 residents",
+    table = Table("figure", "value", "target", "met",
+                  title=f"{year}, population {figures.population:,}: official sampling")
+    labels = {"sampling_batches_per_1000": "official sampling batches per 1,000 residents",
               "residue_batches_per_1000": "residue batches per 1,000 residents",
-              "pass_rate": "pass rate (%)", "follow_up_rate": "failures followed up (%)"}
+              "evaluation_pass_rate": "evaluation sampling pass rate (%)",
+              "follow_up_rate": "official failures followed up (%)",
+              "plan_completion": "sampling plan completed (%)",
+              "rapid_tests": "market rapid tests (not official sampling)",
+              "rapid_positive_rate": "market rapid tests positive (%)"}
     for row in figures.figures():
         met = "—" if row["met"] is None else ("yes" if row["met"] else "NO")
         table.add_row(labels[row["name"]], row["value"] or "—", f"≥ {row['target']}", met)
     out.print(table)
+    rapid = Table("figure", "value", title="market rapid tests, apart from the figures above")
+    for row in figures.rapid_figures():
+        rapid.add_row(labels[row["name"]], row["value"] or "—")
+    out.print(rapid)
+    for name in [row["name"] for row in figures.figures()]:
+        click.echo(f"{name}: {DEFINITIONS[name]}")
     counts = figures.to_dict()["counts"]
     click.echo(json.dumps(counts, ensure_ascii=False))
 

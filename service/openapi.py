@@ -154,6 +154,8 @@ def _field_schema(field: fields.Field[Any]) -> dict[str, Any]:
         out = {"type": "boolean"}
     elif isinstance(field, fields.String):
         out = {"type": "string"}
+    elif isinstance(field, fields.Integer):  # a plan's year, population and batches
+        out = {"type": "integer"}
     else:  # a field type the event schema does not use yet
         raise TypeError(f"no JSON Schema for {type(field).__name__}")
     array = out["type"] == "array"
@@ -172,6 +174,11 @@ def _field_schema(field: fields.Field[Any]) -> dict[str, Any]:
                 out.update(minLength=1, maxLength=MAX_ID)
         elif isinstance(check, validate.OneOf):
             out["enum"] = list(check.choices)
+        elif isinstance(check, validate.Range):
+            if check.min is not None:
+                out["minimum"] = check.min
+            if check.max is not None:
+                out["maximum"] = check.max
     description = field.metadata.get("description")
     if description:
         out["description"] = description
@@ -569,14 +576,24 @@ def _regulator_schemas() -> dict[str, Any]:
             "required": ["year", "population", "counts", "figures", "daily"],
             "properties": {
                 "year": _int("the year"), "population": _int("residents"),
-                "counts": {"type": "object", "description": "`batches`, `residue_batches`, "
-                           "`rapid`, `lab`, `passed`, `failed`, `suspect`, `no_limit`, "
-                           "`followed_up`"},
-                "figures": {"type": "array", "description": "each figure (`name`, `value`, "
-                            "`target`, `met`): batches and residue batches per 1,000 "
-                            "residents, pass rate, follow-up rate"},
-                "daily": {"type": "array", "description": "per day: `day`, `tests`, "
-                          "`passed`, `failed`, `pass_rate` (the chart's data)"}}},
+                "counts": {"type": "object", "description": "`batches` (official sampling), "
+                           "`by_sampling` (lab results by `sampling`, and `unstated`), "
+                           "`residue_batches`, `evaluation_passed`, `evaluation_failed`, "
+                           "`evaluation_no_limit`, `official_failed`, `followed_up`, `rapid`, "
+                           "`rapid_positive`, `rapid_suspect`"},
+                "figures": {"type": "array", "description": "each official figure (`name`, "
+                            "`value`, `target`, `met`, `definition`): "
+                            "`sampling_batches_per_1000`, `residue_batches_per_1000`, "
+                            "`evaluation_pass_rate`, `follow_up_rate` and, when the year has "
+                            "a plan, `plan_completion`"},
+                "rapid_figures": {"type": "array", "description": "market rapid tests apart, "
+                                  "never official sampling: `rapid_tests`, "
+                                  "`rapid_positive_rate`"},
+                "plan": {"type": ["object", "null"], "description": "the year's latest plan: "
+                         "`event`, `targets` (`sampling`, `category`, `stage`, `target`, "
+                         "`done`, `completion`)"},
+                "daily": {"type": "array", "description": "per day of 评价性抽检: `day`, "
+                          "`tests`, `passed`, `failed`, `pass_rate` (the chart's data)"}}},
         "Drill": {
             "type": "object", "description": "A recall drill's answer, recorded as a `drill` "
                                              "event signed by the regulator",

@@ -34,6 +34,8 @@ EXTRA = (  # party, role, location, location type
     ("farm-2", "farm", "farm-2.field", "farm"),
     ("farm-dy02", "farm", "farm-dy02.base", "farm"),
 )
+PLAN = {"year": 2026, "population": 50_000,
+        "targets": [{"sampling": "evaluation", "category": "蔬菜", "batches": 100}]}
 _APART = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner).parameters else {}
 
 
@@ -430,6 +432,17 @@ CASES: dict[str, tuple[list[Step], Step, tuple[str, str] | None]] = {
         [], lambda w: w.ev("farm-1", "drill", "farm-1.field", question="q", lot=LOT,
                            answer_digest="0" * 64),
         ("actor", "farm-1 (farm) may not sign a drill event: only the operator or a regulator")),
+    # plan: a regulator only, anywhere
+    "plan by a regulator": (
+        [], lambda w: w.ev("regulator-1", "plan", "regulator-1.office", **PLAN), None),
+    "plan by a regulator away from its office": (
+        [], lambda w: w.ev("regulator-1", "plan", "stall-a01", **PLAN), None),
+    "plan by a market": (
+        [], lambda w: w.ev("market-1", "plan", "market-1", **PLAN),
+        ("actor", "market-1 (market) may not sign a plan event: only a regulator")),
+    "plan by the operator": (
+        [], lambda w: w.ev("operator", "plan", "operator.office", **PLAN),
+        ("actor", "may not sign a plan event: only a regulator")),
 }
 
 

@@ -251,6 +251,12 @@ class World:
                 "data": {"inspection": inspection["id"], "step": "report",
                          "measures": "已补全进货查验记录"}}
 
+    def _plan(self, path: str) -> dict[str, Any]:
+        return {"kind": "plan", "actor": "amr-1", "location": "amr-1.office",
+                "data": {"year": 2026, "population": 120000, "area": "开州区",
+                         "targets": [{"sampling": "evaluation", "category": "蔬菜",
+                                      "stage": "circulation", "batches": 100}]}}
+
     def _limits(self, path: str) -> dict[str, Any]:
         table = ("pesticide_zh,pesticide_en,commodity_zh,commodity_en,mrl_mg_kg\n"
                  "毒死蜱,chlorpyrifos,芹菜,celery,0.05\n")

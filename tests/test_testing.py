@@ -79,8 +79,7 @@ def test_hold_retest_release_and_sale_in_one_batch_see_each_other(network: Netwo
     assert ledger.size == before + 3
     tests = stall_view(ledger, "stall-a01", today=NOW.date(), proof_url=PROOF_PATH)["tests"]
     assert sorted(t["result"] for t in tests) == ["negative", "positive"]
-    figures = kpi(ledger, population=1000, year=2026)
-    assert (figures.failed, figures.followed_up) == (1, 1)
+    assert kpi(ledger, population=1000, year=2026).rapid_positive == 1
     with pytest.raises(ValidationError, match="on hold"):  # a positive then a sale: rejected
         ledger.append([rapid(network, "LOT-T-9", "0.300", time="2026-11-22T09:30:00+08:00"),
                        sale(network, "LOT-T-9")], now=NOW)
@@ -140,19 +139,22 @@ def test_lab_failure_confirms_and_closes_every_open_follow_up(network: Network) 
     stock_at_stall(network, "LOT-T-2")
     ledger.append([rapid(network, "LOT-T-2", "0.300"), rapid(network, "LOT-T-2", "0.310")],
                   now=NOW)
-    assert kpi(ledger, population=1000, year=2026).follow_up_rate == Decimal("0.00")
+    assert _follow_ups(ledger)  # two positives, each with an open follow-up
     ledger.append([network.event("market-1", {"kind": "lab_test", "location": "lab-1", "data": {
         "analyte": "毒死蜱", "commodity": "芹菜", "value": "0.12", "unit": "mg/kg",
         "lab": "云阳县检验检测中心", "report_no": "R-1", "lot": "LOT-T-2",
-        "stall": "stall-a01"}})], now=NOW)
+        "stall": "stall-a01", "sampling": "supervision"}})], now=NOW)
     figures = kpi(ledger, population=1000, year=2026)
-    # Two positives confirmed; the lab failure itself stays open until the lot is disposed of.
-    assert (figures.failed, figures.followed_up) == (3, 2)
+    # Two positives confirmed (rapid tests: in no official figure); the official failure
+    # itself stays open until the lot is disposed of.
+    statuses = sorted(str(status) for status, _ in _follow_ups(ledger).values())
+    assert statuses == ["held", "lab_confirmed", "lab_confirmed"]
+    assert (figures.official_failed, figures.followed_up) == (1, 0)
     ledger.append([network.event("stall-a01", {
         "kind": "dispose", "location": "stall-a01", "data": {"reason": "销毁 destroyed"},
         "inputs": [{"lot": "LOT-T-2", "qty": "50", "unit": "kg"}]})], now=NOW)
     figures = kpi(ledger, population=1000, year=2026)
-    assert (figures.failed, figures.followed_up) == (3, 3)
+    assert (figures.official_failed, figures.followed_up) == (1, 1)
     assert figures.follow_up_rate == Decimal("100.00")
     assert ledger.verify().ok
 
@@ -235,14 +237,12 @@ def test_kpi_over_a_year_equals_an_independent_count(network: Network) -> None:
     def per_1000(n: int) -> Decimal:
         return (Decimal(n) * 1000 / population).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
 
-    decided = expected["negative"] + expected["positive"]
-    assert figures.batches == total and figures.residue_batches == total
-    assert figures.batches_per_1000 == per_1000(total)
-    assert (figures.passed, figures.failed, figures.suspect) == (
-        expected["negative"], expected["positive"], expected["suspect"])
-    assert figures.pass_rate == (Decimal(expected["negative"]) * 100 / decided).quantize(
-        Decimal("0.01"), ROUND_HALF_EVEN)
-    assert figures.follow_up_rate == Decimal("0.00")  # no lot named: nothing could be held
-    assert len(figures.daily) == len(range(1, 366, 3))
-    assert [f["met"] for f in figures.figures()][:2] == [per_1000(total) >= 4,
-                                                         per_1000(total) >= 2]
+    # Rapid tests are no official sampling: they count apart, in no official figure.
+    assert figures.batches == 0 and figures.residue_batches == 0
+    assert figures.sampling_batches_per_1000 == Decimal("0.00")
+    assert figures.evaluation_pass_rate is None and figures.follow_up_rate is None
+    assert (figures.rapid, figures.rapid_positive, figures.rapid_suspect) == (
+        total, expected["positive"], expected["suspect"])
+    assert figures.rapid_positive_rate == (Decimal(expected["positive"]) * 100 / total
+                                           ).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
+    assert [f["met"] for f in figures.figures()][:2] == [False, False]

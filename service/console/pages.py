@@ -31,6 +31,7 @@ from flask import (
 )
 from werkzeug.exceptions import BadRequest
 
+from tracelib.errors import ValidationError
 from tracelib.recalls import drill, recall, report_input
 from tracelib.timeutil import format_utc
 from tracelib.views.alerts import NOT_CHECKED, alerts
@@ -255,19 +256,28 @@ def recall_post() -> str:
                            result=result, visits=())
 
 
-def _kpi_args() -> tuple[int, int]:
+def _kpi_args() -> tuple[int, int | None]:
+    """The year asked (default: this year) and the population, when given (default: the
+    year's plan's)."""
     year_text = _text("year", 4, required=False) or str(service().today().year)
-    population_text = _text("population", 12, required=False) or "1000000"
+    population_text = _text("population", 12, required=False) or ""
     if not (year_text.isascii() and year_text.isdigit()
-            and population_text.isascii() and population_text.isdigit()):
+            and (not population_text or (population_text.isascii()
+                                         and population_text.isdigit()))):
         raise BadRequest("year and population: whole numbers in ASCII digits")
-    return int(year_text), int(population_text)
+    return int(year_text), int(population_text) if population_text else None
 
 
 @bp.get("/kpi")
 def kpi_page() -> str:
     year, population = _kpi_args()
-    report = kpi(ledger(), population=population, year=year)
+    try:
+        report = kpi(ledger(), population=population, year=year)
+    except ValidationError as error:
+        if population is None and error.field == "population":
+            report = None  # no population given and no plan for the year: the form asks
+        else:
+            raise
     return render_template("console/kpi.html", report=report, year=year,
                            population=population)
 
@@ -282,7 +292,6 @@ def kpi_chart() -> Response:
         files = write_pass_rate_chart(report, Path(folder))
         svg = files.svg.read_text(encoding="utf-8")
     return current_app.response_class(svg, mimetype="image/svg+xml")
-
 
 
 def _signer() -> str:

@@ -252,7 +252,10 @@ def test_recall_needs_its_confirmation_and_holds_the_stall(web: FlaskClient, tok
 def test_kpi_page_and_chart(web: FlaskClient, token: str) -> None:
     sign_in(web, token)
     page = web.get("/console/kpi?year=2026&population=1000")
-    assert page.status_code == 200 and "抽检合格率" in page.text
+    assert page.status_code == 200 and "评价性抽检合格率" in page.text
+    assert "市场快检（不属于食品安全抽检，不计入以上指标）" in page.text
+    no_plan = web.get("/console/kpi?year=2026")  # no population, no plan: the form says so
+    assert no_plan.status_code == 200 and "本年度没有抽检计划" in no_plan.text
     chart = web.get("/console/kpi/chart.svg?year=2026&population=1000")
     assert chart.status_code == 200 and chart.mimetype == "image/svg+xml"
     assert web.get("/console/kpi?year=２０２６").status_code == 400

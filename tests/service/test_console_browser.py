@@ -130,7 +130,7 @@ def test_console_flow_in_chromium(served: str, console_app: Flask, tmp_path: Pat
             shots.take("stall-after-recall")
 
             page.goto(f"{served}/console/kpi?year=2026&population=1000")
-            expect(page.locator("table")).to_contain_text("抽检合格率")
+            expect(page.locator("table").first).to_contain_text("评价性抽检合格率")
             shots.take("kpi")
 
             page.goto(f"{served}/console/find?lang=en")

@@ -103,12 +103,16 @@ def test_kpi_of_a_year_as_the_cli_computes_it(client: FlaskClient,
     r = client.get("/api/v1/reports/kpi?year=2026&population=1000", headers=auth)
     assert r.status_code == 200, r.get_data(as_text=True)
     doc = r.json
-    assert doc["counts"]["batches"] == 3 and doc["counts"]["failed"] == 1
-    assert {f["name"]: f["value"] for f in doc["figures"]}["batches_per_1000"] == "3.00"
-    assert [d["day"] for d in doc["daily"]] == ["2026-11-21", "2026-11-22"]
+    counts = doc["counts"]
+    # The scene's three tests: none of them official sampling, so no official batch.
+    assert counts["rapid"] + sum(counts["by_sampling"].values()) == 3
+    assert counts["batches"] == 0 and doc["daily"] == []
+    assert {f["name"]: f["value"] for f in doc["figures"]}["sampling_batches_per_1000"] == "0.00"
+    assert [f["name"] for f in doc["rapid_figures"]] == ["rapid_tests", "rapid_positive_rate"]
+    assert doc["rapid_figures"][0]["value"] == str(counts["rapid"])
     market = client.get("/api/v1/reports/kpi?year=2026&population=1000&market=market-2",
                         headers=auth).json
-    assert market["counts"]["batches"] == 0
+    assert market["counts"]["rapid"] + sum(market["counts"]["by_sampling"].values()) == 0
 
 
 @pytest.mark.parametrize(("query", "field"), [

@@ -30,7 +30,8 @@ __all__ = ["RESULT_COLUMNS", "TestResults"]
 RESULT_COLUMNS = ("seq", "event_id", "kind", "stall", "location", "lot", "day", "time", "item",
                   "method", "sample", "commodity", "rate", "result", "value_mg_kg",
                   "limit_mg_kg", "table_version", "retest", "residue", "follow_up",
-                  "follow_up_seq", "explanation")
+                  "follow_up_seq", "explanation", "sampling", "stage", "category",
+                  "business_type")
 _STALL, _LOT, _FOLLOW_UP, _FOLLOW_UP_SEQ = (
     RESULT_COLUMNS.index(c) for c in ("stall", "lot", "follow_up", "follow_up_seq"))
 

@@ -12,6 +12,7 @@ from datetime import date
 from marshmallow import fields, validate
 
 from ..bounds import MAX_DECIMAL_TEXT, MAX_LABEL
+from ..sampling import SAMPLING_TYPES, STAGES
 from ..standards import judge_lab
 from ..store.states import FollowUp
 from ._authority import TESTERS, tester_relation
@@ -43,6 +44,18 @@ class LabTestData(OpenData):
     sample = fields.String(validate=_short, metadata={"description": "the sample's label"})
     method = fields.String(validate=_short, metadata={
         "description": "the analytical method, e.g. `GB 23200.113-2018`"})
+    sampling = fields.String(validate=validate.OneOf(SAMPLING_TYPES), metadata={
+        "description": "who had the sample taken, and why: `supervision` (监督抽检), "
+                       "`evaluation` (评价性抽检), `monitoring` (风险监测), `commissioned` "
+                       "(委托检验) or `self` (企业自检). Absent (records before it existed): not "
+                       "stated, and counted in no official figure"})
+    stage = fields.String(validate=validate.OneOf(STAGES), metadata={
+        "description": "the sampling stage: `production` (生产), `circulation` (流通) or "
+                       "`catering` (餐饮)"})
+    category = fields.String(validate=_short, metadata={
+        "description": "the food category as the sampling plan names it, e.g. `蔬菜`"})
+    business_type = fields.String(validate=_short, metadata={
+        "description": "the kind of business sampled, e.g. `农贸市场`, `超市`, `餐馆`"})
 
 
 def apply_lab_test(ctx: AppendContext, event: EventView, seq: int) -> None:
@@ -70,7 +83,9 @@ def apply_lab_test(ctx: AppendContext, event: EventView, seq: int) -> None:
         rate=None, result=outcome, value_mg_kg=str(verdict.value_mg_kg),
         limit_mg_kg=None if verdict.limit_mg_kg is None else str(verdict.limit_mg_kg),
         table_version=verdict.table_version, retest=0, residue=1,
-        follow_up=follow_up, explanation=verdict.explanation)
+        follow_up=follow_up, explanation=verdict.explanation, sampling=data.get("sampling"),
+        stage=data.get("stage"), category=data.get("category"),
+        business_type=data.get("business_type"))
 
 
 RULES = """\
@@ -78,7 +93,9 @@ At a lab or a stall; the stall concerned is the event's location when it is a st
 `data.stall`. tracelib looks up the GB 2763 limit (with the food-category cascade) and records
 it with the table's version; a banned substance fails on any detection from its ban date. A
 fail holds the lot at the stall and confirms an open rapid-test follow-up (`lab_confirmed`); a
-pass clears it and releases the hold (`cleared`)."""
+pass clears it and releases the hold (`cleared`). `sampling`, `stage`, `category` and
+`business_type` are recorded as given; only `supervision`, `evaluation` and `monitoring` are
+official sampling in the KPI report (a result without `sampling` is not)."""
 
 EXAMPLE = {'id': 'lab-R-2026-1122-031',
  'kind': 'lab_test',
@@ -92,7 +109,11 @@ EXAMPLE = {'id': 'lab-R-2026-1122-031',
           'lab': '云阳县食品药品检验所',
           'report_no': 'R-2026-1122-031',
           'lot': 'LOT-CP-20261122-01',
-          'stall': 'stall-a01'}}
+          'stall': 'stall-a01',
+          'sampling': 'supervision',
+          'stage': 'circulation',
+          'category': '蔬菜',
+          'business_type': '农贸市场'}}
 
 SPEC = KindSpec(
     name="lab_test", order=140, data_schema=LabTestData(), apply=apply_lab_test,

@@ -91,7 +91,8 @@ def apply_rapid_test(ctx: AppendContext, event: EventView, seq: int) -> None:
         result=result, value_mg_kg=None, limit_mg_kg=None, table_version=None,
         retest=int(bool(data.get("retest"))),
         residue=int(item_.kind == "enzyme" or item_.must_not_detect),
-        follow_up=follow_up, explanation="; ".join(verdict.reasons))
+        follow_up=follow_up, explanation="; ".join(verdict.reasons), sampling=None, stage=None,
+        category=None, business_type=None)
 
 
 RULES = """\

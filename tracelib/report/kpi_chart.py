@@ -1,4 +1,4 @@
-"""A chart of the daily pass rate beside the 98 % target, as SVG and PNG (one layout)."""
+"""A chart of the daily 评价性抽检 pass rate beside the 98 % target, as SVG and PNG (one layout)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ class ChartFiles:
 
 def _points(report: Kpi) -> tuple[list[tuple[float, float]], float]:
     rated = [(i, d.pass_rate) for i, d in enumerate(report.daily) if d.pass_rate is not None]
-    low = min([float(r) for _, r in rated] + [float(TARGETS["pass_rate"])]) if rated else 90.0
+    target = float(TARGETS["evaluation_pass_rate"])
+    low = min([float(r) for _, r in rated] + [target]) if rated else 90.0
     floor = max(0.0, (int(low) // 5) * 5 - 5 if low < 95 else 90.0)
     span = max(1, len(report.daily) - 1)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -41,8 +42,9 @@ def write_pass_rate_chart(report: Kpi, folder: Path) -> ChartFiles:
     """Write ``pass-rate.svg`` and ``pass-rate.png`` into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     pts, floor = _points(report)
-    target = float(TARGETS["pass_rate"])
-    title = f"{report.year} 每日检测合格率 daily pass rate (target ≥ {TARGETS['pass_rate']} %)"
+    target = float(TARGETS["evaluation_pass_rate"])
+    title = (f"{report.year} 每日评价性抽检合格率 daily evaluation-sampling pass rate "
+             f"(target ≥ {TARGETS['evaluation_pass_rate']} %)")
     ticks = [floor + (100 - floor) * k / 4 for k in range(5)]
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
            f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="Noto Sans CJK SC, WenQuanYi Zen Hei, '

@@ -246,11 +246,17 @@ test_results = Table(
     Column("follow_up", String(16)),  # held → lab_confirmed | cleared | released | disposed
     Column("follow_up_seq", BigInteger),
     Column("explanation", Text),
+    # lab results: official sampling or not, where, what (docs/contract.md "lab_test")
+    Column("sampling", String(16)),  # supervision|evaluation|monitoring|commissioned|self
+    Column("stage", String(16)),  # production | circulation | catering
+    Column("category", String(MAX_LABEL)),  # the plan's food category
+    Column("business_type", String(MAX_LABEL)),
 )
 Index("ix_test_results_stall_day", test_results.c.stall, test_results.c.day)
 # The KPI report's year of figures, read from the index alone (covering).
 Index("ix_test_results_day_figures", test_results.c.day, test_results.c.kind,
-      test_results.c.result, test_results.c.residue, test_results.c.follow_up)
+      test_results.c.result, test_results.c.residue, test_results.c.follow_up,
+      test_results.c.sampling, test_results.c.category, test_results.c.stage)
 # A lot's results, and its open follow-ups (follow_up = 'held') without reading the rest.
 Index("ix_test_results_lot_follow_up", test_results.c.lot, test_results.c.follow_up)
 # Failures whose follow-up is open (tracelib.store.states.FollowUp.OPEN), for the regulator's

@@ -82,15 +82,17 @@ class TestsSql:
     @staticmethod
     def year_counts(conn: Connection, year: int, *, closed: Sequence[str],
                     market: str | None = None) -> list[tuple[Any, ...]]:
-        """Tests of ``year`` counted by ``(day, kind, result, residue, closed, n)``, where
-        ``closed`` tells whether the follow-up is one of ``closed``; only the tests of the
-        stalls of ``market`` when given."""
+        """Tests of ``year`` counted by ``(day, kind, result, residue, closed, sampling,
+        category, stage, n)``, where ``closed`` tells whether the follow-up is one of
+        ``closed``; only the tests of the stalls of ``market`` when given."""
         t = test_results
         is_closed = t.c.follow_up.in_(closed)
-        query = (select(t.c.day, t.c.kind, t.c.result, t.c.residue, is_closed.label("closed"),
+        keys = (t.c.day, t.c.kind, t.c.result, t.c.residue, is_closed, t.c.sampling,
+                t.c.category, t.c.stage)
+        query = (select(*keys[:4], is_closed.label("closed"), *keys[5:],
                         func.count().label("n"))
                  .where(and_(t.c.day >= f"{year}-01-01", t.c.day <= f"{year}-12-31"))
-                 .group_by(t.c.day, t.c.kind, t.c.result, t.c.residue, is_closed))
+                 .group_by(*keys))
         if market is not None:
             stalls = select(locations.c.id).where(locations.c.parent == market)
             query = query.where(t.c.stall.in_(stalls))

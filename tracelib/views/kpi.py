@@ -1,34 +1,65 @@
-"""The figures a demonstration city is judged by (国家食品安全示范城市评价细则, 2023版), from the test index:
+"""The figures a demonstration city is judged by (国家食品安全示范城市评价细则, 2023版), from the
+test index. Only official sampling counts (食品安全抽检: ``lab_test`` results whose
+``data.sampling`` is ``supervision`` 监督抽检, ``evaluation`` 评价性抽检 or ``monitoring`` 风险监测,
+docs/contract.md "lab_test"); commissioned tests, self-tests, lab results that do not state
+their sampling and market rapid tests count in none of them:
 
-* batches tested per 1,000 residents a year (target ≥ 4);
-* pesticide and veterinary-drug residue batches per 1,000 residents (target ≥ 2);
-* pass rate (target ≥ 98 %): passed / (passed + failed); ``suspect`` rapid results and lab
-  detections with ``no_limit`` are reported apart and left out of the rate;
-* follow-up completion (target 100 %): failures whose follow-up is closed — lab-confirmed,
-  cleared, released or disposed — over all failures.
+* ``sampling_batches_per_1000``: official batches per 1,000 residents a year (target ≥ 4);
+* ``residue_batches_per_1000``: official pesticide and veterinary-drug residue batches per
+  1,000 residents (target ≥ 2);
+* ``evaluation_pass_rate``: passed / (passed + failed) of 评价性抽检 alone (target ≥ 98 %);
+  results without a limit (``no_limit``) are counted apart and left out of the rate;
+* ``follow_up_rate`` (不合格核查处置率): official failures whose follow-up is closed —
+  cleared, released or disposed — over all official failures (target 100 %);
+* ``plan_completion`` (计划完成率, when the year has a ``plan``): Σ min(done, target) / Σ target
+  over the plan's rows, so a row sampled beyond its target does not hide another's shortfall
+  (target 100 %).
+
+Apart from them and labelled as such, the market's rapid tests (快检): ``rapid_tests``, their
+number, and ``rapid_positive_rate``, positives over all rapid tests.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from ..errors import ValidationError
 from ..ledger import Ledger
+from ..sampling import OFFICIAL, SAMPLING_TYPES
+from ..store.plans import latest_plan
 from ..store.states import FollowUp
 from ..store.tests import TestsSql
 
-__all__ = ["TARGETS", "DayFigures", "Kpi", "kpi"]
+__all__ = ["DEFINITIONS", "TARGETS", "DayFigures", "Kpi", "PlanRow", "kpi"]
 
-TARGETS = {"batches_per_1000": Decimal(4), "residue_batches_per_1000": Decimal(2),
-           "pass_rate": Decimal(98), "follow_up_rate": Decimal(100)}
+TARGETS = {"sampling_batches_per_1000": Decimal(4), "residue_batches_per_1000": Decimal(2),
+           "evaluation_pass_rate": Decimal(98), "follow_up_rate": Decimal(100),
+           "plan_completion": Decimal(100)}
+_CITE = "国家食品安全示范城市评价细则 (2023版)"
+DEFINITIONS = {
+    "sampling_batches_per_1000": f"{_CITE}: 食品安全抽检 (监督抽检 + 评价性抽检 + 风险监测) "
+                                 "batches per 1,000 residents a year",
+    "residue_batches_per_1000": f"{_CITE}: 农药兽药残留 batches of 食品安全抽检 per 1,000 "
+                                "residents a year",
+    "evaluation_pass_rate": f"{_CITE}: 评价性抽检合格率, passed / (passed + failed) of "
+                            "评价性抽检 alone",
+    "follow_up_rate": f"{_CITE}: 不合格食品核查处置率, official failures whose follow-up is "
+                      "closed over all official failures",
+    "plan_completion": f"{_CITE}: 监督抽检和评价性抽检计划完成率, Σ min(done, target) / "
+                       "Σ target over the year's plan",
+    "rapid_tests": "market rapid tests (快检): not official sampling, in no figure above",
+    "rapid_positive_rate": "market rapid tests (快检): positives over all rapid tests",
+}
 PASSED = ("negative", "pass")
 FAILED = ("positive", "fail")
 
 
 @dataclass(frozen=True)
 class DayFigures:
+    """One day's 评价性抽检 results."""
+
     day: str
     tests: int
     passed: int
@@ -40,22 +71,56 @@ class DayFigures:
 
 
 @dataclass(frozen=True)
+class PlanRow:
+    """One target of the year's plan beside the batches sampled for it."""
+
+    sampling: str
+    category: str | None
+    stage: str | None
+    target: int
+    done: int
+
+    @property
+    def completion(self) -> Decimal:
+        return _percent(self.done, self.target) or Decimal("0.00")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sampling": self.sampling, "category": self.category, "stage": self.stage,
+                "target": self.target, "done": self.done, "completion": str(self.completion)}
+
+
+@dataclass(frozen=True)
 class Kpi:
     year: int
     population: int
-    batches: int
+    #: official lab results by sampling type; ``commissioned``, ``self`` and ``unstated``
+    #: (no ``data.sampling``) are counted here too but are not official
+    by_sampling: dict[str, int]
     residue_batches: int
-    rapid: int
-    lab: int
-    passed: int
-    failed: int
-    suspect: int
-    no_limit: int
+    evaluation_passed: int
+    evaluation_failed: int
+    evaluation_no_limit: int
+    official_failed: int
     followed_up: int
+    rapid: int
+    rapid_positive: int
+    rapid_suspect: int
     daily: tuple[DayFigures, ...]
+    plan_event: str | None = None
+    plan: tuple[PlanRow, ...] = field(default=())
 
     @property
-    def batches_per_1000(self) -> Decimal:
+    def batches(self) -> int:
+        """Official sampling batches (监督抽检 + 评价性抽检 + 风险监测)."""
+        return sum(self.by_sampling.get(s, 0) for s in OFFICIAL)
+
+    @property
+    def tests(self) -> int:
+        """Every test of the year counted, official or not, rapid or lab."""
+        return sum(self.by_sampling.values()) + self.rapid
+
+    @property
+    def sampling_batches_per_1000(self) -> Decimal:
         return _per_1000(self.batches, self.population)
 
     @property
@@ -63,30 +128,60 @@ class Kpi:
         return _per_1000(self.residue_batches, self.population)
 
     @property
-    def pass_rate(self) -> Decimal | None:
-        return _percent(self.passed, self.passed + self.failed)
+    def evaluation_pass_rate(self) -> Decimal | None:
+        return _percent(self.evaluation_passed, self.evaluation_passed + self.evaluation_failed)
 
     @property
     def follow_up_rate(self) -> Decimal | None:
-        return _percent(self.followed_up, self.failed)
+        return _percent(self.followed_up, self.official_failed)
+
+    @property
+    def plan_completion(self) -> Decimal | None:
+        if not self.plan:
+            return None
+        return _percent(sum(min(r.done, r.target) for r in self.plan),
+                        sum(r.target for r in self.plan))
+
+    @property
+    def rapid_positive_rate(self) -> Decimal | None:
+        return _percent(self.rapid_positive, self.rapid)
 
     def figures(self) -> list[dict[str, Any]]:
-        """Each figure beside its target, and whether it is met."""
+        """Each official figure beside its target, whether it is met and its definition;
+        ``plan_completion`` only when the year has a plan."""
         out = []
         for name, target in TARGETS.items():
+            if name == "plan_completion" and not self.plan:
+                continue
             value = getattr(self, name)
             met = None if value is None else value >= target
             out.append({"name": name, "value": None if value is None else str(value),
-                        "target": str(target), "met": met})
+                        "target": str(target), "met": met, "definition": DEFINITIONS[name]})
         return out
+
+    def rapid_figures(self) -> list[dict[str, Any]]:
+        """The market's rapid tests, apart: no target, never in the official figures."""
+        rate = self.rapid_positive_rate
+        return [{"name": "rapid_tests", "value": str(self.rapid), "target": None, "met": None,
+                 "definition": DEFINITIONS["rapid_tests"]},
+                {"name": "rapid_positive_rate", "value": None if rate is None else str(rate),
+                 "target": None, "met": None, "definition": DEFINITIONS["rapid_positive_rate"]}]
 
     def to_dict(self) -> dict[str, Any]:
         return {"year": self.year, "population": self.population,
-                "counts": {"batches": self.batches, "residue_batches": self.residue_batches,
-                           "rapid": self.rapid, "lab": self.lab, "passed": self.passed,
-                           "failed": self.failed, "suspect": self.suspect,
-                           "no_limit": self.no_limit, "followed_up": self.followed_up},
+                "counts": {"batches": self.batches, "by_sampling": dict(self.by_sampling),
+                           "residue_batches": self.residue_batches,
+                           "evaluation_passed": self.evaluation_passed,
+                           "evaluation_failed": self.evaluation_failed,
+                           "evaluation_no_limit": self.evaluation_no_limit,
+                           "official_failed": self.official_failed,
+                           "followed_up": self.followed_up, "rapid": self.rapid,
+                           "rapid_positive": self.rapid_positive,
+                           "rapid_suspect": self.rapid_suspect},
                 "figures": self.figures(),
+                "rapid_figures": self.rapid_figures(),
+                "plan": None if self.plan_event is None else {
+                    "event": self.plan_event, "targets": [r.to_dict() for r in self.plan]},
                 "daily": [{"day": d.day, "tests": d.tests, "passed": d.passed,
                            "failed": d.failed,
                            "pass_rate": None if d.pass_rate is None else str(d.pass_rate)}
@@ -104,36 +199,62 @@ def _percent(part: int, whole: int) -> Decimal | None:
     return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
 
 
-def kpi(ledger: Ledger, *, population: int, year: int, market: str | None = None) -> Kpi:
-    """The year's figures over every test (or the tests of one market's stalls)."""
+def kpi(ledger: Ledger, *, year: int, population: int | None = None,
+        market: str | None = None) -> Kpi:
+    """The year's figures over every test (or the tests of one market's stalls). Without
+    ``population``, the population of the year's latest ``plan``."""
+    if not 2000 <= year <= 2100:
+        raise ValidationError(f"expected a year like 2026, got {year}", field="year")
+    with ledger.store.reader() as conn:
+        found = latest_plan(conn, year)
+        rows = TestsSql.year_counts(conn, year, closed=FollowUp.CLOSED, market=market)
+    if population is None:
+        if found is None:
+            raise ValidationError(f"no plan for {year} gives the population; give the "
+                                  "population of the area", field="population")
+        population = int(found[1]["population"])
     if population <= 0:
         raise ValidationError("population must be a positive number of residents",
                               field="population")
-    if not 2000 <= year <= 2100:
-        raise ValidationError(f"expected a year like 2026, got {year}", field="year")
-    counts = {"batches": 0, "residue": 0, "rapid": 0, "lab": 0, "passed": 0, "failed": 0,
-              "suspect": 0, "no_limit": 0, "followed_up": 0}
+    by_sampling = dict.fromkeys((*SAMPLING_TYPES, "unstated"), 0)
+    c = dict.fromkeys(("residue", "ev_pass", "ev_fail", "ev_none", "failed", "closed", "rapid",
+                       "rapid_pos", "rapid_suspect"), 0)
     days: dict[str, list[int]] = {}
-    with ledger.store.reader() as conn:
-        rows = TestsSql.year_counts(conn, year, closed=FollowUp.CLOSED, market=market)
-    for day, kind, result, residue, is_closed, n in rows:
-        day_acc = days.setdefault(day, [0, 0, 0])
-        counts["batches"] += n
-        day_acc[0] += n
-        counts["residue"] += n if residue else 0
-        counts["rapid" if kind == "rapid" else "lab"] += n
-        if result in PASSED:
-            counts["passed"] += n
-            day_acc[1] += n
-        elif result in FAILED:
-            counts["failed"] += n
-            day_acc[2] += n
-            counts["followed_up"] += n if is_closed else 0
-        elif result == "suspect":
-            counts["suspect"] += n
-        else:
-            counts["no_limit"] += n
-    return Kpi(year, population, counts["batches"], counts["residue"], counts["rapid"],
-               counts["lab"], counts["passed"], counts["failed"], counts["suspect"],
-               counts["no_limit"], counts["followed_up"],
-               tuple(DayFigures(d, *days[d]) for d in sorted(days)))
+    done: dict[tuple[str, str | None, str | None], int] = {}
+    for day, kind, result, residue, is_closed, sampling, category, stage, n in rows:
+        if kind == "rapid":
+            c["rapid"] += n
+            c["rapid_pos"] += n if result == "positive" else 0
+            c["rapid_suspect"] += n if result == "suspect" else 0
+            continue
+        by_sampling[sampling or "unstated"] += n
+        if sampling not in OFFICIAL:
+            continue
+        done[(sampling, category, stage)] = done.get((sampling, category, stage), 0) + n
+        c["residue"] += n if residue else 0
+        if result in FAILED:
+            c["failed"] += n
+            c["closed"] += n if is_closed else 0
+        if sampling == "evaluation":
+            day_acc = days.setdefault(day, [0, 0, 0])
+            day_acc[0] += n
+            if result in PASSED:
+                c["ev_pass"] += n
+                day_acc[1] += n
+            elif result in FAILED:
+                c["ev_fail"] += n
+                day_acc[2] += n
+            else:
+                c["ev_none"] += n
+    plan_rows: tuple[PlanRow, ...] = ()
+    if found is not None:
+        plan_rows = tuple(
+            PlanRow(t["sampling"], t.get("category"), t.get("stage"), int(t["batches"]),
+                    sum(n for (s, cat, st), n in done.items()
+                        if s == t["sampling"] and t.get("category") in (None, cat)
+                        and t.get("stage") in (None, st)))
+            for t in found[1]["targets"])
+    return Kpi(year, population, by_sampling, c["residue"], c["ev_pass"], c["ev_fail"],
+               c["ev_none"], c["failed"], c["closed"], c["rapid"], c["rapid_pos"],
+               c["rapid_suspect"], tuple(DayFigures(d, *days[d]) for d in sorted(days)),
+               None if found is None else found[0], plan_rows)

@@ -14,7 +14,7 @@ Create Date: 2026-11-22
 from __future__ import annotations
 
 from alembic import op
-from sqlalchemy import Connection, Table, text
+from sqlalchemy import Connection, Table, inspect, text
 
 from tracelib.store.schema import test_results
 
@@ -35,7 +35,10 @@ def _rebuild(bind: Connection, table: Table, done_marker: str) -> None:
     old = f"{table.name}_before_0006"
     bind.execute(text(f'ALTER TABLE "{table.name}" RENAME TO "{old}"'))
     table.create(bind)
-    columns = ", ".join(f'"{c.name}"' for c in table.c)
+    # The columns the old table has: a later revision's column (0015 test_results.sampling)
+    # is added by that revision, and SQLite would read a quoted name it lacks as a string.
+    kept = {c["name"] for c in inspect(bind).get_columns(old)}
+    columns = ", ".join(f'"{c.name}"' for c in table.c if c.name in kept)
     bind.execute(text(f'INSERT INTO "{table.name}" ({columns}) '  # noqa: S608 - schema names
                       f'SELECT {columns} FROM "{old}"'))
     bind.execute(text(f'DROP TABLE "{old}"'))

@@ -8,7 +8,7 @@ starts empty; verify replays it like every derived table. Databases created from
 schema module already have the table and its index.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-06
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 from tracelib.bounds import MAX_ID, MAX_TIME_TEXT
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
