@@ -4,6 +4,8 @@ key in the service's keystore) and holding an API token."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from flask import Flask
@@ -26,6 +28,22 @@ def register_regulator(scene: Scene, keystore: Keystore) -> None:
         "keys": [{"party": REGULATOR, "key_id": key.key_id, "public_key": key.public.base64(),
                   "valid_from": "2026-01-01T00:00:00+08:00"}]}})
     keystore.save(REGULATOR, key)
+
+
+@contextmanager
+def console_app_at(db_url: str, scene: Scene, keystore: Keystore,
+                   now: datetime | Callable[[], datetime]) -> Iterator[Flask]:
+    """The service app over the scene's ledger with :data:`REGULATOR` registered (its key in
+    the keystore), its clock at ``now``; closed afterwards."""
+    from tracelib_service import create_app
+
+    register_regulator(scene, keystore)
+    app = create_app({"TESTING": True, "DB": db_url, "KEYSTORE": str(keystore.path),
+                      "NOW": now})
+    try:
+        yield app
+    finally:
+        app.extensions["tracelib"].close()
 
 
 class Clock:

@@ -20,6 +20,7 @@ from tests.service.console_scene import (
     REGULATOR,
     Clock,
     app_token,
+    console_app_at,
     csrf_of,
     register_regulator,
     sign_in,
@@ -37,11 +38,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def console_app(db_url: str, scene: Scene, keystore: Keystore, clock: Clock) -> Iterator[Flask]:
-    register_regulator(scene, keystore)
-    app = create_app({"TESTING": True, "DB": db_url, "KEYSTORE": str(keystore.path),
-                      "NOW": clock})
-    yield app
-    app.extensions["tracelib"].close()
+    with console_app_at(db_url, scene, keystore, clock) as app:
+        yield app
 
 
 @pytest.fixture

@@ -22,9 +22,8 @@ from tests.conftest import NOW
 from tests.service.browser import chromium as find_chromium
 from tests.service.browser import serving
 from tests.service.conftest import Scene
-from tests.service.console_scene import REGULATOR, app_token, register_regulator
+from tests.service.console_scene import REGULATOR, app_token, console_app_at
 from tracelib.keys import Keystore
-from tracelib_service import create_app
 
 pytestmark = pytest.mark.slow
 
@@ -37,11 +36,8 @@ WIDTH, HEIGHT = 1280, 800
 
 @pytest.fixture
 def console_app(db_url: str, scene: Scene, keystore: Keystore) -> Iterator[Flask]:
-    register_regulator(scene, keystore)
-    app = create_app({"TESTING": True, "DB": db_url, "KEYSTORE": str(keystore.path),
-                      "NOW": NOW})
-    yield app
-    app.extensions["tracelib"].close()
+    with console_app_at(db_url, scene, keystore, NOW) as app:
+        yield app
 
 
 @pytest.fixture
