@@ -38,7 +38,7 @@ from .openapi import MAX_SEQ, openapi_document
 from .problems import BadInput, Forbidden
 from .stall import proof_template
 
-__all__ = ["bp"]
+__all__ = ["bp", "maybe_sign_checkpoint"]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -191,7 +191,9 @@ def _sign_as(party: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return signed
 
 
-def _maybe_sign_checkpoint() -> dict[str, Any] | None:
+def maybe_sign_checkpoint() -> dict[str, Any] | None:
+    """A checkpoint signed after a write, when the service signs them and holds the operator
+    key (the API, the regulator's API and the console call it after appending)."""
     ext = service()
     led = ledger()
     if current_app.config["SIGN_CHECKPOINTS"] and ext.keystore.has_party(led.operator):
@@ -221,7 +223,7 @@ def post_events() -> Response:
     events = _sign_as(party, _events_of(_json_body()))
     receipts = ledger().append(events, now=service().now())
     fresh = any(not r.duplicate for r in receipts)
-    checkpoint = _maybe_sign_checkpoint() if fresh else None
+    checkpoint = maybe_sign_checkpoint() if fresh else None
     body = {"receipts": [{**r.to_dict(), "url": url_for("api.get_event", event_id=r.event_id)}
                          for r in receipts],
             "checkpoint": checkpoint}

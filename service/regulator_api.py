@@ -33,7 +33,7 @@ from tracelib.views.alerts import alerts
 from tracelib.views.kpi import kpi
 
 from .access import require
-from .api import Count, _maybe_sign_checkpoint
+from .api import Count, maybe_sign_checkpoint
 from .extension import ledger, service
 from .httputil import json_response, read_body
 from .ids import nul_path
@@ -208,7 +208,7 @@ def post_drill() -> Response:
                 "receipt": result.receipt.to_dict(),
                 "report": url_for("regulator.drill_report", seq=seq),
                 "picture": url_for("regulator.drill_picture", seq=seq),
-                "checkpoint": _maybe_sign_checkpoint()}
+                "checkpoint": maybe_sign_checkpoint()}
     response = json_response(body_out, status=201)
     response.headers["Location"] = body_out["report"]
     return response
@@ -252,5 +252,5 @@ def post_recall() -> Response:
                     now=service().now(), actor=party)
     fresh = bool(result.receipts)
     doc = {**result.to_dict(), "receipts": [r.to_dict() for r in result.receipts],
-           "checkpoint": _maybe_sign_checkpoint() if fresh else None}
+           "checkpoint": maybe_sign_checkpoint() if fresh else None}
     return json_response(doc, status=201 if fresh else 200)

@@ -40,7 +40,7 @@ from tracelib.views.kpi import kpi
 from tracelib.views.tracing import trace
 
 from ..access import Access, classify
-from ..api import _maybe_sign_checkpoint
+from ..api import maybe_sign_checkpoint
 from ..extension import ledger, service
 from ..i18n import current_lang, t
 from ..ids import known
@@ -211,7 +211,7 @@ def drill_report() -> Response:
     with tempfile.TemporaryDirectory(prefix="tracelib-drill-") as folder:
         result = drill(ledger(), lot, question=question, key=key, actor=party,
                        report_dir=Path(folder) / "report", now=now)
-        _maybe_sign_checkpoint()
+        maybe_sign_checkpoint()
         buffer = io.BytesIO()
         stem = f"drill-{''.join(c if c.isalnum() or c in '-_.' else '_' for c in lot)[:80]}"
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -251,7 +251,7 @@ def recall_post() -> str:
     party = _signer()
     result = recall(ledger(), lot, key=custodial_key(party), reason=reason, actor=party,
                     now=service().now())
-    _maybe_sign_checkpoint()
+    maybe_sign_checkpoint()
     return render_template("console/recall.html", step="done", lot=lot, reason=reason,
                            result=result, visits=())
 
