@@ -10,7 +10,7 @@ the report's kind names are generated from these specs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,8 @@ Apply = Callable[["AppendContext", "EventView", int], None]
 #: What a kind's rules will read besides the lots of ``inputs`` and ``outputs`` at the
 #: event's location (those the engine reads ahead for every kind).
 Prefetch = Callable[["EventView", "Needs"], None]
+#: The blob names (``sha256:<64 hex>``) one event's ``data`` cites, in the order it cites them.
+Attachments = Callable[[Mapping[str, Any]], Sequence[str]]
 #: A kind's rule on the signer's relation to the lots and places its event names:
 #: (context, event, signer's party, signer's role). Raise ValidationError to refuse.
 Relation = Callable[["AppendContext", "EventView", "Party", str], None]
@@ -167,6 +169,9 @@ class KindSpec:
     cte_facts: Callable[[Mapping[str, Any]], CteFacts] = facts_at_location
     #: what the rules read besides the lots of inputs and outputs at the event's location
     prefetch: Prefetch | None = None
+    #: the attachments an event's ``data`` cites: ``sha256:<64 hex>`` names of files in the
+    #: ledger's blob store (docs/contract.md "Attachments"); None: the kind cites none
+    attachments: Attachments | None = None
 
 
 KINDS: dict[str, KindSpec] = {}
