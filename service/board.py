@@ -1,4 +1,6 @@
-"""The market's public board (公示) of the day's rapid tests: ``/m/<market>/board``."""
+"""The market's public board (公示): the day's rapid tests, positives first with the action
+taken, the day's inspections and whether the market published before opening:
+``/m/<market>/board``."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ bp = Blueprint("board", __name__)
 
 @bp.get("/m/<market>/board")
 def market_board(market: str) -> Response:
-    view = board_view(ledger(), known(market, "market"), today=service().today())
+    view = board_view(ledger(), known(market, "market"), today=service().today(),
+                      tz=service().zone)
     if wants_json_body():
         response = json_response(view)
     else:

@@ -83,6 +83,7 @@ def test_standing_black_while_a_failure_is_open(scene: Scene) -> None:
     record = stall_view(scene.ledger, STALL, today=TODAY, proof_url=PROOF_PATH)["record"]
     assert record == {"window_days": 30, "tests_30d": 3, "failed_30d": 1,
                       "pass_rate_30d": "66.6", "open_follow_ups": 1, "open_holds": 1,
+                      "inspections_30d": 0, "not_compliant_30d": 0, "open_non_compliant": 0,
                       "standing": "black"}
 
 
@@ -106,6 +107,92 @@ def test_standing_red_after_enough_clean_tests(scene: Scene) -> None:
     # the window moves: 40 days on, nothing is left in it
     later = stall_view(scene.ledger, STALL, today=date(2027, 1, 1), proof_url=PROOF_PATH)["record"]
     assert later["tests_30d"] == 0 and later["pass_rate_30d"] is None
+
+
+AMR = "amr-9"
+
+
+def _inspect(scene: Scene, event_id: str, time: str, result: str) -> None:
+    if AMR not in scene.net.keys:
+        key = SigningKey.generate()
+        scene.net.keys[AMR] = key
+        scene.add("operator", {"kind": "register", "location": "operator.office", "data": {
+            "parties": [{"id": AMR, "name": "云阳县市场监督管理局", "role": "regulator"}],
+            "keys": [{"party": AMR, "key_id": key.key_id, "public_key": key.public.base64(),
+                      "valid_from": "2026-01-01T00:00:00+08:00"}]}})
+    data: dict[str, Any] = {"items": [{"name": "进货查验记录", "compliant": result == "compliant"}],
+                            "result": result, "inspectors": [{"name": "李明"}]}
+    if result != "compliant":
+        data |= {"findings": "进货查验记录不全", "rectification_deadline": "2026-11-29"}
+    scene.add(AMR, {"id": event_id, "kind": "inspection", "time": time, "location": STALL,
+                    "data": data})
+
+
+def _clean_stall(scene: Scene) -> StandingRules:
+    """The held lot released by a negative retest and 19 more clean days: red by 95 %."""
+    scene.rapid("LOT-QC-0002", "0.700", sample="青菜", retest=True,
+                time="2026-11-22T09:00:00+08:00")
+    for day in range(1, 20):
+        scene.rapid(None, "0.760", time=f"2026-11-{day:02d}T07:00:00+08:00")
+    rules = StandingRules(red_min_tests=20, red_min_pass_rate=Decimal("95"))
+    assert _record(scene, rules)["standing"] == "red"
+    return rules
+
+
+def _record(scene: Scene, rules: StandingRules | None = None) -> dict[str, Any]:
+    record: dict[str, Any] = stall_view(scene.ledger, STALL, today=TODAY,
+                                        rules=rules or StandingRules(),
+                                        proof_url=PROOF_PATH)["record"]
+    return record
+
+
+def test_an_open_non_compliant_inspection_blacklists_until_its_rectification_closes(
+        client: FlaskClient, scene: Scene) -> None:
+    rules = _clean_stall(scene)
+    _inspect(scene, "insp-bad", "2026-10-01T10:00:00+08:00", "non_compliant")  # out of window
+    record = _record(scene, rules)
+    assert (record["standing"], record["open_non_compliant"], record["inspections_30d"]) == (
+        "black", 1, 0)
+    assert "不符合未整改 1" in client.get(f"/s/{STALL}").get_data(as_text=True)
+    assert "Non-compliant, not rectified 1" in client.get(f"/s/{STALL}?lang=en").get_data(
+        as_text=True)
+    scene.add(STALL, {"kind": "rectification", "time": "2026-11-20T08:30:00+08:00",
+                      "location": STALL, "data": {"inspection": "insp-bad", "step": "report",
+                                                  "measures": "已补全进货查验记录"}})
+    assert _record(scene, rules)["standing"] == "black"  # reported is not closed
+    scene.add(AMR, {"kind": "rectification", "time": "2026-11-21T09:30:00+08:00",
+                    "location": STALL, "data": {"inspection": "insp-bad", "step": "confirm"}})
+    record = _record(scene, rules)
+    assert (record["standing"], record["open_non_compliant"]) == ("red", 0)
+    assert "不符合未整改" not in client.get(f"/s/{STALL}").get_data(as_text=True)
+
+
+def test_a_basically_compliant_inspection_is_not_black(scene: Scene) -> None:
+    scene.rapid("LOT-QC-0002", "0.700", sample="青菜", retest=True,
+                time="2026-11-22T09:00:00+08:00")
+    _inspect(scene, "insp-basic", "2026-11-20T10:00:00+08:00", "basically_compliant")
+    record = _record(scene)
+    assert (record["standing"], record["open_non_compliant"], record["not_compliant_30d"]) == (
+        "none", 0, 1)
+
+
+def test_an_inspection_not_compliant_in_the_window_blocks_the_red_list(
+        client: FlaskClient, scene: Scene) -> None:
+    rules = _clean_stall(scene)
+    _inspect(scene, "insp-ok", "2026-11-15T10:00:00+08:00", "compliant")
+    _inspect(scene, "insp-old", "2026-10-01T10:00:00+08:00", "basically_compliant")
+    record = _record(scene, rules)
+    assert (record["standing"], record["inspections_30d"], record["not_compliant_30d"]) == (
+        "red", 1, 0)  # a compliant one in the window, a 基本符合 before it
+    assert "近30天监督检查 1" in client.get(f"/s/{STALL}").get_data(as_text=True)
+    assert "Inspections, 30 days 1" in client.get(f"/s/{STALL}?lang=en").get_data(as_text=True)
+    _inspect(scene, "insp-basic", "2026-11-20T10:00:00+08:00", "basically_compliant")
+    record = _record(scene, rules)
+    assert (record["standing"], record["inspections_30d"], record["not_compliant_30d"]) == (
+        "none", 2, 1)
+    scene.add(AMR, {"kind": "rectification", "time": "2026-11-21T09:30:00+08:00",
+                    "location": STALL, "data": {"inspection": "insp-basic", "step": "confirm"}})
+    assert _record(scene, rules)["standing"] == "none"  # rectified or not, it was found
 
 
 def test_rules_cannot_be_built_invalid() -> None:

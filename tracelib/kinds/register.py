@@ -70,6 +70,13 @@ class LocationSchema(Schema):
     address = fields.String(validate=_text, metadata={"description": "its postal address"})
     number = fields.String(validate=validate.Length(min=1, max=50), metadata={
         "description": "the stall number in its market, e.g. `A01`"})
+    # docs/contract.md "The market board": the board is published on time when the day's first
+    # rapid test is recorded before the market opens (07:00 when not given).
+    opening_time = fields.String(validate=validate.Regexp(
+        r"\A([01][0-9]|2[0-3]):[0-5][0-9]\Z", error="must be a local time HH:MM, e.g. 06:30"),
+        metadata={"description": "on a `market` or `wholesale_market` only: when it opens, "
+                                 "`HH:MM` local time (default `07:00`); its board is on time "
+                                 "when the day's first rapid test is recorded before then"})
     # 学校食堂: a school's canteen, named apart in drills and recalls (docs/contract.md
     # "Roles and location types"). Only a JSON true or false, only on a canteen.
     school = fields.Boolean(truthy={True}, falsy={False}, metadata={
@@ -81,6 +88,9 @@ class LocationSchema(Schema):
         given = original.get("school") if isinstance(original, dict) else None
         if "school" in data and type(given) is not bool:  # 1 and 0 equal True and False
             raise marshmallow.ValidationError("must be true or false", "school")
+        if "opening_time" in data and data.get("type") not in ("market", "wholesale_market"):
+            raise marshmallow.ValidationError(
+                f"only a market has an opening time, not a {data.get('type')}", "opening_time")
         if "school" in data and data.get("type") != "canteen":
             raise marshmallow.ValidationError(
                 f"only a canteen is a school's canteen, not a {data.get('type')}", "school")

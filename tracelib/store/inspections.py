@@ -11,6 +11,7 @@ from sqlalchemy import Connection, select, update
 
 from .bulk import insert_rows, select_where_in
 from .schema import inspections
+from .states import InspectionResult, Rectification
 
 __all__ = ["InspectionRow", "InspectionsSql"]
 
@@ -54,6 +55,28 @@ class InspectionsSql:
         row = conn.execute(select(inspections).where(inspections.c.location == location)
                            .order_by(inspections.c.seq.desc()).limit(1)).mappings().first()
         return None if row is None else InspectionRow.from_row(row)
+
+    @staticmethod
+    def on_day_at(conn: Connection, places: Sequence[str], day: str) -> list[InspectionRow]:
+        """The inspections of any of ``places`` on the local day ``day``, in seq order."""
+        rows = select_where_in(conn, inspections, "location", sorted(set(places)),
+                               also={"day": day})
+        return sorted((InspectionRow.from_row(r) for r in rows), key=lambda r: r.seq)
+
+    @staticmethod
+    def standing_of(conn: Connection, location: str, first: str, last: str
+                    ) -> tuple[int, int, int]:
+        """For the red and black lists of ``location``: (inspections of the local days
+        ``first``..``last``, those of them not compliant, non-compliant inspections whose
+        rectification is not closed, whatever their day)."""
+        rows = conn.execute(select(inspections.c.day, inspections.c.result,
+                                   inspections.c.rectification)
+                            .where(inspections.c.location == location)).all()
+        within = [r for r in rows if first <= r.day <= last]
+        return (len(within),
+                sum(1 for r in within if r.result != InspectionResult.COMPLIANT),
+                sum(1 for r in rows if r.result == InspectionResult.NON_COMPLIANT
+                    and r.rectification != Rectification.CLOSED))
 
     @staticmethod
     def write(conn: Connection, new: Iterable[InspectionRow],

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select
 
 from .bulk import insert_tuples, placeholder, select_where_in
-from .schema import locations, test_results
+from .schema import locations, records, test_results
 from .states import FollowUp
 
 __all__ = ["TestsSql"]
@@ -63,6 +63,30 @@ class TestsSql:
                 test_results.c.day == day,
                 test_results.c.kind == "rapid")).mappings().all())
         return rows
+
+    @staticmethod
+    def by_seqs(conn: Connection, seqs: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The results recorded at ``seqs`` (those that are tests), by seq."""
+        return {int(r["seq"]): dict(r)
+                for r in select_where_in(conn, test_results, "seq", sorted(set(seqs)))}
+
+    @staticmethod
+    def first_rapid_recorded(conn: Connection, stalls: Sequence[str], day: str
+                             ) -> tuple[str, str] | None:
+        """The first rapid test of the local day ``day`` at any of ``stalls`` to be recorded:
+        (when the ledger recorded it, its event id), or None. The first by seq is the first
+        recorded (recording times never go back)."""
+        first: tuple[int, str, str] | None = None
+        for start in range(0, len(stalls), _IN_CHUNK):
+            row = conn.execute(
+                select(test_results.c.seq, records.c.recorded_at, records.c.event_id)
+                .select_from(test_results.join(records, records.c.seq == test_results.c.seq))
+                .where(test_results.c.stall.in_(stalls[start:start + _IN_CHUNK]),
+                       test_results.c.day == day, test_results.c.kind == "rapid")
+                .order_by(test_results.c.seq).limit(1)).first()
+            if row is not None and (first is None or int(row.seq) < first[0]):
+                first = (int(row.seq), str(row.recorded_at), str(row.event_id))
+        return None if first is None else (first[1], first[2])
 
     @staticmethod
     def latest_lab(conn: Connection, stall: str, limit: int) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from typing import Any
 from .. import canonical
 from ..ledger import Ledger
 from ..store import Connection
+from ..store.inspections import InspectionRow
 
 
 def event_data(ledger: Ledger, conn: Connection, seqs: list[int]) -> dict[int, dict[str, Any]]:
@@ -28,6 +29,18 @@ def lab_row(row: Any) -> dict[str, Any]:
             "limit_mg_kg": row["limit_mg_kg"], "result": row["result"],
             "method": row["method"], "follow_up": row["follow_up"], "event": row["event_id"],
             "seq": int(row["seq"])}
+
+
+def inspection_row(row: InspectionRow | None, regulator_name: str | None) -> dict[str, Any] | None:
+    """An inspection as the 公示栏 shows it: what the ``inspections`` row holds, and the
+    regulator that signed it; never an inspector's name (docs/contract.md "Who may read
+    what")."""
+    if row is None:
+        return None
+    return {"event": row.event_id, "seq": row.seq, "day": row.day, "time": row.time,
+            "result": row.result, "rectification_deadline": row.deadline,
+            "rectification": row.rectification,
+            "regulator": {"id": row.actor, "name": regulator_name}}
 
 
 def newest_first(rows: list[Any]) -> list[Any]:

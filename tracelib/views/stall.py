@@ -39,11 +39,11 @@ from ..errors import NotFoundError
 from ..ledger import Ledger
 from ..quantity import format_micro
 from ..store import Connection
-from ..store.inspections import InspectionRow, InspectionsSql
+from ..store.inspections import InspectionsSql
 from ..store.states import FollowUp
 from ..store.supply import SupplySql
 from ..store.tests import TestsSql
-from ._shared import event_data, head, lab_row, newest_first, test_row
+from ._shared import event_data, head, inspection_row, lab_row, newest_first, test_row
 
 __all__ = ["StandingRules", "stall_view"]
 
@@ -59,9 +59,12 @@ class StandingRules:
     * **black** (黑榜): at least one failed test (a positive rapid test or a failed lab
       result) in the window whose follow-up is still open (``follow_up == "held"``: the
       lot is held and not yet cleared, released or confirmed and disposed), or, when
-      ``black_on_any_failure`` is set, any failed test in the window.
+      ``black_on_any_failure`` is set, any failed test in the window; or an open
+      non-compliant inspection: a 日常监督检查 of the stall found 不符合 whose
+      rectification a regulator has not closed (whatever its day).
     * **red** (红榜): at least ``red_min_tests`` tests in the window, a pass rate of at
-      least ``red_min_pass_rate`` percent, and no open hold at the stall.
+      least ``red_min_pass_rate`` percent, no open hold at the stall, and no inspection in
+      the window found 基本符合 or 不符合 (rectified or not).
     * otherwise **none**.
 
     Pass rate = (tests − failed) / tests × 100, rounded down to 0.1 (a suspect rapid
@@ -117,16 +120,20 @@ def _record(conn: Connection, stall_id: str, today: date, rules: StandingRules,
         exact = Decimal(tests - len(failed)) * 100 / Decimal(tests)
         rate = exact.quantize(Decimal("0.1"), rounding=ROUND_DOWN)
     open_failures = sum(1 for _, follow_up in failed if follow_up == FollowUp.OPEN)
-    if open_failures or (rules.black_on_any_failure and failed):
+    inspected, not_compliant, open_non_compliant = InspectionsSql.standing_of(
+        conn, stall_id, first, today.isoformat())
+    if open_failures or (rules.black_on_any_failure and failed) or open_non_compliant:
         standing = "black"
     elif (tests >= rules.red_min_tests and rate is not None
-          and rate >= rules.red_min_pass_rate and open_holds == 0):
+          and rate >= rules.red_min_pass_rate and open_holds == 0 and not_compliant == 0):
         standing = "red"
     else:
         standing = "none"
     return {"window_days": rules.window_days, "tests_30d": tests, "failed_30d": len(failed),
             "pass_rate_30d": None if rate is None else str(rate),
-            "open_follow_ups": open_failures, "open_holds": open_holds, "standing": standing}
+            "open_follow_ups": open_failures, "open_holds": open_holds,
+            "inspections_30d": inspected, "not_compliant_30d": not_compliant,
+            "open_non_compliant": open_non_compliant, "standing": standing}
 
 
 def stall_view(ledger: Ledger, stall_id: str, *, today: date,
@@ -212,19 +219,9 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
         "checkpoint": tree_head,
         "record": record,
         "lab_results": labs,
-        "inspection": _inspection(inspected, inspector.name if inspector else None),
+        "inspection": inspection_row(inspected, inspector.name if inspector else None),
         "proofs": proofs,
     }
-
-
-def _inspection(row: InspectionRow | None, regulator_name: str | None) -> dict[str, Any] | None:
-    """The 公示栏's inspection: what the ``inspections`` row holds, no inspector's name."""
-    if row is None:
-        return None
-    return {"event": row.event_id, "seq": row.seq, "day": row.day, "time": row.time,
-            "result": row.result, "rectification_deadline": row.deadline,
-            "rectification": row.rectification,
-            "regulator": {"id": row.actor, "name": regulator_name}}
 
 
 def _origins(ledger: Ledger, conn: Connection, codes: list[str]) -> dict[str, list[dict[str, Any]]]:
