@@ -102,7 +102,7 @@ document. They answer HTML to browsers and JSON to clients that send
 | `GET /s/<stall>/qr.png`, `GET /s/<stall>/qr.svg` | the stall's printable placard |
 | `GET /l/<lot>` | the lot page |
 | `GET /01/<gtin>/10/<lot>` | the lot page as a GS1 Digital Link; `?linkType=gs1:traceability` or `gs1:epcis` gives the trace, `?linkType=linkset` the links (RFC 9264) |
-| `GET /m/<market>/board` | the market's board of the day's rapid tests (公示) |
+| `GET /m/<market>/board` | the market's board (公示): the day's rapid tests, positives first with the action taken, the day's inspections and whether the market published before opening |
 """
 
 
