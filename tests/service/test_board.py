@@ -155,6 +155,32 @@ def test_a_disposal_at_the_stall_shows_destroyed(client: FlaskClient, scene: Sce
         as_text=True)
 
 
+def _lab(scene: Scene, event_id: str, time: str, value: str) -> None:
+    scene.add("market-1", {"id": event_id, "kind": "lab_test", "time": time, "location": STALL,
+                           "data": {"analyte": "毒死蜱", "commodity": "芹菜", "value": value,
+                                    "unit": "mg/kg", "lab": "云阳县食品检验所",
+                                    "report_no": f"YY-{event_id}", "lot": "LOT-QC-0002"}})
+
+
+def test_a_passing_lab_result_releases_it(client: FlaskClient, scene: Scene) -> None:
+    _lab(scene, "lab-pass", "2026-11-22T11:00:00+08:00", "0.01")  # limit 0.05 mg/kg
+    assert _positive(client)["action"] == {"state": "released",
+                                           "time": "2026-11-22T11:00:00+08:00",
+                                           "event": "lab-pass"}
+
+
+def test_a_failing_lab_result_keeps_it_off_sale_until_it_is_destroyed(
+        client: FlaskClient, scene: Scene) -> None:
+    _lab(scene, "lab-fail", "2026-11-22T11:00:00+08:00", "0.2")
+    assert _positive(client)["action"] == {"state": "held", "time": "2026-11-22T11:00:00+08:00",
+                                           "event": "lab-fail"}
+    scene.add(STALL, {"id": "dispose-1", "kind": "dispose", "time": "2026-11-22T12:00:00+08:00",
+                      "location": STALL,
+                      "inputs": [{"lot": "LOT-QC-0002", "qty": "5", "unit": "kg"}],
+                      "data": {"reason": "实验室确认不合格, 监督销毁"}})
+    assert _positive(client)["action"]["state"] == "disposed"  # part of it: still destroyed
+
+
 def test_the_newest_action_wins_a_hold_after_a_release(client: FlaskClient,
                                                        scene: Scene) -> None:
     scene.rapid("LOT-QC-0002", "0.700", sample="青菜", retest=True,

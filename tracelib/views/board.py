@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import date, datetime, time, tzinfo
 from typing import Any
 
 from .. import canonical
@@ -37,9 +37,9 @@ ACTIONS = (HELD, DISPOSED, RETESTING, RELEASED)
 _BY_KIND = {"hold": HELD, "dispose": DISPOSED, "release": RELEASED}
 
 
-def board_view(ledger: Ledger, market_id: str, *, today: date,
-               tz: tzinfo = UTC) -> dict[str, Any]:
-    """The market's public board (公示) of ``today`` (a local date in ``tz``)."""
+def board_view(ledger: Ledger, market_id: str, *, today: date, tz: tzinfo) -> dict[str, Any]:
+    """The market's public board (公示) of ``today``, a local date in ``tz`` (the service's
+    ``TRACELIB_TIMEZONE``): the market's opening time is read in it."""
     store = ledger.store
     day = today.isoformat()
     with store.reader() as conn:
