@@ -20,6 +20,7 @@ from tracelib.kinds import KINDS
 from tracelib.ledger import Ledger
 from tracelib.recalls import drill, report_input
 from tracelib.store.schema import lots, shipments, stock
+from tracelib.views.disclosure import PUBLIC, disclose_trace
 from tracelib.views.tracing import trace
 
 FILE = "sha256:" + "0123456789abcdef" * 4
@@ -194,6 +195,10 @@ def test_the_trace_of_an_entry_lot_starts_at_its_entry(sup: Supply) -> None:
     assert [(e["event"], e["location"], e["supplier"]["name"]) for e in up["entries"]] == [
         (made["id"], "wholesale-1", SUPPLIER["name"])]
     assert [v["no"] for v in up["entries"][0]["vouchers"]] == [v["no"] for v in vouchers]
+    public = disclose_trace(trace(sup.ledger, "ENT-1").to_dict(), PUBLIC)
+    [seen] = public["upstream"]["entries"]
+    assert seen["supplier"] == {"name": SUPPLIER["name"]}
+    assert seen["vouchers"] == [{"type": v["type"]} for v in vouchers]
     result = drill(sup.ledger, "ENT-1")
     sheet = report_input(sup.ledger, result, generated_at="2026-11-22T12:00:00+08:00")
     first = next(c for c in sheet.ctes if c.event_id == made["id"])
@@ -390,3 +395,42 @@ def test_verify_names_an_edited_refusal_and_reindex_repairs_it(sup: Supply) -> N
     assert (report.ok, report.table, report.column) == (False, "shipments", "reject_reason")
     sup.ledger.reindex()
     assert hop(sup, ship["id"], "LOT-1")["reject_reason"] == "无动物检疫合格证明"
+
+
+# -- the command line -------------------------------------------------------------------------
+
+def test_cli_appends_entries_refusals_and_returns_and_verifies(tmp_path: Any) -> None:
+    from tests.test_cli_supply import CHAIN, LOCATIONS, PARTIES, Cli, ev
+
+    c = Cli(tmp_path)
+    c("init")
+    for party, role in PARTIES:
+        c("keys", "new", party, "--role", role)
+    c("append", c.jsonl([{"id": "register-places", "kind": "register",
+                          "time": "2026-11-22T05:00:00+08:00", "actor": "operator",
+                          "location": "operator.office", "data": {"locations": LOCATIONS}}]))
+    c("append", c.jsonl(CHAIN))
+    made = ev("entry-cli-1", "entry", "stall-a01", "stall-a01", outputs=[("ENT-CLI-1", "30")],
+              supplier=SUPPLIER, product="鲜猪肉", category="meat", vouchers=MEAT_VOUCHERS)
+    lines = [made,
+             ev("ship-cli-1", "ship", "carrier-1", "coldstore-1", inputs=[("LOT-PK-0001", "20")],
+                to="stall-a01"),
+             ev("reject-cli-1", "reject", "stall-a01", "stall-a01",
+                inputs=[("LOT-PK-0001", "20")], reason="温度超标",
+                ship_event="ship-cli-1", **{"from": "coldstore-1"}),
+             ev("return-cli-1", "return", "stall-a01", "stall-a01", inputs=[("ENT-CLI-1", "5")],
+                reason="包装破损", supplier=SUPPLIER)]
+    assert "appended 4 event(s)" in c("append", c.jsonl(lines)).stdout
+    c("verify")
+    path = c.trace("LOT-PK-0001")["upstream"]["path"]
+    assert [h.get("refused") for h in path if h["ship_event"] == "ship-cli-1"] == ["温度超标"]
+    late = ev("receive-cli-1", "receive", "stall-a01", "stall-a01",
+              inputs=[("LOT-PK-0001", "20")], ship_event="ship-cli-1",
+              **{"from": "coldstore-1"})
+    result = c("append", c.jsonl([late]), code=1)
+    assert "field 'inputs[0].lot'" in result.stderr and "already refused" in result.stderr
+    bad = ev("entry-cli-2", "entry", "stall-a01", "stall-a01", outputs=[("ENT-CLI-2", "3")],
+             supplier=SUPPLIER, product="豇豆", category="vegetable", vouchers=[])
+    result = c("append", c.jsonl([bad]), code=1)
+    assert "field 'data.vouchers'" in result.stderr and "at least one voucher" in result.stderr
+    c("verify")
