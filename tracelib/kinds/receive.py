@@ -86,8 +86,9 @@ def _prefetch(event: EventView, needs: Needs) -> None:
 RULES = """\
 `inputs`: the lots received at `location`. Each must be in the shipment `data.ship_event`,
 addressed to this location, received at most once and no more than was shipped; less is
-recorded as a discrepancy on the hop; a hop refused by a `reject` is not received. A market, stall, supermarket, canteen or restaurant
-cannot receive an imported lot unless all three import documents are on record for it."""
+recorded as a discrepancy on the hop; a hop refused by a `reject` is not received. A market,
+stall, supermarket, canteen or restaurant cannot receive an imported lot unless all three
+import documents are on record for it."""
 
 
 EXAMPLE = {'id': 'recv-a01-0001',
