@@ -219,6 +219,10 @@ def test_a_refused_shipment_closes_with_nothing_received_and_goes_back(sup: Supp
     assert got["receive_seq"] == sup.ledger.size - 1
     assert on_hand(sup, "LOT-1", "farm-1.field") == 100_000_000
     assert on_hand(sup, "LOT-1", "stall-a01") == 0
+    with sup.ledger.store.engine.connect() as conn:
+        farm = conn.execute(select(stock).where(stock.c.lot == "LOT-1")).mappings().one()
+    assert (farm["location"], farm["received"], farm["shipped"]) == ("farm-1.field",
+                                                                     100_000_000, 0)
     path = trace(sup.ledger, "LOT-1").to_dict()["upstream"]["path"]
     assert [(h["ship_event"], h["received"], h.get("refused")) for h in path] == [
         (ship["id"], "0", "无动物检疫合格证明")]

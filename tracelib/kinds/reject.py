@@ -11,7 +11,6 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from ..bounds import MAX_MICRO
 from ..errors import ValidationError
 from ..quantity import format_micro, to_micro
 from ._fields import (
@@ -81,20 +80,14 @@ def _refuse_shipment(ctx: AppendContext, event: EventView, seq: int) -> None:
             raise ValidationError(f"a refusal refuses the whole hop: {format_micro(shipment.qty)} "
                                   f"{item.unit} were shipped, not {format_micro(qty)}",
                                   field=f"{where}.qty")
-        # The goods go back to the sender: on hand again where the shipment left from.
-        back = ctx.supply.stock(item.lot, shipment.from_location)
-        if back is not None and back.received + qty > MAX_MICRO:
-            raise ValidationError(
-                f"lot {item.lot!r} has received {format_micro(back.received)} {item.unit} at "
-                f"{shipment.from_location!r} in all: {format_micro(qty)} more would pass the "
-                f"largest total the ledger keeps ({format_micro(MAX_MICRO)})",
-                field=f"{where}.qty")
         shipment.received_qty, shipment.receive_seq = 0, seq
         shipment.discrepancy = -shipment.qty
         shipment.reject_reason = data["reason"]
         ctx.supply.touch_shipment(shipment)
+        # The goods go back to the sender: on hand again where the shipment left from, and
+        # no longer counted as shipped from there (the hop that took them is undone).
         row = ctx.supply.stock_for_update(item.lot, shipment.from_location, item.unit)
-        row.received += qty
+        row.shipped -= qty
         row.on_hand += qty
         ctx.supply.add_lot_event(item.lot, seq)
 
@@ -140,7 +133,8 @@ and not yet received or refused, and is refused whole (its shipped quantity). Th
 with nothing received: its receipt is this record, its received quantity 0, its discrepancy
 minus what was shipped and its refusal reason this `reason`; a later `receive` of it is
 refused. The goods go back to the sender: the quantity is on hand again at the shipment's
-source location, without a new shipment (the carrier takes them back). Without
+source location and no longer counted as shipped from there, without a new shipment (the
+carrier takes them back). Without
 `data.ship_event`: a delivery from outside the ledger refused at a receiving point
 (`wholesale_market`, `market`, `stall`, `supermarket`, `canteen`, `restaurant`, `coldstore`,
 `warehouse`); no `inputs` or `outputs`, `data.supplier` and `data.product` required, and
