@@ -438,3 +438,22 @@ def test_cli_appends_entries_refusals_and_returns_and_verifies(tmp_path: Any) ->
     result = c("append", c.jsonl([bad]), code=1)
     assert "field 'data.vouchers'" in result.stderr and "at least one voucher" in result.stderr
     c("verify")
+
+
+# -- both stores ------------------------------------------------------------------------------
+
+def test_entry_refusal_and_return_on_sqlite_and_postgresql(ledger: Ledger,
+                                                           operator_key: SigningKey) -> None:
+    both = Supply.build(Network.build(ledger, operator_key, now=NOW))
+    ship = both.ship("farm-1.field", "stall-a01", [("LOT-1", "40")])
+    both.add(both.origin("LOT-1", "100"), ship, entry(both),
+             reject(both, items=[("LOT-1", "40")], ship_event=ship["id"]),
+             ret(both, "stall-a01", [("ENT-1", "5")], supplier=SUPPLIER))
+    back = ret(both, "stall-a01", [("ENT-1", "5")], to="wholesale-1")
+    both.add(back, both.receive(back))
+    assert hop(both, ship["id"], "LOT-1")["reject_reason"] == "无动物检疫合格证明"
+    assert on_hand(both, "ENT-1", "stall-a01") == 20_000_000
+    assert on_hand(both, "ENT-1", "wholesale-1") == 5_000_000
+    assert on_hand(both, "LOT-1", "farm-1.field") == 100_000_000
+    report = ledger.verify(workers=1)
+    assert report.ok, report.problem
