@@ -36,6 +36,8 @@ VOUCHER_NEEDED_AT = ("wholesale_market", *MARKET_TYPES)
 MEAT_VOUCHERS = ("动物检疫合格证明", "肉品品质检验合格证")
 #: The vouchers imported goods must come with (the 浙冷链 model's three import documents).
 IMPORT_VOUCHERS = tuple(VOUCHER_IMPORT_DOCS)
+#: The reference documents of an entry's CTE row (21 CFR 1.1345), in English.
+VOUCHER_ENGLISH = {"购货凭证": "purchase voucher", "合格证": "certificate of conformity"}
 
 
 class EntryData(OpenData):
@@ -71,9 +73,9 @@ def voucher_files(data: Mapping[str, Any]) -> Sequence[str]:
 
 
 def voucher_rules(data: Mapping[str, Any], place_type: str | None) -> None:
-    """The voucher rules of goods entering (docs/contract.md "entry"), shared by a refusal
-    recorded from outside only in what it reads: a refused delivery's vouchers are what was
-    shown, so ``reject`` does not apply them."""
+    """The voucher rules of goods entering (docs/contract.md "entry"). A ``reject`` of a
+    delivery from outside does not apply them: its vouchers are what was shown, often the
+    reason for the refusal."""
     types = {v["type"] for v in vouchers_of(data)}
     if data["category"] == "meat":
         missing = [t for t in MEAT_VOUCHERS if t not in types]
@@ -123,8 +125,6 @@ def entry_facts(doc: Mapping[str, Any]) -> CteFacts:
                         first.get("no", ""))
     return CteFacts(supplier, doc["location"], "entry event", doc["id"])
 
-
-VOUCHER_ENGLISH = {"购货凭证": "purchase voucher", "合格证": "certificate of conformity"}
 
 
 RULES = """\
