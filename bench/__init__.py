@@ -23,6 +23,7 @@ SUITES = (
     "bench.ledger_core",
     "bench.drill",
     "bench.kpi",
+    "bench.entry",
     "bench.alerts",
     "bench.service",
     "bench.bulk",

@@ -46,9 +46,11 @@ def _register_builtin_kinds() -> None:
         if module.name.startswith("_") or module.name in _NOT_KINDS:
             continue
         spec = importlib.import_module(f"{__name__}.{module.name}").SPEC
-        if not isinstance(spec, KindSpec) or spec.name != module.name:
+        # A kind named by a Python keyword lives in a module named with a trailing
+        # underscore (PEP 8): ``return`` in ``return_``.
+        if not isinstance(spec, KindSpec) or spec.name != module.name.removesuffix("_"):
             raise TypeError(f"tracelib.kinds.{module.name} must define SPEC, a KindSpec named "
-                            f"{module.name!r}")
+                            f"{module.name.removesuffix('_')!r}")
         specs.append(spec)
     for spec in sorted(specs, key=lambda s: (s.order, s.name)):
         register_kind(spec)

@@ -44,8 +44,9 @@ def apply_receive(ctx: AppendContext, event: EventView, seq: int) -> None:
                                   f"{shipment.from_location!r}, not {data['from']!r}",
                                   field="data.from")
         if shipment.receive_seq is not None:
+            done = "refused" if shipment.reject_reason is not None else "received"
             raise ValidationError(f"lot {item.lot!r} of shipment {data['ship_event']!r} was "
-                                  f"already received at seq {shipment.receive_seq}",
+                                  f"already {done} at seq {shipment.receive_seq}",
                                   field=f"{where}.lot")
         qty = to_micro(item.qty)
         if qty > shipment.qty:
@@ -85,8 +86,9 @@ def _prefetch(event: EventView, needs: Needs) -> None:
 RULES = """\
 `inputs`: the lots received at `location`. Each must be in the shipment `data.ship_event`,
 addressed to this location, received at most once and no more than was shipped; less is
-recorded as a discrepancy on the hop. A market, stall, supermarket, canteen or restaurant
-cannot receive an imported lot unless all three import documents are on record for it."""
+recorded as a discrepancy on the hop; a hop refused by a `reject` is not received. A market,
+stall, supermarket, canteen or restaurant cannot receive an imported lot unless all three
+import documents are on record for it."""
 
 
 EXAMPLE = {'id': 'recv-a01-0001',

@@ -202,6 +202,9 @@ shipments = Table(
     Column("received_qty", BigInteger),
     Column("receive_seq", BigInteger),
     Column("discrepancy", BigInteger),  # received − shipped, when not zero
+    # A hop refused at its destination (docs/contract.md "reject"): the reject's reason; the
+    # reject's record closes the hop (receive_seq) with received_qty 0.
+    Column("reject_reason", Text),
 )
 Index("ix_shipments_lot", shipments.c.lot)
 # Shipments not yet received, for the regulator's alerts: partial, so a receipt takes the

@@ -86,12 +86,14 @@ class ShipmentRow:
     received_qty: int | None = None
     receive_seq: int | None = None
     discrepancy: int | None = None
+    reject_reason: str | None = None  # a refused hop: the reject's reason
 
     def to_row(self) -> dict[str, Any]:
         return {"ship_event": self.ship_event, "lot": self.lot, "ship_seq": self.ship_seq,
                 "qty": self.qty, "from_location": self.from_location,
                 "to_location": self.to_location, "received_qty": self.received_qty,
-                "receive_seq": self.receive_seq, "discrepancy": self.discrepancy}
+                "receive_seq": self.receive_seq, "discrepancy": self.discrepancy,
+                "reject_reason": self.reject_reason}
 
 
 def _lot(row: Any) -> LotRow:

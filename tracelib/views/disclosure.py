@@ -158,6 +158,19 @@ def _certificate(origin: dict[str, Any], reach: Reach, location: object) -> None
         origin["certificate"] = public_certificate(cert)
 
 
+def _entry(entry: dict[str, Any], reach: Reach) -> None:
+    """An entry (goods from outside the ledger) outside ``reach``: the supplier's name and
+    the types of the vouchers seen, without their numbers, issuers or scans."""
+    if reach.sees(entry.get("location")):
+        return
+    supplier = entry.get("supplier")
+    if isinstance(supplier, Mapping):
+        entry["supplier"] = {k: supplier[k] for k in ("name",) if k in supplier}
+    vouchers = entry.get("vouchers")
+    if isinstance(vouchers, list):
+        entry["vouchers"] = [{"type": v.get("type")} for v in vouchers if isinstance(v, Mapping)]
+
+
 def _hop(hop: dict[str, Any], reach: Reach) -> None:
     if not (reach.sees(hop.get("from")) or reach.sees(hop.get("to"))):
         for name in _HOP_VOLUMES:
@@ -192,13 +205,16 @@ def disclose_lot(view: Mapping[str, Any], reach: Reach) -> dict[str, Any]:
 
 def disclose_trace(doc: Mapping[str, Any], reach: Reach) -> dict[str, Any]:
     """The trace JSON as ``reach`` may read it: origin certificates and shipment
-    quantities as :func:`disclose_lot` shows them, and in ``downstream.locations`` only
+    quantities as :func:`disclose_lot` shows them, an entry's supplier and vouchers in full
+    only at a place in reach, and in ``downstream.locations`` only
     the places in reach (with their received, sold and on-hand quantities)."""
     out = copy.deepcopy(dict(doc))
     up = out.get("upstream")
     if up is not None:
         for origin in up["origins"]:
             _certificate(origin, reach, origin.get("location"))
+        for entry in up.get("entries", []):
+            _entry(entry, reach)
         for hop in up["path"]:
             _hop(hop, reach)
     down = out.get("downstream")

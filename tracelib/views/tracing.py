@@ -27,7 +27,7 @@ from ..store import Connection
 from ..store.supply import SupplySql
 from ..timeutil import parse_rfc3339
 
-__all__ = ["Hop", "LocationTotals", "Origin", "Trace", "trace"]
+__all__ = ["Entry", "Hop", "LocationTotals", "Origin", "Trace", "trace"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,26 @@ class Origin:
     def to_dict(self) -> dict[str, Any]:
         return {"lot": self.lot, "event": self.event, "seq": self.seq,
                 "location": self.location, "certificate": self.certificate}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where a lot of the line entered the ledger from a supplier outside it (an ``entry``
+    event, docs/contract.md "entry"): the supplier and the vouchers seen."""
+
+    lot: str
+    event: str
+    seq: int
+    location: str
+    supplier: dict[str, Any]
+    product: str
+    category: str
+    vouchers: tuple[dict[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lot": self.lot, "event": self.event, "seq": self.seq,
+                "location": self.location, "supplier": self.supplier, "product": self.product,
+                "category": self.category, "vouchers": list(self.vouchers)}
 
 
 @dataclass(frozen=True)
@@ -59,8 +79,15 @@ class Hop:
     receive_seq: int | None
     temperatures: tuple[dict[str, str], ...] = ()
     excursions: tuple[dict[str, str], ...] = ()
+    refused: str | None = None  # a hop refused at its destination: the reject's reason
 
     def to_dict(self) -> dict[str, Any]:
+        out = self._fields()
+        if self.refused is not None:
+            out["refused"] = self.refused
+        return out
+
+    def _fields(self) -> dict[str, Any]:
         return {"lot": self.lot, "ship_event": self.ship_event, "time": self.time,
                 "from": self.from_location, "to": self.to_location,
                 "qty": format_micro(self.qty), "unit": self.unit,
@@ -94,6 +121,7 @@ class Trace:
     forward: bool
     upstream_lots: tuple[str, ...] = ()
     origins: tuple[Origin, ...] = ()
+    entries: tuple[Entry, ...] = ()
     path: tuple[Hop, ...] = ()
     downstream_lots: tuple[str, ...] = ()
     locations: tuple[LocationTotals, ...] = ()
@@ -105,6 +133,8 @@ class Trace:
             out["upstream"] = {"lots": list(self.upstream_lots),
                                "origins": [o.to_dict() for o in self.origins],
                                "path": [h.to_dict() for h in self.path]}
+            if self.entries:
+                out["upstream"]["entries"] = [e.to_dict() for e in self.entries]
         if self.forward:
             out["downstream"] = {"lots": list(self.downstream_lots),
                                  "locations": [loc.to_dict() for loc in self.locations]}
@@ -147,14 +177,23 @@ def trace(ledger: Ledger, lot: str, *, back: bool = True, forward: bool = True,
             line = [lot, *ancestors]
             rows = SupplySql.lots(conn, line)
             origin_lots = [r for r in rows.values() if r.kind == "origin"]
-            bodies = {int(r["seq"]): r for r in store.record_rows(conn, [o.seq for o in
-                                                                     origin_lots])}
+            entry_lots = [r for r in rows.values() if r.kind == "entry"]
+            bodies = {int(r["seq"]): r for r in store.record_rows(
+                conn, sorted({o.seq for o in [*origin_lots, *entry_lots]}))}
             origins = []
             for row in sorted(origin_lots, key=lambda r: (r.seq, r.lot)):
                 doc = canonical.loads(bytes(bodies[row.seq]["body"]))
                 origins.append(Origin(row.lot, doc["id"], row.seq, row.location,
                                       doc["data"]["certificate"]))
+            entries = []
+            for row in sorted(entry_lots, key=lambda r: (r.seq, r.lot)):
+                doc = canonical.loads(bytes(bodies[row.seq]["body"]))
+                data = doc["data"]
+                entries.append(Entry(row.lot, doc["id"], row.seq, row.location,
+                                     data["supplier"], data["product"], data["category"],
+                                     tuple(data.get("vouchers", []))))
             result.update(upstream_lots=tuple(ancestors), origins=tuple(origins),
+                          entries=tuple(entries),
                           path=tuple(_hops(conn, store, line, rows, since, until)))
         if forward:
             descendants = _closure(conn, lot, SupplySql.children)
@@ -216,7 +255,7 @@ def _hops(conn: Connection, store: Any, line: list[str], rows: dict[str, Any],
         yield Hop(ship.lot, ship.ship_event, ship.ship_seq, doc["time"], ship.from_location,
                   ship.to_location, ship.qty, rows[ship.lot].unit, ship.received_qty,
                   ship.receive_seq, tuple(doc["data"].get("temperatures", [])),
-                  tuple(readings.get(ship.ship_seq, [])))
+                  tuple(readings.get(ship.ship_seq, [])), ship.reject_reason)
 
 
 def _totals(conn: Connection, store: Any, family: list[str]
