@@ -266,7 +266,7 @@ TEXT["zh"].update({
                           "黑榜：近 {days} 天有不合格追溯到其合格证",
 })
 TEXT["en"].update({
-    "producer.title": "Producer's standing", "producer.link": "Producer's standing",
+    "producer.title": "Producer standing", "producer.link": "Producer standing",
     "role.farm": "Grower", "role.importer": "Importer", "role.wholesaler": "Wholesaler (collector)",
     "role.abattoir": "Abattoir",
     "producer.certificates": "Origin certificates issued", "producer.lots_made": "Lots made",

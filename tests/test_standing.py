@@ -5,15 +5,18 @@ ways, what a shopper may read of it, and verify/reindex over ``broken_commitment
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from tests.conftest import NOW
 from tests.helpers import Network, origin_event
 from tracelib.errors import NotFoundError
+from tracelib_cli.main import cli
 from tracelib.store.schema import broken_commitments
 from tracelib.views.disclosure import EVERYTHING, PUBLIC, Reach, disclose_standing
 from tracelib.views.standing import ProducerRules, standing_view
@@ -194,3 +197,24 @@ def test_verify_names_an_edited_row_and_reindex_restores_it(net: Network) -> Non
     ledger.reindex()
     assert rows(net) == [("LOT-A1", "LOT-A", "CERT-LOT-A", "farm-1", "origin")]
     assert ledger.verify(workers=1).ok
+
+
+def test_the_cli_shows_the_standing_as_a_shopper_reads_it_or_in_full(
+        net: Network, db_url: str, tmp_path: Any) -> None:
+    net.ledger.append([lab(net, "LOT-M", "0.12")], now=NOW)
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(cli, ["--db", db_url, "--keystore", str(tmp_path / "keys"),
+                                     "standing", *args])
+        assert result.exit_code == code, (result.output, result.exception)
+        return result.output
+
+    doc = json.loads(run("farm-1", "--today", "2026-11-22", "--json"))
+    assert doc["standing"] == "black" and doc["failures_total"] == 1
+    assert "producer" not in doc["certificates"]["newest"][0]
+    full = json.loads(run("farm-1", "--today", "2026-11-22", "--json", "--full"))
+    assert full["certificates"]["newest"][0]["producer"] == "云阳县红狮镇蔬菜合作社"
+    text = run("farm-1", "--today", "2026-11-22")
+    assert "black list" in text and "CERT-LOT-A" in text and "毒死蜱" in text
+    assert "not a producer" in run("market-1", code=1)
