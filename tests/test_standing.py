@@ -16,10 +16,10 @@ from sqlalchemy import select, update
 from tests.conftest import NOW
 from tests.helpers import Network, origin_event
 from tracelib.errors import NotFoundError
-from tracelib_cli.main import cli
 from tracelib.store.schema import broken_commitments
 from tracelib.views.disclosure import EVERYTHING, PUBLIC, Reach, disclose_standing
 from tracelib.views.standing import ProducerRules, standing_view
+from tracelib_cli.main import cli
 
 TODAY = date(2026, 11, 22)
 LAB = {"id": "lab-1", "name": "云阳县检验检测中心", "type": "lab", "holder": "market-1"}
