@@ -46,9 +46,11 @@ docs: $(STAMP)
 	$(PY) scripts/gen_event_docs.py docs/events.md
 	$(PY) -m pytest -q tests/test_docs.py tests/test_api_docs.py
 
-# The console's screenshots at 1280×800 (docs/screenshots/console-*.png), for review:
+# The console's screenshots at 1280×800 (docs/screenshots/console-*.png) and the producer
+# page at 360×740 (docs/screenshots/producer-page.png), for review:
 # the browser test copies what it took there.
 screenshots: $(STAMP)
 	bash scripts/ensure-chromium.sh
 	TRACELIB_SAVE_SCREENSHOT=1 $(VENV)/bin/python -m pytest -q \
-		tests/service/test_console_browser.py tests/service/test_browser.py
+		tests/service/test_console_browser.py tests/service/test_browser.py \
+		tests/service/test_producer_browser.py
