@@ -31,7 +31,7 @@ WIDTH, HEIGHT = 360, 740
 # set on the root element; the service's own pages run no script at all.
 _MEASURE = """<script>
 window.addEventListener("load", function () {
-  document.documentElement.style.width = "%dpx";
+  document.documentElement.style.width = "WIDTHpx";
   var widest = 0, all = document.body.getElementsByTagName("*");
   for (var i = 0; i < all.length; i++) {
     widest = Math.max(widest, Math.ceil(all[i].getBoundingClientRect().right));
@@ -40,7 +40,7 @@ window.addEventListener("load", function () {
   out.textContent = "widest=" + widest + " elements=" + all.length;
   document.body.appendChild(out);
 });
-</script></body>""" % WIDTH
+</script></body>""".replace("WIDTH", str(WIDTH))
 
 
 @pytest.fixture
