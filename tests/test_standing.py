@@ -218,3 +218,25 @@ def test_the_cli_shows_the_standing_as_a_shopper_reads_it_or_in_full(
     text = run("farm-1", "--today", "2026-11-22")
     assert "black list" in text and "CERT-LOT-A" in text and "毒死蜱" in text
     assert "not a producer" in run("market-1", code=1)
+
+
+def test_revision_0019_derives_the_rows_of_failures_already_recorded_and_back(
+        net: Network) -> None:
+    """A ledger from before revision 0019 with a failing lab result gets its broken
+    commitments on upgrade, as the append rules give them: it verifies."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from tests.test_migrations import _migrate
+
+    ledger = net.ledger
+    ledger.append([lab(net, "LOT-M", "0.12"), lab(net, "LOT-C", "0.01")], now=NOW)
+    expected = rows(net)
+    assert len(expected) == 2
+    _migrate(ledger, "0016", command.downgrade)
+    with ledger.store.engine.connect() as conn:
+        assert "broken_commitments" not in inspect(conn).get_table_names()
+        assert "ix_lots_location_seq" not in {i["name"] for i in inspect(conn).get_indexes("lots")}
+    _migrate(ledger, "head", command.upgrade)
+    assert rows(net) == expected
+    assert ledger.verify(workers=1).ok
