@@ -145,6 +145,8 @@ def test_black_only_while_a_failure_is_within_the_window(net: Network) -> None:
     later = standing_view(net.ledger, "farm-1", today=date(2027, 2, 20), rules=rules)
     assert (later["standing"], later["failures_total"], later["failures_window"]) == (
         "none", 1, 0)
+    earlier = standing_view(net.ledger, "farm-1", today=date(2026, 11, 21), rules=rules)
+    assert (earlier["standing"], earlier["failures_window"]) == ("none", 0)  # not yet failed
 
 
 def test_red_needs_enough_tests_downstream_and_no_failure(net: Network) -> None:

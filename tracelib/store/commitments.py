@@ -70,14 +70,16 @@ class CommitmentsSql:
         return [CommitmentRow.from_row(r) for r in rows]
 
     @staticmethod
-    def counts_of_producer(conn: Connection, producer: str, since: str) -> tuple[int, int]:
+    def counts_of_producer(conn: Connection, producer: str, since: str, until: str
+                           ) -> tuple[int, int]:
         """How many failures (distinct lab tests) were traced back to the producer: in all,
-        and on or after the day ``since``."""
+        and on the days ``since`` to ``until`` (both included)."""
         c = broken_commitments.c
         total = conn.execute(select(func.count(func.distinct(c.test_seq)))
                              .where(c.producer == producer)).scalar_one()
         recent = conn.execute(select(func.count(func.distinct(c.test_seq)))
-                              .where(c.producer == producer, c.day >= since)).scalar_one()
+                              .where(c.producer == producer, c.day >= since,
+                                     c.day <= until)).scalar_one()
         return int(total), int(recent)
 
     @staticmethod

@@ -92,14 +92,16 @@ def standing_view(ledger: Ledger, party_id: str, *, today: date,
         newest = CommitmentsSql.lots_made_at(conn, place_ids, rules.max_lots + 1)
         more = len(newest) > rules.max_lots
         newest = newest[:rules.max_lots]
-        downstream = _downstream(conn, [r["lot"] for r in newest], since, rules, more)
+        downstream = _downstream(conn, [r["lot"] for r in newest], since,
+                                 today.isoformat(), rules, more)
         cert_seqs: list[int] = []
         for r in newest:
             if r["kind"] == "origin" and r["seq"] not in cert_seqs:
                 cert_seqs.append(int(r["seq"]))
         cert_seqs = cert_seqs[:rules.certificates_shown]
         broken = CommitmentsSql.of_producer(conn, party_id, rules.failures_shown)
-        failed_total, failed_window = CommitmentsSql.counts_of_producer(conn, party_id, since)
+        failed_total, failed_window = CommitmentsSql.counts_of_producer(conn, party_id, since,
+                                                                         today.isoformat())
         tests = CommitmentsSql.test_details(conn, [b.test_seq for b in broken])
         bodies = event_data(ledger, conn, cert_seqs + [b.source_seq for b in broken])
         source_lots = _products(conn, [b.source_lot for b in broken])
@@ -158,8 +160,8 @@ def _products(conn: Connection, codes: list[str]) -> dict[str, str | None]:
     return {code: row.product for code, row in SupplySql.lots(conn, sorted(set(codes))).items()}
 
 
-def _downstream(conn: Connection, lots: list[str], since: str, rules: ProducerRules,
-                truncated: bool) -> dict[str, Any]:
+def _downstream(conn: Connection, lots: list[str], since: str, until: str,
+                rules: ProducerRules, truncated: bool) -> dict[str, Any]:
     """The producer's newest lots and the lots made from them, and their tests."""
     seen = set(lots)
     frontier = list(lots)
@@ -173,7 +175,7 @@ def _downstream(conn: Connection, lots: list[str], since: str, rules: ProducerRu
         frontier = list(dict.fromkeys(found))
     tests = CommitmentsSql.tests_of(conn, sorted(seen))
     tested = {lot for lot, _, _, _ in tests}
-    window = [t for t in tests if t[1] >= since]
+    window = [t for t in tests if since <= t[1] <= until]
     return {"lots": len(seen), "lots_tested": len(tested), "tests": len(tests),
             "tests_window": len(window),
             "lab_tests_window": sum(1 for t in window if t[2] == "lab"),
