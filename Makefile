@@ -46,11 +46,13 @@ docs: $(STAMP)
 	$(PY) scripts/gen_event_docs.py docs/events.md
 	$(PY) -m pytest -q tests/test_docs.py tests/test_api_docs.py
 
-# The console's screenshots at 1280×800 (docs/screenshots/console-*.png) and the board and
-# stall page at 360×740 (docs/screenshots/phone-*.png), for review: the browser tests copy
-# what they took there.
+# The console's screenshots at 1280×800 (docs/screenshots/console-*.png), and the board,
+# the stall page (docs/screenshots/phone-*.png) and the producer page
+# (docs/screenshots/producer-page.png) at 360×740, for review: the browser tests copy what
+# they took there.
 screenshots: $(STAMP)
 	bash scripts/ensure-chromium.sh
 	TRACELIB_SAVE_SCREENSHOT=1 $(VENV)/bin/python -m pytest -q \
 		tests/service/test_console_browser.py tests/service/test_browser.py \
-		tests/service/test_board_browser.py
+		tests/service/test_board_browser.py \
+		tests/service/test_producer_browser.py

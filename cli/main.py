@@ -39,6 +39,7 @@ _COMMAND_MODULES = {
     **dict.fromkeys(("serve", "qr", "token"), "service_cmds"),
     "demo": "demo_cmds",
     "alerts": "alerts_cmds",
+    "standing": "standing_cmds",
 }
 
 

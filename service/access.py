@@ -107,6 +107,7 @@ ENDPOINTS: dict[str, Access] = {
     "stall.qr_svg": _PUBLIC,
     "lots.lot_page": _PUBLIC_VIEW,
     "lots.digital_link": _PUBLIC_VIEW,
+    "producers.producer_page": _PUBLIC_VIEW,
     "board.market_board": _PUBLIC,
     "static": _PUBLIC,
     "ops_health.healthz": Access((), "Public: whether the process is up"),

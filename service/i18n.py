@@ -261,6 +261,47 @@ TEXT["en"].update({
 })
 
 
+# The producer page (service/producers.py): both languages.
+TEXT["zh"].update({
+    "producer.title": "生产者信用", "producer.link": "生产者信用",
+    "role.farm": "种养殖生产者", "role.importer": "进口商", "role.wholesaler": "批发商（产地收购）",
+    "role.abattoir": "屠宰企业",
+    "producer.certificates": "已开具承诺达标合格证", "producer.lots_made": "生产批次",
+    "producer.tested_downstream": "下游已检测", "producer.lots": "个批次",
+    "producer.tests": "次检测", "producer.newest_lots": "按最近批次统计",
+    "producer.tests_window": "近 {days} 天下游检测", "producer.failures": "追溯到的不合格",
+    "producer.failures_window": "近 {days} 天", "producer.entry": "进货凭证",
+    "producer.found_at": "发现地点", "producer.no_failures": "没有追溯到的不合格",
+    "producer.newest_certificates": "最近开具的合格证", "producer.no_certificates": "暂无合格证",
+    "producer.printed_producer": "合格证上的生产者",
+    "producer.rule.black": "近 {days} 天内有实验室检测不合格追溯到其合格证",
+    "producer.rule.red": "近 {days} 天下游检测不少于 {tests} 次，且没有不合格追溯到其合格证",
+    "producer.rule.none": "红榜：近 {days} 天下游检测不少于 {tests} 次且无不合格；"
+                          "黑榜：近 {days} 天有不合格追溯到其合格证",
+})
+TEXT["en"].update({
+    "producer.title": "Producer standing", "producer.link": "Producer standing",
+    "role.farm": "Grower", "role.importer": "Importer", "role.wholesaler": "Wholesaler (collector)",
+    "role.abattoir": "Abattoir",
+    "producer.certificates": "Origin certificates issued", "producer.lots_made": "Lots made",
+    "producer.tested_downstream": "Tested downstream", "producer.lots": "lots",
+    "producer.tests": "tests", "producer.newest_lots": "over the newest lots",
+    "producer.tests_window": "Tests downstream, last {days} days",
+    "producer.failures": "Failures traced back", "producer.failures_window": "last {days} days",
+    "producer.entry": "entry voucher", "producer.found_at": "Found at",
+    "producer.no_failures": "No failure traced back",
+    "producer.newest_certificates": "Newest certificates",
+    "producer.no_certificates": "No certificate yet",
+    "producer.printed_producer": "Producer as printed",
+    "producer.rule.black": "A laboratory failure in the last {days} days traced back to its "
+                           "certificates",
+    "producer.rule.red": "At least {tests} tests downstream in the last {days} days, and no "
+                         "failure traced back to its certificates",
+    "producer.rule.none": "Red list: at least {tests} tests downstream in the last {days} "
+                          "days and no failure; black list: a failure traced back to its "
+                          "certificates in the last {days} days",
+})
+
 def current_lang() -> str:
     """``?lang=`` first, then Accept-Language (zh wins ties), default zh."""
     cached: str | None = g.get("lang")

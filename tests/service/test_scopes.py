@@ -132,6 +132,8 @@ CALLS: dict[str, list[Call]] = {
     "lots.digital_link": [Call("GET", f"/01/{GTIN}/10/{LOT}", _PUBLIC),
                           Call("GET", f"/01/{GTIN}/10/{LOT}?linkType=gs1:traceability",
                                _PUBLIC)],
+    "producers.producer_page": [Call("GET", "/p/farm-1", _PUBLIC),
+                                Call("GET", "/p/farm-1?format=json", _PUBLIC)],
     "board.market_board": [Call("GET", "/m/market-1/board", _PUBLIC)],
     "ops_health.healthz": [Call("GET", "/healthz", _PUBLIC)],
     "ops_health.readyz": [Call("GET", "/readyz", _PUBLIC)],

@@ -13,6 +13,7 @@ from ..directory import KeyRecord, Location, Party
 from ..events import Event
 from ..kinds import DEFAULT_TEMPERATURE_LIMITS, KINDS, Needs
 from ..store import Store
+from .commitments import CommitmentState
 from .inspections import InspectionState
 from .results import TestResults
 from .supply import SupplyState
@@ -49,6 +50,7 @@ class BatchContext:
         self.supply = SupplyState(conn)
         self.tests = TestResults(conn)
         self.inspections = InspectionState(conn)
+        self.commitments = CommitmentState(conn)
         self.temperature_limits = dict(DEFAULT_TEMPERATURE_LIMITS)
 
     def directory(self) -> Directory:
@@ -140,6 +142,7 @@ class BatchContext:
         self.supply.flush()
         self.tests.flush()
         self.inspections.flush()
+        self.commitments.flush()
         for row in self._dirty:
             if isinstance(row, Party):
                 self.store.save_party(self.conn, row)

@@ -16,10 +16,12 @@ from typing import Any, Protocol
 from ..directory import KeyRecord, Location, Party
 from ..quantity import LotQuantity
 from ..standards import LimitsTable
+from ..store.commitments import CommitmentRow
 from ..store.inspections import InspectionRow
 from ..store.supply import LotRow, ShipmentRow, StockRow
 
-__all__ = ["AppendContext", "EventView", "InspectionsView", "SupplyView", "TestsView"]
+__all__ = ["AppendContext", "CommitmentsView", "EventView", "InspectionsView", "SupplyView",
+           "TestsView"]
 
 
 class EventView(Protocol):
@@ -83,6 +85,12 @@ class InspectionsView(Protocol):
     def touch(self, row: InspectionRow) -> None: ...
 
 
+class CommitmentsView(Protocol):
+    """Broken commitments (docs/contract.md "Producers' standing"), written at flush."""
+
+    def add(self, row: CommitmentRow) -> None: ...
+
+
 class AppendContext(Protocol):
     """The ledger as seen by the event being appended."""
 
@@ -96,6 +104,8 @@ class AppendContext(Protocol):
     def tests(self) -> TestsView: ...
     @property
     def inspections(self) -> InspectionsView: ...
+    @property
+    def commitments(self) -> CommitmentsView: ...
     @property
     def temperature_limits(self) -> Mapping[str, Decimal]: ...
 

@@ -16,6 +16,7 @@ from ..sampling import SAMPLING_TYPES, STAGES
 from ..standards import judge_lab
 from ..store.states import FollowUp
 from ._authority import TESTERS, tester_relation
+from ._commitments import break_commitments
 from ._fields import OpenData, id_field, text
 from ._testing import check_lot, hold, judge, open_follow_up, prefetch_test, release_test_holds, stall_of
 from .context import AppendContext, EventView
@@ -70,6 +71,10 @@ def apply_lab_test(ctx: AppendContext, event: EventView, seq: int) -> None:
     follow_up = None
     if outcome == "fail" and lot is not None:
         ctx.tests.close_follow_ups(lot, None, seq, FollowUp.CONFIRMED)
+        # a confirmed failure breaks the commitments of the certificates the lot came from
+        # (docs/contract.md "Producers' standing")
+        break_commitments(ctx, test_seq=seq, lot=lot, stall=stall, analyte=data["analyte"],
+                          day=on.isoformat())
         if stall is not None:
             hold(ctx, lot, stall, seq, f"检测不合格 lab result failed: {data['analyte']}",
                  event.actor)
@@ -93,7 +98,9 @@ At a lab or a stall; the stall concerned is the event's location when it is a st
 `data.stall`. tracelib looks up the GB 2763 limit (with the food-category cascade) and records
 it with the table's version; a banned substance fails on any detection from its ban date. A
 fail holds the lot at the stall and confirms an open rapid-test follow-up (`lab_confirmed`); a
-pass clears it and releases the hold (`cleared`). `sampling`, `stage`, `category` and
+pass clears it and releases the hold (`cleared`). A fail also breaks the commitment of every
+origin certificate (or entry) the lot was made from, traced upstream through the lot edges
+(docs/contract.md "Producers' standing"). `sampling`, `stage`, `category` and
 `business_type` are recorded as given; only `supervision`, `evaluation` and `monitoring` are
 official sampling in the KPI report (a result without `sampling` is not)."""
 

@@ -141,6 +141,10 @@ lots = Table(
 _CERTIFIED = lots.c.certificate_no.is_not(None)
 Index("ix_lots_certificate_no", lots.c.certificate_no, sqlite_where=_CERTIFIED,
       postgresql_where=_CERTIFIED)
+# The lots made at a place, by the record that made them: a producer's lots and
+# certificates (docs/contract.md "Producers' standing"). The seq rises, so a new lot's entry
+# goes at the end of its place's range.
+Index("ix_lots_location_seq", lots.c.location, lots.c.seq)
 
 lot_edges = Table(
     "lot_edges", metadata,
@@ -287,6 +291,28 @@ inspections = Table(
 )
 # The latest inspection of a place, for the stall page's 公示栏.
 Index("ix_inspections_location_seq", inspections.c.location, inspections.c.seq)
+
+# -- producers' broken commitments (docs/contract.md "Producers' standing") -------
+
+# One row per confirmed failure (a failing lab_test) and lot it came from that was made by an
+# origin certificate (or an entry's vouchers): the certificate's commitment is broken.
+broken_commitments = Table(
+    "broken_commitments", metadata,
+    Column("test_seq", BigInteger, primary_key=True, autoincrement=False),  # the lab_test
+    Column("source_lot", String(MAX_ID), primary_key=True),  # the origin (or entry) lot
+    Column("source_seq", BigInteger, nullable=False),  # the record that made it (lots.seq)
+    Column("source_kind", String(MAX_KIND), nullable=False),  # origin | entry
+    Column("tested_lot", String(MAX_ID), nullable=False),  # the lot the lab test sampled
+    Column("certificate_no", String(MAX_NUMBER)),  # 合格证 (or voucher) number, if any
+    Column("producer", String(MAX_ID)),  # the party holding the place the lot was made
+    Column("location", String(MAX_ID), nullable=False),  # where the source lot was made
+    Column("stall", String(MAX_ID)),  # the stall where the failure was found
+    Column("analyte", String(MAX_LABEL), nullable=False),
+    Column("day", String(10), nullable=False),  # local date of the lab test
+)
+# A producer's failures traced back, newest first (the producer page, tracelib standing).
+Index("ix_broken_commitments_producer", broken_commitments.c.producer,
+      broken_commitments.c.test_seq)
 
 # -- limits tables (GB 2763 versions loaded by the user) -------------------------
 

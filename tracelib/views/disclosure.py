@@ -9,6 +9,7 @@ function here that turns the full view into what the reader may see:
 * :func:`disclose_stall` — the scan JSON (docs/contract.md "Scan JSON");
 * :func:`disclose_lot` — the lot page;
 * :func:`disclose_trace` — the trace JSON (docs/contract.md "Trace JSON");
+* :func:`disclose_standing` — a producer's standing (docs/contract.md "Producers' standing");
 * the market board holds no field beyond the public ones (stall names and numbers, test
   items and results; never a tester's name) and is shown as built.
 
@@ -34,7 +35,7 @@ from ..ledger import Ledger
 from ..store.supply import SupplySql
 
 __all__ = ["EVERYTHING", "PUBLIC", "PUBLIC_CERTIFICATE", "Reach", "disclose_lot",
-           "disclose_stall", "disclose_trace", "event_in_reach", "lot_in_reach",
+           "disclose_stall", "disclose_standing", "disclose_trace", "event_in_reach", "lot_in_reach",
            "public_certificate", "reach_of", "widen"]
 
 #: The fields of an origin certificate anyone may read: what identifies the certificate and
@@ -220,4 +221,20 @@ def disclose_trace(doc: Mapping[str, Any], reach: Reach) -> dict[str, Any]:
     down = out.get("downstream")
     if down is not None:
         down["locations"] = [loc for loc in down["locations"] if reach.sees(loc["location"])]
+    return out
+
+
+def disclose_standing(view: Mapping[str, Any], reach: Reach) -> dict[str, Any]:
+    """A producer's standing as ``reach`` may read it: a regulator and the producer itself
+    see it whole; anyone else sees each certificate as :func:`public_certificate` (no
+    producer's name as printed, no contact) and no supplier of an entry (a supplier
+    outside the ledger may be a natural person)."""
+    out = copy.deepcopy(dict(view))
+    if reach.everything or (reach.party is not None and reach.party == out["party"]["id"]):
+        return out
+    out["certificates"]["newest"] = [
+        {**public_certificate(c), **{k: c[k] for k in ("seq", "event", "day") if k in c}}
+        for c in out["certificates"]["newest"]]
+    for failure in out["failures"]:
+        failure.pop("supplier", None)
     return out

@@ -25,7 +25,8 @@ def lot_view(ledger: Ledger, lot: str, *, proof_url: str) -> dict[str, Any]:
         places = {h.from_location for h in back.path} | {h.to_location for h in back.path}
         places |= {o.location for o in back.origins} | {loc.location for loc in back.locations}
         places.add(row.location)
-        names = {k: v.name for k, v in store.locations(conn, places).items()}
+        found = store.locations(conn, places)
+        names = {k: v.name for k, v in found.items()}
         family = [lot, *back.upstream_lots]
         tests = TestsSql.of_lots(conn, family)
         needed = max([o.seq for o in back.origins] + [h.ship_seq for h in back.path]
@@ -41,6 +42,9 @@ def lot_view(ledger: Ledger, lot: str, *, proof_url: str) -> dict[str, Any]:
     for o in back.origins:
         doc = o.to_dict()
         doc["location_name"] = names.get(o.location)
+        # whose standing the certificate counts in (docs/contract.md "Producers' standing")
+        place = found.get(o.location)
+        doc["party"] = place.holder if place is not None else None
         origins.append(doc)
     shown = sorted({row.seq, *(o.seq for o in back.origins), *(h.ship_seq for h in back.path),
                     *(h.receive_seq for h in back.path if h.receive_seq is not None),

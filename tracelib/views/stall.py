@@ -251,6 +251,7 @@ def _origins(ledger: Ledger, conn: Connection, codes: list[str]) -> dict[str, li
                     todo.append(parent)
         mine = sorted((made[c] for c in line if c in made), key=lambda r: (r.seq, r.lot))
         out[code] = [{"lot": r.lot, "event": bodies[r.seq]["id"], "seq": r.seq,
+                      "party": bodies[r.seq]["actor"],
                       "certificate": _origin_summary(bodies[r.seq]["data"]["certificate"])}
                      for r in mine]
     return out
