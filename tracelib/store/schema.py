@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 
 from ..bounds import (
+    MAX_BLOB_NAME,
     MAX_ID,
     MAX_KIND,
     MAX_LABEL,
@@ -284,6 +285,16 @@ inspections = Table(
 )
 # The latest inspection of a place, for the stall page's 公示栏.
 Index("ix_inspections_location_seq", inspections.c.location, inspections.c.seq)
+
+# -- attachments: the blobs events cite (docs/contract.md "Attachments") ----------
+
+attachments = Table(
+    "attachments", metadata,
+    Column("name", String(MAX_BLOB_NAME), primary_key=True),  # sha256:<64 hex>
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # the citing record
+    Column("actor", String(MAX_ID), nullable=False),  # who signed the citing event
+    Column("location", String(MAX_ID), nullable=False),  # where it happened
+)
 
 # -- limits tables (GB 2763 versions loaded by the user) -------------------------
 
