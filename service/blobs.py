@@ -7,7 +7,8 @@ no event cites, ``read:all`` only."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request, send_file, url_for
+from flask import Blueprint, Response, current_app, request, url_for
+from werkzeug.wsgi import wrap_file
 
 from tracelib.blobs import BlobError, BlobStore, check_name
 from tracelib.errors import NotFoundError
@@ -82,10 +83,17 @@ def get_blob(name: str) -> Response:
     with store.open(name) as f:
         media_type, ext = sniff(f.read(8))
     hexdigest = name.removeprefix("sha256:")
-    response = send_file(store.path(name), mimetype=media_type, as_attachment=True,
-                         download_name=f"{hexdigest}{ext}", etag=hexdigest, conditional=True,
-                         max_age=None)
+    response = current_app.response_class(mimetype=media_type)
+    response.set_etag(hexdigest)  # the content's own hash: it never changes
+    response.headers["Content-Disposition"] = f'attachment; filename="{hexdigest}{ext}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     # Readable only with a token: never kept by a shared cache (RFC 9111 §5.2.2.7).
     response.headers["Cache-Control"] = "private, no-cache"
+    if request.if_none_match.contains(hexdigest):
+        response.status_code = 304
+        return response
+    response.content_length = store.size(name)
+    if request.method != "HEAD":  # the file is opened only to be sent, in chunks
+        response.response = wrap_file(request.environ, store.open(name))
+        response.direct_passthrough = True
     return response

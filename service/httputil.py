@@ -82,22 +82,26 @@ def body_chunks(limit: int) -> Iterator[bytes]:
     body ends before its declared length."""
     stream = get_input_stream(request.environ, max_content_length=None)
     declared = request.content_length
-    if declared is not None and declared > limit:
+    if declared is not None and declared > limit:  # refused now, before anything is read
         _drain(stream, limit)
         raise BodyTooLarge(limit)
-    total = 0
-    while True:
-        try:
-            chunk = stream.read(min(_CHUNK, limit + 1 - total))
-        except ClientDisconnected as e:
-            raise BodyCutShort(total, declared or 0) from e
-        if not chunk:
-            return
-        total += len(chunk)
-        if total > limit:
-            _drain(stream, limit)
-            raise BodyTooLarge(limit)
-        yield chunk
+
+    def chunks() -> Iterator[bytes]:
+        total = 0
+        while True:
+            try:
+                chunk = stream.read(min(_CHUNK, limit + 1 - total))
+            except ClientDisconnected as e:
+                raise BodyCutShort(total, declared or 0) from e
+            if not chunk:
+                return
+            total += len(chunk)
+            if total > limit:
+                _drain(stream, limit)
+                raise BodyTooLarge(limit)
+            yield chunk
+
+    return chunks()
 
 
 def _drain(stream: Any, limit: int) -> None:
