@@ -11,13 +11,14 @@ import http.client
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.service.conftest import STALL, Scene
+from tests.service.conftest import STALL, Scene, Serve
 from tests.service.test_bodies import werkzeug_server  # noqa: F401 - a fixture
 from tests.service.test_scopes import who  # noqa: F401 - a fixture
 from tests.test_blobs import SPEC
@@ -229,3 +230,15 @@ def _signed(app: Flask, doc: dict[str, Any]) -> dict[str, Any]:
 
     ext = app.extensions["tracelib"]
     return sign_event(doc, ext.ledger.signing_key(ext.keystore, STALL))
+
+
+def test_tracelib_serve_keeps_blobs_where_blobs_says(app: Flask, scene: Scene, serve: Serve,
+                                                     tmp_path: Path) -> None:
+    folder = tmp_path / "elsewhere"
+    base = serve(before=("--blobs", str(folder)))
+    token = issue_token(app, STALL, scopes=[WRITE])
+    status, doc = _put(base, blob_name(PDF), PDF, token, chunked=False)
+    assert status == 201, doc
+    digest = blob_name(PDF).removeprefix("sha256:")
+    assert (folder / "sha256" / digest[:2] / digest[2:]).read_bytes() == PDF
+    assert not app.extensions["tracelib"].ledger.blobs.has(blob_name(PDF))  # not beside the db
