@@ -4,8 +4,9 @@
 A blob is named by the SHA-256 of its bytes, ``sha256:<64 lowercase hex>``, and kept in the
 file ``<root>/sha256/<first 2 hex>/<other 62 hex>``. The ledger commits only the name (an
 event's ``data`` cites it); the bytes live here. Files are written atomically (a temporary
-file in the same folder, flushed and fsynced, then renamed into place), readable by their
-owner and group only (0640, folders 0750), and at most :data:`MAX_BLOB_BYTES` long.
+``.incoming-*`` file in ``<root>/sha256/``, on the same file system, flushed and fsynced,
+then renamed into place and the folder fsynced), readable by their owner and group only
+(0640, folders 0750), and at most :data:`MAX_BLOB_BYTES` long.
 
 Whether a blob is present is not ledger state: the append engine never reads this store
 (the API and ``tracelib append`` check the presence of what an event cites before they
