@@ -69,8 +69,9 @@ class BodyCutShort(BadRequest):
     an incomplete message)."""
 
     def __init__(self, received: int, declared: int) -> None:
-        super().__init__(f"wrong size: the body ended after {received} bytes where "
-                         f"Content-Length declared {declared}; nothing was stored")
+        from .i18n import t
+
+        super().__init__(t("error.wrong_size").format(received=received, declared=declared))
         self.extra = {"code": "wrong_size", "field": "body", "received": received,
                       "declared": declared}
 

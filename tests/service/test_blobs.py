@@ -129,9 +129,16 @@ def test_a_body_shorter_than_its_content_length_is_wrong_size(
                    environ_overrides={"CONTENT_LENGTH": str(len(PDF) + 10)})
     assert r.status_code == 400, r.get_data(as_text=True)
     assert r.json["code"] == "wrong_size"
+    assert r.json["detail"] == (f"请求内容只收到 {len(PDF)} 字节，Content-Length 声明为 "
+                                f"{len(PDF) + 10} 字节，未保存任何内容")
+    assert (r.json["received"], r.json["declared"]) == (len(PDF), len(PDF) + 10)
+    assert not app.extensions["tracelib"].ledger.blobs.has(name)
+    r = client.put(f"/api/v1/blobs/{name}?lang=en", headers=writer,
+                   input_stream=io.BytesIO(PDF),
+                   environ_overrides={"CONTENT_LENGTH": str(len(PDF) + 10)})
+    assert r.status_code == 400
     assert (f"the body ended after {len(PDF)} bytes where Content-Length declared "
             f"{len(PDF) + 10}") in r.json["detail"]
-    assert not app.extensions["tracelib"].ledger.blobs.has(name)
 
 
 def _put(base: tuple[str, int], name: str, body: bytes, token: str, *, chunked: bool
