@@ -446,11 +446,11 @@ COMMANDS = [init, keys, append, verify, reindex, checkpoint, prove, consistency,
 @click.option("--postgres", help="Also check this PostgreSQL URL is reachable.")
 @pass_env
 def doctor(env: Env, postgres: str | None) -> None:
-    """Check the database, schema, keystore, key permissions, checkpoint freshness and
-    PostgreSQL connectivity, and say what to fix."""
+    """Check the database, schema, keystore, key permissions, checkpoint freshness, the
+    blob store's folder and PostgreSQL connectivity, and say what to fix."""
     from tracelib.doctor import diagnose
 
-    checks = diagnose(env.db, env.keystore_path, postgres=postgres)
+    checks = diagnose(env.db, env.keystore_path, postgres=postgres, blobs=env.blobs_path)
     table = Table("check", "", "detail", "fix")
     for check in checks:
         table.add_row(check.name, "ok" if check.ok else "[red]FAIL[/]", check.detail, check.fix)

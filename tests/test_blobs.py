@@ -351,3 +351,23 @@ def test_cli_blob_add_get_check_and_append_refusing_a_missing_attachment(
     assert f"corrupt: {name} (cited by seq 2)" in corrupt.output
     failed = runner.invoke(cli, [*base, "verify", "--workers", "1"])
     assert failed.exit_code == 1 and f"blob {name} (cited by seq 2)" in failed.output
+
+
+def test_doctor_checks_the_blob_store_can_be_written(tmp_path: Path,
+                                                     operator_key: SigningKey) -> None:
+    from tracelib.doctor import diagnose
+
+    db = str(tmp_path / "d.db")
+    Ledger.create(db, operator_key=operator_key).close()
+    found = {c.name: c for c in diagnose(db, tmp_path / "keys")}["blob store"]
+    assert found.ok and found.detail == (f"{tmp_path / 'd.db.blobs'}: not created yet; "
+                                         f"{tmp_path} is writable")
+    # Configured under a file (a path that can never be a folder): refused, naming it.
+    (tmp_path / "a-file").write_text("not a folder")
+    found = {c.name: c for c in diagnose(db, tmp_path / "keys",
+                                         blobs=tmp_path / "a-file" / "blobs")}["blob store"]
+    assert not found.ok and f"{tmp_path / 'a-file'} cannot be written" in found.detail
+    assert "TRACELIB_BLOBS" in found.fix
+    result = CliRunner().invoke(cli, ["--db", db, "--keystore", str(tmp_path / "keys"),
+                                      "--blobs", str(tmp_path / "b"), "doctor"])
+    assert "blob store" in result.output and "Traceback" not in result.output
