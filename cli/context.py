@@ -20,13 +20,15 @@ DEFAULT_DB = "tracelib.db"
 class Env:
     db: str
     keystore_path: Path
+    #: the attachments' folder (``--blobs``, ``TRACELIB_BLOBS``); None: beside the database
+    blobs_path: Path | None = None
 
     @property
     def keystore(self) -> Keystore:
         return Keystore(self.keystore_path)
 
     def open(self) -> Ledger:
-        return Ledger.open(self.db)
+        return Ledger.open(self.db, blobs=self.blobs_path)
 
     def sign_checkpoint(self, ledger: Ledger, key: SigningKey | None = None) -> SignedCheckpoint:
         """Sign a checkpoint with the operator key of the keystore, through the signer's

@@ -192,8 +192,12 @@ HOLD_SECONDS = 0.5
 @click.option("--atomic", is_flag=True,
               help="Store the whole file in one transaction, all or nothing; other writers "
                    "(the API) wait until it is done.")
+@click.option("--allow-missing-attachments", is_flag=True,
+              help="Accept events citing attachments the blob store does not hold (history "
+                   "whose scans are kept elsewhere); verify reports them as missing.")
 @pass_env
-def append(env: Env, file: Any, checkpoint: bool, atomic: bool) -> None:
+def append(env: Env, file: Any, checkpoint: bool, atomic: bool,
+           allow_missing_attachments: bool) -> None:
     """Append the events of FILE (JSON Lines; - for stdin).
 
     Every line is validated first; a line that is not a valid event rejects the whole file
@@ -204,14 +208,19 @@ def append(env: Env, file: Any, checkpoint: bool, atomic: bool) -> None:
     committed before stays. Running the same command again continues where it stopped
     (events already stored are reported as already present). --atomic stores the file in
     one transaction instead.
+
+    An event citing an attachment (a scan's sha256: name) that the blob store does not hold
+    is refused: add the file first with `tracelib blob add FILE`.
     """
     lines = file.read().splitlines()
     with env.open() as ledger:
-        _append_lines(env, ledger, file.name, lines, checkpoint, atomic=atomic)
+        _append_lines(env, ledger, file.name, lines, checkpoint, atomic=atomic,
+                      require_attachments=not allow_missing_attachments)
 
 
 def _append_lines(env: Env, ledger: Ledger, name: str, lines: list[bytes],
-                  checkpoint: bool, *, atomic: bool = False) -> None:
+                  checkpoint: bool, *, atomic: bool = False,
+                  require_attachments: bool = True) -> None:
     signer = _Signer(env.keystore, ledger)
     errors: list[str] = []
     total = 0
@@ -253,7 +262,8 @@ def _append_lines(env: Env, ledger: Ledger, name: str, lines: list[bytes],
             receipts = ledger.append(stream(), lines=_LazyLines(numbers),
                                      progress=lambda n: bar.advance(task, n), pause_gc=True,
                                      hold_seconds=None if atomic else HOLD_SECONDS,
-                                     committed=note_commit)
+                                     committed=note_commit,
+                                     require_attachments=require_attachments)
         except TracelibError as e:
             if not settled[0]:
                 raise CheckFailed(f"{e}; nothing was stored") from e
@@ -295,7 +305,11 @@ def verify(env: Env, workers: int | None, as_json: bool) -> None:
 
     A derived row that differs is named by its table, row and column, with the record that
     should have produced it; `tracelib reindex` rebuilds the derived tables. The checkpoint
-    the operator's signer remembers is checked when its key folder is here."""
+    the operator's signer remembers is checked when its key folder is here.
+
+    Then every attachment the ledger cites that the blob store holds is rehashed (a blob
+    whose bytes changed fails verify, naming it and the record citing it); cited blobs not
+    in the store are counted and the first few named, without failing."""
     with env.open() as ledger:
         with progress_bar() as bar:
             task = bar.add_task("verifying", total=ledger.size)
@@ -316,6 +330,13 @@ def verify(env: Env, workers: int | None, as_json: bool) -> None:
     if not as_json:
         click.echo(f"OK: {report.records_checked} records, {report.checkpoints_checked} "
                    f"checkpoints and every derived table verified in {report.seconds:.2f} s")
+        click.echo(f"attachments: {report.blobs_checked} cited blob(s) present and rehashed")
+        if report.blobs_missing:
+            shown = ", ".join(report.missing_blobs)
+            more = " …" if report.blobs_missing > len(report.missing_blobs) else ""
+            click.echo(f"attachments: {report.blobs_missing} cited blob(s) not in the blob "
+                       f"store {ledger.blobs.root} (not a failure: blob presence is not "
+                       f"ledger state): {shown}{more}")
         click.echo(memory_text)
 
 
@@ -425,11 +446,11 @@ COMMANDS = [init, keys, append, verify, reindex, checkpoint, prove, consistency,
 @click.option("--postgres", help="Also check this PostgreSQL URL is reachable.")
 @pass_env
 def doctor(env: Env, postgres: str | None) -> None:
-    """Check the database, schema, keystore, key permissions, checkpoint freshness and
-    PostgreSQL connectivity, and say what to fix."""
+    """Check the database, schema, keystore, key permissions, checkpoint freshness, the
+    blob store's folder and PostgreSQL connectivity, and say what to fix."""
     from tracelib.doctor import diagnose
 
-    checks = diagnose(env.db, env.keystore_path, postgres=postgres)
+    checks = diagnose(env.db, env.keystore_path, postgres=postgres, blobs=env.blobs_path)
     table = Table("check", "", "detail", "fix")
     for check in checks:
         table.add_row(check.name, "ok" if check.ok else "[red]FAIL[/]", check.detail, check.fix)

@@ -40,6 +40,7 @@ _COMMAND_MODULES = {
     "demo": "demo_cmds",
     "alerts": "alerts_cmds",
     "standing": "standing_cmds",
+    "blob": "blob_cmds",
 }
 
 
@@ -89,13 +90,17 @@ class TracelibGroup(click.Group):
                    "or a SQLite file path.")
 @click.option("--keystore", envvar="TRACELIB_KEYSTORE", type=click.Path(),
               help="Folder of local private keys [default: beside the database].")
+@click.option("--blobs", envvar="TRACELIB_BLOBS", type=click.Path(),
+              help="Folder of the attachments' blob store [default: beside a SQLite "
+                   "database (<file>.blobs), ./tracelib-blobs for a server database].")
 @click.pass_context
-def cli(ctx: click.Context, db: str, keystore: str | None) -> None:
+def cli(ctx: click.Context, db: str, keystore: str | None, blobs: str | None) -> None:
     """tracelib — a food traceability ledger: signed, hash-chained, Merkle-proven hops
     from farm to market stall."""
     from pathlib import Path
 
-    ctx.obj = Env(db, Path(keystore) if keystore else default_keystore(db))
+    ctx.obj = Env(db, Path(keystore) if keystore else default_keystore(db),
+                  Path(blobs) if blobs else None)
 
 
 def main() -> None:

@@ -51,6 +51,8 @@ def serve(env: Env, host: str, port: int, workers: int, public_url: str | None,
         raise click.UsageError(str(e)) from e
     environ = {**os.environ, "TRACELIB_DB": env.db,
                "TRACELIB_KEYSTORE": str(env.keystore_path), "TRACELIB_BIND": bind}
+    if env.blobs_path is not None:  # --blobs (else TRACELIB_BLOBS, else beside the database)
+        environ["TRACELIB_BLOBS"] = str(env.blobs_path)
     given = {"TRACELIB_PUBLIC_URL": public_url, "TRACELIB_PRIMARY_URL": primary,
              "TRACELIB_STATE_URL": state_url, "TRACELIB_READ_ONLY": "1" if read_only else None}
     for name, value in given.items():

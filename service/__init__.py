@@ -17,6 +17,7 @@ __all__ = ["create_app"]
 DEFAULTS: dict[str, Any] = {
     "DB": "tracelib.db",             # TRACELIB_DB: SQLAlchemy URL or SQLite path
     "KEYSTORE": None,                # TRACELIB_KEYSTORE: default beside the database
+    "BLOBS": None,                   # TRACELIB_BLOBS: attachments' folder; default beside the database
     "SERVICE_DB": None,              # tokens and scan counts; default: the ledger's database
     "STATE_URL": None,               # scan counts' own writable database; default: SERVICE_DB
     "READ_ONLY": False,              # never write the ledger's database (a read replica)
@@ -54,7 +55,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import api, board, console, links, lots, ops, producers, read_only, regulator_api, stall
+    from . import api, blobs, board, console, links, lots, ops, producers, read_only, regulator_api, stall
 
     app.config.update(links.configure(app.config))  # links never come from the Host header
     from .extension import TracelibService
@@ -67,7 +68,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     read_only.init_app(app)  # before every other request hook: a write goes nowhere else
     console.configure(app, ext.keystore.path)
     register_error_handlers(app)
-    for module in (stall, lots, producers, board, api, regulator_api, console):
+    for module in (stall, lots, producers, board, api, blobs, regulator_api, console):
         app.register_blueprint(module.bp)
     ops.init_app(app, ext)  # probes, metrics, logs, CORS, rate limits (docs/operations.md)
     from .access import check_classified, enforce

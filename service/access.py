@@ -102,6 +102,10 @@ ENDPOINTS: dict[str, Access] = {
     "api.inclusion_proof": Access((), "Public: a proof reveals hashes, not data"),
     "api.consistency_proof": Access((), "Public: a proof reveals hashes, not data"),
     "api.openapi": _PUBLIC,
+    "blobs.put_blob": Access((WRITE,), "Needs a token with `write`"),
+    "blobs.get_blob": Access(READ_SCOPES, "Needs a token with `read:all`, or `read:own` or "
+                                          "`read:market` whose reach covers an event citing "
+                                          "the blob (403 otherwise)"),
     "stall.stall_page": _PUBLIC_VIEW,
     "stall.qr_png": _PUBLIC,
     "stall.qr_svg": _PUBLIC,

@@ -221,7 +221,9 @@ def post_events() -> Response:
     party = require(WRITE).party
     assert party is not None
     events = _sign_as(party, _events_of(_json_body()))
-    receipts = ledger().append(events, now=service().now())
+    # An event citing an attachment not in the blob store is refused (docs/integrity.md
+    # "Attachments"): upload it first, PUT /api/v1/blobs/sha256:<hex>.
+    receipts = ledger().append(events, now=service().now(), require_attachments=True)
     fresh = any(not r.duplicate for r in receipts)
     checkpoint = maybe_sign_checkpoint() if fresh else None
     body = {"receipts": [{**r.to_dict(), "url": url_for("api.get_event", event_id=r.event_id)}

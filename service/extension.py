@@ -135,7 +135,7 @@ class TracelibService:
 
     def init_app(self, app: Flask) -> None:
         db = str(app.config["DB"])
-        self.ledger = Ledger.open(db)
+        self.ledger = Ledger.open(db, blobs=app.config.get("BLOBS") or None)
         self.watch = LedgerWatch(self.ledger.store)
         self.keystore = Keystore(app.config.get("KEYSTORE") or default_keystore(db))
         self._read_only(app, db)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Response, current_app, request
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
-__all__ = ["BodyTooLarge", "conditional", "etag_of", "json_body", "json_response", "prepared",
-           "read_body", "wants_json_body"]
+__all__ = ["BodyCutShort", "BodyTooLarge", "body_chunks", "conditional", "etag_of", "json_body",
+           "json_response", "prepared", "read_body", "wants_json_body"]
 
 # Request headers that can turn a response into a 304 (or a 412); without any of them
 # (the usual scan) there is nothing for make_conditional to decide.
@@ -61,6 +62,47 @@ def read_body() -> bytes:
         _drain(stream, limit)
         raise BodyTooLarge(limit)
     return b"".join(chunks)
+
+
+class BodyCutShort(BadRequest):
+    """400: the body ended before the bytes its ``Content-Length`` declared (RFC 9112 §6.3:
+    an incomplete message)."""
+
+    def __init__(self, received: int, declared: int) -> None:
+        from .i18n import t
+
+        super().__init__(t("error.wrong_size").format(received=received, declared=declared))
+        self.extra = {"code": "wrong_size", "field": "body", "received": received,
+                      "declared": declared}
+
+
+def body_chunks(limit: int) -> Iterator[bytes]:
+    """The request body in chunks, for a body stored as it arrives (an attachment), bounded
+    as :func:`read_body` bounds a body: :class:`BodyTooLarge` (413) past ``limit`` bytes,
+    declared by ``Content-Length`` or found by reading; :class:`BodyCutShort` (400) when the
+    body ends before its declared length."""
+    stream = get_input_stream(request.environ, max_content_length=None)
+    declared = request.content_length
+    if declared is not None and declared > limit:  # refused now, before anything is read
+        _drain(stream, limit)
+        raise BodyTooLarge(limit)
+
+    def chunks() -> Iterator[bytes]:
+        total = 0
+        while True:
+            try:
+                chunk = stream.read(min(_CHUNK, limit + 1 - total))
+            except ClientDisconnected as e:
+                raise BodyCutShort(total, declared or 0) from e
+            if not chunk:
+                return
+            total += len(chunk)
+            if total > limit:
+                _drain(stream, limit)
+                raise BodyTooLarge(limit)
+            yield chunk
+
+    return chunks()
 
 
 def _drain(stream: Any, limit: int) -> None:

@@ -55,6 +55,8 @@ TEXT: dict[str, dict[str, str]] = {
         "error.500": "服务器出错，请稍后再试", "back_home": "返回",
         "error.host": "本服务不使用这个主机名（Host）",
         "error.too_large": "请求内容超过上限 {limit} 字节，未保存任何内容",
+        "error.wrong_size": ("请求内容只收到 {received} 字节，Content-Length 声明为 {declared} "
+                             "字节，未保存任何内容"),
         "error.503": "服务暂不可用，请稍后再试",
         "error.503.full": "数据库所在磁盘已满，本次请求未保存任何内容。",
         "error.503.lost": "与数据库的连接已中断，本次请求未保存任何内容。",
@@ -121,6 +123,8 @@ TEXT: dict[str, dict[str, str]] = {
         "error.500": "Server error, please try later", "back_home": "Back",
         "error.host": "This service does not answer to that host name (Host)",
         "error.too_large": "The request body is over the limit of {limit} bytes; nothing was stored",
+        "error.wrong_size": ("Wrong size: the body ended after {received} bytes where "
+                             "Content-Length declared {declared}; nothing was stored"),
         "error.503": "Service unavailable, please try later",
         "error.503.full": "The database's disk is full; nothing was stored.",
         "error.503.lost": "The connection to the database was lost; nothing was stored.",

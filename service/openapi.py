@@ -14,6 +14,7 @@ from typing import Any
 
 from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
+from tracelib.bounds import MAX_BLOB_BYTES
 from tracelib.canonical import MAX_SAFE_INTEGER
 from tracelib.ids import ID_PATTERN, MAX_ID
 from tracelib.kinds import KINDS
@@ -32,6 +33,7 @@ OPERATIONS = {
     "getAlerts": "regulator.get_alerts", "getKpi": "regulator.get_kpi",
     "runDrill": "regulator.post_drill", "getDrillReport": "regulator.drill_report",
     "getDrillPicture": "regulator.drill_picture", "startRecall": "regulator.post_recall",
+    "putBlob": "blobs.put_blob", "getBlob": "blobs.get_blob",
 }
 
 #: Each kind's ``data`` schema is ``components.schemas["EventData.<kind>"]``.
@@ -746,6 +748,66 @@ def _regulator_paths() -> dict[str, Any]:
     }
 
 
+def _blob_paths() -> dict[str, Any]:
+    """The attachments' blob store (docs/contract.md "Attachments")."""
+    name = _path_param("name", "the blob's name: `sha256:` and the 64 lowercase hex digits of "
+                       "the SHA-256 of its bytes", {
+                           "type": "string", "pattern": "^sha256:[0-9a-f]{64}$",
+                           "minLength": 71, "maxLength": 71},
+                       "sha256:" + "0" * 64)
+    stored = {"type": "object", "required": ["name", "size", "created"],
+              "additionalProperties": False, "properties": {
+                  "name": {"type": "string", "description": "the blob's name"},
+                  "size": {"type": "integer", "minimum": 0, "maximum": MAX_BLOB_BYTES,
+                           "description": "its size in bytes"},
+                  "created": {"type": "boolean",
+                              "description": "false: the blob was already stored"}}}
+    binary = {"type": "string", "contentMediaType": "application/octet-stream"}
+    return {"/blobs/{name}": {
+        "put": {
+            "operationId": "putBlob", "summary": "Upload an attachment (a scan or PDF)",
+            "description": "Stores the raw body under the SHA-256 of its bytes, which the "
+                           "path names; an event's `data` then cites that name. An event "
+                           "citing a blob not uploaded is refused (`422`, `field` names "
+                           f"where it is cited). At most {MAX_BLOB_BYTES} bytes, sent with a "
+                           "`Content-Length` or chunked.",
+            "parameters": [name],
+            "requestBody": {"required": True, "description": "the file's bytes, as they are",
+                            "content": {"application/octet-stream": {"schema": binary}}},
+            "responses": {
+                "201": _json(stored, "Stored"),
+                "200": _json(stored, "Already stored (idempotent)"),
+                **_errors(400, 401, 403, 413, 422,
+                          e400="The name is not `sha256:` and 64 lowercase hex digits "
+                          "(`field: name`), or the body ended before its `Content-Length` "
+                          "(`code: wrong_size`); nothing was stored",
+                          e403="The token lacks `write`",
+                          e413=f"The body is over {MAX_BLOB_BYTES} bytes, declared by "
+                          "`Content-Length` or found while reading a chunked body "
+                          "(`code: too_large`); nothing was stored",
+                          e422="The body's SHA-256 is another name (the answer says the "
+                          "body's hash and size); nothing was stored")}},
+        "get": {
+            "operationId": "getBlob", "summary": "Download an attachment",
+            "description": "The blob's bytes, as an attachment (`Content-Disposition: "
+                           "attachment`, `X-Content-Type-Options: nosniff`), typed "
+                           "`application/pdf`, `image/png` or `image/jpeg` from its first "
+                           "bytes, else `application/octet-stream`. `HEAD` answers the same "
+                           "headers without the body.",
+            "parameters": [name, _IF_NONE_MATCH],
+            "responses": {
+                "200": {"description": "The blob", "content": {
+                    "application/octet-stream": {"schema": binary}}},
+                **_NOT_MODIFIED,
+                **_errors(400, 401, 403, 404,
+                          e400="The name is not `sha256:` and 64 lowercase hex digits",
+                          e403="The token lacks a read scope, or no event citing the blob "
+                          "is within its reach (`code: not_your_books`); a blob no event "
+                          "cites is readable with `read:all` only",
+                          e404="Not in the blob store (cited or not)")}},
+    }}
+
+
 def _with_access(paths: dict[str, Any]) -> dict[str, Any]:
     """Each operation with the scope its endpoint asks for (service/access.py)."""
     for operations in paths.values():
@@ -766,7 +828,7 @@ def openapi_document(script_root: str = "", *, max_events: int = 1000) -> dict[s
                                 "checkpoints and Merkle proofs (data contract v1).",
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
         "servers": [{"url": f"{script_root}/api/v1"}],
-        "paths": _with_access({**_paths(max_events), **_regulator_paths()}),
+        "paths": _with_access({**_paths(max_events), **_regulator_paths(), **_blob_paths()}),
         "components": {
             "schemas": {**_schemas(), **_data_schemas()},
             "securitySchemes": {"bearer": {

@@ -88,8 +88,10 @@ def operator_key() -> SigningKey:
 
 
 @pytest.fixture
-def ledger(db_url: str, operator_key: SigningKey) -> Iterator[Ledger]:
-    led = Ledger.create(db_url, operator_key=operator_key, operator="operator", now=NOW)
+def ledger(db_url: str, operator_key: SigningKey, tmp_path: Path) -> Iterator[Ledger]:
+    # The blob store in the test's folder (for PostgreSQL it would be ./tracelib-blobs).
+    led = Ledger.create(db_url, operator_key=operator_key, operator="operator", now=NOW,
+                        blobs=tmp_path / "ledger.db.blobs")
     yield led
     led.close()
 

@@ -414,8 +414,17 @@ def test_cli_appends_entries_refusals_and_returns_and_verifies(tmp_path: Any) ->
                           "time": "2026-11-22T05:00:00+08:00", "actor": "operator",
                           "location": "operator.office", "data": {"locations": LOCATIONS}}]))
     c("append", c.jsonl(CHAIN))
+    # The scans the vouchers cite go into the blob store first: an append citing a blob the
+    # store does not hold is refused (docs/contract.md "Attachments").
+    scans = []
+    for i, voucher in enumerate(MEAT_VOUCHERS):
+        scan = tmp_path / f"voucher-{i}.pdf"
+        scan.write_bytes(b"%PDF-1.4 " + voucher["no"].encode())
+        scans.append(scan)
+    names = [line.split()[0] for line in c("blob", "add", *map(str, scans)).stdout.splitlines()]
+    scanned = [{**v, "file": name} for v, name in zip(MEAT_VOUCHERS, names, strict=True)]
     made = ev("entry-cli-1", "entry", "stall-a01", "stall-a01", outputs=[("ENT-CLI-1", "30")],
-              supplier=SUPPLIER, product="鲜猪肉", category="meat", vouchers=MEAT_VOUCHERS)
+              supplier=SUPPLIER, product="鲜猪肉", category="meat", vouchers=scanned)
     lines = [made,
              ev("ship-cli-1", "ship", "carrier-1", "coldstore-1", inputs=[("LOT-PK-0001", "20")],
                 to="stall-a01"),

@@ -7,8 +7,8 @@ fits in SQLite and in PostgreSQL alike."""
 
 from __future__ import annotations
 
-__all__ = ["MAX_DECIMAL_TEXT", "MAX_ID", "MAX_KIND", "MAX_LABEL", "MAX_MICRO", "MAX_NUMBER",
-           "MAX_TEXT", "MAX_TIME_TEXT", "MAX_UNIT"]
+__all__ = ["MAX_BLOB_BYTES", "MAX_BLOB_NAME", "MAX_DECIMAL_TEXT", "MAX_ID", "MAX_KIND",
+           "MAX_LABEL", "MAX_MICRO", "MAX_NUMBER", "MAX_TEXT", "MAX_TIME_TEXT", "MAX_UNIT"]
 
 #: Identifiers of events, parties, locations and lots (docs/contract.md "Identifiers").
 MAX_ID = 200
@@ -24,6 +24,10 @@ MAX_UNIT = 20
 MAX_TIME_TEXT = 40
 #: A measured value written as a decimal string (a lab result in mg/kg).
 MAX_DECIMAL_TEXT = 40
+#: An attachment's size: a scan or PDF in the blob store (docs/contract.md "Attachments").
+MAX_BLOB_BYTES = 20 * 1024 * 1024
+#: An attachment's name, ``sha256:`` and 64 lowercase hex digits.
+MAX_BLOB_NAME = 71
 #: A kind's name.
 MAX_KIND = 32
 #: The largest amount the database's quantity columns hold: integer micro-units

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from .blobs import default_blobs
 from .errors import RollbackError, StorageError, TracelibError, ValidationError
 from .keys import Keystore
 from .ledger import Ledger
@@ -27,9 +29,10 @@ class Check:
 
 
 def diagnose(db: str, keystore: str | Path, *, now: datetime | None = None,
-             postgres: str | None = None) -> list[Check]:
+             postgres: str | None = None, blobs: str | Path | None = None) -> list[Check]:
     """Check the database, schema, keystore, key permissions, operator key, checkpoint
-    freshness and (when given or in use) PostgreSQL connectivity."""
+    freshness, the attachments' blob store (``blobs``, default beside the database) and
+    (when given or in use) PostgreSQL connectivity."""
     now = now or utcnow()
     checks: list[Check] = []
     database = _database_check(db)
@@ -75,6 +78,7 @@ def diagnose(db: str, keystore: str | Path, *, now: datetime | None = None,
                                 "" if fresh else "run `tracelib checkpoint` (and publish it)"))
     finally:
         ledger.close()
+    checks.append(_blobs_check(db, blobs))
     target = postgres or (db if str(db).startswith("postgresql") else None)
     if target is not None:
         probe = Store(target)
@@ -107,6 +111,24 @@ def _memory_check(ledger: Ledger, keystore: Keystore) -> Check:
                                             "next checkpoint signed here starts it")
     return Check("signer memory", True, f"the ledger holds the remembered checkpoint of size "
                                         f"{remembered.size}")
+
+
+def _blobs_check(db: str, blobs: str | Path | None) -> Check:
+    """The blob store's folder can be written (docs/operations.md "Attachments blob store"):
+    it exists and is writable, or the nearest folder above it that exists is."""
+    folder = Path(blobs) if blobs is not None else default_blobs(db)
+    where = "" if blobs is not None or "://" not in db or db.startswith("sqlite") else (
+        " (the default for a server database: set TRACELIB_BLOBS or --blobs)")
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    writable = existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
+    state = "writable" if existing == folder else f"not created yet; {existing} is writable"
+    if not writable:
+        return Check("blob store", False, f"{folder}{where}: {existing} cannot be written",
+                     f"let the service's user write {existing} (chmod/chown), or set "
+                     "TRACELIB_BLOBS")
+    return Check("blob store", True, f"{folder}{where}: {state}")
 
 
 def _database_check(db: str) -> Check:

@@ -17,7 +17,7 @@ in pieces, see :meth:`Ledger.append`), and are idempotent by event id.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from sqlalchemy import Connection
 
 from . import merkle
 from .append import DirectoryCache, Progress, Receipt, append_events
+from .blobs import BlobStore, default_blobs
 from .directory import KeyRecord, Location, Party
 from .errors import (
     IntegrityError,
@@ -43,6 +44,7 @@ from .note import Checkpoint, NoteVerifier, open_note, sign_note
 from .record import GENESIS_PREV, Record
 from .signer import RememberedCheckpoint, SignerMemory
 from .store import Store
+from .store.attachments import AttachmentRow, AttachmentsSql
 from .timeutil import format_utc, utcnow
 
 if TYPE_CHECKING:
@@ -112,8 +114,11 @@ class ConsistencyProof:
 class Ledger:
     """A tracelib ledger in a database. Open with :meth:`open`, create with :meth:`create`."""
 
-    def __init__(self, store: Store, *, operator: str, origin: str) -> None:
+    def __init__(self, store: Store, *, operator: str, origin: str,
+                 blobs: BlobStore | None = None) -> None:
         self.store = store
+        #: the attachments' blob store (docs/contract.md "Attachments")
+        self.blobs = blobs if blobs is not None else BlobStore(default_blobs(store.url))
         self.operator = operator
         self.origin = origin
         # The newest checkpoint's size as the last proof read it: the guess that lets the
@@ -128,9 +133,11 @@ class Ledger:
     @classmethod
     def create(cls, db: str | os.PathLike[str], *, operator_key: SigningKey,
                operator: str = "operator", operator_name: str | None = None,
-               origin: str | None = None, now: datetime | None = None) -> Ledger:
+               origin: str | None = None, now: datetime | None = None,
+               blobs: str | os.PathLike[str] | None = None) -> Ledger:
         """Create the schema and the genesis record: the operator, its office and its key,
-        in a ``register`` event signed by that key (the ledger's root of trust)."""
+        in a ``register`` event signed by that key (the ledger's root of trust). ``blobs``
+        is the attachments' folder (default: beside the database, :func:`default_blobs`)."""
         store = Store(db)
         try:
             store.migrate()
@@ -146,7 +153,8 @@ class Ledger:
         except BaseException:
             store.close()  # do not leak the engine's connections
             raise
-        ledger = cls(store, operator=operator, origin=origin)
+        ledger = cls(store, operator=operator, origin=origin,
+                     blobs=None if blobs is None else BlobStore(blobs))
         moment = now or utcnow()
         when = moment.isoformat()
         office = ledger.office
@@ -166,7 +174,10 @@ class Ledger:
         return ledger
 
     @classmethod
-    def open(cls, db: str | os.PathLike[str]) -> Ledger:
+    def open(cls, db: str | os.PathLike[str], *,
+             blobs: str | os.PathLike[str] | None = None) -> Ledger:
+        """Open the ledger in ``db``; ``blobs`` is the attachments' folder (default: beside
+        the database, :func:`tracelib.blobs.default_blobs`)."""
         store = Store(db)
         try:
             revision = store.schema_revision()
@@ -182,7 +193,8 @@ class Ledger:
         if operator is None or origin is None:
             store.close()
             raise NotFoundError(f"the ledger at {store.url} was never initialised")
-        return cls(store, operator=operator, origin=origin)
+        return cls(store, operator=operator, origin=origin,
+                   blobs=None if blobs is None else BlobStore(blobs))
 
     @property
     def office(self) -> str:
@@ -203,7 +215,8 @@ class Ledger:
                now: datetime | None = None, lines: Sequence[int] | None = None,
                progress: Progress | None = None, pause_gc: bool = False,
                hold_seconds: float | None = None,
-               committed: Progress | None = None) -> list[Receipt]:
+               committed: Progress | None = None,
+               require_attachments: bool = False) -> list[Receipt]:
         """Append signed events in one transaction and return one receipt per event.
 
         The same id with the same bytes returns the original receipt; with other
@@ -219,11 +232,16 @@ class Ledger:
         commit and all after it; what was committed stays, and appending the same events
         again continues where it stopped. ``committed(n)`` is told after each commit how
         many events are settled (see :func:`tracelib.append.append_events`).
+
+        With ``require_attachments``, an event citing a blob that :attr:`blobs` does not
+        hold is refused (docs/integrity.md "Attachments": a check outside the ledger's
+        rules, which the API and ``tracelib append`` make).
         """
         receipts, self._directory = append_events(
             self.store, self.operator, events, now=now, lines=lines, progress=progress,
             cached=self._directory, pause_gc=pause_gc, hold_seconds=hold_seconds,
-            committed=committed)
+            committed=committed,
+            blobs_present=self.blobs.has if require_attachments else None)
         return receipts
 
     # -- reads ----------------------------------------------------------------
@@ -266,6 +284,16 @@ class Ledger:
                 return keystore.load(entry.key_id)[1]
         raise NotFoundError(f"the keystore {keystore.path} has no registered, unrevoked key "
                             f"for {party_id!r}")
+
+    def citations(self, blob: str) -> list[AttachmentRow]:
+        """The records citing blob ``blob`` (docs/contract.md "Attachments"), oldest first."""
+        with self.store.reader() as conn:
+            return AttachmentsSql.citing(conn, blob)
+
+    def cited_blobs(self) -> Iterator[tuple[str, int]]:
+        """Every blob the ledger cites once, with the first record citing it, by name."""
+        with self.store.reader() as conn:
+            yield from AttachmentsSql.names(conn)
 
     def keys_of(self, party_id: str) -> list[KeyRecord]:
         with self.store.reader() as conn:
@@ -522,13 +550,16 @@ class Ledger:
     # -- audit ----------------------------------------------------------------
     def verify(self, *, workers: int | None = None, progress: Progress | None = None,
                state: bool = True) -> VerifyReport:
-        """Re-derive everything; see :func:`tracelib.verify.verify_ledger`."""
+        """Re-derive everything (:func:`tracelib.verify.verify_ledger`), then rehash the
+        cited blobs the blob store holds (:func:`tracelib.verify.check_attachments`)."""
         # Imported here: verify brings multiprocessing and its worker set-up, which a
         # process that only appends or reads (the CLI's start-up, a page) never needs.
-        from .verify import verify_ledger
+        from .verify import check_attachments, verify_ledger
 
         try:
-            return verify_ledger(self, workers=workers, progress=progress, state=state)
+            report = verify_ledger(self, workers=workers, progress=progress, state=state)
+            # After the ledger's own checks: the cited blobs (docs/integrity.md "Attachments").
+            return check_attachments(self.store, self.blobs, report) if report.ok else report
         except StorageError as e:
             if e.reason != "corrupt":
                 raise

@@ -44,6 +44,7 @@ from .events import Event
 from .store import Store
 from .store.limits import ACTIVE
 from .store.schema import (
+    attachments,
     broken_commitments,
     excursions,
     inspections,
@@ -89,6 +90,7 @@ TABLES: Mapping[str, str] = {
     "test_results": DERIVED,
     "inspections": DERIVED,
     "broken_commitments": DERIVED,
+    "attachments": DERIVED,
     "limit_tables": DERIVED,
     "meta": DERIVED,
     "alembic_version": OUTSIDE,  # the schema's migration revision
@@ -99,7 +101,7 @@ TABLES: Mapping[str, str] = {
 
 _DERIVED_TABLES: tuple[Table, ...] = (parties, locations, keys, lots, lot_edges, lot_events,
                                       stock, shipments, excursions, test_results, inspections,
-                                      broken_commitments, limit_tables, meta)
+                                      broken_commitments, attachments, limit_tables, meta)
 #: ``meta`` rows the records give; the others (``operator``, ``origin``) are the ledger's
 #: settings from its creation, which verify checks against the genesis record and the
 #: checkpoints' signed notes.

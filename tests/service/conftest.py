@@ -176,16 +176,17 @@ def _free_port() -> int:
 @pytest.fixture
 def serve(app: Flask, tmp_path: Path) -> Iterator[Serve]:
     """Start ``tracelib serve`` (gunicorn, one worker) on the app's ledger on a free loopback
-    port, with extra command-line options; returns (host, port) once it answers. Every
+    port, with extra command-line options (``before``: options of ``tracelib`` itself, such
+    as ``--blobs``); returns (host, port) once it answers. Every
     server started is stopped afterwards."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(*options: str) -> tuple[str, int]:
+    def start(*options: str, before: tuple[str, ...] = ()) -> tuple[str, int]:
         port = _free_port()
         log = tmp_path / f"serve-{port}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRACELIB_")}
         command = [str(Path(sys.executable).with_name("tracelib")), "--db", app.config["DB"],
-                   "--keystore", app.config["KEYSTORE"], "serve", "--port", str(port),
+                   "--keystore", app.config["KEYSTORE"], *before, "serve", "--port", str(port),
                    "--workers", "1", *options]
         with log.open("w") as out:
             proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,

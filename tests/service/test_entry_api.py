@@ -12,9 +12,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.service.conftest import STALL, Scene
+from tracelib.blobs import blob_name
 from tracelib_service.tokens import issue_token
 
-SCAN = "sha256:" + "0f" * 32
+SCAN_BYTES = "%PDF-1.4 动物检疫合格证明 5001234567".encode()
+SCAN = blob_name(SCAN_BYTES)
 VOUCHERS = [{"type": "动物检疫合格证明", "no": "5001234567", "file": SCAN},
             {"type": "肉品品质检验合格证", "no": "RJ-0031"}]
 
@@ -28,6 +30,12 @@ def _post(client: FlaskClient, events: list[dict[str, Any]], token: str) -> Any:
                        headers=_auth(token), content_type="application/json")
 
 
+def _upload_scan(client: FlaskClient, token: str) -> None:
+    """The voucher's scan goes into the blob store before the entry that cites it."""
+    r = client.put(f"/api/v1/blobs/{SCAN}", data=SCAN_BYTES, headers=_auth(token))
+    assert r.status_code in (200, 201), r.get_data(as_text=True)
+
+
 def _entry(event_id: str, lot: str, vouchers: list[dict[str, Any]]) -> dict[str, Any]:
     return {"id": event_id, "kind": "entry", "time": "2026-11-22T06:10:00+08:00", "actor": STALL,
             "location": STALL, "outputs": [{"lot": lot, "qty": "30", "unit": "kg"}],
@@ -38,9 +46,17 @@ def _entry(event_id: str, lot: str, vouchers: list[dict[str, Any]]) -> dict[str,
 def test_an_entry_through_the_api_starts_its_lots_trace(client: FlaskClient, scene: Scene,
                                                         app: Flask) -> None:
     token = issue_token(app, STALL)
+    early = _post(client, [scene.net.event(STALL, _entry("entry-api-1", "ENT-API-1", VOUCHERS))],
+                  token)
+    assert early.status_code == 422 and early.json["field"] == "data.vouchers[0].file"
+    assert "is not in the blob store" in early.json["detail"]
+    _upload_scan(client, token)
     r = _post(client, [scene.net.event(STALL, _entry("entry-api-1", "ENT-API-1", VOUCHERS))],
               token)
     assert r.status_code == 201, r.get_data(as_text=True)
+    # the stall that cited the scan reads it back with its own token
+    own = client.get(f"/api/v1/blobs/{SCAN}", headers=_auth(token), buffered=True)
+    assert own.status_code == 200 and own.data == SCAN_BYTES
     reader = _auth(issue_token(app, "operator", scopes=["read:all"]))
     up = client.get("/api/v1/lots/ENT-API-1/trace", headers=reader).json["upstream"]
     [entry] = up["entries"]
@@ -76,6 +92,7 @@ def test_a_bad_scan_name_is_422_naming_the_field(client: FlaskClient, scene: Sce
 def test_the_stall_reads_its_entry_in_full(client: FlaskClient, scene: Scene,
                                           app: Flask) -> None:
     token = issue_token(app, STALL)
+    _upload_scan(client, token)
     assert _post(client, [scene.net.event(STALL, _entry("entry-api-4", "ENT-API-4", VOUCHERS))],
                  token).status_code == 201
     own = client.get("/api/v1/lots/ENT-API-4/trace", headers=_auth(token))

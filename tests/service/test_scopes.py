@@ -4,6 +4,7 @@ regulator's read:all; and the tokens that carry the scopes."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,6 +108,11 @@ def _trace_reach(principal: str, r: Any) -> None:
         assert places == {"farm-1.field", "coldstore-1", STALL}
 
 
+_BLOB_BYTES = b"%PDF-1.7\n% scope matrix\n"
+_BLOB = f"sha256:{hashlib.sha256(_BLOB_BYTES).hexdigest()}"
+_UNCITED = f"sha256:{hashlib.sha256(b'never uploaded').hexdigest()}"
+
+
 # Every endpoint of the app, with a request and the status expected per principal.
 CALLS: dict[str, list[Call]] = {
     "api.post_events": [Call("POST", "/api/v1/events", {
@@ -151,6 +157,14 @@ CALLS: dict[str, list[Call]] = {
                                   body={"lot": LOT})],
     "regulator.post_recall": [Call("POST", "/api/v1/recalls", {**_REGULATOR, "all": 403},
                                    body={"lot": LOT, "reason": "scope matrix"})],
+    # Attachments: anyone with `write` uploads; a blob no event cites is read:all's alone
+    # (tests/service/test_blobs.py walks the scopes of cited blobs).
+    "blobs.put_blob": [Call("PUT", f"/api/v1/blobs/{_BLOB}", {
+        "none": 401, "wrong": 201, "right": 201, "market": 403, "other_market": 403,
+        "all": 403}, body=_BLOB_BYTES)],
+    "blobs.get_blob": [Call("GET", f"/api/v1/blobs/{_UNCITED}", {
+        "none": 401, "wrong": 403, "right": 403, "market": 403, "other_market": 403,
+        "all": 404})],
     # The console checks its own session cookie, never an API token: without a session a
     # page sends every caller to sign in (302), and a form is refused its missing CSRF (403).
     "console.signin": [Call("GET", "/console/signin", _PUBLIC)],
@@ -175,7 +189,7 @@ def test_every_route_is_classified_and_walked(app: Flask) -> None:
     assert endpoints <= set(ENDPOINTS), "a route without an access rule"
     assert endpoints == set(CALLS), "a route the scope matrix does not walk"
     assert set(OPERATIONS.values()) == {e for e in endpoints
-                                        if e.startswith(("api.", "regulator."))}
+                                        if e.startswith(("api.", "regulator.", "blobs."))}
 
 
 def test_openapi_states_each_operations_scope(client: FlaskClient) -> None:
@@ -202,6 +216,8 @@ def test_scope_matrix(client: FlaskClient, who: dict[str, str | None], principal
             if call.method == "POST":
                 r = client.post(call.url, data=json.dumps(call.body), headers=headers,
                                 content_type="application/json")
+            elif call.method == "PUT":
+                r = client.put(call.url, data=call.body, headers=headers)
             else:
                 r = client.get(call.url, headers=headers)
             want = call.expect.get(principal, call.default)

@@ -13,6 +13,7 @@ from ..directory import KeyRecord, Location, Party
 from ..events import Event
 from ..kinds import DEFAULT_TEMPERATURE_LIMITS, KINDS, Needs
 from ..store import Store
+from ..store.attachments import AttachmentRow, AttachmentsSql
 from .commitments import CommitmentState
 from .inspections import InspectionState
 from .results import TestResults
@@ -51,6 +52,8 @@ class BatchContext:
         self.tests = TestResults(conn)
         self.inspections = InspectionState(conn)
         self.commitments = CommitmentState(conn)
+        #: the attachments cited so far in this batch, written at flush
+        self.cited: list[AttachmentRow] = []
         self.temperature_limits = dict(DEFAULT_TEMPERATURE_LIMITS)
 
     def directory(self) -> Directory:
@@ -137,12 +140,20 @@ class BatchContext:
                    and (k.revoked_seq is None or k.revoked_seq >= seq)
                    for k in self._keys.values())
 
+    def cite(self, event: Event, seq: int, names: Iterable[str]) -> None:
+        """Record that ``event`` (record ``seq``) cites the blobs ``names``
+        (docs/contract.md "Attachments"); a name cited twice by one event counts once."""
+        for name in dict.fromkeys(names):
+            self.cited.append(AttachmentRow(name, seq, event.actor, event.location))
+
     def flush(self) -> None:
         """Write the directory and index rows changed so far (last write of a row wins)."""
         self.supply.flush()
         self.tests.flush()
         self.inspections.flush()
         self.commitments.flush()
+        AttachmentsSql.write(self.conn, self.cited)
+        self.cited.clear()
         for row in self._dirty:
             if isinstance(row, Party):
                 self.store.save_party(self.conn, row)

@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 
 from .. import merkle
 from .._gcpause import cyclic_gc_paused
+from ..blobs import BLOB_NAME, cited_field, missing_attachment
 from ..directory import KeyRecord
 from ..errors import ConflictError, SignatureError, ValidationError
 from ..events import Event
@@ -41,7 +42,8 @@ from ..timeutil import (
 from .context import BatchContext, Directory
 from .sigpool import Prepared, SignatureJob, assemble, prepare_stream
 
-__all__ = ["CHUNK", "COMMIT_PAUSE", "DirectoryCache", "Progress", "Receipt", "append_events"]
+__all__ = ["CHUNK", "COMMIT_PAUSE", "BlobCheck", "DirectoryCache", "Progress", "Receipt",
+           "append_events"]
 
 CHUNK = 1000  # events validated, hashed and inserted together inside one transaction
 # The chunk of an append committing in pieces (hold_seconds): it commits only between
@@ -61,6 +63,9 @@ _FUTURE_SKEW_US = FUTURE_SKEW // timedelta(microseconds=1)
 #: The directory an append read, with the directory stamp it is valid for
 #: (Store.directory_stamp): the next append starts from it while no register event came.
 DirectoryCache = tuple[int, Directory]
+#: Whether a blob is in the blob store: asked of every attachment an appended event cites,
+#: outside the ledger's rules (docs/integrity.md "Attachments"); replay never asks it.
+BlobCheck = Callable[[str], bool]
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,7 @@ def append_events(store: Store, operator: str, events: Iterable[Event | Mapping[
                   now: datetime | None = None, lines: Sequence[int] | None = None,
                   progress: Progress | None = None, cached: DirectoryCache | None = None,
                   pause_gc: bool = False, hold_seconds: float | None = None,
-                  committed: Progress | None = None
+                  committed: Progress | None = None, blobs_present: BlobCheck | None = None
                   ) -> tuple[list[Receipt], DirectoryCache | None]:
     """Append signed events and return one receipt per event.
 
@@ -99,6 +104,10 @@ def append_events(store: Store, operator: str, events: Iterable[Event | Mapping[
     same events again continues where it stopped, since stored events return their
     original receipts. ``committed(n)`` is called after each commit with the number of
     events settled so far (stored now or before).
+
+    With ``blobs_present``, an event citing an attachment (its kind's
+    ``KindSpec.attachments``) for which it answers False is refused, naming the blob and
+    the field that cites it.
     """
     receipts: list[Receipt] = []
     seen: dict[str, Receipt] = {}
@@ -198,8 +207,14 @@ def append_events(store: Store, operator: str, events: Iterable[Event | Mapping[
                             receipts.append(Receipt(first.seq, first.event_id, first.hash,
                                                     first.recorded_at, duplicate=True))
                             continue
+                        cited = len(ctx.cited)
                         try:
                             key = _admit(ctx, operator, event, size, recorded_us)
+                            if blobs_present is not None and len(ctx.cited) > cited:
+                                for row in ctx.cited[cited:]:
+                                    if not blobs_present(row.name):
+                                        raise missing_attachment(
+                                            row.name, cited_field(event.data, row.name))
                         except ValidationError as e:
                             raise e.at(line=line, event_id=event.id) from e
                         assert event.sig is not None
@@ -311,6 +326,14 @@ def _admit(ctx: BatchContext, operator: str, event: Event, seq: int, recorded_us
     if spec.apply is not None:
         ctx.seq = seq
         spec.apply(ctx, event, seq)
+    if spec.attachments is not None:  # docs/contract.md "Attachments"
+        names = spec.attachments(event.data)
+        for name in names:
+            if not isinstance(name, str) or not BLOB_NAME.match(name):
+                raise ValidationError(f"{str(name)[:100]!r} is not an attachment name: expected "
+                                      "sha256: and 64 lowercase hex digits",
+                                      field=cited_field(event.data, name))
+        ctx.cite(event, seq, names)
     return key
 
 

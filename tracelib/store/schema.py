@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 
 from ..bounds import (
+    MAX_BLOB_NAME,
     MAX_ID,
     MAX_KIND,
     MAX_LABEL,
@@ -313,6 +314,15 @@ broken_commitments = Table(
 # A producer's failures traced back, newest first (the producer page, tracelib standing).
 Index("ix_broken_commitments_producer", broken_commitments.c.producer,
       broken_commitments.c.test_seq)
+# -- attachments: the blobs events cite (docs/contract.md "Attachments") ----------
+
+attachments = Table(
+    "attachments", metadata,
+    Column("name", String(MAX_BLOB_NAME), primary_key=True),  # sha256:<64 hex>
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # the citing record
+    Column("actor", String(MAX_ID), nullable=False),  # who signed the citing event
+    Column("location", String(MAX_ID), nullable=False),  # where it happened
+)
 
 # -- limits tables (GB 2763 versions loaded by the user) -------------------------
 
