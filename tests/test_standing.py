@@ -242,3 +242,54 @@ def test_revision_0018_derives_the_rows_of_failures_already_recorded_and_back(
     _migrate(ledger, "head", command.upgrade)
     assert rows(net) == expected
     assert ledger.verify(workers=1).ok
+
+
+def test_a_failure_on_goods_from_outside_breaks_the_entry_that_vouched_for_them(
+        net: Network) -> None:
+    """Goods a wholesaler took in from a supplier outside the ledger (``entry``), split and
+    sold on at the stall, fail a lab test: the entry's 合格证 voucher is the broken
+    commitment, held against the wholesaler that vouched for them; the supplier is named to
+    a regulator and never to a shopper."""
+    from tracelib.keys import SigningKey
+
+    key = SigningKey.generate()
+    net.keys["wholesale-1"] = key
+    net.ledger.append([net.event("operator", {"kind": "register", "location": "operator.office",
+                                              "data": {
+        "parties": [{"id": "wholesale-1", "name": "云阳县农产品批发市场", "role": "wholesaler"}],
+        "locations": [{"id": "wholesale-1", "name": "云阳县农产品批发市场",
+                       "type": "wholesale_market", "holder": "wholesale-1"}],
+        "keys": [{"party": "wholesale-1", "key_id": key.key_id,
+                  "public_key": key.public.base64(),
+                  "valid_from": "2026-01-01T00:00:00+08:00"}]}})], now=NOW)
+    entry = net.event("wholesale-1", {
+        "kind": "entry", "location": "wholesale-1",
+        "outputs": [{"lot": "ENT-V", "qty": "100", "unit": "kg"}],
+        "data": {"supplier": {"name": "湖北某某蔬菜种植合作社", "licence": "JY14201234567890",
+                              "contact": "13800000000"},
+                 "product": "芹菜", "category": "vegetable",
+                 "vouchers": [{"type": "合格证", "no": "HG-ENT-V"},
+                              {"type": "购货凭证", "no": "FP-ENT-V"}]}})
+    split = net.event("wholesale-1", {"kind": "transform", "location": "wholesale-1",
+                                      "inputs": [{"lot": "ENT-V", "qty": "40", "unit": "kg"}],
+                                      "outputs": [{"lot": "ENT-V1", "qty": "40", "unit": "kg"}],
+                                      "data": {"process": "split"}})
+    ship = net.event("wholesale-1", {"kind": "ship", "location": "wholesale-1",
+                                     "data": {"to": "stall-a01"},
+                                     "inputs": [{"lot": "ENT-V1", "qty": "40", "unit": "kg"}]})
+    receive = net.event("stall-a01", {"kind": "receive", "location": "stall-a01", "data": {
+        "from": "wholesale-1", "ship_event": ship["id"]},
+        "inputs": [{"lot": "ENT-V1", "qty": "40", "unit": "kg"}]})
+    net.ledger.append([entry, split, ship, receive, lab(net, "ENT-V1", "0.12")], now=NOW)
+    assert rows(net) == [("ENT-V1", "ENT-V", "HG-ENT-V", "wholesale-1", "entry")]
+    assert net.ledger.verify().ok
+
+    view = standing_view(net.ledger, "wholesale-1", today=TODAY)
+    assert view["standing"] == "black"
+    [failure] = view["failures"]
+    assert failure["certificate_no"] == "HG-ENT-V"
+    assert failure["supplier"] == {"name": "湖北某某蔬菜种植合作社", "licence": "JY14201234567890"}
+    shopper = disclose_standing(view, PUBLIC)
+    assert "supplier" not in shopper["failures"][0]
+    assert "13800000000" not in json.dumps(shopper, ensure_ascii=False)
+    assert disclose_standing(view, EVERYTHING)["failures"][0]["supplier"] == failure["supplier"]
