@@ -20,6 +20,7 @@ TEXT: dict[str, dict[str, str]] = {
         "rectification.closed": "整改完成",
         "on_hand": "在售商品", "product": "品名", "lot": "批次", "qty": "数量",
         "origin": "产地", "certificate": "合格证号", "none_on_hand": "暂无在售商品",
+        "entry.supplier": "进货来源", "entry.vouchers": "查验凭证", "list.sep": "、",
         "tests_today": "今日快检", "item": "检测项目", "rate": "抑制率", "result": "结果",
         "method": "方法", "time": "时间", "sample": "样品", "no_tests_today": "今日暂无快检结果",
         "result.negative": "阴性 合格", "result.suspect": "可疑 待复检",
@@ -84,6 +85,7 @@ TEXT: dict[str, dict[str, str]] = {
         "rectification.closed": "Rectified",
         "on_hand": "On sale", "product": "Product", "lot": "Lot", "qty": "Qty",
         "origin": "Origin", "certificate": "Certificate no.", "none_on_hand": "Nothing on sale",
+        "entry.supplier": "Supplier", "entry.vouchers": "Vouchers checked", "list.sep": ", ",
         "tests_today": "Today's rapid tests", "item": "Test item", "rate": "Inhibition",
         "result": "Result", "method": "Method", "time": "Time", "sample": "Sample",
         "no_tests_today": "No rapid test today yet",
@@ -305,6 +307,20 @@ TEXT["en"].update({
                           "days and no failure; black list: a failure traced back to its "
                           "certificates in the last {days} days",
 })
+
+
+# The voucher types of an entry (docs/contract.md "entry") as each language names them: the
+# Chinese names are the wire values themselves.
+VOUCHER_LABELS_EN = {
+    "合格证": "Certificate of conformity", "购货凭证": "Purchase voucher", "检测报告": "Test report",
+    "动物检疫合格证明": "Animal quarantine certificate",
+    "肉品品质检验合格证": "Meat quality certificate", "报关单": "Customs declaration",
+    "入境货物检验检疫证明": "Entry inspection certificate", "消毒证明": "Disinfection certificate",
+    "其他": "Other document",
+}
+for _type, _english in VOUCHER_LABELS_EN.items():
+    TEXT["zh"][f"voucher.{_type}"] = _type
+    TEXT["en"][f"voucher.{_type}"] = _english
 
 def current_lang() -> str:
     """``?lang=`` first, then Accept-Language (zh wins ties), default zh."""

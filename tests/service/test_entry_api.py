@@ -99,3 +99,31 @@ def test_the_stall_reads_its_entry_in_full(client: FlaskClient, scene: Scene,
     assert own.json["upstream"]["entries"][0]["vouchers"] == VOUCHERS
     farm = client.get("/api/v1/lots/ENT-API-4/trace", headers=_auth(issue_token(app, "farm-1")))
     assert farm.status_code == 403  # no lot of the farm's is in its line
+
+
+def test_the_stall_page_shows_where_goods_from_outside_came_from(
+        client: FlaskClient, scene: Scene, app: Flask) -> None:
+    """A shopper scanning the stall sees the supplier's name and the vouchers checked at
+    entry for goods that came in from outside the ledger — never the supplier's licence or
+    contact, a voucher's number or its scan."""
+    token = issue_token(app, STALL)
+    _upload_scan(client, token)
+    assert _post(client, [scene.net.event(STALL, _entry("entry-api-5", "ENT-API-5", VOUCHERS))],
+                 token).status_code == 201
+    scan = client.get(f"/s/{STALL}", headers={"Accept": "application/json"}).json
+    [item] = [i for i in scan["on_hand"] if i["lot"] == "ENT-API-5"]
+    assert item["origin"] is None
+    assert item["entries"] == [{
+        "lot": "ENT-API-5", "event": "entry-api-5", "seq": item["entries"][0]["seq"],
+        "location": STALL, "product": "鲜猪肉", "category": "meat",
+        "supplier": {"name": "重庆某某食品有限公司"},
+        "vouchers": [{"type": "动物检疫合格证明"}, {"type": "肉品品质检验合格证"}]}]
+    assert {"seq": item["entries"][0]["seq"], "what": "entry"} in [
+        {k: p[k] for k in ("seq", "what")} for p in scan["proofs"]]
+    zh = client.get(f"/s/{STALL}").get_data(as_text=True)
+    assert "进货来源：重庆某某食品有限公司" in zh and "动物检疫合格证明、肉品品质检验合格证" in zh
+    assert "JY15001234567890" not in zh and "5001234567" not in zh
+    en = client.get(f"/s/{STALL}?lang=en").get_data(as_text=True)
+    assert "Supplier：重庆某某食品有限公司" in en
+    assert "Animal quarantine certificate, Meat quality certificate" in en
+    assert "动物检疫合格证明" not in en

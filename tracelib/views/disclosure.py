@@ -189,6 +189,8 @@ def disclose_stall(view: Mapping[str, Any], reach: Reach) -> dict[str, Any]:
     for item in out["on_hand"]:
         for origin in ([item["origin"]] if item.get("origin") else []) + item["origins"]:
             _certificate(origin, PUBLIC, None)
+        for entry in item.get("entries", ()):
+            _entry(entry, PUBLIC)
     return out
 
 

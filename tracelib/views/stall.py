@@ -155,7 +155,7 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
         lab_rows = TestsSql.latest_lab(conn, stall_id, rules.lab_results_limit)
         recalled = {code: row for code, row in lots.items() if row.recalled_seq is not None}
         recall_docs = event_data(ledger, conn, [int(r.recalled_seq or 0) for r in recalled.values()])
-        origins_of = _origins(ledger, conn, [s.lot for s in stock])
+        origins_of, entries_of = _origins(ledger, conn, [s.lot for s in stock])
         inspected = InspectionsSql.latest_at(conn, stall_id)
         inspector = (store.party(conn, inspected.actor) if inspected is not None else None)
 
@@ -183,7 +183,8 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
             "lot": s.lot, "product": lot.product if lot else None, "qty": format_micro(s.on_hand),
             "unit": s.unit, "held": s.lot in held_lots,
             "origin": origins[0] if origins else None,
-            "origins": origins, "gtin": lot.gtin if lot else None,
+            "origins": origins, "entries": entries_of.get(s.lot, []),
+            "gtin": lot.gtin if lot else None,
         })
 
     tests = [test_row(r) for r in newest_first(today_rows)]
@@ -193,6 +194,8 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
         shown: list[tuple[str, int]] = ([("test", t["seq"]) for t in tests]
                                         + [("lab_test", t["seq"]) for t in labs]
                                         + [("origin", s) for s in origin_seqs]
+                                        + [("entry", e["seq"]) for item in on_hand
+                                           for e in item["entries"]]
                                         + [("hold", int(h["seq"])) for h in holds
                                            if h["seq"] is not None]
                                         + ([("inspection", inspected.seq)] if inspected else []))
@@ -224,9 +227,11 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
     }
 
 
-def _origins(ledger: Ledger, conn: Connection, codes: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Each lot's origins (as :func:`tracelib.views.tracing.trace` finds them backward, ordered by
-    seq), for many lots in a handful of queries: one closure over the lot edges for all."""
+def _origins(ledger: Ledger, conn: Connection, codes: list[str]
+             ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+    """Each lot's origins and entries (as :func:`tracelib.views.tracing.trace` finds them
+    backward, ordered by seq), for many lots in a handful of queries: one closure over the
+    lot edges for all."""
     parents: dict[str, set[str]] = {}
     seen = set(codes)
     frontier = list(codes)
@@ -239,9 +244,10 @@ def _origins(ledger: Ledger, conn: Connection, codes: list[str]) -> dict[str, li
                 found.append(parent)
         frontier = found
     rows = SupplySql.lots(conn, sorted(seen))
-    made = {code: row for code, row in rows.items() if row.kind == "origin"}
+    made = {code: row for code, row in rows.items() if row.kind in ("origin", "entry")}
     bodies = event_data(ledger, conn, [row.seq for row in made.values()])
     out: dict[str, list[dict[str, Any]]] = {}
+    entries: dict[str, list[dict[str, Any]]] = {}
     for code in codes:
         line, todo = {code}, [code]
         while todo:
@@ -253,5 +259,17 @@ def _origins(ledger: Ledger, conn: Connection, codes: list[str]) -> dict[str, li
         out[code] = [{"lot": r.lot, "event": bodies[r.seq]["id"], "seq": r.seq,
                       "party": bodies[r.seq]["actor"],
                       "certificate": _origin_summary(bodies[r.seq]["data"]["certificate"])}
-                     for r in mine]
-    return out
+                     for r in mine if r.kind == "origin"]
+        entries[code] = [_entry_summary(r.lot, r.seq, r.location, bodies[r.seq])
+                         for r in mine if r.kind == "entry"]
+    return out, entries
+
+
+def _entry_summary(lot: str, seq: int, location: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Where goods from outside the ledger came from (docs/contract.md "entry"): the
+    supplier and the vouchers checked at entry, as the trace JSON's ``upstream.entries``."""
+    data = body["data"]
+    return {"lot": lot, "event": body["id"], "seq": seq, "location": location,
+            "product": data.get("product"), "category": data.get("category"),
+            "supplier": dict(data.get("supplier") or {}),
+            "vouchers": [dict(v) for v in data.get("vouchers") or ()]}
