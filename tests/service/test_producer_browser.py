@@ -4,26 +4,21 @@ certificates, and nothing wider than the screen (no horizontal scrolling)."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask, Response
-from PIL import Image
 
+from tests.service.browser import PHONE, headless, screenshot, serving
 from tests.service.browser import chromium as find_chromium
-from tests.service.browser import serving
 from tests.service.conftest import Scene
 from tests.service.test_producer_page import fail_a_lab_test
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-WIDTH, HEIGHT = 360, 740
+WIDTH = PHONE[0]
 
 # The producer page as served, with a script added that lays it out 360 CSS px wide and
 # writes into the page how far right its widest element reaches (read back with
@@ -60,39 +55,22 @@ def served(app: Flask, scene: Scene) -> Iterator[str]:
         yield url
 
 
-def _run(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-               "--no-first-run", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", f"--user-data-dir={profile}", f"--window-size={WIDTH},{HEIGHT}",
-               "--hide-scrollbars", "--lang=zh-CN", "--accept-lang=zh-CN,zh", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-
 
 def test_producer_page_renders_at_phone_width_without_overflow(served: str,
                                                                tmp_path: Path) -> None:
     chromium = find_chromium()
     url = f"{served}/p/farm-1"
-    dom = _run(chromium, tmp_path / "profile-dom", "--dump-dom", url)
+    dom = headless(chromium, tmp_path / "profile-dom", "--dump-dom", url)
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert '<html lang="zh-CN">' in dom.stdout
     for text in ("生产者信用", "黑榜", "追溯到的不合格", "毒死蜱", "CERT-LOT-CP-0001", "张记蔬菜",
                  "最近开具的合格证"):
         assert text in dom.stdout, text
-    measured = _run(chromium, tmp_path / "profile-width", "--virtual-time-budget=5000",
+    measured = headless(chromium, tmp_path / "profile-width", "--virtual-time-budget=5000",
                     "--dump-dom", f"{served}/measure-width")
     assert measured.returncode == 0, measured.stderr[-2000:]
     found = re.search(r"widest=(\d+) elements=(\d+)", measured.stdout)
     assert found is not None, measured.stdout[-500:]
     widest, elements = int(found[1]), int(found[2])
     assert elements > 20 and 300 < widest <= WIDTH, (widest, elements)
-    shot = tmp_path / "producer.png"
-    result = _run(chromium, tmp_path / "profile-shot", f"--screenshot={shot}", url)
-    assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
-    with Image.open(shot) as image:
-        assert image.size == (WIDTH, HEIGHT)
-        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
-    assert colours is not None and len(colours) > 50  # text was drawn, not a blank page
-    if os.environ.get("TRACELIB_SAVE_SCREENSHOT") == "1":
-        target = ROOT / "docs" / "screenshots" / "producer-page.png"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, target)
+    screenshot(chromium, tmp_path, url, keep_as=Path("docs/screenshots/producer-page.png"))

@@ -11,8 +11,9 @@ from ..quantity import LotQuantity, format_micro, to_micro
 from ..store.supply import LotRow, StockRow
 from ._fields import IMPORT_DOCS
 from .context import AppendContext, EventView
+from .spec import Needs
 
-__all__ = ["book_out", "existing_lot", "inherit", "make", "need", "none", "take"]
+__all__ = ["book_out", "existing_lot", "inherit", "make", "need", "none", "shipment_rows", "take"]
 
 
 def need(items: Sequence[LotQuantity], name: str, *, at_least: int) -> None:
@@ -114,3 +115,11 @@ def inherit(ctx: AppendContext, event: EventView, parents: list[LotRow],
                     imported=imported, docs=docs if imported else set())
         for parent in parents:
             ctx.supply.add_edge(parent.lot, made.lot, ctx.seq)
+
+
+def shipment_rows(event: EventView, needs: Needs) -> None:
+    """Prefetch of a kind that closes or checks a shipment: the rows of ``data.ship_event``
+    for the lots of ``inputs`` (receive, reject, return)."""
+    ship = event.data.get("ship_event")
+    if isinstance(ship, str):
+        needs.shipments.update((ship, item.lot) for item in event.inputs)

@@ -11,9 +11,9 @@ from ..bounds import MAX_MICRO
 from ..errors import ValidationError
 from ..quantity import format_micro, to_micro
 from ._fields import CONSUMER_TYPES, IMPORT_DOCS, MARKET_TYPES, OpenData, id_field
-from ._stock import existing_lot, need, none
+from ._stock import existing_lot, need, none, shipment_rows
 from .context import AppendContext, EventView
-from .spec import CteFacts, KindSpec, Needs, Signers
+from .spec import CteFacts, KindSpec, Signers
 
 
 class ReceiveData(OpenData):
@@ -76,12 +76,6 @@ def apply_receive(ctx: AppendContext, event: EventView, seq: int) -> None:
         ctx.supply.add_lot_event(item.lot, seq)
 
 
-def _prefetch(event: EventView, needs: Needs) -> None:
-    """The shipment rows it closes."""
-    ship = event.data.get("ship_event")
-    if isinstance(ship, str):
-        needs.shipments.update((ship, item.lot) for item in event.inputs)
-
 
 RULES = """\
 `inputs`: the lots received at `location`. Each must be in the shipment `data.ship_event`,
@@ -107,7 +101,7 @@ SPEC = KindSpec(
     cte_facts=lambda doc: CteFacts(doc.get("data", {}).get("from", doc["location"]), doc["location"],
                                  "收货记录 receiving record (ship event)",
                                  doc.get("data", {}).get("ship_event", "")),
-    prefetch=_prefetch,
+    prefetch=shipment_rows,
     rules=RULES,
     example=EXAMPLE,
     signers=Signers(relation_words="The holder of the destination."),

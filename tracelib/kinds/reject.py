@@ -22,10 +22,10 @@ from ._fields import (
     id_field,
     text,
 )
-from ._stock import existing_lot, need, none
+from ._stock import existing_lot, need, none, shipment_rows
 from .context import AppendContext, EventView
 from .entry import voucher_files
-from .spec import CteFacts, KindSpec, Needs, Signers
+from .spec import CteFacts, KindSpec, Signers
 
 
 class RejectData(OpenData):
@@ -111,12 +111,6 @@ def apply_reject(ctx: AppendContext, event: EventView, seq: int) -> None:
                               f"{place.id!r}", field="location")
 
 
-def _prefetch(event: EventView, needs: Needs) -> None:
-    """The shipment rows it closes."""
-    ship = event.data.get("ship_event")
-    if isinstance(ship, str):
-        needs.shipments.update((ship, item.lot) for item in event.inputs)
-
 
 def reject_facts(doc: Mapping[str, Any]) -> CteFacts:
     data = doc.get("data", {})
@@ -156,7 +150,7 @@ SPEC = KindSpec(
     label_zh="拒收", label_en="Refusal", summary="a delivery refused at its destination",
     bizstep=None, epcis_type="ObjectEvent", cte=None,
     cte_facts=reject_facts,
-    prefetch=_prefetch,
+    prefetch=shipment_rows,
     attachments=voucher_files,
     rules=RULES,
     example=EXAMPLE,

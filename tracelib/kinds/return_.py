@@ -16,9 +16,9 @@ from ..quantity import LotQuantity, to_micro
 from ..store.states import HoldCause
 from ..store.supply import LotRow, ShipmentRow
 from ._fields import OpenData, SupplierSchema, id_field, text
-from ._stock import book_out, existing_lot, need, none
+from ._stock import book_out, existing_lot, need, none, shipment_rows
 from .context import AppendContext, EventView
-from .spec import CteFacts, KindSpec, Needs, Signers
+from .spec import CteFacts, KindSpec, Signers
 
 
 class ReturnData(OpenData):
@@ -102,12 +102,6 @@ def apply_return(ctx: AppendContext, event: EventView, seq: int) -> None:
                                                 event.location, data["to"]))
 
 
-def _prefetch(event: EventView, needs: Needs) -> None:
-    """The shipment rows a recalled lot's way back is checked against."""
-    ship = event.data.get("ship_event")
-    if isinstance(ship, str):
-        needs.shipments.update((ship, item.lot) for item in event.inputs)
-
 
 def return_facts(doc: Mapping[str, Any]) -> CteFacts:
     data = doc.get("data", {})
@@ -141,7 +135,7 @@ SPEC = KindSpec(
     label_zh="退货", label_en="Return", summary="goods shipped back",
     bizstep="shipping", epcis_type="ObjectEvent", cte="shipping",
     cte_facts=return_facts,
-    prefetch=_prefetch,
+    prefetch=shipment_rows,
     rules=RULES,
     example=EXAMPLE,
     signers=Signers(relation_words="The holder of the location the stock leaves."),
