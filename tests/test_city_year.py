@@ -125,6 +125,12 @@ def test_a_drill_on_a_lot_that_reached_the_school_names_it(city_ledger: CityLedg
     assert {"location": truth.school, "name": truth.school_name, "school": True} in \
         summary["schools_reached"]
     assert [c["location"] for c in summary["schools_reached"]] == [truth.school]
+    from openpyxl import load_workbook
+
+    sheet = dict(load_workbook(folder / "ctes.xlsx")["Summary"].iter_rows(min_row=2,
+                                                                         values_only=True))
+    assert sheet["到达的学校食堂 Schools reached"] == f"{truth.school_name} ({truth.school})"
+    assert truth.school_name in sheet["到达的食堂 Canteens reached"]
 
 
 def test_a_lot_that_never_reached_the_school_names_no_school(city_ledger: CityLedger,
@@ -141,6 +147,11 @@ def test_a_lot_that_never_reached_the_school_names_no_school(city_ledger: CityLe
     assert result.exit_code == 0, result.output
     assert "school reached:" not in result.output
     assert "of them schools 0" in result.output
+    from openpyxl import load_workbook
+
+    sheet = dict(load_workbook(tmp_path / "d" / "ctes.xlsx")["Summary"].iter_rows(
+        min_row=2, values_only=True))
+    assert sheet["到达的学校食堂 Schools reached"] == "—"
 
 
 def test_entries_behind_their_flag_follow_the_voucher_rules() -> None:
