@@ -348,11 +348,15 @@ class _CitySim:
         rng, city = self.rng, self.city
         n = city.samples
         week = [d for d in (self.net.spec.start + timedelta(days=i)
-                            for i in range(self.net.spec.days)) if d.year == city.year]
+                            for i in range(self.net.spec.days))
+                if d.year == city.year and d <= self.g.last]
         first = date(city.year, 1, 12)
         on_lots = max(4, n // 10) if week else 0
-        before = min(self.net.spec.start - timedelta(days=1), self.g.last)
-        days = self._days(n - on_lots, first, max(first, before)) + [week[-1]] * on_lots
+        # the year before the network's week (sampled on lots), or all of it when the
+        # network's week is not in the year
+        start = self.net.spec.start
+        before = start - timedelta(days=1) if first < start <= self.g.last else self.g.last
+        days = self._days(n - on_lots, first, max(first, before)) + week[-1:] * on_lots
         types = [s for s, _ in SAMPLING_WEIGHTS]
         weights = [w for _, w in SAMPLING_WEIGHTS]
         farms = self.world.farms
