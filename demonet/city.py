@@ -27,8 +27,8 @@ truth: what the regulator's KPI report must say, counted from what was generated
 
 Every event passes the ledger's rules. :class:`CityTruth` records every sample, rapid test,
 inspection and delivery, and :meth:`CityTruth.figures` computes the KPI report's figures from
-those records alone (国家食品安全示范城市评价细则, 2023版, as docs/contract.md "KPI report"
-defines them), never from a ledger.
+those records alone (国家食品安全示范城市评价细则, 2023版; the figures of `tracelib report kpi
+--json`, docs/contract.md "HTTP API"), never from a ledger.
 """
 
 from __future__ import annotations
