@@ -74,7 +74,7 @@ ENTRY_GOODS = (("鲜猪肉", "meat", "chilled"), ("豇豆", "vegetable", "chille
 @dataclass(frozen=True)
 class CityYear:
     """What a city year adds to a network. ``end``: the last day sampled (default: the
-    network's last day); samples run from the plan (10 January) to it."""
+    network's last day); samples run from 12 January, after the plan, to it."""
 
     year: int = 2026
     population: int = 60_000
@@ -478,8 +478,10 @@ class _CitySim:
         return doc
 
     def _deliveries(self) -> Iterator[dict[str, Any]]:
-        """The wholesale market's deliveries on the network's last evening: a vegetable lot to
-        the school canteen (and the other canteen), others to the supermarket and restaurant."""
+        """Deliveries on the network's last evening, from the wholesale market's unheld lots
+        (else a market hub's, a cold store's or a farm's): one lot to the school's canteen and
+        the workplace canteen, others to the supermarket and the restaurant; the canteens and
+        the restaurant serve some of it."""
         nt, w, rng = self.nt, self.world, self.rng
         held = nt.held()
         # the wholesale market's lots first, then a market hub's, a cold store's or a farm's
