@@ -383,7 +383,7 @@ def kpi_sqlite(ctx: Context) -> list[Row]:
                  f"on an identical copy of the city ledger; batch rates "
                  f"{min(rates['plain']):,.0f}-{max(rates['plain']):,.0f}/s")
     raw = info("kpi.sqlite.raw_sql", median(raw_ms), "ms",
-               f"the same GROUP BY (day, kind, result, residue, closed, sampling, category, "
+               f"the same GROUP BY (day, kind, result, residue, follow_up, sampling, category, "
                f"stage) in raw sqlite3, median "
                f"of {len(raw_ms)}")
     start = info("kpi.sqlite.cli_startup", startup_ms, "ms",
@@ -423,11 +423,9 @@ def _take(it: Iterator[dict[str, Any]], n: int) -> list[dict[str, Any]]:
     return out
 
 
-_RAW = """SELECT day, kind, result, residue,
-  follow_up IN ('lab_confirmed', 'cleared', 'released', 'disposed') AS closed, sampling,
-  category, stage, count(*)
+_RAW = """SELECT day, kind, result, residue, follow_up, sampling, category, stage, count(*)
 FROM test_results WHERE day >= ? AND day <= ?
-GROUP BY day, kind, result, residue, closed, sampling, category, stage"""
+GROUP BY day, kind, result, residue, follow_up, sampling, category, stage"""
 
 
 def _raw_sql(db: Path) -> list[float]:
