@@ -643,7 +643,7 @@ class _CitySim:
         refusals of goods without them. Generated only with ``CityYear.entries``."""
         rng, g = self.rng, self.g
         stall = next((s for s in self.world.stalls if s.category == "veg"), self.world.stalls[0])
-        # receiving points (issue 17: a market, stall, supermarket, canteen …), no restaurant
+        # receiving points only: the supermarket, the canteens and a market's stall
         places = [g.supermarket.id, g.school.id, g.works.id, stall.id]
         day = self.g.last
         for i in range(12):
