@@ -1,10 +1,14 @@
-"""Demonstration-city KPI figures over a generated city-year of rapid tests (SQLite).
+"""Demonstration-city KPI figures over a generated city-year of rapid tests and official
+sampling (SQLite).
 
 The city: a small generated network (:func:`tracelib_demo.generator.generate`, 20
-markets, their stalls stocked by a week of trade ending on 31 December), then a year
-of ``rapid_test`` events, ``round(250,000 × N / 1,000,000)`` of them (``--events N``;
-250,000 at the default size ≈ 34 a day per market), each signed by the market (its
-快检室) on a lot on hand at one of its stalls:
+markets, their stalls stocked by a week of trade ending on 31 December), the city's year of
+official sampling over it (:mod:`tracelib_demo.city`: a regulator's plan and
+``round(20,000 × N / 1,000,000)`` laboratory results of every sampling type across the three
+stages, with inspections), then a year of ``rapid_test`` events,
+``round(500,000 × N / 1,000,000)`` of them (``--events N``; 500,000 at the default size ≈ 68
+a day per market), each signed by the market (its 快检室) on a lot on hand at one of its
+stalls:
 
 * ~2 % positive, which hold the lot at the stall in the same transaction (下架) and
   open a follow-up; a negative retest (``retest: true``) 1-3 days later releases it
@@ -22,7 +26,9 @@ Figures:
 * ``tracelib.views.kpi.kpi(ledger, population=…, year=…)``, median of 5 runs, beside the
   same GROUP BY in raw ``sqlite3``;
 * ``tracelib report kpi --json`` end to end in a subprocess (one run, Python start-up
-  and imports included), target ≤ 1 s, beside ``tracelib --version`` (start-up alone).
+  and imports included), target ≤ 1 s, beside ``tracelib --version`` (start-up alone); its
+  official figures must equal those the generator counted (:meth:`CityTruth.figures`) and
+  its rapid tests the number appended.
 """
 
 from __future__ import annotations
@@ -49,7 +55,10 @@ from .baselines import _db_files, _unlink_db
 REPO = Path(__file__).resolve().parent.parent
 CHINA = timezone(timedelta(hours=8))
 YEAR = workload.BENCH_NOW.year - 1  # the last whole year before the bench's clock
-TESTS_FULL = 250_000
+TESTS_FULL = 500_000
+OFFICIAL_FULL = 20_000
+OFFICIAL_NAMES = ("sampling_batches_per_1000", "residue_batches_per_1000",
+                  "evaluation_pass_rate", "follow_up_rate", "plan_completion")
 POPULATION = 1_000_000
 MARKETS = 20
 POSITIVE, SUSPECT = 0.02, 0.04
@@ -179,7 +188,7 @@ def _tracelib() -> list[str]:
 
 
 @benchmark("kpi.sqlite", description="rapid-test append rate and `tracelib report kpi` over a "
-           "generated city-year (SQLite)",
+           "generated city-year of rapid tests and official sampling (SQLite)",
            provides=("kpi.sqlite.append.plain", "kpi.sqlite.append.rapid_test",
                      "kpi.sqlite.raw_sql", "kpi.sqlite.kpi", "kpi.sqlite.cli_startup",
                      "kpi.sqlite.report_cli"))
@@ -188,10 +197,12 @@ def kpi_sqlite(ctx: Context) -> list[Row]:
     from tracelib.ledger import Ledger
     from tracelib.store.supply import SupplySql
     from tracelib.views.kpi import kpi
+    from tracelib_demo.city import CityYear, generate_city
     from tracelib_demo.generator import derive_key, generate
 
     opts = ctx.options
     n = max(1, round(TESTS_FULL * _scale(opts.events)))
+    m = max(20, round(OFFICIAL_FULL * _scale(opts.events)))
     spec = city_spec(opts.events, opts.seed)
     now = workload.BENCH_NOW
     base = opts.work / f"kpi-city-n{opts.events}-s{opts.seed}.db"
@@ -223,6 +234,15 @@ def kpi_sqlite(ctx: Context) -> list[Row]:
                       f"{spec.stalls_per_market} stalls", total=spec.events) as advance:
             ledger.append(stream(), now=now, progress=None, pause_gc=True)
             advance(spec.events)
+        city = generate_city(net, CityYear(year=YEAR, population=POPULATION, samples=m,
+                                           rapid_tests=0, inspections=40,
+                                           end=date(YEAR, 12, 31)))
+        with ctx.step(f"city: a plan and {m:,} laboratory results of official sampling and "
+                      "others over the year", total=m) as advance:
+            ledger.append(city.events(), now=now, progress=None, pause_gc=True)
+            advance(m)
+        truth = city.truth
+        official = len(truth.official())
         ledger.sign_checkpoint(op_key, now=now)
         with ledger.store.reader() as conn:
             rows = [r for r in SupplySql.stock_at_type(conn, "stall") if r.hold_seq is None]
@@ -252,7 +272,7 @@ def kpi_sqlite(ctx: Context) -> list[Row]:
         counts = {"negative": 0, "suspect": 0, "positive": 0, "retest": 0}
         tests = _rapid_tests(n, opts.seed, stalls, free, market_of, holder, counts)
         origins = _origins(n, opts.seed, templates)
-        keys = net.keys
+        keys = city.keys
         t_ledger = Ledger.open(f"sqlite:///{db_tests.resolve()}")
         p_ledger = Ledger.open(f"sqlite:///{db_plain.resolve()}")
         timed = {"tests": 0.0, "plain": 0.0}
@@ -294,10 +314,12 @@ def kpi_sqlite(ctx: Context) -> list[Row]:
 
                 from tracelib.store.schema import test_results
                 judged = dict(conn.execute(
-                    select(test_results.c.result, func.count()).group_by(test_results.c.result)
+                    select(test_results.c.result, func.count())
+                    .where(test_results.c.kind == "rapid").group_by(test_results.c.result)
                 ).all())
                 follow = dict(conn.execute(
                     select(test_results.c.follow_up, func.count())
+                    .where(test_results.c.kind == "rapid")
                     .group_by(test_results.c.follow_up)).all())
             expected = {k: v for k, v in counts.items() if k != "retest" and v}
             if {k: v for k, v in judged.items() if v} != expected:
@@ -311,8 +333,10 @@ def kpi_sqlite(ctx: Context) -> list[Row]:
                 figures = kpi(t_ledger, population=POPULATION, year=YEAR)
                 kpi_ms.append((time.perf_counter_ns() - t0) / 1e6)
             assert figures is not None
-            if figures.tests != n:
-                raise BenchmarkError(f"kpi() counted {figures.tests:,} tests, expected {n:,}")
+            if figures.rapid != n or figures.tests != n + len(truth.samples):
+                raise BenchmarkError(f"kpi() counted {figures.rapid:,} rapid tests of "
+                                     f"{figures.tests:,}, expected {n:,} of "
+                                     f"{n + len(truth.samples):,}")
         finally:
             t_ledger.close()
             p_ledger.close()
@@ -335,11 +359,16 @@ def kpi_sqlite(ctx: Context) -> list[Row]:
             raise BenchmarkError(f"tracelib report kpi failed ({proc.returncode}): "
                                  f"{proc.stderr[-1000:]}")
         doc = json.loads(proc.stdout)
-        # The city-year is rapid tests: counted apart from official sampling (no batches).
-        if doc["counts"]["rapid"] != n or doc["counts"]["batches"] != 0:
+        # Rapid tests counted apart from official sampling; the official figures as the
+        # generator counted them.
+        if doc["counts"]["rapid"] != n or doc["counts"]["batches"] != official:
             raise BenchmarkError(f"tracelib report kpi counted {doc['counts']['rapid']} rapid "
                                  f"tests and {doc['counts']['batches']} official batches, "
-                                 f"expected {n} and 0")
+                                 f"expected {n} and {official}")
+        got = {f["name"]: f["value"] for f in doc["figures"]}
+        want = {k: v for k, v in truth.figures().items() if k in OFFICIAL_NAMES}
+        if got != want:
+            raise BenchmarkError(f"tracelib report kpi gave {got}, the generator counted {want}")
         size_mb = sum(p.stat().st_size for p in _db_files(db_tests)) / 1e6
     finally:
         if not opts.keep_db:
@@ -354,7 +383,8 @@ def kpi_sqlite(ctx: Context) -> list[Row]:
                  f"on an identical copy of the city ledger; batch rates "
                  f"{min(rates['plain']):,.0f}-{max(rates['plain']):,.0f}/s")
     raw = info("kpi.sqlite.raw_sql", median(raw_ms), "ms",
-               f"the same GROUP BY (day, kind, result, residue, closed) in raw sqlite3, median "
+               f"the same GROUP BY (day, kind, result, residue, follow_up, sampling, category, "
+               f"stage) in raw sqlite3, median "
                f"of {len(raw_ms)}")
     start = info("kpi.sqlite.cli_startup", startup_ms, "ms",
                  "`tracelib --version` end to end (Python start-up and the CLI's imports)")
@@ -373,12 +403,14 @@ def kpi_sqlite(ctx: Context) -> list[Row]:
         raw,
         figure("kpi.sqlite.kpi", median(kpi_ms), "ms", op="<=", target=KPI_MS, baseline=raw,
                notes=f"tracelib.views.kpi.kpi(population={POPULATION:,}, year={YEAR}), median of "
-                     f"{KPI_RUNS} (first {kpi_ms[0]:.1f} ms); {n:,} tests on {len(figures.daily)} "
-                     f"days; ledger {size_mb:,.0f} MB"),
+                     f"{KPI_RUNS} (first {kpi_ms[0]:.1f} ms); {n:,} rapid tests and "
+                     f"{len(truth.samples):,} lab results ({official:,} official sampling, "
+                     f"{len(truth.targets)} plan targets); ledger {size_mb:,.0f} MB"),
         start,
         figure("kpi.sqlite.report_cli", cli_ms, "ms", op="<=", target=KPI_MS, baseline=start,
                notes=f"`tracelib report kpi --population {POPULATION} --year {YEAR} --json` in "
-                     f"a subprocess, one run, end to end"),
+                     f"a subprocess, one run, end to end; official figures equal to the "
+                     f"generator's count ({', '.join(f'{k} {v}' for k, v in got.items())})"),
     ]
 
 
@@ -391,10 +423,9 @@ def _take(it: Iterator[dict[str, Any]], n: int) -> list[dict[str, Any]]:
     return out
 
 
-_RAW = """SELECT day, kind, result, residue,
-  follow_up IN ('lab_confirmed', 'cleared', 'released', 'disposed') AS closed, count(*)
+_RAW = """SELECT day, kind, result, residue, follow_up, sampling, category, stage, count(*)
 FROM test_results WHERE day >= ? AND day <= ?
-GROUP BY day, kind, result, residue, closed"""
+GROUP BY day, kind, result, residue, follow_up, sampling, category, stage"""
 
 
 def _raw_sql(db: Path) -> list[float]:

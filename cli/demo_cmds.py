@@ -55,6 +55,12 @@ def demo_generate(env: Env, events: int, seed: int, base_url: str) -> None:
     click.echo(f"\nscan to open {market.example_stall} (扫码付款 · 查溯源):\n{text.getvalue()}")
     click.echo(f"try a recall drill: tracelib --db {env.db} --keystore {env.keystore_path} "
                f"drill {market.drill_lot}   (it reached {market.drill_stalls} stalls)")
+    if market.school_lot:
+        click.echo(f"  or one that reached a school's canteen: tracelib drill {market.school_lot}")
+    if market.kpi_year is not None and market.kpi is not None:
+        click.echo(f"the year's official sampling: tracelib report kpi --year {market.kpi_year}"
+                   f"   (pass rate of evaluation sampling {market.kpi['evaluation_pass_rate']} %, "
+                   f"plan {market.kpi.get('plan_completion')} % done)")
 
 
 COMMANDS = [demo]

@@ -1,5 +1,7 @@
-"""The demo county market: a generated week of hops plus today's rapid tests, in a ledger
-with every party's key in a keystore — what `make demo` serves."""
+"""The demo county market: a generated week of hops, the city's year of official sampling
+(a plan, lab results of every sampling type, inspections, canteens and a school: see
+:mod:`tracelib_demo.city`) and today's rapid tests, in a ledger with every party's key in a
+keystore — what `make demo` serves."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from tracelib.ledger import Ledger
 from tracelib.store.supply import SupplySql
 from tracelib.timeutil import utcnow
 
+from .city import CityYear, generate_city
 from .generator import NetworkSpec, generate
 
 __all__ = ["DemoMarket", "build_demo_market"]
@@ -35,12 +38,20 @@ class DemoMarket:
     drill_stalls: int
     gtin_lot: str | None
     tests: dict[str, int]
+    #: the year of the city's official sampling (None: too early in the year for one)
+    kpi_year: int | None = None
+    #: what ``tracelib report kpi --year kpi_year`` must show, counted from the generator
+    kpi: dict[str, str | None] | None = None
+    #: a lot received at the school's canteen (a drill on it names the school)
+    school_lot: str | None = None
 
 
 def build_demo_market(db: str, keystore: str | Path, *, events: int = 20_000, seed: int = 7,
                       today: date | None = None, now: datetime | None = None,
                       progress: Callable[[int], None] | None = None) -> DemoMarket:
-    """Generate a week ending today, append it, add today's rapid tests, sign a checkpoint.
+    """Generate a week ending today, append it and the city's year of official sampling to
+    today (from February on: a year needs days to sample), add today's rapid tests, sign a
+    checkpoint.
 
     The week runs to this evening and the tests to this morning, later than the clock when
     the demo is built early in the day; an event may not be later than the time it is
@@ -50,7 +61,13 @@ def build_demo_market(db: str, keystore: str | Path, *, events: int = 20_000, se
     today = today or clock.astimezone(CHINA).date()
     spec = NetworkSpec(seed=seed, events=events, days=7, start=today - timedelta(days=6))
     net = generate(spec)
-    recorded = max(clock, net.end)
+    city = None
+    if today >= date(today.year, 2, 1):
+        city = generate_city(net, CityYear(year=today.year, end=today, population=60_000,
+                                           samples=300, rapid_tests=120, inspections=30))
+        for party, key in city.keys.items():
+            net.keys.setdefault(party, key)
+    recorded = max(clock, net.end if city is None else city.end)
     store = Keystore(keystore)
     for party, key in net.keys.items():
         store.save(party, key)
@@ -58,8 +75,15 @@ def build_demo_market(db: str, keystore: str | Path, *, events: int = 20_000, se
                            operator_name="云阳县市场监督管理局", now=clock)
     try:
         ledger.append(net.events(), now=recorded, progress=progress, pause_gc=True)
+        if city is not None:
+            ledger.append(city.events(), now=recorded, pause_gc=True)
         rng = random.Random(f"{seed}:tests")  # noqa: S311 - demo data, deterministic by seed
         counts, recorded = _rapid_tests(ledger, net.keys, today, rng, recorded)
+        figures = None
+        if city is not None:  # this morning's rapid tests are the year's too
+            for outcome, n in counts.items():
+                city.truth.rapid[outcome] = city.truth.rapid.get(outcome, 0) + n
+            figures = city.truth.figures()
         ledger.sign_checkpoint(net.operator_key, now=recorded, memory=ledger.signer_memory(store))
         stalls = tuple(sorted(net.truth.stalls()))
         markets = tuple(sorted({loc.parent for s in stalls
@@ -68,7 +92,8 @@ def build_demo_market(db: str, keystore: str | Path, *, events: int = 20_000, se
         held = _held_stall(ledger, stalls)
         example = held or stalls[0]
         return DemoMarket(ledger.size, markets, stalls, held, example, best, reach,
-                          _gtin_lot(ledger), counts)
+                          _gtin_lot(ledger), counts, None if city is None else today.year,
+                          figures, None if city is None else city.truth.school_lot or None)
     finally:
         ledger.close()
 

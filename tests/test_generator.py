@@ -506,5 +506,13 @@ def test_the_demo_market_records_its_week_as_of_its_end(tmp_path: Path, clock: s
         assert all(t <= at + FUTURE_SKEW for t, at in times)
         assert max(at for _, at in times) >= now
         assert ledger.verify(workers=1).ok
+        # the city's year of official sampling: the KPI report shows what was generated
+        from tracelib.views.kpi import kpi
+
+        assert market.kpi_year == 2026 and market.kpi is not None
+        doc = kpi(ledger, year=2026).to_dict()
+        assert {f["name"]: f["value"] for f in doc["figures"] + doc["rapid_figures"]} == \
+            market.kpi
+        assert doc["counts"]["batches"] > 0 and doc["plan"] is not None
     finally:
         ledger.close()

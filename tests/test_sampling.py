@@ -219,3 +219,40 @@ def test_report_kpi_json_names_the_figures(network: Network, tmp_path: Any) -> N
         "sampling_batches_per_1000", "residue_batches_per_1000", "evaluation_pass_rate",
         "follow_up_rate", "plan_completion"]
     assert [f["name"] for f in doc["rapid_figures"]] == ["rapid_tests", "rapid_positive_rate"]
+
+
+def test_the_year_is_read_in_index_order_with_no_sort(sqlite_url: str,
+                                                       operator_key: SigningKey) -> None:
+    """SQLite reads the year's figures from their covering index and aggregates as it goes:
+    no temporary B-tree (a sort of every test of the year) in the plan."""
+    from sqlalchemy import event
+
+    from tracelib.ledger import Ledger
+    from tracelib.store.states import FollowUp
+    from tracelib.store.tests import TestsSql
+
+    ledger = Ledger.create(sqlite_url, operator_key=operator_key, operator="operator",
+                           operator_name="运营方", now=END_OF_YEAR)
+    try:
+        seen: list[tuple[str, Any]] = []
+        engine = ledger.store.engine
+
+        def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                    executemany: bool) -> None:
+            if "GROUP BY" in statement:
+                seen.append((statement, parameters))
+
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            with ledger.store.reader() as conn:
+                TestsSql.year_counts(conn, 2026, closed=FollowUp.CLOSED)
+                statement, parameters = seen[-1]
+                plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
+                                            parameters).all()
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+        details = " ".join(str(row[-1]) for row in plan)
+        assert "COVERING INDEX ix_test_results_day_figures" in details, details
+        assert "TEMP B-TREE" not in details, details
+    finally:
+        ledger.close()

@@ -85,3 +85,20 @@ def app_token(app: Flask, party: str, *, scopes: tuple[str, ...] | None = None) 
         role = app.extensions["tracelib"].ledger.party(party).role
         scopes = ("read:all", "write") if role in ("regulator", "operator") else None
     return issue_token(app, party) if scopes is None else issue_token(app, party, scopes=scopes)
+
+
+def school_reached(scene: Scene) -> None:
+    """A school's canteen (学校食堂) registered and receiving LOT-SC-0003."""
+    key = SigningKey.generate()
+    scene.net.keys["canteen-school-1"] = key
+    scene.net.append_as("operator", {"kind": "register", "location": "operator.office", "data": {
+        "parties": [{"id": "canteen-school-1", "name": "云阳县实验小学", "role": "stall"}],
+        "locations": [{"id": "canteen-school-1", "name": "云阳县实验小学食堂", "type": "canteen",
+                       "holder": "canteen-school-1", "school": True}],
+        "keys": [{"party": "canteen-school-1", "key_id": key.key_id,
+                  "public_key": key.public.base64(),
+                  "valid_from": "2026-01-01T00:00:00+08:00"}]}})
+    scene.pending = []
+    scene.deliver("LOT-SC-0003", "30", to="canteen-school-1")
+    scene.flush()
+

@@ -23,6 +23,7 @@ from tests.service.console_scene import (
     console_app_at,
     csrf_of,
     register_regulator,
+    school_reached,
     sign_in,
 )
 from tracelib.keys import Keystore
@@ -323,3 +324,20 @@ def test_signing_from_the_console_needs_a_token_with_write(web: FlaskClient,
         assert refused.status_code == 403 and "没有 write 权限" in refused.text, path
     assert console_app.extensions["tracelib"].ledger.size == size
     assert "LOT-CP-0001：抽检不合格" not in web.get(f"/s/{STALL}").text
+
+
+def test_the_drill_page_names_the_school_reached_in_either_language(
+        web: FlaskClient, token: str, scene: Scene) -> None:
+    school_reached(scene)
+    sign_in(web, token)
+    chinese = web.get("/console/drill?lot=LOT-SC-0003").text
+    assert "云阳县实验小学食堂" in chinese and "canteen-school-1" in chinese
+    tag = '<span class="tag">{}</span>'
+    assert tag.format(TEXT["zh"]["console.school"]) in chinese
+    assert TEXT["zh"]["console.no_canteens"] not in chinese
+    english = web.get("/console/drill?lot=LOT-SC-0003&lang=en").text
+    assert "云阳县实验小学食堂" in english
+    assert tag.format(TEXT["en"]["console.school"]) in english
+    none = web.get("/console/drill?lot=LOT-CP-0001").text  # reached a stall, no canteen
+    assert TEXT["zh"]["console.no_canteens"] in none and "实验小学" not in none
+    assert tag.format(TEXT["zh"]["console.school"]) not in none

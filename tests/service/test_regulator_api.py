@@ -214,3 +214,17 @@ def test_a_regulator_whose_key_the_service_does_not_hold_cannot_sign(
               else {"lot": "LOT-CP-0001"}, tokens[KEYLESS])
     assert "no custodial key for 'amr-2'" in _problem(r, 422)["detail"]
     assert scene.ledger.size == size
+
+
+def test_a_drill_names_the_school_reached(client: FlaskClient, scene: Scene,
+                                          tokens: dict[str, str]) -> None:
+    from tests.service.console_scene import school_reached
+
+    school_reached(scene)
+    r = _post(client, "/api/v1/drills", {"lot": "LOT-SC-0003"}, tokens[REGULATOR])
+    assert r.status_code == 201, r.get_data(as_text=True)
+    school = {"location": "canteen-school-1", "name": "云阳县实验小学食堂", "school": True}
+    assert r.json["schools_reached"] == [school] and r.json["canteens_reached"] == [school]
+    assert (r.json["counts"]["schools"], r.json["counts"]["canteens"]) == (1, 1)
+    other = _post(client, "/api/v1/drills", {"lot": "LOT-CP-0001"}, tokens[REGULATOR]).json
+    assert other["schools_reached"] == [] and other["counts"]["schools"] == 0

@@ -161,8 +161,17 @@ def _summary_rows(report: DrillReportInput, rows: int, tz: tzinfo) -> list[tuple
     if isinstance(downstream, Mapping):
         out.append(("下游批次 Downstream lots", len(downstream.get("lots") or ())))
         out.append(("下游地点 Downstream locations", len(downstream.get("locations") or ())))
+    # The canteens reached, and the schools among them (学校食堂), by name: a regulator
+    # visits a school first (docs/contract.md "Roles and location types").
+    for key, label in (("schools_reached", "到达的学校食堂 Schools reached"),
+                       ("canteens_reached", "到达的食堂 Canteens reached")):
+        reached = summary.get(key)
+        if isinstance(reached, list | tuple):
+            out.append((label, [f"{c.get('name')} ({c.get('location')})" for c in reached
+                                if isinstance(c, Mapping)] or "—"))
     for key, value in summary.items():  # timing, counts and other top-level facts
-        if key in ("lot", "upstream", "downstream", "files"):
+        if key in ("lot", "upstream", "downstream", "files", "schools_reached",
+                   "canteens_reached"):
             continue
         if isinstance(value, Mapping):
             for sub, inner in value.items():

@@ -110,17 +110,21 @@ class TestsSql:
         category, stage, n)``, where ``closed`` tells whether the follow-up is one of
         ``closed``; only the tests of the stalls of ``market`` when given."""
         t = test_results
-        is_closed = t.c.follow_up.in_(closed)
-        keys = (t.c.day, t.c.kind, t.c.result, t.c.residue, is_closed, t.c.sampling,
+        # Grouped by the columns of ix_test_results_day_figures in its order (the follow-up
+        # itself, not whether it is closed): the index is read in order and aggregated as it
+        # goes, with no sort of the year's rows; ``closed`` is worked out per group here.
+        keys = (t.c.day, t.c.kind, t.c.result, t.c.residue, t.c.follow_up, t.c.sampling,
                 t.c.category, t.c.stage)
-        query = (select(*keys[:4], is_closed.label("closed"), *keys[5:],
-                        func.count().label("n"))
+        query = (select(*keys, func.count().label("n"))
                  .where(and_(t.c.day >= f"{year}-01-01", t.c.day <= f"{year}-12-31"))
                  .group_by(*keys))
         if market is not None:
             stalls = select(locations.c.id).where(locations.c.parent == market)
             query = query.where(t.c.stall.in_(stalls))
-        return [tuple(row) for row in conn.execute(query).all()]
+        done = frozenset(closed)
+        return [(day, kind, result, residue, follow_up in done, sampling, category, stage, n)
+                for day, kind, result, residue, follow_up, sampling, category, stage, n
+                in conn.execute(query).all()]
 
     # -- the append engine's statements ----------------------------------------
     @staticmethod
