@@ -20,10 +20,8 @@ truth: what the regulator's KPI report must say, counted from what was generated
 * on the network's last evening, the wholesale market's deliveries (``ship`` and ``receive``)
   to the supermarket, both canteens and the restaurant, and the canteens serving some of it
   (``sale``), so that a drill on a vegetable lot reaches the school;
-* with ``entries=True`` only, goods entering from suppliers outside the ledger (``entry``, with
+* unless ``entries=False``, goods entering from suppliers outside the ledger (``entry``, with
   vouchers) and refusals (``reject``) at the supermarket, the canteens and a market's stall.
-  Off by default: those kinds are not in every ledger yet (docs/events.md lists the kinds a
-  ledger accepts).
 
 Every event passes the ledger's rules. :class:`CityTruth` records every sample, rapid test,
 inspection and delivery, and :meth:`CityTruth.figures` computes the KPI report's figures from
@@ -85,9 +83,9 @@ class CityYear:
     disposal_rate: float = 0.6
     rapid_tests: int = 120
     inspections: int = 30
-    #: goods entering from outside the ledger (``entry``, ``reject``): off until the ledger
-    #: has those kinds; generated (and recorded in the truth) only when on
-    entries: bool = False
+    #: goods entering from suppliers outside the ledger (``entry``) and refusals of goods
+    #: without their vouchers (``reject``), recorded in the truth
+    entries: bool = True
     end: date | None = None
 
     def check(self, net: GeneratedNetwork) -> None:
@@ -640,7 +638,7 @@ class _CitySim:
     def _entries(self) -> Iterator[dict[str, Any]]:
         """Goods from suppliers outside the ledger: entries with their vouchers (meat with its
         quarantine and quality certificates; at a market or stall at least one voucher), and
-        refusals of goods without them. Generated only with ``CityYear.entries``."""
+        refusals of goods without them (``CityYear.entries``)."""
         rng, g = self.rng, self.g
         stall = next((s for s in self.world.stalls if s.category == "veg"), self.world.stalls[0])
         # receiving points only: the supermarket, the canteens and a market's stall

@@ -68,7 +68,8 @@ def test_the_city_year_has_everything_the_evaluation_counts(city_ledger: CityLed
     kinds = city_ledger.net.truth.kinds()
     for kind in ("plan", "lab_test", "rapid_test", "inspection", "rectification", "dispose"):
         assert kinds.get(kind, 0) > 0, kind
-    assert "entry" not in kinds and not truth.entries  # entries are off by default
+    assert kinds["entry"] == len(truth.entries) > 0 and kinds["reject"] == len(truth.rejects) > 0
+    assert city_ledger.ledger.verify().ok
 
 
 def test_kpi_equals_the_figures_counted_from_the_ground_truth(city_ledger: CityLedger) -> None:
@@ -154,15 +155,15 @@ def test_a_lot_that_never_reached_the_school_names_no_school(city_ledger: CityLe
     assert sheet["到达的学校食堂 Schools reached"] == "—"
 
 
-def test_entries_behind_their_flag_follow_the_voucher_rules() -> None:
-    """With ``entries=True`` the city year generates goods entering from outside (not
-    appended here: the ledger takes those kinds once they exist) — meat with both its
-    certificates, at a market's stall at least one voucher, refusals with a reason."""
+def test_entries_follow_the_voucher_rules() -> None:
+    """The city year's goods entering from outside the ledger: meat with both its
+    certificates, at a market's stall at least one voucher, refusals with a reason; none
+    with ``entries=False``."""
     net = generate(SPEC, sign=False)
     for _ in net.events():
         pass
     city = generate_city(net, CityYear(year=2026, population=25_000, samples=40,
-                                       rapid_tests=5, inspections=5, entries=True))
+                                       rapid_tests=5, inspections=5))
     events = list(city.events())
     entries = [e for e in events if e["kind"] == "entry"]
     rejects = [e for e in events if e["kind"] == "reject"]
@@ -186,7 +187,7 @@ def test_entries_behind_their_flag_follow_the_voucher_rules() -> None:
     for _ in net.events():  # a new walk of the network for another city year over it
         pass
     assert "entry" not in {e["kind"] for e in generate_city(net, CityYear(
-        year=2026, population=25_000, samples=40)).events()}
+        year=2026, population=25_000, samples=40, entries=False)).events()}
 
 
 def test_a_city_year_needs_a_fresh_walk_of_its_network() -> None:
