@@ -257,12 +257,46 @@ class World:
                          "targets": [{"sampling": "evaluation", "category": "蔬菜",
                                       "stage": "circulation", "batches": 100}]}}
 
+    def _entry(self, path: str) -> dict[str, Any]:
+        return {"kind": "entry", "actor": "stall-a01", "location": "stall-a01",
+                "outputs": [{"lot": f"ENT-W{next(_n)}", "qty": "30", "unit": "kg"}],
+                "data": {"supplier": SUPPLIER, "product": "豇豆", "category": "vegetable",
+                         "vouchers": [dict(VOUCHER)]}}
+
+    def _reject(self, path: str) -> dict[str, Any]:
+        if path in ("data.ship_event", "data.from"):  # a shipment of the ledger refused
+            lot = self.lot_at_farm()
+            ship = self.ship("farm-1", "farm-1.field", lot, "stall-a01")
+            return {"kind": "reject", "actor": "stall-a01", "location": "stall-a01",
+                    "inputs": ship["inputs"],
+                    "data": {"reason": "温度超标", "ship_event": ship["id"],
+                             "from": "farm-1.field"}}
+        return {"kind": "reject", "actor": "stall-a01", "location": "stall-a01",
+                "data": {"reason": "无合格证", "supplier": SUPPLIER, "product": "豇豆",
+                         "category": "vegetable", "quantity": "50 kg",
+                         "vouchers": [dict(VOUCHER)]}}
+
+    def _return(self, path: str) -> dict[str, Any]:
+        if ".supplier" in path:  # goods that entered here go back to their supplier
+            entry = self.net.event("stall-a01", self._entry(path))
+            self.add(entry)
+            return {"kind": "return", "actor": "stall-a01", "location": "stall-a01",
+                    "inputs": [{**entry["outputs"][0], "qty": "5"}],
+                    "data": {"reason": "包装破损", "supplier": SUPPLIER}}
+        return {"kind": "return", "actor": "stall-a01", "location": "stall-a01",
+                "inputs": [{"lot": self.at_stall(), "qty": "5", "unit": "kg"}],
+                "data": {"reason": "包装破损", "to": "farm-1.field", "ship_event": "ship-w"}}
+
     def _limits(self, path: str) -> dict[str, Any]:
         table = ("pesticide_zh,pesticide_en,commodity_zh,commodity_en,mrl_mg_kg\n"
                  "毒死蜱,chlorpyrifos,芹菜,celery,0.05\n")
         return {"kind": "limits", "actor": "operator", "location": "operator.office",
                 "data": {"version": f"walk-{next(_n)}", "csv": table}}
 
+
+SUPPLIER = {"name": "重庆某某供应链公司", "licence": "JY15001234567890", "address": "重庆市云阳县",
+            "contact": "023-55123456"}
+VOUCHER = {"type": "合格证", "no": "HG-1", "issuer": "某蔬菜合作社", "issued_at": "2026-11-21"}
 
 #: Limits a request body reaches first: a table's text at its 2,000,000 characters is past
 #: the API's 1 MiB body limit (413, tests/service/test_bodies.py); tests/test_limits_event.py
