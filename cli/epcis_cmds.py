@@ -32,7 +32,9 @@ def epcis_hash(file: click.utils.LazyFile, prehash: bool) -> None:
     """Print the GS1 EPCIS event hash ID (ni:///sha-256;…?ver=CBV2.0) of every event in FILE,
     an EPCISDocument or EPCISQueryDocument in JSON-LD ('-' reads standard input): one line per
     event, in document order."""
-    name = file.name
+    name = getattr(file, "name", "<stdin>")
+    if not isinstance(name, str) or name == "-":
+        name = "<stdin>"
     try:
         doc = json.loads(file.read())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

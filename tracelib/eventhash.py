@@ -1,12 +1,12 @@
 """The GS1 EPCIS event hash ID of an EPCIS 2.0 event in JSON-LD.
 
-The EPCIS Event Hash ID is specified in GS1 CBV 2.0 (section 8.9, "EPCIS Event Hash ID") and
+The EPCIS Event Hash ID is specified in GS1 CBV 2.0 ("EPCIS Event Hash ID") and
 implemented by GS1's reference EPCIS Event Hash Generator. An event is reduced to a *pre-hash
 string* (its fields, normalised, in a canonical order, concatenated without separators), the
 string is hashed with SHA-256 and the digest is written as an RFC 6920 ``ni`` URI:
 ``ni:///sha-256;<hex>?ver=CBV2.0``.
 
-Rule numbers in the comments are those of the algorithm's published rule list (rules 1-20 of
+Rule numbers in the comments are those of the algorithm's published rule list (rules 1-22 of
 the reference generator's description). Where that description and the reference generator
 differ, the generator decides, because the published test vectors were produced by it:
 
@@ -36,6 +36,7 @@ __all__ = [
     "STANDARD_PREFIXES",
     "document_context",
     "document_events",
+    "document_ignore_fields",
     "event_hash_id",
     "normalise_identifier",
     "prehash_string",
@@ -119,7 +120,7 @@ _VOCAB_FIELDS = {"bizStep": _BIZSTEP, "disposition": _DISP}
 
 def event_hash_id(event: Mapping[str, Any], context: Mapping[str, str] | None = None, *,
                   ignore: Sequence[str] = ()) -> str:
-    """The event's hash ID, ``ni:///sha-256;<hex>?ver=CBV2.0`` (rule 20, RFC 6920)."""
+    """The event's hash ID, ``ni:///sha-256;<hex>?ver=CBV2.0`` (rule 22, RFC 6920)."""
     digest = hashlib.sha256(prehash_string(event, context, ignore=ignore).encode("utf-8"))
     return f"ni:///sha-256;{digest.hexdigest()}?ver=CBV2.0"
 
@@ -150,7 +151,7 @@ def prehash_string(event: Mapping[str, Any], context: Mapping[str, str] | None =
     for name, how in _ORDERED:
         if name in event and name not in skipped:
             parts.append(c.ordered(name, how, event[name]))
-    # The remaining fields (party lists, ilmd, user extensions): rules 11, 13, 17, 18.
+    # The remaining fields (party lists, ilmd, user extensions): rules 11, 13, 19, 20.
     rest: list[str] = []
     for key, value in event.items():
         if key in _ORDERED_NAMES or key in skipped or key.startswith("@"):
@@ -235,7 +236,7 @@ class _Canon:
     # -- names and values ---------------------------------------------------------------
 
     def key(self, name: str) -> str:
-        # Rules 17-18: an extension's key is its full namespace in braces plus its local name.
+        # Rules 19-21: an extension's key is its full namespace in braces plus its local name.
         prefix, sep, local = name.partition(":")
         if sep and prefix in self.prefixes:
             return "{" + self.prefixes[prefix] + "}" + local
@@ -263,7 +264,7 @@ class _Canon:
         if sep and prefix in self.prefixes and not local.startswith("//"):
             text = self.prefixes[prefix] + local  # rule 15: CURIEs expand
         text = _number(text)  # rules 6-7
-        return normalise_identifier(text)  # rules 18-19 (EPC URIs, Digital Link URIs)
+        return normalise_identifier(text)  # rules 17-18 (EPC URIs, Digital Link URIs)
 
     def pair(self, name: str, raw: object, **how: Any) -> str:
         # Rule 3: a value is written as key=value; a key without value is written alone.
@@ -294,7 +295,7 @@ class _Canon:
             return name + text if text else ""
         if how == "location":
             return self.record(name, raw, ("id",), name)
-        # sensorElementList: rule 12, nested records sorted at each level; rule 19, extensions
+        # sensorElementList: rule 12, nested records sorted at each level; rule 21, extensions
         # at the end of their enclosing sensorElement / sensorMetadata / sensorReport.
         elements = []
         for el in _as_list(raw, name):
@@ -315,7 +316,7 @@ class _Canon:
 
     def record(self, name: str, raw: object, fields: Sequence[str], path: str, *,
                vocab: Mapping[str, str] | None = None) -> str:
-        """A nested object: its fields in the given order, then its extensions (rule 19)."""
+        """A nested object: its fields in the given order, then its extensions (rule 21)."""
         obj = _as_object(raw, path)
         text = "".join(self.pair(f, obj[f], vocab=(vocab or {}).get(f),
                                  is_time=f in _TIME_FIELDS)
@@ -350,12 +351,12 @@ class _Canon:
         return name + "".join(sorted(items)) if items else ""
 
     def container(self, name: str, raw: object, known: Sequence[str]) -> str:
-        # Rule 17: ILMD elements with full namespace keys, sorted.
+        # Rule 19: ILMD elements with full namespace keys, sorted.
         text = self.extensions(_as_object(raw, name), known)
         return name + text if text else ""
 
     def generic(self, name: str, raw: object) -> list[str]:
-        """Rules 17-18: a user extension element (at any depth) as substrings. A list gives
+        """Rules 20-21: a user extension element (at any depth) as substrings. A list gives
         one substring per item under the same key; an object's children are sorted."""
         key = self.key(name)
         if isinstance(raw, list):
@@ -432,7 +433,7 @@ def _utc_millis(text: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-# -- EPC URIs and GS1 Digital Link URIs (rules 18-19) -------------------------------------
+# -- EPC URIs and GS1 Digital Link URIs (rules 17-18) -------------------------------------
 
 _DL = "https://id.gs1.org/"
 
@@ -516,7 +517,7 @@ def _epc_to_dl(uri: str) -> str | None:
 
 
 # GS1 Digital Link 1.2: primary keys, their short names, and the key qualifiers the hash keeps
-# (rule 19 III: only the finest level of identification).
+# (rule 18 III: only the finest level of identification).
 _SHORT_NAMES = {"gtin": "01", "itip": "8006", "cpid": "8010", "gln": "414", "party": "417",
                 "gsrnp": "8017", "gsrn": "8018", "gcn": "255", "sscc": "00", "gdti": "253",
                 "ginc": "401", "gsin": "402", "grai": "8003", "giai": "8004", "cpv": "22",
@@ -553,7 +554,7 @@ def _constrain_dl(uri: str) -> str | None:
 
 
 def normalise_identifier(text: str) -> str:
-    """Rules 18-19: an EPC URI or GS1 Digital Link URI as a constrained canonical GS1 Digital
+    """Rules 17-18: an EPC URI or GS1 Digital Link URI as a constrained canonical GS1 Digital
     Link URI; any other text unchanged."""
     if text.startswith("urn:epc:"):
         return _epc_to_dl(text) or text
