@@ -534,8 +534,8 @@ def _constrain_dl(uri: str) -> str | None:
     segments = [s for s in m.group(1).split("/") if s]
     segments = [_SHORT_NAMES.get(s, s) for s in segments]
     for i in range(len(segments) - 1):
-        if segments[i] in _PRIMARY and segments[i + 1][:4].isdigit() or (
-                segments[i] in ("401", "8010") and i + 1 < len(segments)):
+        if segments[i] in _PRIMARY and (segments[i + 1][:4].isdigit()
+                                        or segments[i] in ("401", "8010")):
             break
     else:
         return None
