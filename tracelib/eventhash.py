@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from .errors import ValidationError
@@ -111,7 +112,7 @@ _ORDERED = (
     ("bizLocation", "location"),
     ("sensorElementList", "sensors"),
 )
-_ORDERED_NAMES = frozenset(name for name, _ in _ORDERED)
+_POSITION = {name: i for i, (name, _) in enumerate(_ORDERED)}
 _PARTY_LISTS = {"bizTransactionList": ("bizTransaction", _BTT),
                 "sourceList": ("source", _SDT),
                 "destinationList": ("destination", _SDT)}
@@ -139,30 +140,35 @@ def prehash_string(event: Mapping[str, Any], context: Mapping[str, str] | None =
     event_type = event.get("type")
     if not isinstance(event_type, str) or not event_type.strip():
         raise ValidationError("the EPCIS event has no eventType ('type')", field="type")
-    prefixes = dict(STANDARD_PREFIXES)
-    prefixes.update(context or {})
-    prefixes.update(_context_prefixes(event.get("@context")))
-    c = _Canon(prefixes)
-    skipped = _IGNORED | frozenset(ignore)
+    declared = tuple((context or {}).items())
+    if "@context" in event:
+        declared += tuple(_context_prefixes(event["@context"]).items())
+    c = _canon_for(declared)
+    skipped = _IGNORED.union(ignore) if ignore else _IGNORED
 
     # Rule 1: eventType first, then the ordered fields; rule 4: absent or empty fields add
     # nothing; rule 2: no separators.
-    parts = ["eventType=" + event_type.strip()]
-    for name, how in _ORDERED:
-        if name in event and name not in skipped:
-            parts.append(c.ordered(name, how, event[name]))
-    # The remaining fields (party lists, ilmd, user extensions): rules 11, 13, 19, 20.
+    head = "eventType=" + event_type.strip()
+    ordered: list[tuple[int, str]] = []
     rest: list[str] = []
     for key, value in event.items():
-        if key in _ORDERED_NAMES or key in skipped or key.startswith("@"):
+        if key in skipped:
             continue
-        if key in _PARTY_LISTS:
+        position = _POSITION.get(key)
+        if position is not None:
+            ordered.append((position, c.ordered(key, _ORDERED[position][1], value)))
+        elif key.startswith("@"):
+            continue
+        # The remaining fields (party lists, ilmd, user extensions): rules 11, 13, 19, 20.
+        elif key in _PARTY_LISTS:
             rest.append(c.party_list(key, value))
         elif key == "ilmd":
-            rest.append(c.container("ilmd", value, []))
+            rest.append(c.container("ilmd", value, ()))
         else:
             rest.extend(c.generic(key, value))
-    parts.extend(sorted(s for s in rest if s))
+    ordered.sort()
+    rest.sort()
+    parts = [head, *(text for _, text in ordered), *rest]
     return "".join(parts)
 
 
@@ -227,11 +233,22 @@ def _context_prefixes(context: object) -> dict[str, str]:
     return found
 
 
+@lru_cache(maxsize=256)
+def _canon_for(declared: tuple[tuple[str, str], ...]) -> _Canon:
+    return _Canon({**STANDARD_PREFIXES, **dict(declared)})
+
+
+_CACHE_LIMIT = 1 << 16
+
+
 class _Canon:
-    """Writes fields of one event with the namespace prefixes in force."""
+    """Writes fields with the namespace prefixes in force. One instance serves every event
+    under the same prefixes, so it remembers the key=value substrings it has written: an
+    export repeats its places, parties, steps and lots from event to event."""
 
     def __init__(self, prefixes: Mapping[str, str]) -> None:
         self.prefixes = prefixes
+        self._pairs: dict[tuple[Any, ...], str] = {}
 
     # -- names and values ---------------------------------------------------------------
 
@@ -242,41 +259,56 @@ class _Canon:
             return "{" + self.prefixes[prefix] + "}" + local
         return name
 
-    def value(self, raw: object, *, vocab: str | None = None, is_time: bool = False) -> str:
-        if isinstance(raw, bool):
+    def value(self, raw: object, *, vocab: str | None = None, is_time: bool = False,
+              field: str | None = None) -> str:
+        if isinstance(raw, str):
+            text = raw.strip()  # rule 5
+        elif isinstance(raw, bool):
             text = "true" if raw else "false"
         elif isinstance(raw, int | float):
-            text = _number(str(raw))
-        elif isinstance(raw, str):
-            text = raw.strip()  # rule 5
+            text = str(raw)
+        elif isinstance(raw, Mapping) and "@value" in raw:  # a JSON-LD value object
+            return self.value(raw["@value"], vocab=vocab, is_time=is_time, field=field)
         else:
-            raise ValidationError(f"expected a single value, got {type(raw).__name__}")
+            raise ValidationError(f"expected a single value, got {type(raw).__name__}",
+                                  field=field)
         if not text:
             return ""
         if is_time:
             return _utc_millis(text)
         if vocab is not None and ":" not in text:
             return vocab + text  # rule 16
-        for urn, web in _CBV_URNS:  # rule 14
-            if text.startswith(urn):
-                return web + text[len(urn):]
         prefix, sep, local = text.partition(":")
-        if sep and prefix in self.prefixes and not local.startswith("//"):
+        if sep and prefix != "urn" and prefix in self.prefixes and not local.startswith("//"):
             text = self.prefixes[prefix] + local  # rule 15: CURIEs expand
-        text = _number(text)  # rules 6-7
-        return normalise_identifier(text)  # rules 17-18 (EPC URIs, Digital Link URIs)
+        return _canonical_value(text)
 
-    def pair(self, name: str, raw: object, **how: Any) -> str:
+    def pair(self, name: str, raw: object, *, vocab: str | None = None,
+             is_time: bool = False) -> str:
         # Rule 3: a value is written as key=value; a key without value is written alone.
-        text = self.value(raw, **how)
+        cls = raw.__class__
+        if cls is str or cls is int or cls is float:
+            memo = (name, cls, raw, vocab, is_time)
+            found = self._pairs.get(memo)
+            if found is None:
+                text = self.value(raw, vocab=vocab, is_time=is_time, field=name)
+                found = f"{name}={text}" if text else ""
+                if len(self._pairs) >= _CACHE_LIMIT:
+                    self._pairs.clear()
+                self._pairs[memo] = found
+            return found
+        text = self.value(raw, vocab=vocab, is_time=is_time, field=name)
         return f"{name}={text}" if text else ""
 
     # -- the ordered fields -------------------------------------------------------------
 
     def ordered(self, name: str, how: str, raw: object) -> str:
         if how == "scalar":
-            return self.pair(name, raw, vocab=_VOCAB_FIELDS.get(name),
-                             is_time=name in _TIME_FIELDS)
+            vocab, is_time = _VOCAB_FIELDS.get(name), name in _TIME_FIELDS
+            if isinstance(raw, list):  # e.g. several certificationInfo: rule 11
+                return "".join(sorted(self.pair(name, v, vocab=vocab, is_time=is_time)
+                                      for v in raw))
+            return self.pair(name, raw, vocab=vocab, is_time=is_time)
         if how == "epcs":
             # Rule 11: list items sorted; the list's name appears once.
             items = sorted(filter(None, (self.pair("epc", v) for v in _as_list(raw, name))))
@@ -389,6 +421,17 @@ def _as_object(raw: object, path: str) -> Mapping[str, Any]:
     if isinstance(raw, Mapping):
         return raw
     raise ValidationError("expected a JSON object", field=path)
+
+
+@lru_cache(maxsize=65536)
+def _canonical_value(text: str) -> str:
+    """The context-free part of a value's normal form; values repeat across events (places,
+    parties, lots), so it is cached."""
+    for urn, web in _CBV_URNS:  # rule 14
+        if text.startswith(urn):
+            return web + text[len(urn):]
+    text = _number(text)  # rules 6-7
+    return normalise_identifier(text)  # rules 17-18 (EPC URIs, Digital Link URIs)
 
 
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
