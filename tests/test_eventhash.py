@@ -282,3 +282,22 @@ def test_cli_refuses_bad_input_in_one_line(stdin: str, message: str) -> None:
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+
+
+def test_a_comment_under_another_prefix_keeps_the_hash() -> None:
+    event, ctx = _first_event()
+    before = event_hash_id(event, ctx)
+    event["r:comment"] = "noted"
+    assert event_hash_id(event, {**ctx, "r": "http://www.w3.org/2000/01/rdf-schema#"}) == before
+    assert event_hash_id(event, {**ctx, "r": "https://ns.example.com/r/"}) != before
+
+
+def test_several_certificates_are_sorted_and_a_scalar_field_refuses_an_object() -> None:
+    event, ctx = _first_event()
+    a, b = "https://cert.example.com/A1", "https://cert.example.com/B2"
+    one = prehash_string(dict(event, certificationInfo=[a, b]), ctx)
+    assert one == prehash_string(dict(event, certificationInfo=[b, a]), ctx)
+    assert f"certificationInfo={a}certificationInfo={b}" in one
+    with pytest.raises(ValidationError) as err:
+        prehash_string(dict(event, bizStep={"id": "shipping"}), ctx)
+    assert err.value.field == "bizStep"

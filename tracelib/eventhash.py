@@ -77,6 +77,7 @@ _CBV_URNS = (
 _IGNORED = frozenset({"type", "eventID", "recordTime", "errorDeclaration", "rdfs:comment",
                       "comment"})
 
+_RDFS_COMMENT = "{http://www.w3.org/2000/01/rdf-schema#}comment"
 _QUANTITY_FIELDS = ("epcClass", "quantity", "uom")
 _SENSOR_METADATA_FIELDS = ("time", "startTime", "endTime", "deviceID", "deviceMetadata",
                            "rawData", "dataProcessingMethod", "bizRules")
@@ -391,6 +392,8 @@ class _Canon:
         """Rules 20-21: a user extension element (at any depth) as substrings. A list gives
         one substring per item under the same key; an object's children are sorted."""
         key = self.key(name)
+        if key == _RDFS_COMMENT:
+            return []  # a comment under any prefix is no part of the event's meaning
         if isinstance(raw, list):
             out: list[str] = []
             for item in raw:
