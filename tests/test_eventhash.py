@@ -301,3 +301,11 @@ def test_several_certificates_are_sorted_and_a_scalar_field_refuses_an_object() 
     with pytest.raises(ValidationError) as err:
         prehash_string(dict(event, bizStep={"id": "shipping"}), ctx)
     assert err.value.field == "bizStep"
+
+
+_REFERENCE = json.loads((DATA / "epcis" / "reference-prehashes.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", sorted(_REFERENCE))
+def test_gs1_examples_prehash_as_the_reference_generator_does(name: str) -> None:
+    assert _prehashes(_load(DATA / "epcis" / name)) == _REFERENCE[name]

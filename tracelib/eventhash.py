@@ -16,6 +16,13 @@ differ, the generator decides, because the published test vectors were produced 
   ``sensorElementList``) sorted as whole substrings, so ``destinationList`` precedes
   ``sourceList``.
 
+Where the reference generator's output contradicts the published rules themselves and no
+vector decides, the rules are followed: ``true``/``false`` are written as such (the generator
+writes a JSON boolean as ``True``/``False``, its XML reading as ``true``); long digit strings
+keep every digit (the generator passes them through a binary float); an extension inside
+``sensorMetadata`` or ``sensorReport`` whose namespace does not end in ``/`` stays in its
+parent (rule 21; the generator writes it in a second ``sensorElementList``).
+
 Fields that never enter the pre-hash string: ``type`` (written as ``eventType``), ``eventID``,
 ``recordTime``, ``errorDeclaration``, comments (``rdfs:comment``, ``comment``), JSON-LD keywords
 and the fields a document lists under a ``…:ignoreFields`` key.
