@@ -39,6 +39,8 @@ def epcis_hash(file: click.utils.LazyFile, prehash: bool) -> None:
         doc = json.loads(file.read())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckFailed(f"{name}: not JSON: {e}") from e
+    except RecursionError as e:
+        raise CheckFailed(f"{name}: JSON nested too deeply to read") from e
     if not isinstance(doc, dict):
         raise CheckFailed(f"{name}: an EPCIS document must be a JSON object")
     context = document_context(doc)

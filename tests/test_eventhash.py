@@ -309,3 +309,31 @@ _REFERENCE = json.loads((DATA / "epcis" / "reference-prehashes.json").read_text(
 @pytest.mark.parametrize("name", sorted(_REFERENCE))
 def test_gs1_examples_prehash_as_the_reference_generator_does(name: str) -> None:
     assert _prehashes(_load(DATA / "epcis" / name)) == _REFERENCE[name]
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = {"example:n": value}
+    return value
+
+
+def test_an_extension_nested_too_deeply_is_refused_naming_it() -> None:
+    from tracelib.eventhash import MAX_DEPTH
+
+    event, ctx = _first_event()
+    assert "{http://ns.example.com/epcis/}deep" in prehash_string(
+        dict(event, **{"example:deep": _nested(MAX_DEPTH - 1)}), ctx)
+    with pytest.raises(ValidationError) as err:
+        prehash_string(dict(event, **{"example:deep": _nested(MAX_DEPTH + 1)}), ctx)
+    assert err.value.field == "example:n"
+    result = _run(["-"], stdin='{"epcisBody": {"eventList": [{"type": "ObjectEvent", "x": '
+                  + "[" * 100_000 + "]" * 100_000 + "}]}}")
+    assert result.exit_code == 1 and "nested too deeply" in result.output
+
+
+def test_booleans_and_long_digit_strings_are_written_exactly() -> None:
+    event, ctx = _first_event()
+    report = {"type": "Temperature", "booleanValue": True, "stringValue": "111100001111000011110000"}
+    pre = prehash_string(dict(event, sensorElementList=[{"sensorReport": [report]}]), ctx)
+    assert "stringValue=111100001111000011110000booleanValue=true" in pre

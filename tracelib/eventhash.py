@@ -41,6 +41,7 @@ from typing import Any
 from .errors import ValidationError
 
 __all__ = [
+    "MAX_DEPTH",
     "STANDARD_PREFIXES",
     "document_context",
     "document_events",
@@ -61,6 +62,9 @@ STANDARD_PREFIXES: Mapping[str, str] = {
     "xsd": "http://www.w3.org/2001/XMLSchema#",
     "dcterms": "http://purl.org/dc/terms/",
 }
+
+#: How deep a user extension may nest (objects and arrays) before the event is refused.
+MAX_DEPTH = 64
 
 _CBV = "https://ref.gs1.org/cbv/"
 _GS1_VOC = "https://gs1.org/voc/"
@@ -395,23 +399,26 @@ class _Canon:
         text = self.extensions(_as_object(raw, name), known)
         return name + text if text else ""
 
-    def generic(self, name: str, raw: object) -> list[str]:
+    def generic(self, name: str, raw: object, depth: int = 0) -> list[str]:
         """Rules 20-21: a user extension element (at any depth) as substrings. A list gives
         one substring per item under the same key; an object's children are sorted."""
+        if depth > MAX_DEPTH:
+            raise ValidationError(f"an extension is nested more than {MAX_DEPTH} levels deep",
+                                  field=name)
         key = self.key(name)
         if key == _RDFS_COMMENT:
             return []  # a comment under any prefix is no part of the event's meaning
         if isinstance(raw, list):
             out: list[str] = []
             for item in raw:
-                out.extend(self.generic(name, item))
+                out.extend(self.generic(name, item, depth + 1))
             return out
         if isinstance(raw, Mapping):
             children: list[str] = []
             for k, v in raw.items():
                 if k in _IGNORED or k.startswith("@"):
                     continue
-                children.extend(self.generic(k, v))
+                children.extend(self.generic(k, v, depth + 1))
             return [key + "".join(sorted(s for s in children if s))]
         if raw is None:
             return [key]
