@@ -25,7 +25,8 @@ parent (rule 21; the generator writes it in a second ``sensorElementList``).
 
 Fields that never enter the pre-hash string: ``type`` (written as ``eventType``), ``eventID``,
 ``recordTime``, ``errorDeclaration``, comments (``rdfs:comment``, ``comment``), JSON-LD keywords
-and the fields a document lists under a ``…:ignoreFields`` key.
+and the fields passed as ``ignore`` (``tracelib epcis hash`` passes those a document lists
+under a ``…:ignoreFields`` key, as the reference generator does).
 """
 
 from __future__ import annotations
