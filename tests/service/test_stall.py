@@ -56,6 +56,8 @@ def test_scan_json_has_the_contract_shape(scene: Scene) -> None:
     assert [(t["result"], t["rate"]) for t in view["tests"]] == [("positive", "62.50"),
                                                                  ("negative", "12.50")]
     assert [(h["lot"], h["reason"][:4]) for h in view["holds"]] == [("LOT-QC-0002", "快检阳性")]
+    assert view["holds"][0]["test"] == {"outcome": "rapid_positive",
+                                        "item": "有机磷和氨基甲酸酯类农药"}
     cp = view["checkpoint"]
     assert cp["size"] == scene.ledger.size and cp["signed"] is True
     assert cp["root"] == scene.ledger.root(cp["size"]).hex()
@@ -569,3 +571,13 @@ def test_a_page_rendered_from_the_kept_json_equals_one_rendered_from_the_view(
     with app.test_request_context(f"/s/{STALL}?lang={lang}"):
         view = stall_view(scene.ledger, STALL, today=TODAY, proof_url=PROOF_PATH)
         assert page == render_template("stall.html", v=view, pay=None).encode("utf-8")
+
+
+def test_a_tests_hold_is_said_in_the_pages_language(client: FlaskClient) -> None:
+    """The reason a test's hold records carries both languages; the page says it in one."""
+    zh = client.get(f"/s/{STALL}").get_data(as_text=True)
+    assert "LOT-QC-0002：快检阳性：有机磷和氨基甲酸酯类农药" in zh
+    assert "rapid test positive" not in zh
+    en = client.get(f"/s/{STALL}?lang=en").get_data(as_text=True)
+    assert "LOT-QC-0002：Rapid test positive：有机磷和氨基甲酸酯类农药" in en
+    assert "快检阳性" not in en

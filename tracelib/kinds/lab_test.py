@@ -14,11 +14,19 @@ from marshmallow import fields, validate
 from ..bounds import MAX_DECIMAL_TEXT, MAX_LABEL
 from ..sampling import SAMPLING_TYPES, STAGES
 from ..standards import judge_lab
-from ..store.states import FollowUp
+from ..store.states import FollowUp, HeldByTest
 from ._authority import TESTERS, tester_relation
 from ._commitments import break_commitments
 from ._fields import OpenData, id_field, text
-from ._testing import check_lot, hold, judge, open_follow_up, prefetch_test, release_test_holds, stall_of
+from ._testing import (
+    check_lot,
+    hold,
+    judge,
+    open_follow_up,
+    prefetch_test,
+    release_test_holds,
+    stall_of,
+)
 from .context import AppendContext, EventView
 from .spec import KindSpec, Signers
 
@@ -76,7 +84,7 @@ def apply_lab_test(ctx: AppendContext, event: EventView, seq: int) -> None:
         break_commitments(ctx, test_seq=seq, lot=lot, stall=stall, analyte=data["analyte"],
                           day=on.isoformat())
         if stall is not None:
-            hold(ctx, lot, stall, seq, f"检测不合格 lab result failed: {data['analyte']}",
+            hold(ctx, lot, stall, seq, HeldByTest.LAB_FAILED + data["analyte"],
                  event.actor)
             follow_up = open_follow_up(ctx, lot, stall)
     elif outcome == "pass" and lot is not None:

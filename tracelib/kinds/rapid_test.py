@@ -13,10 +13,18 @@ from marshmallow import Schema, fields, validate
 from ..bounds import MAX_LABEL
 from ..errors import ValidationError
 from ..standards import judge_rapid
-from ..store.states import FollowUp
+from ..store.states import FollowUp, HeldByTest
 from ._authority import TESTERS, tester_relation
 from ._fields import OpenData, id_field, text
-from ._testing import check_lot, hold, judge, open_follow_up, prefetch_test, release_test_holds, stall_of
+from ._testing import (
+    check_lot,
+    hold,
+    judge,
+    open_follow_up,
+    prefetch_test,
+    release_test_holds,
+    stall_of,
+)
 from .context import AppendContext, EventView
 from .spec import KindSpec, Signers
 
@@ -79,7 +87,7 @@ def apply_rapid_test(ctx: AppendContext, event: EventView, seq: int) -> None:
     result, rate, item_ = verdict.result, verdict.rate, verdict.item
     follow_up = None
     if result == "positive" and lot is not None and stall is not None:
-        hold(ctx, lot, stall, seq, f"快检阳性 rapid test positive: {item_.name_zh}", event.actor)
+        hold(ctx, lot, stall, seq, HeldByTest.RAPID_POSITIVE + item_.name_zh, event.actor)
         follow_up = open_follow_up(ctx, lot, stall)
     if result == "negative" and data.get("retest") and lot is not None:
         release_test_holds(ctx, lot, stall, seq, FollowUp.RELEASED)

@@ -4,7 +4,7 @@ compare with these names, never with words of a reason or a status typed again."
 
 from __future__ import annotations
 
-__all__ = ["FollowUp", "HoldCause", "InspectionResult", "Rectification"]
+__all__ = ["FollowUp", "HoldCause", "InspectionResult", "Rectification", "HeldByTest"]
 
 
 class HoldCause:
@@ -12,6 +12,25 @@ class HoldCause:
 
     TEST = "test"  # a positive rapid test or a failed lab result held it
     EVENT = "hold"  # a ``hold`` event (a market's decision, a recall's holds)
+
+
+class HeldByTest:
+    """The reason a test's own hold records (``stock.hold_reason``; ledger state, replayed,
+    so never reworded): a positive rapid test or a failing lab result, then the item or
+    analyte. :meth:`read` gives it back in parts, for a page to say it in its reader's
+    language."""
+
+    RAPID_POSITIVE = "快检阳性 rapid test positive: "
+    LAB_FAILED = "检测不合格 lab result failed: "
+    _OUTCOMES = (("rapid_positive", RAPID_POSITIVE), ("lab_failed", LAB_FAILED))
+
+    @classmethod
+    def read(cls, reason: str | None) -> tuple[str, str] | None:
+        """``("rapid_positive" | "lab_failed", item)``, or None for any other reason."""
+        for outcome, prefix in cls._OUTCOMES:
+            if reason is not None and reason.startswith(prefix):
+                return outcome, reason[len(prefix):]
+        return None
 
 
 class FollowUp:

@@ -40,7 +40,7 @@ from ..ledger import Ledger
 from ..quantity import format_micro
 from ..store import Connection
 from ..store.inspections import InspectionsSql
-from ..store.states import FollowUp
+from ..store.states import FollowUp, HeldByTest
 from ..store.supply import SupplySql
 from ..store.tests import TestsSql
 from ._shared import event_data, head, inspection_row, lab_row, newest_first, test_row
@@ -161,8 +161,11 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
 
     holds: list[dict[str, Any]] = []
     for held in held_rows:
+        by_test = HeldByTest.read(held.hold_reason)
         holds.append({"lot": held.lot, "reason": held.hold_reason or "", "seq": held.hold_seq,
-                      "qty": format_micro(held.on_hand), "unit": held.unit, "kind": "hold"})
+                      "qty": format_micro(held.on_hand), "unit": held.unit, "kind": "hold",
+                      "test": ({"outcome": by_test[0], "item": by_test[1]} if by_test
+                               else None)})
     held_lots = {h["lot"] for h in holds}
     for code, lot_row in sorted(recalled.items()):
         if code in held_lots:
@@ -170,7 +173,7 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
         doc = recall_docs.get(int(lot_row.recalled_seq or 0), {})
         reason = doc.get("data", {}).get("reason", "") if isinstance(doc, dict) else ""
         holds.append({"lot": code, "reason": reason, "seq": lot_row.recalled_seq,
-                      "kind": "recall"})
+                      "kind": "recall", "test": None})
         held_lots.add(code)
 
     on_hand: list[dict[str, Any]] = []
