@@ -72,6 +72,9 @@ class Access:
     scopes: tuple[str, ...]
     note: str
     own_check: bool = False  # the view checks its caller itself (its own bearer token)
+    #: a public read whose answer a script on any origin may read (CORS, service/ops/cors.py):
+    #: what a shopper's page, a market's own site or a witness needs
+    cross_origin: bool = False
 
     @property
     def public(self) -> bool:
@@ -80,8 +83,10 @@ class Access:
 
 _PUBLIC_VIEW = Access((), "Public: no token needed; the answer carries no personal data, no "
                           "receipts and no other party's volumes (a token whose read scope "
-                          "covers the stall or lot shows certificates in full)")
-_PUBLIC = Access((), "Public: no token needed")
+                          "covers the stall or lot shows certificates in full)",
+                      cross_origin=True)
+_PUBLIC = Access((), "Public: no token needed", cross_origin=True)
+_PROOF = Access((), "Public: a proof reveals hashes, not data", cross_origin=True)
 _READ = Access(READ_SCOPES, "Needs a token with `read:own`, `read:market` or `read:all` whose "
                             "reach covers what is asked (403 otherwise)")
 
@@ -99,8 +104,8 @@ ENDPOINTS: dict[str, Access] = {
     "api.lot_trace": _READ,
     "api.get_stall": _PUBLIC_VIEW,
     "api.get_checkpoint": _PUBLIC,
-    "api.inclusion_proof": Access((), "Public: a proof reveals hashes, not data"),
-    "api.consistency_proof": Access((), "Public: a proof reveals hashes, not data"),
+    "api.inclusion_proof": _PROOF,
+    "api.consistency_proof": _PROOF,
     "api.openapi": _PUBLIC,
     "blobs.put_blob": Access((WRITE,), "Needs a token with `write`"),
     "blobs.get_blob": Access(READ_SCOPES, "Needs a token with `read:all`, or `read:own` or "
@@ -113,7 +118,7 @@ ENDPOINTS: dict[str, Access] = {
     "lots.digital_link": _PUBLIC_VIEW,
     "producers.producer_page": _PUBLIC_VIEW,
     "board.market_board": _PUBLIC,
-    "static": _PUBLIC,
+    "static": Access((), "Public: no token needed"),
     "ops_health.healthz": Access((), "Public: whether the process is up"),
     "ops_health.readyz": Access((), "Public: whether the service can serve, check by check"),
     "ops_metrics.metrics": Access((), "Private addresses, or the `METRICS_TOKEN` bearer token "

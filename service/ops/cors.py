@@ -2,10 +2,12 @@
 
 A shopper's page, a market's own web site or a witness may read the public answers from
 a script on another origin: the stall page and its JSON, the lot page and its GS1 Digital
-Link form, the market board, the newest checkpoint, inclusion and consistency proofs and
-the OpenAPI document. Their ``GET``/``HEAD`` answers (errors included, so a script can read
-a 404 or a 429) carry ``Access-Control-Allow-Origin: *`` — no credentials: these reads
-need none, and ``*`` never lets a browser send cookies or ``Authorization``. A preflight
+Link form, the producer page, the market board, the newest checkpoint, inclusion and
+consistency proofs and the OpenAPI document — the endpoints whose access rule says so
+(service/access.py ``ENDPOINTS``, ``Access.cross_origin``). Their ``GET``/``HEAD`` answers
+(errors included, so a script can read a 404 or a 429) carry
+``Access-Control-Allow-Origin: *`` — no credentials: these reads need none, and ``*`` never
+lets a browser send cookies or ``Authorization``. A preflight
 (``OPTIONS`` with ``Access-Control-Request-Method: GET`` or ``HEAD``) of one of them is
 answered 204 with what may be asked.
 
@@ -18,16 +20,10 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-__all__ = ["PUBLIC_READS", "init_app"]
+from ..access import ENDPOINTS
 
-#: Endpoints whose GET answers any origin may read (issue 16: what a shopper needs).
-PUBLIC_READS = frozenset({
-    "stall.stall_page", "stall.qr_png", "stall.qr_svg",
-    "lots.lot_page", "lots.digital_link",
-    "board.market_board",
-    "api.get_stall", "api.get_checkpoint", "api.inclusion_proof", "api.consistency_proof",
-    "api.openapi",
-})
+__all__ = ["cross_origin", "init_app"]
+
 READ_METHODS = ("GET", "HEAD")
 #: Request headers a script may send (beyond the CORS-safelisted ones).
 ALLOWED_HEADERS = "Accept, Accept-Language, If-None-Match, If-Modified-Since, X-Request-Id"
@@ -36,8 +32,15 @@ EXPOSED_HEADERS = "ETag, Link, Retry-After, X-Request-Id"
 PREFLIGHT_MAX_AGE = "86400"
 
 
+def cross_origin(endpoint: str | None) -> bool:
+    """Whether any origin may read the endpoint's answers: its access rule says so
+    (service/access.py ENDPOINTS, ``Access.cross_origin``)."""
+    access = ENDPOINTS.get(endpoint or "")
+    return access is not None and access.cross_origin
+
+
 def _cors(response: Response) -> Response:
-    if request.endpoint not in PUBLIC_READS:
+    if not cross_origin(request.endpoint):
         return response
     headers = response.headers
     if request.method in READ_METHODS:

@@ -13,7 +13,7 @@ ORIGIN = {"Origin": "https://market.example.cn"}
 PUBLIC = [f"/s/{STALL}", f"/s/{STALL}?format=json", f"/s/{STALL}/qr.svg", "/l/LOT-CP-0001",
           f"/01/{GTIN}/10/LOT-CP-0001", "/m/market-1/board", f"/api/v1/stalls/{STALL}",
           "/api/v1/checkpoint", "/api/v1/proofs/inclusion/1", "/api/v1/proofs/consistency?first=1",
-          "/api/v1/openapi.json"]
+          "/api/v1/openapi.json", "/p/farm-1"]
 
 
 @pytest.mark.parametrize("path", PUBLIC)
