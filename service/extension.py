@@ -8,10 +8,9 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, current_app
 from sqlalchemy import Connection, Engine
@@ -27,24 +26,13 @@ from tracelib.store.engine import (
     make_engine,
     normalize_url,
 )
+from tracelib.timeutil import local_zone
 from tracelib.views.stall import StandingRules
 
 from .links import check_base_url
 from .state import create_tables, scan_counts
 
 __all__ = ["LedgerWatch", "TracelibService", "primary_url_setting", "read_only_setting", "service"]
-
-CHINA = timezone(timedelta(hours=8), "CST")
-
-
-def _zone(name: str) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        if name in ("Asia/Shanghai", "Asia/Chongqing", "PRC"):
-            return CHINA  # no tz database on this machine: China has no DST
-        raise
-
 
 class LedgerWatch:
     """Tells cheaply whether the ledger has changed, for caches keyed by its version.
@@ -148,7 +136,7 @@ class TracelibService:
         if not self.read_only:  # a read-only instance reads the tokens the primary keeps
             create_tables(self.state_engine)
         self._scan_counts(app, state)
-        self.zone = _zone(str(app.config["TIMEZONE"]))
+        self.zone = local_zone(str(app.config["TIMEZONE"]))
         clock = app.config.get("NOW")
         self._clock: Callable[[], datetime] = (
             clock if callable(clock) else (lambda: clock) if isinstance(clock, datetime)
