@@ -174,7 +174,7 @@ def _run(db: str, *args: str) -> Any:
 
 
 def test_cli_writes_both_files(built: Any, tmp_path: Path) -> None:
-    ledger, events, db = built
+    _ledger, events, db = built
     since, until = _day(DAY2[0], "since"), _day(DAY2[1], "until")
     result = _run(db, "--since", DAY2[0], "--until", DAY2[1], "--out", str(tmp_path / "r"))
     assert result.exit_code == 0, result.output

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from . import canonical
-from .events import sign_event
 from .errors import ValidationError
+from .events import sign_event
 from .ids import MAX_ID
 from .keys import SigningKey
 from .kinds import KINDS, facts_at_location
@@ -270,11 +270,11 @@ def fsma_range(ledger: Ledger, *, since: datetime, until: datetime,
         _text(loc.details.get("phone")),
         holders[loc.holder].name if loc.holder in holders else (loc.holder or ""))
         for ident, loc in registered.items()}
-    name = {ident: d.name for ident, d in described.items()}
+    names = {ident: d.name for ident, d in described.items()}
     rows = tuple(dataclasses.replace(
-        c, from_location_name=name.get(c.from_location, c.from_location_name),
-        to_location_name=name.get(c.to_location, c.to_location_name),
-        tlc_source_name=name.get(c.tlc_source, c.tlc_source_name)) for c in ctes)
+        c, from_location_name=names.get(c.from_location, c.from_location_name),
+        to_location_name=names.get(c.to_location, c.to_location_name),
+        tlc_source_name=names.get(c.tlc_source, c.tlc_source_name)) for c in ctes)
     return FsmaRangeReport(since=since.isoformat(), until=until.isoformat(), product=product,
                            generated_at=generated_at or format_utc(utcnow()), ctes=rows,
                            locations=described)

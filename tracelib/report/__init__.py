@@ -35,11 +35,11 @@ from .sheets import (
 
 __all__ = [
     "CHINA_STANDARD_TIME",
+    "FSMA_RANGE_HEADERS",
     "HEADERS",
     "CriticalTrackingEvent",
     "DrillReportFiles",
     "DrillReportInput",
-    "FSMA_RANGE_HEADERS",
     "FsmaRangeReport",
     "LocationDescription",
     "PathEdge",
