@@ -218,3 +218,84 @@ def test_cli_errors_and_the_empty_answer(built: Any, tmp_path: Path) -> None:
     assert "0 critical tracking events in range" in empty.output
     with (tmp_path / "e" / "ctes.csv").open(encoding="utf-8-sig", newline="") as handle:
         assert list(csv.reader(handle)) == [list(FSMA_RANGE_HEADERS)]
+
+
+def test_windows_do_not_change_the_answer(built: Any) -> None:
+    ledger, _events, _db = built
+    since, until = _day(DAY2[0], "since"), _day(DAY2[1], "until")
+    seen: list[int] = []
+    small = fsma_range(ledger, since=since, until=until, window=7, progress=seen.append)
+    assert small.sorted_ctes() == fsma_range(ledger, since=since, until=until).sorted_ctes()
+    assert sum(seen) == ledger.size and max(seen) == 7
+
+
+def test_a_phone_is_registered_within_its_limit(built: Any) -> None:
+    ledger, _events, _db = built
+    net = generate(SPEC)
+    site = next(s for s in net.locations if s.id == "wholesale-yy01")
+    for suffix, phone in (("long", "1" * 51), ("empty", "")):
+        register = {"id": f"reg-phone-{suffix}", "kind": "register",
+                    "time": net.end.isoformat(), "actor": SPEC.operator,
+                    "location": net.office,
+                    "data": {"locations": [{**site.to_register(), "phone": phone}]}}
+        with pytest.raises(ValidationError) as e:
+            ledger.append([sign_event(register, net.operator_key)], now=net.end)
+        assert e.value.field is not None and e.value.field.endswith("locations[0].phone")
+
+
+def test_location_descriptions_are_neutralized(tmp_path: Path) -> None:
+    from tracelib.report import (
+        CriticalTrackingEvent,
+        FsmaRangeReport,
+        LocationDescription,
+        write_range_csv,
+    )
+
+    cte = CriticalTrackingEvent(
+        event_id="sh-1", kind="ship", cte="shipping", traceability_lot_code="L1",
+        quantity=Decimal("2.5"), unit="kg", product="豇豆", from_location="a",
+        from_location_name="A", to_location="b", to_location_name="B",
+        date="2026-11-17T06:00:00+08:00", tlc_source="a", tlc_source_name="A",
+        reference_document_type="ship event", reference_document_number="sh-1")
+    report = FsmaRangeReport(
+        since="2026-11-17T00:00:00+08:00", until="2026-11-18T00:00:00+08:00", product=None,
+        generated_at="2026-11-18T00:00:00Z", ctes=(cte,),
+        locations={"a": LocationDescription("a", "A", "farm", "=HYPERLINK(\"x\")", "+86 23",
+                                            "张三")})
+    assert write_range_csv(tmp_path / "c.csv", report) == 1
+    with (tmp_path / "c.csv").open(encoding="utf-8-sig", newline="") as handle:
+        row = list(csv.reader(handle))[1]
+    cells = dict(zip(FSMA_RANGE_HEADERS, row, strict=True))
+    assert cells["Ship-from Location Description: Address (发出地地址)"] == "'=HYPERLINK(\"x\")"
+    assert cells["Ship-from Location Description: Phone (发出地电话)"] == "'+86 23"
+    assert cells["Ship-from Location Holder (发出地经营者)"] == "张三"
+    assert cells["Ship-to Location Description: Address (接收地地址)"] == ""  # not registered
+    assert cells["Quantity (数量)"] == "2.5"
+    with pytest.raises(ValidationError) as e:
+        FsmaRangeReport(since=report.until, until=report.since, product=None,
+                        generated_at="x", ctes=())
+    assert e.value.field == "FsmaRangeReport.until"
+    with pytest.raises(ValidationError) as e:
+        FsmaRangeReport(since=report.since, until=report.until, product=None, generated_at="x",
+                        locations={"b": LocationDescription("a", "A")})
+    assert e.value.field == "FsmaRangeReport.locations"
+
+
+@pytest.mark.postgres
+def test_the_same_sheet_on_postgresql(built: Any, pg_url: str) -> None:
+    ledger, events, _db = built
+    net = generate(SPEC)
+    pg = Ledger.create(pg_url, operator_key=net.operator_key, operator=SPEC.operator,
+                       now=net.end)
+    try:
+        pg.append(events, now=net.end)
+        since, until = _day(DAY2[0], "since"), _day(DAY2[1], "until")
+        on_pg = fsma_range(pg, since=since, until=until, window=500)
+        on_sqlite = fsma_range(ledger, since=since, until=until)
+        assert on_pg.sorted_ctes() == on_sqlite.sorted_ctes()
+        # the same master data, but for the telephone the SQLite ledger registered later
+        unchanged = set(on_sqlite.locations) - {"wholesale-yy01"}
+        assert len(unchanged) > 10 and set(on_pg.locations) == set(on_sqlite.locations)
+        assert all(on_pg.locations[k] == on_sqlite.locations[k] for k in unchanged)
+    finally:
+        pg.close()
