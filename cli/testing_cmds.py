@@ -389,12 +389,12 @@ def report_fsma(env: Env, since: str, until: str, product: str | None, out_dir: 
                             progress=lambda n: bar.advance(task, n))
     folder.mkdir(parents=True, exist_ok=True)
     written = []
+    if fmt in ("xlsx", "both"):  # first: a range too long for a sheet leaves no files
+        write_range_xlsx(folder / "ctes.xlsx", result)
+        written.append("ctes.xlsx")
     if fmt in ("csv", "both"):
         write_range_csv(folder / "ctes.csv", result)
         written.append("ctes.csv")
-    if fmt in ("xlsx", "both"):
-        write_range_xlsx(folder / "ctes.xlsx", result)
-        written.append("ctes.xlsx")
     what = f" of {product}" if product is not None else ""
     click.echo(f"{len(result.ctes)} critical tracking events{what} in range "
                f"[{result.since}, {result.until})")

@@ -299,3 +299,21 @@ def test_the_same_sheet_on_postgresql(built: Any, pg_url: str) -> None:
         assert all(on_pg.locations[k] == on_sqlite.locations[k] for k in unchanged)
     finally:
         pg.close()
+
+
+def test_a_range_longer_than_a_sheet_is_refused_before_any_file(
+        built: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracelib.report import sheets
+
+    _ledger, _events, db = built
+    monkeypatch.setattr(sheets, "XLSX_MAX_ROWS", 5)
+    long = _run(db, "--since", DAY2[0], "--until", DAY2[1], "--out", str(tmp_path / "x"))
+    assert long.exit_code != 0 and "more than an Excel sheet holds (5)" in long.output
+    assert not list((tmp_path / "x").iterdir())
+    as_csv = _run(db, "--since", DAY2[0], "--until", DAY2[1], "--out", str(tmp_path / "x"),
+                  "--format", "csv")
+    assert as_csv.exit_code == 0, as_csv.output
+    short = _run(db, "--since", "2026-11-17T06:00:00+08:00", "--until",
+                 "2026-11-17T06:00:00.000001+08:00", "--out", str(tmp_path / "y"))
+    assert short.exit_code == 0, short.output
+    assert (tmp_path / "y" / "ctes.xlsx").exists()

@@ -303,6 +303,8 @@ _RANGE_EXTRA: tuple[tuple[str, Callable[[CriticalTrackingEvent, FsmaRangeReport]
     tuple((f"{en} {facet_en} ({zh}{facet_zh})", _range_extra(place, facet))
           for en, zh, place in _PLACES for facet_en, facet_zh, facet in _FACETS)
 FSMA_RANGE_HEADERS: tuple[str, ...] = HEADERS + tuple(h for h, _value in _RANGE_EXTRA)
+#: rows of data an Excel worksheet holds below its header (1,048,576 rows in all)
+XLSX_MAX_ROWS = 1_048_575
 _LOCATION_HEADERS = ("Location ID (地点编号)", "Business Name (名称)", "Location Type (类型)",
                      "Address (地址)", "Phone (电话)", "Holder (经营者)")
 
@@ -332,6 +334,9 @@ def write_range_xlsx(path: Path, report: FsmaRangeReport, *,
     descriptions), ``Summary`` (the range, the product, the row count) and ``Locations``
     (each location the rows name, once); return the CTE row count. Dates are wall-clock
     time in ``tz``, which the Summary sheet states."""
+    if len(report.ctes) > XLSX_MAX_ROWS:
+        raise TracelibError(f"{len(report.ctes):,} rows are more than an Excel sheet holds "
+                            f"({XLSX_MAX_ROWS:,}); write the CSV or narrow the range")
     openpyxl = _openpyxl()
     rows = report.sorted_ctes()
     workbook = openpyxl.Workbook()
