@@ -17,6 +17,8 @@ from tracelib.errors import ValidationError
 from tracelib.events import sign_event
 from tracelib.ledger import Ledger
 from tracelib.limit_tables import explain, load_table
+from tracelib.recalls import fsma_range, parse_range_bound
+from tracelib.report import write_range_csv, write_range_xlsx
 from tracelib.report.kpi_chart import write_pass_rate_chart
 from tracelib.timeutil import parse_rfc3339, utcnow
 from tracelib.views.kpi import DEFINITIONS
@@ -24,7 +26,7 @@ from tracelib.views.kpi import kpi as compute_kpi
 
 from .context import Env
 from .extras import require
-from .ledger_cmds import out, pass_env, print_json
+from .ledger_cmds import out, pass_env, print_json, progress_bar
 
 CHINA = timezone(timedelta(hours=8))
 
@@ -351,6 +353,52 @@ def report_kpi(env: Env, population: int | None, year: int, market: str | None, 
         click.echo(f"{name}: {DEFINITIONS[name]}")
     counts = figures.to_dict()["counts"]
     click.echo(json.dumps(counts, ensure_ascii=False))
+
+
+@report.command("fsma")
+@click.option("--since", required=True,
+              help="First day (YYYY-MM-DD, from its midnight in China Standard Time, UTC+08:00) "
+                   "or an RFC 3339 time; events at or after it.")
+@click.option("--until", required=True,
+              help="Day (YYYY-MM-DD, its midnight UTC+08:00) or RFC 3339 time the range ends "
+                   "before: --until 2026-11-23 ends with the 22nd.")
+@click.option("--product", help="Only lots of this product, as recorded on the lot (e.g. 豇豆).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Folder for ctes.csv and ctes.xlsx [default: ./fsma-<since>-<until>].")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "both"]), default="both",
+              show_default=True)
+@pass_env
+def report_fsma(env: Env, since: str, until: str, product: str | None, out_dir: str | None,
+                fmt: str) -> None:
+    """The FSMA 204 sortable spreadsheet for a date range (21 CFR 1.1455(c)(3)(ii)): one row
+    per lot per critical tracking event whose event time is in [--since, --until), as a
+    recall drill's ctes.csv and ctes.xlsx, plus the description of every location named
+    (address, phone, type, holder) from master data."""
+    start = parse_range_bound(since, field="since")
+    end = parse_range_bound(until, field="until")
+    if start >= end:
+        raise ValidationError(f"--since ({since}) must be before --until ({until})",
+                              field="until")
+    if fmt != "csv":
+        require("`tracelib report fsma` (ctes.xlsx)", "reports", "openpyxl")
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in f"{since}-{until}")[:80]
+    folder = Path(out_dir or f"fsma-{safe}")
+    with env.open() as ledger, progress_bar() as bar:
+        task = bar.add_task("reading records", total=ledger.size)
+        result = fsma_range(ledger, since=start, until=end, product=product,
+                            progress=lambda n: bar.advance(task, n))
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    if fmt in ("xlsx", "both"):  # first: a range too long for a sheet leaves no files
+        write_range_xlsx(folder / "ctes.xlsx", result)
+        written.append("ctes.xlsx")
+    if fmt in ("csv", "both"):
+        write_range_csv(folder / "ctes.csv", result)
+        written.append("ctes.csv")
+    what = f" of {product}" if product is not None else ""
+    click.echo(f"{len(result.ctes)} critical tracking events{what} in range "
+               f"[{result.since}, {result.until})")
+    click.echo(f"  report: {folder}/ ({', '.join(written)})")
 
 
 COMMANDS = [limits, test_group, report]

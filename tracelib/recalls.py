@@ -9,16 +9,19 @@ in operator-signed ``hold`` events, and names the places to visit.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from . import canonical
+from .errors import ValidationError
 from .events import sign_event
 from .ids import MAX_ID
 from .keys import SigningKey
@@ -29,16 +32,20 @@ from .report import (
     CriticalTrackingEvent,
     DrillReportFiles,
     DrillReportInput,
+    FsmaRangeReport,
+    LocationDescription,
     PathEdge,
     PathNode,
     write_drill_report,
 )
-from .store.supply import SupplySql
-from .timeutil import format_utc, utcnow
+from .store import Store
+from .store.supply import LotRow, SupplySql
+from .timeutil import CHINA, format_utc, parse_rfc3339, to_micros, utcnow
 from .views.catering import CanteenReached, canteens_reached
 from .views.tracing import Trace, trace
 
-__all__ = ["DrillResult", "RecallResult", "drill", "recall", "report_input"]
+__all__ = ["DrillResult", "RecallResult", "drill", "fsma_range", "parse_range_bound", "recall",
+           "report_input"]
 
 def _event_id(prefix: str, *parts: str, stamp: str) -> str:
     """``prefix-part-…-stamp``; when lot and location codes make that longer than an event id
@@ -175,6 +182,106 @@ def _cte(doc: dict[str, Any], item: dict[str, str], lots: dict[str, Any],
         tlc_source_name=name.get(lot.location, lot.location),
         reference_document_type=facts.reference_type,
         reference_document_number=facts.reference_number or doc["id"])
+
+
+# -- FSMA 204 by date range -----------------------------------------------------------------
+#: records read from the database at a time: one window's bodies are in memory at once
+RANGE_WINDOW = 5_000
+
+
+def parse_range_bound(text: str, *, field: str, tz: tzinfo = CHINA) -> datetime:
+    """A bound of a date range: a local date ``YYYY-MM-DD`` (its midnight in ``tz``, China
+    Standard Time by default) or an RFC 3339 time with an offset."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError as e:
+            raise ValidationError(f"not a valid date: {text!r} ({e})", field=field) from e
+        return datetime.combine(day, datetime.min.time(), tz)
+    try:
+        return parse_rfc3339(text, field=field)
+    except ValidationError:
+        raise ValidationError(f"expected a date like 2026-11-22 or an RFC 3339 time like "
+                              f"2026-11-22T06:10:00+08:00, got {text!r}", field=field) from None
+
+
+def fsma_range(ledger: Ledger, *, since: datetime, until: datetime,
+               product: str | None = None, generated_at: str | None = None,
+               progress: Callable[[int], None] | None = None,
+               window: int = RANGE_WINDOW) -> FsmaRangeReport:
+    """The FSMA 204 sortable spreadsheet's rows for a date range (21 CFR 1.1455(c)(3)(ii)):
+    one row per lot per event, as the drill builds them, for every event of a kind with a
+    critical tracking event (``KindSpec.cte``) whose event time (the CTE's date) is at or
+    after ``since`` and before ``until`` (instants, whatever offset each event was recorded
+    in); with ``product``, only the lots of that product (the lot's ``product``). Each
+    location a row names is described from master data (name, type, address, phone, the
+    holder's name).
+
+    The records are read in one read transaction, ``window`` at a time (``progress`` is
+    called with each window's record count): memory holds one window of records, the rows
+    in range, the lots they name and their locations, never the whole ledger's bodies.
+    ``since`` not before ``until``, a naive time or a product no lot has is a
+    :class:`ValidationError` naming the field; no event in range is an empty report."""
+    for name, moment in (("since", since), ("until", until)):
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValidationError("expected a time with a UTC offset", field=name)
+    if since >= until:
+        raise ValidationError(f"since ({since.isoformat()}) must be before until "
+                              f"({until.isoformat()})", field="until")
+    low, high = to_micros(since), to_micros(until)
+    cte_kinds = {name for name, spec in KINDS.items() if spec.cte}
+    store = ledger.store
+    lots: dict[str, LotRow] = {}
+    ctes: list[CriticalTrackingEvent] = []
+    with store.reader() as conn:
+        if product is not None and not SupplySql.has_product(conn, product):
+            raise ValidationError(f"no lot in the ledger is of product {product!r}",
+                                  field="product")
+        size = store.size(conn)
+        for start in range(0, size, window):
+            docs = []
+            count = 0
+            for row in Store.scan_records(conn, start, min(size, start + window)):
+                count += 1
+                if row[8] not in cte_kinds:  # kind
+                    continue
+                if low <= to_micros(parse_rfc3339(row[11])) < high:  # event_time
+                    docs.append(canonical.loads(bytes(row[3])))  # body
+            wanted = sorted({item["lot"] for doc in docs
+                             for role in ("outputs", "inputs") for item in doc.get(role, [])}
+                            - lots.keys())
+            if wanted:
+                lots.update(SupplySql.lots(conn, wanted))
+            for doc in docs:
+                for role in ("outputs", "inputs"):
+                    for item in doc.get(role, []):
+                        lot = lots.get(item["lot"])
+                        if lot is None or (product is not None and lot.product != product):
+                            continue
+                        ctes.append(_cte(doc, item, lots, {}))
+            if progress is not None:
+                progress(count)
+        places = {p for c in ctes for p in (c.from_location, c.to_location, c.tlc_source)}
+        registered = store.locations(conn, places)
+        holders = store.parties_by_id(conn, {loc.holder for loc in registered.values()
+                                             if loc.holder})
+    described = {ident: LocationDescription(
+        ident, loc.name, loc.type, _text(loc.details.get("address")),
+        _text(loc.details.get("phone")),
+        holders[loc.holder].name if loc.holder in holders else (loc.holder or ""))
+        for ident, loc in registered.items()}
+    names = {ident: d.name for ident, d in described.items()}
+    rows = tuple(dataclasses.replace(
+        c, from_location_name=names.get(c.from_location, c.from_location_name),
+        to_location_name=names.get(c.to_location, c.to_location_name),
+        tlc_source_name=names.get(c.tlc_source, c.tlc_source_name)) for c in ctes)
+    return FsmaRangeReport(since=since.isoformat(), until=until.isoformat(), product=product,
+                           generated_at=generated_at or format_utc(utcnow()), ctes=rows,
+                           locations=described)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 @dataclass(frozen=True)

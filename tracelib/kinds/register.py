@@ -68,6 +68,10 @@ class LocationSchema(Schema):
         metadata={"description": "licence numbers shown on the stall page (亮证亮照): "
                                  "`business` (营业执照), `food` (食品经营许可证)"})
     address = fields.String(validate=_text, metadata={"description": "its postal address"})
+    # FSMA 204 "location description" (21 CFR 1.1310): business name, phone, physical address.
+    phone = fields.String(validate=validate.Length(min=1, max=50), metadata={
+        "description": "its business telephone number, shown in the FSMA 204 sheet's "
+                       "location descriptions (`tracelib report fsma`)"})
     number = fields.String(validate=validate.Length(min=1, max=50), metadata={
         "description": "the stall number in its market, e.g. `A01`"})
     # docs/contract.md "The market board": the board is published on time when the day's first

@@ -12,18 +12,36 @@ when a report is written.
 from __future__ import annotations
 
 from .drill import DrillReportFiles, write_drill_report
-from .model import CriticalTrackingEvent, DrillReportInput, PathEdge, PathNode
+from .model import (
+    CriticalTrackingEvent,
+    DrillReportInput,
+    FsmaRangeReport,
+    LocationDescription,
+    PathEdge,
+    PathNode,
+)
 from .pathlayout import PathLayout, layout_path
 from .pathpng import PngInfo, find_cjk_font, render_png
 from .pathsvg import render_svg
-from .sheets import CHINA_STANDARD_TIME, HEADERS, write_csv, write_xlsx
+from .sheets import (
+    CHINA_STANDARD_TIME,
+    FSMA_RANGE_HEADERS,
+    HEADERS,
+    write_csv,
+    write_range_csv,
+    write_range_xlsx,
+    write_xlsx,
+)
 
 __all__ = [
     "CHINA_STANDARD_TIME",
+    "FSMA_RANGE_HEADERS",
     "HEADERS",
     "CriticalTrackingEvent",
     "DrillReportFiles",
     "DrillReportInput",
+    "FsmaRangeReport",
+    "LocationDescription",
     "PathEdge",
     "PathLayout",
     "PathNode",
@@ -34,5 +52,7 @@ __all__ = [
     "render_svg",
     "write_csv",
     "write_drill_report",
+    "write_range_csv",
+    "write_range_xlsx",
     "write_xlsx",
 ]

@@ -25,6 +25,8 @@ from ..timeutil import parse_rfc3339, to_micros
 __all__ = [
     "CriticalTrackingEvent",
     "DrillReportInput",
+    "FsmaRangeReport",
+    "LocationDescription",
     "PathEdge",
     "PathNode",
 ]
@@ -186,3 +188,61 @@ class DrillReportInput:
     def sorted_ctes(self) -> tuple[CriticalTrackingEvent, ...]:
         """The CTEs by date (instant) then event id: the spreadsheet's row order."""
         return tuple(sorted(self.ctes, key=CriticalTrackingEvent.sort_key))
+
+
+@dataclass(frozen=True)
+class LocationDescription:
+    """A location as master data registers it: FSMA 204's "location description" (21 CFR
+    1.1310: business name, phone number, physical location address), with its location
+    type and the name of the party holding it. Empty strings where nothing is registered."""
+
+    id: str
+    name: str
+    type: str = ""
+    address: str = ""
+    phone: str = ""
+    holder: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("id", "name", "type", "address", "phone", "holder"):
+            _check_text("LocationDescription", name, getattr(self, name))
+
+
+@dataclass(frozen=True)
+class FsmaRangeReport:
+    """The FSMA 204 sortable spreadsheet for a date range (21 CFR 1.1455(c)(3)(ii)): every
+    critical tracking event whose event time is in [``since``, ``until``), optionally only
+    lots of ``product``, with the description of every location the rows name."""
+
+    since: str
+    until: str
+    product: str | None
+    generated_at: str
+    ctes: tuple[CriticalTrackingEvent, ...] = ()
+    locations: Mapping[str, LocationDescription] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until", "generated_at"):
+            _check_text("FsmaRangeReport", name, getattr(self, name))
+        if parse_rfc3339(self.since, field="FsmaRangeReport.since") >= parse_rfc3339(
+                self.until, field="FsmaRangeReport.until"):
+            raise ValidationError("expected since before until", field="FsmaRangeReport.until")
+        if self.product is not None:
+            _check_text("FsmaRangeReport", "product", self.product)
+        object.__setattr__(self, "ctes", tuple(self.ctes))
+        for cte in self.ctes:
+            if not isinstance(cte, CriticalTrackingEvent):
+                raise ValidationError(f"expected a CriticalTrackingEvent, got {cte!r}",
+                                      field="FsmaRangeReport.ctes")
+        for key, place in self.locations.items():
+            if not isinstance(place, LocationDescription) or place.id != key:
+                raise ValidationError(f"expected the LocationDescription of {key!r}",
+                                      field="FsmaRangeReport.locations")
+
+    def sorted_ctes(self) -> tuple[CriticalTrackingEvent, ...]:
+        """The CTEs by date (instant) then event id, as the drill's sheet orders them."""
+        return tuple(sorted(self.ctes, key=CriticalTrackingEvent.sort_key))
+
+    def location(self, ident: str) -> LocationDescription:
+        """The description of ``ident``; a place not registered (the consumer) by its id."""
+        return self.locations.get(ident) or LocationDescription(ident, ident)

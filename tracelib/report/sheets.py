@@ -30,9 +30,10 @@ from typing import Any
 
 from ..errors import TracelibError
 from ._text import clean, neutralize
-from .model import CriticalTrackingEvent, DrillReportInput
+from .model import CriticalTrackingEvent, DrillReportInput, FsmaRangeReport, LocationDescription
 
-__all__ = ["CHINA_STANDARD_TIME", "HEADERS", "write_csv", "write_xlsx"]
+__all__ = ["CHINA_STANDARD_TIME", "FSMA_RANGE_HEADERS", "HEADERS", "write_csv", "write_range_csv",
+           "write_range_xlsx", "write_xlsx"]
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "UTC+08:00")
 
@@ -270,5 +271,128 @@ def write_xlsx(path: Path, report: DrillReportInput, *, tz: tzinfo = CHINA_STAND
             count += 1
         _style_table(down, count, down_widths)
 
+    workbook.save(path)
+    return len(rows)
+
+
+# -- the sheet for a date range (21 CFR 1.1455(c)(3)(ii)) ----------------------------------------
+# The drill's columns, unchanged and in the same places, then the location description of
+# each place a row names (21 CFR 1.1310 "location description": business name, phone number,
+# physical address; the name is already in the drill's place columns), with its type and the
+# party holding it, as master data registers them.
+_PLACES: tuple[tuple[str, str, Callable[[CriticalTrackingEvent], str]], ...] = (
+    ("Ship-from", "发出地", lambda c: c.from_location),
+    ("Ship-to", "接收地", lambda c: c.to_location),
+    ("TLC Source", "批次码来源", lambda c: c.tlc_source),
+)
+_FACETS: tuple[tuple[str, str, Callable[[LocationDescription], str]], ...] = (
+    ("Location Type", "类型", lambda d: d.type),
+    ("Location Description: Address", "地址", lambda d: d.address),
+    ("Location Description: Phone", "电话", lambda d: d.phone),
+    ("Location Holder", "经营者", lambda d: d.holder),
+)
+
+
+def _range_extra(place: Callable[[CriticalTrackingEvent], str],
+                 facet: Callable[[LocationDescription], str],
+                 ) -> Callable[[CriticalTrackingEvent, FsmaRangeReport], str]:
+    return lambda cte, report: facet(report.location(place(cte)))
+
+
+_RANGE_EXTRA: tuple[tuple[str, Callable[[CriticalTrackingEvent, FsmaRangeReport], str]], ...] = \
+    tuple((f"{en} {facet_en} ({zh}{facet_zh})", _range_extra(place, facet))
+          for en, zh, place in _PLACES for facet_en, facet_zh, facet in _FACETS)
+FSMA_RANGE_HEADERS: tuple[str, ...] = HEADERS + tuple(h for h, _value in _RANGE_EXTRA)
+#: rows of data an Excel worksheet holds below its header (1,048,576 rows in all)
+XLSX_MAX_ROWS = 1_048_575
+_LOCATION_HEADERS = ("Location ID (地点编号)", "Business Name (名称)", "Location Type (类型)",
+                     "Address (地址)", "Phone (电话)", "Holder (经营者)")
+
+
+def _range_texts(cte: CriticalTrackingEvent, report: FsmaRangeReport) -> list[str]:
+    """The row's cells as text, raw (before neutralizing): the drill's, then the extras."""
+    return ([value(cte) for _header, value in COLUMNS]
+            + [value(cte, report) for _header, value in _RANGE_EXTRA])
+
+
+def write_range_csv(path: Path, report: FsmaRangeReport) -> int:
+    """Write the range's CTE rows to ``path`` (UTF-8 with BOM, RFC 4180), with the drill's
+    columns then the location descriptions; return the row count."""
+    rows = report.sorted_ctes()
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, dialect="excel")  # RFC 4180: "," and '"', CRLF
+        writer.writerow(FSMA_RANGE_HEADERS)
+        for cte in rows:
+            writer.writerow([text if index == _QUANTITY else _cell_text(text)
+                             for index, text in enumerate(_range_texts(cte, report))])
+    return len(rows)
+
+
+def write_range_xlsx(path: Path, report: FsmaRangeReport, *,
+                     tz: tzinfo = CHINA_STANDARD_TIME) -> int:
+    """Write the workbook: ``CTEs`` (sortable, as the drill's plus the location
+    descriptions), ``Summary`` (the range, the product, the row count) and ``Locations``
+    (each location the rows name, once); return the CTE row count. Dates are wall-clock
+    time in ``tz``, which the Summary sheet states."""
+    if len(report.ctes) > XLSX_MAX_ROWS:
+        raise TracelibError(f"{len(report.ctes):,} rows are more than an Excel sheet holds "
+                            f"({XLSX_MAX_ROWS:,}); write the CSV or narrow the range")
+    openpyxl = _openpyxl()
+    rows = report.sorted_ctes()
+    workbook = openpyxl.Workbook()
+    workbook.properties.creator = "tracelib"
+    workbook.properties.title = clean(f"FSMA 204 {report.since} - {report.until}", one_line=True)
+    sheet = workbook.active
+    sheet.title = "CTEs"
+    sheet.append(list(FSMA_RANGE_HEADERS))
+    widths = [_display_width(h) for h in FSMA_RANGE_HEADERS]
+    named: set[str] = set()
+    for cte in rows:
+        texts = _range_texts(cte, report)
+        values: list[object] = []
+        for index, text in enumerate(texts):
+            cell: object
+            if index == _QUANTITY:
+                cell = cte.quantity  # a number cell, never prefixed
+            elif index == _DATE:
+                cell = cte.moment.astimezone(tz).replace(tzinfo=None)
+                text = "2026-11-22 06:10:00"
+            else:
+                cell = _cell_text(text)
+            values.append(cell)
+            widths[index] = max(widths[index], _display_width(text))
+        sheet.append(values)
+        named.update((cte.from_location, cte.to_location, cte.tlc_source))
+    _style_table(sheet, len(rows), widths, date_columns=(_DATE + 1,))
+
+    summary = workbook.create_sheet("Summary")
+    summary.append(["Field (项目)", "Value (内容)"])
+    facts: list[tuple[str, object]] = [
+        ("自 Since (event time, inclusive)", report.since),
+        ("至 Until (event time, exclusive)", report.until),
+        ("产品 Product", report.product if report.product is not None else "all (全部)"),
+        ("事件 CTE rows", len(rows)),
+        ("地点 Locations named", len(named)),
+        ("生成时间 Generated at", report.generated_at),
+        ("时区 Times in this workbook", str(tz.tzname(None) or tz)),
+    ]
+    summary_widths = [14, 14]
+    for label, fact in facts:
+        value = _summary_value(fact)
+        summary.append([_cell_text(label), value])
+        summary_widths[0] = max(summary_widths[0], _display_width(label))
+        summary_widths[1] = max(summary_widths[1], min(80, _display_width(value)))
+    _style_table(summary, len(facts), summary_widths)
+
+    places = workbook.create_sheet("Locations")
+    places.append(list(_LOCATION_HEADERS))
+    place_widths = [_display_width(h) for h in _LOCATION_HEADERS]
+    for ident in sorted(named):
+        d = report.location(ident)
+        row = [d.id, d.name, d.type, d.address, d.phone, d.holder]
+        for index, text in enumerate(row):
+            place_widths[index] = max(place_widths[index], _display_width(text))
+        places.append([_cell_text(text) for text in row])
+    _style_table(places, len(named), place_widths)
     workbook.save(path)
     return len(rows)

@@ -123,6 +123,12 @@ class SupplySql:
         return {row["lot"]: _lot(row) for row in select_where_in(conn, lots, "lot", codes)}
 
     @staticmethod
+    def has_product(conn: Connection, product: str) -> bool:
+        """Whether any lot in the ledger is of ``product`` (its exact name)."""
+        return conn.execute(select(lots.c.lot).where(lots.c.product == product)
+                            .limit(1)).first() is not None
+
+    @staticmethod
     def stock(conn: Connection, keys: Sequence[tuple[int, str, str]]
               ) -> dict[tuple[str, str], StockRow]:
         """Stock rows by (lot's seq, lot code, location), keyed by (lot code, location)."""
