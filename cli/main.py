@@ -41,6 +41,7 @@ _COMMAND_MODULES = {
     "alerts": "alerts_cmds",
     "standing": "standing_cmds",
     "blob": "blob_cmds",
+    "epcis": "epcis_export_cmds",
 }
 
 

@@ -15,6 +15,7 @@ import marshmallow
 from marshmallow import RAISE, Schema, fields, validate, validates_schema
 
 from ..bounds import MAX_ID, MAX_TEXT
+from ..cbv import gs1_check_digit_ok
 from ..directory import LOCATION_TYPES, ROLES, KeyRecord, Location, Party
 from ..errors import ValidationError
 from ..ids import ID_PATTERN
@@ -39,6 +40,14 @@ class PartySchema(Schema):
         "description": "its name, as shown on pages and reports"})
     role = fields.String(required=True, validate=validate.OneOf(ROLES), metadata={
         "description": "what it is in the chain; the operator's role cannot change"})
+
+
+def _gln(value: str) -> None:
+    """A GLN: 13 digits whose last is the GS1 check digit (GS1 General Specifications §7.9)."""
+    if not (len(value) == 13 and value.isascii() and value.isdigit()):
+        raise marshmallow.ValidationError("must be 13 digits")
+    if not gs1_check_digit_ok(value):
+        raise marshmallow.ValidationError("its check digit is wrong (GS1 mod-10)")
 
 
 class LocationSchema(Schema):
@@ -68,6 +77,14 @@ class LocationSchema(Schema):
         metadata={"description": "licence numbers shown on the stall page (亮证亮照): "
                                  "`business` (营业执照), `food` (食品经营许可证)"})
     address = fields.String(validate=_text, metadata={"description": "its postal address"})
+    gln = fields.String(validate=_gln, metadata={
+        "description": "its GS1 Global Location Number (13 digits, GS1 General Specifications "
+                       "§3.4.10): exported EPCIS events name it `https://id.gs1.org/414/{gln}`"})
+    gln_extension = fields.String(validate=validate.Regexp(
+        r"\A[!%-?A-Z_a-z\x22]{1,20}\Z", error="must be 1-20 characters of GS1 AI encodable "
+                                               "character set 82"), metadata={
+        "description": "with `gln`: its GLN extension component (AI 254), naming a place "
+                       "within the GLN's location (`…/414/{gln}/254/{extension}`)"})
     number = fields.String(validate=validate.Length(min=1, max=50), metadata={
         "description": "the stall number in its market, e.g. `A01`"})
     # docs/contract.md "The market board": the board is published on time when the day's first
@@ -82,6 +99,11 @@ class LocationSchema(Schema):
     school = fields.Boolean(truthy={True}, falsy={False}, metadata={
         "description": "on a `canteen` only: `true` for a school's canteen (学校食堂), which "
                        "drills and recalls name among the schools reached"})
+
+    @validates_schema
+    def _extension_with_gln(self, data: dict[str, Any], **_: Any) -> None:
+        if "gln_extension" in data and "gln" not in data:
+            raise marshmallow.ValidationError("a GLN extension needs a gln", "gln_extension")
 
     @validates_schema(pass_original=True)
     def _school_on_canteen(self, data: dict[str, Any], original: Any, **_: Any) -> None:
@@ -244,6 +266,8 @@ EXAMPLE = {'id': 'reg-demo-sites',
                                       'food': 'JY15002350012345'}}]}}
 
 SPEC = KindSpec(
+    epcis_words=('None: master data (parties, locations, keys), not a business event. Its '
+                 "locations' `gln` names them in exported events."),
     name="register", order=0, data_schema=RegisterData(), apply=apply_register,
     label_zh="登记", label_en="Registration", summary="parties, locations and keys (operator only)",
     bizstep=None, epcis_type=None, cte=None, rules=RULES, example=EXAMPLE,

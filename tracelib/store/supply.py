@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -121,6 +121,13 @@ class SupplySql:
     @staticmethod
     def lots(conn: Connection, codes: Sequence[str]) -> dict[str, LotRow]:
         return {row["lot"]: _lot(row) for row in select_where_in(conn, lots, "lot", codes)}
+
+    @staticmethod
+    def gtins(conn: Connection) -> Iterator[tuple[str, str]]:
+        """(lot, GTIN) of every lot whose product has a GTIN (GS1 Digital Link lot names)."""
+        query = select(lots.c.lot, lots.c.gtin).where(lots.c.gtin.is_not(None))
+        for row in conn.execute(query):
+            yield str(row[0]), str(row[1])
 
     @staticmethod
     def stock(conn: Connection, keys: Sequence[tuple[int, str, str]]
