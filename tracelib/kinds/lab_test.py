@@ -133,7 +133,10 @@ def epcis_lab_test(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     event = object_event(doc, names, action="OBSERVE", step="sampling")
     if lot:
         event["quantityList"] = [{"epcClass": names.lot(lot)}]
-    report: dict[str, Any] = {"chemicalSubstance": names.term("analyte", data["analyte"]),
+    # a residue in mg/kg is a mass fraction: a dimensionless quantity (ISO 80000-1)
+    per_volume = data["unit"].lower().endswith("/l")
+    report: dict[str, Any] = {"type": "MassConcentration" if per_volume else "Dimensionless",
+                              "chemicalSubstance": names.term("analyte", data["analyte"]),
                               "value": float(Decimal(data["value"]))}
     code = uom(data["unit"])
     if code is not None:
@@ -150,7 +153,8 @@ def epcis_lab_test(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
 EPCIS_WORDS = """\
 `ObjectEvent`, action `OBSERVE`, bizStep `sampling`: `data.lot` (when named) in
 `quantityList`; one sensor report with the analyte as `chemicalSubstance` and the value in
-its Rec 20 unit (`mg/kg` → `NA`); the report number as a `testres` business transaction. The
+its Rec 20 unit (`mg/kg` → `NA`, type `Dimensionless`: a mass fraction; per litre
+`MassConcentration`); the report number as a `testres` business transaction. The
 verdict against GB 2763 is the ledger's, not the event's: it is not exported."""
 
 

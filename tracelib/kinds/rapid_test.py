@@ -135,7 +135,9 @@ def epcis_rapid_test(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any
                          disp=_DISPOSITIONS.get(data.get("result", "")))
     if lot:
         event["quantityList"] = [{"epcClass": names.lot(lot)}]
-    report: dict[str, Any] = {"chemicalSubstance": names.term("test-item", data["item"]),
+    # an inhibition rate (a percentage) and a strip's reading are dimensionless
+    report: dict[str, Any] = {"type": "Dimensionless",
+                              "chemicalSubstance": names.term("test-item", data["item"]),
                               "dataProcessingMethod": names.term("method", data["method"])}
     readings = data.get("readings")
     if readings:
@@ -152,7 +154,7 @@ def epcis_rapid_test(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any
 
 EPCIS_WORDS = """\
 `ObjectEvent`, action `OBSERVE`, bizStep `inspecting`: `data.lot` (when named) in
-`quantityList`; one sensor report with the test item as `chemicalSubstance`, the method as
+`quantityList`; one `Dimensionless` sensor report with the test item as `chemicalSubstance`, the method as
 `dataProcessingMethod`, the inhibition rate as `value` in `P1` (percent) when readings are
 given and the strip's `result` as `stringValue`; disposition `non_conformant` for a positive
 strip, `conformant` for a negative one."""

@@ -152,11 +152,15 @@ def epcis_reject(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     event = object_event(doc, names, action="OBSERVE", step="receiving", disp="non_conformant",
                          items=doc.get("inputs", []))
     if not doc.get("inputs"):  # goods from outside the ledger: no lot, the refusal only
-        event["quantityList"] = []
+        event["epcList"] = []
     if data.get("ship_event"):
         event["bizTransactionList"] = [biz_transaction("bol", names.event(data["ship_event"]))]
     if data.get("from"):
         event["sourceList"] = source_dest("source", names.places(data["from"]))
+    elif data.get("supplier"):
+        supplier = data["supplier"]
+        event["sourceList"] = source_dest("source", [("owning_party", names.term(
+            "supplier", supplier.get("licence") or supplier["name"]))])
     event["tracelib:reason"] = data["reason"]
     return event
 
@@ -164,7 +168,8 @@ def epcis_reject(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
 EPCIS_WORDS = """\
 `ObjectEvent`, action `OBSERVE`, bizStep `receiving`, disposition `non_conformant`: the
 `inputs` refused in `quantityList`; the ship event as the `bol` business transaction and
-`data.from` in `sourceList` when named; the reason as `tracelib:reason`."""
+`data.from` (or the supplier, as `owning_party`) in `sourceList` when named; goods from
+outside the ledger, which have no lot, as an empty `epcList`; the reason as `tracelib:reason`."""
 
 
 SPEC = KindSpec(
