@@ -42,16 +42,9 @@ class PartySchema(Schema):
         "description": "what it is in the chain; the operator's role cannot change"})
 
 
-def _gln(value: str) -> None:
-    """A GLN: 13 digits whose last is the GS1 check digit (GS1 General Specifications §7.9)."""
-    if not (len(value) == 13 and value.isascii() and value.isdigit()):
-        raise marshmallow.ValidationError("must be 13 digits")
-    if not gs1_check_digit_ok(value):
-        raise marshmallow.ValidationError("its check digit is wrong (GS1 mod-10)")
-
-
 class LocationSchema(Schema):
-    """A location: where events happen and stock is counted."""
+    """A location: where events happen and stock is counted. A `gln` ends in its GS1 mod-10
+    check digit, and a `gln_extension` needs a `gln`."""
 
     class Meta:
         unknown = RAISE
@@ -77,7 +70,7 @@ class LocationSchema(Schema):
         metadata={"description": "licence numbers shown on the stall page (亮证亮照): "
                                  "`business` (营业执照), `food` (食品经营许可证)"})
     address = fields.String(validate=_text, metadata={"description": "its postal address"})
-    gln = fields.String(validate=_gln, metadata={
+    gln = fields.String(validate=validate.Regexp(r"\A\d{13}\Z", error="must be 13 digits"), metadata={
         "description": "its GS1 Global Location Number (13 digits, GS1 General Specifications "
                        "§3.4.10): exported EPCIS events name it `https://id.gs1.org/414/{gln}`"})
     gln_extension = fields.String(validate=validate.Regexp(
@@ -101,7 +94,10 @@ class LocationSchema(Schema):
                        "drills and recalls name among the schools reached"})
 
     @validates_schema
-    def _extension_with_gln(self, data: dict[str, Any], **_: Any) -> None:
+    def _gln_rules(self, data: dict[str, Any], **_: Any) -> None:
+        # GS1 General Specifications §7.9: the last digit of a GLN is its mod-10 check digit
+        if "gln" in data and not gs1_check_digit_ok(data["gln"]):
+            raise marshmallow.ValidationError("its check digit is wrong (GS1 mod-10)", "gln")
         if "gln_extension" in data and "gln" not in data:
             raise marshmallow.ValidationError("a GLN extension needs a gln", "gln_extension")
 
