@@ -372,9 +372,9 @@ def _kind_section(renderer: _Renderer, spec: KindSpec) -> str:
 def _epcis_section(spec: KindSpec) -> list[str]:
     """The kind's EPCIS 2.0 mapping in words and, when it maps, its example as exported
     (``tracelib epcis export``; lots and places named under an example public URL)."""
-    if not spec.epcis_words.strip():
-        raise DocsError(f"kind {spec.name!r} says nothing of its EPCIS mapping (epcis_words)")
-    lines = [f"**EPCIS 2.0** ([export](cli.md)): {spec.epcis_words}", ""]
+    words = spec.epcis_words.strip() or ("None: the kind declares no EPCIS mapping."
+                                         if spec.epcis is None else "its example below.")
+    lines = [f"**EPCIS 2.0** ([export](cli.md)): {words}", ""]
     if spec.epcis is not None:
         event = spec.epcis(spec.example, EpcisNames("https://trace.example.cn"))
         lines += ["The example as an EPCIS event (without the record's `recordTime`, "
