@@ -53,10 +53,15 @@ def epcis_export(env: Env, lot: str | None, since: str | None, until: str | None
             summary = export_document(ledger, sys.stdout.buffer, base=base_url, lot=lot,
                                       since=start, until=end)
             sys.stdout.buffer.flush()
-        else:
-            with out_file.open("wb") as f:
-                summary = export_document(ledger, f, base=base_url, lot=lot, since=start,
-                                          until=end)
+        else:  # written beside FILE and renamed: a failed export leaves no half document
+            partial = out_file.with_name(out_file.name + ".partial")
+            try:
+                with partial.open("wb") as f:
+                    summary = export_document(ledger, f, base=base_url, lot=lot, since=start,
+                                              until=end)
+                partial.replace(out_file)
+            finally:
+                partial.unlink(missing_ok=True)
     click.echo(json.dumps(summary.to_dict(), ensure_ascii=False), err=True)
 
 

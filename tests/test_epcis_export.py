@@ -372,6 +372,11 @@ def test_cli_writes_a_file_and_standard_output(sup: Supply, tmp_path: Path, db_u
     assert len(streamed["epcisBody"]["eventList"]) > len(doc["epcisBody"]["eventList"]) - 5
     bad = runner.invoke(cli, [*args, "--since", "yesterday"])
     assert bad.exit_code == 2 and "--since" in bad.output
+    unknown = runner.invoke(cli, [*args, "--lot", "NO-SUCH-LOT", "--out", str(out)])
+    assert unknown.exit_code == 1 and "NO-SUCH-LOT" in unknown.output, unknown.output
+    assert json.loads(out.read_text("utf-8")) == doc  # the earlier export is left whole
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("export")) == \
+        ["export.jsonld"]
 
 
 # -- a generated network ----------------------------------------------------------------------

@@ -28,7 +28,8 @@ from .store.supply import SupplySql
 from .timeutil import format_utc, parse_rfc3339, to_micros, utcnow
 from .views.tracing import trace
 
-__all__ = ["ExportSummary", "epcis_events", "export_document", "names_for"]
+__all__ = ["ExportSummary", "document_head", "epcis_events", "export_document", "names_for",
+           "write_document"]
 
 #: Records read at a time for one lot's trace.
 _CHUNK = 1000
