@@ -84,18 +84,24 @@ def gs1_check_digit_ok(digits: str) -> bool:
     return (10 - total % 10) % 10 == check
 
 
+_BIZSTEP_URIS = {name: f"{CBV}BizStep-{name}" for name in BIZSTEPS}
+_DISPOSITION_URIS = {name: f"{CBV}Disp-{name}" for name in DISPOSITIONS}
+
+
 def bizstep(name: str) -> str:
     """A CBV 2.0 business step as its full Web URI (``…/BizStep-shipping``)."""
-    if name not in BIZSTEPS:
-        raise ValueError(f"{name!r} is not a CBV 2.0 business step")
-    return f"{CBV}BizStep-{name}"
+    try:
+        return _BIZSTEP_URIS[name]
+    except KeyError:
+        raise ValueError(f"{name!r} is not a CBV 2.0 business step") from None
 
 
 def disposition(name: str) -> str:
     """A CBV 2.0 disposition as its full Web URI (``…/Disp-recalled``)."""
-    if name not in DISPOSITIONS:
-        raise ValueError(f"{name!r} is not a CBV 2.0 disposition")
-    return f"{CBV}Disp-{name}"
+    try:
+        return _DISPOSITION_URIS[name]
+    except KeyError:
+        raise ValueError(f"{name!r} is not a CBV 2.0 disposition") from None
 
 
 def uom(unit: str) -> str | None:
@@ -107,8 +113,10 @@ def _number(text: str) -> int | float:
     """A decimal string as a JSON number: an integer exactly; a fraction as the float whose
     shortest representation is the same decimal (exact up to 15 significant digits, as
     every tracelib quantity of up to 6 decimals below a billion is)."""
-    value = Decimal(text)
-    return int(value) if value == value.to_integral_value() else float(value)
+    if text.isdigit():
+        return int(text)
+    value = float(text)  # the double nearest the decimal: float(Decimal(text)) without it
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
 @dataclass
@@ -126,6 +134,7 @@ class EpcisNames:
     gtin: Callable[[str], str | None] = field(default=lambda lot: None)
     gln: Callable[[str], tuple[str, str | None] | None] = field(default=lambda loc: None)
     holder: Callable[[str], str | None] = field(default=lambda loc: None)
+    _locations: dict[str, str] = field(default_factory=dict, repr=False)
 
     def lot(self, lot: str) -> str:
         gtin = self.gtin(lot)
@@ -134,6 +143,12 @@ class EpcisNames:
         return f"{self.base}/l/{_segment(lot)}"
 
     def location(self, location: str) -> str:
+        uri = self._locations.get(location)
+        if uri is None:
+            uri = self._locations[location] = self._location(location)
+        return uri
+
+    def _location(self, location: str) -> str:
         found = self.gln(location)
         if found is not None:
             gln, extension = found
@@ -199,7 +214,8 @@ def quantity_list(items: Iterable[Mapping[str, str]], names: EpcisNames) -> list
 
 def _units(items: Iterable[Mapping[str, str]]) -> dict[str, str]:
     return {item["lot"]: item["unit"] for item in items
-            if uom(item["unit"]) is None and item["unit"] not in _SCALED}
+            if item["unit"] not in UNITS and uom(item["unit"]) is None
+            and item["unit"] not in _SCALED}
 
 
 def source_dest(key: str, values: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
@@ -240,7 +256,7 @@ def object_event(doc: Mapping[str, Any], names: EpcisNames, *, action: str, step
     """An ObjectEvent (EPCIS 2.0 §7.4.2) of ``doc``: its time, offset, place, the lots of
     ``items`` as its quantityList, the bizStep ``step`` and disposition ``disp`` (CBV names),
     and tracelib's own fields."""
-    items = list(items)
+    items = items if isinstance(items, list) else list(items)
     time = doc["time"].upper()
     event: dict[str, Any] = {"type": "ObjectEvent", "eventTime": time,
                              "eventTimeZoneOffset": _offset(time), "action": action}
