@@ -374,7 +374,7 @@ def _epcis_section(spec: KindSpec) -> list[str]:
     (``tracelib epcis export``; lots and places named under an example public URL)."""
     words = spec.epcis_words.strip() or ("None: the kind declares no EPCIS mapping."
                                          if spec.epcis is None else "its example below.")
-    lines = [f"**EPCIS 2.0** ([export](cli.md)): {words}", ""]
+    lines = [f"**EPCIS 2.0** ([export](cli.md#tracelib-epcis-export)): {words}", ""]
     if spec.epcis is not None:
         event = spec.epcis(spec.example, EpcisNames("https://trace.example.cn"))
         lines += ["The example as an EPCIS event (without the record's `recordTime`, "

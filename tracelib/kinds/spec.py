@@ -2,9 +2,9 @@
 
 A kind owns everything about itself in one module of :mod:`tracelib.kinds`: its ``data``
 schema (with field descriptions), its rules at append, what its rules need read ahead,
-who may sign it and where, its GS1 CBV bizStep and EPCIS event type, its FSMA 204 critical
-tracking event and reference document, its Chinese and English labels, its rules in words
-and an example. The event reference (``docs/events.md``), the recall drill's CTE rows and
+who may sign it and where, its GS1 CBV bizStep, EPCIS event type and EPCIS 2.0 mapping, its
+FSMA 204 critical tracking event and reference document, its Chinese and English labels, its
+rules in words and an example. The event reference (``docs/events.md``), the recall drill's CTE rows and
 the report's kind names are generated from these specs.
 """
 
