@@ -121,6 +121,19 @@ def test_ship_names_places_sensors_and_the_shipment() -> None:
                                                 f"{BASE}/api/v1/events/ship-cq01-a01-0001"}]
 
 
+def test_import_documents_are_certification_info(validator: Draft7Validator) -> None:
+    docs = {"customs_declaration": "CD-1", "inspection_cert": "IQ-2", "disinfection_cert": "XD-3"}
+    for kind in ("origin", "ship"):
+        spec = KINDS[kind]
+        doc = {**spec.example, "data": {**spec.example["data"], "import_docs": docs}}
+        event = spec.epcis(doc, NAMES)  # type: ignore[misc]
+        assert [c for c in event["certificationInfo"] if "origin-certificate" not in c] == [
+            f"{NAMESPACE}doc:customs_declaration:CD-1", f"{NAMESPACE}doc:inspection_cert:IQ-2",
+            f"{NAMESPACE}doc:disinfection_cert:XD-3"], kind
+        assert errors(validator, document([event])) == []
+    assert "certificationInfo" not in KINDS["ship"].epcis(KINDS["ship"].example, NAMES)  # type: ignore[misc]
+
+
 def test_slaughter_is_a_transformation_of_live_animals_into_carcasses(
         validator: Draft7Validator) -> None:
     spec = KINDS["slaughter"]

@@ -104,14 +104,16 @@ def epcis_origin(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     data = doc["data"]
     event = object_event(doc, names, action="ADD", step="commissioning", disp="active",
                          items=doc.get("outputs", []))
-    event["certificationInfo"] = names.document("origin-certificate", data["certificate"]["no"])
+    docs = data.get("import_docs", {})
+    event["certificationInfo"] = [names.document("origin-certificate", data["certificate"]["no"]),
+                                  *(names.document(k, docs[k]) for k in IMPORT_DOCS if docs.get(k))]
     event["tracelib:product"] = data.get("product") or data["certificate"]["product"]
     return event
 
 
 EPCIS_WORDS = """\
 `ObjectEvent`, action `ADD`, bizStep `commissioning`, disposition `active`: the `outputs` in
-`quantityList`; the certificate's number in `certificationInfo`."""
+`quantityList`; the certificate's number and the import documents in `certificationInfo`."""
 
 
 SPEC = KindSpec(

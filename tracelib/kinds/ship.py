@@ -128,6 +128,10 @@ def epcis_ship(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     sensors = sensor_temperatures(data.get("temperatures", []))
     if sensors:
         event["sensorElementList"] = sensors
+    docs = data.get("import_docs", {})
+    certificates = [names.document(k, docs[k]) for k in IMPORT_DOCS if docs.get(k)]
+    if certificates:
+        event["certificationInfo"] = certificates
     if data.get("vehicle"):
         event["tracelib:vehicle"] = data["vehicle"]
     return event
@@ -138,7 +142,7 @@ EPCIS_WORDS = """\
 in `quantityList`; `sourceList` this location and its holder (`owning_party`),
 `destinationList` `data.to` and its holder; the shipment itself (this event) as a `bol`
 business transaction; `temperatures` as `Temperature` readings in `CEL` in
-`sensorElementList`."""
+`sensorElementList`; import documents in `certificationInfo`."""
 
 
 SPEC = KindSpec(
