@@ -22,6 +22,7 @@ SUITES = (
     "bench.baselines",
     "bench.ledger_core",
     "bench.drill",
+    "bench.epcis",
     "bench.kpi",
     "bench.entry",
     "bench.alerts",

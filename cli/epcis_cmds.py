@@ -1,12 +1,15 @@
-"""GS1 EPCIS 2.0: ``tracelib epcis hash`` (docs/contract.md "EPCIS")."""
+"""GS1 EPCIS 2.0: ``tracelib epcis export`` and ``tracelib epcis hash`` (docs/contract.md "EPCIS")."""
 
 from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
+from pathlib import Path
 
 import click
 
+from tracelib.epcis import export_document
 from tracelib.errors import ValidationError
 from tracelib.eventhash import (
     document_context,
@@ -15,13 +18,17 @@ from tracelib.eventhash import (
     event_hash_id,
     prehash_string,
 )
+from tracelib.timeutil import parse_rfc3339
 
+from .context import Env
+from .ledger_cmds import pass_env
 from .main import CheckFailed
 
 
 @click.group()
 def epcis() -> None:
-    """GS1 EPCIS 2.0 documents (JSON-LD)."""
+    """GS1 EPCIS 2.0 documents (JSON-LD): the ledger's events as EPCIS events, and the GS1
+    event hash ID of any EPCIS event."""
 
 
 @epcis.command("hash")
@@ -58,6 +65,49 @@ def epcis_hash(file: click.utils.LazyFile, prehash: bool) -> None:
     if not lines:
         raise CheckFailed(f"{name}: the document has no events")
     sys.stdout.write("".join(line + "\n" for line in lines))
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_rfc3339(value, field=name)
+    except ValidationError as e:
+        raise click.BadParameter(str(e), param_hint=f"--{name}") from e
+
+
+@epcis.command("export")
+@click.option("--lot", help="Only the events of this lot's trace: the lot, the lots it came "
+                            "from and the lots made from it.")
+@click.option("--since", help="Only events at or after this time (RFC 3339 with offset).")
+@click.option("--until", help="Only events before this time (RFC 3339 with offset).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the document to this file [default: standard output].")
+@click.option("--base-url", envvar="TRACELIB_PUBLIC_URL", default="http://127.0.0.1:8000",
+              show_default=True, help="The service's public URL, naming lots without a GTIN "
+                                      "and locations without a GLN [env TRACELIB_PUBLIC_URL].")
+@pass_env
+def epcis_export(env: Env, lot: str | None, since: str | None, until: str | None,
+                 out_file: Path | None, base_url: str) -> None:
+    """Write the ledger's events (or one lot's trace, or a time range) as one EPCIS 2.0
+    EPCISDocument (JSON-LD), streamed. Kinds with no EPCIS event are left out; the counts
+    go to standard error."""
+    start, end = _time(since, "since"), _time(until, "until")
+    with env.open() as ledger:
+        if out_file is None:
+            summary = export_document(ledger, sys.stdout.buffer, base=base_url, lot=lot,
+                                      since=start, until=end)
+            sys.stdout.buffer.flush()
+        else:  # written beside FILE and renamed: a failed export leaves no half document
+            partial = out_file.with_name(out_file.name + ".partial")
+            try:
+                with partial.open("wb") as f:
+                    summary = export_document(ledger, f, base=base_url, lot=lot, since=start,
+                                              until=end)
+                partial.replace(out_file)
+            finally:
+                partial.unlink(missing_ok=True)
+    click.echo(json.dumps(summary.to_dict(), ensure_ascii=False), err=True)
 
 
 COMMANDS = [epcis]

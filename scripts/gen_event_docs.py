@@ -34,6 +34,7 @@ from typing import Any
 from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, fields, missing, validate
 
 from tracelib import events as envelope
+from tracelib.cbv import EpcisNames
 from tracelib.errors import TracelibError
 from tracelib.events import ID_PATTERN, EnvelopeSchema, Event
 from tracelib.kinds import KINDS, KindSpec
@@ -364,7 +365,22 @@ def _kind_section(renderer: _Renderer, spec: KindSpec) -> str:
     else:
         lines += ["`data`: any object."]
     lines += ["", "```json", _example_text(_example(spec)), "```", ""]
+    lines += _epcis_section(spec)
     return "\n".join(lines)
+
+
+def _epcis_section(spec: KindSpec) -> list[str]:
+    """The kind's EPCIS 2.0 mapping in words and, when it maps, its example as exported
+    (``tracelib epcis export``; lots and places named under an example public URL)."""
+    words = spec.epcis_words.strip() or ("None: the kind declares no EPCIS mapping."
+                                         if spec.epcis is None else "its example below.")
+    lines = [f"**EPCIS 2.0** ([export](cli.md#tracelib-epcis-export)): {words}", ""]
+    if spec.epcis is not None:
+        event = spec.epcis(spec.example, EpcisNames("https://trace.example.cn"))
+        lines += ["The example as an EPCIS event (without the record's `recordTime`, "
+                  "`tracelib:seq` and `tracelib:recordHash`):", "", "```jsonld",
+                  json.dumps(event, ensure_ascii=False, indent=1), "```", ""]
+    return lines
 
 
 def render() -> str:

@@ -94,3 +94,20 @@ def test_bulk_bench_smoke(tmp_path: Path) -> None:
         assert row["target_op"] == "<=" and row["target"] == 2.0, row
     assert figures["bulk.sqlite.failed"]["value"] == 0, figures["bulk.sqlite.failed"]
     assert figures["bulk.sqlite.worker_timeouts"]["value"] == 0
+
+
+def test_epcis_bench_smoke(tmp_path: Path) -> None:
+    """The EPCIS export suite runs on a small drill ledger and reports its rate against the
+    issue's target and the traced peak of a streamed export."""
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--events", "3000", "--no-postgres", "--out", str(out),
+         "--work", str(tmp_path / "work"), "--only", "epcis"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(out.read_text(encoding="utf-8"))
+    figures = {row["name"]: row for row in results["figures"]}
+    assert results["summary"]["errors"] == []
+    rate = figures["epcis.export.rate"]
+    assert _number(rate["value"]) and rate["target"] == 20_000 and rate["target_op"] == ">="
+    assert figures["epcis.export.memory"]["value"] > 0

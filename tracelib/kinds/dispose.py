@@ -5,6 +5,10 @@ Everything about the kind is here: its ``data`` schema, its rules at append and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from ..cbv import EpcisNames, object_event
 from ..store.states import FollowUp
 from ._fields import ReasonData
 from ._stock import book_out, existing_lot, need, none
@@ -44,7 +48,21 @@ EXAMPLE = {'id': 'dispose-a01-0002',
  'data': {'reason': '实验室确认不合格, 监督销毁'}}
 
 
+def epcis_dispose(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
+    """The lots of ``inputs``, their disposition destroyed (CBV 2.0 §7.3)."""
+    event = object_event(doc, names, action="DELETE", step="destroying", disp="destroyed",
+                         items=doc["inputs"])
+    event["tracelib:reason"] = doc["data"]["reason"]
+    return event
+
+
+EPCIS_WORDS = """\
+`ObjectEvent`, action `DELETE`, bizStep `destroying`, disposition `destroyed`:
+the `inputs` in `quantityList`; the reason as `tracelib:reason`."""
+
+
 SPEC = KindSpec(
+    epcis=epcis_dispose, epcis_words=EPCIS_WORDS,
     name="dispose", order=100, data_schema=ReasonData(), apply=apply_dispose,
     label_zh="销毁", label_en="Disposal", summary="destroying stock",
     bizstep="destroying", epcis_type="ObjectEvent", cte=None,

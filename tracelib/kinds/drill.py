@@ -47,6 +47,7 @@ EXAMPLE = {'id': 'drill-LOT-CP-20261122-01-20261122T103000000000',
 
 
 SPEC = KindSpec(
+    epcis_words=('None: a drill is a query of the ledger, not a business event.'),
     name="drill", order=110, data_schema=DrillData(), apply=apply_drill,
     label_zh="追溯演练", label_en="Recall drill", summary="a recall drill's evidence",
     bizstep=None, epcis_type=None, cte=None,

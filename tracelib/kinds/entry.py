@@ -11,6 +11,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
+from ..cbv import EpcisNames, object_event, source_dest
 from ..errors import ValidationError
 from ._fields import (
     CATEGORIES,
@@ -164,7 +165,32 @@ EXAMPLE = {'id': 'entry-a01-20261122-01',
                        {'type': '购货凭证', 'no': 'FP-20261122-0088'}]}}
 
 
+def epcis_entry(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
+    """Goods from outside the ledger: received, and their class-level lots made here."""
+    data = doc["data"]
+    supplier = data["supplier"]
+    event = object_event(doc, names, action="ADD", step="receiving", disp="in_progress",
+                         items=doc.get("outputs", []))
+    event["sourceList"] = source_dest("source", [("owning_party", names.term(
+        "supplier", supplier.get("licence") or supplier["name"]))])
+    event["destinationList"] = source_dest("destination", names.places(doc["location"]))
+    certs = [names.document(v["type"], v["no"]) for v in data.get("vouchers", [])]
+    if certs:
+        event["certificationInfo"] = certs
+    event["tracelib:product"] = data["product"]
+    event["tracelib:supplier"] = supplier["name"]
+    return event
+
+
+EPCIS_WORDS = """\
+`ObjectEvent`, action `ADD` (the new class-level lots), bizStep `receiving`, disposition
+`in_progress`: the `outputs` in `quantityList`; the supplier (by licence, else name) as
+`owning_party` in `sourceList`, this location in `destinationList`; the vouchers in
+`certificationInfo`."""
+
+
 SPEC = KindSpec(
+    epcis=epcis_entry, epcis_words=EPCIS_WORDS,
     name="entry", order=15, data_schema=EntryData(), apply=apply_entry,
     label_zh="进货查验", label_en="Entry",
     summary="goods from a supplier outside the ledger enter it",

@@ -5,6 +5,10 @@ Everything about the kind is here: its ``data`` schema, its rules at append and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from ..cbv import EpcisNames, object_event
 from ..errors import ValidationError
 from ..store.states import HoldCause
 from ._authority import OVERSEERS
@@ -48,7 +52,21 @@ EXAMPLE = {'id': 'hold-a01-0007',
  'data': {'reason': '快检阳性, 待实验室确认', 'test': 'rt-1'}}
 
 
+def epcis_hold(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
+    """The lots of ``inputs``, their disposition non_sellable_other (CBV 2.0 §7.3)."""
+    event = object_event(doc, names, action="OBSERVE", step="holding", disp="non_sellable_other",
+                         items=doc["inputs"])
+    event["tracelib:reason"] = doc["data"]["reason"]
+    return event
+
+
+EPCIS_WORDS = """\
+`ObjectEvent`, action `OBSERVE`, bizStep `holding`, disposition `non_sellable_other`:
+the `inputs` in `quantityList`; the reason as `tracelib:reason`."""
+
+
 SPEC = KindSpec(
+    epcis=epcis_hold, epcis_words=EPCIS_WORDS,
     name="hold", order=70, data_schema=ReasonData(), apply=apply_hold,
     label_zh="下架", label_en="Hold", summary="a lot off sale at one location",
     bizstep="holding", epcis_type="ObjectEvent", cte=None,

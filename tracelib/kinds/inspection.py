@@ -129,6 +129,8 @@ EXAMPLE = {'id': 'insp-yunyang-amr-0031',
 
 
 SPEC = KindSpec(
+    epcis_words=("None: an inspection of a business's premises and records observes no goods "
+                 '(EPCIS events are about objects).'),
     name="inspection", order=160, data_schema=InspectionData(), apply=apply_inspection,
     label_zh="日常监督检查", label_en="Inspection",
     summary="a regulator's routine inspection of a place",

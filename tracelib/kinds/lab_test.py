@@ -7,11 +7,15 @@ passing one clears it (see :mod:`tracelib.kinds._testing`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
 from marshmallow import fields, validate
 
 from ..bounds import MAX_DECIMAL_TEXT, MAX_LABEL
+from ..cbv import EpcisNames, biz_transaction, object_event, uom
 from ..sampling import SAMPLING_TYPES, STAGES
 from ..standards import judge_lab
 from ..store.states import FollowUp, HeldByTest
@@ -130,7 +134,40 @@ EXAMPLE = {'id': 'lab-R-2026-1122-031',
           'category': '蔬菜',
           'business_type': '农贸市场'}}
 
+def epcis_lab_test(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
+    """A laboratory result: the residue found, as a sensor report."""
+    data = doc["data"]
+    lot = data.get("lot")
+    event = object_event(doc, names, action="OBSERVE", step="sampling")
+    if lot:
+        event["quantityList"] = [{"epcClass": names.lot(lot)}]
+    # a residue in mg/kg is a mass fraction: a dimensionless quantity (ISO 80000-1)
+    per_volume = data["unit"].lower().endswith("/l")
+    report: dict[str, Any] = {"type": "MassConcentration" if per_volume else "Dimensionless",
+                              "chemicalSubstance": names.term("analyte", data["analyte"]),
+                              "value": float(Decimal(data["value"]))}
+    code = uom(data["unit"])
+    if code is not None:
+        report["uom"] = code
+    else:
+        event["tracelib:unit"] = data["unit"]
+    event["sensorElementList"] = [{"sensorReport": [report]}]
+    event["bizTransactionList"] = [biz_transaction("testres", names.document(
+        "lab-report", data["report_no"]))]
+    event["tracelib:commodity"] = data["commodity"]
+    return event
+
+
+EPCIS_WORDS = """\
+`ObjectEvent`, action `OBSERVE`, bizStep `sampling`: `data.lot` (when named) in
+`quantityList`; one sensor report with the analyte as `chemicalSubstance` and the value in
+its Rec 20 unit (`mg/kg` → `NA`, type `Dimensionless`: a mass fraction; per litre
+`MassConcentration`); the report number as a `testres` business transaction. The
+verdict against GB 2763 is the ledger's, not the event's: it is not exported."""
+
+
 SPEC = KindSpec(
+    epcis=epcis_lab_test, epcis_words=EPCIS_WORDS,
     name="lab_test", order=140, data_schema=LabTestData(), apply=apply_lab_test,
     label_zh="实验室检测", label_en="Laboratory test", summary="a laboratory's residue result",
     bizstep="sampling", epcis_type="ObjectEvent", cte=None,

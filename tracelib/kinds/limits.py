@@ -72,6 +72,7 @@ EXAMPLE = {'id': 'limits-GB2763-2026-example',
 
 
 SPEC = KindSpec(
+    epcis_words=('None: a table of maximum residue limits is reference data, not a business event.'),
     name="limits", order=150, data_schema=LimitsData(), apply=apply_limits,
     label_zh="限量标准表", label_en="Limits table",
     summary="a GB 2763 limits table loaded to judge lab results",

@@ -5,9 +5,13 @@ Everything about the kind is here: its ``data`` schema, its rules at append and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from marshmallow import fields, validate
 
 from ..bounds import MAX_NUMBER, MAX_TIME_TEXT
+from ..cbv import EpcisNames, object_event
 from ._fields import IMPORT_DOCS, STORAGE, ImportDocsSchema, OpenData, text
 from ._stock import make, need, none
 from .context import AppendContext, EventView
@@ -95,7 +99,25 @@ EXAMPLE = {'id': 'origin-hs01-20261122-01',
                           'basis': 'self_test'}}}
 
 
+def epcis_origin(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
+    """New lots under an origin certificate: commissioned (CBV 2.0 §7.2)."""
+    data = doc["data"]
+    event = object_event(doc, names, action="ADD", step="commissioning", disp="active",
+                         items=doc.get("outputs", []))
+    docs = data.get("import_docs", {})
+    event["certificationInfo"] = [names.document("origin-certificate", data["certificate"]["no"]),
+                                  *(names.document(k, docs[k]) for k in IMPORT_DOCS if docs.get(k))]
+    event["tracelib:product"] = data.get("product") or data["certificate"]["product"]
+    return event
+
+
+EPCIS_WORDS = """\
+`ObjectEvent`, action `ADD`, bizStep `commissioning`, disposition `active`: the `outputs` in
+`quantityList`; the certificate's number and the import documents in `certificationInfo`."""
+
+
 SPEC = KindSpec(
+    epcis=epcis_origin, epcis_words=EPCIS_WORDS,
     name="origin", order=10, data_schema=OriginData(), apply=apply_origin,
     label_zh="产地合格证", label_en="Origin certificate",
     summary="a farm's origin certificate makes new lots",

@@ -85,6 +85,7 @@ EXAMPLE = {'id': 'plan-kaizhou-2026',
 
 
 SPEC = KindSpec(
+    epcis_words=("None: a sampling plan is a regulator's intention, not a business event."),
     name="plan", order=115, data_schema=PlanData(), apply=apply_plan,
     label_zh="抽检计划", label_en="Sampling plan",
     summary="a regulator's sampling plan for a year",

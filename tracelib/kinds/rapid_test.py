@@ -8,9 +8,14 @@ result holds the tested lot at its stall in the same transaction (see
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from ..bounds import MAX_LABEL
+from ..cbv import EpcisNames, object_event
 from ..errors import ValidationError
 from ..standards import judge_rapid
 from ..store.states import FollowUp, HeldByTest
@@ -125,7 +130,46 @@ EXAMPLE = {'id': 'rt-1',
           'lot': 'LOT-CP-20261122-01',
           'commodity': '豇豆'}}
 
+#: A positive result is non-conformant, a negative one conformant (CBV 2.0 §7.3); a suspect
+#: result decides neither.
+_DISPOSITIONS = {"positive": "non_conformant", "negative": "conformant"}
+
+
+def epcis_rapid_test(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
+    """A rapid test: inspecting the lot tested, the test as a sensor report."""
+    data = doc["data"]
+    lot = data.get("lot")
+    event = object_event(doc, names, action="OBSERVE", step="inspecting",
+                         disp=_DISPOSITIONS.get(data.get("result", "")))
+    if lot:
+        event["quantityList"] = [{"epcClass": names.lot(lot)}]
+    # an inhibition rate (a percentage) and a strip's reading are dimensionless
+    report: dict[str, Any] = {"type": "Dimensionless",
+                              "chemicalSubstance": names.term("test-item", data["item"]),
+                              "dataProcessingMethod": names.term("method", data["method"])}
+    readings = data.get("readings")
+    if readings:
+        a0, at = Decimal(readings["delta_a0"]), Decimal(readings["delta_at"])
+        if a0 > 0:  # GB/T 5009.199-2003: inhibition rate (ΔA0 − ΔAt) / ΔA0 × 100, in percent
+            report["value"] = float(round((a0 - at) / a0 * 100, 2))
+            report["uom"] = "P1"
+    if data.get("result"):
+        report["stringValue"] = data["result"]
+    event["sensorElementList"] = [{"sensorReport": [report]}]
+    event["tracelib:sample"] = data["sample"]
+    return event
+
+
+EPCIS_WORDS = """\
+`ObjectEvent`, action `OBSERVE`, bizStep `inspecting`: `data.lot` (when named) in
+`quantityList`; one `Dimensionless` sensor report with the test item as `chemicalSubstance`, the method as
+`dataProcessingMethod`, the inhibition rate as `value` in `P1` (percent) when readings are
+given and the strip's `result` as `stringValue`; disposition `non_conformant` for a positive
+strip, `conformant` for a negative one."""
+
+
 SPEC = KindSpec(
+    epcis=epcis_rapid_test, epcis_words=EPCIS_WORDS,
     name="rapid_test", order=130, data_schema=RapidTestData(), apply=apply_rapid_test,
     label_zh="快检", label_en="Rapid test", summary="the market's rapid-test room (快检室)",
     bizstep="inspecting", epcis_type="ObjectEvent", cte=None,

@@ -5,6 +5,10 @@ Everything about the kind is here: its ``data`` schema, its rules at append and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from ..cbv import EpcisNames, object_event
 from ._authority import OVERSEERS, recall_relation
 from ._fields import ReasonData
 from ._stock import existing_lot, need, none
@@ -40,10 +44,24 @@ EXAMPLE = {'id': 'recall-LOT-CP-20261122-01-20261123T160000000000',
  'data': {'reason': '毒死蜱超标 (R-2026-1122-031), 召回同批次', 'recall_of': 'LOT-CP-20261122-01'}}
 
 
+def epcis_recall(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
+    """The lots of ``inputs``, their disposition recalled (CBV 2.0 §7.3)."""
+    event = object_event(doc, names, action="OBSERVE", step="holding", disp="recalled",
+                         items=doc["inputs"])
+    event["tracelib:reason"] = doc["data"]["reason"]
+    return event
+
+
+EPCIS_WORDS = """\
+`ObjectEvent`, action `OBSERVE`, bizStep `holding`, disposition `recalled`:
+the `inputs` in `quantityList`; the reason as `tracelib:reason`."""
+
+
 SPEC = KindSpec(
+    epcis=epcis_recall, epcis_words=EPCIS_WORDS,
     name="recall", order=90, data_schema=ReasonData(), apply=apply_recall,
     label_zh="召回", label_en="Recall", summary="a lot stopped everywhere",
-    bizstep=None, epcis_type="ObjectEvent", cte=None,
+    bizstep="holding", epcis_type="ObjectEvent", cte=None,
     rules=RULES,
     example=EXAMPLE,
     signers=Signers(anywhere=OVERSEERS, relation=recall_relation, relation_words=(

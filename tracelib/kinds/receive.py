@@ -5,9 +5,13 @@ Everything about the kind is here: its ``data`` schema, its rules at append and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from marshmallow import fields
 
 from ..bounds import MAX_MICRO
+from ..cbv import EpcisNames, biz_transaction, object_event, source_dest
 from ..errors import ValidationError
 from ..quantity import format_micro, to_micro
 from ._fields import CONSUMER_TYPES, IMPORT_DOCS, MARKET_TYPES, OpenData, id_field
@@ -94,7 +98,25 @@ EXAMPLE = {'id': 'recv-a01-0001',
  'data': {'from': 'coldstore-cq01', 'ship_event': 'ship-cq01-a01-0001'}}
 
 
+def epcis_receive(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
+    """A shipment arriving: receiving, closing the ``bol`` of its ship event."""
+    data = doc["data"]
+    event = object_event(doc, names, action="OBSERVE", step="receiving", disp="in_progress",
+                         items=doc["inputs"])
+    event["bizTransactionList"] = [biz_transaction("bol", names.event(data["ship_event"]))]
+    event["sourceList"] = source_dest("source", names.places(data["from"]))
+    event["destinationList"] = source_dest("destination", names.places(doc["location"]))
+    return event
+
+
+EPCIS_WORDS = """\
+`ObjectEvent`, action `OBSERVE`, bizStep `receiving`, disposition `in_progress`: the `inputs`
+in `quantityList`; the ship event as the `bol` business transaction; `sourceList` `data.from`,
+`destinationList` this location (each with its holder as `owning_party`)."""
+
+
 SPEC = KindSpec(
+    epcis=epcis_receive, epcis_words=EPCIS_WORDS,
     name="receive", order=40, data_schema=ReceiveData(), apply=apply_receive,
     label_zh="收货", label_en="Receiving", summary="the hop arrives",
     bizstep="receiving", epcis_type="ObjectEvent", cte="receiving",

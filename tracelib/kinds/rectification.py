@@ -92,6 +92,7 @@ EXAMPLE = {'id': 'rect-stall-a01-0031',
 
 
 SPEC = KindSpec(
+    epcis_words=("None: a business's rectification answers an inspection and observes no goods."),
     name="rectification", order=170, data_schema=RectificationData(),
     apply=apply_rectification,
     label_zh="整改", label_en="Rectification",

@@ -15,6 +15,7 @@ import marshmallow
 from marshmallow import RAISE, Schema, fields, validate, validates_schema
 
 from ..bounds import MAX_ID, MAX_TEXT
+from ..cbv import gs1_check_digit_ok
 from ..directory import LOCATION_TYPES, ROLES, KeyRecord, Location, Party
 from ..errors import ValidationError
 from ..ids import ID_PATTERN
@@ -42,7 +43,8 @@ class PartySchema(Schema):
 
 
 class LocationSchema(Schema):
-    """A location: where events happen and stock is counted."""
+    """A location: where events happen and stock is counted. A `gln` ends in its GS1 mod-10
+    check digit, and a `gln_extension` needs a `gln`."""
 
     class Meta:
         unknown = RAISE
@@ -72,6 +74,14 @@ class LocationSchema(Schema):
     phone = fields.String(validate=validate.Length(min=1, max=50), metadata={
         "description": "its business telephone number, shown in the FSMA 204 sheet's "
                        "location descriptions (`tracelib report fsma`)"})
+    gln = fields.String(validate=validate.Regexp(r"\A\d{13}\Z", error="must be 13 digits"), metadata={
+        "description": "its GS1 Global Location Number (13 digits, GS1 General Specifications "
+                       "§3.4.10): exported EPCIS events name it `https://id.gs1.org/414/{gln}`"})
+    gln_extension = fields.String(validate=validate.Regexp(
+        r"\A[!%-?A-Z_a-z\x22]{1,20}\Z", error="must be 1-20 characters of GS1 AI encodable "
+                                               "character set 82"), metadata={
+        "description": "with `gln`: its GLN extension component (AI 254), naming a place "
+                       "within the GLN's location (`…/414/{gln}/254/{extension}`)"})
     number = fields.String(validate=validate.Length(min=1, max=50), metadata={
         "description": "the stall number in its market, e.g. `A01`"})
     # docs/contract.md "The market board": the board is published on time when the day's first
@@ -86,6 +96,14 @@ class LocationSchema(Schema):
     school = fields.Boolean(truthy={True}, falsy={False}, metadata={
         "description": "on a `canteen` only: `true` for a school's canteen (学校食堂), which "
                        "drills and recalls name among the schools reached"})
+
+    @validates_schema
+    def _gln_rules(self, data: dict[str, Any], **_: Any) -> None:
+        # GS1 General Specifications §7.9: the last digit of a GLN is its mod-10 check digit
+        if "gln" in data and not gs1_check_digit_ok(data["gln"]):
+            raise marshmallow.ValidationError("its check digit is wrong (GS1 mod-10)", "gln")
+        if "gln_extension" in data and "gln" not in data:
+            raise marshmallow.ValidationError("a GLN extension needs a gln", "gln_extension")
 
     @validates_schema(pass_original=True)
     def _school_on_canteen(self, data: dict[str, Any], original: Any, **_: Any) -> None:
@@ -248,6 +266,8 @@ EXAMPLE = {'id': 'reg-demo-sites',
                                       'food': 'JY15002350012345'}}]}}
 
 SPEC = KindSpec(
+    epcis_words=('None: master data (parties, locations, keys), not a business event. Its '
+                 "locations' `gln` names them in exported events."),
     name="register", order=0, data_schema=RegisterData(), apply=apply_register,
     label_zh="登记", label_en="Registration", summary="parties, locations and keys (operator only)",
     bizstep=None, epcis_type=None, cte=None, rules=RULES, example=EXAMPLE,

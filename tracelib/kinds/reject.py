@@ -11,6 +11,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
+from ..cbv import EpcisNames, biz_transaction, object_event, source_dest
 from ..errors import ValidationError
 from ..quantity import format_micro, to_micro
 from ._fields import (
@@ -145,10 +146,37 @@ EXAMPLE = {'id': 'reject-a01-0001',
           'from': 'coldstore-cq01'}}
 
 
+def epcis_reject(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
+    """Goods refused at receiving: non-conformant."""
+    data = doc["data"]
+    event = object_event(doc, names, action="OBSERVE", step="receiving", disp="non_conformant",
+                         items=doc.get("inputs", []))
+    if not doc.get("inputs"):  # goods from outside the ledger: no lot, the refusal only
+        event["epcList"] = []
+    if data.get("ship_event"):
+        event["bizTransactionList"] = [biz_transaction("bol", names.event(data["ship_event"]))]
+    if data.get("from"):
+        event["sourceList"] = source_dest("source", names.places(data["from"]))
+    elif data.get("supplier"):
+        supplier = data["supplier"]
+        event["sourceList"] = source_dest("source", [("owning_party", names.term(
+            "supplier", supplier.get("licence") or supplier["name"]))])
+    event["tracelib:reason"] = data["reason"]
+    return event
+
+
+EPCIS_WORDS = """\
+`ObjectEvent`, action `OBSERVE`, bizStep `receiving`, disposition `non_conformant`: the
+`inputs` refused in `quantityList`; the ship event as the `bol` business transaction and
+`data.from` (or the supplier, as `owning_party`) in `sourceList` when named; goods from
+outside the ledger, which have no lot, as an empty `epcList`; the reason as `tracelib:reason`."""
+
+
 SPEC = KindSpec(
+    epcis=epcis_reject, epcis_words=EPCIS_WORDS,
     name="reject", order=45, data_schema=RejectData(), apply=apply_reject,
     label_zh="拒收", label_en="Refusal", summary="a delivery refused at its destination",
-    bizstep=None, epcis_type="ObjectEvent", cte=None,
+    bizstep="receiving", epcis_type="ObjectEvent", cte=None,
     cte_facts=reject_facts,
     prefetch=shipment_rows,
     attachments=voucher_files,

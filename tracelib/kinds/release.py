@@ -5,6 +5,10 @@ Everything about the kind is here: its ``data`` schema, its rules at append and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from ..cbv import EpcisNames, object_event
 from ..errors import ValidationError
 from ..store.states import FollowUp
 from ._authority import OVERSEERS, release_relation
@@ -55,7 +59,21 @@ EXAMPLE = {'id': 'release-a01-0009',
  'data': {'reason': '已补齐承诺达标合格证, 恢复销售'}}
 
 
+def epcis_release(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
+    """The lots of ``inputs``, their disposition sellable_accessible (CBV 2.0 §7.3)."""
+    event = object_event(doc, names, action="OBSERVE", step=None, disp="sellable_accessible",
+                         items=doc["inputs"])
+    event["tracelib:reason"] = doc["data"]["reason"]
+    return event
+
+
+EPCIS_WORDS = """\
+`ObjectEvent`, action `OBSERVE`, no bizStep, disposition `sellable_accessible` (back on sale):
+the `inputs` in `quantityList`; the reason as `tracelib:reason`."""
+
+
 SPEC = KindSpec(
+    epcis=epcis_release, epcis_words=EPCIS_WORDS,
     name="release", order=80, data_schema=ReasonData(), apply=apply_release,
     label_zh="解除下架", label_en="Release", summary="a hold or a recall ends",
     bizstep=None, epcis_type="ObjectEvent", cte=None,

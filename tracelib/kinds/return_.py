@@ -11,6 +11,7 @@ from typing import Any
 
 from marshmallow import fields
 
+from ..cbv import EpcisNames, object_event, source_dest
 from ..errors import ValidationError
 from ..quantity import LotQuantity, to_micro
 from ..store.states import HoldCause
@@ -130,7 +131,30 @@ EXAMPLE = {'id': 'return-a01-0001',
  'data': {'reason': '包装破损', 'to': 'coldstore-cq01'}}
 
 
+def epcis_return(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
+    """Goods sent back: shipping, returned."""
+    data = doc["data"]
+    event = object_event(doc, names, action="OBSERVE", step="shipping", disp="returned",
+                         items=doc["inputs"])
+    event["sourceList"] = source_dest("source", names.places(doc["location"]))
+    if data.get("to"):
+        event["destinationList"] = source_dest("destination", names.places(data["to"]))
+    elif data.get("supplier"):
+        supplier = data["supplier"]
+        event["destinationList"] = source_dest("destination", [("owning_party", names.term(
+            "supplier", supplier.get("licence") or supplier["name"]))])
+    event["tracelib:reason"] = data["reason"]
+    return event
+
+
+EPCIS_WORDS = """\
+`ObjectEvent`, action `OBSERVE`, bizStep `shipping`, disposition `returned`: the `inputs` in
+`quantityList`; this location in `sourceList`, `data.to` (or the supplier, as
+`owning_party`) in `destinationList`; the reason as `tracelib:reason`."""
+
+
 SPEC = KindSpec(
+    epcis=epcis_return, epcis_words=EPCIS_WORDS,
     name="return", order=47, data_schema=ReturnData(), apply=apply_return,
     label_zh="退货", label_en="Return", summary="goods shipped back",
     bizstep="shipping", epcis_type="ObjectEvent", cte="shipping",

@@ -5,9 +5,13 @@ Everything about the kind is here: its ``data`` schema, its rules at append and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from marshmallow import fields, validate
 
 from ..bounds import MAX_NUMBER
+from ..cbv import EpcisNames, biz_transaction, object_event
 from ..errors import ValidationError
 from ._fields import CONSUMER_TYPES, OpenData
 from ._stock import need, none, take
@@ -48,7 +52,23 @@ EXAMPLE = {'id': 'sale-a01-0001',
  'data': {'receipt': 'A01-20261122-0001', 'payment_ref': 'wx-20261122-8841'}}
 
 
+def epcis_sale(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
+    """Goods sold: retail selling, its receipt the business transaction."""
+    data = doc["data"]
+    event = object_event(doc, names, action="OBSERVE", step="retail_selling", disp="retail_sold",
+                         items=doc["inputs"])
+    event["bizTransactionList"] = [biz_transaction("inv", names.document("receipt",
+                                                                         data["receipt"]))]
+    return event
+
+
+EPCIS_WORDS = """\
+`ObjectEvent`, action `OBSERVE`, bizStep `retail_selling`, disposition `retail_sold`: the
+`inputs` in `quantityList`; the receipt as an `inv` business transaction."""
+
+
 SPEC = KindSpec(
+    epcis=epcis_sale, epcis_words=EPCIS_WORDS,
     name="sale", order=60, data_schema=SaleData(), apply=apply_sale,
     label_zh="销售", label_en="Sale", summary="at a stall, a supermarket, a canteen or a restaurant",
     bizstep="retail_selling", epcis_type="ObjectEvent", cte=None,

@@ -5,11 +5,14 @@ Everything about the kind is here: its ``data`` schema, its rules at append and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from marshmallow import RAISE, Schema, fields, validate
 
 from ..bounds import MAX_TIME_TEXT
+from ..cbv import EpcisNames, biz_transaction, object_event, sensor_temperatures, source_dest
 from ..errors import ValidationError
 from ..quantity import to_micro
 from ..store.supply import ShipmentRow
@@ -114,7 +117,36 @@ EXAMPLE = {'id': 'ship-cq01-a01-0001',
           'temperatures': [{'time': '2026-11-22T07:50:00+08:00', 'celsius': '3.8'}]}}
 
 
+def epcis_ship(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
+    """A hop leaving: shipping, in transit, from this location to ``data.to``."""
+    data = doc["data"]
+    event = object_event(doc, names, action="OBSERVE", step="shipping", disp="in_transit",
+                         items=doc["inputs"])
+    event["bizTransactionList"] = [biz_transaction("bol", names.event(doc["id"]))]
+    event["sourceList"] = source_dest("source", names.places(doc["location"]))
+    event["destinationList"] = source_dest("destination", names.places(data["to"]))
+    sensors = sensor_temperatures(data.get("temperatures", []))
+    if sensors:
+        event["sensorElementList"] = sensors
+    docs = data.get("import_docs", {})
+    certificates = [names.document(k, docs[k]) for k in IMPORT_DOCS if docs.get(k)]
+    if certificates:
+        event["certificationInfo"] = certificates
+    if data.get("vehicle"):
+        event["tracelib:vehicle"] = data["vehicle"]
+    return event
+
+
+EPCIS_WORDS = """\
+`ObjectEvent`, action `OBSERVE`, bizStep `shipping`, disposition `in_transit`: the `inputs`
+in `quantityList`; `sourceList` this location and its holder (`owning_party`),
+`destinationList` `data.to` and its holder; the shipment itself (this event) as a `bol`
+business transaction; `temperatures` as `Temperature` readings in `CEL` in
+`sensorElementList`; import documents in `certificationInfo`."""
+
+
 SPEC = KindSpec(
+    epcis=epcis_ship, epcis_words=EPCIS_WORDS,
     name="ship", order=30, data_schema=ShipData(), apply=apply_ship,
     label_zh="发货", label_en="Shipping", summary="a cold-chain hop leaves",
     bizstep="shipping", epcis_type="ObjectEvent", cte="shipping",

@@ -6,9 +6,13 @@ Everything about the kind is here: its ``data`` schema, its rules at append and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from marshmallow import fields, validate
 
 from ..bounds import MAX_NUMBER
+from ..cbv import EpcisNames, transformation_event
 from ._fields import STORAGE, OpenData, text
 from ._stock import inherit, need, take
 from .context import AppendContext, EventView
@@ -60,7 +64,26 @@ EXAMPLE = {'id': 'slaughter-ab01-0042',
           'product': '猪肉'}}
 
 
+def epcis_slaughter(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
+    """Live animals in, carcasses out: a transformation that commissions new lots."""
+    data = doc["data"]
+    event = transformation_event(doc, names, step="commissioning", disp="active")
+    event["certificationInfo"] = [names.document(k, data[k]) for k in
+                                  ("quarantine_cert", "meat_inspection_cert", "asf_report")
+                                  if data.get(k)]
+    if data.get("product"):
+        event["tracelib:product"] = data["product"]
+    return event
+
+
+EPCIS_WORDS = """\
+`TransformationEvent`, bizStep `commissioning`, disposition `active`: the live animals
+(`inputs`) in `inputQuantityList`, the carcasses (`outputs`) in `outputQuantityList`; the
+quarantine certificate, meat inspection certificate and ASF report in `certificationInfo`."""
+
+
 SPEC = KindSpec(
+    epcis=epcis_slaughter, epcis_words=EPCIS_WORDS,
     name="slaughter", order=20, data_schema=SlaughterData(), apply=apply_slaughter,
     label_zh="屠宰", label_en="Slaughter", summary="designated slaughter",
     bizstep="commissioning", epcis_type="TransformationEvent", cte="transformation",

@@ -2,9 +2,9 @@
 
 A kind owns everything about itself in one module of :mod:`tracelib.kinds`: its ``data``
 schema (with field descriptions), its rules at append, what its rules need read ahead,
-who may sign it and where, its GS1 CBV bizStep and EPCIS event type, its FSMA 204 critical
-tracking event and reference document, its Chinese and English labels, its rules in words
-and an example. The event reference (``docs/events.md``), the recall drill's CTE rows and
+who may sign it and where, its GS1 CBV bizStep, EPCIS event type and EPCIS 2.0 mapping, its
+FSMA 204 critical tracking event and reference document, its Chinese and English labels, its
+rules in words and an example. The event reference (``docs/events.md``), the recall drill's CTE rows and
 the report's kind names are generated from these specs.
 """
 
@@ -19,6 +19,7 @@ from marshmallow import Schema
 from ..errors import ValidationError
 
 if TYPE_CHECKING:
+    from ..cbv import EpcisMap
     from ..directory import Party
     from .context import AppendContext, EventView
 
@@ -163,6 +164,11 @@ class KindSpec:
     bizstep: str | None = None
     #: EPCIS 2.0 event type (ObjectEvent, TransformationEvent, …); None: not an EPCIS event
     epcis_type: str | None = None
+    #: the kind's EPCIS 2.0 mapping (the export, ``tracelib epcis export``): a stored event
+    #: to one EPCIS event (built with :mod:`tracelib.cbv`); None: the kind has no EPCIS event
+    epcis: EpcisMap | None = None
+    #: the mapping in words (or why there is none), Markdown, for the event reference
+    epcis_words: str = ""
     #: FSMA 204 critical tracking event (21 CFR 1.1325-1.1350) the kind records, if any
     cte: str | None = None
     #: where from, where to and which document, for the drill's CTE rows

@@ -5,8 +5,12 @@ Everything about the kind is here: its ``data`` schema, its rules at append and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from marshmallow import fields, validate
 
+from ..cbv import EpcisNames, transformation_event
 from ..errors import ValidationError
 from ..quantity import format_micro, to_micro
 from ._fields import OpenData, text
@@ -57,7 +61,30 @@ EXAMPLE = {'id': 'split-ws01-0311',
  'data': {'process': 'split'}}
 
 
+#: CBV 2.0 §7.2 business step of each process.
+_STEPS = {"split": "repackaging", "merge": "repackaging", "repack": "repackaging",
+          "cut": "other", "process": "other"}
+
+
+def epcis_transform(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
+    """Inputs become outputs: a transformation."""
+    data = doc["data"]
+    event = transformation_event(doc, names, step=_STEPS[data["process"]], disp="active")
+    event["tracelib:process"] = data["process"]
+    if data.get("product"):
+        event["tracelib:product"] = data["product"]
+    return event
+
+
+EPCIS_WORDS = """\
+`TransformationEvent`, disposition `active`: `inputs` in `inputQuantityList`, `outputs` in
+`outputQuantityList`; bizStep `repackaging` for `split`, `merge` and `repack`, `other` for
+`cut` and `process` (CBV 2.0 has no cutting or processing step); the process as
+`tracelib:process`."""
+
+
 SPEC = KindSpec(
+    epcis=epcis_transform, epcis_words=EPCIS_WORDS,
     name="transform", order=50, data_schema=TransformData(), apply=apply_transform,
     label_zh="加工转换", label_en="Transformation", summary="split, merge, repack, cut, process",
     bizstep=None, epcis_type="TransformationEvent", cte="transformation",

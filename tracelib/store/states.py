@@ -4,7 +4,7 @@ compare with these names, never with words of a reason or a status typed again."
 
 from __future__ import annotations
 
-__all__ = ["FollowUp", "HoldCause", "InspectionResult", "Rectification", "HeldByTest"]
+__all__ = ["FollowUp", "HeldByTest", "HoldCause", "InspectionResult", "Rectification"]
 
 
 class HoldCause:

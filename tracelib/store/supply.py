@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -127,6 +127,13 @@ class SupplySql:
         """Whether any lot in the ledger is of ``product`` (its exact name)."""
         return conn.execute(select(lots.c.lot).where(lots.c.product == product)
                             .limit(1)).first() is not None
+
+    @staticmethod
+    def gtins(conn: Connection) -> Iterator[tuple[str, str]]:
+        """(lot, GTIN) of every lot whose product has a GTIN (GS1 Digital Link lot names)."""
+        query = select(lots.c.lot, lots.c.gtin).where(lots.c.gtin.is_not(None))
+        for row in conn.execute(query):
+            yield str(row[0]), str(row[1])
 
     @staticmethod
     def stock(conn: Connection, keys: Sequence[tuple[int, str, str]]
