@@ -167,6 +167,12 @@ class EpcisNames:
         out.append(("location", self.location(location)))
         return out
 
+    def supplier(self, supplier: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """A supplier outside the ledger (an entry's, a refusal's, a return's) as source or
+        destination: its ``owning_party``, named by its licence number, else its name."""
+        return [("owning_party", self.term("supplier", supplier.get("licence")
+                                           or supplier["name"]))]
+
     def event(self, event_id: str) -> str:
         return f"{self.base}/api/v1/events/{_segment(event_id)}"
 

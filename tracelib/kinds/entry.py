@@ -171,8 +171,7 @@ def epcis_entry(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     supplier = data["supplier"]
     event = object_event(doc, names, action="ADD", step="receiving", disp="in_progress",
                          items=doc.get("outputs", []))
-    event["sourceList"] = source_dest("source", [("owning_party", names.term(
-        "supplier", supplier.get("licence") or supplier["name"]))])
+    event["sourceList"] = source_dest("source", names.supplier(supplier))
     event["destinationList"] = source_dest("destination", names.places(doc["location"]))
     certs = [names.document(v["type"], v["no"]) for v in data.get("vouchers", [])]
     if certs:

@@ -158,9 +158,7 @@ def epcis_reject(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     if data.get("from"):
         event["sourceList"] = source_dest("source", names.places(data["from"]))
     elif data.get("supplier"):
-        supplier = data["supplier"]
-        event["sourceList"] = source_dest("source", [("owning_party", names.term(
-            "supplier", supplier.get("licence") or supplier["name"]))])
+        event["sourceList"] = source_dest("source", names.supplier(data["supplier"]))
     event["tracelib:reason"] = data["reason"]
     return event
 

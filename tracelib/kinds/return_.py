@@ -140,9 +140,7 @@ def epcis_return(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     if data.get("to"):
         event["destinationList"] = source_dest("destination", names.places(data["to"]))
     elif data.get("supplier"):
-        supplier = data["supplier"]
-        event["destinationList"] = source_dest("destination", [("owning_party", names.term(
-            "supplier", supplier.get("licence") or supplier["name"]))])
+        event["destinationList"] = source_dest("destination", names.supplier(data["supplier"]))
     event["tracelib:reason"] = data["reason"]
     return event
 
