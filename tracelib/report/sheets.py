@@ -196,6 +196,30 @@ def _number(text: object) -> object:
     return _summary_value(text)
 
 
+def _append_ctes(sheet: Any, rows: Sequence[CriticalTrackingEvent], headers: Sequence[str],
+                 texts_of: Callable[[CriticalTrackingEvent], Sequence[str]],
+                 tz: tzinfo) -> None:
+    """The sortable CTE rows under ``headers`` (already on the sheet): each row's texts as
+    ``texts_of`` gives them, but the quantity as a number cell (never prefixed) and the date
+    as a wall-clock date in ``tz``; columns as wide as their widest text."""
+    widths = [_display_width(h) for h in headers]
+    for cte in rows:
+        values: list[object] = []
+        for index, text in enumerate(texts_of(cte)):
+            cell: object
+            if index == _QUANTITY:
+                cell = cte.quantity
+            elif index == _DATE:
+                cell = cte.moment.astimezone(tz).replace(tzinfo=None)
+                text = "2026-11-22 06:10:00"  # as wide as any date shown
+            else:
+                cell = _cell_text(text)
+            values.append(cell)
+            widths[index] = max(widths[index], _display_width(text))
+        sheet.append(values)
+    _style_table(sheet, len(rows), widths, date_columns=(_DATE + 1,))
+
+
 def write_xlsx(path: Path, report: DrillReportInput, *, tz: tzinfo = CHINA_STANDARD_TIME) -> int:
     """Write the workbook (sheets ``CTEs``, ``Summary``, and ``Downstream`` when the summary
     has downstream locations) to ``path``; return the CTE row count.
@@ -210,22 +234,7 @@ def write_xlsx(path: Path, report: DrillReportInput, *, tz: tzinfo = CHINA_STAND
     sheet = workbook.active
     sheet.title = "CTEs"
     sheet.append(list(HEADERS))
-    widths = [_display_width(h) for h in HEADERS]
-    for cte in rows:
-        values: list[object] = []
-        for index, (_header, getter) in enumerate(COLUMNS):
-            cell: object
-            if index == _QUANTITY:
-                cell = cte.quantity  # a number cell, never prefixed
-            elif index == _DATE:
-                cell = cte.moment.astimezone(tz).replace(tzinfo=None)
-            else:
-                cell = _cell_text(getter(cte))
-            values.append(cell)
-            shown = getter(cte) if index != _DATE else "2026-11-22 06:10:00"
-            widths[index] = max(widths[index], _display_width(shown))
-        sheet.append(values)
-    _style_table(sheet, len(rows), widths, date_columns=(_DATE + 1,))
+    _append_ctes(sheet, rows, HEADERS, lambda cte: [getter(cte) for _, getter in COLUMNS], tz)
 
     summary_sheet = workbook.create_sheet("Summary")
     summary_sheet.append(["Field (项目)", "Value (内容)"])
@@ -345,25 +354,9 @@ def write_range_xlsx(path: Path, report: FsmaRangeReport, *,
     sheet = workbook.active
     sheet.title = "CTEs"
     sheet.append(list(FSMA_RANGE_HEADERS))
-    widths = [_display_width(h) for h in FSMA_RANGE_HEADERS]
-    named: set[str] = set()
-    for cte in rows:
-        texts = _range_texts(cte, report)
-        values: list[object] = []
-        for index, text in enumerate(texts):
-            cell: object
-            if index == _QUANTITY:
-                cell = cte.quantity  # a number cell, never prefixed
-            elif index == _DATE:
-                cell = cte.moment.astimezone(tz).replace(tzinfo=None)
-                text = "2026-11-22 06:10:00"
-            else:
-                cell = _cell_text(text)
-            values.append(cell)
-            widths[index] = max(widths[index], _display_width(text))
-        sheet.append(values)
-        named.update((cte.from_location, cte.to_location, cte.tlc_source))
-    _style_table(sheet, len(rows), widths, date_columns=(_DATE + 1,))
+    _append_ctes(sheet, rows, FSMA_RANGE_HEADERS, lambda cte: _range_texts(cte, report), tz)
+    named = {ident for cte in rows for ident in (cte.from_location, cte.to_location,
+                                                 cte.tlc_source)}
 
     summary = workbook.create_sheet("Summary")
     summary.append(["Field (项目)", "Value (内容)"])
