@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 
 __all__ = ["create_app"]
 
@@ -59,7 +59,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app.config.update(links.configure(app.config))  # links never come from the Host header
     from .extension import TracelibService
-    from .i18n import current_lang, html_lang, t
+    from .i18n import current_lang, html_lang, lang_arg, t
     from .ids import SeqConverter
     from .problems import register_error_handlers
 
@@ -79,9 +79,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.context_processor
     def _helpers() -> dict[str, Any]:
-        asked = request.args.get("lang")
-        return {"t": t, "html_lang": html_lang, "lang": current_lang,
-                "lang_arg": asked if asked in ("zh", "en") else None}
+        return {"t": t, "html_lang": html_lang, "lang": current_lang, "lang_arg": lang_arg()}
 
     @app.template_filter("hm")
     def _hm(value: str | None) -> str:

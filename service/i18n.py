@@ -341,6 +341,14 @@ def current_lang() -> str:
     return lang
 
 
+def lang_arg() -> str | None:
+    """The language the request's URL asks for (``?lang=zh`` or ``?lang=en``), to carry on
+    in the links a page builds; None when it asks for none (the page then follows
+    ``Accept-Language``)."""
+    asked = request.args.get("lang")
+    return asked if asked in ("zh", "en") else None
+
+
 def html_lang() -> str:
     return "zh-CN" if current_lang() == "zh" else "en"
 

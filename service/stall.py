@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
 from tracelib.views.disclosure import PUBLIC, disclose_stall
@@ -18,13 +18,14 @@ from tracelib.views.stall import stall_view
 
 from .extension import ledger, service
 from .httputil import conditional, etag_of, json_body, prepared, wants_json_body
-from .i18n import current_lang
+from .i18n import current_lang, lang_arg
 from .ids import known
 from .links import external_url
 from .qr import Placard, placard_png, placard_svg
 from .scan_counts import count_scan
 
-__all__ = ["PROOF_PATH", "StallAnswers", "StallPages", "bp", "proof_template", "stall_pages"]
+__all__ = ["PROOF_PATH", "StallAnswers", "StallPages", "bp", "proof_template", "render_page",
+           "stall_pages"]
 
 bp = Blueprint("stall", __name__)
 
@@ -148,8 +149,15 @@ def _stall(stall: str, day: date) -> tuple[Key, StallAnswers, dict[str, Any] | N
     return key, found, view
 
 
-def _render(view: dict[str, Any], pay: str | None) -> tuple[bytes, str]:
-    body = render_template("stall.html", v=view, pay=pay).encode("utf-8")
+def render_page(view: dict[str, Any], pay: str | None) -> tuple[bytes, str]:
+    # One producer-page link per producer, not per lot on the counter: a stall's lots
+    # come from a few farms, and building a URL is the page's dearest step per item.
+    producers = {item["origin"]["party"] for item in view["on_hand"]
+                 if item.get("origin") and item["origin"].get("party")}
+    producer_urls = {party: url_for("producers.producer_page", party=party, lang=lang_arg())
+                     for party in producers}
+    body = render_template("stall.html", v=view, pay=pay,
+                           producer_urls=producer_urls).encode("utf-8")
     return body, etag_of(body)
 
 
@@ -170,12 +178,12 @@ def stall_page(stall: str) -> Response:
         body = json_body(doc)
         return prepared(body, etag_of(body), "application/json", vary=_VARY)
     if pay is not None:  # per payment: rendered each time, never kept
-        body, etag = _render(view or json.loads(entry.json), pay)
+        body, etag = render_page(view or json.loads(entry.json), pay)
         return prepared(body, etag, "text/html", vary=_VARY)
     lang = current_lang()
     page = entry.pages.get(lang)
     if page is None:  # the JSON is the view: rendering from it needs no query
-        page = _render(view or json.loads(entry.json), None)
+        page = render_page(view or json.loads(entry.json), None)
         stall_pages(current_app).add_page(key, entry, lang, page)
     return prepared(page[0], page[1], "text/html", vary=_VARY)
 

@@ -42,7 +42,7 @@ from tracelib.views.tracing import trace
 from ..access import Access, classify
 from ..api import maybe_sign_checkpoint
 from ..extension import ledger, service
-from ..i18n import current_lang, t
+from ..i18n import current_lang, lang_arg, t
 from ..ids import known
 from ..problems import Forbidden
 from ..regulator_api import custodial_key
@@ -71,7 +71,7 @@ def _guard() -> Response | None:
         if request.method != "GET":
             sessions.check_csrf(None, None)  # no session: the form cannot be this session's
         return redirect(url_for("console.signin", next=request.full_path.rstrip("?"),
-                                lang=_lang_arg()))
+                                lang=lang_arg()))
     if request.method == "POST":
         sessions.check_csrf(live, request.form.get("csrf"))
     return None
@@ -90,12 +90,7 @@ def _console_helpers() -> dict[str, Any]:
     live = g.get("console")
     return {"party": live.party if live else None,
             "csrf": sessions.csrf_token(live),
-            "lang_q": _lang_arg()}
-
-
-def _lang_arg() -> str | None:
-    asked = request.args.get("lang")
-    return asked if asked in ("zh", "en") else None
+            "lang_q": lang_arg()}
 
 
 def _text(name: str, limit: int, *, required: bool = True) -> str:
@@ -118,7 +113,7 @@ def _safe_next(target: str | None) -> str:
         if (not parts.scheme and not parts.netloc and parts.path.startswith("/console/")
                 and "\\" not in target):
             return target
-    return url_for("console.home", lang=_lang_arg())
+    return url_for("console.home", lang=lang_arg())
 
 
 # -- sign in and out -------------------------------------------------------------------------
@@ -144,7 +139,7 @@ def signin_post() -> Response | tuple[str, int]:
 def signout() -> Response:
     sessions.end()
     g.console = None
-    return redirect(url_for("console.signin", lang=_lang_arg()))
+    return redirect(url_for("console.signin", lang=lang_arg()))
 
 
 # -- pages ---------------------------------------------------------------------------------

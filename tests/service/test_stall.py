@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from flask import Flask, render_template
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import NOW
@@ -20,7 +20,7 @@ from tracelib.keys import Keystore, SigningKey
 from tracelib.views.disclosure import PUBLIC, disclose_stall
 from tracelib.views.stall import StandingRules, stall_view
 from tracelib_service import create_app
-from tracelib_service.stall import PROOF_PATH, StallAnswers, StallPages, stall_pages
+from tracelib_service.stall import PROOF_PATH, StallAnswers, StallPages, render_page, stall_pages
 from tracelib_service.tokens import issue_token
 
 TODAY = date(2026, 11, 22)
@@ -570,7 +570,7 @@ def test_a_page_rendered_from_the_kept_json_equals_one_rendered_from_the_view(
     page = client.get(f"/s/{STALL}?lang={lang}").data
     with app.test_request_context(f"/s/{STALL}?lang={lang}"):
         view = stall_view(scene.ledger, STALL, today=TODAY, proof_url=PROOF_PATH)
-        assert page == render_template("stall.html", v=view, pay=None).encode("utf-8")
+        assert page == render_page(view, None)[0]
 
 
 def test_a_tests_hold_is_said_in_the_pages_language(client: FlaskClient) -> None:
