@@ -21,13 +21,13 @@ from typing import IO, Any
 
 import orjson
 
-from .cbv import EPCIS_CONTEXT, NAMESPACE, PREFIX, EpcisNames
-from .eventhash import event_hash_id
-from .kinds import KINDS
-from .ledger import Ledger
-from .store.supply import SupplySql
-from .timeutil import format_utc, parse_rfc3339, to_micros, utcnow
-from .views.tracing import trace
+from ..cbv import EPCIS_CONTEXT, NAMESPACE, PREFIX, EpcisNames
+from ..eventhash import event_hash_id
+from ..kinds import KINDS
+from ..ledger import Ledger
+from ..store.supply import SupplySql
+from ..timeutil import format_utc, parse_rfc3339, to_micros, utcnow
+from ..views.tracing import trace
 
 #: The namespace prefixes an exported event uses beyond the standard context's.
 _NAMESPACES = {PREFIX: NAMESPACE}
