@@ -434,3 +434,37 @@ def test_one_deliverer_holds_the_lease_at_a_time(ledger: Ledger) -> None:
     assert a.acquire(NOW + timedelta(seconds=92))
 
 
+
+
+# -- the CLI ------------------------------------------------------------------------------
+
+@SQLITE
+def test_cli_delivers_once_and_lists_subscriptions(sup: Supply, receiver: Receiver) -> None:
+    from click.testing import CliRunner
+    from sqlalchemy import update
+
+    from tracelib.store.schema import epcis_subscriptions
+    from tracelib_cli.main import cli
+
+    ledger = sup.ledger
+    create_query(ledger, "shipments", {"EQ_bizStep": ["shipping"]}, REGULATOR)
+    sub = subscribe(ledger, "shipments", receiver.url, SECRET, REGULATOR, now=NOW)
+    ships(sup, 2)
+    runner = CliRunner()
+    db = ledger.store.url
+    listed = runner.invoke(cli, ["--db", db, "epcis", "subscriptions", "--json"])
+    assert listed.exit_code == 0, listed.output
+    [doc] = json.loads(listed.output)
+    assert doc["subscriptionID"] == sub.id and doc["owner"] == "operator"
+    assert SECRET not in listed.output
+    untrusted = runner.invoke(cli, ["--db", db, "epcis", "deliver", "--once"])
+    assert untrusted.exit_code == 0 and json.loads(untrusted.output)["failed"] == 1
+    with ledger.store.engine.begin() as conn:  # the retry is due now, not in 2 s
+        conn.execute(update(epcis_subscriptions).values(next_attempt=0))
+    done = runner.invoke(cli, ["--db", db, "epcis", "deliver", "--once", "--ca",
+                               str(receiver.cert)])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["events"] == 2
+    assert len(receiver.event_ids()) == 2
+    text = runner.invoke(cli, ["--db", db, "epcis", "subscriptions"]).output
+    assert f"{sub.id}  shipments  {receiver.url}" in text and "delivered 2  ok" in text

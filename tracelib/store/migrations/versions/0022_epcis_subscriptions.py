@@ -21,6 +21,14 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # A database made from the current schema module (an earlier revision creating every
+    # table of it) already has them.
+    existing = set(sa.inspect(op.get_bind()).get_table_names())
+    if "epcis_queries" not in existing:
+        _create()
+
+
+def _create() -> None:
     op.create_table(
         "epcis_queries",
         sa.Column("name", sa.String(MAX_ID), primary_key=True),
