@@ -147,7 +147,7 @@ def epcis_deliver(env: Env, once: bool, ca_file: str | None, base_url: str, batc
                                 allow_loopback_http=allow_loopback_http)
 
     def said(report: DeliveryReport) -> None:
-        if report.batches or report.failed:
+        if report.batches or report.failed or report.errors:
             click.echo(json.dumps(report.to_dict(), ensure_ascii=False), err=True)
 
     with env.open() as ledger:

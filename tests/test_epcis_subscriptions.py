@@ -468,3 +468,25 @@ def test_cli_delivers_once_and_lists_subscriptions(sup: Supply, receiver: Receiv
     assert len(receiver.event_ids()) == 2
     text = runner.invoke(cli, ["--db", db, "epcis", "subscriptions"]).output
     assert f"{sub.id}  shipments  {receiver.url}" in text and "delivered 2  ok" in text
+
+
+@SQLITE
+def test_the_long_running_deliverer_passes_until_stopped_and_frees_the_lease(
+        sup: Supply, receiver: Receiver) -> None:
+    ledger = sup.ledger
+    create_query(ledger, "shipments", {"EQ_bizStep": ["shipping"]}, REGULATOR)
+    subscribe(ledger, "shipments", receiver.url, SECRET, REGULATOR, now=NOW)
+    ships(sup, 2)
+    stop = threading.Event()
+    passes = []
+
+    def on_pass(report: Any) -> None:
+        passes.append(report)
+        if len(passes) == 2:
+            stop.set()
+
+    deliverer = Deliverer(ledger, settings(receiver), holder="long-running")
+    deliverer.run_forever(stop, poll=0.01, clock=lambda: NOW, on_pass=on_pass)
+    assert [p.events for p in passes] == [2, 0]
+    with ledger.store.reader() as conn:
+        assert SubscriptionsSql.lease(conn, "deliverer") is None

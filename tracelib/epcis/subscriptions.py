@@ -50,7 +50,7 @@ import orjson
 
 from ..bounds import MAX_TEXT
 from ..cbv import EPCIS_CONTEXT, NAMESPACE, PREFIX, EpcisNames
-from ..errors import NotFoundError, TracelibError, ValidationError
+from ..errors import NotFoundError, StorageError, TracelibError, ValidationError
 from ..eventhash import event_hash_id
 from ..ids import ID_PATTERN
 from ..kinds import KINDS
@@ -426,10 +426,14 @@ class Deliverer:
                     clock: Callable[[], datetime] = utcnow,
                     on_pass: Callable[[DeliveryReport], None] | None = None) -> None:
         """Pass after pass, ``poll`` seconds apart, until ``stop`` is set; the lease is
-        released at the end."""
+        released at the end. A pass the database failed (a :class:`StorageError`: a lost
+        connection, a full disk) is reported and the next one tried: no cursor moved."""
         try:
             while not stop.is_set():
-                report = self.run_once(clock())
+                try:
+                    report = self.run_once(clock())
+                except StorageError as e:
+                    report = DeliveryReport(errors=[f"database: {e}"])
                 if on_pass is not None:
                     on_pass(report)
                 stop.wait(poll)
