@@ -403,6 +403,9 @@ class Deliverer:
         """Deliver what is due at ``now``: for each subscription whose next attempt has
         come, batch after batch until it is caught up or an attempt fails."""
         moment = now or utcnow()
+        # The pass's clock: ``now`` throughout when given (tests), else the time itself, so
+        # that a long pass renews the lease for real and stamps each delivery when it is made.
+        clock: Callable[[], datetime] = (lambda: moment) if now is not None else utcnow
         report = DeliveryReport()
         if not self.acquire(moment):
             report.leased_elsewhere = True
@@ -418,20 +421,25 @@ class Deliverer:
             key = (sub.owner, sub.reach)
             if key not in reaches:
                 reaches[key] = self._reach(sub)
-            self._deliver(sub, EventQuery.from_params(query_row.params), reaches[key],
-                          moment, report)
+            try:
+                query = EventQuery.from_params(query_row.params)
+            except QueryError as e:  # a query stored by another version of the query module
+                self._failed(sub, sub.cursor, f"the query is refused: {e}", clock(), report)
+                continue
+            self._deliver(sub, query, reaches[key], clock, report)
         return report
 
     def run_forever(self, stop: threading.Event, *, poll: float = 2.0,
-                    clock: Callable[[], datetime] = utcnow,
+                    clock: Callable[[], datetime] | None = None,
                     on_pass: Callable[[DeliveryReport], None] | None = None) -> None:
-        """Pass after pass, ``poll`` seconds apart, until ``stop`` is set; the lease is
-        released at the end. A pass the database failed (a :class:`StorageError`: a lost
-        connection, a full disk) is reported and the next one tried: no cursor moved."""
+        """Pass after pass, ``poll`` seconds apart, until ``stop`` is set (``clock``, for
+        tests, fixes each pass's time); the lease is released at the end. A pass the
+        database failed (a :class:`StorageError`: a lost connection, a full disk) is
+        reported and the next one tried: no cursor moved."""
         try:
             while not stop.is_set():
                 try:
-                    report = self.run_once(clock())
+                    report = self.run_once(None if clock is None else clock())
                 except StorageError as e:
                     report = DeliveryReport(errors=[f"database: {e}"])
                 if on_pass is not None:
@@ -445,10 +453,11 @@ class Deliverer:
             return EVERYTHING
         return reach_of(self.ledger, sub.owner, market_stalls=sub.reach == "market")
 
-    def _deliver(self, sub: SubscriptionRow, query: EventQuery, reach: Reach, now: datetime,
-                 report: DeliveryReport) -> None:
+    def _deliver(self, sub: SubscriptionRow, query: EventQuery, reach: Reach,
+                 clock: Callable[[], datetime], report: DeliveryReport) -> None:
         cursor = sub.cursor
         while True:
+            now = clock()
             if not self.acquire(now):  # the lease went to another process: stop here
                 report.leased_elsewhere = True
                 return
@@ -468,8 +477,9 @@ class Deliverer:
                 except (DeliveryFailed, ValidationError) as e:
                     error = str(e)
                 if error is not None:
-                    self._failed(sub, cursor, error, now, report)
+                    self._failed(sub, cursor, error, clock(), report)
                     return
+                now = clock()
             with self.ledger.store.faults(), \
                     SubscriptionsSql.writing(self.ledger.store.engine) as conn:
                 moved = SubscriptionsSql.acknowledged(
