@@ -110,4 +110,85 @@ def epcis_export(env: Env, lot: str | None, since: str | None, until: str | None
     click.echo(json.dumps(summary.to_dict(), ensure_ascii=False), err=True)
 
 
+
+# -- webhook subscriptions (docs/contract.md "EPCIS subscriptions") ----------------------
+
+@epcis.command("deliver")
+@click.option("--once", is_flag=True, help="One pass: deliver what is due now, then exit.")
+@click.option("--ca", "ca_file", type=click.Path(exists=True, dir_okay=False),
+              envvar="TRACELIB_EPCIS_CA", help="Trust the certificate authorities in this PEM "
+              "file instead of the system's [env TRACELIB_EPCIS_CA].")
+@click.option("--base-url", envvar="TRACELIB_PUBLIC_URL", default="http://127.0.0.1:8000",
+              show_default=True, help="The service's public URL, naming lots without a GTIN "
+                                      "and locations without a GLN [env TRACELIB_PUBLIC_URL].")
+@click.option("--batch", type=click.IntRange(1, 10_000), default=500, show_default=True,
+              help="At most this many events in one POST.")
+@click.option("--timeout", type=click.FloatRange(0.1, 300), default=10.0, show_default=True,
+              help="Seconds to connect to a webhook, and to wait for each read.")
+@click.option("--poll", type=click.FloatRange(0.1, 3600), default=2.0, show_default=True,
+              help="Seconds between passes.")
+@click.option("--allow-loopback-http", is_flag=True,
+              envvar="TRACELIB_EPCIS_ALLOW_LOOPBACK_HTTP",
+              help="Also deliver to http:// webhooks on 127.0.0.1 or localhost (tests and "
+                   "development only).")
+@pass_env
+def epcis_deliver(env: Env, once: bool, ca_file: str | None, base_url: str, batch: int,
+                  timeout: float, poll: float, allow_loopback_http: bool) -> None:
+    """Deliver EPCIS subscriptions: POST each subscription's new matching events to its
+    webhook as signed EPCISQueryDocuments, each event once, retrying with backoff. Runs
+    until stopped (SIGTERM, Ctrl-C); one process delivers at a time (a lease in the
+    database), so a second one waits."""
+    import signal
+    import threading
+
+    from tracelib.epcis.subscriptions import Deliverer, DeliveryReport, DeliverySettings
+
+    settings = DeliverySettings(base=base_url, batch=batch, timeout=timeout, ca_file=ca_file,
+                                allow_loopback_http=allow_loopback_http)
+
+    def said(report: DeliveryReport) -> None:
+        if report.batches or report.failed or report.errors:
+            click.echo(json.dumps(report.to_dict(), ensure_ascii=False), err=True)
+
+    with env.open() as ledger:
+        deliverer = Deliverer(ledger, settings)
+        if once:
+            try:
+                report = deliverer.run_once()
+            finally:
+                deliverer.release()
+            if report.leased_elsewhere:
+                raise CheckFailed("another deliverer holds the lease; nothing was sent")
+            click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        click.echo(f"delivering EPCIS subscriptions as {deliverer.holder}", err=True)
+        deliverer.run_forever(stop, poll=poll, on_pass=said)
+
+
+@epcis.command("subscriptions")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array.")
+@pass_env
+def epcis_subscriptions(env: Env, as_json: bool) -> None:
+    """List the EPCIS webhook subscriptions: query, webhook, owner, what was delivered and
+    where retries stand (never the signature token)."""
+    from tracelib.epcis.subscriptions import list_subscriptions, subscription_doc
+
+    with env.open() as ledger:
+        rows = list_subscriptions(ledger)
+    docs = [{**subscription_doc(r), "owner": r.owner, "reach": r.reach} for r in rows]
+    if as_json:
+        click.echo(json.dumps(docs, ensure_ascii=False, indent=2))
+        return
+    if not docs:
+        click.echo("no subscriptions")
+    for d in docs:
+        state = f"failing ({d['failures']}): {d['lastError']}" if d["failures"] else "ok"
+        click.echo(f"{d['subscriptionID']}  {d['queryName']}  {d['dest']}  owner "
+                   f"{d['owner']} ({d['reach']})  delivered {d['delivered']}  {state}  next "
+                   f"{d['nextAttemptAt']}")
+
+
 COMMANDS = [epcis]

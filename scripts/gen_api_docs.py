@@ -28,7 +28,8 @@ hand. The document itself is served at `GET /api/v1/openapi.json` (OpenAPI {open
 {description} Version {version}, licence {license}.
 
 All API paths are under **`{server}`** on the host the service runs at (`tracelib serve`, see
-[operations.md](operations.md#serving)). Request and response bodies are UTF-8 JSON; hashes are
+[operations.md](operations.md#serving)), except the EPCIS 2.0 named queries and subscriptions,
+under `/epcis` as the EPCIS 2.0 REST binding names them. Request and response bodies are UTF-8 JSON; hashes are
 lowercase hex unless a field says otherwise. Proofs, checkpoints and what a shopper's scan
 shows (a stall) are public; records and traces need a token with a read scope covering
 them, and writes a token with `write` ([who may read what](contract.md#who-may-read-what)).
@@ -269,10 +270,13 @@ def _scopes(op: Mapping[str, Any], sep: str = ", ") -> str:
 
 
 def _operations(doc: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """(the path with its server's prefix, method, operation) of every operation: a path
+    item with ``servers`` of its own (the EPCIS paths under /epcis) is shown under it."""
     for path, item in doc["paths"].items():
+        server = item.get("servers", doc["servers"])[0]["url"]
         for method in METHODS:
             if method in item:
-                yield path, method, item[method]
+                yield server + path, method, item[method]
 
 
 def _errors() -> list[str]:
@@ -325,15 +329,15 @@ def render() -> str:
                                      server=server)]
     index = ["## Endpoints", "", "| method | path | summary | token |", "|---|---|---|---|"]
     for path, method, op in _operations(doc):
-        heading = f"{method.upper()} {server}{path}"
+        heading = f"{method.upper()} {path}"
         anchor = heading.lower().replace(" ", "-").replace("/", "").replace("{", "") \
             .replace("}", "").replace(".", "")
-        index.append(f"| {method.upper()} | [`{server}{path}`](#{anchor}) | {op['summary']} | "
+        index.append(f"| {method.upper()} | [`{path}`](#{anchor}) | {op['summary']} | "
                      f"{_scopes(op) or 'no'} |")
     parts.append("\n".join(index) + "\n")
     parts.append(AUTH)
     for path, method, op in _operations(doc):
-        lines = [f"### {method.upper()} {server}{path}", "", f"**{op['summary']}.**"
+        lines = [f"### {method.upper()} {path}", "", f"**{op['summary']}.**"
                  + (f" {op['description']}" if op.get("description") else ""), "",
                  f"Operation id `{op['operationId']}`. Token: "
                  + (f"**required** (Bearer), with {_scopes(op, ' or ')}." if _scopes(op)

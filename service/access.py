@@ -95,6 +95,11 @@ _REGULATOR_SIGNS = Access((READ_ALL,), "Needs a token with `read:all` and `write
                                        "is signed with the key the service holds for the "
                                        "token's party")
 
+_EPCIS_QUERIES = Access(READ_SCOPES, "Needs a token with `read:own`, `read:market` or "
+                                    "`read:all`; a party sees the queries and subscriptions "
+                                    "it made, `read:all` sees them all, and a subscription "
+                                    "delivers only events its token may read")
+
 #: Every endpoint of the app, by Flask endpoint name. A blueprint added later classifies
 #: its endpoints with :func:`classify` before the app serves.
 ENDPOINTS: dict[str, Access] = {
@@ -129,6 +134,9 @@ ENDPOINTS: dict[str, Access] = {
     "regulator.drill_picture": _REGULATOR,
     "regulator.post_drill": _REGULATOR_SIGNS,
     "regulator.post_recall": _REGULATOR_SIGNS,
+    **{f"epcis_queries.{name}": _EPCIS_QUERIES for name in (
+        "post_query", "get_queries", "get_query", "delete_query", "post_subscription",
+        "get_subscriptions", "get_subscription", "delete_subscription")},
 }
 
 

@@ -34,6 +34,12 @@ OPERATIONS = {
     "runDrill": "regulator.post_drill", "getDrillReport": "regulator.drill_report",
     "getDrillPicture": "regulator.drill_picture", "startRecall": "regulator.post_recall",
     "putBlob": "blobs.put_blob", "getBlob": "blobs.get_blob",
+    "createQuery": "epcis_queries.post_query", "listQueries": "epcis_queries.get_queries",
+    "getQuery": "epcis_queries.get_query", "deleteQuery": "epcis_queries.delete_query",
+    "subscribe": "epcis_queries.post_subscription",
+    "listSubscriptions": "epcis_queries.get_subscriptions",
+    "getSubscription": "epcis_queries.get_subscription",
+    "unsubscribe": "epcis_queries.delete_subscription",
 }
 
 #: Each kind's ``data`` schema is ``components.schemas["EventData.<kind>"]``.
@@ -808,10 +814,143 @@ def _blob_paths() -> dict[str, Any]:
     }}
 
 
+def _epcis_paths(script_root: str) -> dict[str, Any]:
+    """EPCIS 2.0 named queries and subscriptions (the EPCIS 2.0 REST binding's ``/queries``
+    paths), served under ``/epcis``: each path item names that server."""
+    servers = [{"url": f"{script_root}/epcis"}]
+    name = _path_param("name", "the query's name", _id("a query name, without '/'"),
+                       "shipments")
+    sid = _path_param("sid", "the subscription's id (`subscriptionID`)",
+                      {"type": "string", "maxLength": 36},
+                      "df5a33e3-5aa3-4403-ae01-99b83234e27b")
+    params = {"type": "object", "description": "EPCIS 2.0 query parameters, each a string or "
+              "a list of strings: `eventType`, `EQ_bizStep` (a CBV business step, bare or as "
+              "its URI), `MATCH_anyEPCClass` (a lot's URI as exported)",
+              "additionalProperties": {"oneOf": [{"type": "string"}, {
+                  "type": "array", "items": {"type": "string"}}]}}
+    query = {"type": "object", "required": ["name", "query"], "additionalProperties": False,
+             "properties": {"name": _id("the query's name (no '/')"), "query": params}}
+    subscription = {
+        "type": "object", "required": ["subscriptionID", "queryName", "dest", "stream",
+                                       "createdAt"],
+        "properties": {
+            "subscriptionID": _str("the subscription's id"),
+            "queryName": _str("the query it follows"),
+            "dest": _str("the webhook URL"),
+            "stream": {"type": "boolean", "description": "always true: each new matching "
+                       "event is sent"},
+            "reportIfEmpty": {"type": "boolean", "description": "send a document even when "
+                              "none of the new records matches"},
+            "createdAt": _str("when it was made", format="date-time"),
+            "lastNotifiedAt": {"type": ["string", "null"], "format": "date-time",
+                               "description": "when the webhook last answered 2xx"},
+            "delivered": _int("events the webhook acknowledged, in all", minimum=0),
+            "failures": _int("failed attempts since the last success", minimum=0),
+            "lastError": {"type": ["string", "null"], "description": "why the last attempt "
+                          "failed"},
+            "nextAttemptAt": _str("when the deliverer next tries", format="date-time")}}
+    body = {"type": "object", "required": ["dest", "signatureToken", "stream"],
+            "additionalProperties": False, "properties": {
+                "dest": _str("the webhook: an `https://` URL (certificate verified, redirects "
+                             "not followed)", maxLength=2000),
+                "signatureToken": _str("the key of the `GS1-Signature` header: base64 of "
+                                       "HMAC-SHA256 over each delivery's body", minLength=1,
+                                       maxLength=500),
+                "stream": {"const": True, "description": "must be true (scheduled "
+                           "subscriptions are not offered)"},
+                "reportIfEmpty": {"type": "boolean", "default": False,
+                                  "description": "also send a document with no events when "
+                                  "new records matched nothing"}}}
+    e404 = "No query with this name among the caller's (or, for `read:all`, anyone's)"
+    return {
+        "/queries": {
+            "servers": servers,
+            "post": {
+                "operationId": "createQuery", "summary": "Create a named EPCIS query",
+                "description": "Keeps the query parameters under a name, for the caller's "
+                               "party; `Location` is the query's URL.",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": query, "example": {"name": "shipments",
+                                                 "query": {"EQ_bizStep": ["shipping"]}}}}},
+                "responses": {"201": _json(query, "Created"),
+                              **_errors(400, 401, 403, 409, 413, 415,
+                                        e400="A malformed body, an unknown field, or a query "
+                                        "parameter refused (`field: query.<parameter>`)",
+                                        e409="A query with this name exists "
+                                        "(`code: conflict`)")}},
+            "get": {
+                "operationId": "listQueries", "summary": "The named EPCIS queries",
+                "description": "The caller's party's queries (`read:all`: every query), by "
+                               "name.",
+                "responses": {"200": _json({"type": "array", "items": query}, "The queries"),
+                              **_errors(401, 403)}}},
+        "/queries/{name}": {
+            "servers": servers,
+            "get": {
+                "operationId": "getQuery", "summary": "A named EPCIS query",
+                "description": "The query's name and parameters.", "parameters": [name],
+                "responses": {"200": _json(query, "The query"),
+                              **_errors(401, 403, 404, e404=e404)}},
+            "delete": {
+                "operationId": "deleteQuery", "summary": "Delete a named EPCIS query",
+                "description": "Deletes the query and every subscription to it (EPCIS 2.0: "
+                               "its subscribers are unsubscribed).", "parameters": [name],
+                "responses": {"204": {"description": "Deleted"},
+                              **_errors(401, 403, 404, e404=e404)}}},
+        "/queries/{name}/subscriptions": {
+            "servers": servers,
+            "post": {
+                "operationId": "subscribe", "summary": "Subscribe a webhook to a query",
+                "description": "From now on, each record appended that maps to an EPCIS event "
+                               "matching the query and lying within the caller's token's "
+                               "reach is POSTed to `dest` by the deliverer (`tracelib epcis "
+                               "deliver`) in an `EPCISQueryDocument` (at most 500 events), "
+                               "signed in the `GS1-Signature` header; each event once, retried "
+                               "with backoff. `Location` is the subscription's URL; the answer "
+                               "never holds the signatureToken.",
+                "parameters": [name],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": body, "example": {
+                        "dest": "https://client.example.com/queryCallback",
+                        "signatureToken": "13df38d8275b13f05704629e5f1cf3d45d6132d5",
+                        "stream": True}}}},
+                "responses": {"201": _json(subscription, "Subscribed"),
+                              **_errors(400, 401, 403, 404, 413, 415,
+                                        e400="A malformed body, `dest` not `https://`, "
+                                        "`stream` not true, a `schedule`, or an unknown "
+                                        "field (`field` names it)", e404=e404)}},
+            "get": {
+                "operationId": "listSubscriptions", "summary": "A query's subscriptions",
+                "description": "The caller's subscriptions to the query (`read:all`: all), "
+                               "with their delivery state.", "parameters": [name],
+                "responses": {"200": _json({"type": "array", "items": subscription},
+                                           "The subscriptions"),
+                              **_errors(401, 403, 404, e404=e404)}}},
+        "/queries/{name}/subscriptions/{sid}": {
+            "servers": servers,
+            "get": {
+                "operationId": "getSubscription", "summary": "A subscription",
+                "description": "The subscription and its delivery state.",
+                "parameters": [name, sid],
+                "responses": {"200": _json(subscription, "The subscription"),
+                              **_errors(401, 403, 404, e404="No such query or subscription "
+                                        "among the caller's")}},
+            "delete": {
+                "operationId": "unsubscribe", "summary": "Unsubscribe",
+                "description": "Deletes the subscription: nothing more is sent.",
+                "parameters": [name, sid],
+                "responses": {"204": {"description": "Unsubscribed"},
+                              **_errors(401, 403, 404, e404="No such query or subscription "
+                                        "among the caller's")}}},
+    }
+
+
 def _with_access(paths: dict[str, Any]) -> dict[str, Any]:
     """Each operation with the scope its endpoint asks for (service/access.py)."""
     for operations in paths.values():
-        for operation in operations.values():
+        for key, operation in operations.items():
+            if key == "servers":  # a path item served elsewhere than /api/v1 names its server
+                continue
             access = ENDPOINTS[OPERATIONS[operation["operationId"]]]
             operation.update(openapi_security(access))
             operation["description"] = f"{operation['description']}\n\n**Access.** {access.note}."
@@ -828,7 +967,8 @@ def openapi_document(script_root: str = "", *, max_events: int = 1000) -> dict[s
                                 "checkpoints and Merkle proofs (data contract v1).",
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
         "servers": [{"url": f"{script_root}/api/v1"}],
-        "paths": _with_access({**_paths(max_events), **_regulator_paths(), **_blob_paths()}),
+        "paths": _with_access({**_paths(max_events), **_regulator_paths(), **_blob_paths(),
+                               **_epcis_paths(script_root)}),
         "components": {
             "schemas": {**_schemas(), **_data_schemas()},
             "securitySchemes": {"bearer": {

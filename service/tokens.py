@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 from sqlalchemy import select, update
 
+from tracelib.epcis.subscriptions import forget_token
 from tracelib.errors import NotFoundError, ValidationError
 from tracelib.timeutil import format_utc, utcnow
 
@@ -105,13 +106,16 @@ def issue_token(app: Flask, party: str, *, scopes: Iterable[str] = DEFAULT_SCOPE
 
 
 def revoke_token(app: Flask, token: str) -> bool:
-    """Revoke a token; True when it existed and was live."""
+    """Revoke a token; True when it existed and was live. The EPCIS subscriptions made with
+    it end too (nothing more is delivered on its authority)."""
     ext = _ext(app)
     assert ext.state_engine is not None
     with ext.state_writer() as conn:
         done = conn.execute(update(api_tokens).where(
             api_tokens.c.token_sha256 == _digest(token), api_tokens.c.revoked_at.is_(None))
             .values(revoked_at=format_utc(utcnow())))
+    if done.rowcount and ext.ledger is not None and not ext.read_only:
+        forget_token(ext.ledger, _digest(token))
     return bool(done.rowcount)
 
 

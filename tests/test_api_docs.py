@@ -42,7 +42,7 @@ def test_openapi_documents_every_api_route(tmp_path: Path) -> None:
     finally:
         app.extensions["tracelib"].close()
     documented = {(path, method) for path, item in openapi_document()["paths"].items()
-                  for method in item}
+                  for method in item if "servers" not in item}  # /epcis: its own server
     assert served == documented
 
 

@@ -97,6 +97,10 @@ TABLES: Mapping[str, str] = {
     "svc_api_tokens": OUTSIDE,  # the service's API tokens (hashes)
     "svc_scan_counts": OUTSIDE,  # the service's count of stall-page scans per day
     "svc_console_sessions": OUTSIDE,  # the regulator's console's sign-in sessions (hashes)
+    "epcis_queries": OUTSIDE,  # EPCIS named queries
+    "epcis_subscriptions": OUTSIDE,  # EPCIS webhook subscriptions and their cursors
+    "epcis_deliveries": OUTSIDE,  # the webhook deliveries receivers acknowledged
+    "epcis_delivery_lease": OUTSIDE,  # which process delivers, until when
 }
 
 _DERIVED_TABLES: tuple[Table, ...] = (parties, locations, keys, lots, lot_edges, lot_events,

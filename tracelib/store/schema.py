@@ -335,3 +335,55 @@ limit_tables = Table(
     Column("loaded_at", String(32), nullable=False),  # the time of the `limits` event
     Column("seq", BigInteger),  # the `limits` event that loaded it
 )
+
+# -- EPCIS named queries and subscriptions (docs/contract.md "EPCIS subscriptions") ------
+# Not ledger state (tracelib.replay.TABLES: outside): who asked to be told what, and how far
+# each delivery has gone. The records never read them and verify does not compare them.
+
+epcis_queries = Table(
+    "epcis_queries", metadata,
+    Column("name", String(MAX_ID), primary_key=True),
+    Column("params", Text, nullable=False),  # JSON: {parameter: [values]}
+    Column("owner", String(MAX_ID), nullable=False),  # the party whose token created it
+    Column("reach", String(16), nullable=False),  # all | market | own: that token's read scope
+    Column("token", String(64)),  # SHA-256 (hex) of that token; NULL: made by the CLI
+    Column("created_at", String(32), nullable=False),
+)
+
+epcis_subscriptions = Table(
+    "epcis_subscriptions", metadata,
+    Column("id", String(36), primary_key=True),  # a random UUID
+    Column("query_name", String(MAX_ID), nullable=False),
+    Column("dest", Text, nullable=False),  # the webhook URL
+    Column("secret", Text, nullable=False),  # the subscriber's signatureToken (HMAC key)
+    Column("stream", SmallInteger, nullable=False),
+    Column("report_if_empty", SmallInteger, nullable=False),
+    Column("owner", String(MAX_ID), nullable=False),  # the party whose token subscribed
+    Column("reach", String(16), nullable=False),  # all | market | own
+    Column("token", String(64)),  # SHA-256 (hex) of that token
+    Column("cursor", BigInteger, nullable=False),  # the last record seq delivered or passed
+    Column("next_attempt", BigInteger, nullable=False),  # µs since the epoch (UTC)
+    Column("failures", Integer, nullable=False),  # failed attempts since the last success
+    Column("last_error", Text),
+    Column("delivered", BigInteger, nullable=False),  # events acknowledged (2xx), in all
+    Column("last_notified", String(32)),  # when the receiver last answered 2xx
+    Column("created_at", String(32), nullable=False),
+)
+Index("ix_epcis_subscriptions_query", epcis_subscriptions.c.query_name)
+
+epcis_deliveries = Table(
+    "epcis_deliveries", metadata,
+    Column("subscription_id", String(36), primary_key=True),
+    Column("last_seq", BigInteger, primary_key=True, autoincrement=False),  # the new cursor
+    Column("first_seq", BigInteger, nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("status", SmallInteger, nullable=False),  # the receiver's HTTP status
+    Column("delivered_at", String(32), nullable=False),
+)
+
+epcis_delivery_lease = Table(
+    "epcis_delivery_lease", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(MAX_ID), nullable=False),
+    Column("expires", BigInteger, nullable=False),  # µs since the epoch (UTC)
+)
