@@ -59,6 +59,8 @@ _PROCEED_CHUNK = 1000
 _CONTEXT_HEAD = "https://ref.gs1.org/standards/epcis/"
 _EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent",
                 "AssociationEvent")
+#: The fields a tracelib export adds from its stored record, left out of the hash ID.
+_RECORD_FIELDS = ("tracelib:seq", "tracelib:recordHash")
 #: Problem types (EPCIS 2.0 OpenAPI, its exceptions).
 VALIDATION = "epcisException:ValidationException"
 TOO_LARGE = "epcisException:CaptureLimitExceededException"
@@ -330,8 +332,17 @@ def sources_for(ledger: Ledger, conn: Any, base: str) -> EpcisSources:
     """The ledger's master data as :class:`EpcisSources`: locations by GLN (read once), a
     location's holder and a lot's unit (read once each, when asked)."""
     by_gln: dict[tuple[str, str | None], str] = {}
+    by_bare: dict[str, set[str]] = {}
     for location, gln, extension in CaptureSql.located_glns(conn):
         by_gln.setdefault((gln, extension), location)
+        by_bare.setdefault(gln, set()).add(location)
+
+    def located(gln: str, extension: str | None) -> str | None:
+        found = by_gln.get((gln, extension))
+        if found is None and extension is None and len(by_bare.get(gln, ())) == 1:
+            # a GLN without extension names the one location registered under it
+            found = next(iter(by_bare[gln]))
+        return found
     holders: dict[str, str | None] = {}
     units: dict[str, str | None] = {}
 
@@ -347,7 +358,7 @@ def sources_for(ledger: Ledger, conn: Any, base: str) -> EpcisSources:
             units[lot] = row.unit if row is not None else None
         return units[lot]
 
-    return EpcisSources(base.rstrip("/"), location_of=lambda g, e: by_gln.get((g, e)),
+    return EpcisSources(base.rstrip("/"), location_of=located,
                         holder=holder, lot_unit=lot_unit)
 
 
@@ -369,7 +380,9 @@ class _Mapped:
 def _map_all(events: list[dict[str, Any]], doc: Mapping[str, Any], src: EpcisSources,
              keys: Signer, as_party: str | None) -> Iterator[_Mapped]:
     context = document_context(doc)
-    ignore = document_ignore_fields(doc)
+    # A tracelib export's record facts (its seq, its record hash) are the exporting ledger's,
+    # not the event's: the hash ID is the one that export gave the event.
+    ignore = [*document_ignore_fields(doc), *_RECORD_FIELDS]
     signing: dict[str, SigningKey | None] = {}
     for i, raw in enumerate(events):
         try:
