@@ -94,7 +94,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, L
 
 
 def test_the_round_trip_gives_the_same_ledger(generated: Any) -> None:
-    net, first, second, doc, result = generated
+    _net, first, second, doc, result = generated
     assert result.stored == len(doc["epcisBody"]["eventList"]) and result.duplicates == 0
     assert second.size == first.size
     for seq in range(first.size):  # the same events, signed by the same parties, in order
@@ -104,7 +104,7 @@ def test_the_round_trip_gives_the_same_ledger(generated: Any) -> None:
 
 
 def test_the_round_trip_gives_the_same_traces_and_drills(generated: Any) -> None:
-    net, first, second, doc, result = generated
+    _net, first, second, doc, _result = generated
     lots = sorted({e["epcClass"].rsplit("/", 1)[1] for ev in doc["epcisBody"]["eventList"]
                    for e in ev.get("quantityList", []) + ev.get("outputQuantityList", [])})
     assert len(lots) > 20
@@ -114,7 +114,7 @@ def test_the_round_trip_gives_the_same_traces_and_drills(generated: Any) -> None
 
 
 def test_each_event_answers_its_hash_id_and_seq(generated: Any) -> None:
-    net, first, second, doc, result = generated
+    _net, _first, _second, doc, result = generated
     events = doc["epcisBody"]["eventList"]
     for outcome in result.outcomes[::50]:
         event = events[outcome.index]
@@ -124,7 +124,7 @@ def test_each_event_answers_its_hash_id_and_seq(generated: Any) -> None:
 
 
 def test_capturing_the_same_document_again_stores_nothing(generated: Any) -> None:
-    net, first, second, doc, result = generated
+    net, _first, second, doc, result = generated
     size = second.size
     again = capture(second, doc, keys=net.keys.get, base=BASE, now=net.end)
     assert again.success and again.stored == 0

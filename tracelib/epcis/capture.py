@@ -57,6 +57,7 @@ BEHAVIOURS = ("rollback", "proceed")
 _PROCEED_CHUNK = 1000
 #: GS1's JSON-LD context: a document must name it (EPCIS 2.0 §12.1).
 _CONTEXT_HEAD = "https://ref.gs1.org/standards/epcis/"
+_QUANTITY_LISTS = ("quantityList", "inputQuantityList", "outputQuantityList")
 _EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent",
                 "AssociationEvent")
 #: The fields a tracelib export adds from its stored record, left out of the hash ID.
@@ -328,9 +329,10 @@ def choose_kind(event: Mapping[str, Any]) -> str:
                   "the ledger keeps", "type")
 
 
-def sources_for(ledger: Ledger, conn: Any, base: str) -> EpcisSources:
+def sources_for(ledger: Ledger, conn: Any, base: str,
+                events: Sequence[Mapping[str, Any]] = ()) -> EpcisSources:
     """The ledger's master data as :class:`EpcisSources`: locations by GLN (read once), a
-    location's holder and a lot's unit (read once each, when asked)."""
+    location's holder (read once, when asked) and the units of the lots ``events`` name."""
     by_gln: dict[tuple[str, str | None], str] = {}
     by_bare: dict[str, set[str]] = {}
     for location, gln, extension in CaptureSql.located_glns(conn):
@@ -344,7 +346,6 @@ def sources_for(ledger: Ledger, conn: Any, base: str) -> EpcisSources:
             found = next(iter(by_bare[gln]))
         return found
     holders: dict[str, str | None] = {}
-    units: dict[str, str | None] = {}
 
     def holder(location: str) -> str | None:
         if location not in holders:
@@ -352,14 +353,21 @@ def sources_for(ledger: Ledger, conn: Any, base: str) -> EpcisSources:
             holders[location] = loc.holder if loc is not None else None
         return holders[location]
 
-    def lot_unit(lot: str) -> str | None:
-        if lot not in units:
-            row = SupplySql.lots(conn, [lot]).get(lot)
-            units[lot] = row.unit if row is not None else None
-        return units[lot]
-
-    return EpcisSources(base.rstrip("/"), location_of=located,
-                        holder=holder, lot_unit=lot_unit)
+    units: dict[str, str | None] = {}
+    src = EpcisSources(base.rstrip("/"), location_of=located, holder=holder,
+                       lot_unit=lambda lot: units.get(lot))
+    # The units of the lots the events name, read in a few statements, not one per event.
+    codes: set[str] = set()
+    for event in events:
+        for key in _QUANTITY_LISTS:
+            for element in event.get(key) or ():
+                try:
+                    codes.add(src.lot(element.get("epcClass"), key))
+                except (Refusal, AttributeError):
+                    continue  # the event's own mapping says why
+    src.gtins.clear()
+    units.update({code: row.unit for code, row in SupplySql.lots(conn, sorted(codes)).items()})
+    return src
 
 
 def _problem(index: int, reason: str, path: str, *, title: str = "event refused",
@@ -485,7 +493,7 @@ def capture(ledger: Ledger, doc: Mapping[str, Any], *, keys: Signer, base: str,
     events = check_document(doc, max_events=max_events)
     result = CaptureResult(behaviour)
     with ledger.store.reader() as conn:
-        src = sources_for(ledger, conn, base)
+        src = sources_for(ledger, conn, base, events)
         mapped = list(_map_all(events, doc, src, keys, as_party))
     good = [m for m in mapped if m.problem is None]
     receipts: dict[int, Any] = {}
