@@ -269,10 +269,14 @@ def _scopes(op: Mapping[str, Any], sep: str = ", ") -> str:
 
 
 def _operations(doc: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """(path from the host, method, operation): a path item naming its own server (the EPCIS
+    binding's ``/epcis``) is under that server, the others under the document's."""
+    server = doc["servers"][0]["url"]
     for path, item in doc["paths"].items():
+        base = item["servers"][0]["url"] if "servers" in item else server
         for method in METHODS:
             if method in item:
-                yield path, method, item[method]
+                yield base + path, method, item[method]
 
 
 def _errors() -> list[str]:
@@ -325,15 +329,15 @@ def render() -> str:
                                      server=server)]
     index = ["## Endpoints", "", "| method | path | summary | token |", "|---|---|---|---|"]
     for path, method, op in _operations(doc):
-        heading = f"{method.upper()} {server}{path}"
+        heading = f"{method.upper()} {path}"
         anchor = heading.lower().replace(" ", "-").replace("/", "").replace("{", "") \
             .replace("}", "").replace(".", "")
-        index.append(f"| {method.upper()} | [`{server}{path}`](#{anchor}) | {op['summary']} | "
+        index.append(f"| {method.upper()} | [`{path}`](#{anchor}) | {op['summary']} | "
                      f"{_scopes(op) or 'no'} |")
     parts.append("\n".join(index) + "\n")
     parts.append(AUTH)
     for path, method, op in _operations(doc):
-        lines = [f"### {method.upper()} {server}{path}", "", f"**{op['summary']}.**"
+        lines = [f"### {method.upper()} {path}", "", f"**{op['summary']}.**"
                  + (f" {op['description']}" if op.get("description") else ""), "",
                  f"Operation id `{op['operationId']}`. Token: "
                  + (f"**required** (Bearer), with {_scopes(op, ' or ')}." if _scopes(op)

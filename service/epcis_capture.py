@@ -25,7 +25,7 @@ from tracelib.keys import SigningKey
 from tracelib.store.captures import CaptureJobRow, CaptureSql
 from tracelib.timeutil import format_utc
 
-from .access import READ_ALL, WRITE, Access, classify, current_principal, require
+from .access import READ_ALL, WRITE, current_principal, require
 from .api import maybe_sign_checkpoint
 from .extension import ledger, service
 from .httputil import body_chunks, json_response
@@ -42,12 +42,6 @@ CBV_VERSION = "2.0.0"
 PROBLEM_JSON = "application/problem+json"
 #: A capture document's largest body: 10,000 events of a few kilobytes each.
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-
-classify("epcis_capture.post_capture", Access(
-    (WRITE,), "Needs a token with `write`; every event acts for the token's party and is "
-              "signed with the key the service holds for it"))
-classify("epcis_capture.get_capture", Access(
-    (WRITE, READ_ALL), "Needs a token with `write` (the capture's own party) or `read:all`"))
 
 
 def _headers(response: Response) -> Response:
