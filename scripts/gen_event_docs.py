@@ -382,7 +382,7 @@ def _epcis_section(spec: KindSpec) -> list[str]:
                   json.dumps(event, ensure_ascii=False, indent=1), "```", ""]
     if spec.from_epcis is not None:
         doc = " ".join((spec.from_epcis.__doc__ or "").split())
-        lines += [f"**EPCIS 2.0 import** ([import](cli.md#tracelib-epcis-import), "
+        lines += ["**EPCIS 2.0 import** ([import](cli.md#tracelib-epcis-import), "
                   "[capture](api.md#post-epciscapture)): " + (doc or "its reverse mapping.")
                   + " An event tracelib exported comes back as it was (`tracelib:data`).", ""]
     elif spec.epcis is None:
