@@ -89,7 +89,11 @@ class _CurrentApp:
 
 CURRENT = _CurrentApp()
 DOCUMENT = openapi_document()
-schema = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
+# The paths under /api/v1; the EPCIS binding's (own `servers`: /epcis) answer 202 with a job
+# for any EPCISDocument and are tested in test_epcis_capture.py.
+API_DOCUMENT = {**DOCUMENT, "paths": {path: item for path, item in DOCUMENT["paths"].items()
+                                      if "servers" not in item}}
+schema = schemathesis.openapi.from_dict(API_DOCUMENT, config=CONFIG)
 schema.app = CURRENT
 
 
@@ -160,7 +164,8 @@ def test_fuzzed_requests_are_answered_as_documented(case: Case, bound: Flask,
 
 def test_every_operation_is_fuzzed_from_the_served_document(client: FlaskClient) -> None:
     assert client.get("/api/v1/openapi.json").json == DOCUMENT
-    operations = {op["operationId"] for item in DOCUMENT["paths"].values() for op in item.values()}
+    operations = {op["operationId"] for item in API_DOCUMENT["paths"].values()
+                  for op in item.values()}
     fuzzed = {r.ok().definition.raw["operationId"] for r in schema.get_all_operations()}
     assert fuzzed == operations and len(operations) == 16
 
