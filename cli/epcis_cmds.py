@@ -160,8 +160,9 @@ def epcis_import(env: Env, file: click.utils.LazyFile, behaviour: str, base_url:
         try:
             with progress_bar() as bar:
                 task = bar.add_task("importing", total=total)
+                # the command owns its process: it may pause the cyclic collector
                 result = capture(ledger, doc, keys=keys, base=base_url, behaviour=behaviour,
-                                 progress=lambda n: bar.advance(task, n))
+                                 progress=lambda n: bar.advance(task, n), pause_gc=True)
         except DocumentRefused as e:
             where = f" at {e.path}" if e.path else ""
             raise CheckFailed(f"{name}{where}: {e.message}; nothing was stored") from e

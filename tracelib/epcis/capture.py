@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
+from .._gcpause import cyclic_gc_paused
 from ..cbv import EpcisSources, Refusal, disposition_name, step_name
 from ..errors import ConflictError, TracelibError, ValidationError
 from ..eventhash import document_context, document_ignore_fields, event_hash_id
@@ -476,35 +478,100 @@ def _conflicting(err: ConflictError, mapped: list[_Mapped]) -> int:
     return mapped[0].index
 
 
+class _Unmapped(Exception):
+    """An event of a rollback capture did not map: the append stops, nothing is stored."""
+
+
+def _rollback(ledger: Ledger, stream: Iterator[_Mapped], now: datetime | None,
+              progress: Callable[[int], None] | None
+              ) -> tuple[list[_Mapped], dict[int, Any], CaptureProblem | None]:
+    """All or nothing, the events mapped as the ledger draws them: while the append
+    engine's workers check one chunk's signatures, this thread maps and signs the next.
+    The first event that does not map stops the append (nothing stored); the rest are
+    still mapped, so every refusal is reported."""
+    mapped: list[_Mapped] = []
+    drawn: list[_Mapped] = []
+
+    def events() -> Iterator[dict[str, Any]]:
+        for m in stream:
+            mapped.append(m)
+            if m.problem is not None:
+                raise _Unmapped
+            drawn.append(m)
+            assert m.event is not None
+            yield m.event
+
+    lines = _Lines(drawn)
+    problem: CaptureProblem | None = None
+    receipts: dict[int, Any] = {}
+    try:
+        found = ledger.append(events(), now=now, lines=cast("Sequence[int]", lines),
+                              progress=progress)
+        receipts = {m.index: r for m, r in zip(drawn, found, strict=True)}
+    except _Unmapped:
+        pass
+    except ValidationError as e:
+        problem = _refusal(e.line if e.line is not None else drawn[0].index, e)
+    except ConflictError as e:
+        problem = _refusal(_conflicting(e, drawn), e)
+    mapped.extend(stream)  # the events after a refusal: mapped, to report theirs too
+    return mapped, receipts, problem
+
+
+class _Lines:
+    """The document index of the i-th event the ledger drew (``Ledger.append``'s
+    ``lines``, asked for only after it drew the event)."""
+
+    def __init__(self, drawn: list[_Mapped]) -> None:
+        self._drawn = drawn
+
+    def __getitem__(self, index: int) -> int:
+        return self._drawn[index].index
+
+    def __len__(self) -> int:
+        return len(self._drawn)
+
+
 def capture(ledger: Ledger, doc: Mapping[str, Any], *, keys: Signer, base: str,
             behaviour: str = "rollback", now: datetime | None = None,
             as_party: str | None = None, max_events: int = MAX_EVENTS,
-            progress: Callable[[int], None] | None = None) -> CaptureResult:
+            progress: Callable[[int], None] | None = None,
+            pause_gc: bool = False) -> CaptureResult:
     """Capture an EPCISDocument into ``ledger``.
 
     ``keys(party)`` gives the local signing key of a party (None: none here); ``base`` is the
     ledger's public URL its own names are read under; ``as_party``, when given, is the only
     party the events may act for (an API token's). ``rollback`` stores every event or none;
     ``proceed`` stores those the ledger accepts. Raises :class:`DocumentRefused` for a
-    document refused whole."""
+    document refused whole. ``pause_gc`` pauses Python's cyclic garbage collector for the
+    capture, process-wide, as ``Ledger.append``'s does (for a command owning its process)."""
+    with cyclic_gc_paused() if pause_gc else nullcontext():
+        return _capture(ledger, doc, keys=keys, base=base, behaviour=behaviour, now=now,
+                        as_party=as_party, max_events=max_events, progress=progress)
+
+
+def _capture(ledger: Ledger, doc: Mapping[str, Any], *, keys: Signer, base: str,
+             behaviour: str, now: datetime | None, as_party: str | None, max_events: int,
+             progress: Callable[[int], None] | None) -> CaptureResult:
     if behaviour not in BEHAVIOURS:
         raise DocumentRefused(f"capture error behaviour must be rollback or proceed, got "
                               f"{behaviour[:40]!r}", path="GS1-Capture-Error-Behaviour")
     events = check_document(doc, max_events=max_events)
     result = CaptureResult(behaviour)
+    receipts: dict[int, Any] = {}
+    problems: dict[int, CaptureProblem] = {}
     with ledger.store.reader() as conn:
         src = sources_for(ledger, conn, base, events)
-        mapped = list(_map_all(events, doc, src, keys, as_party))
-    good = [m for m in mapped if m.problem is None]
-    receipts: dict[int, Any] = {}
-    problems = {m.index: m.problem for m in mapped if m.problem is not None}
-    if behaviour == "rollback":
-        if not problems and good:
-            found, problem = _append(ledger, good, now, progress)
+        stream = _map_all(events, doc, src, keys, as_party)
+        if behaviour == "rollback":
+            mapped, receipts, problem = _rollback(ledger, stream, now, progress)
             if problem is not None:
                 problems[problem.index] = problem
-            receipts = {m.index: r for m, r in zip(good, found, strict=False)}
-    else:
+        else:
+            mapped = list(stream)
+    problems.update({m.index: m.problem for m in mapped if m.problem is not None})
+    if behaviour == "proceed":
+        good = [m for m in mapped if m.problem is None]
         for start in range(0, len(good), _PROCEED_CHUNK):
             chunk = good[start:start + _PROCEED_CHUNK]
             while chunk:
