@@ -412,3 +412,18 @@ def test_a_key_only_local_never_signs_for_another(lite: Supply) -> None:
     result = capture(sup.ledger, _document([_ship()]), keys=lambda party: stranger, base=BASE)
     assert not result.success
     assert result.errors[0].status == 400  # the ledger refuses a key it never registered
+
+
+def test_capture_jobs_are_kept_on_both_databases(ledger: Ledger) -> None:
+    from tracelib.store.captures import CaptureJobRow, CaptureSql
+
+    job = CaptureJobRow("c0ffee", "stall-a01", "proceed", "2026-11-22T00:00:00.000000Z",
+                        "2026-11-22T00:00:01.000000Z", False, 3, 2,
+                        [{"type": "epcisException:ValidationException", "index": 1,
+                          "path": "epcisBody.eventList[1].quantityList", "detail": "超过库存"}])
+    with ledger.store.writer() as conn:
+        CaptureSql.save_job(conn, job)
+    with ledger.store.reader() as conn:
+        assert CaptureSql.job(conn, "c0ffee") == job
+        assert CaptureSql.job(conn, "nope") is None
+    assert ledger.verify(workers=1).ok  # not ledger state: verify neither replays nor minds it
