@@ -76,7 +76,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, L
     """A generated network's ledger, exported and imported into a fresh ledger given the
     same master data (the records the export leaves out: register events)."""
     tmp = tmp_path_factory.mktemp("roundtrip")
-    spec = NetworkSpec(seed=11, events=2500, farms=5, markets=1, stalls_per_market=8, days=3)
+    spec = NetworkSpec(seed=11, events=1500, farms=5, markets=1, stalls_per_market=8, days=3)
     net = generate(spec)
     first = Ledger.create(f"sqlite:///{tmp / 'a.db'}", operator_key=net.operator_key,
                           operator=spec.operator, now=net.end)
