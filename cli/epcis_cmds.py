@@ -1,4 +1,5 @@
-"""GS1 EPCIS 2.0: ``tracelib epcis export`` and ``tracelib epcis hash`` (docs/contract.md "EPCIS")."""
+"""GS1 EPCIS 2.0: ``tracelib epcis export``, ``import``, ``masterdata`` and ``hash``
+(docs/contract.md "EPCIS")."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from tracelib.epcis import export_document
-from tracelib.errors import ValidationError
+from tracelib.epcis import BEHAVIOURS, DocumentRefused, capture, export_document, load_document
+from tracelib.epcis.masterdata import register_masterdata
+from tracelib.errors import NotFoundError, TracelibError, ValidationError
 from tracelib.eventhash import (
     document_context,
     document_events,
@@ -18,10 +20,11 @@ from tracelib.eventhash import (
     event_hash_id,
     prehash_string,
 )
+from tracelib.keys import SigningKey
 from tracelib.timeutil import parse_rfc3339
 
 from .context import Env
-from .ledger_cmds import pass_env
+from .ledger_cmds import err, pass_env, progress_bar
 from .main import CheckFailed
 
 
@@ -110,6 +113,98 @@ def epcis_export(env: Env, lot: str | None, since: str | None, until: str | None
     click.echo(json.dumps(summary.to_dict(), ensure_ascii=False), err=True)
 
 
+def _read(file: click.utils.LazyFile) -> tuple[str, bytes]:
+    name = getattr(file, "name", "<stdin>")
+    return (name if isinstance(name, str) and name != "-" else "<stdin>"), file.read()
+
+
+#: Refused events listed before the command says how many more there are.
+_SHOWN = 20
+
+
+@epcis.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--behaviour", type=click.Choice(BEHAVIOURS), default="rollback", show_default=True,
+              help="rollback: store every event or none; proceed: store the events the ledger "
+                   "accepts and list the others.")
+@click.option("--base-url", envvar="TRACELIB_PUBLIC_URL", default="http://127.0.0.1:8000",
+              show_default=True, help="The service's public URL, under which this ledger's own "
+                                      "lots, locations and parties are named "
+                                      "[env TRACELIB_PUBLIC_URL].")
+@pass_env
+def epcis_import(env: Env, file: click.utils.LazyFile, behaviour: str, base_url: str) -> None:
+    """Import the events of FILE, an EPCIS 2.0 EPCISDocument (JSON-LD; '-' reads standard
+    input): each becomes the tracelib event its kind maps it to, signed with the acting
+    party's key from the local keystore, under every rule of the ledger. An event already
+    imported answers with its original record. Exits 1 when any event is refused."""
+    name, raw = _read(file)
+    try:
+        doc = load_document(raw)
+    except DocumentRefused as e:
+        raise CheckFailed(f"{name}: {e.message}; nothing was stored") from e
+    keystore = env.keystore
+    with env.open() as ledger:
+        local: dict[str, SigningKey | None] = {}
+
+        def keys(party: str) -> SigningKey | None:
+            if party not in local:
+                try:
+                    local[party] = ledger.signing_key(keystore, party)
+                except NotFoundError:
+                    local[party] = None
+            return local[party]
+
+        events = doc.get("epcisBody", {}).get("eventList") if isinstance(
+            doc.get("epcisBody"), dict) else None
+        total = len(events) if isinstance(events, list) else 0
+        try:
+            with progress_bar() as bar:
+                task = bar.add_task("importing", total=total)
+                # the command owns its process: it may pause the cyclic collector
+                result = capture(ledger, doc, keys=keys, base=base_url, behaviour=behaviour,
+                                 progress=lambda n: bar.advance(task, n), pause_gc=True)
+        except DocumentRefused as e:
+            where = f" at {e.path}" if e.path else ""
+            raise CheckFailed(f"{name}{where}: {e.message}; nothing was stored") from e
+        except TracelibError as e:
+            raise CheckFailed(f"{name}: {e}; nothing was stored") from e
+        for problem in result.errors[:_SHOWN]:
+            err.print(f"[red]refused:[/] {problem.path}: {problem.detail}", markup=True,
+                      highlight=False, soft_wrap=True)
+        if result.refused > _SHOWN:
+            err.print(f"… and {result.refused - _SHOWN} more refused", highlight=False)
+        stored = 0 if (behaviour == "rollback" and result.refused) else result.stored
+        click.echo(f"stored {stored} event(s), {result.duplicates} already present, "
+                   f"{result.refused} refused; ledger size {ledger.size}")
+        if result.refused:
+            raise CheckFailed(f"{name}: {result.refused} event(s) refused"
+                              + ("; nothing was stored" if behaviour == "rollback" else ""))
+        if stored and env.keystore.has_party(ledger.operator):
+            cp = env.sign_checkpoint(ledger)
+            click.echo(f"checkpoint size {cp.size} root {cp.root.hex()}")
+
+
+@epcis.command("masterdata")
+@click.argument("file", type=click.File("rb"))
+@pass_env
+def epcis_masterdata(env: Env, file: click.utils.LazyFile) -> None:
+    """Register the GLNs of FILE for the ledger's locations, in one register event signed
+    with the operator key: tracelib's JSON {"locations": [{"id", "gln", "gln_extension"}]}
+    or EPCIS master data (BusinessLocation / ReadPoint vocabularies whose elements carry
+    the attribute urn:tracelib:epcis:location)."""
+    name, raw = _read(file)
+    try:
+        doc = load_document(raw)
+    except DocumentRefused as e:
+        raise CheckFailed(f"{name}: {e.message}") from e
+    with env.open() as ledger:
+        try:
+            key = ledger.signing_key(env.keystore, ledger.operator)
+            count = register_masterdata(ledger, doc, key)
+        except ValidationError as e:
+            raise CheckFailed(f"{name}: {e}; nothing was stored") from e
+        click.echo(f"registered the GLNs of {count} location(s); ledger size {ledger.size}")
+        env.sign_checkpoint(ledger, key)
 
 # -- webhook subscriptions (docs/contract.md "EPCIS subscriptions") ----------------------
 

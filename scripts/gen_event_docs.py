@@ -380,6 +380,13 @@ def _epcis_section(spec: KindSpec) -> list[str]:
         lines += ["The example as an EPCIS event (without the record's `recordTime`, "
                   "`tracelib:seq` and `tracelib:recordHash`):", "", "```jsonld",
                   json.dumps(event, ensure_ascii=False, indent=1), "```", ""]
+    if spec.from_epcis is not None:
+        doc = " ".join((spec.from_epcis.__doc__ or "").split())
+        lines += ["**EPCIS 2.0 import** ([import](cli.md#tracelib-epcis-import), "
+                  "[capture](api.md#post-epciscapture)): " + (doc or "its reverse mapping.")
+                  + " An event tracelib exported comes back as it was (`tracelib:data`).", ""]
+    elif spec.epcis is None:
+        lines += ["**EPCIS 2.0 import**: none; an EPCIS event never becomes this kind.", ""]
     return lines
 
 

@@ -61,6 +61,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         blobs,
         board,
         console,
+        epcis_capture,
         epcis_queries,
         links,
         lots,
@@ -82,8 +83,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     read_only.init_app(app)  # before every other request hook: a write goes nowhere else
     console.configure(app, ext.keystore.path)
     register_error_handlers(app)
-    for module in (stall, lots, producers, board, api, blobs, regulator_api, console,
-                   epcis_queries):
+    for module in (stall, lots, producers, board, api, blobs, regulator_api, epcis_capture,
+                   epcis_queries, console):
         app.register_blueprint(module.bp)
     ops.init_app(app, ext)  # probes, metrics, logs, CORS, rate limits (docs/operations.md)
     from .access import check_classified, enforce

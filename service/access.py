@@ -128,6 +128,12 @@ ENDPOINTS: dict[str, Access] = {
     "ops_health.readyz": Access((), "Public: whether the service can serve, check by check"),
     "ops_metrics.metrics": Access((), "Private addresses, or the `METRICS_TOKEN` bearer token "
                                       "(docs/operations.md)", own_check=True),
+    "epcis_capture.post_capture": Access((WRITE,), "Needs a token with `write`; every event "
+                                                   "acts for the token's party and is signed "
+                                                   "with the key the service holds for it"),
+    "epcis_capture.get_capture": Access((WRITE, READ_ALL), "Needs a token with `write` (the "
+                                                           "capture's own party's) or "
+                                                           "`read:all`"),
     "regulator.get_alerts": _REGULATOR,
     "regulator.get_kpi": _REGULATOR,
     "regulator.drill_report": _REGULATOR,

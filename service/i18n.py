@@ -353,5 +353,31 @@ def html_lang() -> str:
     return "zh-CN" if current_lang() == "zh" else "en"
 
 
+# EPCIS 2.0 capture (service/epcis_capture.py): problem titles and details.
+TEXT["zh"].update({
+    "epcis.invalid": "EPCIS 文档未通过校验，未保存任何事件",
+    "epcis.too_large": "EPCIS 文档超过一次采集的上限，未保存任何事件",
+    "epcis.version": "不支持所请求的 EPCIS/CBV 版本",
+    "epcis.version.detail": "请求头 {header} 为 {asked}，本服务支持 {ours}",
+    "epcis.behaviour": "采集出错处理方式无效",
+    "epcis.behaviour.detail": "GS1-Capture-Error-Behaviour 应为 rollback 或 proceed，收到 {value}",
+    "epcis.media": "请以 JSON 发送 EPCIS 文档",
+    "epcis.media.detail": "Content-Type 应为 application/json 或 application/ld+json",
+    "epcis.no_capture": "没有这个采集任务",
+    "epcis.no_capture.detail": "该采集任务不存在，或不属于此凭证的主体",
+})
+TEXT["en"].update({
+    "epcis.invalid": "The EPCIS document is not valid; no event was stored",
+    "epcis.too_large": "The EPCIS document is over one capture's limit; no event was stored",
+    "epcis.version": "The EPCIS or CBV version asked for is not supported",
+    "epcis.version.detail": "the header {header} asks for {asked}; this service speaks {ours}",
+    "epcis.behaviour": "Unknown capture error behaviour",
+    "epcis.behaviour.detail": "GS1-Capture-Error-Behaviour must be rollback or proceed, got {value}",
+    "epcis.media": "Send the EPCIS document as JSON",
+    "epcis.media.detail": "Content-Type must be application/json or application/ld+json",
+    "epcis.no_capture": "No such capture",
+    "epcis.no_capture.detail": "no capture job has this id, or it is not this token's party's",
+})
+
 def t(key: str) -> str:
     return TEXT[current_lang()].get(key) or TEXT["zh"].get(key) or key

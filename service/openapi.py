@@ -40,6 +40,7 @@ OPERATIONS = {
     "listSubscriptions": "epcis_queries.get_subscriptions",
     "getSubscription": "epcis_queries.get_subscription",
     "unsubscribe": "epcis_queries.delete_subscription",
+    "epcisCapture": "epcis_capture.post_capture", "epcisCaptureJob": "epcis_capture.get_capture",
 }
 
 #: Each kind's ``data`` schema is ``components.schemas["EventData.<kind>"]``.
@@ -945,6 +946,99 @@ def _epcis_paths(script_root: str) -> dict[str, Any]:
     }
 
 
+#: The EPCIS 2.0 REST binding's paths are under ``/epcis``, not ``/api/v1``: each path item
+#: names its own server (OpenAPI 3.1 §4.8.9 ``servers`` of a Path Item).
+EPCIS_PREFIX = "/epcis"
+
+
+def _epcis_capture_paths(script_root: str) -> dict[str, Any]:
+    """EPCIS 2.0 capture (docs/contract.md "EPCIS 2.0 capture and import"): the EPCIS 2.0
+    OpenAPI's ``/capture`` and ``/capture/{captureID}``."""
+    from tracelib.epcis import MAX_EVENTS
+
+    problem = {"application/problem+json": {"schema": _ref("Problem")}}
+    version = [{"name": h, "in": "header", "required": False, "schema": {"type": "string"},
+                "description": f"the {what} version asked for; `2.0.0` is spoken (`406` "
+                               "otherwise)"}
+               for h, what in (("GS1-EPCIS-Version", "EPCIS"), ("GS1-CBV-Version", "CBV"))]
+    behaviour = {"name": "GS1-Capture-Error-Behaviour", "in": "header", "required": False,
+                 "schema": {"type": "string", "enum": ["rollback", "proceed"],
+                            "default": "rollback"},
+                 "description": "`rollback`: every event is stored or none; `proceed`: the "
+                                "events the ledger accepts are stored, the others reported"}
+    job = {"type": "object", "required": ["captureID", "createdAt", "running", "success",
+                                          "captureErrorBehaviour", "errors"],
+           "properties": {
+               "captureID": {"type": "string", "description": "the capture's id"},
+               "createdAt": {"type": "string", "format": "date-time"},
+               "finishedAt": {"type": ["string", "null"], "format": "date-time"},
+               "running": {"type": "boolean", "description": "always false: the capture is "
+                                                             "done when the 202 is sent"},
+               "success": {"type": "boolean", "description": "no event was refused"},
+               "captureErrorBehaviour": {"type": "string", "enum": ["rollback", "proceed"]},
+               "errors": {"type": "array", "description": "one RFC 9457 problem per refused "
+                          "event: `index` in the eventList, `path` (and `instance`) the JSON "
+                          "path of the field at fault, `status` 400 (a rule of the ledger), "
+                          "403 (an event acting for another party) or 409",
+                          "items": {"type": "object"}}}}
+    capture_id = _path_param("captureID", "the capture's id, from the `Location` of its 202",
+                             {"type": "string", "maxLength": 64}, "0f8e3c…")
+    return {
+        "/capture": {
+            "servers": [{"url": f"{script_root}{EPCIS_PREFIX}"}],
+            "post": {
+                "operationId": "epcisCapture",
+                "summary": "Capture an EPCIS 2.0 document (GS1 EPCIS 2.0 REST binding)",
+                "description": "An `EPCISDocument` (JSON-LD): checked whole against GS1's "
+                               "JSON schema, `@context`, event types and CBV 2.0 vocabulary; "
+                               "each event mapped to the kind that records it, signed with "
+                               "the key the service holds for the token's party and appended "
+                               "under every rule of the ledger. The capture runs inside the "
+                               "request: the `202`'s `Location` "
+                               "(`/epcis/capture/{captureID}`, from the service's public URL) "
+                               "names a finished job. An event already captured (same "
+                               "`tracelib:eventId`, else the same GS1 event hash ID) answers "
+                               f"with its original record. At most {MAX_EVENTS} events.",
+                "parameters": [*version, behaviour],
+                "requestBody": {"required": True, "content": {
+                    "application/ld+json": {"schema": {"type": "object"}},
+                    "application/json": {"schema": {"type": "object"}}}},
+                "responses": {
+                    "202": {"description": "Captured (or refused event by event, as the job "
+                                           "says)", "headers": {"Location": {
+                                               "schema": {"type": "string"},
+                                               "description": "the capture job"}},
+                            "content": {"application/json": {"schema": job}}},
+                    **{str(c): {"description": d, "content": problem} for c, d in (
+                        (400, "The document is refused whole, nothing stored: not JSON, "
+                              "nested deeper than 32 levels, not GS1's schema or `@context`, "
+                              "an unknown event type, a bizStep or disposition CBV 2.0 does "
+                              "not define (`path` names the field), or an unknown "
+                              "`GS1-Capture-Error-Behaviour`"),
+                        (401, _ERROR_TEXT[401]), (403, "The token lacks `write`"),
+                        (406, "A `GS1-EPCIS-Version` or `GS1-CBV-Version` other than 2.0"),
+                        (413, f"More than {MAX_EVENTS} events, or a body over "
+                              "`EPCIS_CAPTURE_MAX_BYTES` (64 MiB); nothing was stored"),
+                        (415, "The body is not JSON"))}}},
+        },
+        "/capture/{captureID}": {
+            "servers": [{"url": f"{script_root}{EPCIS_PREFIX}"}],
+            "get": {
+                "operationId": "epcisCaptureJob",
+                "summary": "A capture job (GS1 EPCIS 2.0 REST binding)",
+                "description": "What a capture did: `running`, `success`, "
+                               "`captureErrorBehaviour` and its `errors`.",
+                "parameters": [capture_id],
+                "responses": {
+                    "200": _json(job, "The capture job"),
+                    **{str(c): {"description": d, "content": problem} for c, d in (
+                        (401, _ERROR_TEXT[401]),
+                        (403, "The token lacks `write` and `read:all`"),
+                        (404, "No capture has this id, or it is another party's"))}}},
+        },
+    }
+
+
 def _with_access(paths: dict[str, Any]) -> dict[str, Any]:
     """Each operation with the scope its endpoint asks for (service/access.py)."""
     for operations in paths.values():
@@ -968,7 +1062,8 @@ def openapi_document(script_root: str = "", *, max_events: int = 1000) -> dict[s
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
         "servers": [{"url": f"{script_root}/api/v1"}],
         "paths": _with_access({**_paths(max_events), **_regulator_paths(), **_blob_paths(),
-                               **_epcis_paths(script_root)}),
+                               **_epcis_paths(script_root),
+                               **_epcis_capture_paths(script_root)}),
         "components": {
             "schemas": {**_schemas(), **_data_schemas()},
             "securitySchemes": {"bearer": {

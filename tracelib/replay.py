@@ -94,6 +94,7 @@ TABLES: Mapping[str, str] = {
     "limit_tables": DERIVED,
     "meta": DERIVED,
     "alembic_version": OUTSIDE,  # the schema's migration revision
+    "epcis_captures": OUTSIDE,  # what each EPCIS capture answered (its job)
     "svc_api_tokens": OUTSIDE,  # the service's API tokens (hashes)
     "svc_scan_counts": OUTSIDE,  # the service's count of stall-page scans per day
     "svc_console_sessions": OUTSIDE,  # the regulator's console's sign-in sessions (hashes)

@@ -162,6 +162,13 @@ CALLS: dict[str, list[Call]] = {
     "blobs.put_blob": [Call("PUT", f"/api/v1/blobs/{_BLOB}", {
         "none": 401, "wrong": 201, "right": 201, "market": 403, "other_market": 403,
         "all": 403}, body=_BLOB_BYTES)],
+    # EPCIS capture: a write token's document is read (this one is no EPCISDocument: 400)
+    "epcis_capture.post_capture": [Call("POST", "/epcis/capture", {
+        "none": 401, "wrong": 400, "right": 400, "market": 403, "other_market": 403,
+        "all": 403}, body={"type": "NotAnEPCISDocument"})],
+    "epcis_capture.get_capture": [Call("GET", "/epcis/capture/no-such-capture", {
+        "none": 401, "wrong": 404, "right": 404, "market": 403, "other_market": 403,
+        "all": 404})],
     "blobs.get_blob": [Call("GET", f"/api/v1/blobs/{_UNCITED}", {
         "none": 401, "wrong": 403, "right": 403, "market": 403, "other_market": 403,
         "all": 404})],
@@ -204,16 +211,15 @@ def test_every_route_is_classified_and_walked(app: Flask) -> None:
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static"}
     assert endpoints <= set(ENDPOINTS), "a route without an access rule"
     assert endpoints == set(CALLS), "a route the scope matrix does not walk"
-    assert set(OPERATIONS.values()) == {e for e in endpoints
-                                        if e.startswith(("api.", "regulator.", "blobs.",
-                                                         "epcis_queries."))}
+    assert set(OPERATIONS.values()) == {e for e in endpoints if e.startswith(
+        ("api.", "regulator.", "blobs.", "epcis_capture.", "epcis_queries."))}
 
 
 def test_openapi_states_each_operations_scope(client: FlaskClient) -> None:
     doc = client.get("/api/v1/openapi.json").json
     for path, operations in doc["paths"].items():
-        for key, op in operations.items():
-            if key == "servers":  # the /epcis paths name their server
+        for method, op in operations.items():
+            if method == "servers":  # the EPCIS binding's paths name their server
                 continue
             access: Access = ENDPOINTS[OPERATIONS[op["operationId"]]]
             assert op["x-tracelib-scope"] == list(access.scopes), path

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..cbv import EpcisNames, object_event
+from ..cbv import EpcisNames, EpcisSources, object_event
 from ..store.states import FollowUp
 from ._fields import ReasonData
 from ._stock import book_out, existing_lot, need, none
@@ -56,13 +56,20 @@ def epcis_dispose(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     return event
 
 
+
+def from_epcis_dispose(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
+    """The quantityList's lots; the reason from ``tracelib:reason``, else the disposition."""
+    reason = event.get("tracelib:reason") or f"EPCIS {event.get('disposition', 'dispose')}"
+    return src.envelope(event, "dispose", inputs=src.items(event, "quantityList"),
+                        data={"reason": str(reason)})
+
 EPCIS_WORDS = """\
 `ObjectEvent`, action `DELETE`, bizStep `destroying`, disposition `destroyed`:
 the `inputs` in `quantityList`; the reason as `tracelib:reason`."""
 
 
 SPEC = KindSpec(
-    epcis=epcis_dispose, epcis_words=EPCIS_WORDS,
+    epcis=epcis_dispose, from_epcis=from_epcis_dispose, epcis_words=EPCIS_WORDS,
     name="dispose", order=100, data_schema=ReasonData(), apply=apply_dispose,
     label_zh="销毁", label_en="Disposal", summary="destroying stock",
     bizstep="destroying", epcis_type="ObjectEvent", cte=None,

@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from ..cbv import EpcisNames, object_event, source_dest
+from ..cbv import EpcisNames, EpcisSources, Refusal, object_event, source_dest
 from ..errors import ValidationError
 from ._fields import (
     CATEGORIES,
@@ -181,6 +181,14 @@ def epcis_entry(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     return event
 
 
+
+def from_epcis_entry(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
+    """Goods from outside the ledger: the supplier's records travel in ``tracelib:data``."""
+    if not isinstance(event.get("tracelib:data"), Mapping):
+        raise Refusal("an entry needs its supplier and vouchers as tracelib:data",
+                      "tracelib:data")
+    return src.envelope(event, "entry", outputs=src.items(event, "quantityList"))
+
 EPCIS_WORDS = """\
 `ObjectEvent`, action `ADD` (the new class-level lots), bizStep `receiving`, disposition
 `in_progress`: the `outputs` in `quantityList`; the supplier (by licence, else name) as
@@ -189,7 +197,7 @@ EPCIS_WORDS = """\
 
 
 SPEC = KindSpec(
-    epcis=epcis_entry, epcis_words=EPCIS_WORDS,
+    epcis=epcis_entry, from_epcis=from_epcis_entry, epcis_words=EPCIS_WORDS,
     name="entry", order=15, data_schema=EntryData(), apply=apply_entry,
     label_zh="进货查验", label_en="Entry",
     summary="goods from a supplier outside the ledger enter it",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..cbv import EpcisNames, object_event
+from ..cbv import EpcisNames, EpcisSources, object_event
 from ..errors import ValidationError
 from ..store.states import HoldCause
 from ._authority import OVERSEERS
@@ -60,13 +60,20 @@ def epcis_hold(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     return event
 
 
+
+def from_epcis_hold(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
+    """The quantityList's lots; the reason from ``tracelib:reason``, else the disposition."""
+    reason = event.get("tracelib:reason") or f"EPCIS {event.get('disposition', 'hold')}"
+    return src.envelope(event, "hold", inputs=src.items(event, "quantityList"),
+                        data={"reason": str(reason)})
+
 EPCIS_WORDS = """\
 `ObjectEvent`, action `OBSERVE`, bizStep `holding`, disposition `non_sellable_other`:
 the `inputs` in `quantityList`; the reason as `tracelib:reason`."""
 
 
 SPEC = KindSpec(
-    epcis=epcis_hold, epcis_words=EPCIS_WORDS,
+    epcis=epcis_hold, from_epcis=from_epcis_hold, epcis_words=EPCIS_WORDS,
     name="hold", order=70, data_schema=ReasonData(), apply=apply_hold,
     label_zh="下架", label_en="Hold", summary="a lot off sale at one location",
     bizstep="holding", epcis_type="ObjectEvent", cte=None,

@@ -15,7 +15,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from ..bounds import MAX_DECIMAL_TEXT, MAX_LABEL
-from ..cbv import EpcisNames, biz_transaction, object_event, uom
+from ..cbv import EpcisNames, EpcisSources, Refusal, biz_transaction, object_event, uom
 from ..sampling import SAMPLING_TYPES, STAGES
 from ..standards import judge_lab
 from ..store.states import FollowUp, HeldByTest
@@ -158,6 +158,13 @@ def epcis_lab_test(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     return event
 
 
+
+def from_epcis_lab_test(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
+    """A test's item, method and result only tracelib carries (``tracelib:data``)."""
+    if not isinstance(event.get("tracelib:data"), Mapping):
+        raise Refusal("a lab_test needs its test record as tracelib:data", "tracelib:data")
+    return src.envelope(event, "lab_test")
+
 EPCIS_WORDS = """\
 `ObjectEvent`, action `OBSERVE`, bizStep `sampling`: `data.lot` (when named) in
 `quantityList`; one sensor report with the analyte as `chemicalSubstance` and the value in
@@ -167,7 +174,7 @@ verdict against GB 2763 is the ledger's, not the event's: it is not exported."""
 
 
 SPEC = KindSpec(
-    epcis=epcis_lab_test, epcis_words=EPCIS_WORDS,
+    epcis=epcis_lab_test, from_epcis=from_epcis_lab_test, epcis_words=EPCIS_WORDS,
     name="lab_test", order=140, data_schema=LabTestData(), apply=apply_lab_test,
     label_zh="实验室检测", label_en="Laboratory test", summary="a laboratory's residue result",
     bizstep="sampling", epcis_type="ObjectEvent", cte=None,

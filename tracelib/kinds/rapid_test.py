@@ -15,7 +15,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from ..bounds import MAX_LABEL
-from ..cbv import EpcisNames, object_event
+from ..cbv import EpcisNames, EpcisSources, Refusal, object_event
 from ..errors import ValidationError
 from ..standards import judge_rapid
 from ..store.states import FollowUp, HeldByTest
@@ -160,6 +160,13 @@ def epcis_rapid_test(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any
     return event
 
 
+
+def from_epcis_rapid_test(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
+    """A test's item, method and result only tracelib carries (``tracelib:data``)."""
+    if not isinstance(event.get("tracelib:data"), Mapping):
+        raise Refusal("a rapid_test needs its test record as tracelib:data", "tracelib:data")
+    return src.envelope(event, "rapid_test")
+
 EPCIS_WORDS = """\
 `ObjectEvent`, action `OBSERVE`, bizStep `inspecting`: `data.lot` (when named) in
 `quantityList`; one `Dimensionless` sensor report with the test item as `chemicalSubstance`, the method as
@@ -169,7 +176,7 @@ strip, `conformant` for a negative one."""
 
 
 SPEC = KindSpec(
-    epcis=epcis_rapid_test, epcis_words=EPCIS_WORDS,
+    epcis=epcis_rapid_test, from_epcis=from_epcis_rapid_test, epcis_words=EPCIS_WORDS,
     name="rapid_test", order=130, data_schema=RapidTestData(), apply=apply_rapid_test,
     label_zh="快检", label_en="Rapid test", summary="the market's rapid-test room (快检室)",
     bizstep="inspecting", epcis_type="ObjectEvent", cte=None,

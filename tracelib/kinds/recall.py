@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..cbv import EpcisNames, object_event
+from ..cbv import EpcisNames, EpcisSources, object_event
 from ._authority import OVERSEERS, recall_relation
 from ._fields import ReasonData
 from ._stock import existing_lot, need, none
@@ -52,13 +52,20 @@ def epcis_recall(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     return event
 
 
+
+def from_epcis_recall(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
+    """The quantityList's lots; the reason from ``tracelib:reason``, else the disposition."""
+    reason = event.get("tracelib:reason") or f"EPCIS {event.get('disposition', 'recall')}"
+    return src.envelope(event, "recall", inputs=src.items(event, "quantityList"),
+                        data={"reason": str(reason)})
+
 EPCIS_WORDS = """\
 `ObjectEvent`, action `OBSERVE`, bizStep `holding`, disposition `recalled`:
 the `inputs` in `quantityList`; the reason as `tracelib:reason`."""
 
 
 SPEC = KindSpec(
-    epcis=epcis_recall, epcis_words=EPCIS_WORDS,
+    epcis=epcis_recall, from_epcis=from_epcis_recall, epcis_words=EPCIS_WORDS,
     name="recall", order=90, data_schema=ReasonData(), apply=apply_recall,
     label_zh="召回", label_en="Recall", summary="a lot stopped everywhere",
     bizstep="holding", epcis_type="ObjectEvent", cte=None,

@@ -11,7 +11,7 @@ from typing import Any
 from marshmallow import fields
 
 from ..bounds import MAX_MICRO
-from ..cbv import EpcisNames, biz_transaction, object_event, source_dest
+from ..cbv import EpcisNames, EpcisSources, biz_transaction, object_event, source_dest
 from ..errors import ValidationError
 from ..quantity import format_micro, to_micro
 from ._fields import CONSUMER_TYPES, IMPORT_DOCS, MARKET_TYPES, OpenData, id_field
@@ -109,6 +109,19 @@ def epcis_receive(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     return event
 
 
+
+def from_epcis_receive(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
+    """Receiving: the quantityList arrives from the sourceList's ``location``, closing the
+    ship event its ``bol`` names."""
+    data: dict[str, Any] = {}
+    origin = src.place(event, "sourceList")
+    if origin is not None:
+        data["from"] = origin
+    bol = src.transaction(event, "bol")
+    if bol is not None:
+        data["ship_event"] = src.event(bol, "bizTransactionList")
+    return src.envelope(event, "receive", inputs=src.items(event, "quantityList"), data=data)
+
 EPCIS_WORDS = """\
 `ObjectEvent`, action `OBSERVE`, bizStep `receiving`, disposition `in_progress`: the `inputs`
 in `quantityList`; the ship event as the `bol` business transaction; `sourceList` `data.from`,
@@ -116,7 +129,7 @@ in `quantityList`; the ship event as the `bol` business transaction; `sourceList
 
 
 SPEC = KindSpec(
-    epcis=epcis_receive, epcis_words=EPCIS_WORDS,
+    epcis=epcis_receive, from_epcis=from_epcis_receive, epcis_words=EPCIS_WORDS,
     name="receive", order=40, data_schema=ReceiveData(), apply=apply_receive,
     label_zh="收货", label_en="Receiving", summary="the hop arrives",
     bizstep="receiving", epcis_type="ObjectEvent", cte="receiving",

@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from ..cbv import EpcisNames, biz_transaction, object_event, source_dest
+from ..cbv import EpcisNames, EpcisSources, Refusal, biz_transaction, object_event, source_dest
 from ..errors import ValidationError
 from ..quantity import format_micro, to_micro
 from ._fields import (
@@ -163,6 +163,13 @@ def epcis_reject(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     return event
 
 
+
+def from_epcis_reject(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
+    """Goods refused at receiving: the refusal's record travels in ``tracelib:data``."""
+    if not isinstance(event.get("tracelib:data"), Mapping):
+        raise Refusal("a reject needs its refusal record as tracelib:data", "tracelib:data")
+    return src.envelope(event, "reject", inputs=src.items(event, "quantityList"))
+
 EPCIS_WORDS = """\
 `ObjectEvent`, action `OBSERVE`, bizStep `receiving`, disposition `non_conformant`: the
 `inputs` refused in `quantityList`; the ship event as the `bol` business transaction and
@@ -171,7 +178,7 @@ outside the ledger, which have no lot, as an empty `epcList`; the reason as `tra
 
 
 SPEC = KindSpec(
-    epcis=epcis_reject, epcis_words=EPCIS_WORDS,
+    epcis=epcis_reject, from_epcis=from_epcis_reject, epcis_words=EPCIS_WORDS,
     name="reject", order=45, data_schema=RejectData(), apply=apply_reject,
     label_zh="拒收", label_en="Refusal", summary="a delivery refused at its destination",
     bizstep="receiving", epcis_type="ObjectEvent", cte=None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..cbv import EpcisNames, object_event
+from ..cbv import EpcisNames, EpcisSources, object_event
 from ..errors import ValidationError
 from ..store.states import FollowUp
 from ._authority import OVERSEERS, release_relation
@@ -67,13 +67,20 @@ def epcis_release(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     return event
 
 
+
+def from_epcis_release(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
+    """The quantityList's lots; the reason from ``tracelib:reason``, else the disposition."""
+    reason = event.get("tracelib:reason") or f"EPCIS {event.get('disposition', 'release')}"
+    return src.envelope(event, "release", inputs=src.items(event, "quantityList"),
+                        data={"reason": str(reason)})
+
 EPCIS_WORDS = """\
 `ObjectEvent`, action `OBSERVE`, no bizStep, disposition `sellable_accessible` (back on sale):
 the `inputs` in `quantityList`; the reason as `tracelib:reason`."""
 
 
 SPEC = KindSpec(
-    epcis=epcis_release, epcis_words=EPCIS_WORDS,
+    epcis=epcis_release, from_epcis=from_epcis_release, epcis_words=EPCIS_WORDS,
     name="release", order=80, data_schema=ReasonData(), apply=apply_release,
     label_zh="解除下架", label_en="Release", summary="a hold or a recall ends",
     bizstep=None, epcis_type="ObjectEvent", cte=None,

@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import fields
 
-from ..cbv import EpcisNames, object_event, source_dest
+from ..cbv import EpcisNames, EpcisSources, Refusal, object_event, source_dest
 from ..errors import ValidationError
 from ..quantity import LotQuantity, to_micro
 from ..store.states import HoldCause
@@ -145,6 +145,13 @@ def epcis_return(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     return event
 
 
+
+def from_epcis_return(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
+    """Goods sent back: the return's record travels in ``tracelib:data``."""
+    if not isinstance(event.get("tracelib:data"), Mapping):
+        raise Refusal("a return needs its record as tracelib:data", "tracelib:data")
+    return src.envelope(event, "return", inputs=src.items(event, "quantityList"))
+
 EPCIS_WORDS = """\
 `ObjectEvent`, action `OBSERVE`, bizStep `shipping`, disposition `returned`: the `inputs` in
 `quantityList`; this location in `sourceList`, `data.to` (or the supplier, as
@@ -152,7 +159,7 @@ EPCIS_WORDS = """\
 
 
 SPEC = KindSpec(
-    epcis=epcis_return, epcis_words=EPCIS_WORDS,
+    epcis=epcis_return, from_epcis=from_epcis_return, epcis_words=EPCIS_WORDS,
     name="return", order=47, data_schema=ReturnData(), apply=apply_return,
     label_zh="退货", label_en="Return", summary="goods shipped back",
     bizstep="shipping", epcis_type="ObjectEvent", cte="shipping",

@@ -11,7 +11,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from ..bounds import MAX_NUMBER
-from ..cbv import EpcisNames, biz_transaction, object_event
+from ..cbv import EpcisNames, EpcisSources, biz_transaction, object_event
 from ..errors import ValidationError
 from ._fields import CONSUMER_TYPES, OpenData
 from ._stock import need, none, take
@@ -62,13 +62,20 @@ def epcis_sale(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     return event
 
 
+
+def from_epcis_sale(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
+    """Retail selling: the quantityList sold, the ``inv`` transaction its receipt."""
+    receipt = src.document(src.transaction(event, "inv"), "receipt")
+    data = {"receipt": receipt} if receipt else {}
+    return src.envelope(event, "sale", inputs=src.items(event, "quantityList"), data=data)
+
 EPCIS_WORDS = """\
 `ObjectEvent`, action `OBSERVE`, bizStep `retail_selling`, disposition `retail_sold`: the
 `inputs` in `quantityList`; the receipt as an `inv` business transaction."""
 
 
 SPEC = KindSpec(
-    epcis=epcis_sale, epcis_words=EPCIS_WORDS,
+    epcis=epcis_sale, from_epcis=from_epcis_sale, epcis_words=EPCIS_WORDS,
     name="sale", order=60, data_schema=SaleData(), apply=apply_sale,
     label_zh="销售", label_en="Sale", summary="at a stall, a supermarket, a canteen or a restaurant",
     bizstep="retail_selling", epcis_type="ObjectEvent", cte=None,

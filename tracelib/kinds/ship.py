@@ -12,7 +12,14 @@ from typing import Any
 from marshmallow import RAISE, Schema, fields, validate
 
 from ..bounds import MAX_TIME_TEXT
-from ..cbv import EpcisNames, biz_transaction, object_event, sensor_temperatures, source_dest
+from ..cbv import (
+    EpcisNames,
+    EpcisSources,
+    biz_transaction,
+    object_event,
+    sensor_temperatures,
+    source_dest,
+)
 from ..errors import ValidationError
 from ..quantity import to_micro
 from ..store.supply import ShipmentRow
@@ -137,6 +144,25 @@ def epcis_ship(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
     return event
 
 
+
+def from_epcis_ship(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
+    """Shipping: the quantityList leaves for the destinationList's ``location``; Temperature
+    readings in °C come back as ``temperatures``."""
+    data: dict[str, Any] = {}
+    to = src.place(event, "destinationList")
+    if to is not None:
+        data["to"] = to
+    readings = [{"time": r["time"], "celsius": str(r["value"])}
+                for element in event.get("sensorElementList") or ()
+                for r in element.get("sensorReport") or ()
+                if str(r.get("type", "")).endswith("Temperature") and r.get("uom") == "CEL"
+                and "time" in r and isinstance(r.get("value"), (int, float))]
+    if readings:
+        data["temperatures"] = readings
+    if isinstance(event.get("tracelib:vehicle"), str):
+        data["vehicle"] = event["tracelib:vehicle"]
+    return src.envelope(event, "ship", inputs=src.items(event, "quantityList"), data=data)
+
 EPCIS_WORDS = """\
 `ObjectEvent`, action `OBSERVE`, bizStep `shipping`, disposition `in_transit`: the `inputs`
 in `quantityList`; `sourceList` this location and its holder (`owning_party`),
@@ -146,7 +172,7 @@ business transaction; `temperatures` as `Temperature` readings in `CEL` in
 
 
 SPEC = KindSpec(
-    epcis=epcis_ship, epcis_words=EPCIS_WORDS,
+    epcis=epcis_ship, from_epcis=from_epcis_ship, epcis_words=EPCIS_WORDS,
     name="ship", order=30, data_schema=ShipData(), apply=apply_ship,
     label_zh="发货", label_en="Shipping", summary="a cold-chain hop leaves",
     bizstep="shipping", epcis_type="ObjectEvent", cte="shipping",

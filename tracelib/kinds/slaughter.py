@@ -12,7 +12,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from ..bounds import MAX_NUMBER
-from ..cbv import EpcisNames, transformation_event
+from ..cbv import EpcisNames, EpcisSources, transformation_event
 from ._fields import STORAGE, OpenData, text
 from ._stock import inherit, need, take
 from .context import AppendContext, EventView
@@ -76,6 +76,13 @@ def epcis_slaughter(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]
     return event
 
 
+
+def from_epcis_slaughter(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
+    """Only a slaughter tracelib exported (``tracelib:kind``) is one: its certificates
+    travel in ``tracelib:data``."""
+    return src.envelope(event, "slaughter", inputs=src.items(event, "inputQuantityList"),
+                        outputs=src.items(event, "outputQuantityList"))
+
 EPCIS_WORDS = """\
 `TransformationEvent`, bizStep `commissioning`, disposition `active`: the live animals
 (`inputs`) in `inputQuantityList`, the carcasses (`outputs`) in `outputQuantityList`; the
@@ -83,7 +90,7 @@ quarantine certificate, meat inspection certificate and ASF report in `certifica
 
 
 SPEC = KindSpec(
-    epcis=epcis_slaughter, epcis_words=EPCIS_WORDS,
+    epcis=epcis_slaughter, from_epcis=from_epcis_slaughter, epcis_words=EPCIS_WORDS,
     name="slaughter", order=20, data_schema=SlaughterData(), apply=apply_slaughter,
     label_zh="屠宰", label_en="Slaughter", summary="designated slaughter",
     bizstep="commissioning", epcis_type="TransformationEvent", cte="transformation",

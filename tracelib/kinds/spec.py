@@ -19,7 +19,7 @@ from marshmallow import Schema
 from ..errors import ValidationError
 
 if TYPE_CHECKING:
-    from ..cbv import EpcisMap
+    from ..cbv import EpcisMap, FromEpcis
     from ..directory import Party
     from .context import AppendContext, EventView
 
@@ -169,6 +169,11 @@ class KindSpec:
     epcis: EpcisMap | None = None
     #: the mapping in words (or why there is none), Markdown, for the event reference
     epcis_words: str = ""
+    #: the reverse mapping (``tracelib epcis import``, ``POST /epcis/capture``): an EPCIS 2.0
+    #: event and the master data to read its names back (:class:`tracelib.cbv.EpcisSources`)
+    #: to this kind's event fields, or :class:`tracelib.cbv.Refusal` with the reason; None:
+    #: the kind is never imported
+    from_epcis: FromEpcis | None = None
     #: FSMA 204 critical tracking event (21 CFR 1.1325-1.1350) the kind records, if any
     cte: str | None = None
     #: where from, where to and which document, for the drill's CTE rows

@@ -10,7 +10,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from ..cbv import EpcisNames, transformation_event
+from ..cbv import EpcisNames, EpcisSources, transformation_event
 from ..errors import ValidationError
 from ..quantity import format_micro, to_micro
 from ._fields import OpenData, text
@@ -76,6 +76,15 @@ def epcis_transform(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]
     return event
 
 
+
+def from_epcis_transform(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
+    """Any TransformationEvent: inputQuantityList consumed, outputQuantityList made; the
+    process from ``tracelib:process``, else ``process``."""
+    process = event.get("tracelib:process")
+    data = {"process": process if isinstance(process, str) else "process"}
+    return src.envelope(event, "transform", inputs=src.items(event, "inputQuantityList"),
+                        outputs=src.items(event, "outputQuantityList"), data=data)
+
 EPCIS_WORDS = """\
 `TransformationEvent`, disposition `active`: `inputs` in `inputQuantityList`, `outputs` in
 `outputQuantityList`; bizStep `repackaging` for `split`, `merge` and `repack`, `other` for
@@ -84,7 +93,7 @@ EPCIS_WORDS = """\
 
 
 SPEC = KindSpec(
-    epcis=epcis_transform, epcis_words=EPCIS_WORDS,
+    epcis=epcis_transform, from_epcis=from_epcis_transform, epcis_words=EPCIS_WORDS,
     name="transform", order=50, data_schema=TransformData(), apply=apply_transform,
     label_zh="加工转换", label_en="Transformation", summary="split, merge, repack, cut, process",
     bizstep=None, epcis_type="TransformationEvent", cte="transformation",

@@ -387,3 +387,18 @@ epcis_delivery_lease = Table(
     Column("holder", String(MAX_ID), nullable=False),
     Column("expires", BigInteger, nullable=False),  # µs since the epoch (UTC)
 )
+
+# -- EPCIS capture jobs (not ledger state: what a capture answered, docs/integrity.md) -----
+
+epcis_captures = Table(
+    "epcis_captures", metadata,
+    Column("id", String(64), primary_key=True),  # the captureID
+    Column("party", String(MAX_ID)),  # whose token captured (None: the operator's CLI)
+    Column("behaviour", String(16), nullable=False),  # rollback | proceed
+    Column("created_at", String(MAX_TIME_TEXT), nullable=False),
+    Column("finished_at", String(MAX_TIME_TEXT)),  # None while running
+    Column("success", SmallInteger, nullable=False),
+    Column("events", Integer, nullable=False),  # events in the document
+    Column("stored", Integer, nullable=False),  # events stored by this capture
+    Column("errors", Text, nullable=False),  # JSON: the RFC 9457 problems, per event
+)
