@@ -51,8 +51,8 @@ _CHUNK = 1000
 POOL_FROM = 20_000
 #: Events a pool worker hashes at a time, and the chunks out at once: the export holds at
 #: most POOL_CHUNK × (IN_FLIGHT + 1) mapped events.
-POOL_CHUNK = 1000
-IN_FLIGHT = 4
+POOL_CHUNK = 250
+IN_FLIGHT = 8
 
 
 @dataclass
