@@ -18,7 +18,6 @@ a time, and come back in order, so memory stays bounded whatever the ledger's si
 
 from __future__ import annotations
 
-import marshal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
@@ -141,6 +140,12 @@ def epcis_events(ledger: Ledger, conn: Any, names: EpcisNames, *, lot: str | Non
     pool, a few chunks ahead of the caller."""
     summary = summary if summary is not None else ExportSummary()
     count, rows = _rows(ledger, conn, lot)
+    return _events(count, rows, names, since, until, summary, pool_from)
+
+
+def _events(count: int, rows: Iterator[tuple[Any, ...]], names: EpcisNames,
+            since: datetime | None, until: datetime | None, summary: ExportSummary,
+            pool_from: int) -> Iterator[dict[str, Any]]:
     mapped = _mapped(rows, names, since, until, summary)
     if count < pool_from or cpu_count() == 1:
         for event, record in mapped:
@@ -150,7 +155,8 @@ def epcis_events(ledger: Ledger, conn: Any, names: EpcisNames, *, lot: str | Non
             event["eventID"] = event_hash_id(event, _NAMESPACES)
             yield _recorded(event, record)
         return
-    yield from _pooled(mapped)
+    for text in _pooled(mapped):
+        yield orjson.loads(text)
 
 
 def _mapped(rows: Iterator[tuple[Any, ...]], names: EpcisNames, since: datetime | None,
@@ -188,41 +194,34 @@ def _recorded(event: dict[str, Any], record: tuple[Any, ...]) -> dict[str, Any]:
     return event
 
 
-_Chunk = list[tuple[dict[str, Any], tuple[Any, ...]]]
+def _pooled(mapped: Iterator[tuple[dict[str, Any], tuple[Any, ...]]]) -> Iterator[bytes]:
+    """The events of ``mapped`` as JSON, with their hash IDs from the worker pool, in order,
+    keeping at most :data:`IN_FLIGHT` chunks out. Each event is written once, as mapped: the
+    pool gets that JSON to hash, and the writer the same JSON with ``eventID`` and the
+    record's fields spliced on at its end (as :func:`write_document` would write them)."""
+    pending: deque[tuple[list[bytes], list[tuple[Any, ...]], Future[list[str]]]] = deque()
 
+    def done() -> Iterator[bytes]:
+        texts, records, future = pending.popleft()
+        for text, record, event_id in zip(texts, records, future.result(), strict=True):
+            yield text[:-1] + b"," + orjson.dumps({
+                "eventID": event_id, "recordTime": str(record[3]), f"{PREFIX}:seq": int(record[0]),
+                f"{PREFIX}:recordHash": bytes(record[1]).hex()})[1:]
 
-def _pooled(mapped: Iterator[tuple[dict[str, Any], tuple[Any, ...]]]
-            ) -> Iterator[dict[str, Any]]:
-    """The events of ``mapped`` with their hash IDs from the worker pool, in order, keeping
-    at most :data:`IN_FLIGHT` chunks out."""
-    pending: deque[tuple[_Chunk, Future[list[str]] | list[str]]] = deque()
-
-    def submit(chunk: _Chunk) -> None:
-        events = [event for event, _ in chunk]
-        try:
-            payload = marshal.dumps(events)
-        except ValueError:  # a mapping gave something marshal does not carry: hash it here
-            pending.append((chunk, [event_hash_id(e, _NAMESPACES) for e in events]))
-            return
-        pending.append((chunk, pool().submit(event_hash_ids, payload, _NAMESPACES)))
-
-    def done() -> Iterator[dict[str, Any]]:
-        chunk, answer = pending.popleft()
-        ids = answer if isinstance(answer, list) else answer.result()
-        for (event, record), event_id in zip(chunk, ids, strict=True):
-            event["eventID"] = event_id
-            yield _recorded(event, record)
-
-    chunk: _Chunk = []
-    for item in mapped:
-        chunk.append(item)
-        if len(chunk) == POOL_CHUNK:
-            submit(chunk)
-            chunk = []
+    texts: list[bytes] = []
+    records: list[tuple[Any, ...]] = []
+    for event, record in mapped:
+        texts.append(orjson.dumps(event))
+        records.append(record)
+        if len(texts) == POOL_CHUNK:
+            pending.append((texts, records, pool().submit(
+                event_hash_ids, b"[" + b",".join(texts) + b"]", _NAMESPACES)))
+            texts, records = [], []
             if len(pending) >= IN_FLIGHT:
                 yield from done()
-    if chunk:
-        submit(chunk)
+    if texts:
+        pending.append((texts, records, pool().submit(
+            event_hash_ids, b"[" + b",".join(texts) + b"]", _NAMESPACES)))
     while pending:
         yield from done()
 
@@ -258,6 +257,18 @@ def export_document(ledger: Ledger, out: IO[bytes], *, base: str, lot: str | Non
     summary = ExportSummary()
     with ledger.store.reader() as conn:
         names = names_for(ledger, conn, base)
-        write_document(epcis_events(ledger, conn, names, lot=lot, since=since, until=until,
-                                    summary=summary, pool_from=pool_from), out, now=now)
+        count, rows = _rows(ledger, conn, lot)
+        if count < pool_from or cpu_count() == 1:
+            write_document(_events(count, rows, names, since, until, summary, pool_from), out,
+                           now=now)
+            return summary
+        # A long export: the events' JSON straight from the pool's pipeline, not parsed back.
+        out.write(document_head(now or utcnow()))
+        first = True
+        for text in _pooled(_mapped(rows, names, since, until, summary)):
+            if not first:
+                out.write(b",")
+            out.write(text)
+            first = False
+        out.write(b"]}}")
     return summary
