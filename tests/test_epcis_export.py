@@ -403,13 +403,21 @@ def test_cli_writes_a_file_and_standard_output(sup: Supply, tmp_path: Path, db_u
 
 # -- a generated network ----------------------------------------------------------------------
 
-def test_a_generated_network_exports_whole_and_valid(tmp_path: Path,
-                                                     validator: Draft7Validator) -> None:
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
     spec = NetworkSpec(seed=5, events=3000, farms=6, markets=1, stalls_per_market=10, days=3)
     net = generate(spec)
-    ledger = Ledger.create(f"sqlite:///{tmp_path / 'gen.db'}", operator_key=net.operator_key,
+    path = tmp_path_factory.mktemp("generated") / "gen.db"
+    ledger = Ledger.create(f"sqlite:///{path}", operator_key=net.operator_key,
                            operator=spec.operator, now=net.end)
     ledger.append(net.events(), now=net.end)
+    yield ledger
+    ledger.close()
+
+
+def test_a_generated_network_exports_whole_and_valid(generated: Ledger,
+                                                     validator: Draft7Validator) -> None:
+    ledger = generated
     buf = io.BytesIO()
     summary = export_document(ledger, buf, base=BASE)
     doc = orjson.loads(buf.getvalue())
@@ -421,4 +429,105 @@ def test_a_generated_network_exports_whole_and_valid(tmp_path: Path,
     for event in events[::97]:  # every mapped event carries the stored record's own facts
         record = ledger.record(event["tracelib:seq"])
         assert canonical.loads(record.body)["id"] == event["tracelib:eventId"]
-    ledger.close()
+
+
+# -- a long export: hash IDs from the worker pool ---------------------------------------------
+
+class _CountingPool:
+    """The real worker pool, counting what is sent to it."""
+
+    def __init__(self) -> None:
+        from tracelib.append.sigpool import pool
+
+        self.pool = pool()
+        self.sent = 0
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        self.sent += 1
+        return self.pool.submit(fn, *args)
+
+
+def test_a_long_export_hashes_in_the_pool_what_a_short_one_hashes_here(
+        generated: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over POOL_FROM records the IDs come from the pool's workers, in order, the same as
+    computed one by one here; at most IN_FLIGHT chunks are out at a time."""
+    from tracelib.epcis import export as export_module
+    from tracelib.eventhash import event_hash_id
+
+    ledger = generated
+    counting = _CountingPool()
+    monkeypatch.setattr(export_module, "pool", lambda: counting)
+    monkeypatch.setattr(export_module, "POOL_CHUNK", 50)  # many chunks from a small ledger
+    now = parse_rfc3339("2026-11-30T00:00:00+08:00")
+    serial, pooled = io.BytesIO(), io.BytesIO()
+    export_document(ledger, serial, base=BASE, now=now)  # 3,000 records: below POOL_FROM
+    assert counting.sent == 0
+    summary = export_document(ledger, pooled, base=BASE, now=now, pool_from=ledger.size)
+    assert counting.sent == -(-summary.events // 50) > export_module.IN_FLIGHT
+    assert pooled.getvalue() == serial.getvalue()  # the same document, valid (test above)
+    doc = orjson.loads(pooled.getvalue())
+    for event in doc["epcisBody"]["eventList"]:
+        mapped = {k: v for k, v in event.items()
+                  if k not in ("eventID", "recordTime", "tracelib:seq", "tracelib:recordHash")}
+        assert event["eventID"] == event_hash_id(mapped, {"tracelib": NAMESPACE})
+    # a lot's trace is short: hashed here whatever the ledger's size
+    counting.sent = 0
+    lot = next(e for e in doc["epcisBody"]["eventList"] if e["tracelib:kind"] == "sale")
+    lot_id = lot["quantityList"][0]["epcClass"].rsplit("/", 1)[1]
+    export_document(ledger, io.BytesIO(), base=BASE, lot=lot_id)
+    assert counting.sent == 0
+
+    # bounded: the consumer is never more than IN_FLIGHT + 1 chunks behind what was sent
+    counting.sent = 0
+    taken = 0
+    with ledger.store.reader() as conn:
+        names = names_for(ledger, conn, BASE)
+        for _ in epcis_events(ledger, conn, names, pool_from=0):
+            taken += 1
+            assert counting.sent * 50 - taken < (export_module.IN_FLIGHT + 1) * 50
+    assert taken == summary.events
+
+
+def test_an_export_pool_worker_ends_with_its_parent(generated: Ledger, tmp_path: Path) -> None:
+    """An export killed by SIGKILL leaves no hashing worker behind (the pool's workers watch
+    their parent, tracelib/_lifeline.py)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.helpers import child_env
+    from tests.test_pool_lifeline import GRACE, _assert_gone_within, _pool_workers
+
+    script = (
+        "import sys, time\n"
+        "from tracelib.epcis import export_document\n"
+        "from tracelib.ledger import Ledger\n"
+        "class Slow:\n"
+        "    n = 0\n"
+        "    def write(self, b):\n"
+        "        self.n += 1\n"
+        "        if self.n == 2:\n"
+        "            print('exporting', flush=True)\n"
+        "        if self.n > 2:\n"
+        "            time.sleep(0.05)\n"
+        "        return len(b)\n"
+        "if __name__ == '__main__':\n"
+        "    export_document(Ledger.open(sys.argv[1]), Slow(), base='https://x.example',\n"
+        "                    pool_from=0)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, generated.store.url],
+                            stdout=subprocess.PIPE, env=child_env(), start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"exporting\n"
+        workers = _pool_workers(proc.pid)
+        assert workers, "the export did not use the worker pool"
+        os.kill(proc.pid, signal.SIGKILL)  # the export only, not its process group
+        proc.wait(timeout=10)
+        _assert_gone_within(workers, GRACE)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()

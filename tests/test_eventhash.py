@@ -337,3 +337,129 @@ def test_booleans_and_long_digit_strings_are_written_exactly() -> None:
     report = {"type": "Temperature", "booleanValue": True, "stringValue": "111100001111000011110000"}
     pre = prehash_string(dict(event, sensorElementList=[{"sensorReport": [report]}]), ctx)
     assert "stringValue=111100001111000011110000booleanValue=true" in pre
+
+
+# -- the quick path ---------------------------------------------------------------------------
+# prehash_string writes events of the shapes tracelib exports by a quicker path; whenever it
+# answers, it must answer what the rules alone give (eventhash._general).
+
+def _both(event: Any, ctx: dict[str, str]) -> tuple[str | None, str | None]:
+    from tracelib import eventhash
+
+    declared = tuple(ctx.items())
+    if isinstance(event, dict) and "@context" in event:
+        declared += tuple(document_context(event).items())
+    canon = eventhash._canon_for(declared)
+    quick = canon.quick(event, event["type"])
+    try:
+        general = eventhash._general(event, event["type"], canon, ())
+    except (ValidationError, ValueError):
+        general = None
+    return quick, general
+
+
+def test_the_quick_path_writes_every_vector_and_example_as_the_rules_do() -> None:
+    answered = 0
+    for path in [*VECTORS, *EXAMPLES]:
+        doc = _load(path)
+        if document_ignore_fields(doc):
+            continue
+        ctx = document_context(doc)
+        for event in document_events(doc):
+            quick, general = _both(dict(event), ctx)
+            if quick is not None:
+                answered += 1
+                assert quick == general, path.stem
+    assert answered >= 4  # some vectors have events of the quick path's shapes
+
+
+def test_the_quick_path_writes_every_kinds_export_as_the_rules_do() -> None:
+    from tracelib.cbv import NAMESPACE, PREFIX, EpcisNames
+    from tracelib.kinds import KINDS
+
+    names = EpcisNames("https://trace.example.cn", gtin={"LOT-CP-20261122-01":
+                                                         "06141410000010"}.get,
+                       gln={"stall-a01": ("0614141000005", "D 7")}.get,
+                       holder={"coldstore-cq01": "carrier-cq01"}.get)
+    for kind, spec in sorted(KINDS.items()):
+        if spec.epcis is None:
+            continue
+        event = spec.epcis(spec.example, names)
+        assert event is not None
+        quick, general = _both(event, {PREFIX: NAMESPACE})
+        assert quick is not None, kind  # tracelib's own events take the quick path
+        assert quick == general, kind
+
+
+_TIMES = st.sampled_from(["2026-11-13T01:13:20+08:00", "2026-11-13T23:59:59-05:00",
+                          "2026-12-31T20:00:00-09:00", "2026-11-13T01:13:20.1235+08:00",
+                          "2026-11-13T01:13:60+08:00", "2026-13-13T01:13:20+08:00",
+                          "2026-11-13T01:13:20+05:30", "2026-11-13T01:13:20Z",
+                          " 2026-11-13T01:13:2+08:00", "2026-11-13T01:13:20+00:00",
+                          "2026-11-13t01:13:20+08:00", "2026-02-28T19:00:00-05:00"])
+_STRINGS = st.one_of(
+    st.sampled_from(["https://id.gs1.org/01/09521234543213/10/L1",
+                     "https://example.com/01/9521234543213/21/x", "https://example.com/01/",
+                     "https://ex.com/gtin/09521234543213/lot/7", "https://ex.com/l/01",
+                     "https://ex.com/414/9521234543213?x", "http://ex.com/8010/a#b",
+                     "urn:epc:id:sgtin:0614141.107346.2017", "urn:epcglobal:cbv:bizstep:x",
+                     "urn:epc:class:lgtin:4012345.012345.998877", "ex:term", "tracelib:x",
+                     "cbv:BizStep-receiving", "gs1:Temperature", "https:", "https://",
+                     "urn:tracelib:epcis:doc:receipt:1", "1.50", "-0.0", ".5", "+7", "1e3",
+                     "0012", " padded ", "", " ", "\u3000全角", "冷冻猪肉", "KGM", "a:b:c",
+                     "https://ex.com", "https://ex.com/", "https://ex.com//01/x",
+                     "urn:epcglobal:cbv:disp:active", "x\u2028"]),
+    st.text(alphabet=" :/.01234+-eTZhtpsx#?", max_size=12))
+_SCALARS = st.one_of(_STRINGS, st.integers(-10**20, 10**20),
+                     st.floats(allow_nan=False, allow_infinity=False), st.booleans(),
+                     st.none())
+_VALUES = st.one_of(_SCALARS, st.lists(_SCALARS, max_size=3),
+                    st.dictionaries(st.sampled_from(["id", "ex:y", "@id"]), _SCALARS,
+                                    max_size=2))
+
+
+def _record(fields: list[str], values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.dictionaries(st.sampled_from(fields), values, max_size=len(fields)),
+                     _VALUES)
+
+
+_QUANTITY = _record(["epcClass", "quantity", "uom"], _SCALARS)
+_REPORT = _record(["type", "time", "value", "uom", "exception", "component", "stringValue",
+                   "ex:ext"], st.one_of(_SCALARS, _TIMES))
+_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    "eventTime": st.one_of(_TIMES, _SCALARS),
+    "eventTimeZoneOffset": _SCALARS, "action": _SCALARS, "parentID": _SCALARS,
+    "bizStep": _SCALARS, "disposition": _SCALARS, "transformationID": _SCALARS,
+    "quantityList": st.one_of(st.lists(_QUANTITY, max_size=3), _VALUES),
+    "outputQuantityList": st.lists(_QUANTITY, max_size=2),
+    "readPoint": _record(["id", "ex:y"], _SCALARS), "bizLocation": _record(["id"], _SCALARS),
+    "certificationInfo": _VALUES,
+    "sensorElementList": st.one_of(st.lists(st.one_of(
+        st.fixed_dictionaries({"sensorReport": st.lists(_REPORT, max_size=2)}),
+        st.dictionaries(st.sampled_from(["sensorReport", "sensorMetadata"]), _VALUES)),
+        max_size=2), _VALUES),
+    "bizTransactionList": st.lists(_record(["type", "bizTransaction"], _SCALARS), max_size=2),
+    "sourceList": st.lists(_record(["type", "source"], _SCALARS), max_size=2),
+    "destinationList": st.one_of(st.lists(_record(["type", "destination"], _SCALARS),
+                                          max_size=2), _VALUES),
+    "tracelib:eventId": _SCALARS, "ex:field": _VALUES, "rdfs:comment": _SCALARS,
+    "ex2:comment": _SCALARS, "epcList": _VALUES, "ilmd": _VALUES, "@id": _SCALARS,
+    "eventID": _SCALARS,
+}
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.data())
+def test_the_quick_path_answers_only_what_the_rules_give(data: st.DataObject) -> None:
+    keys = data.draw(st.lists(st.sampled_from(sorted(_FIELDS)), unique=True, max_size=9))
+    event: dict[str, Any] = {"type": data.draw(st.sampled_from(["ObjectEvent",
+                                                                " TransformationEvent "]))}
+    for key in keys:
+        event[key] = data.draw(_FIELDS[key], label=key)
+    ctx = {"tracelib": "urn:tracelib:epcis:", "ex": "https://ex.com/ns/",
+           "ex2": "http://www.w3.org/2000/01/rdf-schema#", "https": "https://other/"}
+    if data.draw(st.booleans()):
+        del ctx["https"]
+    quick, general = _both(event, ctx)
+    if quick is not None:
+        assert quick == general
