@@ -32,7 +32,7 @@ from ..bounds import (
 )
 from .states import FollowUp
 
-__all__ = ["checkpoints", "keys", "locations", "meta", "metadata", "nodes", "parties", "records"]
+__all__ = ["checkpoints", "epcis_event_ids", "epcis_id_cursor", "keys", "locations", "meta", "metadata", "nodes", "parties", "records"]
 
 metadata = MetaData()
 
@@ -55,6 +55,27 @@ records = Table(
     Column("recorded_at", String(32), nullable=False),
 )
 Index("ix_records_kind", records.c.kind, records.c.seq)
+# The EPCIS query's eventTime ranges (tracelib.store.epcis) read an index over the existing
+# columns created by revision 0021: on SQLite (kind, julianday(upper(event_time))), the
+# instant in UTC; on PostgreSQL (kind, event_time), the local time's text.
+
+#: The EPCIS event hash IDs of the ledger's events (docs/contract.md "EPCIS query"): a cache
+#: filled from the records in seq order, not ledger state (docs/integrity.md).
+epcis_event_ids = Table(
+    "epcis_event_ids", metadata,
+    Column("hash_id", String(100), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+)
+
+#: How far :data:`epcis_event_ids` has read (``indexed``: the records below that seq), the
+#: directory stamp and the base URL its names were built with.
+epcis_id_cursor = Table(
+    "epcis_id_cursor", metadata,
+    Column("name", String(16), primary_key=True),
+    Column("indexed", BigInteger, nullable=False),
+    Column("stamp", BigInteger, nullable=False),
+    Column("base", Text, nullable=False),
+)
 
 # Perfect subtree hashes of level >= 1: (level, idx) covers leaves [idx << level, (idx+1) << level).
 nodes = Table(

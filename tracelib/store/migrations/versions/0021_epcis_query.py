@@ -1,0 +1,57 @@
+"""The EPCIS query (docs/contract.md "EPCIS query"): an index for eventTime ranges over the
+records' existing columns, and the event hash ID index with its cursor (not ledger state).
+
+* SQLite: ``ix_records_kind_utc`` on ``(kind, julianday(upper(event_time)))``, the event's
+  instant in UTC (SQLite's date functions read the offset; ``upper`` because they refuse a
+  lower-case ``t``);
+* PostgreSQL: ``ix_records_kind_time`` on ``(kind, event_time)``, the local time's text, read
+  with a window one day wider on each side than asked (no offset is more than 24 hours).
+
+Revision ID: 0021
+Revises: 0019
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0021"
+down_revision = "0019"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        op.execute("CREATE INDEX IF NOT EXISTS ix_records_kind_utc "
+                   "ON records (kind, julianday(upper(event_time)))")
+    else:
+        op.create_index("ix_records_kind_time", "records", ["kind", "event_time"],
+                        if_not_exists=True)
+    tables = sa.inspect(bind).get_table_names()
+    if "epcis_event_ids" not in tables:
+        op.create_table(
+            "epcis_event_ids",
+            sa.Column("hash_id", sa.String(100), primary_key=True),
+            sa.Column("seq", sa.BigInteger(), nullable=False),
+        )
+    if "epcis_id_cursor" not in tables:
+        op.create_table(
+            "epcis_id_cursor",
+            sa.Column("name", sa.String(16), primary_key=True),
+            sa.Column("indexed", sa.BigInteger(), nullable=False),
+            sa.Column("stamp", sa.BigInteger(), nullable=False),
+            sa.Column("base", sa.Text(), nullable=False),
+        )
+
+
+def downgrade() -> None:
+    op.drop_table("epcis_id_cursor")
+    op.drop_table("epcis_event_ids")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP INDEX IF EXISTS ix_records_kind_utc")
+    else:
+        op.drop_index("ix_records_kind_time", table_name="records")
