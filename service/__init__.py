@@ -55,7 +55,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import api, blobs, board, console, links, lots, ops, producers, read_only, regulator_api, stall
+    from . import api, blobs, board, console, epcis, links, lots, ops, producers, read_only, regulator_api, stall
 
     app.config.update(links.configure(app.config))  # links never come from the Host header
     from .extension import TracelibService
@@ -68,7 +68,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     read_only.init_app(app)  # before every other request hook: a write goes nowhere else
     console.configure(app, ext.keystore.path)
     register_error_handlers(app)
-    for module in (stall, lots, producers, board, api, blobs, regulator_api, console):
+    for module in (stall, lots, producers, board, api, blobs, regulator_api, console, epcis):
         app.register_blueprint(module.bp)
     ops.init_app(app, ext)  # probes, metrics, logs, CORS, rate limits (docs/operations.md)
     from .access import check_classified, enforce

@@ -86,7 +86,7 @@ class Forbidden(HTTPException):
 
 def wants_json() -> bool:
     """API paths, and clients preferring JSON to HTML, get problem+json."""
-    if request.path.startswith("/api/"):
+    if request.path.startswith(("/api/", "/epcis/")):
         return True
     best = request.accept_mimetypes.best_match(
         ["text/html", "application/json", PROBLEM_JSON], default="text/html")
