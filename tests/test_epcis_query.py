@@ -233,3 +233,27 @@ def test_the_id_index_catches_up_in_bounded_steps(world: Any) -> None:
     assert early.event is None and not early.complete and early.indexed == 300
     later = find_event(ledger, BASE, everything[-1]["eventID"], budget=ledger.size)
     assert later.event == everything[-1] and later.complete
+
+
+def test_the_cli_queries_and_indexes(world: Any, tmp_path: Any) -> None:
+    import json as _json
+
+    from click.testing import CliRunner
+
+    from tracelib_cli.main import cli
+
+    ledger, everything = world
+    if ledger.store.dialect != "sqlite":
+        pytest.skip("the CLI runs against the SQLite ledger")
+    url = str(ledger.store.url)
+    runner = CliRunner()
+    r = runner.invoke(cli, ["--db", url, "epcis", "query", "--param", "EQ_bizStep=shipping",
+                            "--param", "perPage=1000", "--json", "--base-url", BASE])
+    assert r.exit_code == 0, r.output
+    found = _json.loads(r.stdout)["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert found == [e for e in everything if e.get("bizStep") == CBV + "BizStep-shipping"]
+    r = runner.invoke(cli, ["--db", url, "epcis", "query", "--param", "EQ_bizStep=flying"])
+    assert r.exit_code != 0 and "EQ_bizStep" in r.output
+    r = runner.invoke(cli, ["--db", url, "epcis", "index", "--rebuild", "--base-url", BASE])
+    assert r.exit_code == 0 and _json.loads(r.stdout) == {"indexed": ledger.size,
+                                                         "size": ledger.size}
