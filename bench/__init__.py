@@ -23,6 +23,7 @@ SUITES = (
     "bench.ledger_core",
     "bench.drill",
     "bench.epcis",
+    "bench.epcis_query",
     "bench.kpi",
     "bench.entry",
     "bench.alerts",

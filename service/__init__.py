@@ -55,7 +55,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import api, blobs, board, console, epcis, links, lots, ops, producers, read_only, regulator_api, stall
+    from . import (
+        api,
+        blobs,
+        board,
+        console,
+        epcis,
+        links,
+        lots,
+        ops,
+        producers,
+        read_only,
+        regulator_api,
+        stall,
+    )
 
     app.config.update(links.configure(app.config))  # links never come from the Host header
     from .extension import TracelibService

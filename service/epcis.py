@@ -40,7 +40,7 @@ from .httputil import json_response
 from .links import public_url
 from .problems import BadInput, problem
 
-__all__ = ["EPCIS_VERSION", "CBV_VERSION", "bp"]
+__all__ = ["CBV_VERSION", "EPCIS_VERSION", "bp"]
 
 bp = Blueprint("epcis", __name__, url_prefix="/epcis")
 
@@ -105,8 +105,9 @@ def events() -> Response:
     return _events(request.args.to_dict(flat=False))
 
 
-@bp.get("/events/<path:event_id>", merge_slashes=False)
-def event_by_id(event_id: str) -> Response:
+@bp.get("/events/<path:eventID>", merge_slashes=False)
+def event_by_id(eventID: str) -> Response:
+    event_id = eventID
     led = ledger()
     found = find_event(led, _base(), event_id)
     if found.event is None:
@@ -135,9 +136,9 @@ def event_types() -> Response:
     return _collection(list(EVENT_TYPES))
 
 
-@bp.get("/eventTypes/<event_type>/events")
-def event_type_events(event_type: str) -> Response:
-    return _events(_with("eventType", event_type))
+@bp.get("/eventTypes/<eventType>/events")
+def event_type_events(eventType: str) -> Response:
+    return _events(_with("eventType", eventType))
 
 
 @bp.get("/bizSteps")
@@ -145,9 +146,9 @@ def biz_steps() -> Response:
     return _collection(sorted(BIZSTEPS))
 
 
-@bp.get("/bizSteps/<path:biz_step>/events")
-def biz_step_events(biz_step: str) -> Response:
-    return _events(_with("EQ_bizStep", biz_step))
+@bp.get("/bizSteps/<path:bizStep>/events")
+def biz_step_events(bizStep: str) -> Response:
+    return _events(_with("EQ_bizStep", bizStep))
 
 
 @bp.get("/dispositions")
@@ -213,9 +214,9 @@ def biz_locations() -> Response:
     return _places("bizLocations", "/epcis/bizLocations")
 
 
-@bp.get("/bizLocations/<path:location>/events")
-def biz_location_events(location: str) -> Response:
-    return _events(_with("EQ_bizLocation", location))
+@bp.get("/bizLocations/<path:bizLocation>/events")
+def biz_location_events(bizLocation: str) -> Response:
+    return _events(_with("EQ_bizLocation", bizLocation))
 
 
 @bp.get("/readPoints")
@@ -223,9 +224,9 @@ def read_points() -> Response:
     return _places("readPoints", "/epcis/readPoints")
 
 
-@bp.get("/readPoints/<path:location>/events")
-def read_point_events(location: str) -> Response:
-    return _events(_with("EQ_readPoint", location))
+@bp.get("/readPoints/<path:readPoint>/events")
+def read_point_events(readPoint: str) -> Response:
+    return _events(_with("EQ_readPoint", readPoint))
 
 
 @bp.get("/epcs")
@@ -247,6 +248,14 @@ def epc_events(epc: str) -> Response:
     return _events(_with("MATCH_anyEPCClass", epc))
 
 
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    from .openapi import epcis_openapi_document
+
+    return json_response(epcis_openapi_document(request.script_root))
+
+
+classify("epcis.openapi", Access((), "Public: no token needed", cross_origin=True))
 for _view in (events, event_by_id, event_types, event_type_events, biz_steps, biz_step_events,
               dispositions, disposition_events, biz_locations, biz_location_events, read_points,
               read_point_events, epcs, epc_events):

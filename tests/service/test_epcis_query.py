@@ -136,3 +136,25 @@ def test_discovery_lists(app: Flask, client: FlaskClient, scene: Scene) -> None:
     assert [e["tracelib:eventId"] for e in
             r.json["epcisBody"]["queryResults"]["resultsBody"]["eventList"]] == ["sale-1"]
     assert client.get("/epcis/epcs?nextPageToken=zz", headers=auth).status_code == 400
+
+
+def test_the_epcis_openapi_document_describes_every_epcis_route(app: Flask,
+                                                                client: FlaskClient) -> None:
+    import re
+
+    from tracelib_service.access import ENDPOINTS
+    from tracelib_service.openapi import EPCIS_OPERATIONS
+
+    doc = client.get("/epcis/openapi.json").json
+    assert doc["servers"] == [{"url": "/epcis"}]
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/epcis/"):
+            path = re.sub(r"<(?:[a-z]+:)?([A-Za-z_]+)>", r"{\1}", rule.rule.removeprefix("/epcis"))
+            served |= {(path, m.lower()) for m in rule.methods or ()
+                       if m not in ("HEAD", "OPTIONS")}
+    assert served == {(path, m) for path, item in doc["paths"].items() for m in item}
+    for item in doc["paths"].values():
+        for op in item.values():
+            access = ENDPOINTS[EPCIS_OPERATIONS[op["operationId"]]]
+            assert op["x-tracelib-scope"] == list(access.scopes)

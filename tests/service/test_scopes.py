@@ -125,6 +125,7 @@ def _epcis_reach(principal: str, r: Any) -> None:
 
 # Every endpoint of the app, with a request and the status expected per principal.
 CALLS: dict[str, list[Call]] = {
+    "epcis.openapi": [Call("GET", "/epcis/openapi.json", _PUBLIC)],
     "epcis.events": [Call("GET", "/epcis/events?EQ_bizStep=retail_selling", _EPCIS_READ,
                           check=_epcis_reach)],
     "epcis.event_by_id": [Call("GET", "/epcis/events/ni%3A%2F%2F%2Fsha-256%3Bab%3Fver%3DCBV2.0",

@@ -98,8 +98,8 @@ def _vocabulary(value: str, kind: str, names: frozenset[str], param: str) -> str
         return prefix + value[len(urn):]
     if _URI.match(value):
         return value
-    raise QueryError(param, f"{value!r} is not a CBV 2.0 {'business step' if kind == 'bizstep' else 'disposition'} "
-                            "nor a URI")
+    what = "business step" if kind == "bizstep" else "disposition"
+    raise QueryError(param, f"{value!r} is not a CBV 2.0 {what} nor a URI")
 
 
 def _values(params: Mapping[str, Sequence[str]], name: str) -> list[str]:

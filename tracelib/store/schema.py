@@ -32,7 +32,8 @@ from ..bounds import (
 )
 from .states import FollowUp
 
-__all__ = ["checkpoints", "epcis_event_ids", "epcis_id_cursor", "keys", "locations", "meta", "metadata", "nodes", "parties", "records"]
+__all__ = ["checkpoints", "epcis_event_ids", "epcis_id_cursor", "keys", "locations", "meta",
+           "metadata", "nodes", "parties", "records"]
 
 metadata = MetaData()
 
