@@ -15,11 +15,14 @@ from sqlalchemy import create_engine, text
 from tracelib.epcis import epcis_events, names_for
 from tracelib.epcis.eventids import catch_up, find_event
 from tracelib.epcis.query import EventQuery, QueryError, run_query
+from tracelib.events import sign_event
+from tracelib.keys import SigningKey
 from tracelib.ledger import Ledger
 from tracelib.timeutil import format_utc, parse_rfc3339, to_micros
 from tracelib_demo import NetworkSpec, generate
 
 BASE = "https://trace.example.cn"
+_KEYS: dict[int, SigningKey] = {}  # each world's operator key
 CBV = "https://ref.gs1.org/cbv/"
 
 
@@ -41,6 +44,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         url = f"{server}{'&' if '?' in server else '?'}options=-csearch_path%3D{schema}"
     ledger = Ledger.create(url, operator_key=net.operator_key, operator=spec.operator,
                            now=net.end)
+    _KEYS[id(ledger)] = net.operator_key
     ledger.append(net.events(), now=net.end)
     with ledger.store.reader() as conn:
         everything = list(epcis_events(ledger, conn, names_for(ledger, conn, BASE)))
@@ -257,3 +261,32 @@ def test_the_cli_queries_and_indexes(world: Any, tmp_path: Any) -> None:
     r = runner.invoke(cli, ["--db", url, "epcis", "index", "--rebuild", "--base-url", BASE])
     assert r.exit_code == 0 and _json.loads(r.stdout) == {"indexed": ledger.size,
                                                          "size": ledger.size}
+
+
+def test_queries_reuse_indexed_ids_only_while_master_data_is_unchanged(world: Any) -> None:
+    """Last in this module: it registers a GLN for a location, which renames its events."""
+    ledger, everything = world
+    catch_up(ledger, BASE, restart=True)
+    assert every_page(ledger, {"perPage": ["500"]}) == everything  # IDs read from the index
+    sale = next(e for e in everything if e.get("bizStep") == CBV + "BizStep-retail_selling")
+    location = sale["bizLocation"]["id"].rsplit("/", 1)[-1]
+    with ledger.store.reader() as conn:
+        loc = ledger.store.location(conn, location)
+    assert loc is not None
+    entry = {"id": loc.id, "name": loc.name, "type": loc.type, "holder": loc.holder,
+             **loc.details, "gln": "6901234000016"}
+    if loc.parent:
+        entry["parent"] = loc.parent
+    ledger.append([sign_event({"id": "register-gln-1", "kind": "register",
+                               "time": "2026-12-01T08:00:00+08:00", "actor": ledger.operator,
+                               "location": ledger.office,
+                               "data": {"locations": [entry]}}, _KEYS[id(ledger)])])
+    with ledger.store.reader() as conn:
+        fresh = list(epcis_events(ledger, conn, names_for(ledger, conn, BASE)))
+    renamed = [e for e in fresh
+               if e["bizLocation"]["id"] == "https://id.gs1.org/414/6901234000016"]
+    old_ids = {e["eventID"] for e in everything}
+    assert renamed and not any(e["eventID"] in old_ids for e in renamed)
+    assert every_page(ledger, {"perPage": ["500"]}) == fresh
+    found = find_event(ledger, BASE, renamed[0]["eventID"], budget=ledger.size)
+    assert found.event == renamed[0]  # the index started again: the new ID is found

@@ -65,10 +65,10 @@ def catch_up(ledger: Ledger, base: str, *, budget: int | None = None,
             if indexed >= size or (budget is not None and done >= budget):
                 return indexed, size
             step = min(BATCH, size - indexed, BATCH if budget is None else budget - done)
-            names, gtins = lazy_names(ledger, conn, base)
+            names, cache = lazy_names(ledger, conn, base)
             rows = list(store.iter_record_rows(conn, indexed, indexed + step))
             docs = [(row, orjson.loads(bytes(row["body"]))) for row in rows]
-            _prefetch(conn, gtins, (doc for _, doc in docs))
+            _prefetch(ledger, conn, cache, (doc for _, doc in docs))
             found = []
             for row, doc in docs:
                 event = epcis_event(row, doc, names)

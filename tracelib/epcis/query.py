@@ -357,66 +357,94 @@ def places_of_uri(conn: Any, uri: str, base: str) -> set[str]:
     return out
 
 
-def lazy_names(ledger: Ledger, conn: Any, base: str) -> tuple[EpcisNames, dict[str, str | None]]:
+@dataclass
+class NameCache:
+    """What :func:`lazy_names` has read of master data: lots' GTINs and locations' (GLN,
+    holder), filled on demand or for many at once (:func:`_prefetch`)."""
+
+    gtins: dict[str, str | None] = field(default_factory=dict)
+    places: dict[str, tuple[tuple[str, str | None] | None, str | None]] = field(
+        default_factory=dict)
+
+
+def _place_of(loc: Any) -> tuple[tuple[str, str | None] | None, str | None]:
+    number = loc.details.get("gln") if loc is not None else None
+    extension = loc.details.get("gln_extension") if loc is not None else None
+    return ((str(number), None if extension is None else str(extension))
+            if number else None, loc.holder if loc is not None else None)
+
+
+def lazy_names(ledger: Ledger, conn: Any, base: str) -> tuple[EpcisNames, NameCache]:
     """:class:`EpcisNames` reading master data as it is asked for (a lot's GTIN, a
-    location's GLN and holder, each once), and the GTIN cache, which a caller may fill for
-    many lots at once (:func:`_prefetch`)."""
-    gtins: dict[str, str | None] = {}
-    places: dict[str, tuple[tuple[str, str | None] | None, str | None]] = {}
+    location's GLN and holder, each once), and its cache, which a caller may fill for
+    many at once (:func:`_prefetch`)."""
+    cache = NameCache()
 
     def gtin(lot: str) -> str | None:
-        if lot not in gtins:
+        if lot not in cache.gtins:
             row = SupplySql.lots(conn, [lot]).get(lot)
-            gtins[lot] = row.gtin if row is not None else None
-        return gtins[lot]
+            cache.gtins[lot] = row.gtin if row is not None else None
+        return cache.gtins[lot]
 
     def place(location: str) -> tuple[tuple[str, str | None] | None, str | None]:
-        found = places.get(location)
+        found = cache.places.get(location)
         if found is None:
-            loc = ledger.store.location(conn, location)
-            number = loc.details.get("gln") if loc is not None else None
-            extension = loc.details.get("gln_extension") if loc is not None else None
-            found = ((str(number), None if extension is None else str(extension))
-                     if number else None, loc.holder if loc is not None else None)
-            places[location] = found
+            found = cache.places[location] = _place_of(ledger.store.location(conn, location))
         return found
 
     names = EpcisNames(base.rstrip("/"), gtin=gtin, gln=lambda loc: place(loc)[0],
                        holder=lambda loc: place(loc)[1])
-    return names, gtins
+    return names, cache
 
 
-def _prefetch(conn: Any, gtins: dict[str, str | None], docs: Iterable[Mapping[str, Any]]) -> None:
-    wanted: set[str] = set()
+#: Where a stored event names a location besides its own (ship ``to``, receive ``from``,
+#: a test's ``stall``): read ahead with the event's own.
+_PLACES = ("to", "from", "stall")
+
+
+def _prefetch(ledger: Ledger, conn: Any, cache: NameCache,
+              docs: Iterable[Mapping[str, Any]]) -> None:
+    """Read the master data ``docs`` will be named with in two statements."""
+    lots: set[str] = set()
+    places: set[str] = set()
     for doc in docs:
         for item in (*doc.get("inputs", ()), *doc.get("outputs", ())):
             if isinstance(item, Mapping) and isinstance(item.get("lot"), str):
-                wanted.add(item["lot"])
-        lot = (doc.get("data") or {}).get("lot")
-        if isinstance(lot, str):
-            wanted.add(lot)
-    wanted -= set(gtins)
-    if wanted:
-        found = SupplySql.lots(conn, sorted(wanted))
-        for lot in wanted:
+                lots.add(item["lot"])
+        data = doc.get("data") or {}
+        if isinstance(data.get("lot"), str):
+            lots.add(data["lot"])
+        if isinstance(doc.get("location"), str):
+            places.add(doc["location"])
+        places.update(data[k] for k in _PLACES if isinstance(data.get(k), str))
+    lots -= set(cache.gtins)
+    if lots:
+        found = SupplySql.lots(conn, sorted(lots))
+        for lot in lots:
             row = found.get(lot)
-            gtins[lot] = row.gtin if row is not None else None
+            cache.gtins[lot] = row.gtin if row is not None else None
+    places -= set(cache.places)
+    if places:
+        located = ledger.store.locations(conn, places)
+        for place in places:
+            cache.places[place] = _place_of(located.get(place))
 
 
 _NAMESPACES = {PREFIX: NAMESPACE}
 
 
-def epcis_event(row: Mapping[str, Any], doc: Mapping[str, Any], names: EpcisNames
-                ) -> dict[str, Any] | None:
+def epcis_event(row: Mapping[str, Any], doc: Mapping[str, Any], names: EpcisNames,
+                hash_id: str | None = None) -> dict[str, Any] | None:
     """A stored record (its row, its parsed event) as the export writes it: the kind's
-    mapping, its GS1 event hash ID as ``eventID``, then ``recordTime``, ``tracelib:seq`` and
-    ``tracelib:recordHash``; None for a kind with no EPCIS event."""
+    mapping, its GS1 event hash ID as ``eventID`` (``hash_id`` when the caller knows it for
+    the same names), then ``recordTime``, ``tracelib:seq`` and ``tracelib:recordHash``; None
+    for a kind with no EPCIS event."""
     spec = KINDS.get(str(row["kind"]))
     mapping = spec.epcis if spec is not None else None
     event = mapping(doc, names) if mapping is not None else None
     if event is None:
         return None
-    event["eventID"] = event_hash_id(event, _NAMESPACES)
+    event["eventID"] = hash_id if hash_id is not None else event_hash_id(event, _NAMESPACES)
     event["recordTime"] = str(row["recorded_at"])
     event[f"{PREFIX}:seq"] = int(row["seq"])
     event[f"{PREFIX}:recordHash"] = bytes(row["hash"]).hex()
@@ -481,6 +509,18 @@ def _places(conn: Any, query: EventQuery, base: str) -> set[str] | None:
     return out
 
 
+def _known_ids(ledger: Ledger, conn: Any, base: str) -> Callable[[Sequence[int]], dict[int, str]]:
+    """The event hash IDs the ID index (:mod:`tracelib.epcis.eventids`) holds for seqs,
+    when they are the IDs the events have now: the index was built under ``base`` and no
+    ``register`` record (the only way master data changes) came after it was started.
+    Otherwise none: every ID is computed."""
+    cursor = EpcisSql.id_cursor(conn)
+    if (cursor is None or cursor.base != base.rstrip("/")
+            or cursor.stamp != ledger.store.directory_stamp(conn)):
+        return lambda seqs: {}
+    return lambda seqs: EpcisSql.ids_of_seqs(conn, [s for s in seqs if s < cursor.indexed])
+
+
 def run_query(ledger: Ledger, query: EventQuery, *, base: str, keep: Keep | None = None,
               budget: int | None = None) -> QueryPage:
     """One page of ``query``'s results on ``ledger`` (events named under ``base``, the
@@ -493,7 +533,8 @@ def run_query(ledger: Ledger, query: EventQuery, *, base: str, keep: Keep | None
     events: list[dict[str, Any]] = []
     scanned = 0
     with ledger.store.reader() as conn:
-        names, gtins = lazy_names(ledger, conn, base)
+        names, cache = lazy_names(ledger, conn, base)
+        known_ids = _known_ids(ledger, conn, base)
         lot_seqs = _lot_seqs(conn, query, base)
         places = _places(conn, query, base)
         kinds = _kinds(query)
@@ -516,13 +557,14 @@ def run_query(ledger: Ledger, query: EventQuery, *, base: str, keep: Keep | None
             exhausted = len(seqs) < size
             rows = ledger.store.record_rows(conn, seqs) if seqs else []
             docs = [(row, orjson.loads(bytes(row["body"]))) for row in rows]
-            _prefetch(conn, gtins, (doc for _, doc in docs))
+            _prefetch(ledger, conn, cache, (doc for _, doc in docs))
+            hash_ids = known_ids(seqs)
             for row, doc in docs:
                 scanned += 1
                 last = int(row["seq"])
                 if keep is not None and not keep(doc):
                     continue
-                event = epcis_event(row, doc, names)
+                event = epcis_event(row, doc, names, hash_ids.get(last))
                 if event is None or not query.matches(event):
                     continue
                 events.append(event)

@@ -154,6 +154,16 @@ class EpcisSql:
                      .values(indexed=indexed))
 
     @staticmethod
+    def ids_of_seqs(conn: Connection, seqs: Sequence[int]) -> dict[int, str]:
+        """The hash IDs the index holds for ``seqs`` (``ix_epcis_event_ids_seq``)."""
+        out: dict[int, str] = {}
+        for start in range(0, len(seqs), 500):
+            out.update((int(r[1]), str(r[0])) for r in conn.execute(
+                select(epcis_event_ids.c.hash_id, epcis_event_ids.c.seq)
+                .where(epcis_event_ids.c.seq.in_(seqs[start:start + 500]))))
+        return out
+
+    @staticmethod
     def seq_of_id(conn: Connection, hash_id: str) -> int | None:
         found = conn.execute(select(epcis_event_ids.c.seq)
                              .where(epcis_event_ids.c.hash_id == hash_id)).scalar()

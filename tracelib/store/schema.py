@@ -67,6 +67,7 @@ epcis_event_ids = Table(
     Column("hash_id", String(100), primary_key=True),
     Column("seq", BigInteger, nullable=False),
 )
+Index("ix_epcis_event_ids_seq", epcis_event_ids.c.seq)
 
 #: How far :data:`epcis_event_ids` has read (``indexed``: the records below that seq), the
 #: directory stamp and the base URL its names were built with.

@@ -5,7 +5,9 @@ records' existing columns, and the event hash ID index with its cursor (not ledg
   instant in UTC (SQLite's date functions read the offset; ``upper`` because they refuse a
   lower-case ``t``);
 * PostgreSQL: ``ix_records_kind_time`` on ``(kind, event_time)``, the local time's text, read
-  with a window one day wider on each side than asked (no offset is more than 24 hours).
+  with a window one day wider on each side than asked (no offset is more than 24 hours);
+* ``epcis_event_ids`` (hash ID → seq, and ``ix_epcis_event_ids_seq`` the other way) and
+  ``epcis_id_cursor``: the event hash ID index, not ledger state.
 
 Revision ID: 0021
 Revises: 0019
@@ -38,6 +40,7 @@ def upgrade() -> None:
             sa.Column("hash_id", sa.String(100), primary_key=True),
             sa.Column("seq", sa.BigInteger(), nullable=False),
         )
+        op.create_index("ix_epcis_event_ids_seq", "epcis_event_ids", ["seq"])
     if "epcis_id_cursor" not in tables:
         op.create_table(
             "epcis_id_cursor",
