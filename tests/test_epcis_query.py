@@ -45,7 +45,9 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     ledger = Ledger.create(url, operator_key=net.operator_key, operator=spec.operator,
                            now=net.end)
     _KEYS[id(ledger)] = net.operator_key
-    ledger.append(net.events(), now=net.end)
+    stream = list(net.events())
+    for n, start in enumerate(range(0, len(stream), 400)):  # recordTimes a minute apart
+        ledger.append(stream[start:start + 400], now=net.end + timedelta(minutes=n))
     with ledger.store.reader() as conn:
         everything = list(epcis_events(ledger, conn, names_for(ledger, conn, BASE)))
     yield ledger, everything
@@ -101,7 +103,7 @@ def _cases(everything: list[dict[str, Any]]) -> list[tuple[dict[str, list[str]],
     middle = parse_rfc3339(everything[len(everything) // 2]["eventTime"])
     day_start, day_end = middle - timedelta(hours=7), middle + timedelta(hours=17)
     recorded = sorted({e["recordTime"] for e in everything})
-    assert times and len(recorded) >= 1
+    assert times and len(recorded) >= 4
     return [
         ({"eventType": ["TransformationEvent"]}, lambda e: e["type"] == "TransformationEvent"),
         ({"eventType": ["ObjectEvent,TransformationEvent"]}, lambda e: True),
@@ -133,6 +135,13 @@ def _cases(everything: list[dict[str, Any]]) -> list[tuple[dict[str, list[str]],
         ({"GE_recordTime": [recorded[len(recorded) // 2]]},
          lambda e: e["recordTime"] >= recorded[len(recorded) // 2]),
         ({"LT_recordTime": [recorded[-1]]}, lambda e: e["recordTime"] < recorded[-1]),
+        ({"GE_recordTime": [recorded[1]], "LT_recordTime": [recorded[-2]],
+          "EQ_bizStep": ["shipping"]},
+         lambda e: recorded[1] <= e["recordTime"] < recorded[-2]
+         and e.get("bizStep") == CBV + "BizStep-shipping"),
+        ({"GE_recordTime": [recorded[1]], "MATCH_anyEPCClass": [lot]},
+         lambda e: recorded[1] <= e["recordTime"]
+         and lot in classes(e, "quantityList", "inputQuantityList", "outputQuantityList")),
         ({"MATCH_anyEPCClass": [lot], "EQ_bizStep": ["receiving"], "EQ_action": ["OBSERVE"]},
          lambda e: lot in classes(e, "quantityList")
          and e.get("bizStep") == CBV + "BizStep-receiving" and e["action"] == "OBSERVE"),

@@ -382,8 +382,7 @@ def lazy_names(ledger: Ledger, conn: Any, base: str) -> tuple[EpcisNames, NameCa
 
     def gtin(lot: str) -> str | None:
         if lot not in cache.gtins:
-            row = SupplySql.lots(conn, [lot]).get(lot)
-            cache.gtins[lot] = row.gtin if row is not None else None
+            cache.gtins[lot] = EpcisSql.gtins(conn, [lot]).get(lot)
         return cache.gtins[lot]
 
     def place(location: str) -> tuple[tuple[str, str | None] | None, str | None]:
@@ -419,10 +418,9 @@ def _prefetch(ledger: Ledger, conn: Any, cache: NameCache,
         places.update(data[k] for k in _PLACES if isinstance(data.get(k), str))
     lots -= set(cache.gtins)
     if lots:
-        found = SupplySql.lots(conn, sorted(lots))
+        found = EpcisSql.gtins(conn, sorted(lots))
         for lot in lots:
-            row = found.get(lot)
-            cache.gtins[lot] = row.gtin if row is not None else None
+            cache.gtins[lot] = found.get(lot)
     places -= set(cache.places)
     if places:
         located = ledger.store.locations(conn, places)
@@ -539,27 +537,53 @@ def run_query(ledger: Ledger, query: EventQuery, *, base: str, keep: Keep | None
         places = _places(conn, query, base)
         kinds = _kinds(query)
         batch = min(max(2 * query.per_page, 50), 1000)
-        last = after
-        exhausted = False
-        while len(events) < query.per_page and scanned < budget and not exhausted:
-            size = min(batch, budget - scanned)
+        # recordTime is recorded_at, which never decreases along the seqs: a seq range
+        low, high = -1, None
+        if query.ge_record_time is not None or query.lt_record_time is not None:
+            size_now = ledger.store.size(conn)
+            if query.ge_record_time is not None:
+                low = EpcisSql.first_recorded(conn, format_utc(query.ge_record_time),
+                                              size_now) - 1
+            if query.lt_record_time is not None:
+                high = EpcisSql.first_recorded(conn, format_utc(query.lt_record_time), size_now)
+
+        def fetch(after_seq: int, size: int) -> list[int]:
+            after_seq = max(after_seq, low)
             if lot_seqs is not None:
-                seqs = [s for s in lot_seqs if s > last][:size]
-            else:
-                seqs = [s for s, _ in EpcisSql.candidates(
-                    conn, kinds=kinds, after=last, limit=size, since=query.ge_event_time,
-                    until=query.lt_event_time,
-                    recorded_since=(None if query.ge_record_time is None
-                                    else format_utc(query.ge_record_time)),
-                    recorded_until=(None if query.lt_record_time is None
-                                    else format_utc(query.lt_record_time)),
-                    places=None if places is None else sorted(places))]
-            exhausted = len(seqs) < size
-            rows = ledger.store.record_rows(conn, seqs) if seqs else []
-            docs = [(row, orjson.loads(bytes(row["body"]))) for row in rows]
+                return [s for s in lot_seqs if s > after_seq and (high is None or s < high)
+                        ][:size]
+            return [s for s, _ in EpcisSql.candidates(
+                conn, kinds=kinds, after=after_seq, before=high, limit=size,
+                since=query.ge_event_time,
+                until=query.lt_event_time,
+                recorded_since=(None if query.ge_record_time is None
+                                else format_utc(query.ge_record_time)),
+                recorded_until=(None if query.lt_record_time is None
+                                else format_utc(query.lt_record_time)),
+                places=None if places is None else sorted(places))]
+
+        last = fetched = after
+        pending: list[int] = []  # candidates fetched, not yet read
+        source_done = False
+        while len(events) < query.per_page and scanned < budget:
+            if not pending:
+                if source_done:
+                    break
+                size = min(batch, budget - scanned)
+                pending = fetch(fetched, size)
+                source_done = len(pending) < size
+                if not pending:
+                    break
+                fetched = pending[-1]
+            # read only as many records as the page still needs (and a few): a candidate
+            # costs its row, its master data and its mapping
+            take = min(query.per_page - len(events) + 8, budget - scanned)
+            chunk, pending = pending[:take], pending[take:]
+            docs = [(row, orjson.loads(bytes(row["body"])))
+                    for row in ledger.store.record_rows(conn, chunk)]
             _prefetch(ledger, conn, cache, (doc for _, doc in docs))
-            hash_ids = known_ids(seqs)
-            for row, doc in docs:
+            hash_ids = known_ids(chunk)
+            for n, (row, doc) in enumerate(docs):
                 scanned += 1
                 last = int(row["seq"])
                 if keep is not None and not keep(doc):
@@ -569,9 +593,8 @@ def run_query(ledger: Ledger, query: EventQuery, *, base: str, keep: Keep | None
                     continue
                 events.append(event)
                 if len(events) == query.per_page:
-                    exhausted = exhausted and last == int(rows[-1]["seq"])
+                    pending = chunk[n + 1:] + pending
                     break
-            if not rows:
-                exhausted = True
+        exhausted = source_done and not pending
     more = not exhausted
     return QueryPage(events, query.page_token(last) if more else None, scanned)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, select
+from sqlalchemy import Connection, delete, func, select
 
 from .bulk import insert_tuples
 from .schema import epcis_event_ids, epcis_id_cursor, locations, lots, records
@@ -53,17 +53,21 @@ class EpcisSql:
 
     @staticmethod
     def candidates(conn: Connection, *, kinds: Sequence[str], after: int, limit: int,
+                   before: int | None = None,
                    since: datetime | None = None, until: datetime | None = None,
                    recorded_since: str | None = None, recorded_until: str | None = None,
                    places: Sequence[str] | None = None) -> list[tuple[int, str]]:
         """(seq, kind) of up to ``limit`` records after seq ``after``, in seq order, of
         ``kinds``, at ``places`` (None: anywhere), recorded in [``recorded_since``,
         ``recorded_until``) (``recorded_at`` text, UTC) and whose event time may fall in
-        [``since``, ``until``) — a superset: the caller decides the time exactly."""
+        [``since``, ``until``) — a superset: the caller decides the time exactly; below seq
+        ``before`` when given."""
         if not kinds or (places is not None and not places):
             return []
         query = select(records.c.seq, records.c.kind).where(
             records.c.kind.in_(sorted(kinds)), records.c.seq > after)
+        if before is not None:
+            query = query.where(records.c.seq < before)
         if since is not None or until is not None:
             if conn.dialect.name == "sqlite":
                 instant = func.julianday(func.upper(records.c.event_time))
@@ -88,10 +92,29 @@ class EpcisSql:
         return [(int(r[0]), str(r[1])) for r in rows]
 
     @staticmethod
-    def kinds_present(conn: Connection, kinds: Sequence[str]) -> list[str]:
-        """Which of ``kinds`` have at least one record (one index probe each)."""
-        return [kind for kind in kinds
-                if conn.execute(select(exists().where(records.c.kind == kind))).scalar()]
+    def first_recorded(conn: Connection, recorded: str, size: int) -> int:
+        """The first seq recorded at or after ``recorded`` (``recorded_at`` text, UTC;
+        ``size`` when none): a binary search on seq, since an append never records a time
+        before the previous record's (tracelib.append.pipeline)."""
+        low, high = 0, size
+        while low < high:
+            middle = (low + high) // 2
+            at = conn.execute(select(records.c.recorded_at)
+                              .where(records.c.seq == middle)).scalar()
+            if at is not None and str(at) >= recorded:
+                high = middle
+            else:
+                low = middle + 1
+        return low
+
+    @staticmethod
+    def gtins(conn: Connection, codes: Sequence[str]) -> dict[str, str | None]:
+        """The GTIN of each of the lots ``codes`` that exists (None: it has none)."""
+        out: dict[str, str | None] = {}
+        for part in _parts(codes):
+            out.update((str(r[0]), None if r[1] is None else str(r[1])) for r in conn.execute(
+                select(lots.c.lot, lots.c.gtin).where(lots.c.lot.in_(part))))
+        return out
 
     @staticmethod
     def locations_after(conn: Connection, after: str | None, limit: int
