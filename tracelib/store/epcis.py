@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
@@ -77,11 +77,11 @@ class EpcisSql:
                     query = query.where(instant < _julian(until + timedelta(seconds=1)))
             else:
                 if since is not None:
-                    query = query.where(records.c.event_time
-                                        >= (since - timedelta(days=1)).date().isoformat())
+                    query = query.where(records.c.event_time >= (
+                        since.astimezone(UTC) - timedelta(days=1)).date().isoformat())
                 if until is not None:
-                    query = query.where(records.c.event_time
-                                        < (until + timedelta(days=2)).date().isoformat())
+                    query = query.where(records.c.event_time < (
+                        until.astimezone(UTC) + timedelta(days=2)).date().isoformat())
         if recorded_since is not None:
             query = query.where(records.c.recorded_at >= recorded_since)
         if recorded_until is not None:
