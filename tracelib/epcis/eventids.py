@@ -94,7 +94,7 @@ def _at(ledger: Ledger, base: str, seq: int) -> tuple[dict[str, Any] | None, dic
         return epcis_event(row, doc, names), doc
 
 
-def find_event(ledger: Ledger, base: str, event_id: str, *, budget: int = 20_000) -> Lookup:
+def find_event(ledger: Ledger, base: str, event_id: str, *, budget: int = 2_000) -> Lookup:
     """The event whose GS1 event hash ID is ``event_id``, after catching the index up by
     at most ``budget`` records (see the module's words on master data)."""
     base = base.rstrip("/")
