@@ -46,8 +46,8 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                            now=net.end)
     _KEYS[id(ledger)] = net.operator_key
     stream = list(net.events())
-    for n, start in enumerate(range(0, len(stream), 400)):  # recordTimes a minute apart
-        ledger.append(stream[start:start + 400], now=net.end + timedelta(minutes=n))
+    for n, start in enumerate(range(0, len(stream), 250)):  # recordTimes a minute apart
+        ledger.append(stream[start:start + 250], now=net.end + timedelta(minutes=n))
     with ledger.store.reader() as conn:
         everything = list(epcis_events(ledger, conn, names_for(ledger, conn, BASE)))
     yield ledger, everything
