@@ -158,3 +158,10 @@ def test_the_epcis_openapi_document_describes_every_epcis_route(app: Flask,
         for op in item.values():
             access = ENDPOINTS[EPCIS_OPERATIONS[op["operationId"]]]
             assert op["x-tracelib-scope"] == list(access.scopes)
+
+
+def test_options_names_the_methods_and_versions(app: Flask, client: FlaskClient) -> None:
+    r = client.options("/epcis/events", headers=_auth(app, "operator"))
+    assert r.status_code in (200, 204)
+    assert "GET" in r.headers["Allow"]
+    assert r.headers["GS1-EPCIS-Version"] == "2.0.0"
