@@ -51,13 +51,14 @@ def catch_up(ledger: Ledger, base: str, *, budget: int | None = None,
     Returns (records indexed, ledger size)."""
     store = ledger.store
     base = base.rstrip("/")
-    with store.writer() as conn:
+    with store.reader() as conn:  # the writer's lock only when there is something to write
         cursor = EpcisSql.id_cursor(conn)
-        if restart or cursor is None or cursor.base != base:
+    if restart or cursor is None or cursor.base != base:
+        with store.writer() as conn:
             EpcisSql.reset_ids(conn, store.directory_stamp(conn), base)
-            indexed = 0
-        else:
-            indexed = cursor.indexed
+        indexed = 0
+    else:
+        indexed = cursor.indexed
     done = 0
     while True:
         with store.reader() as conn:
