@@ -36,13 +36,13 @@ DAY_TARGET_MS = 30.0
 _SAMPLES = 25
 
 
-def _lot_uris(ledger: Any, count: int) -> list[str]:
+def _lot_uris(ledger: Any, count: int, base: str) -> list[str]:
     from tracelib.epcis.query import lazy_names
 
     codes = all_lots(ledger)
     step = max(1, len(codes) // count)
     with ledger.store.reader() as conn:
-        names, _ = lazy_names(ledger, conn, BASE)
+        names, _ = lazy_names(ledger, conn, base)
         return [names.lot(code) for code in codes[::step][:count]]
 
 
@@ -68,7 +68,7 @@ def _timed(ledger: Any, params: dict[str, list[str]], base: str) -> tuple[float,
 
 
 def _measure(ledger: Any, base: str = BASE) -> dict[str, Any]:
-    lots = _lot_uris(ledger, _SAMPLES)
+    lots = _lot_uris(ledger, _SAMPLES, base)
     days = _days(ledger, _SAMPLES)
     _timed(ledger, {"MATCH_anyEPCClass": [lots[0]]}, base)  # warm the caches once
     lot_ms, lot_events = zip(*(_timed(ledger, {"MATCH_anyEPCClass": [uri]}, base)

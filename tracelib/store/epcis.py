@@ -3,10 +3,10 @@
 The query selects candidate records here, by what SQL can decide from the records' own
 columns (kind, location, ``recorded_at``, the event time), in seq order; the caller maps each
 candidate with its kind's EPCIS mapping and decides the rest. An eventTime range reads the
-index revision 0021 adds over the existing columns: on SQLite the instant in UTC
-(``julianday(upper(event_time))``, exact to well under a millisecond, widened by a second and
-decided exactly by the caller); on PostgreSQL the local time's text, widened by a day on each
-side (no offset is 24 hours or more).
+index revision 0021 adds over the existing columns, of the instant in UTC: on SQLite
+``julianday(upper(event_time))`` (exact to well under a millisecond), on PostgreSQL
+``tracelib_utc(event_time)``; the window is read a second wider than asked and the caller
+decides exactly.
 """
 
 from __future__ import annotations
@@ -27,8 +27,16 @@ _EPOCH_JD = 2440587.5  # the Julian day of 1970-01-01T00:00:00Z
 _CURSOR = "ids"
 
 
+#: How much wider than asked an eventTime window is read (the caller decides exactly).
+_MARGIN = timedelta(seconds=1)
+
+
 def _julian(moment: datetime) -> float:
     return moment.timestamp() / 86400.0 + _EPOCH_JD
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 class IdCursor(tuple[int, int, str]):
@@ -70,18 +78,17 @@ class EpcisSql:
             query = query.where(records.c.seq < before)
         if since is not None or until is not None:
             if conn.dialect.name == "sqlite":
-                instant = func.julianday(func.upper(records.c.event_time))
-                if since is not None:
-                    query = query.where(instant >= _julian(since - timedelta(seconds=1)))
-                if until is not None:
-                    query = query.where(instant < _julian(until + timedelta(seconds=1)))
+                instant: Any = func.julianday(func.upper(records.c.event_time))
+                low: Any = None if since is None else _julian(since - _MARGIN)
+                high: Any = None if until is None else _julian(until + _MARGIN)
             else:
-                if since is not None:
-                    query = query.where(records.c.event_time >= (
-                        since.astimezone(UTC) - timedelta(days=1)).date().isoformat())
-                if until is not None:
-                    query = query.where(records.c.event_time < (
-                        until.astimezone(UTC) + timedelta(days=2)).date().isoformat())
+                instant = func.tracelib_utc(records.c.event_time)
+                low = None if since is None else _naive_utc(since - _MARGIN)
+                high = None if until is None else _naive_utc(until + _MARGIN)
+            if low is not None:
+                query = query.where(instant >= low)
+            if high is not None:
+                query = query.where(instant < high)
         if recorded_since is not None:
             query = query.where(records.c.recorded_at >= recorded_since)
         if recorded_until is not None:

@@ -57,8 +57,8 @@ records = Table(
 )
 Index("ix_records_kind", records.c.kind, records.c.seq)
 # The EPCIS query's eventTime ranges (tracelib.store.epcis) read an index over the existing
-# columns created by revision 0021: on SQLite (kind, julianday(upper(event_time))), the
-# instant in UTC; on PostgreSQL (kind, event_time), the local time's text.
+# columns created by revision 0021, of the instant in UTC: on SQLite (kind,
+# julianday(upper(event_time))), on PostgreSQL (kind, tracelib_utc(event_time)).
 
 #: The EPCIS event hash IDs of the ledger's events (docs/contract.md "EPCIS query"): a cache
 #: filled from the records in seq order, not ledger state (docs/integrity.md).

@@ -4,8 +4,10 @@ records' existing columns, and the event hash ID index with its cursor (not ledg
 * SQLite: ``ix_records_kind_utc`` on ``(kind, julianday(upper(event_time)))``, the event's
   instant in UTC (SQLite's date functions read the offset; ``upper`` because they refuse a
   lower-case ``t``);
-* PostgreSQL: ``ix_records_kind_time`` on ``(kind, event_time)``, the local time's text, read
-  with a window one day wider on each side than asked (no offset is more than 24 hours);
+* PostgreSQL: ``ix_records_kind_utc`` on ``(kind, tracelib_utc(event_time))``, the instant in
+  UTC; ``tracelib_utc`` (created here) casts the text to ``timestamptz``, which depends on no
+  setting for a time that carries its offset, as every stored event time does (so it may be
+  declared immutable);
 * ``epcis_event_ids`` (hash ID → seq, and ``ix_epcis_event_ids_seq`` the other way) and
   ``epcis_id_cursor``: the event hash ID index, not ledger state.
 
@@ -31,8 +33,11 @@ def upgrade() -> None:
         op.execute("CREATE INDEX IF NOT EXISTS ix_records_kind_utc "
                    "ON records (kind, julianday(upper(event_time)))")
     else:
-        op.create_index("ix_records_kind_time", "records", ["kind", "event_time"],
-                        if_not_exists=True)
+        op.execute("CREATE OR REPLACE FUNCTION tracelib_utc(t text) RETURNS timestamp "
+                   "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE "
+                   "AS $$ SELECT upper(t)::timestamptz AT TIME ZONE 'UTC' $$")
+        op.execute("CREATE INDEX IF NOT EXISTS ix_records_kind_utc "
+                   "ON records (kind, tracelib_utc(event_time))")
     tables = sa.inspect(bind).get_table_names()
     if "epcis_event_ids" not in tables:
         op.create_table(
@@ -54,7 +59,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("epcis_id_cursor")
     op.drop_table("epcis_event_ids")
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute("DROP INDEX IF EXISTS ix_records_kind_utc")
-    else:
-        op.drop_index("ix_records_kind_time", table_name="records")
+    op.execute("DROP INDEX IF EXISTS ix_records_kind_utc")
+    if op.get_bind().dialect.name != "sqlite":
+        op.execute("DROP FUNCTION IF EXISTS tracelib_utc(text)")
