@@ -95,6 +95,16 @@ _REGULATOR_SIGNS = Access((READ_ALL,), "Needs a token with `read:all` and `write
                                        "is signed with the key the service holds for the "
                                        "token's party")
 
+_EPCIS_READ = Access(READ_SCOPES, "Needs a token with `read:own`, `read:market` or `read:all`; "
+                                  "each event is shown whole when its record is within the "
+                                  "token's reach (`read:all`: every event) and left out "
+                                  "otherwise")
+#: The EPCIS 2.0 query binding (service/epcis.py).
+_EPCIS = {f"epcis.{view}": _EPCIS_READ for view in (
+    "events", "event_by_id", "event_types", "event_type_events", "biz_steps",
+    "biz_step_events", "dispositions", "disposition_events", "biz_locations",
+    "biz_location_events", "read_points", "read_point_events", "epcs", "epc_events")}
+
 #: Every endpoint of the app, by Flask endpoint name. A blueprint added later classifies
 #: its endpoints with :func:`classify` before the app serves.
 ENDPOINTS: dict[str, Access] = {
@@ -129,6 +139,8 @@ ENDPOINTS: dict[str, Access] = {
     "regulator.drill_picture": _REGULATOR,
     "regulator.post_drill": _REGULATOR_SIGNS,
     "regulator.post_recall": _REGULATOR_SIGNS,
+    "epcis.openapi": _PUBLIC,
+    **_EPCIS,
 }
 
 

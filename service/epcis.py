@@ -34,7 +34,7 @@ from tracelib.store.epcis import EpcisSql
 from tracelib.timeutil import format_utc
 from tracelib.views.disclosure import event_in_reach
 
-from .access import READ_SCOPES, Access, classify, forbid_other_books, reach
+from .access import forbid_other_books, reach
 from .extension import ledger, service
 from .httputil import json_response
 from .links import public_url
@@ -46,9 +46,6 @@ bp = Blueprint("epcis", __name__, url_prefix="/epcis")
 
 EPCIS_VERSION = "2.0.0"
 CBV_VERSION = "2.0.0"
-_READ = Access(READ_SCOPES, "Needs a token with `read:own`, `read:market` or `read:all`; "
-                            "each event is shown whole when its record is within the token's "
-                            "reach (`read:all`: every event) and left out otherwise")
 
 
 @bp.after_request
@@ -253,10 +250,3 @@ def openapi() -> Response:
     from .openapi import epcis_openapi_document
 
     return json_response(epcis_openapi_document(request.script_root))
-
-
-classify("epcis.openapi", Access((), "Public: no token needed", cross_origin=True))
-for _view in (events, event_by_id, event_types, event_type_events, biz_steps, biz_step_events,
-              dispositions, disposition_events, biz_locations, biz_location_events, read_points,
-              read_point_events, epcs, epc_events):
-    classify(f"{bp.name}.{_view.__name__}", _READ)

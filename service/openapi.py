@@ -984,8 +984,6 @@ def _bearer() -> dict[str, Any]:
 def epcis_openapi_document(script_root: str = "") -> dict[str, Any]:
     """The EPCIS 2.0 REST binding's queries as OpenAPI 3.1.0 (its paths and parameters
     as GS1's EPCIS 2.0 OpenAPI names them), served at ``/epcis/openapi.json``."""
-    from . import epcis  # noqa: F401  (its endpoints' access rules, classified on import)
-
     paths = _epcis_paths()
     paths["/openapi.json"] = {"get": {
         "operationId": "epcisOpenapi", "summary": "This document",
