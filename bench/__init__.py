@@ -24,6 +24,7 @@ SUITES = (
     "bench.drill",
     "bench.epcis",
     "bench.epcis_capture",
+    "bench.epcis_query",
     "bench.kpi",
     "bench.entry",
     "bench.alerts",

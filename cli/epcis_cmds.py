@@ -284,6 +284,79 @@ def epcis_subscriptions(env: Env, as_json: bool) -> None:
         click.echo(f"{d['subscriptionID']}  {d['queryName']}  {d['dest']}  owner "
                    f"{d['owner']} ({d['reach']})  delivered {d['delivered']}  {state}  next "
                    f"{d['nextAttemptAt']}")
+# -- the EPCIS query and the event hash ID index -------------------------------------------
+
+_BASE_URL = click.option(
+    "--base-url", envvar="TRACELIB_PUBLIC_URL", default="http://127.0.0.1:8000",
+    show_default=True, help="The service's public URL, naming lots without a GTIN and "
+                            "locations without a GLN [env TRACELIB_PUBLIC_URL].")
+
+
+@epcis.command("query")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="An EPCIS 2.0 query parameter (repeatable): eventType, GE_eventTime, "
+                   "LT_eventTime, GE_recordTime, LT_recordTime, EQ_bizStep, EQ_disposition, "
+                   "EQ_bizLocation, EQ_readPoint, MATCH_anyEPCClass, MATCH_epcClass, "
+                   "MATCH_inputEPCClass, MATCH_outputEPCClass, EQ_action, perPage, "
+                   "nextPageToken.")
+@click.option("--all", "every_page", is_flag=True, help="Follow every page, not only the first.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the EPCISQueryDocument (its nextPageToken under "
+                   "`tracelib:nextPageToken`) instead of one line per event.")
+@_BASE_URL
+@pass_env
+def epcis_query(env: Env, params: tuple[str, ...], every_page: bool, as_json: bool,
+                base_url: str) -> None:
+    """Run an EPCIS 2.0 query (SimpleEventQuery) on the ledger, as ``GET /epcis/events``
+    does with every event in reach: one line per event (seq, eventID, type, bizStep,
+    eventTime), then the next page's token on standard error."""
+    from tracelib.epcis.query import EventQuery, QueryError, run_query
+
+    given: dict[str, list[str]] = {}
+    for item in params:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--param")
+        given.setdefault(name, []).append(value)
+    try:
+        query = EventQuery.from_params(given)
+    except QueryError as e:
+        raise click.BadParameter(e.message, param_hint=e.param) from e
+    events: list[dict[str, object]] = []
+    with env.open() as ledger:
+        while True:
+            page = run_query(ledger, query, base=base_url)
+            events.extend(page.events)
+            if not every_page or page.next_token is None:
+                break
+            query = query.resume(page.next_token)
+    if as_json:
+        doc = {"type": "EPCISQueryDocument", "schemaVersion": "2.0",
+               "epcisBody": {"queryResults": {"queryName": "SimpleEventQuery",
+                                              "resultsBody": {"eventList": events}}},
+               "tracelib:nextPageToken": page.next_token}
+        click.echo(json.dumps(doc, ensure_ascii=False))
+    else:
+        for event in events:
+            click.echo("\t".join(str(event.get(k, "")) for k in (
+                "tracelib:seq", "eventID", "type", "bizStep", "eventTime")))
+    if page.next_token is not None:
+        click.echo(f"nextPageToken={page.next_token}", err=True)
+
+
+@epcis.command("index")
+@click.option("--rebuild", is_flag=True, help="Start the index again from the first record "
+                                              "(after master data changed).")
+@_BASE_URL
+@pass_env
+def epcis_index(env: Env, rebuild: bool, base_url: str) -> None:
+    """Bring the EPCIS event hash ID index (``GET /epcis/events/{eventID}``) up to date: map
+    and hash every record not yet indexed. Not ledger state: safe to run at any time."""
+    from tracelib.epcis.eventids import catch_up
+
+    with env.open() as ledger:
+        indexed, size = catch_up(ledger, base_url, restart=rebuild)
+    click.echo(json.dumps({"indexed": indexed, "size": size}))
 
 
 COMMANDS = [epcis]

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from tracelib_service.openapi import openapi_document
+from tracelib_service.openapi import epcis_openapi_document, openapi_document
 from tracelib_service.problems import STATUS
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -102,7 +102,7 @@ document. They answer HTML to browsers and JSON to clients that send
 | `GET /s/<stall>` | the stall page (the stall's QR code); JSON is the same as `GET /api/v1/stalls/<stall>`; `?pay=<ref>` echoes a payment reference |
 | `GET /s/<stall>/qr.png`, `GET /s/<stall>/qr.svg` | the stall's printable placard |
 | `GET /l/<lot>` | the lot page |
-| `GET /01/<gtin>/10/<lot>` | the lot page as a GS1 Digital Link; `?linkType=gs1:traceability` or `gs1:epcis` gives the trace, `?linkType=linkset` the links (RFC 9264) |
+| `GET /01/<gtin>/10/<lot>` | the lot page as a GS1 Digital Link; `?linkType=gs1:traceability` gives the trace, `gs1:epcis` redirects (307) to the lot's EPCIS query (`/epcis/events?MATCH_anyEPCClass=…`), `?linkType=linkset` the links (RFC 9264) |
 | `GET /m/<market>/board` | the market's board (公示): the day's rapid tests, positives first with the action taken, the day's inspections and whether the market published before opening |
 """
 
@@ -320,22 +320,9 @@ def _errors() -> list[str]:
     return lines
 
 
-def render() -> str:
-    doc = openapi_document()
-    server = doc["servers"][0]["url"]
-    info = doc["info"]
-    parts: list[str] = [INTRO.format(openapi=doc["openapi"], description=info["description"],
-                                     version=info["version"], license=info["license"]["name"],
-                                     server=server)]
-    index = ["## Endpoints", "", "| method | path | summary | token |", "|---|---|---|---|"]
-    for path, method, op in _operations(doc):
-        heading = f"{method.upper()} {path}"
-        anchor = heading.lower().replace(" ", "-").replace("/", "").replace("{", "") \
-            .replace("}", "").replace(".", "")
-        index.append(f"| {method.upper()} | [`{path}`](#{anchor}) | {op['summary']} | "
-                     f"{_scopes(op) or 'no'} |")
-    parts.append("\n".join(index) + "\n")
-    parts.append(AUTH)
+def _operation_docs(doc: Mapping[str, Any]) -> list[str]:
+    """Each operation of ``doc`` as a section."""
+    out: list[str] = []
     for path, method, op in _operations(doc):
         lines = [f"### {method.upper()} {path}", "", f"**{op['summary']}.**"
                  + (f" {op['description']}" if op.get("description") else ""), "",
@@ -357,7 +344,53 @@ def render() -> str:
                               json.dumps(content["example"], ensure_ascii=False, indent=2),
                               "```", ""]
         lines += ["Responses:", "", *_responses(op["responses"], doc), ""]
-        parts.append("\n".join(lines))
+        out.append("\n".join(lines))
+    return out
+
+
+def _index(doc: Mapping[str, Any]) -> list[str]:
+    index = ["| method | path | summary | token |", "|---|---|---|---|"]
+    for path, method, op in _operations(doc):
+        heading = f"{method.upper()} {path}"
+        anchor = heading.lower().replace(" ", "-").replace("/", "").replace("{", "") \
+            .replace("}", "").replace(".", "")
+        index.append(f"| {method.upper()} | [`{path}`](#{anchor}) | {op['summary']} | "
+                     f"{_scopes(op) or 'no'} |")
+    return index
+
+
+EPCIS_INTRO = """\
+## EPCIS 2.0 query
+
+The GS1 EPCIS 2.0 REST binding's queries live beside the API, under **`/epcis`**
+([contract](contract.md#epcis-query)); their own OpenAPI document is served at
+`GET /epcis/openapi.json`. Every answer carries `GS1-EPCIS-Version: 2.0.0` and
+`GS1-CBV-Version: 2.0.0`; events come as an `EPCISQueryDocument` (`application/ld+json`),
+`perPage` at a time, with `Link: <…>; rel="next"` (from the configured public URL) while more
+may follow.
+"""
+
+
+def render() -> str:
+    doc = openapi_document()
+    server = doc["servers"][0]["url"]
+    info = doc["info"]
+    parts: list[str] = [INTRO.format(openapi=doc["openapi"], description=info["description"],
+                                     version=info["version"], license=info["license"]["name"],
+                                     server=server)]
+    index = ["## Endpoints", "", "| method | path | summary | token |", "|---|---|---|---|"]
+    for path, method, op in _operations(doc):
+        heading = f"{method.upper()} {path}"
+        anchor = heading.lower().replace(" ", "-").replace("/", "").replace("{", "") \
+            .replace("}", "").replace(".", "")
+        index.append(f"| {method.upper()} | [`{path}`](#{anchor}) | {op['summary']} | "
+                     f"{_scopes(op) or 'no'} |")
+    parts.append("\n".join(index) + "\n")
+    parts.append(AUTH)
+    parts += _operation_docs(doc)
+    epcis = epcis_openapi_document()
+    parts.append(EPCIS_INTRO + "\n" + "\n".join(_index(epcis)) + "\n")
+    parts += _operation_docs(epcis)
     parts.append("\n".join(_errors()) + "\n")
     parts.append(CONVENTIONS)
     schemas = ["## Schemas", ""]

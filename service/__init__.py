@@ -61,6 +61,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         blobs,
         board,
         console,
+        epcis,
         epcis_capture,
         epcis_queries,
         links,
@@ -84,7 +85,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     console.configure(app, ext.keystore.path)
     register_error_handlers(app)
     for module in (stall, lots, producers, board, api, blobs, regulator_api, epcis_capture,
-                   epcis_queries, console):
+                   epcis_queries, console, epcis):
         app.register_blueprint(module.bp)
     ops.init_app(app, ext)  # probes, metrics, logs, CORS, rate limits (docs/operations.md)
     from .access import check_classified, enforce

@@ -99,6 +99,15 @@ _EPCIS_QUERIES = Access(READ_SCOPES, "Needs a token with `read:own`, `read:marke
                                     "`read:all`; a party sees the queries and subscriptions "
                                     "it made, `read:all` sees them all, and a subscription "
                                     "delivers only events its token may read")
+_EPCIS_READ = Access(READ_SCOPES, "Needs a token with `read:own`, `read:market` or `read:all`; "
+                                  "each event is shown whole when its record is within the "
+                                  "token's reach (`read:all`: every event) and left out "
+                                  "otherwise")
+#: The EPCIS 2.0 query binding (service/epcis.py).
+_EPCIS = {f"epcis.{view}": _EPCIS_READ for view in (
+    "events", "event_by_id", "event_types", "event_type_events", "biz_steps",
+    "biz_step_events", "dispositions", "disposition_events", "biz_locations",
+    "biz_location_events", "read_points", "read_point_events", "epcs", "epc_events")}
 
 #: Every endpoint of the app, by Flask endpoint name. A blueprint added later classifies
 #: its endpoints with :func:`classify` before the app serves.
@@ -143,6 +152,8 @@ ENDPOINTS: dict[str, Access] = {
     **{f"epcis_queries.{name}": _EPCIS_QUERIES for name in (
         "post_query", "get_queries", "get_query", "delete_query", "post_subscription",
         "get_subscriptions", "get_subscription", "delete_subscription")},
+    "epcis.openapi": _PUBLIC,
+    **_EPCIS,
 }
 
 

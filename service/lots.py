@@ -1,17 +1,21 @@
 """The lot page: ``/l/<lot>`` and its GS1 Digital Link form ``/01/<gtin>/10/<lot>``.
 
 ``linkType`` (GS1 Digital Link 1.2 / GS1-Conformant resolver 1.1): ``gs1:pip`` (default:
-the consumer page, HTML), ``gs1:traceability`` and ``gs1:epcis`` (the lot's trace as JSON),
-``linkset`` or ``all`` (the lot's links as an RFC 9264 linkset).
+the consumer page, HTML), ``gs1:traceability`` (the lot's trace as JSON), ``gs1:epcis`` (a
+redirect to the EPCIS query of the lot's events, ``/epcis/events?MATCH_anyEPCClass=`` the
+lot's URI as the EPCIS export names it), ``linkset`` or ``all`` (the lot's links as an
+RFC 9264 linkset).
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, redirect, render_template, request
 from werkzeug.exceptions import NotFound
 
+from tracelib.cbv import EpcisNames
 from tracelib.errors import NotFoundError
 from tracelib.store.supply import SupplySql
 from tracelib.views.disclosure import PUBLIC, Reach, disclose_lot, disclose_trace, widen
@@ -22,10 +26,10 @@ from .access import current_principal, reach
 from .extension import ledger
 from .httputil import conditional, json_response, wants_json_body
 from .ids import known
-from .links import external_url
+from .links import external_url, public_url
 from .stall import proof_template
 
-__all__ = ["bp", "gtin14", "linkset"]
+__all__ = ["bp", "epcis_query_url", "gtin14", "linkset"]
 
 bp = Blueprint("lots", __name__)
 
@@ -50,6 +54,14 @@ def _link_type() -> str:
     return raw
 
 
+def epcis_query_url(lot: str, gtin: str | None) -> str:
+    """The EPCIS query of ``lot``'s events: ``/epcis/events?MATCH_anyEPCClass=`` the lot's
+    URI as the EPCIS export names it (its GS1 Digital Link when it has a GTIN)."""
+    uri = EpcisNames(str(current_app.config["LINK_BASE"]),
+                     gtin=lambda _: gtin).lot(lot)
+    return public_url("/epcis/events") + "?" + urlencode({"MATCH_anyEPCClass": uri})
+
+
 def linkset(lot: str, gtin: str | None, product: str | None) -> dict[str, Any]:
     """RFC 9264 linkset (``application/linkset+json``) of a lot's GS1 link types."""
     anchor = (external_url("lots.digital_link", gtin=gtin, lot=lot) if gtin
@@ -60,11 +72,13 @@ def linkset(lot: str, gtin: str | None, product: str | None) -> dict[str, Any]:
     # (docs/contract.md "Who may read what"), so a shopper following the link gets it too.
     data = {"href": f"{anchor}?linkType={TRACEABILITY}", "title": f"{lot} trace",
             "type": "application/json"}
+    events = {"href": epcis_query_url(lot, gtin), "title": f"{lot} EPCIS events",
+              "type": "application/ld+json"}
     return {"linkset": [{"anchor": anchor,
                          GS1_VOC + "defaultLink": [page],
                          GS1_VOC + "pip": [page],
                          GS1_VOC + "traceability": [data],
-                         GS1_VOC + "epcis": [data]}]}
+                         GS1_VOC + "epcis": [events]}]}
 
 
 def _reader(lots: list[str]) -> Reach:
@@ -81,7 +95,10 @@ def _serve(lot: str, gtin: str | None) -> Response:
         view = lot_view(ledger(), lot, proof_url=proof_template())
         response = json_response(linkset(lot, view["gtin"], view["product"]),
                                  mimetype="application/linkset+json")
-    elif kind in (TRACEABILITY, EPCIS):
+    elif kind == EPCIS:
+        gtin = gtin or lot_view(ledger(), lot, proof_url=proof_template())["gtin"]
+        return redirect(epcis_query_url(lot, gtin), code=307)
+    elif kind == TRACEABILITY:
         found = trace(ledger(), lot)
         reader = _reader([lot, *found.upstream_lots, *found.downstream_lots])
         response = json_response(disclose_trace(found.to_dict(), reader))

@@ -21,7 +21,8 @@ from tracelib.kinds import KINDS
 
 from .access import ENDPOINTS, SCOPES, openapi_security
 
-__all__ = ["DATA_SCHEMA_PREFIX", "OPERATIONS", "openapi_document"]
+__all__ = ["DATA_SCHEMA_PREFIX", "EPCIS_OPERATIONS", "OPERATIONS", "epcis_openapi_document",
+           "openapi_document"]
 
 #: Each operation's Flask endpoint, whose access rule (service/access.py) the operation
 #: states: ``security``, ``x-tracelib-scope`` and a line of its description.
@@ -41,6 +42,20 @@ OPERATIONS = {
     "getSubscription": "epcis_queries.get_subscription",
     "unsubscribe": "epcis_queries.delete_subscription",
     "epcisCapture": "epcis_capture.post_capture", "epcisCaptureJob": "epcis_capture.get_capture",
+}
+
+#: The EPCIS 2.0 binding's operations (:func:`epcis_openapi_document`), likewise.
+EPCIS_OPERATIONS = {
+    "epcisOpenapi": "epcis.openapi",
+    "epcisEvents": "epcis.events", "epcisEventById": "epcis.event_by_id",
+    "epcisEventTypes": "epcis.event_types", "epcisEventTypeEvents": "epcis.event_type_events",
+    "epcisBizSteps": "epcis.biz_steps", "epcisBizStepEvents": "epcis.biz_step_events",
+    "epcisDispositions": "epcis.dispositions",
+    "epcisDispositionEvents": "epcis.disposition_events",
+    "epcisBizLocations": "epcis.biz_locations",
+    "epcisBizLocationEvents": "epcis.biz_location_events",
+    "epcisReadPoints": "epcis.read_points", "epcisReadPointEvents": "epcis.read_point_events",
+    "epcisEpcs": "epcis.epcs", "epcisEpcEvents": "epcis.epc_events",
 }
 
 #: Each kind's ``data`` schema is ``components.schemas["EventData.<kind>"]``.
@@ -815,7 +830,7 @@ def _blob_paths() -> dict[str, Any]:
     }}
 
 
-def _epcis_paths(script_root: str) -> dict[str, Any]:
+def _epcis_subscription_paths(script_root: str) -> dict[str, Any]:
     """EPCIS 2.0 named queries and subscriptions (the EPCIS 2.0 REST binding's ``/queries``
     paths), served under ``/epcis``: each path item names that server."""
     servers = [{"url": f"{script_root}/epcis"}]
@@ -1039,13 +1054,131 @@ def _epcis_capture_paths(script_root: str) -> dict[str, Any]:
     }
 
 
-def _with_access(paths: dict[str, Any]) -> dict[str, Any]:
+_EPCIS_PARAMS = (
+    ("eventType", "event types (comma-separated or repeated): `ObjectEvent`, "
+                  "`TransformationEvent`, …"),
+    ("GE_eventTime", "events at or after this time (RFC 3339 with offset)"),
+    ("LT_eventTime", "events before this time"),
+    ("GE_recordTime", "events recorded at or after this time"),
+    ("LT_recordTime", "events recorded before this time"),
+    ("EQ_bizStep", "bizSteps: CBV 2.0 short names (`shipping`), Web URIs or URNs"),
+    ("EQ_disposition", "dispositions: CBV 2.0 short names (`in_transit`), Web URIs or URNs"),
+    ("EQ_bizLocation", "location URIs as the export names them (GS1 Digital Link `414`, or "
+                       "`{public URL}/loc/{id}`)"),
+    ("EQ_readPoint", "read point URIs (as `EQ_bizLocation`)"),
+    ("MATCH_anyEPCClass", "lot URIs (GS1 Digital Link `01`/`10`, or `{public URL}/l/{lot}`) "
+                          "in any quantity list"),
+    ("MATCH_epcClass", "lot URIs in `quantityList`"),
+    ("MATCH_inputEPCClass", "lot URIs in `inputQuantityList`"),
+    ("MATCH_outputEPCClass", "lot URIs in `outputQuantityList`"),
+    ("EQ_action", "`ADD`, `OBSERVE` or `DELETE`"),
+)
+_PER_PAGE = _query_param("perPage", "events (or members) per page", {
+    "type": "integer", "minimum": 1, "maximum": 1000, "default": 30})
+_NEXT_PAGE = _query_param("nextPageToken", "the token of the next page, from the previous "
+                          "page's `Link: <…>; rel=\"next\"`", {"type": "string"})
+_QUERY_DOCUMENT = {"type": "object", "description": "an EPCIS 2.0 `EPCISQueryDocument` "
+                   "(JSON-LD): `epcisBody.queryResults.resultsBody.eventList`, each event as "
+                   "`tracelib epcis export` writes it", "required": ["type", "epcisBody"],
+                   "properties": {"type": {"type": "string", "const": "EPCISQueryDocument"},
+                                  "epcisBody": {"type": "object"}}}
+_COLLECTION = {"type": "object", "description": "an EPCIS 2.0 `Collection`: `member` lists "
+               "the values", "required": ["type", "member"],
+               "properties": {"type": {"type": "string", "const": "Collection"},
+                              "member": {"type": "array", "items": {"type": "string"}}}}
+
+
+def _epcis_query_paths() -> dict[str, Any]:
+    """The EPCIS 2.0 REST binding's queries (docs/contract.md "EPCIS query"), under
+    ``/epcis``."""
+    params = [_query_param(name, text, {"type": "string"}) for name, text in _EPCIS_PARAMS]
+    query_errors = _errors(400, 401, e400="A parameter EPCIS 2.0 does not name, one this "
+                           "repository does not implement, a malformed or out-of-range value, "
+                           "or a page token of another query (`field` names the parameter: "
+                           "the binding's `QueryParameterException`)")
+    found = {"200": {"description": "The events within the token's reach; "
+                                    "`Link: <…>; rel=\"next\"` when more may follow; "
+                                    "`GS1-EPCIS-Version` and `GS1-CBV-Version` headers",
+                     "content": {"application/ld+json": {"schema": _QUERY_DOCUMENT}}},
+             **query_errors}
+
+    def events(op: str, summary: str, described: str,
+               path_param: dict[str, Any] | None = None) -> dict[str, Any]:
+        given = [path_param] if path_param else []
+        return {"get": {"operationId": op, "summary": summary, "description": described,
+                        "parameters": [*given, *params, _PER_PAGE, _NEXT_PAGE],
+                        "responses": found}}
+
+    def listing(op: str, summary: str, described: str, paged: bool = False) -> dict[str, Any]:
+        return {"get": {"operationId": op, "summary": summary, "description": described,
+                        "parameters": [_PER_PAGE, _NEXT_PAGE] if paged else [],
+                        "responses": {"200": _json(_COLLECTION, "The collection"),
+                                      **_errors(400, 401)}}}
+
+    def named(name: str, text: str, example: str) -> dict[str, Any]:
+        return _path_param(name, text, {"type": "string", "minLength": 1}, example)
+
+    query_words = ("An EPCIS 2.0 SimpleEventQuery: the events matching every parameter "
+                   "given, in the order the ledger recorded them, `perPage` at a time.")
+    paths = {
+        "/events": events("epcisEvents", "Query EPCIS events", query_words),
+        "/events/{eventID}": {"get": {
+            "operationId": "epcisEventById", "summary": "An EPCIS event by its hash ID",
+            "description": "The event whose GS1 event hash ID (`ni:///sha-256;…?ver=CBV2.0`, "
+                           "URL-encoded) is `eventID`, in an `EPCISQueryDocument`. The ID "
+                           "index catches up with the ledger before it answers.",
+            "parameters": [named("eventID", "the event hash ID, URL-encoded",
+                                 "ni%3A%2F%2F%2Fsha-256%3Bdf7b%3Fver%3DCBV2.0")],
+            "responses": {"200": found["200"], **_errors(401, 403, 404,
+                          e404="No event with this ID"),
+                          "503": {"description": "The ID index has not yet read every "
+                                                 "record (`code: indexing`, `Retry-After`)"}}}},
+        "/eventTypes": listing("epcisEventTypes", "EPCIS event types",
+                                     "The five EPCIS 2.0 event types."),
+        "/eventTypes/{eventType}/events": events(
+            "epcisEventTypeEvents", "Events of one type", query_words,
+            named("eventType", "an EPCIS event type", "ObjectEvent")),
+        "/bizSteps": listing("epcisBizSteps", "Business steps",
+                                   "The CBV 2.0 business steps, by short name."),
+        "/bizSteps/{bizStep}/events": events(
+            "epcisBizStepEvents", "Events of one business step", query_words,
+            named("bizStep", "a CBV 2.0 business step", "shipping")),
+        "/dispositions": listing("epcisDispositions", "Dispositions",
+                                       "The CBV 2.0 dispositions, by short name."),
+        "/dispositions/{disposition}/events": events(
+            "epcisDispositionEvents", "Events of one disposition", query_words,
+            named("disposition", "a CBV 2.0 disposition", "in_transit")),
+        "/bizLocations": listing("epcisBizLocations", "Business locations",
+                                       "Every registered location's URI, by id.", True),
+        "/bizLocations/{bizLocation}/events": events(
+            "epcisBizLocationEvents", "Events at one location", query_words,
+            named("bizLocation", "a location URI, URL-encoded",
+                  "https%3A%2F%2Ftrace.example.cn%2Floc%2Fstall-a01")),
+        "/readPoints": listing("epcisReadPoints", "Read points",
+                                     "Every registered location's URI, by id.", True),
+        "/readPoints/{readPoint}/events": events(
+            "epcisReadPointEvents", "Events at one read point", query_words,
+            named("readPoint", "a location URI, URL-encoded",
+                  "https%3A%2F%2Ftrace.example.cn%2Floc%2Fstall-a01")),
+        "/epcs": listing("epcisEpcs", "Lots (EPC classes)",
+                               "Every lot's class-level URI, by lot code.", True),
+        "/epcs/{epc}/events": events(
+            "epcisEpcEvents", "Events of one lot", query_words,
+            named("epc", "a lot URI, URL-encoded",
+                  "https%3A%2F%2Fid.gs1.org%2F01%2F06901234567892%2F10%2FLOT-CP-0001")),
+    }
+    return paths
+
+
+def _with_access(paths: dict[str, Any],
+                 operations_map: dict[str, str] | None = None) -> dict[str, Any]:
     """Each operation with the scope its endpoint asks for (service/access.py)."""
+    endpoints = OPERATIONS if operations_map is None else operations_map
     for operations in paths.values():
         for key, operation in operations.items():
             if key == "servers":  # a path item served elsewhere than /api/v1 names its server
                 continue
-            access = ENDPOINTS[OPERATIONS[operation["operationId"]]]
+            access = ENDPOINTS[endpoints[operation["operationId"]]]
             operation.update(openapi_security(access))
             operation["description"] = f"{operation['description']}\n\n**Access.** {access.note}."
     return paths
@@ -1054,6 +1187,7 @@ def _with_access(paths: dict[str, Any]) -> dict[str, Any]:
 def openapi_document(script_root: str = "", *, max_events: int = 1000) -> dict[str, Any]:
     """OpenAPI 3.1.0; ``script_root`` is where the app is mounted (the server URL),
     ``max_events`` the app's ``API_MAX_EVENTS``."""
+
     return {
         "openapi": "3.1.0",
         "info": {"title": "tracelib API", "version": "1.0.0",
@@ -1062,7 +1196,7 @@ def openapi_document(script_root: str = "", *, max_events: int = 1000) -> dict[s
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
         "servers": [{"url": f"{script_root}/api/v1"}],
         "paths": _with_access({**_paths(max_events), **_regulator_paths(), **_blob_paths(),
-                               **_epcis_paths(script_root),
+                               **_epcis_subscription_paths(script_root),
                                **_epcis_capture_paths(script_root)}),
         "components": {
             "schemas": {**_schemas(), **_data_schemas()},
@@ -1073,4 +1207,32 @@ def openapi_document(script_root: str = "", *, max_events: int = 1000) -> dict[s
                                "scopes that will do, also as `x-tracelib-scope`): "
                                + "; ".join(f"`{s}` {_SCOPE_TEXT[s]}" for s in SCOPES)}},
         },
+    }
+
+
+def _bearer() -> dict[str, Any]:
+    return {"type": "http", "scheme": "bearer",
+            "description": "an API token acting for one party (`tlk_…`) with scopes: "
+                           + "; ".join(f"`{s}` {_SCOPE_TEXT[s]}" for s in SCOPES)}
+
+
+def epcis_openapi_document(script_root: str = "") -> dict[str, Any]:
+    """The EPCIS 2.0 REST binding's queries as OpenAPI 3.1.0 (its paths and parameters
+    as GS1's EPCIS 2.0 OpenAPI names them), served at ``/epcis/openapi.json``."""
+    paths = _epcis_query_paths()
+    paths["/openapi.json"] = {"get": {
+        "operationId": "epcisOpenapi", "summary": "This document",
+        "description": "The EPCIS 2.0 query binding as OpenAPI 3.1.0.", "parameters": [],
+        "responses": {"200": _json({"type": "object"}, "The OpenAPI document")}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "tracelib EPCIS 2.0 query", "version": "2.0.0",
+                 "description": "The GS1 EPCIS 2.0 REST binding's queries over the ledger: "
+                                "`GET /events` with the standard query parameters, events by "
+                                "their GS1 event hash ID, and the discovery resources.",
+                 "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
+        "servers": [{"url": f"{script_root}/epcis"}],
+        "paths": _with_access(paths, EPCIS_OPERATIONS),
+        "components": {"schemas": {"Problem": _schemas()["Problem"]},
+                       "securitySchemes": {"bearer": _bearer()}},
     }

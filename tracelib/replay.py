@@ -95,6 +95,8 @@ TABLES: Mapping[str, str] = {
     "meta": DERIVED,
     "alembic_version": OUTSIDE,  # the schema's migration revision
     "epcis_captures": OUTSIDE,  # what each EPCIS capture answered (its job)
+    "epcis_event_ids": OUTSIDE,  # EPCIS event hash ID → seq, a cache refilled from the records
+    "epcis_id_cursor": OUTSIDE,  # how far that cache has read, and for which master data
     "svc_api_tokens": OUTSIDE,  # the service's API tokens (hashes)
     "svc_scan_counts": OUTSIDE,  # the service's count of stall-page scans per day
     "svc_console_sessions": OUTSIDE,  # the regulator's console's sign-in sessions (hashes)

@@ -47,7 +47,17 @@ def test_digital_link_default_is_the_consumer_page(client: FlaskClient, gtin: st
         assert r.status_code == 200 and "CERT-LOT-CP-0001" in r.get_data(as_text=True), url
 
 
-@pytest.mark.parametrize("link_type", ["gs1:traceability", "gs1:epcis"])
+def test_digital_link_epcis_is_the_lots_epcis_query(client: FlaskClient) -> None:
+    r = client.get(f"/01/{GTIN}/10/LOT-CP-0001?linkType=gs1:epcis")
+    assert r.status_code == 307
+    assert r.headers["Location"] == (
+        "http://127.0.0.1:8000/epcis/events?MATCH_anyEPCClass="
+        f"https%3A%2F%2Fid.gs1.org%2F01%2F{GTIN}%2F10%2FLOT-CP-0001")
+    [links] = client.get(f"/01/{GTIN}/10/LOT-CP-0001?linkType=linkset").json["linkset"]
+    assert links["https://gs1.org/voc/epcis"][0]["href"] == r.headers["Location"]
+
+
+@pytest.mark.parametrize("link_type", ["gs1:traceability"])
 def test_digital_link_machine_data(client: FlaskClient, scene: Scene, link_type: str) -> None:
     r = client.get(f"/01/{GTIN}/10/LOT-CP-0001?linkType={link_type}")
     assert r.status_code == 200 and r.mimetype == "application/json"

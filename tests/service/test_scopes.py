@@ -113,8 +113,44 @@ _BLOB = f"sha256:{hashlib.sha256(_BLOB_BYTES).hexdigest()}"
 _UNCITED = f"sha256:{hashlib.sha256(b'never uploaded').hexdigest()}"
 
 
+_EPCIS_READ = {"none": 401}  # any read scope: 200, each event shown only within reach
+
+
+def _epcis_reach(principal: str, r: Any) -> None:
+    """A reader sees the sale (its receipt) only when the stall's books are in its reach."""
+    if r.status_code == 200 and r.mimetype == "application/ld+json":
+        sees = "R-0001" in r.get_data(as_text=True)
+        assert sees == (principal in ("right", "market", "all")), principal
+
+
 # Every endpoint of the app, with a request and the status expected per principal.
 CALLS: dict[str, list[Call]] = {
+    "epcis.openapi": [Call("GET", "/epcis/openapi.json", _PUBLIC)],
+    "epcis.events": [Call("GET", "/epcis/events?EQ_bizStep=retail_selling", _EPCIS_READ,
+                          check=_epcis_reach)],
+    "epcis.event_by_id": [Call("GET", "/epcis/events/ni%3A%2F%2F%2Fsha-256%3Bab%3Fver%3DCBV2.0",
+                               {"none": 401}, 404)],
+    "epcis.event_types": [Call("GET", "/epcis/eventTypes", _EPCIS_READ)],
+    "epcis.event_type_events": [Call("GET", "/epcis/eventTypes/ObjectEvent/events",
+                                     _EPCIS_READ, check=_epcis_reach)],
+    "epcis.biz_steps": [Call("GET", "/epcis/bizSteps", _EPCIS_READ)],
+    "epcis.biz_step_events": [Call("GET", "/epcis/bizSteps/retail_selling/events",
+                                   _EPCIS_READ, check=_epcis_reach)],
+    "epcis.dispositions": [Call("GET", "/epcis/dispositions", _EPCIS_READ)],
+    "epcis.disposition_events": [Call("GET", "/epcis/dispositions/retail_sold/events",
+                                      _EPCIS_READ, check=_epcis_reach)],
+    "epcis.biz_locations": [Call("GET", "/epcis/bizLocations", _EPCIS_READ)],
+    "epcis.biz_location_events": [Call(
+        "GET", "/epcis/bizLocations/http%3A%2F%2F127.0.0.1%3A8000%2Floc%2Fstall-a01/events",
+        _EPCIS_READ, check=_epcis_reach)],
+    "epcis.read_points": [Call("GET", "/epcis/readPoints", _EPCIS_READ)],
+    "epcis.read_point_events": [Call(
+        "GET", "/epcis/readPoints/http%3A%2F%2F127.0.0.1%3A8000%2Floc%2Fstall-a01/events",
+        _EPCIS_READ, check=_epcis_reach)],
+    "epcis.epcs": [Call("GET", "/epcis/epcs", _EPCIS_READ)],
+    "epcis.epc_events": [Call(
+        "GET", "/epcis/epcs/https%3A%2F%2Fid.gs1.org%2F01%2F06901234567892%2F10%2FLOT-CP-0001"
+        "/events", _EPCIS_READ, check=_epcis_reach)],
     "api.post_events": [Call("POST", "/api/v1/events", {
         "none": 401, "wrong": 403, "right": 201, "market": 403, "other_market": 403,
         "all": 403}, body=[_sale()])],

@@ -32,7 +32,8 @@ from ..bounds import (
 )
 from .states import FollowUp
 
-__all__ = ["checkpoints", "keys", "locations", "meta", "metadata", "nodes", "parties", "records"]
+__all__ = ["checkpoints", "epcis_event_ids", "epcis_id_cursor", "keys", "locations", "meta",
+           "metadata", "nodes", "parties", "records"]
 
 metadata = MetaData()
 
@@ -55,6 +56,28 @@ records = Table(
     Column("recorded_at", String(32), nullable=False),
 )
 Index("ix_records_kind", records.c.kind, records.c.seq)
+# The EPCIS query's eventTime ranges (tracelib.store.epcis) read an index over the existing
+# columns created by revision 0021, of the instant in UTC: on SQLite (kind,
+# julianday(upper(event_time))), on PostgreSQL (kind, tracelib_utc(event_time)).
+
+#: The EPCIS event hash IDs of the ledger's events (docs/contract.md "EPCIS query"): a cache
+#: filled from the records in seq order, not ledger state (docs/integrity.md).
+epcis_event_ids = Table(
+    "epcis_event_ids", metadata,
+    Column("hash_id", String(100), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+)
+Index("ix_epcis_event_ids_seq", epcis_event_ids.c.seq)
+
+#: How far :data:`epcis_event_ids` has read (``indexed``: the records below that seq), the
+#: directory stamp and the base URL its names were built with.
+epcis_id_cursor = Table(
+    "epcis_id_cursor", metadata,
+    Column("name", String(16), primary_key=True),
+    Column("indexed", BigInteger, nullable=False),
+    Column("stamp", BigInteger, nullable=False),
+    Column("base", Text, nullable=False),
+)
 
 # Perfect subtree hashes of level >= 1: (level, idx) covers leaves [idx << level, (idx+1) << level).
 nodes = Table(

@@ -3,7 +3,7 @@ their delivery cursors, the log of acknowledged deliveries and the deliverer's l
 (docs/contract.md "EPCIS subscriptions"). None of them is ledger state.
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-07
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from tracelib.bounds import MAX_ID
 
 revision = "0022"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
