@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import importlib
 import inspect
 import io
 import json
@@ -27,7 +28,8 @@ from tracelib.epcis import (
     load_document,
 )
 from tracelib.epcis.masterdata import register_masterdata
-from tracelib.eventhash import event_hash_id
+from tracelib.errors import ValidationError
+from tracelib.eventhash import document_context, event_hash_id
 from tracelib.keys import Keystore, SigningKey
 from tracelib.kinds import KINDS
 from tracelib.ledger import Ledger
@@ -121,6 +123,24 @@ def test_each_event_answers_its_hash_id_and_seq(generated: Any) -> None:
         assert outcome.hash_id == event["eventID"]  # the export's ID is the event's hash
         assert outcome.event_id == event["tracelib:eventId"]
         assert outcome.seq == event["tracelib:seq"]
+
+
+def test_a_long_documents_hash_ids_from_the_worker_pool_are_the_serial_ones(
+        generated: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    capture_module = importlib.import_module("tracelib.epcis.capture")
+    _net, _first, _second, doc, _result = generated
+    monkeypatch.setattr(capture_module, "_POOL_FROM", 100)
+    monkeypatch.setattr(capture_module, "_POOL_CHUNK", 64)
+    events = [dict(e) for e in doc["epcisBody"]["eventList"]]
+    events[130] = {"eventTime": "2026-11-22T06:00:00Z"}  # no type, no hash ID: serial chunk
+    ignore = ("tracelib:seq", "tracelib:recordHash")
+    context = document_context(doc)
+    pooled = list(capture_module._hash_ids(events, context, ignore))
+    assert len(pooled) == len(events) > 1000
+    assert isinstance(pooled[130], ValidationError)
+    for i, (event, found) in enumerate(zip(events, pooled, strict=True)):
+        if i != 130:
+            assert found == event_hash_id(event, context, ignore=ignore) == event["eventID"], i
 
 
 def test_capturing_the_same_document_again_stores_nothing(generated: Any) -> None:

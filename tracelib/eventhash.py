@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -165,12 +166,13 @@ def event_hash_id(event: Mapping[str, Any], context: Mapping[str, str] | None = 
     return f"ni:///sha-256;{digest.hexdigest()}?ver=CBV2.0"
 
 
-def event_hash_ids(payload: bytes, context: Mapping[str, str] | None = None) -> list[str]:
+def event_hash_ids(payload: bytes, context: Mapping[str, str] | None = None, *,
+                   ignore: Sequence[str] = ()) -> list[str]:
     """:func:`event_hash_id` of each event of a JSON array of events (bytes), in order: the
     work a process pool's worker does for a long export, which has each event's JSON at hand
-    (it writes it) and sends it as it is."""
+    (it writes it) and sends it as it is, or for a long capture."""
     with cyclic_gc_paused():
-        return [event_hash_id(event, context) for event in orjson.loads(payload)]
+        return [event_hash_id(event, context, ignore=ignore) for event in orjson.loads(payload)]
 
 
 def prehash_string(event: Mapping[str, Any], context: Mapping[str, str] | None = None, *,
@@ -191,12 +193,12 @@ def prehash_string(event: Mapping[str, Any], context: Mapping[str, str] | None =
     if "@context" in event:
         declared += tuple(_context_prefixes(event["@context"]).items())
     c = _canon_for(declared)
-    if not ignore:
-        # The common case (every event tracelib exports): plain values in known shapes,
-        # written by a path that does the same as the general one with less work per value.
-        quick = c.quick(event, event_type)
-        if quick is not None:
-            return quick
+    # The common case (every event tracelib exports or captures): plain values in known
+    # shapes, written by a path that does the same as the general one with less work per
+    # value; ``ignore`` leaves out top-level fields on both.
+    quick = c.quick(event, event_type, _IGNORED.union(ignore) if ignore else _IGNORED)
+    if quick is not None:
+        return quick
     return _general(event, event_type, c, ignore)
 
 
@@ -371,11 +373,12 @@ class _Canon:
     # the checks below do not prove idle) makes it answer None and the general path decides.
     # tests/test_eventhash.py compares the two on every vector and on generated ledgers.
 
-    def quick(self, event: Mapping[str, Any], event_type: str) -> str | None:
+    def quick(self, event: Mapping[str, Any], event_type: str,
+              skipped: AbstractSet[str] = _IGNORED) -> str | None:
         ordered: list[tuple[int, str]] = []
         rest: list[str] = []
         for key, raw in event.items():
-            if key in _IGNORED:
+            if key in skipped:
                 continue
             how = _QUICK.get(key)
             if how is None:

@@ -33,10 +33,12 @@ from typing import Any, cast
 
 import orjson
 
+from .._cores import cpu_count
 from .._gcpause import cyclic_gc_paused
+from ..append.sigpool import pool
 from ..cbv import EpcisSources, Refusal, disposition_name, step_name
 from ..errors import ConflictError, TracelibError, ValidationError
-from ..eventhash import document_context, document_ignore_fields, event_hash_id
+from ..eventhash import document_context, document_ignore_fields, event_hash_id, event_hash_ids
 from ..events import sign_event
 from ..keys import SigningKey
 from ..kinds import KINDS
@@ -376,6 +378,52 @@ class _Mapped:
     problem: CaptureProblem | None = None
 
 
+#: A document of this many events or more has its hash IDs computed in the append engine's
+#: worker pool (the pool its append starts anyway), :data:`_POOL_CHUNK` events a task and at
+#: most :data:`_IN_FLIGHT` tasks ahead of the mapping, which runs beside them.
+_POOL_FROM = 2000
+_POOL_CHUNK = 500
+_IN_FLIGHT = 4
+
+
+def _serial_ids(events: Sequence[Any], context: Mapping[str, str],
+                ignore: Sequence[str]) -> Iterator[str | ValidationError]:
+    for raw in events:
+        try:
+            yield event_hash_id(raw, context, ignore=ignore)
+        except ValidationError as e:
+            yield e
+
+
+def _hash_ids(events: list[dict[str, Any]], context: Mapping[str, str],
+              ignore: Sequence[str]) -> Iterator[str | ValidationError]:
+    """Each event's GS1 hash ID (or why it has none), in order."""
+    if len(events) < _POOL_FROM or cpu_count() == 1:
+        yield from _serial_ids(events, context, ignore)
+        return
+    starts = iter(range(0, len(events), _POOL_CHUNK))
+    pending: list[tuple[int, Any]] = []
+
+    def submit() -> None:
+        start = next(starts, None)
+        if start is not None:
+            chunk = orjson.dumps(events[start:start + _POOL_CHUNK])
+            pending.append((start, pool().submit(event_hash_ids, chunk, dict(context),
+                                                 ignore=tuple(ignore))))
+
+    for _ in range(_IN_FLIGHT):
+        submit()
+    while pending:
+        start, future = pending.pop(0)
+        submit()
+        try:
+            ids: list[str] = future.result()
+        except ValidationError:  # a chunk with a bad event: each event says for itself
+            yield from _serial_ids(events[start:start + _POOL_CHUNK], context, ignore)
+            continue
+        yield from ids
+
+
 def _map_all(events: list[dict[str, Any]], doc: Mapping[str, Any], src: EpcisSources,
              keys: Signer, as_party: str | None) -> Iterator[_Mapped]:
     context = document_context(doc)
@@ -383,12 +431,12 @@ def _map_all(events: list[dict[str, Any]], doc: Mapping[str, Any], src: EpcisSou
     # not the event's: the hash ID is the one that export gave the event.
     ignore = [*document_ignore_fields(doc), *_RECORD_FIELDS]
     signing: dict[str, SigningKey | None] = {}
-    for i, raw in enumerate(events):
-        try:
-            hash_id = event_hash_id(raw, context, ignore=ignore)
-        except ValidationError as e:
-            yield _Mapped(i, "", problem=_problem(i, e.message, e.field or ""))
+    for i, (raw, found) in enumerate(zip(events, _hash_ids(events, context, ignore),
+                                         strict=True)):
+        if isinstance(found, ValidationError):
+            yield _Mapped(i, "", problem=_problem(i, found.message, found.field or ""))
             continue
+        hash_id = found
         try:
             kind = choose_kind(raw)
             spec = KINDS[kind]
