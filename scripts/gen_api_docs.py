@@ -378,14 +378,7 @@ def render() -> str:
     parts: list[str] = [INTRO.format(openapi=doc["openapi"], description=info["description"],
                                      version=info["version"], license=info["license"]["name"],
                                      server=server)]
-    index = ["## Endpoints", "", "| method | path | summary | token |", "|---|---|---|---|"]
-    for path, method, op in _operations(doc):
-        heading = f"{method.upper()} {path}"
-        anchor = heading.lower().replace(" ", "-").replace("/", "").replace("{", "") \
-            .replace("}", "").replace(".", "")
-        index.append(f"| {method.upper()} | [`{path}`](#{anchor}) | {op['summary']} | "
-                     f"{_scopes(op) or 'no'} |")
-    parts.append("\n".join(index) + "\n")
+    parts.append("\n".join(["## Endpoints", "", *_index(doc)]) + "\n")
     parts.append(AUTH)
     parts += _operation_docs(doc)
     epcis = epcis_openapi_document()

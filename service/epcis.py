@@ -40,7 +40,7 @@ from .httputil import json_response
 from .links import public_url
 from .problems import BadInput, problem
 
-__all__ = ["CBV_VERSION", "EPCIS_VERSION", "bp"]
+__all__ = ["CBV_VERSION", "EPCIS_VERSION", "binding_headers", "bp"]
 
 bp = Blueprint("epcis", __name__, url_prefix="/epcis")
 
@@ -49,7 +49,9 @@ CBV_VERSION = "2.0.0"
 
 
 @bp.after_request
-def _versions(response: Response) -> Response:
+def binding_headers(response: Response) -> Response:
+    """What every answer of the EPCIS 2.0 REST binding carries (its capture, queries and
+    subscriptions too): the versions it speaks, and no caching unless an answer says."""
     response.headers["GS1-EPCIS-Version"] = EPCIS_VERSION
     response.headers["GS1-CBV-Version"] = CBV_VERSION
     response.headers.setdefault("Cache-Control", "no-store")

@@ -27,6 +27,7 @@ from tracelib.timeutil import format_utc
 
 from .access import READ_ALL, WRITE, current_principal, require
 from .api import maybe_sign_checkpoint
+from .epcis import CBV_VERSION, EPCIS_VERSION, binding_headers
 from .extension import ledger, service
 from .httputil import body_chunks, json_response
 from .i18n import t
@@ -36,20 +37,14 @@ __all__ = ["bp"]
 
 bp = Blueprint("epcis_capture", __name__, url_prefix="/epcis")
 
-#: The versions this binding speaks (EPCIS 2.0 §12 REST headers).
-EPCIS_VERSION = "2.0.0"
-CBV_VERSION = "2.0.0"
 PROBLEM_JSON = "application/problem+json"
 #: A capture document's largest body: 10,000 events of a few kilobytes each.
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 
 def _headers(response: Response) -> Response:
-    response.headers["GS1-EPCIS-Version"] = EPCIS_VERSION
-    response.headers["GS1-CBV-Version"] = CBV_VERSION
     response.headers["GS1-EPCIS-Capture-Limit"] = str(MAX_EVENTS)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return binding_headers(response)
 
 
 def _problem(status: int, title: str, detail: str, **extra: Any) -> Response:

@@ -16,37 +16,29 @@ import hashlib
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
-from werkzeug.exceptions import UnsupportedMediaType
 
-from tracelib import canonical
 from tracelib.epcis import subscriptions as subs
 from tracelib.epcis.subscriptions import Owner, subscription_doc
 from tracelib.errors import NotFoundError, ValidationError
 from tracelib.store.subscriptions import QueryRow, SubscriptionRow
 
 from .access import READ_ALL, READ_MARKET, READ_SCOPES, Principal, require
+from .epcis import binding_headers
 from .extension import ledger, service
-from .httputil import json_response, read_body
-from .ids import nul_path
+from .httputil import json_object_body, json_response
 from .links import public_url
 from .problems import BadInput
 
-__all__ = ["EPCIS_VERSION", "bp"]
+__all__ = ["bp"]
 
 bp = Blueprint("epcis_queries", __name__, url_prefix="/epcis")
 
 #: The EPCIS and CBV versions answered (EPCIS 2.0 REST: ``GS1-EPCIS-Version``, ``GS1-CBV-Version``).
-EPCIS_VERSION = "2.0.0"
 
 _SUBSCRIPTION_KEYS = frozenset({"dest", "signatureToken", "stream", "reportIfEmpty"})
 
 
-@bp.after_request
-def _versions(response: Response) -> Response:
-    response.headers["GS1-EPCIS-Version"] = EPCIS_VERSION
-    response.headers["GS1-CBV-Version"] = EPCIS_VERSION
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(binding_headers)
 
 
 def _caller() -> tuple[Principal, Owner]:
@@ -65,19 +57,7 @@ def _visible(who: Principal, owner: str) -> bool:
 
 def _body() -> dict[str, Any]:
     """The request's JSON object, strictly parsed (no duplicate keys, no floats, no NUL)."""
-    if request.mimetype not in ("application/json", "application/ld+json"):
-        raise UnsupportedMediaType("send the body as application/json")
-    raw = read_body()
-    try:
-        doc = canonical.loads(raw)
-    except ValidationError as e:
-        raise BadInput(f"malformed JSON: {e}", field=e.field or "body") from e
-    if not isinstance(doc, dict):
-        raise BadInput("expected a JSON object", field="body")
-    where = nul_path(doc) if b"\\u0000" in raw else None
-    if where is not None:
-        raise BadInput(f"field {where!r}: a string holds U+0000 (NUL)", field=where)
-    return doc
+    return json_object_body(("application/json", "application/ld+json"))
 
 
 def _query_doc(row: QueryRow) -> dict[str, Any]:

@@ -9,8 +9,19 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Response, current_app, request
-from werkzeug.exceptions import BadRequest, ClientDisconnected, RequestEntityTooLarge
+from werkzeug.exceptions import (
+    BadRequest,
+    ClientDisconnected,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+)
 from werkzeug.wsgi import get_input_stream
+
+from tracelib import canonical
+from tracelib.errors import ValidationError
+from tracelib.events import nul_path
+
+from .problems import BadInput
 
 __all__ = ["BodyCutShort", "BodyTooLarge", "body_chunks", "conditional", "etag_of", "json_body",
            "json_response", "prepared", "read_body", "wants_json_body"]
@@ -174,3 +185,21 @@ def _revalidated(response: Response, etag: str, vary: tuple[str, ...]) -> Respon
     if any(name in environ for name in _CONDITIONS):
         response.make_conditional(request)  # turns it into a 304 in place when it matches
     return response
+
+
+def json_object_body(media_types: tuple[str, ...] = ("application/json",)) -> dict[str, Any]:
+    """The request's JSON object, strictly parsed (no duplicate keys, no floats, no NUL):
+    415 for another media type, 400 naming the field for anything else wrong."""
+    if request.mimetype not in media_types:
+        raise UnsupportedMediaType("send the body as application/json")
+    raw = read_body()
+    try:
+        doc = canonical.loads(raw)
+    except ValidationError as e:
+        raise BadInput(f"malformed JSON: {e}", field=e.field or "body") from e
+    if not isinstance(doc, dict):
+        raise BadInput("expected a JSON object", field="body")
+    where = nul_path(doc) if b"\\u0000" in raw else None
+    if where is not None:
+        raise BadInput(f"field {where!r}: a string holds U+0000 (NUL)", field=where)
+    return doc

@@ -20,11 +20,10 @@ from typing import Any
 import marshmallow
 from flask import Blueprint, Response, current_app, request, url_for
 from marshmallow import RAISE, Schema, fields, validate
-from werkzeug.exceptions import UnsupportedMediaType
 
 from tracelib import canonical
 from tracelib.bounds import MAX_TEXT
-from tracelib.errors import NotFoundError, SignatureError, ValidationError
+from tracelib.errors import NotFoundError, SignatureError
 from tracelib.events import flatten_messages
 from tracelib.ids import id_field
 from tracelib.keys import SigningKey
@@ -35,8 +34,7 @@ from tracelib.views.kpi import kpi
 from .access import require
 from .api import Count, maybe_sign_checkpoint
 from .extension import ledger, service
-from .httputil import json_response, read_body
-from .ids import nul_path
+from .httputil import json_object_body, json_response
 from .problems import BadInput
 from .scopes import READ_ALL, WRITE
 
@@ -104,21 +102,8 @@ def _query(schema: Schema) -> dict[str, Any]:
 
 
 def _body(schema: Schema) -> dict[str, Any]:
-    """The request's JSON object, strictly parsed (no duplicate keys, no floats, no NUL),
-    loaded with ``schema``."""
-    if request.mimetype != "application/json":
-        raise UnsupportedMediaType("send the body as application/json")
-    raw = read_body()
-    try:
-        doc = canonical.loads(raw)
-    except ValidationError as e:
-        raise BadInput(f"malformed JSON: {e}", field=e.field or "body") from e
-    if not isinstance(doc, dict):
-        raise BadInput("expected a JSON object", field="body")
-    where = nul_path(doc) if b"\\u0000" in raw else None
-    if where is not None:
-        raise BadInput(f"field {where!r}: a string holds U+0000 (NUL)", field=where)
-    return _load(schema, doc)
+    """The request's JSON object, strictly parsed, loaded with ``schema``."""
+    return _load(schema, json_object_body())
 
 
 def custodial_key(party: str) -> SigningKey:
