@@ -150,7 +150,8 @@ ENDPOINTS: dict[str, Access] = {
     "regulator.post_drill": _REGULATOR_SIGNS,
     "regulator.post_recall": _REGULATOR_SIGNS,
     **{f"epcis_queries.{name}": _EPCIS_QUERIES for name in (
-        "post_query", "get_queries", "get_query", "delete_query", "post_subscription",
+        "post_query", "get_queries", "get_query", "get_query_events", "delete_query",
+        "post_subscription",
         "get_subscriptions", "get_subscription", "delete_subscription")},
     "epcis.openapi": _PUBLIC,
     **_EPCIS,

@@ -40,7 +40,7 @@ from .httputil import json_response
 from .links import public_url
 from .problems import BadInput, problem
 
-__all__ = ["CBV_VERSION", "EPCIS_VERSION", "binding_headers", "bp"]
+__all__ = ["CBV_VERSION", "EPCIS_VERSION", "binding_headers", "bp", "query_events"]
 
 bp = Blueprint("epcis", __name__, url_prefix="/epcis")
 
@@ -62,11 +62,12 @@ def _base() -> str:
     return str(current_app.config["LINK_BASE"])
 
 
-def _document(events: list[dict[str, Any]]) -> dict[str, Any]:
+def _document(events: list[dict[str, Any]], query_name: str = "SimpleEventQuery"
+              ) -> dict[str, Any]:
     """An ``EPCISQueryDocument`` (EPCIS 2.0 §9.3) holding ``events``."""
     return {"@context": [EPCIS_CONTEXT, {PREFIX: NAMESPACE}], "type": "EPCISQueryDocument",
             "schemaVersion": "2.0", "creationDate": format_utc(service().now()),
-            "epcisBody": {"queryResults": {"queryName": "SimpleEventQuery",
+            "epcisBody": {"queryResults": {"queryName": query_name,
                                            "resultsBody": {"eventList": events}}}}
 
 
@@ -74,7 +75,10 @@ def _bad(e: QueryError) -> BadInput:
     return BadInput(f"{e.param}: {e.message} (QueryParameterException)", field=e.param)
 
 
-def _events(params: Mapping[str, Sequence[str]]) -> Response:
+def query_events(params: Mapping[str, Sequence[str]], *, path: str = "/epcis/events",
+                 query_name: str = "SimpleEventQuery") -> Response:
+    """One page of the events matching ``params`` within the caller's reach, as an
+    ``EPCISQueryDocument``; the next page's link is ``path`` with its token."""
     try:
         query = EventQuery.from_params(params)
     except QueryError as e:
@@ -83,11 +87,13 @@ def _events(params: Mapping[str, Sequence[str]]) -> Response:
     mine = reach(led)
     page = run_query(led, query, base=_base(),
                      keep=None if mine.everything else (lambda doc: event_in_reach(led, mine, doc)))
-    response = json_response(_document(page.events), mimetype="application/ld+json")
+    response = json_response(_document(page.events, query_name),
+                             mimetype="application/ld+json")
     if page.next_token is not None:
-        following = {**query.to_params(), "perPage": [str(query.per_page)],
-                     "nextPageToken": [page.next_token]}
-        link = public_url("/epcis/events") + "?" + urlencode(following, doseq=True)
+        following = {"perPage": [str(query.per_page)], "nextPageToken": [page.next_token]}
+        if path == "/epcis/events":  # a named query's link names its parameters by its name
+            following = {**query.to_params(), **following}
+        link = public_url(path) + "?" + urlencode(following, doseq=True)
         response.headers["Link"] = f'<{link}>; rel="next"'
     return response
 
@@ -101,7 +107,7 @@ def _with(name: str, value: str) -> dict[str, list[str]]:
 
 @bp.get("/events")
 def events() -> Response:
-    return _events(request.args.to_dict(flat=False))
+    return query_events(request.args.to_dict(flat=False))
 
 
 @bp.get("/events/<path:eventID>", merge_slashes=False)
@@ -137,7 +143,7 @@ def event_types() -> Response:
 
 @bp.get("/eventTypes/<eventType>/events")
 def event_type_events(eventType: str) -> Response:
-    return _events(_with("eventType", eventType))
+    return query_events(_with("eventType", eventType))
 
 
 @bp.get("/bizSteps")
@@ -147,7 +153,7 @@ def biz_steps() -> Response:
 
 @bp.get("/bizSteps/<path:bizStep>/events")
 def biz_step_events(bizStep: str) -> Response:
-    return _events(_with("EQ_bizStep", bizStep))
+    return query_events(_with("EQ_bizStep", bizStep))
 
 
 @bp.get("/dispositions")
@@ -157,7 +163,7 @@ def dispositions() -> Response:
 
 @bp.get("/dispositions/<path:disposition>/events")
 def disposition_events(disposition: str) -> Response:
-    return _events(_with("EQ_disposition", disposition))
+    return query_events(_with("EQ_disposition", disposition))
 
 
 def _page_of(what: str) -> tuple[int, str | None]:
@@ -215,7 +221,7 @@ def biz_locations() -> Response:
 
 @bp.get("/bizLocations/<path:bizLocation>/events")
 def biz_location_events(bizLocation: str) -> Response:
-    return _events(_with("EQ_bizLocation", bizLocation))
+    return query_events(_with("EQ_bizLocation", bizLocation))
 
 
 @bp.get("/readPoints")
@@ -225,7 +231,7 @@ def read_points() -> Response:
 
 @bp.get("/readPoints/<path:readPoint>/events")
 def read_point_events(readPoint: str) -> Response:
-    return _events(_with("EQ_readPoint", readPoint))
+    return query_events(_with("EQ_readPoint", readPoint))
 
 
 @bp.get("/epcs")
@@ -244,7 +250,7 @@ def epcs() -> Response:
 
 @bp.get("/epcs/<path:epc>/events")
 def epc_events(epc: str) -> Response:
-    return _events(_with("MATCH_anyEPCClass", epc))
+    return query_events(_with("MATCH_anyEPCClass", epc))
 
 
 @bp.get("/openapi.json")

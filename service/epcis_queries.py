@@ -23,7 +23,7 @@ from tracelib.errors import NotFoundError, ValidationError
 from tracelib.store.subscriptions import QueryRow, SubscriptionRow
 
 from .access import READ_ALL, READ_MARKET, READ_SCOPES, Principal, require
-from .epcis import binding_headers
+from .epcis import binding_headers, query_events
 from .extension import ledger, service
 from .httputil import json_object_body, json_response
 from .links import public_url
@@ -128,6 +128,22 @@ def get_queries() -> Response:
 def get_query(name: str) -> Response:
     who, _ = _caller()
     return json_response(_query_doc(_query_of(who, name)))
+
+
+@bp.get("/queries/<name>/events")
+def get_query_events(name: str) -> Response:
+    """The named query's events within the caller's reach, a page at a time (EPCIS 2.0
+    ``GET /queries/{queryName}/events``): its own parameters, and only ``perPage`` and
+    ``nextPageToken`` from the request."""
+    who, _ = _caller()
+    row = _query_of(who, name)
+    asked = request.args.to_dict(flat=False)
+    other = sorted(set(asked) - {"perPage", "nextPageToken"})
+    if other:
+        raise BadInput(f"{other[0]}: a named query's parameters are its own; give only "
+                       "perPage and nextPageToken", field=other[0])
+    return query_events({**row.params, **asked}, query_name=name,
+                        path=url_for(".get_query_events", name=name))
 
 
 @bp.delete("/queries/<name>")

@@ -37,6 +37,7 @@ OPERATIONS = {
     "putBlob": "blobs.put_blob", "getBlob": "blobs.get_blob",
     "createQuery": "epcis_queries.post_query", "listQueries": "epcis_queries.get_queries",
     "getQuery": "epcis_queries.get_query", "deleteQuery": "epcis_queries.delete_query",
+    "getQueryEvents": "epcis_queries.get_query_events",
     "subscribe": "epcis_queries.post_subscription",
     "listSubscriptions": "epcis_queries.get_subscriptions",
     "getSubscription": "epcis_queries.get_subscription",
@@ -913,6 +914,26 @@ def _epcis_subscription_paths(script_root: str) -> dict[str, Any]:
                                "its subscribers are unsubscribed).", "parameters": [name],
                 "responses": {"204": {"description": "Deleted"},
                               **_errors(401, 403, 404, e404=e404)}}},
+        "/queries/{name}/events": {
+            "servers": servers,
+            "get": {
+                "operationId": "getQueryEvents", "summary": "A named query's events",
+                "description": "The events matching the named query and within the caller's "
+                               "token's reach, as an `EPCISQueryDocument` "
+                               "(`application/ld+json`, `queryName` the query's), `perPage` "
+                               "at a time, with `Link: <…>; rel=\"next\"` while more may "
+                               "follow; the request gives only `perPage` and "
+                               "`nextPageToken`.",
+                "parameters": [name, {
+                    "name": "perPage", "in": "query", "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    "description": "events a page (default 30)"}, {
+                    "name": "nextPageToken", "in": "query", "required": False,
+                    "schema": {"type": "string", "maxLength": 200},
+                    "description": "from the previous page's `Link`"}],
+                "responses": {"200": {"description": "A page of events", "content": {
+                    "application/ld+json": {"schema": {"type": "object"}}}},
+                              **_errors(400, 401, 403, 404, e404=e404)}}},
         "/queries/{name}/subscriptions": {
             "servers": servers,
             "post": {

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -197,3 +198,35 @@ def test_a_subscription_made_over_http_delivers_only_the_tokens_books(
     state = call(client, "GET", r.headers["Location"].removeprefix("http://127.0.0.1:8000"),
                  tokens["carrier"]).json
     assert state["delivered"] == 2 and state["lastNotifiedAt"] is not None
+
+
+def test_a_named_querys_events_come_a_page_at_a_time_within_the_callers_books(
+        client: FlaskClient, tokens: dict[str, str]) -> None:
+    r = call(client, "POST", "/epcis/queries", tokens["all"], {"name": "all-events",
+                                                              "query": {}})
+    assert r.status_code == 201, r.json
+    everything = call(client, "GET", "/epcis/events?perPage=1000", tokens["all"]).json
+    expected = [e["eventID"] for e in everything["epcisBody"]["queryResults"]["resultsBody"][
+        "eventList"]]
+    assert len(expected) > 3
+    seen: list[str] = []
+    url = "/epcis/queries/all-events/events?perPage=2"
+    while url:
+        r = call(client, "GET", url, tokens["all"])
+        assert r.status_code == 200, r.json
+        results = r.json["epcisBody"]["queryResults"]
+        assert results["queryName"] == "all-events"
+        seen += [e["eventID"] for e in results["resultsBody"]["eventList"]]
+        link = r.headers.get("Link")
+        url = ""
+        if link:  # built from the configured public URL, naming the query, not its parameters
+            parts = urlsplit(link[1:link.index(">")])
+            assert parts.path == "/epcis/queries/all-events/events"
+            url = f"{parts.path}?{parts.query}"
+    assert seen == expected  # every event once, in order, across the pages
+    # a party reads the query's events within its own books only; another's query is 404
+    assert call(client, "GET", "/epcis/queries/all-events/events", tokens["stall"]
+                ).status_code == 404
+    r = call(client, "GET", "/epcis/queries/all-events/events?EQ_bizStep=shipping",
+             tokens["all"])
+    assert r.status_code == 400 and r.json["field"] == "EQ_bizStep"

@@ -214,6 +214,8 @@ CALLS: dict[str, list[Call]] = {
         "name": "matrix", "query": {"EQ_bizStep": ["shipping"]}})],
     "epcis_queries.get_queries": [Call("GET", "/epcis/queries", {"none": 401})],
     "epcis_queries.get_query": [Call("GET", "/epcis/queries/matrix", {"none": 401})],
+    "epcis_queries.get_query_events": [Call("GET", "/epcis/queries/matrix/events",
+                                            {"none": 401})],
     "epcis_queries.post_subscription": [Call(
         "POST", "/epcis/queries/matrix/subscriptions", {"none": 401}, 201, body={
             "dest": "https://receiver.example.com/hook", "signatureToken": "s", "stream": True})],
