@@ -841,8 +841,8 @@ def _epcis_subscription_paths(script_root: str) -> dict[str, Any]:
                       {"type": "string", "maxLength": 36},
                       "df5a33e3-5aa3-4403-ae01-99b83234e27b")
     params = {"type": "object", "description": "EPCIS 2.0 query parameters, each a string or "
-              "a list of strings: `eventType`, `EQ_bizStep` (a CBV business step, bare or as "
-              "its URI), `MATCH_anyEPCClass` (a lot's URI as exported)",
+              "a list of strings: those of `GET /epcis/events` (`eventType`, `EQ_bizStep`, "
+              "`MATCH_anyEPCClass`, `GE_eventTime`, …) but `perPage` and `nextPageToken`",
               "additionalProperties": {"oneOf": [{"type": "string"}, {
                   "type": "array", "items": {"type": "string"}}]}}
     query = {"type": "object", "required": ["name", "query"], "additionalProperties": False,

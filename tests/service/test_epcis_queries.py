@@ -230,3 +230,6 @@ def test_a_named_querys_events_come_a_page_at_a_time_within_the_callers_books(
     r = call(client, "GET", "/epcis/queries/all-events/events?EQ_bizStep=shipping",
              tokens["all"])
     assert r.status_code == 400 and r.json["field"] == "EQ_bizStep"
+    r = call(client, "POST", "/epcis/queries", tokens["all"], {"name": "paged",
+                                                              "query": {"perPage": "5"}})
+    assert r.status_code == 400 and r.json["field"] == "query.perPage"

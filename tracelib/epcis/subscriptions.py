@@ -179,6 +179,10 @@ def create_query(ledger: Ledger, name: str, params: Mapping[str, Sequence[str]],
     parameter, under ``query.``) for a query the query module refuses; ConflictError when
     the name is taken."""
     _check_name(name)
+    paging = sorted(set(params) & {"perPage", "nextPageToken"})
+    if paging:
+        raise ValidationError(f"query parameter {paging[0]}: a named query is paged when it "
+                              "is read, not when it is made", field=f"query.{paging[0]}")
     try:
         query = EventQuery.from_params(params)
     except QueryError as e:
