@@ -549,6 +549,14 @@ class EpcisSources:
         raise Refusal("the event names no place: a bizLocation or readPoint is needed",
                       "bizLocation")
 
+    @staticmethod
+    def needs_data(event: Mapping[str, Any], refusal: str) -> None:
+        """Refuse, in ``refusal``'s words, an event without ``tracelib:data``: a kind whose
+        record only tracelib carries (a certificate, a test's record, a supplier) cannot be
+        read from the standard fields alone."""
+        if not isinstance(event.get(f"{PREFIX}:data"), Mapping):
+            raise Refusal(refusal, f"{PREFIX}:data")
+
     def envelope(self, event: Mapping[str, Any], kind: str, *, location: str | None = None,
                  inputs: list[dict[str, str]] | None = None,
                  outputs: list[dict[str, str]] | None = None,
@@ -556,6 +564,7 @@ class EpcisSources:
         """A tracelib event (without id and signature) from an EPCIS event: its time, the
         place it happened, the actor (``tracelib:actor``, else the place's holder), and the
         kind's ``data`` — ``tracelib:data`` when the event carries it, else ``data``."""
+        own = event.get(f"{PREFIX}:data")
         where = location if location is not None else self.where(event)
         actor = event.get(f"{PREFIX}:actor")
         if not isinstance(actor, str):
@@ -563,7 +572,6 @@ class EpcisSources:
             if actor is None:
                 raise Refusal(f"no party holds {where!r}, so no one can sign the event",
                               "bizLocation")
-        own = event.get(f"{PREFIX}:data")
         body: dict[str, Any] = {"kind": kind, "time": event["eventTime"], "actor": actor,
                                 "location": where,
                                 "data": dict(own) if isinstance(own, Mapping) else

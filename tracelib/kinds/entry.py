@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from ..cbv import EpcisNames, EpcisSources, Refusal, object_event, source_dest
+from ..cbv import EpcisNames, EpcisSources, object_event, source_dest
 from ..errors import ValidationError
 from ._fields import (
     CATEGORIES,
@@ -184,9 +184,7 @@ def epcis_entry(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
 
 def from_epcis_entry(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
     """Goods from outside the ledger: the supplier's records travel in ``tracelib:data``."""
-    if not isinstance(event.get("tracelib:data"), Mapping):
-        raise Refusal("an entry needs its supplier and vouchers as tracelib:data",
-                      "tracelib:data")
+    src.needs_data(event, "an entry needs its supplier and vouchers as tracelib:data")
     return src.envelope(event, "entry", outputs=src.items(event, "quantityList"))
 
 EPCIS_WORDS = """\

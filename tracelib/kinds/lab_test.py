@@ -15,7 +15,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from ..bounds import MAX_DECIMAL_TEXT, MAX_LABEL
-from ..cbv import EpcisNames, EpcisSources, Refusal, biz_transaction, object_event, uom
+from ..cbv import EpcisNames, EpcisSources, biz_transaction, object_event, uom
 from ..sampling import SAMPLING_TYPES, STAGES
 from ..standards import judge_lab
 from ..store.states import FollowUp, HeldByTest
@@ -161,8 +161,7 @@ def epcis_lab_test(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
 
 def from_epcis_lab_test(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
     """A test's item, method and result only tracelib carries (``tracelib:data``)."""
-    if not isinstance(event.get("tracelib:data"), Mapping):
-        raise Refusal("a lab_test needs its test record as tracelib:data", "tracelib:data")
+    src.needs_data(event, "a lab_test needs its test record as tracelib:data")
     return src.envelope(event, "lab_test")
 
 EPCIS_WORDS = """\

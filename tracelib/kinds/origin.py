@@ -11,7 +11,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from ..bounds import MAX_NUMBER, MAX_TIME_TEXT
-from ..cbv import EpcisNames, EpcisSources, Refusal, object_event
+from ..cbv import EpcisNames, EpcisSources, object_event
 from ._fields import IMPORT_DOCS, STORAGE, ImportDocsSchema, OpenData, text
 from ._stock import make, need, none
 from .context import AppendContext, EventView
@@ -115,10 +115,8 @@ def epcis_origin(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
 def from_epcis_origin(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
     """A commissioning ``ADD``: its quantityList the new lots. The certificate only tracelib
     carries (``tracelib:data``): a commissioning without it is refused."""
-    if not isinstance(event.get("tracelib:data"), Mapping):
-        raise Refusal("an origin needs the farm's origin certificate (承诺达标合格证) as "
-                      "tracelib:data.certificate; this commissioning event carries none",
-                      "tracelib:data")
+    src.needs_data(event, "an origin needs the farm's origin certificate (承诺达标合格证) as "
+                   "tracelib:data.certificate; this commissioning event carries none")
     return src.envelope(event, "origin", outputs=src.items(event, "quantityList"))
 
 EPCIS_WORDS = """\

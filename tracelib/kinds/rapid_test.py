@@ -15,7 +15,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from ..bounds import MAX_LABEL
-from ..cbv import EpcisNames, EpcisSources, Refusal, object_event
+from ..cbv import EpcisNames, EpcisSources, object_event
 from ..errors import ValidationError
 from ..standards import judge_rapid
 from ..store.states import FollowUp, HeldByTest
@@ -163,8 +163,7 @@ def epcis_rapid_test(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any
 
 def from_epcis_rapid_test(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
     """A test's item, method and result only tracelib carries (``tracelib:data``)."""
-    if not isinstance(event.get("tracelib:data"), Mapping):
-        raise Refusal("a rapid_test needs its test record as tracelib:data", "tracelib:data")
+    src.needs_data(event, "a rapid_test needs its test record as tracelib:data")
     return src.envelope(event, "rapid_test")
 
 EPCIS_WORDS = """\

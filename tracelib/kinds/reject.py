@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from ..cbv import EpcisNames, EpcisSources, Refusal, biz_transaction, object_event, source_dest
+from ..cbv import EpcisNames, EpcisSources, biz_transaction, object_event, source_dest
 from ..errors import ValidationError
 from ..quantity import format_micro, to_micro
 from ._fields import (
@@ -166,8 +166,7 @@ def epcis_reject(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
 
 def from_epcis_reject(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
     """Goods refused at receiving: the refusal's record travels in ``tracelib:data``."""
-    if not isinstance(event.get("tracelib:data"), Mapping):
-        raise Refusal("a reject needs its refusal record as tracelib:data", "tracelib:data")
+    src.needs_data(event, "a reject needs its refusal record as tracelib:data")
     return src.envelope(event, "reject", inputs=src.items(event, "quantityList"))
 
 EPCIS_WORDS = """\

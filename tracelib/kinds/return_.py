@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import fields
 
-from ..cbv import EpcisNames, EpcisSources, Refusal, object_event, source_dest
+from ..cbv import EpcisNames, EpcisSources, object_event, source_dest
 from ..errors import ValidationError
 from ..quantity import LotQuantity, to_micro
 from ..store.states import HoldCause
@@ -148,8 +148,7 @@ def epcis_return(doc: Mapping[str, Any], names: EpcisNames) -> dict[str, Any]:
 
 def from_epcis_return(event: Mapping[str, Any], src: EpcisSources) -> dict[str, Any]:
     """Goods sent back: the return's record travels in ``tracelib:data``."""
-    if not isinstance(event.get("tracelib:data"), Mapping):
-        raise Refusal("a return needs its record as tracelib:data", "tracelib:data")
+    src.needs_data(event, "a return needs its record as tracelib:data")
     return src.envelope(event, "return", inputs=src.items(event, "quantityList"))
 
 EPCIS_WORDS = """\
