@@ -20,7 +20,7 @@ whatever the ledger's size.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,10 +39,11 @@ from ..timeutil import format_utc, parse_rfc3339, to_micros, utcnow
 from ..views.tracing import trace
 
 #: The namespace prefixes an exported event uses beyond the standard context's.
-_NAMESPACES = {PREFIX: NAMESPACE}
+NAMESPACES = {PREFIX: NAMESPACE}
 
-__all__ = ["IN_FLIGHT", "POOL_CHUNK", "POOL_FROM", "ExportSummary", "document_head",
-           "epcis_events", "export_document", "names_for", "write_document"]
+__all__ = ["IN_FLIGHT", "NAMESPACES", "POOL_CHUNK", "POOL_FROM", "ExportSummary",
+           "document_head", "epcis_events", "export_document", "names_for", "place_names", "stored_event",
+           "with_record", "write_document"]
 
 #: Records read at a time for one lot's trace.
 _CHUNK = 1000
@@ -70,6 +71,15 @@ class ExportSummary:
                 "skipped": dict(sorted(self.skipped.items()))}
 
 
+def place_names(loc: Any) -> tuple[tuple[str, str | None] | None, str | None]:
+    """What names a registered location (or None) in an event: its GLN and GLN extension
+    from master data (``register`` ``gln``/``gln_extension``), if any, and its holder."""
+    number = loc.details.get("gln") if loc is not None else None
+    extension = loc.details.get("gln_extension") if loc is not None else None
+    return ((str(number), None if extension is None else str(extension))
+            if number else None, loc.holder if loc is not None else None)
+
+
 def names_for(ledger: Ledger, conn: Any, base: str) -> EpcisNames:
     """The ledger's master data as :class:`EpcisNames`: the GTIN of every lot that has one
     (read once), each location's GLN and holder (read once per location named)."""
@@ -79,12 +89,7 @@ def names_for(ledger: Ledger, conn: Any, base: str) -> EpcisNames:
     def place(location: str) -> tuple[tuple[str, str | None] | None, str | None]:
         found = places.get(location)
         if found is None:
-            loc = ledger.store.location(conn, location)
-            gln = loc.details.get("gln") if loc is not None else None
-            extension = loc.details.get("gln_extension") if loc is not None else None
-            found = ((str(gln), None if extension is None else str(extension))
-                     if gln else None, loc.holder if loc is not None else None)
-            places[location] = found
+            found = places[location] = place_names(ledger.store.location(conn, location))
         return found
 
     return _Names(base.rstrip("/"), gtin=gtins.get, gln=lambda loc: place(loc)[0],
@@ -155,7 +160,7 @@ def _events(count: int, rows: Iterator[tuple[Any, ...]], names: EpcisNames,
             # The GS1 event hash ID (CBV 2.0 §8.9, docs/contract.md "EPCIS") over the event
             # as mapped, before this ledger's own record fields: another system re-exporting
             # the same event names it with the same ID.
-            event["eventID"] = event_hash_id(event, _NAMESPACES)
+            event["eventID"] = event_hash_id(event, NAMESPACES)
             yield _recorded(event, record)
         return
     for text in _pooled(mapped):
@@ -191,10 +196,32 @@ def _mapped(rows: Iterator[tuple[Any, ...]], names: EpcisNames, since: datetime 
 
 def _recorded(event: dict[str, Any], record: tuple[Any, ...]) -> dict[str, Any]:
     """The event with what only the stored record knows, after its ``eventID``."""
-    event["recordTime"] = str(record[3])
-    event[f"{PREFIX}:seq"] = int(record[0])
-    event[f"{PREFIX}:recordHash"] = bytes(record[1]).hex()
+    return with_record(event, seq=record[0], record_hash=record[1], recorded_at=record[3])
+
+
+def with_record(event: dict[str, Any], *, seq: Any, record_hash: Any,
+                recorded_at: Any) -> dict[str, Any]:
+    """``event`` with what only the stored record knows, after its ``eventID``: when the
+    ledger recorded it (``recordTime``), its ``tracelib:seq`` and ``tracelib:recordHash``."""
+    event["recordTime"] = str(recorded_at)
+    event[f"{PREFIX}:seq"] = int(seq)
+    event[f"{PREFIX}:recordHash"] = bytes(record_hash).hex()
     return event
+
+
+def stored_event(kind: str, doc: Mapping[str, Any], names: EpcisNames, *, seq: Any,
+                 record_hash: Any, recorded_at: Any, hash_id: str | None = None
+                 ) -> dict[str, Any] | None:
+    """One stored record (its kind, its event's wire form, its seq, hash and recording
+    time) as the export writes it: the kind's mapping, its GS1 event hash ID as ``eventID``
+    (``hash_id`` when the caller knows it for the same names), then the record's fields;
+    None for a kind with no EPCIS event. The query and the subscriptions answer with it."""
+    spec = KINDS.get(kind)
+    event = spec.epcis(doc, names) if spec is not None and spec.epcis is not None else None
+    if event is None:
+        return None
+    event["eventID"] = hash_id if hash_id is not None else event_hash_id(event, NAMESPACES)
+    return with_record(event, seq=seq, record_hash=record_hash, recorded_at=recorded_at)
 
 
 def _pooled(mapped: Iterator[tuple[dict[str, Any], tuple[Any, ...]]]) -> Iterator[bytes]:
@@ -218,13 +245,13 @@ def _pooled(mapped: Iterator[tuple[dict[str, Any], tuple[Any, ...]]]) -> Iterato
         records.append(record)
         if len(texts) == POOL_CHUNK:
             pending.append((texts, records, pool().submit(
-                event_hash_ids, b"[" + b",".join(texts) + b"]", _NAMESPACES)))
+                event_hash_ids, b"[" + b",".join(texts) + b"]", NAMESPACES)))
             texts, records = [], []
             if len(pending) >= IN_FLIGHT:
                 yield from done()
     if texts:
         pending.append((texts, records, pool().submit(
-            event_hash_ids, b"[" + b",".join(texts) + b"]", _NAMESPACES)))
+            event_hash_ids, b"[" + b",".join(texts) + b"]", NAMESPACES)))
     while pending:
         yield from done()
 

@@ -32,14 +32,14 @@ from urllib.parse import unquote
 
 import orjson
 
-from ..cbv import BIZSTEPS, CBV, DISPOSITIONS, NAMESPACE, PREFIX, EpcisNames
+from ..cbv import BIZSTEPS, CBV, DISPOSITIONS, EpcisNames
 from ..errors import ValidationError
-from ..eventhash import event_hash_id
 from ..kinds import KINDS
 from ..ledger import Ledger
 from ..store.epcis import EpcisSql
 from ..store.supply import SupplySql
 from ..timeutil import format_utc, parse_rfc3339, to_micros
+from .export import place_names, stored_event
 
 __all__ = ["DEFAULT_PER_PAGE", "EVENT_TYPES", "MAX_PER_PAGE", "EventQuery", "QueryError",
            "QueryPage", "epcis_event", "lazy_names", "lot_of_uri", "places_of_uri", "run_query"]
@@ -367,13 +367,6 @@ class NameCache:
         default_factory=dict)
 
 
-def _place_of(loc: Any) -> tuple[tuple[str, str | None] | None, str | None]:
-    number = loc.details.get("gln") if loc is not None else None
-    extension = loc.details.get("gln_extension") if loc is not None else None
-    return ((str(number), None if extension is None else str(extension))
-            if number else None, loc.holder if loc is not None else None)
-
-
 def lazy_names(ledger: Ledger, conn: Any, base: str) -> tuple[EpcisNames, NameCache]:
     """:class:`EpcisNames` reading master data as it is asked for (a lot's GTIN, a
     location's GLN and holder, each once), and its cache, which a caller may fill for
@@ -388,7 +381,7 @@ def lazy_names(ledger: Ledger, conn: Any, base: str) -> tuple[EpcisNames, NameCa
     def place(location: str) -> tuple[tuple[str, str | None] | None, str | None]:
         found = cache.places.get(location)
         if found is None:
-            found = cache.places[location] = _place_of(ledger.store.location(conn, location))
+            found = cache.places[location] = place_names(ledger.store.location(conn, location))
         return found
 
     names = EpcisNames(base.rstrip("/"), gtin=gtin, gln=lambda loc: place(loc)[0],
@@ -425,28 +418,15 @@ def _prefetch(ledger: Ledger, conn: Any, cache: NameCache,
     if places:
         located = ledger.store.locations(conn, places)
         for place in places:
-            cache.places[place] = _place_of(located.get(place))
-
-
-_NAMESPACES = {PREFIX: NAMESPACE}
+            cache.places[place] = place_names(located.get(place))
 
 
 def epcis_event(row: Mapping[str, Any], doc: Mapping[str, Any], names: EpcisNames,
                 hash_id: str | None = None) -> dict[str, Any] | None:
-    """A stored record (its row, its parsed event) as the export writes it: the kind's
-    mapping, its GS1 event hash ID as ``eventID`` (``hash_id`` when the caller knows it for
-    the same names), then ``recordTime``, ``tracelib:seq`` and ``tracelib:recordHash``; None
-    for a kind with no EPCIS event."""
-    spec = KINDS.get(str(row["kind"]))
-    mapping = spec.epcis if spec is not None else None
-    event = mapping(doc, names) if mapping is not None else None
-    if event is None:
-        return None
-    event["eventID"] = hash_id if hash_id is not None else event_hash_id(event, _NAMESPACES)
-    event["recordTime"] = str(row["recorded_at"])
-    event[f"{PREFIX}:seq"] = int(row["seq"])
-    event[f"{PREFIX}:recordHash"] = bytes(row["hash"]).hex()
-    return event
+    """A stored record (its row, its parsed event) as the export writes it
+    (:func:`~tracelib.epcis.export.stored_event`); None for a kind with no EPCIS event."""
+    return stored_event(str(row["kind"]), doc, names, seq=row["seq"], record_hash=row["hash"],
+                        recorded_at=row["recorded_at"], hash_id=hash_id)
 
 
 # -- running a query --------------------------------------------------------------------------

@@ -51,14 +51,12 @@ import orjson
 from ..bounds import MAX_TEXT
 from ..cbv import EPCIS_CONTEXT, NAMESPACE, PREFIX, EpcisNames
 from ..errors import NotFoundError, StorageError, TracelibError, ValidationError
-from ..eventhash import event_hash_id
 from ..ids import ID_PATTERN
-from ..kinds import KINDS
 from ..ledger import Ledger
 from ..store.subscriptions import QueryRow, SubscriptionRow, SubscriptionsSql
 from ..timeutil import format_utc, from_micros, to_micros, utcnow
 from ..views.disclosure import EVERYTHING, Reach, event_in_reach, reach_of
-from .export import names_for
+from .export import names_for, stored_event
 from .query import EventQuery, QueryError
 
 __all__ = [
@@ -94,7 +92,6 @@ REACHES = ("all", "market", "own")
 #: The longest signatureToken kept.
 MAX_SECRET = MAX_TEXT
 
-_NAMESPACES = {PREFIX: NAMESPACE}
 #: Answers a receiver sends that count as acknowledged (RFC 9110 §15.3).
 _ACKNOWLEDGED = range(200, 300)
 
@@ -545,20 +542,8 @@ def _mapped(rows: Iterator[Any], names: EpcisNames
             ) -> Iterator[tuple[int, dict[str, Any], dict[str, Any] | None]]:
     """(seq, the tracelib event, its EPCIS event or None) of scanned records (``Store.
     scan_records`` tuples), each mapped as the export maps it (tracelib.epcis.export)."""
-    mappings: dict[str, Callable[..., dict[str, Any] | None] | None] = {}
     for row in rows:
         seq, record_hash, raw, recorded_at, kind = row[0], row[2], row[3], row[6], row[8]
         body = orjson.loads(bytes(raw))
-        if kind not in mappings:
-            spec = KINDS.get(kind)
-            mappings[kind] = spec.epcis if spec is not None else None
-        mapping = mappings[kind]
-        event = mapping(body, names) if mapping is not None else None
-        if event is not None:
-            # The GS1 event hash ID over the event as mapped, then the record's own fields,
-            # exactly as the export writes them (docs/contract.md "EPCIS 2.0 export").
-            event["eventID"] = event_hash_id(event, _NAMESPACES)
-            event["recordTime"] = str(recorded_at)
-            event[f"{PREFIX}:seq"] = int(seq)
-            event[f"{PREFIX}:recordHash"] = bytes(record_hash).hex()
-        yield int(seq), body, event
+        yield int(seq), body, stored_event(kind, body, names, seq=seq, record_hash=record_hash,
+                                           recorded_at=recorded_at)
