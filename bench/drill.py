@@ -436,12 +436,10 @@ def drill_sqlite(ctx: Context) -> list[Row]:
     return rows
 
 
-@benchmark("drill.postgres", description="recall drill on the same stream (PostgreSQL, fresh "
-           "schema)", provides=("drill.postgres.median", "drill.postgres.p99",
-                                "drill.postgres.times_faster_than_walmart",
-                                "drill.postgres.report.median", "drill.postgres.report.max",
-                                "drill.postgres.build"), postgres=True)
-def drill_postgres(ctx: Context) -> list[Row]:
+@contextmanager
+def postgres_drill_ledger(ctx: Context) -> Iterator[tuple[Any, dict[str, Any], Any]]:
+    """The drill stream appended to a fresh PostgreSQL schema, as much of it as the build
+    budget allows: (the open ledger, the build's figures, the schema's size note)."""
     from tracelib.ledger import Ledger
     from tracelib_demo.generator import derive_key
 
@@ -453,19 +451,29 @@ def drill_postgres(ctx: Context) -> list[Row]:
                                operator_name=OPERATOR_NAME,
                                origin="bench.tracelib.example/drill", now=workload.BENCH_NOW)
         try:
-            b = _append_stream(ctx, "postgres", ledger, stream, op_key,
-                               budget_s=PG_BUILD_BUDGET_S)
-            size = ledger.size
-            storage = size_note()
-            if b["cut"]:
-                note = (f"PostgreSQL: building all {stream.events:,} events did not fit in "
-                        f"{PG_BUILD_BUDGET_S / 60:g} min, so the largest prefix that did is "
-                        f"used: {b['events']:,} events; {storage}")
-            else:
-                note = f"the whole stream; {storage}"
-            rows = _drill_rows(ctx, "postgres", ledger, size, note)
+            yield ledger, _append_stream(ctx, "postgres", ledger, stream, op_key,
+                                         budget_s=PG_BUILD_BUDGET_S), size_note
         finally:
             ledger.close()
+
+
+@benchmark("drill.postgres", description="recall drill on the same stream (PostgreSQL, fresh "
+           "schema)", provides=("drill.postgres.median", "drill.postgres.p99",
+                                "drill.postgres.times_faster_than_walmart",
+                                "drill.postgres.report.median", "drill.postgres.report.max",
+                                "drill.postgres.build"), postgres=True)
+def drill_postgres(ctx: Context) -> list[Row]:
+    stream = drill_stream(ctx)
+    with postgres_drill_ledger(ctx) as (ledger, b, size_note):
+        size = ledger.size
+        storage = size_note()
+        if b["cut"]:
+            note = (f"PostgreSQL: building all {stream.events:,} events did not fit in "
+                    f"{PG_BUILD_BUDGET_S / 60:g} min, so the largest prefix that did is "
+                    f"used: {b['events']:,} events; {storage}")
+        else:
+            note = f"the whole stream; {storage}"
+        rows = _drill_rows(ctx, "postgres", ledger, size, note)
     build_note = (f"{b['events']:,} of {stream.events:,} events appended in "
                   f"{b['append_s']:.0f} s ({b['batches']} batches, slowest "
                   f"{b['slowest_batch_rate']:,.0f}/s), checkpoints {b['checkpoint_s']:.0f} s, "

@@ -24,8 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ._core import Context, Row, benchmark, figure, info
-from ._postgres import pg_schema
-from .drill import all_lots, drill_ledger, drill_stream
+from .drill import all_lots, drill_ledger
 
 BASE = "https://bench.tracelib.example"
 #: Another public URL: the index built under BASE does not name events under it, so every
@@ -137,27 +136,13 @@ def epcis_query(ctx: Context) -> list[Row]:
                                                   "epcis.query.postgres.bizstep_day_ms"),
            postgres=True)
 def epcis_query_postgres(ctx: Context) -> list[Row]:
-    from tracelib.ledger import Ledger
-    from tracelib_demo.generator import derive_key
+    from .drill import postgres_drill_ledger
 
-    from .drill import OPERATOR_NAME, PG_BUILD_BUDGET_S, _append_stream, workload
-
-    stream = drill_stream(ctx)
-    spec = stream.spec
-    op_key = derive_key(spec.seed, spec.operator)
-    with pg_schema(ctx) as (url, _):
-        ledger = Ledger.create(url, operator_key=op_key, operator=spec.operator,
-                               operator_name=OPERATOR_NAME,
-                               origin="bench.tracelib.example/drill", now=workload.BENCH_NOW)
-        try:
-            b = _append_stream(ctx, "postgres", ledger, stream, op_key,
-                               budget_s=PG_BUILD_BUDGET_S)
-            with ctx.step("catch the event ID index up (PostgreSQL)"):
-                _index(ledger)
-            with ctx.step(f"EPCIS queries of {ledger.size:,} records (PostgreSQL)"):
-                measured = _measure(ledger)
-            size = ledger.size
-        finally:
-            ledger.close()
+    with postgres_drill_ledger(ctx) as (ledger, b, _):
+        with ctx.step("catch the event ID index up (PostgreSQL)"):
+            _index(ledger)
+        with ctx.step(f"EPCIS queries of {ledger.size:,} records (PostgreSQL)"):
+            measured = _measure(ledger)
+        size = ledger.size
     note = "; a prefix of the stream (build budget)" if b["cut"] else ""
     return _rows("epcis.query.postgres", measured, size, targets=False, note=note)
