@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracelib.cbv import EPCIS_CONTEXT, EpcisNames, EpcisSources, Refusal
 from tracelib.epcis import (
@@ -358,6 +360,23 @@ def test_malformed_and_too_deep_json_is_refused_before_anything_recurses() -> No
         load_document(b'{"a":' * 10_000 + b"1" + b"}" * 10_000)
     with pytest.raises(DocumentRefused, match="JSON object"):
         load_document(b"[1, 2]")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab\n', max_size=6),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(alphabet='[]{}"\\k', max_size=3), inner, max_size=3),
+    max_leaves=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(doc=_JSON, limit=st.integers(min_value=1, max_value=12))
+def test_the_quick_depth_check_agrees_with_the_walk(doc: Any, limit: int) -> None:
+    """The depth check reads the document's JSON text (brackets, quotes, escapes) instead of
+    walking it; strings full of brackets, quotes and backslashes must not fool it."""
+    capture_module = importlib.import_module("tracelib.epcis.capture")
+    walked = capture_module._too_deep(doc, limit) is None
+    assert capture_module._nests_within(doc, limit) == walked
 
 
 def test_duplicates_inside_one_document_are_stored_once(sup: Supply) -> None:
