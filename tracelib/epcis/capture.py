@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -34,13 +35,14 @@ from typing import Any, cast
 
 import orjson
 
+from .. import canonical
 from .._cores import cpu_count
 from .._gcpause import cyclic_gc_paused
 from ..append.sigpool import pool
 from ..cbv import EpcisSources, Refusal, disposition_name, step_name
 from ..errors import ConflictError, TracelibError, ValidationError
 from ..eventhash import document_context, document_ignore_fields, event_hash_id, event_hash_ids
-from ..events import sign_event
+from ..events import Signature, sign_bodies
 from ..keys import SigningKey
 from ..kinds import KINDS
 from ..ledger import Ledger
@@ -407,9 +409,10 @@ class _Mapped:
     problem: CaptureProblem | None = None
 
 
-#: A document of this many events or more has its hash IDs computed in the append engine's
-#: worker pool (the pool its append starts anyway), :data:`_POOL_CHUNK` events a task and at
-#: most :data:`_IN_FLIGHT` tasks ahead of the mapping, which runs beside them.
+#: A document of this many events or more has its hash IDs computed and its events signed in
+#: the append engine's worker pool (the pool its append starts anyway), :data:`_POOL_CHUNK`
+#: events a task and at most :data:`_IN_FLIGHT` tasks ahead of the mapping, which runs beside
+#: them.
 _POOL_FROM = 2000
 _POOL_CHUNK = 500
 _IN_FLIGHT = 4
@@ -460,40 +463,103 @@ def _map_all(events: list[dict[str, Any]], doc: Mapping[str, Any], src: EpcisSou
     # not the event's: the hash ID is the one that export gave the event.
     ignore = [*document_ignore_fields(doc), *_RECORD_FIELDS]
     signing: dict[str, SigningKey | None] = {}
-    for i, (raw, found) in enumerate(zip(events, _hash_ids(events, context, ignore),
-                                         strict=True)):
-        if isinstance(found, ValidationError):
-            yield _Mapped(i, "", problem=_problem(i, found.message, found.field or ""))
-            continue
-        hash_id = found
-        try:
-            kind = choose_kind(raw)
-            spec = KINDS[kind]
-            assert spec.from_epcis is not None
-            body = spec.from_epcis(raw, src)
-        except Refusal as e:
-            yield _Mapped(i, hash_id, problem=_problem(i, e.reason, e.path))
-            continue
-        own_id = raw.get("tracelib:eventId")
-        body["id"] = own_id if isinstance(own_id, str) else hash_id
-        actor = body["actor"]
-        if as_party is not None and actor != as_party:
-            yield _Mapped(i, hash_id, problem=_problem(
-                i, f"the event acts for {actor!r}, but this capture acts for {as_party!r}",
-                "bizLocation", title="not yours to sign", type=FORBIDDEN, status=403))
-            continue
-        if actor not in signing:
-            signing[actor] = keys(actor)
-        key = signing[actor]
-        if key is None:
-            yield _Mapped(i, hash_id, problem=_problem(
-                i, f"no local key signs for {actor!r}", "bizLocation",
-                title="no key to sign with", type=FORBIDDEN, status=403))
-            continue
-        try:
-            yield _Mapped(i, hash_id, event=sign_event(body, key))
-        except ValidationError as e:
-            yield _Mapped(i, hash_id, problem=_problem(i, e.message, _field_path(e.field)))
+
+    def mapped() -> Iterator[_ToSign]:
+        for i, (raw, found) in enumerate(zip(events, _hash_ids(events, context, ignore),
+                                             strict=True)):
+            if isinstance(found, ValidationError):
+                yield _ToSign(_Mapped(i, "", problem=_problem(i, found.message,
+                                                              found.field or "")))
+                continue
+            hash_id = found
+            try:
+                kind = choose_kind(raw)
+                spec = KINDS[kind]
+                assert spec.from_epcis is not None
+                body = spec.from_epcis(raw, src)
+            except Refusal as e:
+                yield _ToSign(_Mapped(i, hash_id, problem=_problem(i, e.reason, e.path)))
+                continue
+            own_id = raw.get("tracelib:eventId")
+            body["id"] = own_id if isinstance(own_id, str) else hash_id
+            actor = body["actor"]
+            if as_party is not None and actor != as_party:
+                yield _ToSign(_Mapped(i, hash_id, problem=_problem(
+                    i, f"the event acts for {actor!r}, but this capture acts for "
+                    f"{as_party!r}", "bizLocation", title="not yours to sign", type=FORBIDDEN,
+                    status=403)))
+                continue
+            if actor not in signing:
+                signing[actor] = keys(actor)
+            if signing[actor] is None:
+                yield _ToSign(_Mapped(i, hash_id, problem=_problem(
+                    i, f"no local key signs for {actor!r}", "bizLocation",
+                    title="no key to sign with", type=FORBIDDEN, status=403)))
+                continue
+            try:
+                canonical_body = canonical.dumps(body)
+            except ValidationError as e:
+                yield _ToSign(_Mapped(i, hash_id, problem=_problem(i, e.message,
+                                                                   _field_path(e.field))))
+                continue
+            yield _ToSign(_Mapped(i, hash_id, event=body), actor, canonical_body)
+
+    pooled = len(events) >= _POOL_FROM and cpu_count() > 1
+    yield from _signed(mapped(), cast("Mapping[str, SigningKey]", signing), pooled=pooled)
+
+
+@dataclass
+class _ToSign:
+    """A mapped event and, when it is to be signed, its party and canonical body."""
+
+    mapped: _Mapped
+    party: str | None = None
+    body: bytes = b""
+
+
+def _signed(items: Iterator[_ToSign], keys: Mapping[str, SigningKey], *,
+            pooled: bool) -> Iterator[_Mapped]:
+    """The mapped events, in order, each signed by its party (``sign_event``'s signature over
+    its canonical body). ``pooled``: :data:`_POOL_CHUNK` events a task in the worker pool, at
+    most :data:`_IN_FLIGHT` tasks ahead of the mapping, which goes on beside them."""
+
+    def signed(batch: list[_ToSign], signatures: Sequence[bytes]) -> Iterator[_Mapped]:
+        made = iter(signatures)
+        for item in batch:
+            if item.party is not None:
+                assert item.mapped.event is not None
+                item.mapped.event["sig"] = Signature(keys[item.party].key_id,
+                                                     next(made)).to_dict()
+            yield item.mapped
+
+    def bodies(batch: list[_ToSign]) -> list[tuple[str, bytes]]:
+        return [(item.party, item.body) for item in batch if item.party is not None]
+
+    if not pooled:
+        for item in items:
+            yield from signed([item], [keys[p].sign(b) for p, b in bodies([item])])
+        return
+    pending: deque[tuple[list[_ToSign], Any]] = deque()
+    batch: list[_ToSign] = []
+
+    def submit() -> None:
+        to_sign = bodies(batch)
+        seeds = {party: keys[party].private_bytes() for party, _ in to_sign}
+        pending.append((batch, pool().submit(sign_bodies, to_sign, seeds)))
+
+    for item in items:
+        batch.append(item)
+        if len(batch) == _POOL_CHUNK:
+            submit()
+            batch = []
+            if len(pending) > _IN_FLIGHT:
+                done, future = pending.popleft()
+                yield from signed(done, future.result())
+    if batch:
+        submit()
+    while pending:
+        done, future = pending.popleft()
+        yield from signed(done, future.result())
 
 
 def _field_path(field: str | None) -> str:
