@@ -29,6 +29,12 @@ _CURSOR = "ids"
 
 #: How much wider than asked an eventTime window is read (the caller decides exactly).
 _MARGIN = timedelta(seconds=1)
+#: On PostgreSQL a window at most this long is read from ``ix_records_kind_utc`` and sorted,
+#: not found by walking the primary key in seq order: event times rise with the seqs, so the
+#: planner's guess that a window's records are spread evenly over the seqs sends a one-day
+#: page through every record before that day (38.9 ms against 2.4 ms, EXPLAIN ANALYZE at
+#: 200,000 events). A longer window may match so many records that the walk is quicker.
+_INDEXED_WINDOW = timedelta(days=7)
 
 
 def _julian(moment: datetime) -> float:
@@ -95,7 +101,11 @@ class EpcisSql:
             query = query.where(records.c.recorded_at < recorded_until)
         if places is not None:
             query = query.where(records.c.location.in_(sorted(places)))
-        rows = conn.execute(query.order_by(records.c.seq).limit(limit)).all()
+        order: Any = records.c.seq
+        if (conn.dialect.name != "sqlite" and since is not None and until is not None
+                and until - since <= _INDEXED_WINDOW):
+            order = records.c.seq + 0  # not the primary key's order: the window's index
+        rows = conn.execute(query.order_by(order).limit(limit)).all()
         return [(int(r[0]), str(r[1])) for r in rows]
 
     @staticmethod
