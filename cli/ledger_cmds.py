@@ -453,7 +453,7 @@ def checkpoint(env: Env, as_json: bool, verifier: bool, witnesses: bool) -> None
     ask the registered witnesses to cosign it; the printed note carries their cosignatures."""
     from tracelib.witness import cosigned_note
 
-    from .witness_cmds import answer_dict, ask_witnesses
+    from .witnessing import answer_dict, ask_witnesses
 
     with env.open() as ledger:
         if verifier:

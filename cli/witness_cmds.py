@@ -9,16 +9,16 @@ import click
 
 from tracelib.errors import ValidationError
 from tracelib.keys import SigningKey, write_private_file
-from tracelib.ledger import Ledger
 from tracelib.note import CosignatureVerifier, parse_signer_string, signer_string
-from tracelib.witness import collect_cosignatures, registered_witnesses
-from tracelib.witness.client import AHEAD, INCONSISTENT, WitnessAnswer
+from tracelib.witness import registered_witnesses
+from tracelib.witness.client import AHEAD, INCONSISTENT
 
 from .context import Env
 from .ledger_cmds import _operator_append, pass_env, print_json
 from .main import CheckFailed
+from .witnessing import answer_dict, ask_witnesses
 
-__all__ = ["COMMANDS", "echo_answers", "witness"]
+__all__ = ["COMMANDS", "load_witness_key", "witness"]
 
 
 @click.group()
@@ -118,19 +118,6 @@ def witness_serve(key_file: str, logs_file: str, state_dir: str, host: str, port
         server.server_close()
 
 
-def echo_answers(answers: list[WitnessAnswer]) -> None:
-    """One line per witness on standard error."""
-    for answer in answers:
-        click.echo(f"witness {answer.describe()}", err=True)
-
-
-def ask_witnesses(ledger: Ledger, as_json: bool = False) -> list[WitnessAnswer]:
-    answers = collect_cosignatures(ledger)
-    if not as_json:
-        echo_answers(answers)
-    return answers
-
-
 @witness.command("collect")
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
@@ -143,19 +130,11 @@ def witness_collect(env: Env, as_json: bool) -> None:
             raise ValidationError("no checkpoint signed yet (tracelib checkpoint)")
         answers = ask_witnesses(ledger, as_json)
     if as_json:
-        print_json([_answer_dict(a) for a in answers])
+        print_json([answer_dict(a) for a in answers])
     alarming = [a for a in answers if a.outcome in (INCONSISTENT, AHEAD)]
     if alarming:
         raise CheckFailed(f"{len(alarming)} witness(es) refuse the ledger's newest checkpoint: "
                           + "; ".join(a.describe() for a in alarming))
 
-
-def _answer_dict(a: WitnessAnswer) -> dict[str, object]:
-    return {"witness": a.witness, "outcome": a.outcome, "status": a.status,
-            "detail": a.detail, "witness_size": a.witness_size,
-            "cosignatures": [c.line for c in a.cosignatures]}
-
-
-answer_dict = _answer_dict
 
 COMMANDS = [witness]

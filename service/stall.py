@@ -23,6 +23,7 @@ from .ids import known
 from .links import external_url
 from .qr import Placard, placard_png, placard_svg
 from .scan_counts import count_scan
+from .witnessing import page_witness, witness_status, witnessed_size
 
 __all__ = ["PROOF_PATH", "StallAnswers", "StallPages", "bp", "proof_template", "render_page",
            "stall_pages"]
@@ -58,7 +59,7 @@ class StallAnswers:
         return len(self.json) + sum(len(body) for body, _ in self.pages.values())
 
 
-Key = tuple[str, str, str]
+Key = tuple[str, str, str, int | None, tuple[int, int] | None]
 
 
 class StallPages:
@@ -133,7 +134,8 @@ def _stall(stall: str, day: date) -> tuple[Key, StallAnswers, dict[str, Any] | N
     built just now."""
     ext = service()
     template = proof_template()
-    key = (stall, day.isoformat(), template)
+    witnessed = witnessed_size()
+    key = (stall, day.isoformat(), template, witnessed, _witness_marker())
     version = ext.ledger_version()
     pages = stall_pages(current_app)
     found = pages.get(key, version)
@@ -142,11 +144,20 @@ def _stall(stall: str, day: date) -> tuple[Key, StallAnswers, dict[str, Any] | N
     # built after reading the version: at least as new as its key; the shopper's page is
     # the public view (docs/contract.md "Who may read what"), whoever asks
     view = disclose_stall(stall_view(ledger(), stall, today=day, rules=ext.rules,
-                                     proof_url=template), PUBLIC)
+                                     proof_url=template, witnessed=witnessed), PUBLIC)
+    witness = page_witness(view["checkpoint"])
+    if witness is not None:
+        view["checkpoint"]["witness"] = witness
     body = json_body(view)
     found = StallAnswers(version, body, etag_of(body))
     pages.put(key, found)
     return key, found, view
+
+
+def _witness_marker() -> tuple[int, int] | None:
+    """What changes when cosignatures arrive (None without a witness policy)."""
+    status = witness_status()
+    return None if status is None else (status.newest_count, status.size or -1)
 
 
 def render_page(view: dict[str, Any], pay: str | None) -> tuple[bytes, str]:

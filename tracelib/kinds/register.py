@@ -301,7 +301,8 @@ SPEC = KindSpec(
     epcis_words=('None: master data (parties, locations, keys), not a business event. Its '
                  "locations' `gln` names them in exported events."),
     name="register", order=0, data_schema=RegisterData(), apply=apply_register,
-    label_zh="登记", label_en="Registration", summary="parties, locations, keys and witnesses (operator only)",
+    label_zh="登记", label_en="Registration",
+    summary="parties, locations, keys and witnesses (operator only)",
     bizstep=None, epcis_type=None, cte=None, rules=RULES, example=EXAMPLE,
     signers=Signers(roles=("operator",), anywhere=("operator",)),
 )

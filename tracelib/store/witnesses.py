@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from .engine import WRITER_OPTION
 from .schema import checkpoint_cosignatures, witnesses
@@ -94,6 +94,24 @@ class WitnessesSql:
             stmt = stmt.where(checkpoint_cosignatures.c.size == size)
         return [CosignatureRow(int(r["size"]), r["witness"], r["key_id"], int(r["timestamp"]),
                                r["line"]) for r in conn.execute(stmt).mappings()]
+
+    @staticmethod
+    def cosigned_sizes(conn: Connection) -> list[int]:
+        """The checkpoint sizes that have at least one stored cosignature, largest first."""
+        rows = conn.execute(select(checkpoint_cosignatures.c.size).distinct()
+                            .order_by(checkpoint_cosignatures.c.size.desc()))
+        return [int(r[0]) for r in rows]
+
+    @staticmethod
+    def marker(conn: Connection) -> tuple[int, int]:
+        """``(largest cosigned size, lines stored for it)``: changes when a cosignature of the
+        newest cosigned checkpoint arrives (what a cache of the witnessed status keys on)."""
+        top = conn.execute(select(func.max(checkpoint_cosignatures.c.size))).scalar()
+        if top is None:
+            return (-1, 0)
+        count = conn.execute(select(func.count()).select_from(checkpoint_cosignatures)
+                             .where(checkpoint_cosignatures.c.size == top)).scalar()
+        return (int(top), int(count or 0))
 
     @staticmethod
     def newest_cosigned_size(conn: Connection, witness: str) -> int | None:

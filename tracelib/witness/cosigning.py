@@ -131,27 +131,35 @@ def _verified_cosigners(policy: Policy, checkpoint: Checkpoint,
 
 def witness_status(ledger: Ledger, policy: Policy) -> WitnessStatus:
     """The newest checkpoint whose stored cosignatures meet ``policy``'s quorum, each line
-    verified again by the policy's witness keys."""
-    with ledger.store.reader() as conn:
-        checkpoints = ledger.store.all_checkpoints(conn)
-        rows = WitnessesSql.cosignatures(conn)
-    by_size: dict[int, list[CosignatureRow]] = {}
-    for r in rows:
-        by_size.setdefault(r.size, []).append(r)
+    verified again by the policy's witness keys (checkpoints are tried newest first, only
+    those with stored cosignatures; with ``quorum none`` the newest checkpoint counts)."""
     total = len(policy.witnesses)
-    newest = checkpoints[-1] if checkpoints else None
-    newest_count = 0
-    if newest is not None:
-        cp = Checkpoint(ledger.origin, int(newest["size"]), bytes(newest["root"]))
-        newest_count = len(_verified_cosigners(policy, cp, by_size.get(cp.size, [])))
-    for row in reversed(checkpoints):
-        cp = Checkpoint(ledger.origin, int(row["size"]), bytes(row["root"]))
-        names = _verified_cosigners(policy, cp, by_size.get(cp.size, []))
-        if policy.satisfied(names):
-            return WitnessStatus(cp.size, tuple(sorted(names)),
-                                 None if newest is None else int(newest["size"]),
-                                 newest_count, total)
-    return WitnessStatus(None, (), None if newest is None else int(newest["size"]),
-                         newest_count, total)
-
-
+    with ledger.store.reader() as conn:
+        newest = ledger.store.latest_checkpoint(conn)
+        if newest is None:
+            return WitnessStatus(None, (), None, 0, total)
+        newest_size = int(newest["size"])
+        counted: dict[int, set[str]] = {}
+        found: tuple[int, set[str]] | None = None
+        if policy.satisfied(set()):
+            found = (newest_size, set())
+        for size in WitnessesSql.cosigned_sizes(conn):
+            if size > newest_size:  # a line for a checkpoint the ledger no longer has
+                continue
+            if found is not None and size < newest_size:
+                break
+            row = ledger.store.checkpoint_at(conn, size)
+            if row is None:
+                continue
+            cp = Checkpoint(ledger.origin, size, bytes(row["root"]))
+            names = _verified_cosigners(policy, cp, WitnessesSql.cosignatures(conn, size))
+            counted[size] = names
+            if found is None and policy.satisfied(names):
+                found = (size, names)
+                if size < newest_size:
+                    break
+    newest_count = len(counted.get(newest_size, set()))
+    if found is None:
+        return WitnessStatus(None, (), newest_size, newest_count, total)
+    return WitnessStatus(found[0], tuple(sorted(found[1] or counted.get(found[0], set()))),
+                         newest_size, newest_count, total)
