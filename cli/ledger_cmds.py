@@ -352,6 +352,9 @@ def verify(env: Env, workers: int | None, as_json: bool, policy_file: str | None
                        f"store {ledger.blobs.root} (not a failure: blob presence is not "
                        f"ledger state): {shown}{more}")
         click.echo(memory_text)
+    if witnessing is not None and witnessing.status.newest_size is None:
+        raise CheckFailed("verification FAILED: no checkpoint is signed yet, so none is "
+                          "witnessed (tracelib checkpoint)")
     if witnessing is not None and not witnessing.witnessed:
         raise CheckFailed(f"verification FAILED: the newest checkpoint (size "
                           f"{witnessing.status.newest_size}) is not witnessed: "

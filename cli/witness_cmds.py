@@ -10,6 +10,7 @@ import click
 from tracelib.errors import ValidationError
 from tracelib.keys import SigningKey, write_private_file
 from tracelib.note import CosignatureVerifier, parse_signer_string, signer_string
+from tracelib.timeutil import utcnow
 from tracelib.witness import registered_witnesses
 from tracelib.witness.client import AHEAD, INCONSISTENT
 
@@ -39,9 +40,8 @@ def witness_add(env: Env, name: str, vkey: str, url: str) -> None:
     if not url.startswith(("http://", "https://")):
         raise ValidationError(f"witness URL {url!r} is not http:// or https://", field="url")
     with env.open() as ledger:
-        count = sum(1 for w in registered_witnesses(ledger) if w.name == name)
-        _operator_append(env, ledger, f"witness-{name}-{len(registered_witnesses(ledger))}"
-                                      f"-{count}",
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
+        _operator_append(env, ledger, f"witness-{name}-{stamp}",
                          {"witnesses": [{"name": name, "vkey": vkey, "url": url}]})
     click.echo(f"registered witness {name!r} ({vkey.split('+')[0]}) at {url.rstrip('/')}")
 

@@ -23,7 +23,7 @@ from .ids import known
 from .links import external_url
 from .qr import Placard, placard_png, placard_svg
 from .scan_counts import count_scan
-from .witnessing import page_witness, witness_status, witnessed_size
+from .witnessing import page_witness, witness_status
 
 __all__ = ["PROOF_PATH", "StallAnswers", "StallPages", "bp", "proof_template", "render_page",
            "stall_pages"]
@@ -134,8 +134,11 @@ def _stall(stall: str, day: date) -> tuple[Key, StallAnswers, dict[str, Any] | N
     built just now."""
     ext = service()
     template = proof_template()
-    witnessed = witnessed_size()
-    key = (stall, day.isoformat(), template, witnessed, _witness_marker())
+    status = witness_status()
+    witnessed = None if status is None else status.size
+    # cosignatures arriving change what the page says without changing the ledger's version
+    marker = None if status is None else (status.newest_count, status.size or -1)
+    key = (stall, day.isoformat(), template, witnessed, marker)
     version = ext.ledger_version()
     pages = stall_pages(current_app)
     found = pages.get(key, version)
@@ -152,12 +155,6 @@ def _stall(stall: str, day: date) -> tuple[Key, StallAnswers, dict[str, Any] | N
     found = StallAnswers(version, body, etag_of(body))
     pages.put(key, found)
     return key, found, view
-
-
-def _witness_marker() -> tuple[int, int] | None:
-    """What changes when cosignatures arrive (None without a witness policy)."""
-    status = witness_status()
-    return None if status is None else (status.newest_count, status.size or -1)
 
 
 def render_page(view: dict[str, Any], pay: str | None) -> tuple[bytes, str]:

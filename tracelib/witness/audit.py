@@ -145,6 +145,13 @@ def check_policy(ledger: Ledger, policy: Policy, *, ask: bool = True,
     """Check every stored cosignature, whether the newest checkpoint meets ``policy``'s
     quorum, and (``ask``) what each witness with a URL holds."""
     report = PolicyReport(witness_status(ledger, policy), policy.describe())
+    mine = {(v.name, v.key_id) for v in ledger.checkpoint_verifiers()}
+    if policy.logs and not any((v.name, v.key_id) in mine for v, _url in policy.logs):
+        # C2SP tlog-policy: "the policy says that a checkpoint is considered valid if it is
+        # signed by any one of the listed logs"
+        report.problems.append(f"the policy lists no log key of this ledger "
+                               f"({ledger.origin!r}); `tracelib checkpoint --verifier` "
+                               "prints it")
     _check_stored_lines(ledger, policy, report)
     if ask:
         _ask_witnesses(ledger, policy, report, timeout)
