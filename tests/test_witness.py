@@ -410,6 +410,8 @@ def test_witnesses_are_operator_signed_ledger_state_rebuilt_by_replay(
     assert [w.name for w in registered_witnesses(ledger)] == ["county1", "county2", "county3"]
     report = ledger.verify(workers=1)
     assert report.ok, report.problem
+    ledger.reindex()  # rebuilt from the register event
+    assert [w.name for w in registered_witnesses(ledger)] == ["county1", "county2", "county3"]
     with ledger.store.engine.begin() as conn:  # a forged row is found by verify
         conn.execute(text("UPDATE witnesses SET url = 'http://evil.example' WHERE name = "
                           "'county1'"))
@@ -565,3 +567,40 @@ def test_cosignature_key_ids_differ_from_log_key_ids() -> None:
     assert cosignature_key_id("n", key.public.raw) != note_key_id("n", key.public.raw)
     assert signer_string("n", key).startswith("PRIVATE+KEY+n+")
     assert REFUSED and AHEAD  # outcomes exported for callers
+
+
+def test_witness_serve_runs_as_a_command(network: Network, tmp_path: Path) -> None:
+    """`tracelib witness serve` in its own process: key file, logs file, state folder."""
+    import re
+    import subprocess
+    import sys
+
+    from tests.helpers import child_env
+
+    ledger = network.ledger
+    key_file, logs = tmp_path / "w.key", tmp_path / "logs"
+    made = CliRunner().invoke(cli, ["witness", "keygen", "w.cmd.example", "--out", str(key_file)])
+    logs.write_text("# the county's ledger\n"
+                    + "".join(f"log {v.to_string()}\n" for v in ledger.checkpoint_verifiers()))
+    proc = subprocess.Popen([sys.executable, "-m", "tracelib_cli.main", "witness", "serve",
+                             "--key", str(key_file), "--logs", str(logs), "--state",
+                             str(tmp_path / "state"), "--port", "0"],
+                            stderr=subprocess.PIPE, text=True, env=child_env())
+    try:
+        assert proc.stderr is not None
+        url = None
+        for _ in range(5):
+            found = re.search(r"listening on (http://\S+)", proc.stderr.readline())
+            if found:
+                url = found.group(1)
+                break
+        assert url is not None
+        target = WitnessTarget("cmd", CosignatureVerifier.parse(made.output.strip()), url)
+        grow(network, "A", 3)
+        ledger.sign_checkpoint(network.operator_key, now=NOW)
+        assert collect_cosignatures(ledger, targets=[target])[0].cosigned
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stderr is not None:
+            proc.stderr.close()
