@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tracelib.errors import ValidationError
+from tracelib.errors import TracelibError, ValidationError
 from tracelib.keys import SigningKey, write_private_file
 from tracelib.note import CosignatureVerifier, parse_signer_string, signer_string
 from tracelib.timeutil import utcnow
@@ -106,7 +106,10 @@ def witness_serve(key_file: str, logs_file: str, state_dir: str, host: str, port
     name, key = load_witness_key(key_file)
     logs = parse_log_list(Path(logs_file).read_text(encoding="utf-8"))
     witness_app = Witness(name, key, logs, WitnessState(state_dir))
-    server = make_server(host, port, witness_app.wsgi, threaded=True)
+    try:
+        server = make_server(host, port, witness_app.wsgi, threaded=True)
+    except OSError as e:
+        raise TracelibError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
     click.echo(f"witness {witness_app.verifier.to_string()}", err=True)
     click.echo(f"following {', '.join(sorted(witness_app.logs))}; listening on "
                f"http://{host}:{server.server_port}", err=True)

@@ -81,10 +81,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .problems import register_error_handlers
 
     app.url_map.converters["seq"] = SeqConverter
-    ext = TracelibService(app)
     from . import witnessing
 
-    witnessing.init_app(app)
+    witnessing.init_app(app)  # a witness policy that does not parse stops here, before the ledger opens
+    ext = TracelibService(app)
     read_only.init_app(app)  # before every other request hook: a write goes nowhere else
     console.configure(app, ext.keystore.path)
     register_error_handlers(app)

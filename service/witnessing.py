@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from tracelib.errors import ValidationError
 from tracelib.ledger import Ledger, SignedCheckpoint
 from tracelib.store.witnesses import WitnessesSql
 from tracelib.witness import Policy, WitnessStatus, collect_cosignatures, parse_policy
@@ -33,8 +34,17 @@ def init_app(app: Flask) -> None:
     """Read ``WITNESS_POLICY`` (a file path) once; a policy that does not parse stops the
     start with its error (a service must not run with a policy it cannot read)."""
     path = app.config.get("WITNESS_POLICY")
-    app.extensions["tracelib_witness_policy"] = (
-        parse_policy(Path(str(path)).read_text(encoding="utf-8")) if path else None)
+    found: Policy | None = None
+    if path:
+        try:
+            text = Path(str(path)).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValidationError(f"TRACELIB_WITNESS_POLICY: cannot read {path}: {e}") from e
+        try:
+            found = parse_policy(text)
+        except ValidationError as e:
+            raise ValidationError(f"TRACELIB_WITNESS_POLICY {path}: {e}") from e
+    app.extensions["tracelib_witness_policy"] = found
     app.extensions[_STATUS_KEY] = (None, None)
     app.extensions[_THREADS_KEY] = []
 

@@ -116,3 +116,15 @@ def test_a_new_checkpoint_is_sent_to_the_witnesses_in_the_background(
     assert [w.statuses for w in witnesses[:2]] == [[200], [200]]
     page = witnessed_app.test_client().get(f"/s/{STALL}").get_data(as_text=True)
     assert "见证 2/3" in page
+
+
+def test_a_policy_that_does_not_parse_stops_the_start(db_url: str, keystore: Keystore,
+                                                      tmp_path: Path) -> None:
+    from tracelib.errors import ValidationError
+
+    bad = tmp_path / "policy.txt"
+    bad.write_text("quorum nobody\n")
+    for path, why in ((bad, "policy line 1"), (tmp_path / "missing", "cannot read")):
+        with pytest.raises(ValidationError, match=why):
+            create_app({"TESTING": True, "DB": db_url, "KEYSTORE": str(keystore.path),
+                        "NOW": NOW, "WITNESS_POLICY": str(path)})

@@ -172,7 +172,7 @@ def request_cosignature(target: WitnessTarget, note: str, size: int, old_size: i
 
 
 def _size_of(content_type: str, text: str) -> int | None:
-    if not content_type.split(";")[0].strip().lower() == "text/x.tlog.size":
+    if content_type.split(";")[0].strip().lower() != "text/x.tlog.size":
         return None
     line = text[:-1] if text.endswith("\n") else text
     if not line.isascii() or not line.isdigit() or len(line) > 20:
