@@ -397,6 +397,9 @@ def test_witness_serve_answers_each_protocol_error(network: Network, tmp_path: P
     good = list(ledger.consistency_proof(signed.size).proof)
     assert w.add_checkpoint(body(signed.size, good, bigger.note)).status == 200
     assert w.add_checkpoint(body(signed.size, good, bigger.note)).status == 409
+    for state_file in (tmp_path / "s").glob("*.checkpoint"):  # a damaged state: fail closed
+        state_file.write_text("not a checkpoint\n")
+    assert w.add_checkpoint(body(bigger.size, [], bigger.note)).status == 500
 
 
 def test_the_add_checkpoint_request_example_of_the_spec_parses() -> None:

@@ -212,8 +212,13 @@ class Witness:
         log_lines = [line for name, kid, line in sigs if (name, kid) in known]
         with self.state.locked():
             stored = self.state.load(checkpoint.origin)
-            latest = None if stored is None else Checkpoint.parse(
-                note_signature_lines(stored)[0])
+            try:
+                latest = None if stored is None else Checkpoint.parse(
+                    note_signature_lines(stored)[0])
+            except ValidationError as e:  # fail closed: never cosign past an unreadable state
+                return Answer.text(500, f"the witness's stored checkpoint of this log is "
+                                        f"unreadable ({e}); it cosigns nothing until it is "
+                                        "restored\n")
             latest_size = 0 if latest is None else latest.size
             if request.old_size != latest_size:
                 return Answer.text(409, f"{latest_size}\n", _SIZE_TYPE)
@@ -276,7 +281,7 @@ class Witness:
             answer = Answer.text(404, "not found\n")
         reasons = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
                    405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
-                   422: "Unprocessable Entity"}
+                   422: "Unprocessable Entity", 500: "Internal Server Error"}
         start_response(f"{answer.status} {reasons.get(answer.status, 'Error')}",
                        [("Content-Type", answer.content_type),
                         ("Content-Length", str(len(answer.body)))])
