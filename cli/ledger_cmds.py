@@ -297,8 +297,12 @@ class _LazyLines:
 @click.command()
 @click.option("--workers", type=click.IntRange(min=1), help="Processes [default: all cores].")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False),
+              help="A C2SP tlog-policy file: check every stored witness cosignature, that the "
+                   "newest checkpoint meets its quorum, and ask each witness with a URL which "
+                   "checkpoint it holds (a contradicting one is a split view: exit 1).")
 @pass_env
-def verify(env: Env, workers: int | None, as_json: bool) -> None:
+def verify(env: Env, workers: int | None, as_json: bool, policy_file: str | None) -> None:
     """Re-derive the whole ledger: chain, leaves, subtree hashes, checkpoints, signatures,
     and every derived table (parties, locations, keys, lots, stock, shipments, tests,
     holds, recalls, limits tables) replayed from the records through the append rules.
@@ -320,10 +324,20 @@ def verify(env: Env, workers: int | None, as_json: bool) -> None:
         # Checked whatever the report says: a rolled-back ledger is the failure to name
         # first, and its other differences (derived rows of the deleted records) follow.
         memory_ok, memory_text = _check_signer_memory(env, ledger)
+        witnessing = _check_policy(ledger, policy_file) if policy_file else None
     if as_json:
-        print_json({**report.to_dict(), "signer_memory": memory_text})
+        extra = {} if witnessing is None else {"witnesses": _policy_dict(witnessing)}
+        print_json({**report.to_dict(), "signer_memory": memory_text, **extra})
+    if witnessing is not None and not as_json:
+        _echo_policy(witnessing)
+    if witnessing is not None and witnessing.split_views:
+        raise CheckFailed(f"verification FAILED: split view: {len(witnessing.split_views)} "
+                          "witness(es) hold a checkpoint signed by the operator that this "
+                          "ledger contradicts (both notes above)")
     if not memory_ok:
         raise CheckFailed(f"verification FAILED: {memory_text}")
+    if witnessing is not None and witnessing.problems:
+        raise CheckFailed(f"verification FAILED: {witnessing.problems[0]}")
     if not report.ok:
         at = f" at seq {report.bad_seq}" if report.bad_seq is not None else ""
         raise CheckFailed(f"verification FAILED{at}: {report.problem}")
@@ -338,6 +352,55 @@ def verify(env: Env, workers: int | None, as_json: bool) -> None:
                        f"store {ledger.blobs.root} (not a failure: blob presence is not "
                        f"ledger state): {shown}{more}")
         click.echo(memory_text)
+    if witnessing is not None and witnessing.status.newest_size is None:
+        raise CheckFailed("verification FAILED: no checkpoint is signed yet, so none is "
+                          "witnessed (tracelib checkpoint)")
+    if witnessing is not None and not witnessing.witnessed:
+        raise CheckFailed(f"verification FAILED: the newest checkpoint (size "
+                          f"{witnessing.status.newest_size}) is not witnessed: "
+                          f"{witnessing.status.newest_count} of {witnessing.status.total} "
+                          f"policy witnesses cosigned it; the policy needs "
+                          f"{witnessing.policy}")
+
+
+def _check_policy(ledger: Ledger, policy_file: str) -> Any:
+    from pathlib import Path
+
+    from tracelib.witness import check_policy, parse_policy
+
+    policy = parse_policy(Path(policy_file).read_text(encoding="utf-8"))
+    return check_policy(ledger, policy)
+
+
+def _policy_dict(report: Any) -> dict[str, Any]:
+    return {**report.status.to_dict(), "policy": report.policy, "witnessed": report.witnessed,
+            "cosignatures_checked": report.cosignatures_checked, "problems": report.problems,
+            "asked": report.asked,
+            "split_views": [{"witness": s.witness, "why": s.why, "witness_note": s.witness_note,
+                             "ledger_note": s.ledger_note} for s in report.split_views]}
+
+
+def _echo_policy(report: Any) -> None:
+    status = report.status
+    click.echo(f"witnesses: {report.cosignatures_checked} stored cosignature(s) verified; "
+               f"policy: {report.policy}")
+    if status.size is None:
+        click.echo("witnesses: no checkpoint meets the policy yet")
+    else:
+        click.echo(f"witnesses: newest witnessed checkpoint: size {status.size} "
+                   f"(cosigned by {', '.join(status.cosigners) or 'nobody needed'}); newest "
+                   f"checkpoint size {status.newest_size}: {status.newest_count}/"
+                   f"{status.total} cosigned")
+    for line in report.asked:
+        click.echo(f"witness {line}")
+    for problem in report.problems:
+        click.echo(f"witnesses: PROBLEM: {problem}")
+    for split in report.split_views:
+        click.echo(f"SPLIT VIEW reported by witness {split.witness}: {split.why}")
+        click.echo("--- the note the witness holds ---")
+        click.echo(split.witness_note, nl=False)
+        click.echo("--- the ledger's note ---")
+        click.echo(split.ledger_note or "(none)\n", nl=False)
 
 
 def _check_signer_memory(env: Env, ledger: Ledger) -> tuple[bool, str]:
@@ -384,19 +447,30 @@ def reindex(env: Env, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--verifier", is_flag=True,
               help="Print the C2SP verifier key(s) auditors and witnesses check notes with.")
+@click.option("--witnesses/--no-witnesses", default=True, show_default=True,
+              help="Send the checkpoint to every registered witness (C2SP tlog-witness) and "
+                   "print per witness what happened.")
 @pass_env
-def checkpoint(env: Env, as_json: bool, verifier: bool) -> None:
-    """Sign a checkpoint (C2SP tlog-checkpoint as a signed note) at the current size."""
+def checkpoint(env: Env, as_json: bool, verifier: bool, witnesses: bool) -> None:
+    """Sign a checkpoint (C2SP tlog-checkpoint as a signed note) at the current size, then
+    ask the registered witnesses to cosign it; the printed note carries their cosignatures."""
+    from tracelib.witness import cosigned_note
+
+    from .witnessing import answer_dict, ask_witnesses
+
     with env.open() as ledger:
         if verifier:
             for note_verifier in ledger.checkpoint_verifiers():
                 click.echo(note_verifier.to_string())
             return
         cp = env.sign_checkpoint(ledger)
+        answers = ask_witnesses(ledger, as_json) if witnesses else []
+        note = cosigned_note(ledger, cp.size) or cp.note
     if as_json:
-        print_json(cp.to_dict())
+        print_json({**cp.to_dict(), "note": note,
+                    "witnesses": [answer_dict(a) for a in answers]})
     else:
-        click.echo(cp.note, nl=False)
+        click.echo(note, nl=False)
 
 
 @click.command()

@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "API_MAX_EVENTS": 1000,
     "SIGN_CHECKPOINTS": True,        # sign a checkpoint after each write when the operator key is here
+    "WITNESS_POLICY": None,          # a C2SP tlog-policy file: pages say "见证 k/n" (docs/contract.md)
     "COUNT_SCANS": True,
     "REPORTS_DIR": None,             # drill report folders (POST /api/v1/drills); default beside the keystore
     "STALL_CACHE_MB": 32,            # per worker: stall pages and scan JSON kept (LRU)
@@ -80,6 +81,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .problems import register_error_handlers
 
     app.url_map.converters["seq"] = SeqConverter
+    from . import witnessing
+
+    witnessing.init_app(app)  # a witness policy that does not parse stops here, before the ledger opens
     ext = TracelibService(app)
     read_only.init_app(app)  # before every other request hook: a write goes nowhere else
     console.configure(app, ext.keystore.path)

@@ -29,6 +29,7 @@ from tracelib.views.disclosure import (
 )
 from tracelib.views.stall import stall_view
 from tracelib.views.tracing import trace
+from tracelib.witness import cosigned_note
 
 from .access import WRITE, current_principal, forbid_other_books, reach, require
 from .extension import ledger, service
@@ -37,6 +38,7 @@ from .ids import known, nul_path
 from .openapi import MAX_SEQ, openapi_document
 from .problems import BadInput, Forbidden
 from .stall import proof_template
+from .witnessing import ask_witnesses_later, witness_status, witnessed_size
 
 __all__ = ["bp", "maybe_sign_checkpoint"]
 
@@ -200,8 +202,12 @@ def maybe_sign_checkpoint() -> dict[str, Any] | None:
         memory = led.signer_memory(ext.keystore)
         starting = not memory.exists()
         try:
+            before = led.latest_checkpoint()
             signed = led.sign_checkpoint(led.signing_key(ext.keystore, led.operator),
                                          now=ext.now(), memory=memory)
+            if before is None or before.size != signed.size:
+                # docs/contract.md "Witnesses": asked in the background, never awaited
+                ask_witnesses_later(led, signed)
             if starting:
                 current_app.logger.warning(
                     "the operator's signer remembered no earlier checkpoint of %r; from now on "
@@ -259,22 +265,30 @@ def lot_trace(lot: str) -> Response:
 def get_stall(stall: str) -> Response:
     ext = service()
     view = stall_view(ledger(), known(stall, "stall"), today=ext.today(), rules=ext.rules,
-                      proof_url=proof_template())
+                      proof_url=proof_template(), witnessed=witnessed_size())
     mine = reach(ledger()) if current_principal().reads else PUBLIC
     return conditional(json_response(disclose_stall(view, mine)))
 
 
 @bp.get("/checkpoint")
 def get_checkpoint() -> Response:
-    latest = ledger().latest_checkpoint()
+    led = ledger()
+    latest = led.latest_checkpoint()
     if latest is None:
         raise NotFoundError("no signed checkpoint yet")
+    # The note with the witnesses' cosignature lines (C2SP tlog-cosignature), as stored.
+    note = cosigned_note(led, latest.size) or latest.note
     best = request.accept_mimetypes.best_match(["application/json", "text/plain"],
                                                default="application/json")
-    if best == "text/plain":  # the C2SP signed note itself, for witnesses
-        response = current_app.response_class(latest.note, mimetype="text/plain")
+    if best == "text/plain":  # the C2SP signed note itself, for witnesses and auditors
+        response = current_app.response_class(note, mimetype="text/plain")
     else:
-        response = json_response({**latest.to_dict(), "signed": True})
+        body: dict[str, Any] = {**latest.to_dict(), "note": note, "signed": True,
+                                "cosignatures": note[len(latest.note):].splitlines()}
+        status = witness_status()
+        if status is not None:
+            body["witnessing"] = status.to_dict()
+        response = json_response(body)
     return conditional(response)
 
 

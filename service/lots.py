@@ -28,6 +28,7 @@ from .httputil import conditional, json_response, wants_json_body
 from .ids import known
 from .links import external_url, public_url
 from .stall import proof_template
+from .witnessing import page_witness, witnessed_size
 
 __all__ = ["bp", "epcis_query_url", "gtin14", "linkset"]
 
@@ -103,8 +104,11 @@ def _serve(lot: str, gtin: str | None) -> Response:
         reader = _reader([lot, *found.upstream_lots, *found.downstream_lots])
         response = json_response(disclose_trace(found.to_dict(), reader))
     else:  # gs1:pip, and any link type this resolver lacks: the default link (GS1 resolver §2)
-        full = lot_view(ledger(), lot, proof_url=proof_template())
+        full = lot_view(ledger(), lot, proof_url=proof_template(), witnessed=witnessed_size())
         view = disclose_lot(full, _reader([lot, *full["upstream_lots"]]))
+        witness = page_witness(view["checkpoint"])
+        if witness is not None:
+            view["checkpoint"]["witness"] = witness
         if wants_json_body():
             response = json_response(view)
         else:

@@ -317,7 +317,20 @@ def _schemas() -> dict[str, Any]:
                              "lines)"),
                 "created_at": _str("when it was signed, RFC 3339 UTC"),
                 "signed": {"type": "boolean", "description": "false when a stall page is "
-                           "served from a head newer than the last signed checkpoint"}}},
+                           "served from a head newer than the last signed checkpoint"},
+                "witnessed": {"type": "boolean", "description": "on pages with a witness "
+                              "policy: true when the proofs are against the newest checkpoint "
+                              "the policy counts as witnessed"},
+                "witness": {"type": "object", "description": "on pages with a witness policy: "
+                            "`count` of `total` policy witnesses cosigned the checkpoint shown; "
+                            "`witnessed` when they meet the quorum"},
+                "cosignatures": {"type": "array", "items": {"type": "string"},
+                                 "description": "GET /checkpoint: the witnesses' C2SP "
+                                 "cosignature/v1 lines, also at the end of `note`"},
+                "witnessing": {"type": "object", "description": "GET /checkpoint with a "
+                               "witness policy: `witnessed_size` (the newest checkpoint meeting "
+                               "its quorum), `cosigners`, `newest_size`, `newest_cosigned`, "
+                               "`witnesses`"}}},
         "Record": {
             "type": "object", "description": "A stored event with its place in the ledger",
             "required": ["seq", "hash", "prev", "event"],
@@ -494,8 +507,9 @@ def _paths(max_events: int) -> dict[str, Any]:
                                     "token is needed)")}}},
         "/checkpoint": {"get": {
             "operationId": "getCheckpoint", "summary": "The latest signed checkpoint",
-            "description": "The newest tree head the operator signed. `Accept: text/plain` "
-                           "gives the C2SP signed note itself, for witnesses.",
+            "description": "The newest tree head the operator signed, with the witnesses' "
+                           "cosignature lines stored for it (C2SP tlog-cosignature). "
+                           "`Accept: text/plain` gives the C2SP signed note itself.",
             "parameters": [_IF_NONE_MATCH],
             "responses": {"200": {"description": "JSON, or the C2SP signed note as text/plain",
                                   "content": {"application/json": {"schema": _ref("Checkpoint")},

@@ -23,6 +23,7 @@ from .ids import known
 from .links import external_url
 from .qr import Placard, placard_png, placard_svg
 from .scan_counts import count_scan
+from .witnessing import page_witness, witness_status
 
 __all__ = ["PROOF_PATH", "StallAnswers", "StallPages", "bp", "proof_template", "render_page",
            "stall_pages"]
@@ -58,7 +59,7 @@ class StallAnswers:
         return len(self.json) + sum(len(body) for body, _ in self.pages.values())
 
 
-Key = tuple[str, str, str]
+Key = tuple[str, str, str, int | None, tuple[int, int] | None]
 
 
 class StallPages:
@@ -133,7 +134,11 @@ def _stall(stall: str, day: date) -> tuple[Key, StallAnswers, dict[str, Any] | N
     built just now."""
     ext = service()
     template = proof_template()
-    key = (stall, day.isoformat(), template)
+    status = witness_status()
+    witnessed = None if status is None else status.size
+    # cosignatures arriving change what the page says without changing the ledger's version
+    marker = None if status is None else (status.newest_count, status.size or -1)
+    key = (stall, day.isoformat(), template, witnessed, marker)
     version = ext.ledger_version()
     pages = stall_pages(current_app)
     found = pages.get(key, version)
@@ -142,7 +147,10 @@ def _stall(stall: str, day: date) -> tuple[Key, StallAnswers, dict[str, Any] | N
     # built after reading the version: at least as new as its key; the shopper's page is
     # the public view (docs/contract.md "Who may read what"), whoever asks
     view = disclose_stall(stall_view(ledger(), stall, today=day, rules=ext.rules,
-                                     proof_url=template), PUBLIC)
+                                     proof_url=template, witnessed=witnessed), PUBLIC)
+    witness = page_witness(view["checkpoint"])
+    if witness is not None:
+        view["checkpoint"]["witness"] = witness
     body = json_body(view)
     found = StallAnswers(version, body, etag_of(body))
     pages.put(key, found)

@@ -111,3 +111,20 @@ def test_epcis_bench_smoke(tmp_path: Path) -> None:
     rate = figures["epcis.export.rate"]
     assert _number(rate["value"]) and rate["target"] == 20_000 and rate["target_op"] == ">="
     assert figures["epcis.export.memory"]["value"] > 0
+
+
+def test_witness_bench_smoke(tmp_path: Path) -> None:
+    """The witness suite runs `tracelib witness serve` and reports the add-checkpoint round
+    trip against the issue's target (correctness only; the figure is the bench's)."""
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--no-postgres", "--out", str(out),
+         "--work", str(tmp_path / "work"), "--only", "witness"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(out.read_text(encoding="utf-8"))
+    figures = {row["name"]: row for row in results["figures"]}
+    assert results["summary"]["errors"] == []
+    median_row = figures["witness.add_checkpoint.median"]
+    assert _number(median_row["value"]) and median_row["target"] == 20.0
+    assert figures["witness.add_checkpoint.p99"]["value"] >= median_row["value"]

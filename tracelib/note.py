@@ -1,6 +1,9 @@
-"""C2SP signed notes (c2sp.org/signed-note) and checkpoints (c2sp.org/tlog-checkpoint).
+"""C2SP signed notes (c2sp.org/signed-note), checkpoints (c2sp.org/tlog-checkpoint) and
+witness cosignatures (c2sp.org/tlog-cosignature).
 
-Only Ed25519 signatures (signature type 0x01) are produced or verified.
+Two signature types are produced and verified: Ed25519 (type 0x01), which the ledger's
+operator signs checkpoints with, and Ed25519 ``cosignature/v1`` (type 0x04), which witnesses
+cosign them with (:func:`cosign_note`, :func:`open_cosigned_note`).
 
 Invariants
 ----------
@@ -30,10 +33,20 @@ from tracelib.keys import SigningKey, VerifyKey
 
 __all__ = [
     "MAX_SIGNATURES",
+    "SIG_TYPE_COSIGNATURE_V1",
     "SIG_TYPE_ED25519",
     "Checkpoint",
+    "Cosignature",
+    "CosignatureVerifier",
     "NoteVerifier",
+    "OpenedNote",
+    "cosign_note",
+    "cosignature_key_id",
+    "cosignature_message",
+    "cosignature_timestamp",
     "note_key_id",
+    "note_signature_lines",
+    "open_cosigned_note",
     "open_note",
     "parse_signer_string",
     "sign_note",
@@ -42,6 +55,12 @@ __all__ = [
 
 #: Signature type byte for Ed25519 (C2SP signed-note, "Signature types").
 SIG_TYPE_ED25519 = 0x01
+
+#: Signature type byte of Ed25519 witness cosignatures (C2SP tlog-cosignature, Format).
+SIG_TYPE_COSIGNATURE_V1 = 0x04
+
+#: Largest cosignature timestamp (C2SP tlog-cosignature: "MUST NOT exceed 2^63 - 1").
+MAX_COSIGNATURE_TIME = 2**63 - 1
 
 #: Most signature lines a note may carry. C2SP signed-note: verifiers SHOULD
 #: apply a limit and MUST accept at least 16; 100 matches golang.org/x/mod/sumdb/note.
@@ -268,6 +287,13 @@ def _split_note(note: str) -> tuple[str, list[_SigLine]]:
     return text, sigs
 
 
+def note_signature_lines(note: str) -> tuple[str, list[tuple[str, bytes, str]]]:
+    """A signed note's text and its signature lines as ``(key name, key id, line)`` (the
+    line without its newline), in order, nothing verified (C2SP signed-note, Format)."""
+    text, sigs = _split_note(note)
+    return text, [(s.name, s.key_id, s.line) for s in sigs]
+
+
 def sign_note(text: str, name: str, key: SigningKey, *, existing: str | None = None) -> str:
     """Sign ``text`` as ``name`` and return the signed note.
 
@@ -331,6 +357,222 @@ def open_note(note: str, verifiers: Sequence[NoteVerifier]) -> tuple[str, list[s
         raise SignatureError("note has no signature by a known key "
                              f"(known: {', '.join(sorted({n for n, _ in known})) or 'none'})")
     return text, names
+
+
+# ---------------------------------------------------------------------------
+# Witness cosignatures (C2SP tlog-cosignature, Ed25519 "cosignature/v1")
+
+
+def cosignature_key_id(name: str, public_key: bytes) -> bytes:
+    """The 4-byte key ID of an Ed25519 cosigner:
+    ``SHA-256(name || 0x0A || 0x04 || 32-byte public key)[:4]`` (C2SP tlog-cosignature,
+    Format)."""
+    _check_name(name)
+    if not isinstance(public_key, (bytes, bytearray)) or len(public_key) != 32:
+        raise ValidationError("an Ed25519 public key is 32 bytes", field="public_key")
+    h = hashlib.sha256()
+    h.update(name.encode("utf-8"))
+    h.update(b"\n")
+    h.update(bytes([SIG_TYPE_COSIGNATURE_V1]))
+    h.update(public_key)
+    return h.digest()[:4]
+
+
+def _check_time(timestamp: int) -> None:
+    # C2SP tlog-cosignature: the timestamp MUST NOT exceed 2^63 - 1; C2SP tlog-witness: a
+    # witness's cosignature MUST NOT omit it (zero).
+    if type(timestamp) is not int or not 0 < timestamp <= MAX_COSIGNATURE_TIME:
+        raise ValidationError(f"cosignature timestamp {timestamp!r} is not in 1..2**63-1",
+                              field="timestamp")
+
+
+def cosignature_message(text: str, timestamp: int) -> bytes:
+    """The message an Ed25519 cosignature signs (C2SP tlog-cosignature, "Ed25519 signed
+    message"): ``cosignature/v1\\n``, ``time <timestamp>\\n``, then the whole checkpoint
+    body including its final newline and its extension lines."""
+    _check_text(text, "note text")
+    if not text.endswith("\n"):
+        raise ValidationError("note text must end with a newline (C2SP signed-note)")
+    _check_time(timestamp)
+    return f"cosignature/v1\ntime {timestamp}\n{text}".encode()
+
+
+def cosignature_timestamp(signature: str) -> int:
+    """The timestamp of a ``cosignature/v1`` signature (the base64 after the key name on its
+    note signature line: key ID, big-endian u64 timestamp, 64-byte Ed25519 signature; C2SP
+    tlog-cosignature, Format), unverified. ``ValidationError`` if it is not that shape."""
+    raw = _b64decode(signature, "cosignature")
+    if len(raw) != 4 + 8 + 64:
+        raise ValidationError(f"a cosignature/v1 signature is 76 bytes, got {len(raw)}")
+    timestamp = int.from_bytes(raw[4:12], "big")
+    if timestamp > MAX_COSIGNATURE_TIME:
+        raise ValidationError(f"cosignature timestamp {timestamp} exceeds 2**63-1")
+    return timestamp
+
+
+@dataclass(frozen=True)
+class CosignatureVerifier:
+    """A witness's named Ed25519 cosigner key; ``key_id == cosignature_key_id(name, key)``.
+
+    String form (C2SP signed-note "Verifier keys", C2SP tlog-cosignature):
+    ``<name>+<8 hex digits of key id>+<base64(0x04 || 32-byte public key)>``.
+    """
+
+    name: str
+    key_id: bytes
+    public_key: VerifyKey
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if not isinstance(self.public_key, VerifyKey):
+            raise ValidationError("public_key must be a VerifyKey", field="public_key")
+        if self.key_id != cosignature_key_id(self.name, self.public_key.raw):
+            raise ValidationError(f"key id {bytes(self.key_id).hex()} does not match name "
+                                  f"{self.name!r} and its public key", field="key_id")
+
+    @classmethod
+    def for_key(cls, name: str, key: VerifyKey) -> CosignatureVerifier:
+        """The cosigner verifier for ``key`` under ``name`` (key id computed)."""
+        return cls(name, cosignature_key_id(name, key.raw), key)
+
+    @classmethod
+    def parse(cls, vkey: str) -> CosignatureVerifier:
+        """Parse ``<name>+<hex id>+<base64(0x04||key)>``; ``ValidationError`` if malformed,
+        of another signature type, or if the id does not match."""
+        if not isinstance(vkey, str):
+            raise ValidationError(f"verifier key must be a str, got {type(vkey).__name__}")
+        parts = vkey.split("+", 2)
+        if len(parts) != 3:
+            raise ValidationError("witness verifier key is not <name>+<hex id>+<base64 key>",
+                                  field="vkey")
+        name, hex_id, key64 = parts
+        _check_name(name)
+        if not _HEX8.match(hex_id):
+            raise ValidationError(f"verifier key id {hex_id!r} is not 8 hex digits",
+                                  field="vkey")
+        raw = _b64decode(key64, "verifier key material")
+        if not raw or raw[0] != SIG_TYPE_COSIGNATURE_V1:
+            alg = f"0x{raw[0]:02x}" if raw else "none"
+            raise ValidationError(f"witness verifier key type {alg} is not an Ed25519 "
+                                  "cosignature/v1 key (0x04, C2SP tlog-cosignature)",
+                                  field="vkey")
+        if len(raw) != 33:
+            raise ValidationError(f"Ed25519 verifier key is 32 bytes, got {len(raw) - 1}",
+                                  field="vkey")
+        key = VerifyKey.from_bytes(raw[1:])
+        kid = bytes.fromhex(hex_id)
+        if kid != cosignature_key_id(name, key.raw):
+            raise ValidationError(f"verifier key id {hex_id} does not match its name and key",
+                                  field="vkey")
+        return cls(name, kid, key)
+
+    def to_string(self) -> str:
+        """The verifier key string (lowercase hex id)."""
+        return (f"{self.name}+{self.key_id.hex()}+"
+                f"{_b64(bytes([SIG_TYPE_COSIGNATURE_V1]) + self.public_key.raw)}")
+
+
+@dataclass(frozen=True)
+class Cosignature:
+    """A verified cosignature: which cosigner (``name``, ``key_id``), when it signed
+    (``timestamp``, POSIX seconds) and its whole note signature line (``line``, without the
+    newline), which anyone holding the cosigner's key can verify again."""
+
+    name: str
+    key_id: bytes
+    timestamp: int
+    line: str
+
+
+def cosign_note(text: str, name: str, key: SigningKey, timestamp: int) -> str:
+    """The ``cosignature/v1`` signature line (ending in a newline) of cosigner ``name`` over
+    the checkpoint body ``text`` at ``timestamp``: ``— <name> base64(key id ||
+    timestamped_signature)``, where ``timestamped_signature`` is the timestamp as a
+    big-endian u64 then the 64-byte Ed25519 signature (C2SP tlog-cosignature, Format; RFC
+    8446 §3.3)."""
+    message = cosignature_message(text, timestamp)
+    kid = cosignature_key_id(name, key.public.raw)
+    signature = key.sign(message)
+    return f"{_EM_DASH_PREFIX}{name} {_b64(kid + timestamp.to_bytes(8, 'big') + signature)}\n"
+
+
+@dataclass(frozen=True)
+class OpenedNote:
+    """What :func:`open_cosigned_note` verified: the text, the names of the log keys that
+    signed it, and the cosignatures of known witnesses (one per cosigner key, the first
+    line of each)."""
+
+    text: str
+    signers: tuple[str, ...]
+    cosignatures: tuple[Cosignature, ...]
+
+
+def _verify_cosignature(s: _SigLine, text: str, cosigner: CosignatureVerifier) -> Cosignature:
+    if len(s.signature) != 8 + 64:
+        raise SignatureError(f"cosignature by {s.name}+{s.key_id.hex()} is "
+                             f"{len(s.signature)} bytes, expected 72 (timestamp and Ed25519 "
+                             "signature, C2SP tlog-cosignature)")
+    timestamp = int.from_bytes(s.signature[:8], "big")
+    if not 0 < timestamp <= MAX_COSIGNATURE_TIME:
+        raise SignatureError(f"cosignature by {s.name}+{s.key_id.hex()} has timestamp "
+                             f"{timestamp}, not in 1..2**63-1")
+    try:
+        cosigner.public_key.verify(cosignature_message(text, timestamp), s.signature[8:])
+    except SignatureError as e:
+        raise SignatureError(f"cosignature by {s.name}+{s.key_id.hex()} does not "
+                             "verify") from e
+    return Cosignature(s.name, s.key_id, timestamp, s.line)
+
+
+def open_cosigned_note(note: str, verifiers: Sequence[NoteVerifier],
+                       cosigners: Sequence[CosignatureVerifier], *,
+                       require_signer: bool = True) -> OpenedNote:
+    """Verify a signed note with its operator signatures and witness cosignatures.
+
+    As :func:`open_note` for ``verifiers`` (type 0x01); every line whose name and key id
+    match a known cosigner (type 0x04) MUST verify as a ``cosignature/v1`` over the note's
+    text, or the whole note is refused (``SignatureError``, C2SP signed-note "Signatures":
+    such a note is malformed); lines of unknown keys are ignored (C2SP tlog-witness: "The
+    client MUST ignore any cosignatures from unknown keys"). ``require_signer=False`` accepts
+    a note with no known log signature (for checking cosignature lines on their own).
+    """
+    known_co: dict[tuple[str, bytes], CosignatureVerifier] = {}
+    for co in cosigners:
+        if not isinstance(co, CosignatureVerifier):
+            raise ValidationError(f"cosigners must be CosignatureVerifier, got "
+                                  f"{type(co).__name__}")
+        prev = known_co.get((co.name, co.key_id))
+        if prev is not None and prev.public_key != co.public_key:
+            raise ValidationError(f"ambiguous cosigners: two keys named {co.name!r} share "
+                                  f"key id {co.key_id.hex()}")
+        known_co[(co.name, co.key_id)] = co
+    known: dict[tuple[str, bytes], NoteVerifier] = {}
+    for ver in verifiers:
+        if not isinstance(ver, NoteVerifier):
+            raise ValidationError(f"verifiers must be NoteVerifier, got {type(ver).__name__}")
+        known[(ver.name, ver.key_id)] = ver
+    text, sigs = _split_note(note)
+    message = text.encode("utf-8")
+    signers: list[str] = []
+    cosignatures: dict[tuple[str, bytes], Cosignature] = {}
+    for s in sigs:
+        log_key = known.get((s.name, s.key_id))
+        if log_key is not None:
+            try:
+                log_key.public_key.verify(message, s.signature)
+            except SignatureError as e:
+                raise SignatureError(f"signature by {s.name}+{s.key_id.hex()} does not "
+                                     "verify") from e
+            if s.name not in signers:
+                signers.append(s.name)
+            continue
+        cosigner = known_co.get((s.name, s.key_id))
+        if cosigner is not None:
+            cosignatures.setdefault((s.name, s.key_id), _verify_cosignature(s, text, cosigner))
+    if require_signer and not signers:
+        raise SignatureError("note has no signature by a known key "
+                             f"(known: {', '.join(sorted({n for n, _ in known})) or 'none'})")
+    return OpenedNote(text, tuple(signers), tuple(cosignatures.values()))
 
 
 # ---------------------------------------------------------------------------

@@ -59,6 +59,7 @@ from .store.schema import (
     shipments,
     stock,
     test_results,
+    witnesses,
 )
 from .store.tables import TablesSql
 from .timeutil import parse_rfc3339, to_micros
@@ -93,6 +94,8 @@ TABLES: Mapping[str, str] = {
     "attachments": DERIVED,
     "limit_tables": DERIVED,
     "meta": DERIVED,
+    "witnesses": DERIVED,  # the witnesses the operator registered (register events)
+    "checkpoint_cosignatures": OUTSIDE,  # witnesses' cosignature lines: each verifies alone
     "alembic_version": OUTSIDE,  # the schema's migration revision
     "epcis_captures": OUTSIDE,  # what each EPCIS capture answered (its job)
     "epcis_event_ids": OUTSIDE,  # EPCIS event hash ID → seq, a cache refilled from the records
@@ -108,7 +111,8 @@ TABLES: Mapping[str, str] = {
 
 _DERIVED_TABLES: tuple[Table, ...] = (parties, locations, keys, lots, lot_edges, lot_events,
                                       stock, shipments, excursions, test_results, inspections,
-                                      broken_commitments, attachments, limit_tables, meta)
+                                      broken_commitments, attachments, limit_tables, meta,
+                                      witnesses)
 #: ``meta`` rows the records give; the others (``operator``, ``origin``) are the ledger's
 #: settings from its creation, which verify checks against the genesis record and the
 #: checkpoints' signed notes.

@@ -14,6 +14,7 @@ from ..events import Event
 from ..kinds import DEFAULT_TEMPERATURE_LIMITS, KINDS, Needs
 from ..store import Store
 from ..store.attachments import AttachmentRow, AttachmentsSql
+from ..store.witnesses import WitnessesSql, WitnessRow
 from .commitments import CommitmentState
 from .inspections import InspectionState
 from .results import TestResults
@@ -54,6 +55,8 @@ class BatchContext:
         self.commitments = CommitmentState(conn)
         #: the attachments cited so far in this batch, written at flush
         self.cited: list[AttachmentRow] = []
+        #: the witnesses registered so far in this batch, written at flush
+        self.witnesses: list[WitnessRow] = []
         self.temperature_limits = dict(DEFAULT_TEMPERATURE_LIMITS)
 
     def directory(self) -> Directory:
@@ -132,6 +135,10 @@ class BatchContext:
         self.put_key(KeyRecord(old.key_id, old.party, old.public_key, old.valid_from_us,
                                old.registered_seq, revoked_at_us, seq))
 
+    def put_witness(self, name: str, vkey: str, url: str, seq: int) -> None:
+        """Register (or replace) the witness ``name`` (docs/contract.md "Witnesses")."""
+        self.witnesses.append(WitnessRow(name, vkey, url, seq))
+
     def has_live_key(self, party_id: str, seq: int) -> bool:
         """Whether ``party_id`` has a key not revoked before ``seq``."""
         for stored in self.store.keys_of(self.conn, party_id):
@@ -154,6 +161,9 @@ class BatchContext:
         self.commitments.flush()
         AttachmentsSql.write(self.conn, self.cited)
         self.cited.clear()
+        for witness in self.witnesses:
+            WitnessesSql.save_witness(self.conn, witness)
+        self.witnesses.clear()
         for row in self._dirty:
             if isinstance(row, Party):
                 self.store.save_party(self.conn, row)

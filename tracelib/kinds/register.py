@@ -20,6 +20,7 @@ from ..directory import LOCATION_TYPES, ROLES, KeyRecord, Location, Party
 from ..errors import ValidationError
 from ..ids import ID_PATTERN
 from ..keys import key_id as compute_key_id
+from ..note import CosignatureVerifier
 from ..timeutil import parse_rfc3339, to_micros
 from .context import AppendContext, EventView
 from .spec import KindSpec, Signers
@@ -150,6 +151,25 @@ class RevokeSchema(Schema):
         "description": "why, e.g. `lost device` or `rotation`"})
 
 
+class WitnessSchema(Schema):
+    """A witness that cosigns this ledger's checkpoints (C2SP tlog-witness): registering a
+    name again replaces its key and URL (docs/contract.md "Witnesses")."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True, validate=_id, metadata={
+        "description": "the witness's name in this ledger, as witness policies and `tracelib "
+                       "witness list` name it"})
+    vkey = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT), metadata={
+        "description": "its C2SP verifier key: `<key name>+<hex key id>+<base64(0x04 || "
+                       "32-byte Ed25519 key)>` (C2SP tlog-cosignature, cosignature/v1)"})
+    url = fields.String(required=True, validate=validate.Regexp(
+        r"\Ahttps?://[^\s/]+[^\s]*\Z", error="must be an http:// or https:// URL"), metadata={
+        "description": "its C2SP tlog-witness submission prefix: checkpoints are sent to "
+                       "`<url>/add-checkpoint`"})
+
+
 class RegisterData(Schema):
     """At least one of ``parties``, ``locations``, ``keys`` and ``revoke`` is not empty; they
     are applied in that order, each list in its own order."""
@@ -166,12 +186,15 @@ class RegisterData(Schema):
     revoke = fields.List(fields.Nested(RevokeSchema), validate=validate.Length(max=10_000),
                          metadata={"description": "keys to revoke; the operator's last valid "
                                                   "key cannot be revoked"})
+    witnesses = fields.List(fields.Nested(WitnessSchema), validate=validate.Length(max=100),
+                            metadata={"description": "witnesses that cosign the ledger's "
+                                                     "checkpoints (C2SP tlog-witness)"})
 
     @validates_schema
     def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
-        if not any(data.get(k) for k in ("parties", "locations", "keys", "revoke")):
+        if not any(data.get(k) for k in ("parties", "locations", "keys", "revoke", "witnesses")):
             raise marshmallow.ValidationError(
-                "a register event must name parties, locations, keys or revoke")
+                "a register event must name parties, locations, keys, revoke or witnesses")
 
 
 def decode_public_key(value: str, *, field: str) -> bytes:
@@ -237,6 +260,14 @@ def apply_register(ctx: AppendContext, event: EventView, seq: int) -> None:
         if record.party == ctx.operator and not ctx.has_live_key(ctx.operator, seq + 1):
             raise ValidationError("this would revoke the operator's last valid key; register its "
                                   "successor first", field=f"{where}.key_id")
+    for i, item in enumerate(data.get("witnesses", [])):
+        # docs/contract.md "Witnesses": the key must be an Ed25519 cosignature/v1 vkey (C2SP
+        # tlog-cosignature, type 0x04); the operator alone signs register events.
+        try:
+            CosignatureVerifier.parse(item["vkey"])
+        except ValidationError as e:
+            raise ValidationError(str(e), field=f"data.witnesses[{i}].vkey") from e
+        ctx.put_witness(item["name"], item["vkey"], item["url"].rstrip("/"), seq)
     if ctx.location(event.location) is None:
         raise ValidationError(f"unknown location {event.location!r}", field="location")
 
@@ -249,7 +280,8 @@ and may register parties, the locations they hold and their keys in one event. A
 `parent` and `holder` must exist; only a `canteen` may say `school` (`true` for a school's
 canteen, 学校食堂). A key's party must exist and its `key_id` must match its public key. Key
 rotation registers the successor key, then revokes the old one; the operator's last valid key
-cannot be revoked."""
+cannot be revoked. A witness's `vkey` must be a C2SP Ed25519 cosignature/v1 verifier key
+(type 0x04); registering a witness name again replaces its key and URL."""
 
 EXAMPLE = {'id': 'reg-demo-sites',
  'kind': 'register',
@@ -269,7 +301,8 @@ SPEC = KindSpec(
     epcis_words=('None: master data (parties, locations, keys), not a business event. Its '
                  "locations' `gln` names them in exported events."),
     name="register", order=0, data_schema=RegisterData(), apply=apply_register,
-    label_zh="登记", label_en="Registration", summary="parties, locations and keys (operator only)",
+    label_zh="登记", label_en="Registration",
+    summary="parties, locations, keys and witnesses (operator only)",
     bizstep=None, epcis_type=None, cte=None, rules=RULES, example=EXAMPLE,
     signers=Signers(roles=("operator",), anywhere=("operator",)),
 )

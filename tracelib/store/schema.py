@@ -32,8 +32,8 @@ from ..bounds import (
 )
 from .states import FollowUp
 
-__all__ = ["checkpoints", "epcis_event_ids", "epcis_id_cursor", "keys", "locations", "meta",
-           "metadata", "nodes", "parties", "records"]
+__all__ = ["checkpoint_cosignatures", "checkpoints", "epcis_event_ids", "epcis_id_cursor",
+           "keys", "locations", "meta", "metadata", "nodes", "parties", "records", "witnesses"]
 
 metadata = MetaData()
 
@@ -424,4 +424,27 @@ epcis_captures = Table(
     Column("events", Integer, nullable=False),  # events in the document
     Column("stored", Integer, nullable=False),  # events stored by this capture
     Column("errors", Text, nullable=False),  # JSON: the RFC 9457 problems, per event
+)
+
+# -- Witnesses (docs/contract.md "Witnesses") ---------------------------------------------
+# ``witnesses``: the witnesses the operator registered (``register`` events'
+# ``data.witnesses``), ledger state re-derived by replay. ``checkpoint_cosignatures``: the
+# C2SP tlog-cosignature lines witnesses returned for the ledger's checkpoints; not ledger
+# state (evidence from outside, each line verifiable on its own, checked by `verify --policy`).
+
+witnesses = Table(
+    "witnesses", metadata,
+    Column("name", String(MAX_ID), primary_key=True),
+    Column("vkey", Text, nullable=False),  # C2SP vkey, type 0x04 (Ed25519 cosignature/v1)
+    Column("url", Text, nullable=False),  # its tlog-witness submission prefix
+    Column("seq", BigInteger, nullable=False),  # the register record that set this row
+)
+
+checkpoint_cosignatures = Table(
+    "checkpoint_cosignatures", metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),  # the checkpoint's
+    Column("witness", String(MAX_ID), primary_key=True),  # the registered witness's name
+    Column("key_id", String(8), nullable=False),  # hex, C2SP tlog-cosignature key ID
+    Column("timestamp", BigInteger, nullable=False),  # POSIX seconds, as cosigned
+    Column("line", Text, nullable=False),  # the whole note signature line
 )

@@ -50,9 +50,19 @@ def newest_first(rows: list[Any]) -> list[Any]:
                   reverse=True)
 
 
-def head(ledger: Ledger, conn: Connection, needed: int) -> dict[str, Any]:
-    """The signed checkpoint covering records < ``needed``, else the current tree head."""
+def head(ledger: Ledger, conn: Connection, needed: int,
+         witnessed: int | None = None) -> dict[str, Any]:
+    """The signed checkpoint covering records < ``needed``, else the current tree head.
+
+    ``witnessed`` is the size of the newest checkpoint a witness policy counts as witnessed
+    (docs/contract.md "Witnesses"): when it covers the records, proofs are against it (the
+    head says ``witnessed: true``); else the newest signed checkpoint, not yet witnessed."""
     store = ledger.store
+    if witnessed is not None and witnessed >= needed:
+        row = store.checkpoint_at(conn, witnessed)
+        if row is not None:
+            return {"size": witnessed, "root": bytes(row["root"]).hex(), "signed": True,
+                    "witnessed": True, "origin": ledger.origin}
     latest = store.latest_checkpoint(conn)
     if latest is not None and int(latest["size"]) >= needed:
         return {"size": int(latest["size"]), "root": bytes(latest["root"]).hex(),

@@ -14,10 +14,12 @@ from .tracing import trace
 __all__ = ["lot_view"]
 
 
-def lot_view(ledger: Ledger, lot: str, *, proof_url: str) -> dict[str, Any]:
+def lot_view(ledger: Ledger, lot: str, *, proof_url: str,
+             witnessed: int | None = None) -> dict[str, Any]:
     """The lot page: the lot, its origins with their certificates, the path from the
     origins to here (hops with temperatures and excursions, location names), where it is
-    held, its tests, and the inclusion proofs of the shown records."""
+    held, its tests, and the inclusion proofs of the shown records (against the newest
+    witnessed checkpoint, size ``witnessed``, when it covers them)."""
     back = trace(ledger, lot, forward=True)
     store = ledger.store
     with store.reader() as conn:
@@ -31,7 +33,7 @@ def lot_view(ledger: Ledger, lot: str, *, proof_url: str) -> dict[str, Any]:
         tests = TestsSql.of_lots(conn, family)
         needed = max([o.seq for o in back.origins] + [h.ship_seq for h in back.path]
                      + [int(t["seq"]) for t in tests] + [row.seq], default=-1) + 1
-        tree_head = head(ledger, conn, needed)
+        tree_head = head(ledger, conn, needed, witnessed)
     path = []
     for hop in back.path:
         doc = hop.to_dict()

@@ -138,8 +138,10 @@ def _record(conn: Connection, stall_id: str, today: date, rules: StandingRules,
 
 def stall_view(ledger: Ledger, stall_id: str, *, today: date,
                rules: StandingRules = DEFAULT_RULES,
-               proof_url: str) -> dict[str, Any]:
+               proof_url: str, witnessed: int | None = None) -> dict[str, Any]:
     """The scan JSON of ``stall_id`` (docs/contract.md "Scan JSON", plus additive fields).
+    ``witnessed``: the newest witnessed checkpoint's size, which proofs are against when it
+    covers the shown records (:func:`tracelib.views._shared.head`).
 
     Raises NotFoundError for an unknown location or one that is not a stall.
     """
@@ -203,7 +205,7 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
                                            if h["seq"] is not None]
                                         + ([("inspection", inspected.seq)] if inspected else []))
         needed = max([seq for _, seq in shown], default=-1) + 1
-        tree_head = head(ledger, conn, needed)
+        tree_head = head(ledger, conn, needed, witnessed)
     proofs: list[dict[str, Any]] = []
     seen: set[int] = set()
     for what, seq in shown:
