@@ -56,6 +56,9 @@ from .store.schema import (
     lots,
     meta,
     parties,
+    peer_checkpoints,
+    peer_citations,
+    peers,
     shipments,
     stock,
     test_results,
@@ -92,6 +95,9 @@ TABLES: Mapping[str, str] = {
     "broken_commitments": DERIVED,
     "attachments": DERIVED,
     "limit_tables": DERIVED,
+    "peers": DERIVED,
+    "peer_checkpoints": DERIVED,
+    "peer_citations": DERIVED,
     "meta": DERIVED,
     "alembic_version": OUTSIDE,  # the schema's migration revision
     "epcis_captures": OUTSIDE,  # what each EPCIS capture answered (its job)
@@ -108,7 +114,8 @@ TABLES: Mapping[str, str] = {
 
 _DERIVED_TABLES: tuple[Table, ...] = (parties, locations, keys, lots, lot_edges, lot_events,
                                       stock, shipments, excursions, test_results, inspections,
-                                      broken_commitments, attachments, limit_tables, meta)
+                                      broken_commitments, attachments, limit_tables, peers,
+                                      peer_checkpoints, peer_citations, meta)
 #: ``meta`` rows the records give; the others (``operator``, ``origin``) are the ledger's
 #: settings from its creation, which verify checks against the genesis record and the
 #: checkpoints' signed notes.

@@ -16,6 +16,7 @@ from ..store import Store
 from ..store.attachments import AttachmentRow, AttachmentsSql
 from .commitments import CommitmentState
 from .inspections import InspectionState
+from .peers import PeerState
 from .results import TestResults
 from .supply import SupplyState
 
@@ -52,6 +53,7 @@ class BatchContext:
         self.tests = TestResults(conn)
         self.inspections = InspectionState(conn)
         self.commitments = CommitmentState(conn)
+        self.peers = PeerState(conn)
         #: the attachments cited so far in this batch, written at flush
         self.cited: list[AttachmentRow] = []
         self.temperature_limits = dict(DEFAULT_TEMPERATURE_LIMITS)
@@ -152,6 +154,7 @@ class BatchContext:
         self.tests.flush()
         self.inspections.flush()
         self.commitments.flush()
+        self.peers.flush()
         AttachmentsSql.write(self.conn, self.cited)
         self.cited.clear()
         for row in self._dirty:

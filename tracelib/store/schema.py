@@ -425,3 +425,35 @@ epcis_captures = Table(
     Column("stored", Integer, nullable=False),  # events stored by this capture
     Column("errors", Text, nullable=False),  # JSON: the RFC 9457 problems, per event
 )
+
+# -- peers: other ledgers whose lots enter this one (docs/contract.md "Peers and entries
+# from another ledger") ----------------------------------------------------------------
+
+#: The peer ledgers the operator registered: their checkpoint origin line, C2SP verifier key
+#: and API base URL (the last ``register`` naming a peer wins).
+peers = Table(
+    "peers", metadata,
+    Column("origin", String(MAX_TEXT), primary_key=True),
+    Column("vkey", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),  # the register event
+)
+
+#: Per peer, the newest of its checkpoints a ``peer_entry`` cited: a later citation must cite
+#: a checkpoint consistent with it (this ledger is the peer's witness).
+peer_checkpoints = Table(
+    "peer_checkpoints", metadata,
+    Column("origin", String(MAX_TEXT), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("seq", BigInteger, nullable=False),  # the peer_entry that cited it
+)
+
+#: Every peer ``ship`` a ``peer_entry`` cited: each enters once.
+peer_citations = Table(
+    "peer_citations", metadata,
+    Column("origin", String(MAX_TEXT), primary_key=True),
+    Column("ship_event", String(MAX_ID), primary_key=True),
+    Column("ship_seq", BigInteger, nullable=False),  # the ship's seq in the peer's ledger
+    Column("seq", BigInteger, nullable=False, unique=True),  # the peer_entry here
+)
