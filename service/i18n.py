@@ -55,6 +55,7 @@ TEXT: dict[str, dict[str, str]] = {
         "error.413": "上传内容过大", "error.422": "内容未通过校验", "error.409": "与已有记录冲突",
         "error.405": "不支持此操作", "error.401": "需要登录凭证", "error.403": "无权操作",
         "error.500": "服务器出错，请稍后再试", "back_home": "返回",
+        "error.502": "对方账本未应答或其应答未通过校验",
         "error.host": "本服务不使用这个主机名（Host）",
         "error.too_large": "请求内容超过上限 {limit} 字节，未保存任何内容",
         "error.wrong_size": ("请求内容只收到 {received} 字节，Content-Length 声明为 {declared} "
@@ -125,6 +126,7 @@ TEXT: dict[str, dict[str, str]] = {
         "error.409": "Conflicts with a stored record", "error.405": "Method not allowed",
         "error.401": "Credentials required", "error.403": "Forbidden",
         "error.500": "Server error, please try later", "back_home": "Back",
+        "error.502": "A peer ledger did not answer, or its answer did not verify",
         "error.host": "This service does not answer to that host name (Host)",
         "error.too_large": "The request body is over the limit of {limit} bytes; nothing was stored",
         "error.wrong_size": ("Wrong size: the body ended after {received} bytes where "

@@ -144,30 +144,27 @@ def enter(target: City, source: PeerSource, ship_event: str, at: str,
 
 def sell_in(fed: Federation) -> None:
     """B and C bring their lots in, move and sell some (A's ships must exist)."""
-    b, c = fed.b, fed.c
-    b.add(enter(b, LedgerPeer(fed.a.ledger), "a-ship-003", "b-market"))
-    b.add(b.sign("b-market", {"kind": "ship", "location": "b-market",
-                              "inputs": [{"lot": "IMP-1-B", "qty": "40", "unit": "kg"}],
-                              "data": {"to": "b-stall"}}))
-    b.add(b.sign("b-stall", {"kind": "receive", "location": "b-stall",
-                             "inputs": [{"lot": "IMP-1-B", "qty": "40", "unit": "kg"}],
-                             "data": {"from": "b-market", "ship_event": f"city-b-ship-{b.count:03d}"}}))
-    b.add(b.sign("b-stall", {"kind": "sale", "location": "b-stall",
-                             "inputs": [{"lot": "IMP-1-B", "qty": "15", "unit": "kg"}],
-                             "data": {"receipt": "B-R-1"}}))
-    b.checkpoint()
-    c.add(enter(c, LedgerPeer(fed.a.ledger), "a-ship-004", "c-wholesale"))
-    c.add(c.sign("c-wholesale", {"kind": "ship", "location": "c-wholesale",
-                                 "inputs": [{"lot": "IMP-1-C", "qty": "30", "unit": "kg"}],
-                                 "data": {"to": "c-shop"}}))
-    c.add(c.sign("c-shop", {"kind": "receive", "location": "c-shop",
-                            "inputs": [{"lot": "IMP-1-C", "qty": "30", "unit": "kg"}],
-                            "data": {"from": "c-wholesale",
-                                     "ship_event": f"wholesale-c-ship-{c.count:03d}"}}))
-    c.add(c.sign("c-shop", {"kind": "sale", "location": "c-shop",
-                            "inputs": [{"lot": "IMP-1-C", "qty": "10", "unit": "kg"}],
-                            "data": {"receipt": "C-R-1"}}))
-    c.checkpoint()
+    fed.b.add(enter(fed.b, LedgerPeer(fed.a.ledger), "a-ship-003", "b-market"))
+    fed.c.add(enter(fed.c, LedgerPeer(fed.a.ledger), "a-ship-004", "c-wholesale"))
+    move_and_sell(fed)
+
+
+def move_and_sell(fed: Federation) -> None:
+    """After the entries: B and C each move part of their lot to a shop and sell some."""
+    for one, lot, src, dst, moved, sold in ((fed.b, "IMP-1-B", "b-market", "b-stall", "40", "15"),
+                                            (fed.c, "IMP-1-C", "c-wholesale", "c-shop", "30",
+                                             "10")):
+        ship = one.sign(src, {"kind": "ship", "location": src,
+                              "inputs": [{"lot": lot, "qty": moved, "unit": "kg"}],
+                              "data": {"to": dst}})
+        one.add(ship)
+        one.add(one.sign(dst, {"kind": "receive", "location": dst,
+                               "inputs": [{"lot": lot, "qty": moved, "unit": "kg"}],
+                               "data": {"from": src, "ship_event": ship["id"]}}))
+        one.add(one.sign(dst, {"kind": "sale", "location": dst,
+                               "inputs": [{"lot": lot, "qty": sold, "unit": "kg"}],
+                               "data": {"receipt": f"{dst}-R-1"}}))
+        one.checkpoint()
 
 
 #: The ground truth of the scenario of :func:`ship_from_a` and :func:`sell_in`: the lots in

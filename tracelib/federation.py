@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 import urllib.error
 import urllib.parse
@@ -30,6 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Protocol
 
 from . import canonical, merkle
@@ -41,10 +43,16 @@ from .citation import (
     hashes_of,
     open_cited_record,
 )
-from .errors import IntegrityError, NotFoundError, TracelibError, ValidationError
+from .errors import NotFoundError, PeerError, TracelibError, ValidationError
 from .ledger import Ledger
 from .note import Checkpoint
 from .record import Record, record_bytes
+from .report.federation import (
+    FederationEdge,
+    FederationPicture,
+    Region,
+    render_federation_svg,
+)
 from .store.peers import PeerCheckpoint, PeerRow, PeersSql
 from .store.supply import SupplySql
 
@@ -66,11 +74,6 @@ __all__ = [
 PEER_TIMEOUT = 10.0
 #: Most lots of one family the drill fetches from one ledger.
 MAX_FAMILY = 10_000
-
-
-class PeerError(IntegrityError):
-    """A peer's answer that does not verify, or a peer that does not answer: the message
-    names the peer's origin and what failed."""
 
 
 # -- what a ledger answers -------------------------------------------------------------------
@@ -601,3 +604,46 @@ def follow_drill(home: Ledger, lot: str, *, sources: Mapping[str, PeerSource] | 
     crossings, unfollowed = follower.finish()
     elapsed = (time.perf_counter() - started) * 1000
     return FederatedDrill(lot, home.origin, follower.parts, crossings, elapsed, unfollowed)
+
+
+# -- the report ------------------------------------------------------------------------------
+
+def federation_picture(drill: FederatedDrill) -> FederationPicture:
+    """The drill as regions (one per ledger, the drill's home first) of the places its records
+    name, with the shipments inside each ledger and the hand-overs between them."""
+    order = [drill.home, *sorted(o for o in drill.parts if o != drill.home)]
+    regions: list[Region] = []
+    edges: list[FederationEdge] = []
+    crossing_ships = {(c.source, c.ship_event) for c in drill.crossings}
+    for origin in order:
+        part = drill.parts.get(origin)
+        if part is None:
+            continue
+        places: dict[str, None] = {}
+        totals: dict[tuple[str, str, str], Decimal] = {}
+        for m in part.movements:
+            places.setdefault(m.location, None)
+            if m.kind == "ship" and m.to is not None and (origin, m.event) not in crossing_ships:
+                places.setdefault(m.to, None)
+                key = (m.location, m.to, m.unit)
+                totals[key] = totals.get(key, Decimal(0)) + m.qty
+        regions.append(Region(origin, tuple(places)))
+        edges.extend(FederationEdge((origin, src), (origin, dst), f"{qty.normalize():f} {unit}")
+                     for (src, dst, unit), qty in sorted(totals.items()))
+    for c in drill.crossings:
+        if c.source in drill.parts and c.from_location:
+            edges.append(FederationEdge((c.source, c.from_location), (c.target, c.location),
+                                        f"{c.ship_event}: {', '.join(c.lots)}", crossing=True))
+    return FederationPicture(drill.lot, tuple(regions), tuple(edges))
+
+
+def write_federation_report(folder: str | os.PathLike[str], drill: FederatedDrill) -> Path:
+    """Write ``federation.json`` (the drill as :meth:`FederatedDrill.to_dict`) and
+    ``federation.svg`` (:func:`federation_picture`) into ``folder``; return the SVG's path."""
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "federation.json").write_text(
+        json.dumps(drill.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    svg = target / "federation.svg"
+    svg.write_text(render_federation_svg(federation_picture(drill)), encoding="utf-8")
+    return svg
