@@ -30,6 +30,7 @@ SUITES = (
     "bench.alerts",
     "bench.service",
     "bench.bulk",
+    "bench.federation",
 )
 
 
