@@ -4,13 +4,21 @@ peer's shipment in."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import click
 
 from tracelib.errors import ValidationError
 from tracelib.events import sign_event
-from tracelib.federation import HttpPeer, peer_entry_event, peers_of
+from tracelib.federation import (
+    HttpPeer,
+    peer_entry_event,
+    peer_notices,
+    peers_of,
+    recall_notice,
+    send_notice,
+)
 from tracelib.keys import VerifyKey
 from tracelib.note import NoteVerifier
 from tracelib.timeutil import utcnow
@@ -122,6 +130,45 @@ def receive(env: Env, origin: str, ship_event: str, location: str, product: str,
             env.sign_checkpoint(ledger)
     lots = ", ".join(f"{i['lot']} {i['qty']} {i['unit']}" for i in doc["outputs"])
     click.echo(f"{ship_event} of {origin} entered at {location}, seq {receipt.seq}: {lots}")
+
+
+@peer.command("notify")
+@click.option("--peer", "origin", required=True, help="The peer ledger to notify.")
+@click.option("--recall", "recall_event", required=True,
+              help="The id of this ledger's recall event.")
+@click.option("--peer-token", "tokens", multiple=True, envvar=PEER_TOKENS_ENV,
+              help="ORIGIN=TOKEN: a write token the peer's operator gave for its API.")
+@pass_env
+def notify(env: Env, origin: str, recall_event: str, tokens: tuple[str, ...]) -> None:
+    """Send the peer a notice of this ledger's recall: the recall record with its inclusion
+    proof in this ledger's newest checkpoint, which the peer checks and shows its regulator."""
+    with env.open() as ledger:
+        found = {p.origin: p for p in peers_of(ledger)}
+        if origin not in found:
+            raise ValidationError(f"unknown peer {origin!r}: register it with `tracelib peer "
+                                  "add`", field="--peer")
+        notice = recall_notice(ledger, recall_event)
+    answer = send_notice(found[origin].url, peer_tokens(tokens).get(origin), notice)
+    click.echo(f"recall {recall_event} (seq {notice['recall_seq']}) notified to {origin}: "
+               f"received at {answer.get('received_at')}")
+
+
+@peer.command("notices")
+@click.option("--json", "as_json", is_flag=True)
+@pass_env
+def notices(env: Env, as_json: bool) -> None:
+    """The recall notices this ledger received from its peers, newest first."""
+    with env.open() as ledger:
+        found = peer_notices(ledger)
+    if as_json:
+        print_json([{"peer": n.origin, "recall_event": n.recall_event,
+                     "recall_seq": n.recall_seq, "lots": json.loads(n.lots),
+                     "reason": n.reason, "time": n.recall_time, "received_at": n.received_at}
+                    for n in found])
+        return
+    for n in found:
+        lots = ", ".join(str(i.get("lot")) for i in json.loads(n.lots))
+        click.echo(f"{n.received_at}\t{n.origin}\t{n.recall_event}\t{lots}\t{n.reason}")
 
 
 COMMANDS = [peer]

@@ -126,6 +126,10 @@ ENDPOINTS: dict[str, Access] = {
     # ledger's operator gives the peer).
     "peers.get_lot_records": _REGULATOR,
     "peers.get_key_record": _REGULATOR,
+    "peers.post_peer_notice": Access((WRITE,), "Needs a token with `write` (one this "
+                                               "ledger's operator gave the peer); the notice "
+                                               "must prove itself against the peer's "
+                                               "registered key"),
     "peers.post_peer_receive": Access((WRITE,), "Needs a token with `write` of the receiving "
                                                 "point's holder; the entry is signed with the "
                                                 "key the service holds for it"),

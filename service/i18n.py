@@ -160,6 +160,14 @@ TEXT["zh"].update({
     "console.refused.not_regulator": "此令牌没有 read:all 权限（仅发给监管部门和运营方），"
                                      "不能登录监管工作台",
     "console.signed_in_as": "当前账号", "console.alerts": "今日预警",
+    "console.peer_notices": "其他账本的召回通知",
+    "console.peer_notice_help": "以下召回由对方账本的运营方签署，已用本账本登记的对方公钥和"
+                                "默克尔包含证明核验。请在本账本中对相关批次发起召回。",
+    "console.peer_notice_peer": "来源账本", "console.peer_notice_lots": "召回批次",
+    "console.peer_notice_reason": "原因", "console.peer_notice_time": "召回时间",
+    "console.peer_notice_proof": "核验依据",
+    "console.peer_notice_proven": "已在对方检查点（树大小 {size}）中证明",
+    "console.recall_here": "在本账本召回",
     "console.alerts_counts": "预警 {total} 条：严重 {critical}，警告 {warning}",
     "console.alert_place": "地点", "console.alert_lot": "批次",
     "console.needs_write": "此令牌没有 write 权限，不能签名演练或召回（签发令牌时加上 --scope write）",
@@ -215,6 +223,15 @@ TEXT["en"].update({
     "console.refused.not_regulator": "This token lacks read:all (issued to regulators and "
                                      "the operator only): it cannot open the console",
     "console.signed_in_as": "Signed in as", "console.alerts": "Today's alerts",
+    "console.peer_notices": "Recall notices from other ledgers",
+    "console.peer_notice_help": "These recalls were signed in the other ledger and checked "
+                                "against the key registered here for it and a Merkle inclusion "
+                                "proof. Recall the lots in this ledger.",
+    "console.peer_notice_peer": "From ledger", "console.peer_notice_lots": "Lots recalled",
+    "console.peer_notice_reason": "Reason", "console.peer_notice_time": "Recalled at",
+    "console.peer_notice_proof": "Proof",
+    "console.peer_notice_proven": "proven in its checkpoint (tree size {size})",
+    "console.recall_here": "Recall in this ledger",
     "console.alerts_counts": "{total} alerts: {critical} critical, {warning} warnings",
     "console.alert_place": "Place", "console.alert_lot": "Lot",
     "console.needs_write": "This token lacks write: it cannot sign a drill or a recall "

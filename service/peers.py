@@ -10,7 +10,13 @@ from flask import Blueprint, Response, current_app
 from marshmallow import RAISE, Schema, fields, validate
 
 from tracelib.errors import NotFoundError, ValidationError
-from tracelib.federation import HttpPeer, lot_records, peer_entry_event, peers_of
+from tracelib.federation import (
+    HttpPeer,
+    accept_notice,
+    lot_records,
+    peer_entry_event,
+    peers_of,
+)
 from tracelib.ids import ID_PATTERN
 
 from .access import WRITE, require
@@ -83,3 +89,18 @@ def post_peer_receive() -> Response:
     receipt = led.append(_sign_as(party, [doc]), now=now)[0]
     return json_response({"receipt": receipt.to_dict(), "outputs": doc["outputs"],
                           "checkpoint": maybe_sign_checkpoint()}, status=201)
+
+
+@bp.post("/peers/notices")
+def post_peer_notice() -> Response:
+    """A peer's recall notice (docs/contract.md "Peers and entries from another ledger"):
+    kept when it proves itself against the peer's registered key; the console shows it."""
+    require(WRITE)
+    body = _json_body()
+    if not isinstance(body, dict):
+        raise ValidationError("a recall notice is a JSON object", field="notice")
+    notice, fresh = accept_notice(ledger(), body, now=service().now())
+    return json_response({"peer": notice.origin, "recall_event": notice.recall_event,
+                          "recall_seq": notice.recall_seq, "received_at": notice.received_at},
+                         status=201 if fresh else 200)
+

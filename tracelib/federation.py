@@ -53,7 +53,7 @@ from .report.federation import (
     Region,
     render_federation_svg,
 )
-from .store.peers import PeerCheckpoint, PeerRow, PeersSql
+from .store.peers import PeerCheckpoint, PeerNotice, PeerRow, PeersSql
 from .store.supply import SupplySql
 
 __all__ = [
@@ -647,3 +647,84 @@ def write_federation_report(folder: str | os.PathLike[str], drill: FederatedDril
     svg = target / "federation.svg"
     svg.write_text(render_federation_svg(federation_picture(drill)), encoding="utf-8")
     return svg
+
+
+# -- recall notices --------------------------------------------------------------------------
+
+def recall_notice(ledger: Ledger, recall_event: str) -> dict[str, Any]:
+    """The notice of ``ledger``'s ``recall`` event for its peers: the record's bytes and its
+    inclusion proof in the newest checkpoint, with that checkpoint's signed note. It proves
+    itself: a peer checks it against the verifier key it registered for this ledger."""
+    record = ledger.record_for_event(recall_event)
+    if record.kind != "recall":
+        raise ValidationError(f"{recall_event!r} is a {record.kind} event, not a recall",
+                              field="recall")
+    latest = ledger.latest_checkpoint()
+    if latest is None or record.seq >= latest.size:
+        raise ValidationError(f"the recall (seq {record.seq}) is not in a signed checkpoint "
+                              "yet; sign one first (`tracelib checkpoint`)", field="recall")
+    proof = ledger.inclusion_proof(record.seq, latest.size)
+    return {"peer": ledger.origin, "recall_event": recall_event, "recall_seq": record.seq,
+            "record": base64.b64encode(record.leaf_bytes()).decode("ascii"),
+            "proof": [h.hex() for h in proof.proof], "checkpoint": latest.note}
+
+
+def accept_notice(ledger: Ledger, notice: Mapping[str, Any], *,
+                  now: datetime) -> tuple[PeerNotice, bool]:
+    """Check a peer's recall notice (:func:`recall_notice`) and keep it for the regulator's
+    console: the peer is registered, its checkpoint is signed by the registered key
+    (:func:`tracelib.citation.accept_peer_note`), the record is in that checkpoint's tree and
+    is a ``recall``. Returns the notice kept and whether it is new (a notice received before
+    is answered with the one kept)."""
+    try:
+        origin = str(notice["peer"])
+        note = str(notice["checkpoint"])
+        seq = int(notice["recall_seq"])
+        raw = base64.b64decode(str(notice["record"]), validate=True)
+        proof = hashes_of(list(notice["proof"]), field="proof")
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValidationError(f"a recall notice needs peer, recall_seq, record, proof and "
+                              f"checkpoint: {e}", field="notice") from e
+    peer, _cited = _peer(ledger, origin)
+    checkpoint = accept_peer_note(note, origin, peer.vkey, field="checkpoint")
+    check_included(raw, seq, proof, checkpoint, field="proof")
+    record = open_cited_record(raw, None, field="record")
+    if record.kind != "recall" or record.seq != seq:
+        raise ValidationError(f"the record at seq {seq} of {origin!r} is a {record.kind} "
+                              "event, not a recall", field="record")
+    with ledger.store.writer() as conn:
+        kept = PeersSql.notice(conn, origin, record.event_id)
+        if kept is not None:
+            return kept, False
+        data = record.event.get("data", {})
+        found = PeerNotice(origin, record.event_id, seq,
+                           json.dumps(list(_items(record.event, "inputs")), ensure_ascii=False),
+                           str(data.get("reason", "")) if isinstance(data, Mapping) else "",
+                           str(record.event.get("time", "")), note, now.isoformat())
+        PeersSql.add_notice(conn, found)
+    return found, True
+
+
+def peer_notices(ledger: Ledger, limit: int = 100) -> list[PeerNotice]:
+    """The recall notices received from peers, newest first."""
+    with ledger.store.reader() as conn:
+        return PeersSql.notices(conn, limit)
+
+
+def send_notice(url: str, token: str | None, notice: Mapping[str, Any], *,
+                timeout: float = PEER_TIMEOUT) -> dict[str, Any]:
+    """POST ``notice`` to the peer service at ``url`` (``/api/v1/peers/notices``)."""
+    request = urllib.request.Request(  # noqa: S310 (an operator-registered http(s) URL)
+        url.rstrip("/") + "/api/v1/peers/notices", method="POST",
+        data=json.dumps(notice).encode("utf-8"),
+        headers={"Content-Type": "application/json", "Accept": "application/json",
+                 "Accept-Language": "en",
+                 **({"Authorization": f"Bearer {token}"} if token else {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return dict(json.loads(response.read()))
+    except urllib.error.HTTPError as e:
+        detail = e.read().decode("utf-8", "replace")[:500]
+        raise PeerError(f"the peer at {url} refused the notice ({e.code}): {detail}") from e
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise PeerError(f"the peer at {url} does not answer: {e}") from e

@@ -110,6 +110,7 @@ TABLES: Mapping[str, str] = {
     "epcis_subscriptions": OUTSIDE,  # EPCIS webhook subscriptions and their cursors
     "epcis_deliveries": OUTSIDE,  # the webhook deliveries receivers acknowledged
     "epcis_delivery_lease": OUTSIDE,  # which process delivers, until when
+    "peer_notices": OUTSIDE,  # recall notices received from peers, each proven on its own
 }
 
 _DERIVED_TABLES: tuple[Table, ...] = (parties, locations, keys, lots, lot_edges, lot_events,

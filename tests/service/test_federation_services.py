@@ -216,3 +216,67 @@ def test_receiving_an_unknown_peer_or_ship_is_refused(world: dict[str, Any]) -> 
     no_token = client.post("/api/v1/peers/receive", json={"peer": A})
     assert no_token.status_code == 401
     assert fed.b.ledger.size == size
+
+
+def test_a_recall_in_a_notifies_b_whose_regulator_recalls_in_b(world: dict[str, Any]) -> None:
+    from tests.service.console_scene import sign_in
+    from tracelib.recalls import recall
+
+    fed = _trade(world)
+    result = recall(fed.a.ledger, "IMP-1", key=fed.a.operator_key, reason="抽检不合格: 兽药残留",
+                    now=NOW)
+    recall_event = next(r.event_id for r in result.receipts if r.event_id.startswith("recall"))
+    fed.a.checkpoint()
+    b_app: Flask = world["apps"][B]
+    courier = issue_token(b_app, "operator", scopes=("write",))
+    tmp = world["tmp"]
+
+    def notify(event: str) -> Any:
+        return CliRunner().invoke(cli, [
+            "--db", str(tmp / "city-a.db"), "--keystore", str(world["stores"][A].path),
+            "--blobs", str(tmp / "city-a.blobs"), "peer", "notify", "--peer", B,
+            "--recall", event, "--peer-token", f"{B}={courier}"])
+
+    sent = notify(recall_event)
+    assert sent.exit_code == 0, sent.output
+    assert f"notified to {B}" in sent.output
+    not_a_recall = notify("a-ship-003")
+    assert not_a_recall.exit_code == 1 and "not a recall" in not_a_recall.output
+
+    # B's console shows the notice, with a way to recall the lot B holds.
+    regulator = issue_token(b_app, "operator", scopes=("read:all", "write"))
+    web = b_app.test_client()
+    sign_in(web, regulator)
+    page = web.get("/console/").get_data(as_text=True)
+    assert "其他账本的召回通知" in page and recall_event in page
+    assert "抽检不合格: 兽药残留" in page
+    assert 'class="recall-here" href="/console/recall?lot=IMP-1-B' in page
+    english = web.get("/console/?lang=en").get_data(as_text=True)
+    assert "Recall notices from other ledgers" in english and "其他账本的召回通知" not in english
+
+    # B recalls in B, signed by B's own regulator (here its operator).
+    answer = b_app.test_client().post("/api/v1/recalls",
+                                      headers={"Authorization": f"Bearer {regulator}"},
+                                      json={"lot": "IMP-1-B", "reason": f"{A} {recall_event}"})
+    assert answer.status_code == 201, answer.get_json()
+    assert "IMP-1-B" in answer.get_json()["recalled_lots"]
+
+
+def test_a_tampered_notice_is_refused_and_kept_nowhere(world: dict[str, Any]) -> None:
+    from tracelib.federation import peer_notices, recall_notice
+    from tracelib.recalls import recall
+
+    fed = _trade(world)
+    result = recall(fed.a.ledger, "IMP-1", key=fed.a.operator_key, reason="召回", now=NOW)
+    fed.a.checkpoint()
+    event = next(r.event_id for r in result.receipts if r.event_id.startswith("recall"))
+    notice = recall_notice(fed.a.ledger, event)
+    first = notice["proof"][0]
+    notice["proof"][0] = ("0" if first[0] != "0" else "1") + first[1:]
+    b_app: Flask = world["apps"][B]
+    token = issue_token(b_app, "operator", scopes=("write",))
+    answer = b_app.test_client().post("/api/v1/peers/notices", json=notice,
+                                      headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 422
+    assert "inclusion proof" in answer.get_json()["detail"]
+    assert peer_notices(fed.b.ledger) == []

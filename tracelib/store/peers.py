@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, select
 
 from .bulk import insert_rows
-from .schema import peer_checkpoints, peer_citations, peers
+from .schema import peer_checkpoints, peer_citations, peer_notices, peers
 
-__all__ = ["PeerCheckpoint", "PeerCitation", "PeerRow", "PeersSql"]
+__all__ = ["PeerCheckpoint", "PeerCitation", "PeerNotice", "PeerRow", "PeersSql"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,21 @@ class PeerCitation:
     ship_event: str
     ship_seq: int
     seq: int
+
+
+@dataclass(frozen=True)
+class PeerNotice:
+    """A recall in the peer ``origin`` (its ``recall`` event ``recall_event``, record
+    ``recall_seq`` there), proven in the peer's checkpoint ``checkpoint``."""
+
+    origin: str
+    recall_event: str
+    recall_seq: int
+    lots: str  # JSON: the recall's inputs
+    reason: str
+    recall_time: str
+    checkpoint: str
+    received_at: str
 
 
 class PeersSql:
@@ -91,3 +106,22 @@ class PeersSql:
                                                                       for r in rows])))
                 insert_rows(conn, table, rows)
         insert_rows(conn, peer_citations, [vars(c) for c in citations])
+
+    @staticmethod
+    def notice(conn: Connection, origin: str, recall_event: str) -> PeerNotice | None:
+        row = conn.execute(select(peer_notices).where(
+            peer_notices.c.origin == origin,
+            peer_notices.c.recall_event == recall_event)).mappings().first()
+        return None if row is None else PeerNotice(**dict(row))
+
+    @staticmethod
+    def add_notice(conn: Connection, notice: PeerNotice) -> None:
+        insert_rows(conn, peer_notices, [vars(notice)])
+
+    @staticmethod
+    def notices(conn: Connection, limit: int = 100) -> list[PeerNotice]:
+        """The newest notices first (by the time they were received)."""
+        rows = conn.execute(select(peer_notices).order_by(peer_notices.c.received_at.desc(),
+                                                          peer_notices.c.recall_event)
+                            .limit(limit)).mappings()
+        return [PeerNotice(**dict(r)) for r in rows]

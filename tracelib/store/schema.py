@@ -457,3 +457,18 @@ peer_citations = Table(
     Column("ship_seq", BigInteger, nullable=False),  # the ship's seq in the peer's ledger
     Column("seq", BigInteger, nullable=False, unique=True),  # the peer_entry here
 )
+
+#: Recall notices received from peers (docs/contract.md "Peers and entries from another
+#: ledger"): a peer's ``recall`` record with its inclusion proof in the peer's checkpoint,
+#: verified on receipt. Not ledger state: the regulator's own ``recall`` here is.
+peer_notices = Table(
+    "peer_notices", metadata,
+    Column("origin", String(MAX_TEXT), primary_key=True),
+    Column("recall_event", String(MAX_ID), primary_key=True),
+    Column("recall_seq", BigInteger, nullable=False),  # its seq in the peer's ledger
+    Column("lots", Text, nullable=False),  # JSON: the recall's inputs
+    Column("reason", Text, nullable=False),
+    Column("recall_time", String(MAX_TIME_TEXT), nullable=False),
+    Column("checkpoint", Text, nullable=False),  # the peer's signed note it was proven in
+    Column("received_at", String(MAX_TIME_TEXT), nullable=False),
+)
