@@ -89,7 +89,11 @@ def drill(env: Env, lot: str, question: str | None, out_dir: str | None,
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in lot)[:80]
     folder = Path(out_dir or f"drill-{safe}-{now.strftime('%Y%m%dT%H%M%S')}")
     with env.open() as ledger:
-        followed = follow_drill(ledger, lot, tokens=peer_tokens(tokens)) if follow else None
+        followed = None
+        if follow:
+            if env.keystore.has_party(ledger.operator):
+                env.sign_checkpoint(ledger)  # the answer rests on a checkpoint: the newest
+            followed = follow_drill(ledger, lot, tokens=peer_tokens(tokens))
         key = None if no_record else ledger.signing_key(env.keystore, ledger.operator)
         result = run_drill(ledger, lot, question=question, key=key, report_dir=folder, now=now)
         if key is not None:

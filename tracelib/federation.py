@@ -97,7 +97,9 @@ def lot_records(ledger: Ledger, lot: str) -> dict[str, Any]:
     """The records of ``lot``'s family with their inclusion proofs in the tree of the newest
     checkpoint, that checkpoint's note, and the places of this ledger that stand for a peer's
     receiving point (``peer_places``: location → peer origin, from ``register`` locations'
-    ``peer``). :class:`NotFoundError` for an unknown lot or a ledger without checkpoint."""
+    ``peer``). Records after that checkpoint are left out until one covers them (the service
+    signs one after every write). :class:`NotFoundError` for an unknown lot or a ledger
+    without checkpoint."""
     latest = ledger.latest_checkpoint()
     if latest is None:
         raise NotFoundError("no signed checkpoint yet")
