@@ -464,3 +464,28 @@ def test_a_peer_entry_on_postgresql_verifies(fed: Federation, tmp_path: Path,
                 shipped["b"]["id"]]
     finally:
         ledger.close()
+
+
+def test_the_picture_draws_each_ledger_as_a_region_whatever_the_names(
+        fed: Federation, shipped: dict[str, dict[str, Any]]) -> None:
+    import xml.dom.minidom
+
+    from tracelib.federation import federation_picture
+    from tracelib.report.federation import (
+        FederationEdge,
+        FederationPicture,
+        Region,
+        render_federation_svg,
+    )
+
+    sell_in(fed)
+    drill = follow_drill(fed.a.ledger, "IMP-1", sources=_sources(fed))
+    picture = federation_picture(drill)
+    assert [r.origin for r in picture.regions] == [A, B, C]  # home first
+    assert {e.target for e in picture.edges if e.crossing} == {(B, "b-market"),
+                                                                (C, "c-wholesale")}
+    hostile = FederationPicture("L<1>&", (Region("x/<a>&\x01", ("p\"1", "p<2>")),),
+                                (FederationEdge(("x/<a>&\x01", "p\"1"), ("x/<a>&\x01", "p<2>"),
+                                                "5 kg <&>"),))
+    doc = xml.dom.minidom.parseString(render_federation_svg(hostile).encode("utf-8"))
+    assert len(doc.getElementsByTagName("g")) == 1

@@ -80,27 +80,43 @@ def render_federation_svg(picture: FederationPicture) -> str:
                         f'font-size="13" text-anchor="middle">'
                         f"{escape(clean(place, one_line=True))}</text>")
         body.append("</g>")
+    column = {r.origin: i for i, r in enumerate(picture.regions)}
+    lane = _TOP + _PAD + tallest * (_PLACE_H + _GAP_Y)
+    lanes = 0
     for edge in picture.edges:
         if edge.source not in spots or edge.target not in spots:
             continue
         (x1, y1), (x2, y2) = _centre(spots, edge.source), _centre(spots, edge.target)
+        color = CROSSING_BLUE if edge.crossing else EDGE_GREY
+        points: list[tuple[float, float]]
+        label_at: tuple[float, float]
         if edge.crossing:
             x1 += _PLACE_W / 2
             x2 -= _PLACE_W / 2
+            if abs(column[edge.target[0]] - column[edge.source[0]]) > 1:
+                # Past the regions between: along a lane under every region.
+                lanes += 1
+                below = float(lane + 8 * lanes)
+                points = [(x1, y1), (x1 + 16, y1), (x1 + 16, below), (x2 - 16, below),
+                          (x2 - 16, y2), (x2, y2)]
+                label_at = ((x1 + x2) / 2, below - 4)
+            else:
+                points = [(x1, y1), (x2, y2)]
+                label_at = ((x1 + x2) / 2, (y1 + y2) / 2 - 6)
         else:
-            y1 += _PLACE_H / 2
-            y2 -= _PLACE_H / 2
-        color = CROSSING_BLUE if edge.crossing else EDGE_GREY
+            points = [(x1, y1 + _PLACE_H / 2), (x2, y2 - _PLACE_H / 2)]
+            label_at = ((x1 + x2) / 2, (y1 + y2) / 2 - 6)
         dash = ' stroke-dasharray="7 4"' if edge.crossing else ""
         marker = "cross" if edge.crossing else "arrow"
         cls = "crossing" if edge.crossing else "edge"
-        body.append(f'<line class="{cls}" x1="{x1:.0f}" y1="{y1:.0f}" x2="{x2:.0f}" '
-                    f'y2="{y2:.0f}" stroke="{color}" stroke-width="2"{dash} '
-                    f'marker-end="url(#{marker})"><title>'
-                    f"{escape(clean(edge.label, one_line=True))}</title></line>")
-        body.append(f'<text x="{(x1 + x2) / 2:.0f}" y="{(y1 + y2) / 2 - 6:.0f}" font-size="11" '
+        path = " ".join(f"{x:.0f},{y:.0f}" for x, y in points)
+        body.append(f'<polyline class="{cls}" points="{path}" fill="none" stroke="{color}" '
+                    f'stroke-width="2"{dash} marker-end="url(#{marker})"><title>'
+                    f"{escape(clean(edge.label, one_line=True))}</title></polyline>")
+        body.append(f'<text x="{label_at[0]:.0f}" y="{label_at[1]:.0f}" font-size="11" '
                     f'text-anchor="middle" fill="{color}">'
                     f"{escape(clean(edge.label, one_line=True))}</text>")
+    height += 8 * lanes
     defs = "".join(
         f'<marker id="{name}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
         f'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{color}"/></marker>'
