@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from tracelib.federation import follow_drill, write_federation_report
+from tracelib.federation import follow_drill, notify_peers, write_federation_report
 from tracelib.recalls import drill as run_drill
 from tracelib.recalls import recall as run_recall
 from tracelib.timeutil import parse_rfc3339, utcnow
@@ -131,15 +131,30 @@ def drill(env: Env, lot: str, question: str | None, out_dir: str | None,
 @click.argument("lot")
 @click.option("--reason", required=True, help="Why, e.g. 抽检不合格: 豇豆 灭蝇胺超标.")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--notify-peers", "notify", is_flag=True,
+              help="Send a notice of the recall to each peer ledger a shipment of the lots "
+                   "went to.")
+@click.option("--peer-token", "tokens", multiple=True, envvar=PEER_TOKENS_ENV,
+              help="With --notify-peers, ORIGIN=TOKEN: a write token of that peer's API.")
 @pass_env
-def recall(env: Env, lot: str, reason: str, as_json: bool) -> None:
-    """Hold LOT and every lot made from it wherever stock remains; list the places to visit."""
+def recall(env: Env, lot: str, reason: str, as_json: bool, notify: bool,
+           tokens: tuple[str, ...]) -> None:
+    """Hold LOT and every lot made from it wherever stock remains; list the places to visit.
+    With --notify-peers, send each peer ledger a shipment of them went to a notice of the
+    recall (docs/contract.md "Peers and entries from another ledger")."""
     with env.open() as ledger:
         key = ledger.signing_key(env.keystore, ledger.operator)
         result = run_recall(ledger, lot, key=key, reason=reason)
         env.sign_checkpoint(ledger, key)
+        notified = {}
+        if notify:
+            events = [r.event_id for r in result.receipts
+                      if ledger.record(r.seq).kind == "recall"]
+            notified = notify_peers(ledger, events, result.in_transit,
+                                    tokens=peer_tokens(tokens))
     if as_json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "notified_peers": notified} if notify
+                   else result.to_dict())
         return
     table = Table("visit", "type", "lots on hold (qty on hand)",
                   title=f"recall of {lot}: {len(result.holds)} place(s) to visit")
@@ -155,6 +170,9 @@ def recall(env: Env, lot: str, reason: str, as_json: bool) -> None:
                    "on arrival")
     click.echo(f"recalled {len(result.recalled_lots)} lot(s): shipping and sale stopped "
                "everywhere until released")
+    for origin, ships in sorted(notified.items()):
+        click.echo(f"peer ledger notified: {origin} (shipments {', '.join(ships)}); its "
+                   "regulator recalls there")
 
 
 COMMANDS = [trace, drill, recall]

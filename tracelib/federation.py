@@ -730,3 +730,41 @@ def send_notice(url: str, token: str | None, notice: Mapping[str, Any], *,
         raise PeerError(f"the peer at {url} refused the notice ({e.code}): {detail}") from e
     except (urllib.error.URLError, OSError, ValueError) as e:
         raise PeerError(f"the peer at {url} does not answer: {e}") from e
+
+
+def peers_reached(ledger: Ledger, shipments: Sequence[tuple[str, str, str, str]]
+                  ) -> dict[str, list[str]]:
+    """The registered peers whose receiving points ``shipments`` (ship event, lot, to, qty:
+    a recall's ``in_transit``) went to, with those ship events: the ledgers a recall here
+    concerns."""
+    registered = {p.origin for p in peers_of(ledger)}
+    with ledger.store.reader() as conn:
+        places = ledger.store.locations(conn, {to for _, _, to, _ in shipments})
+    out: dict[str, list[str]] = {}
+    for ship, _lot, to, _qty in shipments:
+        place = places.get(to)
+        peer = place.details.get("peer") if place is not None else None
+        if isinstance(peer, str) and peer in registered and ship not in out.get(peer, []):
+            out.setdefault(peer, []).append(ship)
+    return out
+
+
+def notify_peers(ledger: Ledger, recall_events: Sequence[str],
+                 shipments: Sequence[tuple[str, str, str, str]], *,
+                 tokens: Mapping[str, str]) -> dict[str, list[str]]:
+    """Send each peer a recall's ``shipments`` reached the notices of ``recall_events`` (this
+    ledger's ``recall`` records, in a signed checkpoint); return the peers notified and their
+    ships. Raises :class:`PeerError` naming the first peer that refused or did not answer."""
+    reached = peers_reached(ledger, shipments)
+    urls = {p.origin: p.url for p in peers_of(ledger)}
+    notices = [recall_notice(ledger, event) for event in recall_events] if reached else []
+    for origin in sorted(reached):
+        for notice in notices:
+            try:
+                send_notice(urls[origin], tokens.get(origin), notice)
+            except PeerError as e:
+                raise PeerError(f"peer {origin!r}: the recall is recorded here, but its notice "
+                                f"was not delivered ({e}); send it with `tracelib peer "
+                                f"notify --peer {origin} --recall {notice['recall_event']}`"
+                                ) from e
+    return reached

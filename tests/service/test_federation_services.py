@@ -220,27 +220,31 @@ def test_receiving_an_unknown_peer_or_ship_is_refused(world: dict[str, Any]) -> 
 
 def test_a_recall_in_a_notifies_b_whose_regulator_recalls_in_b(world: dict[str, Any]) -> None:
     from tests.service.console_scene import sign_in
-    from tracelib.recalls import recall
+    from tracelib.federation import peer_notices
 
     fed = _trade(world)
-    result = recall(fed.a.ledger, "IMP-1", key=fed.a.operator_key, reason="抽检不合格: 兽药残留",
-                    now=NOW)
-    recall_event = next(r.event_id for r in result.receipts if r.event_id.startswith("recall"))
-    fed.a.checkpoint()
     b_app: Flask = world["apps"][B]
     courier = issue_token(b_app, "operator", scopes=("write",))
+    c_courier = issue_token(world["apps"][C], "operator", scopes=("write",))
     tmp = world["tmp"]
 
-    def notify(event: str) -> Any:
+    def in_a(*args: str) -> Any:
         return CliRunner().invoke(cli, [
             "--db", str(tmp / "city-a.db"), "--keystore", str(world["stores"][A].path),
-            "--blobs", str(tmp / "city-a.blobs"), "peer", "notify", "--peer", B,
-            "--recall", event, "--peer-token", f"{B}={courier}"])
+            "--blobs", str(tmp / "city-a.blobs"), *args, "--peer-token", f"{B}={courier}",
+            "--peer-token", f"{C}={c_courier}"])
 
-    sent = notify(recall_event)
-    assert sent.exit_code == 0, sent.output
-    assert f"notified to {B}" in sent.output
-    not_a_recall = notify("a-ship-003")
+    # A's regulator (here its operator) recalls; B and C, where shipments went, are told.
+    recalled = in_a("recall", "IMP-1", "--reason", "抽检不合格: 兽药残留", "--notify-peers")
+    assert recalled.exit_code == 0, recalled.output
+    assert f"peer ledger notified: {B} (shipments a-ship-003)" in recalled.output
+    assert f"peer ledger notified: {C} (shipments a-ship-004)" in recalled.output
+    recall_event = peer_notices(fed.b.ledger)[0].recall_event
+    assert [n.recall_event for n in peer_notices(fed.c.ledger)] == [recall_event]
+    again = in_a("peer", "notify", "--peer", B, "--recall", recall_event)
+    assert again.exit_code == 0, again.output
+    assert len(peer_notices(fed.b.ledger)) == 1
+    not_a_recall = in_a("peer", "notify", "--peer", B, "--recall", "a-ship-003")
     assert not_a_recall.exit_code == 1 and "not a recall" in not_a_recall.output
 
     # B's console shows the notice, with a way to recall the lot B holds.
