@@ -31,6 +31,7 @@ SUITES = (
     "bench.service",
     "bench.bulk",
     "bench.witness",
+    "bench.federation",
 )
 
 

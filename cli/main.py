@@ -43,6 +43,7 @@ _COMMAND_MODULES = {
     "blob": "blob_cmds",
     "epcis": "epcis_cmds",
     "witness": "witness_cmds",
+    "peer": "peer_cmds",
 }
 
 

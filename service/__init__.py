@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "STANDING_RED_MIN_PASS_RATE": "100",
     "STANDING_BLACK_ON_ANY_FAILURE": False,
     "EPCIS_ALLOW_LOOPBACK_HTTP": False,  # EPCIS webhooks to http://127.0.0.1 or localhost (tests)
+    "PEER_TOKENS": None,             # "ORIGIN=TOKEN …": bearer tokens for peers' APIs
     "NOW": None,                     # tests: a datetime or a callable returning one
 }
 
@@ -68,6 +69,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         links,
         lots,
         ops,
+        peers,
         producers,
         read_only,
         regulator_api,
@@ -88,8 +90,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     read_only.init_app(app)  # before every other request hook: a write goes nowhere else
     console.configure(app, ext.keystore.path)
     register_error_handlers(app)
-    for module in (stall, lots, producers, board, api, blobs, regulator_api, epcis_capture,
-                   epcis_queries, console, epcis):
+    for module in (stall, lots, producers, board, api, peers, blobs, regulator_api,
+                   epcis_capture, epcis_queries, console, epcis):
         app.register_blueprint(module.bp)
     ops.init_app(app, ext)  # probes, metrics, logs, CORS, rate limits (docs/operations.md)
     from .access import check_classified, enforce

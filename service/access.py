@@ -121,6 +121,18 @@ ENDPOINTS: dict[str, Access] = {
     "api.inclusion_proof": _PROOF,
     "api.consistency_proof": _PROOF,
     "api.openapi": _PUBLIC,
+    # docs/contract.md "Peers and entries from another ledger": a peer's drill reads a lot's
+    # whole family, every party's records in it, so only with `read:all` (a token the
+    # ledger's operator gives the peer).
+    "peers.get_lot_records": _REGULATOR,
+    "peers.get_key_record": _REGULATOR,
+    "peers.post_peer_notice": Access((WRITE,), "Needs a token with `write` (one this "
+                                               "ledger's operator gave the peer); the notice "
+                                               "must prove itself against the peer's "
+                                               "registered key"),
+    "peers.post_peer_receive": Access((WRITE,), "Needs a token with `write` of the receiving "
+                                                "point's holder; the entry is signed with the "
+                                                "key the service holds for it"),
     "blobs.put_blob": Access((WRITE,), "Needs a token with `write`"),
     "blobs.get_blob": Access(READ_SCOPES, "Needs a token with `read:all`, or `read:own` or "
                                           "`read:market` whose reach covers an event citing "

@@ -56,6 +56,7 @@ TEXT: dict[str, dict[str, str]] = {
         "error.413": "上传内容过大", "error.422": "内容未通过校验", "error.409": "与已有记录冲突",
         "error.405": "不支持此操作", "error.401": "需要登录凭证", "error.403": "无权操作",
         "error.500": "服务器出错，请稍后再试", "back_home": "返回",
+        "error.502": "对方账本未应答或其应答未通过校验",
         "error.host": "本服务不使用这个主机名（Host）",
         "error.too_large": "请求内容超过上限 {limit} 字节，未保存任何内容",
         "error.wrong_size": ("请求内容只收到 {received} 字节，Content-Length 声明为 {declared} "
@@ -127,6 +128,7 @@ TEXT: dict[str, dict[str, str]] = {
         "error.409": "Conflicts with a stored record", "error.405": "Method not allowed",
         "error.401": "Credentials required", "error.403": "Forbidden",
         "error.500": "Server error, please try later", "back_home": "Back",
+        "error.502": "A peer ledger did not answer, or its answer did not verify",
         "error.host": "This service does not answer to that host name (Host)",
         "error.too_large": "The request body is over the limit of {limit} bytes; nothing was stored",
         "error.wrong_size": ("Wrong size: the body ended after {received} bytes where "
@@ -160,6 +162,14 @@ TEXT["zh"].update({
     "console.refused.not_regulator": "此令牌没有 read:all 权限（仅发给监管部门和运营方），"
                                      "不能登录监管工作台",
     "console.signed_in_as": "当前账号", "console.alerts": "今日预警",
+    "console.peer_notices": "其他账本的召回通知",
+    "console.peer_notice_help": "以下召回由对方账本的运营方签署，已用本账本登记的对方公钥和"
+                                "默克尔包含证明核验。请在本账本中对相关批次发起召回。",
+    "console.peer_notice_peer": "来源账本", "console.peer_notice_lots": "召回批次",
+    "console.peer_notice_reason": "原因", "console.peer_notice_time": "召回时间",
+    "console.peer_notice_proof": "核验依据",
+    "console.peer_notice_proven": "已在对方检查点（树大小 {size}）中证明",
+    "console.recall_here": "在本账本召回",
     "console.alerts_counts": "预警 {total} 条：严重 {critical}，警告 {warning}",
     "console.alert_place": "地点", "console.alert_lot": "批次",
     "console.needs_write": "此令牌没有 write 权限，不能签名演练或召回（签发令牌时加上 --scope write）",
@@ -215,6 +225,15 @@ TEXT["en"].update({
     "console.refused.not_regulator": "This token lacks read:all (issued to regulators and "
                                      "the operator only): it cannot open the console",
     "console.signed_in_as": "Signed in as", "console.alerts": "Today's alerts",
+    "console.peer_notices": "Recall notices from other ledgers",
+    "console.peer_notice_help": "These recalls were signed in the other ledger and checked "
+                                "against the key registered here for it and a Merkle inclusion "
+                                "proof. Recall the lots in this ledger.",
+    "console.peer_notice_peer": "From ledger", "console.peer_notice_lots": "Lots recalled",
+    "console.peer_notice_reason": "Reason", "console.peer_notice_time": "Recalled at",
+    "console.peer_notice_proof": "Proof",
+    "console.peer_notice_proven": "proven in its checkpoint (tree size {size})",
+    "console.recall_here": "Recall in this ledger",
     "console.alerts_counts": "{total} alerts: {critical} critical, {warning} warnings",
     "console.alert_place": "Place", "console.alert_lot": "Lot",
     "console.needs_write": "This token lacks write: it cannot sign a drill or a recall "

@@ -43,6 +43,8 @@ OPERATIONS = {
     "getSubscription": "epcis_queries.get_subscription",
     "unsubscribe": "epcis_queries.delete_subscription",
     "epcisCapture": "epcis_capture.post_capture", "epcisCaptureJob": "epcis_capture.get_capture",
+    "lotRecords": "peers.get_lot_records", "keyRecord": "peers.get_key_record",
+    "receiveFromPeer": "peers.post_peer_receive", "peerNotice": "peers.post_peer_notice",
 }
 
 #: The EPCIS 2.0 binding's operations (:func:`epcis_openapi_document`), likewise.
@@ -140,6 +142,8 @@ _ERROR_TEXT = {
          "whether it was sent with a `Content-Length` or chunked (`code: too_large`, `limit` "
          "in bytes); nothing was stored",
     415: "The body is not `application/json`",
+    502: "A peer ledger did not answer, or its answer did not verify (`code: peer`; the "
+         "detail names the peer and what failed)",
     422: "Well-formed but refused: an event breaks a rule or its signature does not verify "
          "(`code: validation` or `signature`; `field`, `line`, `event_id` say where); "
          "nothing was stored",
@@ -547,6 +551,97 @@ def _paths(max_events: int) -> dict[str, Any]:
                                     "integer, or an unknown parameter",
                                     e404="`second` is larger than the ledger",
                                     e422="`first` is larger than `second`")}}},
+        "/lots/{lot}/records": {"get": {
+            "operationId": "lotRecords",
+            "summary": "A lot's family's records with their proofs, for peer ledgers",
+            "description": "The records of the lot, its ancestors and descendants, each with "
+                           "its stored bytes (base64) and its inclusion proof in the tree of "
+                           "the newest checkpoint, whose signed note is `checkpoint`; "
+                           "`peer_places` names the places that stand for a peer ledger's "
+                           "receiving point (docs/contract.md \"Peers and entries from another "
+                           "ledger\"). What `tracelib drill --follow` reads of a peer.",
+            "parameters": [_path_param("lot", "the lot code", {
+                "type": "string", "minLength": 1, "maxLength": 200, "pattern": ID},
+                "LOT-CP-0001"), _IF_NONE_MATCH],
+            "responses": {"200": _json({"type": "object", "required": [
+                "origin", "lot", "family", "checkpoint", "size", "records", "peer_places"],
+                "properties": {
+                    "origin": _str("the ledger's checkpoint origin line"),
+                    "lot": _str("the lot asked for"),
+                    "family": {"type": "array", "items": {"type": "string"},
+                               "description": "the lot, its ancestors and descendants"},
+                    "checkpoint": _str("the newest checkpoint's C2SP signed note"),
+                    "size": {"type": "integer", "description": "its tree size"},
+                    "records": {"type": "array", "items": {"type": "object", "properties": {
+                        "seq": {"type": "integer"},
+                        "record": _str("the record's stored bytes, base64"),
+                        "proof": {"type": "array", "items": {"type": "string"},
+                                  "description": "RFC 9162 inclusion proof, hex"}}}},
+                    "peer_places": {"type": "object", "additionalProperties": {
+                        "type": "string"}, "description": "place id → peer origin line"}}},
+                "The records"), **_NOT_MODIFIED,
+                          **_errors(401, 403, 404, e404="No lot with this code, or no "
+                                    "checkpoint signed yet")}}},
+        "/keys/{key_id}": {"get": {
+            "operationId": "keyRecord", "summary": "The record that registered a key",
+            "description": "The `register` record that registered the key, as "
+                           "`GET /api/v1/events/{event_id}` gives a record: what a peer cites "
+                           "to check a shipment's signature.",
+            "parameters": [_path_param("key_id", "the key id (16 hex digits)", {
+                "type": "string", "pattern": "^[0-9a-f]{16}$"}, "0123456789abcdef"),
+                           _IF_NONE_MATCH],
+            "responses": {"200": _json({"type": "object", "required": ["key_id", "party",
+                                                                       "record"],
+                                        "properties": {"key_id": _str("the key id"),
+                                                       "party": _str("its party"),
+                                                       "revoked_seq": {"type": ["integer",
+                                                                                "null"]},
+                                                       "record": _ref("Record")}},
+                                       "The key's register record"), **_NOT_MODIFIED,
+                          **_errors(401, 403, 404, e404="No key with this id")}}},
+        "/peers/receive": {"post": {
+            "operationId": "receiveFromPeer",
+            "summary": "Bring a peer ledger's shipment in (peer_entry)",
+            "description": "Fetches the ship record, the peer's checkpoint and the proofs from "
+                           "the registered peer's API (with the token `TRACELIB_PEER_TOKENS` "
+                           "names for it) and appends the `peer_entry` for the token's party, "
+                           "signed with its custodial key; the ledger checks the citation at "
+                           "append (docs/contract.md \"Peers and entries from another "
+                           "ledger\").",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False,
+                "required": ["peer", "ship_event", "location", "product"],
+                "properties": {"peer": _str("the peer's origin line"),
+                               "ship_event": _str("the peer's ship event id"),
+                               "location": _str("the receiving point here"),
+                               "product": _str("the product, as named here"),
+                               "storage": {"type": "string",
+                                           "enum": ["ambient", "chilled", "frozen"]}}}}}},
+            "responses": {"201": _json({"type": "object"}, "Entered: the receipt and lots"),
+                          **_errors(400, 401, 403, 415, 422, 502,
+                                    e422="Unknown peer, or the citation does not verify",
+                                    e502="The peer did not answer, or its answer did not "
+                                    "verify")}}},
+        "/peers/notices": {"post": {
+            "operationId": "peerNotice", "summary": "A recall notice from a peer ledger",
+            "description": "A peer's `recall` record with its inclusion proof in the peer's "
+                           "checkpoint (`tracelib peer notify` in the peer builds and sends "
+                           "it). Kept when the peer is registered, the checkpoint is signed by "
+                           "its registered key and the proof verifies; the regulator's console "
+                           "shows it, and the regulator recalls here.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["peer", "recall_event", "recall_seq", "record",
+                                               "proof", "checkpoint"],
+                "properties": {"peer": _str("the peer's origin line"),
+                               "recall_event": _str("the recall's event id"),
+                               "recall_seq": {"type": "integer"},
+                               "record": _str("the recall record's bytes, base64"),
+                               "proof": {"type": "array", "items": {"type": "string"}},
+                               "checkpoint": _str("the peer's signed note")}}}}},
+            "responses": {"201": _json({"type": "object"}, "Kept"),
+                          "200": _json({"type": "object"}, "Already kept"),
+                          **_errors(400, 401, 403, 415, 422,
+                                    e422="Unknown peer, or the notice does not verify")}}},
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document",
             "description": "The OpenAPI 3.1 description of `/api/v1`, generated by the service "

@@ -17,6 +17,7 @@ from tracelib.errors import (
     ConflictError,
     IntegrityError,
     NotFoundError,
+    PeerError,
     ProofError,
     SignatureError,
     StorageError,
@@ -37,6 +38,7 @@ STATUS: tuple[tuple[type[TracelibError], int, str], ...] = (
     (ConflictError, 409, "conflict"),
     (NotFoundError, 404, "not_found"),
     (StorageError, 503, "unavailable"),
+    (PeerError, 502, "peer"),  # a peer ledger's answer that failed or did not verify
     (IntegrityError, 500, "integrity"),
     (ProofError, 500, "proof"),
     (TracelibError, 500, "ledger"),

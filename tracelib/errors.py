@@ -12,6 +12,7 @@ __all__ = [
     "ConflictError",
     "IntegrityError",
     "NotFoundError",
+    "PeerError",
     "ProofError",
     "RollbackError",
     "SignatureError",
@@ -82,6 +83,12 @@ class IntegrityError(TracelibError):
 
 class ProofError(TracelibError):
     """A Merkle inclusion or consistency proof, or a checkpoint, does not verify."""
+
+
+class PeerError(IntegrityError):
+    """A peer ledger's answer that does not verify, or a peer that does not answer
+    (docs/contract.md "Peers and entries from another ledger"): the message names the peer's
+    origin and what failed."""
 
 
 class RollbackError(IntegrityError):

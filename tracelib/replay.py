@@ -56,6 +56,9 @@ from .store.schema import (
     lots,
     meta,
     parties,
+    peer_checkpoints,
+    peer_citations,
+    peers,
     shipments,
     stock,
     test_results,
@@ -93,8 +96,11 @@ TABLES: Mapping[str, str] = {
     "broken_commitments": DERIVED,
     "attachments": DERIVED,
     "limit_tables": DERIVED,
-    "meta": DERIVED,
     "witnesses": DERIVED,  # the witnesses the operator registered (register events)
+    "peers": DERIVED,
+    "peer_checkpoints": DERIVED,
+    "peer_citations": DERIVED,
+    "meta": DERIVED,
     "checkpoint_cosignatures": OUTSIDE,  # witnesses' cosignature lines: each verifies alone
     "alembic_version": OUTSIDE,  # the schema's migration revision
     "epcis_captures": OUTSIDE,  # what each EPCIS capture answered (its job)
@@ -107,12 +113,13 @@ TABLES: Mapping[str, str] = {
     "epcis_subscriptions": OUTSIDE,  # EPCIS webhook subscriptions and their cursors
     "epcis_deliveries": OUTSIDE,  # the webhook deliveries receivers acknowledged
     "epcis_delivery_lease": OUTSIDE,  # which process delivers, until when
+    "peer_notices": OUTSIDE,  # recall notices received from peers, each proven on its own
 }
 
 _DERIVED_TABLES: tuple[Table, ...] = (parties, locations, keys, lots, lot_edges, lot_events,
                                       stock, shipments, excursions, test_results, inspections,
-                                      broken_commitments, attachments, limit_tables, meta,
-                                      witnesses)
+                                      broken_commitments, attachments, limit_tables, witnesses,
+                                      peers, peer_checkpoints, peer_citations, meta)
 #: ``meta`` rows the records give; the others (``operator``, ``origin``) are the ledger's
 #: settings from its creation, which verify checks against the genesis record and the
 #: checkpoints' signed notes.

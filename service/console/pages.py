@@ -31,7 +31,8 @@ from flask import (
 )
 from werkzeug.exceptions import BadRequest
 
-from tracelib.errors import ValidationError
+from tracelib.errors import NotFoundError, ValidationError
+from tracelib.federation import peer_notices
 from tracelib.recalls import drill, recall, report_input
 from tracelib.timeutil import format_utc
 from tracelib.views.alerts import NOT_CHECKED, alerts
@@ -150,7 +151,30 @@ def home() -> str:
     found = alerts(ledger(), now=service().now())
     return render_template("console/alerts.html", alerts=found, counts=found.counts(),
                            rules=found.rules.to_dict(), not_checked=NOT_CHECKED,
-                           english=current_lang() == "en")
+                           english=current_lang() == "en", notices=_notices())
+
+
+def _notices() -> list[dict[str, Any]]:
+    """Recall notices from peer ledgers (docs/contract.md "Peers and entries from another
+    ledger"), each with its lots and whether this ledger holds them."""
+    out = []
+    for notice in peer_notices(ledger(), limit=50):
+        lots = [str(i.get("lot")) for i in json.loads(notice.lots) if isinstance(i, dict)]
+        held_here = {lot for lot in lots if _known_lot(lot)}
+        out.append({"peer": notice.origin, "event": notice.recall_event,
+                    "seq": notice.recall_seq, "reason": notice.reason,
+                    "time": notice.recall_time, "lots": lots, "here": held_here,
+                    "size": notice.checkpoint.split("\n")[1] if "\n" in notice.checkpoint
+                    else "?"})
+    return out
+
+
+def _known_lot(lot: str) -> bool:
+    try:
+        trace(ledger(), lot, back=False)
+    except NotFoundError:
+        return False
+    return True
 
 
 @bp.get("/find")

@@ -165,6 +165,17 @@ CALLS: dict[str, list[Call]] = {
     "api.inclusion_proof": [Call("GET", "/api/v1/proofs/inclusion/3", _PUBLIC)],
     "api.consistency_proof": [Call("GET", "/api/v1/proofs/consistency?first=2", _PUBLIC)],
     "api.openapi": [Call("GET", "/api/v1/openapi.json", _PUBLIC)],
+    # Peer ledgers: a lot's family's records and a key's record for read:all; bringing a
+    # peer's shipment in for a write token (this body is incomplete: 400).
+    "peers.get_lot_records": [Call("GET", f"/api/v1/lots/{LOT}/records", _REGULATOR)],
+    "peers.get_key_record": [Call("GET", "/api/v1/keys/0123456789abcdef",
+                                  {**_REGULATOR, "all": 404})],
+    "peers.post_peer_notice": [Call("POST", "/api/v1/peers/notices", {
+        "none": 401, "wrong": 422, "right": 422, "market": 403, "other_market": 403,
+        "all": 403}, body={"peer": "tracelib/elsewhere"})],
+    "peers.post_peer_receive": [Call("POST", "/api/v1/peers/receive", {
+        "none": 401, "wrong": 400, "right": 400, "market": 403, "other_market": 403,
+        "all": 403}, body={"peer": "tracelib/elsewhere"})],
     "stall.stall_page": [Call("GET", f"/s/{STALL}", _PUBLIC),
                          Call("GET", f"/s/{STALL}?format=json", _PUBLIC)],
     "stall.qr_png": [Call("GET", f"/s/{STALL}/qr.png", _PUBLIC)],
@@ -250,7 +261,7 @@ def test_every_route_is_classified_and_walked(app: Flask) -> None:
     assert endpoints <= set(ENDPOINTS), "a route without an access rule"
     assert endpoints == set(CALLS), "a route the scope matrix does not walk"
     assert set(OPERATIONS.values()) == {e for e in endpoints if e.startswith(
-        ("api.", "regulator.", "blobs.", "epcis_capture.", "epcis_queries."))}
+        ("api.", "regulator.", "blobs.", "epcis_capture.", "epcis_queries.", "peers."))}
 
 
 def test_openapi_states_each_operations_scope(client: FlaskClient) -> None:

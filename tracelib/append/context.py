@@ -17,6 +17,7 @@ from ..store.attachments import AttachmentRow, AttachmentsSql
 from ..store.witnesses import WitnessesSql, WitnessRow
 from .commitments import CommitmentState
 from .inspections import InspectionState
+from .peers import PeerState
 from .results import TestResults
 from .supply import SupplyState
 
@@ -53,6 +54,7 @@ class BatchContext:
         self.tests = TestResults(conn)
         self.inspections = InspectionState(conn)
         self.commitments = CommitmentState(conn)
+        self.peers = PeerState(conn)
         #: the attachments cited so far in this batch, written at flush
         self.cited: list[AttachmentRow] = []
         #: the witnesses registered so far in this batch, written at flush
@@ -159,6 +161,7 @@ class BatchContext:
         self.tests.flush()
         self.inspections.flush()
         self.commitments.flush()
+        self.peers.flush()
         AttachmentsSql.write(self.conn, self.cited)
         self.cited.clear()
         for witness in self.witnesses:

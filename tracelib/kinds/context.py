@@ -18,10 +18,11 @@ from ..quantity import LotQuantity
 from ..standards import LimitsTable
 from ..store.commitments import CommitmentRow
 from ..store.inspections import InspectionRow
+from ..store.peers import PeerCheckpoint, PeerCitation, PeerRow
 from ..store.supply import LotRow, ShipmentRow, StockRow
 
-__all__ = ["AppendContext", "CommitmentsView", "EventView", "InspectionsView", "SupplyView",
-           "TestsView"]
+__all__ = ["AppendContext", "CommitmentsView", "EventView", "InspectionsView", "PeersView",
+           "SupplyView", "TestsView"]
 
 
 class EventView(Protocol):
@@ -91,6 +92,18 @@ class CommitmentsView(Protocol):
     def add(self, row: CommitmentRow) -> None: ...
 
 
+class PeersView(Protocol):
+    """Peer ledgers (docs/contract.md "Peers and entries from another ledger"): who they are,
+    the newest checkpoint of each cited here, and the peer shipments cited."""
+
+    def peer(self, origin: str) -> PeerRow | None: ...
+    def put_peer(self, row: PeerRow) -> None: ...
+    def checkpoint(self, origin: str) -> PeerCheckpoint | None: ...
+    def put_checkpoint(self, row: PeerCheckpoint) -> None: ...
+    def citation(self, origin: str, ship_event: str) -> PeerCitation | None: ...
+    def add_citation(self, row: PeerCitation) -> None: ...
+
+
 class AppendContext(Protocol):
     """The ledger as seen by the event being appended."""
 
@@ -106,6 +119,8 @@ class AppendContext(Protocol):
     def inspections(self) -> InspectionsView: ...
     @property
     def commitments(self) -> CommitmentsView: ...
+    @property
+    def peers(self) -> PeersView: ...
     @property
     def temperature_limits(self) -> Mapping[str, Decimal]: ...
 

@@ -20,7 +20,8 @@ from ..directory import LOCATION_TYPES, ROLES, KeyRecord, Location, Party
 from ..errors import ValidationError
 from ..ids import ID_PATTERN
 from ..keys import key_id as compute_key_id
-from ..note import CosignatureVerifier
+from ..note import CosignatureVerifier, NoteVerifier
+from ..store.peers import PeerRow
 from ..timeutil import parse_rfc3339, to_micros
 from .context import AppendContext, EventView
 from .spec import KindSpec, Signers
@@ -94,6 +95,12 @@ class LocationSchema(Schema):
                                  "when the day's first rapid test is recorded before then"})
     # 学校食堂: a school's canteen, named apart in drills and recalls (docs/contract.md
     # "Roles and location types"). Only a JSON true or false, only on a canteen.
+    # docs/contract.md "Peers and entries from another ledger": a place of this ledger that
+    # stands for a receiving point of a peer ledger; a ship to it leaves this ledger.
+    peer = fields.String(validate=_text, metadata={
+        "description": "the checkpoint origin line of the peer ledger this location stands "
+                       "for: a receiving point there with the same id; shipments to it enter "
+                       "that ledger by a `peer_entry`, and drills follow them there"})
     school = fields.Boolean(truthy={True}, falsy={False}, metadata={
         "description": "on a `canteen` only: `true` for a school's canteen (学校食堂), which "
                        "drills and recalls name among the schools reached"})
@@ -170,9 +177,33 @@ class WitnessSchema(Schema):
                        "`<url>/add-checkpoint`"})
 
 
+class PeerSchema(Schema):
+    """Another ledger whose lots may enter this one (docs/contract.md "Peers and entries from
+    another ledger"): its checkpoints' origin line, the C2SP verifier key they are signed with
+    and its API's base URL."""
+
+    class Meta:
+        unknown = RAISE
+
+    origin = fields.String(required=True, validate=_text, metadata={
+        "description": "the peer's checkpoint origin line (C2SP tlog-checkpoint), e.g. "
+                       "`tracelib/city-a`"})
+    vkey = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT), metadata={
+        "description": "the C2SP signed-note verifier key of its checkpoints, "
+                       "`<origin>+<hex id>+<base64 key>` (`tracelib checkpoint vkey` in the peer)"})
+    url = fields.String(required=True, validate=validate.Regexp(
+        r"\Ahttps?://[^\s]{1,490}\Z", error="must be an http:// or https:// URL"), metadata={
+        "description": "the base URL of the peer's service, where its API answers under "
+                       "`/api/v1`"})
+
+
+#: What a register event may name, at least one of them.
+_PARTS = ("parties", "locations", "keys", "revoke", "witnesses", "peers")
+
+
 class RegisterData(Schema):
-    """At least one of ``parties``, ``locations``, ``keys`` and ``revoke`` is not empty; they
-    are applied in that order, each list in its own order."""
+    """At least one of ``parties``, ``locations``, ``keys``, ``revoke``, ``witnesses`` and
+    ``peers`` is not empty; they are applied in that order, each list in its own order."""
 
     class Meta:
         unknown = RAISE
@@ -189,12 +220,17 @@ class RegisterData(Schema):
     witnesses = fields.List(fields.Nested(WitnessSchema), validate=validate.Length(max=100),
                             metadata={"description": "witnesses that cosign the ledger's "
                                                      "checkpoints (C2SP tlog-witness)"})
+    peers = fields.List(fields.Nested(PeerSchema), validate=validate.Length(max=1_000),
+                        metadata={"description": "peer ledgers whose shipments may enter this "
+                                                 "one by a `peer_entry`; registering a peer "
+                                                 "again replaces its key and URL"})
 
     @validates_schema
     def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
-        if not any(data.get(k) for k in ("parties", "locations", "keys", "revoke", "witnesses")):
+        if not any(data.get(k) for k in _PARTS):
             raise marshmallow.ValidationError(
-                "a register event must name parties, locations, keys, revoke or witnesses")
+                "a register event must name parties, locations, keys, revoke, witnesses or "
+                "peers")
 
 
 def decode_public_key(value: str, *, field: str) -> bytes:
@@ -268,6 +304,17 @@ def apply_register(ctx: AppendContext, event: EventView, seq: int) -> None:
         except ValidationError as e:
             raise ValidationError(str(e), field=f"data.witnesses[{i}].vkey") from e
         ctx.put_witness(item["name"], item["vkey"], item["url"].rstrip("/"), seq)
+    for i, item in enumerate(data.get("peers", [])):
+        where = f"data.peers[{i}]"
+        try:
+            verifier = NoteVerifier.parse(item["vkey"])
+        except ValidationError as e:
+            raise ValidationError(f"not a C2SP verifier key: {e}", field=f"{where}.vkey") from e
+        if verifier.name != item["origin"]:
+            # C2SP tlog-checkpoint: a log's checkpoints are signed under its origin line.
+            raise ValidationError(f"the verifier key is named {verifier.name!r}, not the "
+                                  f"peer's origin {item['origin']!r}", field=f"{where}.vkey")
+        ctx.peers.put_peer(PeerRow(item["origin"], item["vkey"], item["url"], seq))
     if ctx.location(event.location) is None:
         raise ValidationError(f"unknown location {event.location!r}", field="location")
 
@@ -281,7 +328,9 @@ and may register parties, the locations they hold and their keys in one event. A
 canteen, 学校食堂). A key's party must exist and its `key_id` must match its public key. Key
 rotation registers the successor key, then revokes the old one; the operator's last valid key
 cannot be revoked. A witness's `vkey` must be a C2SP Ed25519 cosignature/v1 verifier key
-(type 0x04); registering a witness name again replaces its key and URL."""
+(type 0x04); registering a witness name again replaces its key and URL. A peer (`peers`) is
+another ledger: its checkpoint origin line, a C2SP verifier key named by that origin, and its
+service's URL; registering it again replaces them."""
 
 EXAMPLE = {'id': 'reg-demo-sites',
  'kind': 'register',
@@ -302,7 +351,7 @@ SPEC = KindSpec(
                  "locations' `gln` names them in exported events."),
     name="register", order=0, data_schema=RegisterData(), apply=apply_register,
     label_zh="登记", label_en="Registration",
-    summary="parties, locations, keys and witnesses (operator only)",
+    summary="parties, locations, keys, witnesses and peers (operator only)",
     bizstep=None, epcis_type=None, cte=None, rules=RULES, example=EXAMPLE,
     signers=Signers(roles=("operator",), anywhere=("operator",)),
 )

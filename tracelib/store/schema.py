@@ -448,3 +448,51 @@ checkpoint_cosignatures = Table(
     Column("timestamp", BigInteger, nullable=False),  # POSIX seconds, as cosigned
     Column("line", Text, nullable=False),  # the whole note signature line
 )
+
+
+# -- peers: other ledgers whose lots enter this one (docs/contract.md "Peers and entries
+# from another ledger") ----------------------------------------------------------------
+
+#: The peer ledgers the operator registered: their checkpoint origin line, C2SP verifier key
+#: and API base URL (the last ``register`` naming a peer wins).
+peers = Table(
+    "peers", metadata,
+    Column("origin", String(MAX_TEXT), primary_key=True),
+    Column("vkey", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),  # the register event
+)
+
+#: Per peer, the newest of its checkpoints a ``peer_entry`` cited: a later citation must cite
+#: a checkpoint consistent with it (this ledger is the peer's witness).
+peer_checkpoints = Table(
+    "peer_checkpoints", metadata,
+    Column("origin", String(MAX_TEXT), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("seq", BigInteger, nullable=False),  # the peer_entry that cited it
+)
+
+#: Every peer ``ship`` a ``peer_entry`` cited: each enters once.
+peer_citations = Table(
+    "peer_citations", metadata,
+    Column("origin", String(MAX_TEXT), primary_key=True),
+    Column("ship_event", String(MAX_ID), primary_key=True),
+    Column("ship_seq", BigInteger, nullable=False),  # the ship's seq in the peer's ledger
+    Column("seq", BigInteger, nullable=False, unique=True),  # the peer_entry here
+)
+
+#: Recall notices received from peers (docs/contract.md "Peers and entries from another
+#: ledger"): a peer's ``recall`` record with its inclusion proof in the peer's checkpoint,
+#: verified on receipt. Not ledger state: the regulator's own ``recall`` here is.
+peer_notices = Table(
+    "peer_notices", metadata,
+    Column("origin", String(MAX_TEXT), primary_key=True),
+    Column("recall_event", String(MAX_ID), primary_key=True),
+    Column("recall_seq", BigInteger, nullable=False),  # its seq in the peer's ledger
+    Column("lots", Text, nullable=False),  # JSON: the recall's inputs
+    Column("reason", Text, nullable=False),
+    Column("recall_time", String(MAX_TIME_TEXT), nullable=False),
+    Column("checkpoint", Text, nullable=False),  # the peer's signed note it was proven in
+    Column("received_at", String(MAX_TIME_TEXT), nullable=False),
+)
