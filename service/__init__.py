@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "API_MAX_EVENTS": 1000,
     "SIGN_CHECKPOINTS": True,        # sign a checkpoint after each write when the operator key is here
     "COUNT_SCANS": True,
+    "PUBLIC_ENTRIES": False,         # /log/tile/entries/ without a token (docs/operations.md)
     "REPORTS_DIR": None,             # drill report folders (POST /api/v1/drills); default beside the keystore
     "STALL_CACHE_MB": 32,            # per worker: stall pages and scan JSON kept (LRU)
     "QR_LEVEL": "H",                 # error correction of placards: Q or H
@@ -65,6 +66,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         epcis_capture,
         epcis_queries,
         links,
+        log,
         lots,
         ops,
         producers,
@@ -85,7 +87,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     console.configure(app, ext.keystore.path)
     register_error_handlers(app)
     for module in (stall, lots, producers, board, api, blobs, regulator_api, epcis_capture,
-                   epcis_queries, console, epcis):
+                   epcis_queries, console, epcis, log):
         app.register_blueprint(module.bp)
     ops.init_app(app, ext)  # probes, metrics, logs, CORS, rate limits (docs/operations.md)
     from .access import check_classified, enforce

@@ -1,0 +1,105 @@
+"""The tile log, ``/log/`` (C2SP tlog-tiles; docs/contract.md "Tile log"): the newest
+checkpoint, the Merkle tree's hash tiles and the records' entry bundles, as static-looking
+resources any HTTP cache or plain file server can hold.
+
+* ``GET /log/checkpoint`` — the newest signed checkpoint as a C2SP signed note
+  (``text/plain; charset=utf-8``), written by :func:`served_checkpoint_note`; short-lived.
+* ``GET /log/tile/<L>/<N>[.p/<W>]`` — a hash tile; public (hashes only).
+* ``GET /log/tile/entries/<N>[.p/<W>]`` — an entry bundle of the records' bytes; needs a
+  token with ``read:all`` (records carry parties' personal data), or nothing when the
+  operator sets ``PUBLIC_ENTRIES`` (docs/operations.md).
+
+Full tiles and bundles never change: ``Cache-Control: public, max-age=31536000, immutable``
+(``private`` for a bundle behind a token). Partial ones may be replaced by the full tile:
+``max-age=5``. A malformed path is a 400 problem, a tile the newest checkpoint's tree does
+not hold a 404.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app
+
+from tracelib.errors import ValidationError
+from tracelib.ledger import Ledger
+from tracelib.tiles import Tile, parse_path
+from tracelib.views.tile_log import entry_bundle, hash_tile, newest_checkpoint
+
+from .access import READ_ALL, Access, classify, current_principal, require
+from .extension import ledger
+from .httputil import conditional
+from .problems import BadInput
+
+__all__ = ["CHECKPOINT_CACHE", "FULL_TILE_CACHE", "PARTIAL_TILE_CACHE", "bp",
+           "served_checkpoint_note"]
+
+bp = Blueprint("log", __name__, url_prefix="/log")
+
+#: C2SP tlog-tiles "Merkle Tree"/"Log entries": these endpoints are immutable, so their
+#: caching headers SHOULD be long-lived.
+FULL_TILE_CACHE = "public, max-age=31536000, immutable"
+#: A partial tile is replaced by the full one as the log grows (C2SP tlog-tiles "Partial
+#: Tiles": logs MAY delete it then); a few seconds, like the checkpoint.
+PARTIAL_TILE_CACHE = "public, max-age=5"
+#: C2SP tlog-tiles "Checkpoints": mutable, so no caching beyond a few seconds.
+CHECKPOINT_CACHE = "public, max-age=5"
+_OCTETS = "application/octet-stream"
+
+classify("log.checkpoint", Access((), "Public: the signed tree head reveals a size and a hash",
+                                  cross_origin=True))
+classify("log.hash_tile", Access((), "Public: a hash tile reveals hashes, not data",
+                                 cross_origin=True))
+classify("log.entry_bundle", Access(
+    (READ_ALL,), "Needs a token with `read:all` (records carry parties' personal data), "
+                 "unless the operator serves entry bundles publicly (`PUBLIC_ENTRIES`)",
+    own_check=True, cross_origin=True))
+
+
+def served_checkpoint_note(led: Ledger) -> str:
+    """The signed note ``/log/checkpoint`` serves: the newest checkpoint as the operator
+    signed it. Every served checkpoint is written here, so the witnesses' cosignatures
+    (C2SP tlog-witness) can be added in one place."""
+    return newest_checkpoint(led).note
+
+
+def _tile(path: str, *, entries: bool) -> Tile:
+    try:
+        tile = parse_path(path)
+    except ValidationError as e:
+        raise BadInput(str(e), field="path") from e
+    if tile.entries != entries:  # /log/tile/entries/… never reaches the hash tile route
+        raise BadInput(f"{path!r} is not a {'bundle' if entries else 'hash tile'} path",
+                       field="path")
+    return tile
+
+
+def _octets(body: bytes, tile: Tile, *, private: bool = False) -> Response:
+    response = current_app.response_class(body, mimetype=_OCTETS)
+    cache = PARTIAL_TILE_CACHE if tile.partial else FULL_TILE_CACHE
+    response.headers["Cache-Control"] = cache.replace("public", "private") if private else cache
+    return response
+
+
+@bp.get("/checkpoint")
+def checkpoint() -> Response:
+    response = current_app.response_class(served_checkpoint_note(ledger()),
+                                          mimetype="text/plain")  # charset=utf-8 added
+    response = conditional(response, vary=())
+    response.headers["Cache-Control"] = CHECKPOINT_CACHE
+    return response
+
+
+@bp.get("/tile/<path:path>", endpoint="hash_tile")
+def hash_tile_view(path: str) -> Response:
+    tile = _tile(f"tile/{path}", entries=False)
+    return _octets(hash_tile(ledger(), tile), tile)
+
+
+@bp.get("/tile/entries/<path:path>", endpoint="entry_bundle")
+def entry_bundle_view(path: str) -> Response:
+    public = bool(current_app.config["PUBLIC_ENTRIES"])
+    if public:
+        current_principal()  # a token sent is still checked: a bad one is a 401 everywhere
+    else:
+        require(READ_ALL)  # 401 without a token, 403 without read:all
+    tile = _tile(f"tile/entries/{path}", entries=True)
+    return _octets(entry_bundle(ledger(), tile), tile, private=not public)
