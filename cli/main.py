@@ -42,6 +42,7 @@ _COMMAND_MODULES = {
     "standing": "standing_cmds",
     "blob": "blob_cmds",
     "epcis": "epcis_cmds",
+    "log": "log_cmds",
 }
 
 

@@ -3,7 +3,8 @@ checkpoint, the Merkle tree's hash tiles and the records' entry bundles, as stat
 resources any HTTP cache or plain file server can hold.
 
 * ``GET /log/checkpoint`` — the newest signed checkpoint as a C2SP signed note
-  (``text/plain; charset=utf-8``), written by :func:`served_checkpoint_note`; short-lived.
+  (``text/plain; charset=utf-8``), written by
+  :func:`tracelib.views.tile_log.served_checkpoint_note`; short-lived.
 * ``GET /log/tile/<L>/<N>[.p/<W>]`` — a hash tile; public (hashes only).
 * ``GET /log/tile/entries/<N>[.p/<W>]`` — an entry bundle of the records' bytes; needs a
   token with ``read:all`` (records carry parties' personal data), or nothing when the
@@ -20,9 +21,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app
 
 from tracelib.errors import ValidationError
-from tracelib.ledger import Ledger
 from tracelib.tiles import Tile, parse_path
-from tracelib.views.tile_log import entry_bundle, hash_tile, newest_checkpoint
+from tracelib.views.tile_log import entry_bundle, hash_tile, served_checkpoint_note
 
 from .access import READ_ALL, Access, classify, current_principal, require
 from .extension import ledger
@@ -52,13 +52,6 @@ classify("log.entry_bundle", Access(
     (READ_ALL,), "Needs a token with `read:all` (records carry parties' personal data), "
                  "unless the operator serves entry bundles publicly (`PUBLIC_ENTRIES`)",
     own_check=True, cross_origin=True))
-
-
-def served_checkpoint_note(led: Ledger) -> str:
-    """The signed note ``/log/checkpoint`` serves: the newest checkpoint as the operator
-    signed it. Every served checkpoint is written here, so the witnesses' cosignatures
-    (C2SP tlog-witness) can be added in one place."""
-    return newest_checkpoint(led).note
 
 
 def _tile(path: str, *, entries: bool) -> Tile:

@@ -41,7 +41,7 @@ PATHS = [
     (Tile(3, 1234067, 255), "tile/3/x001/x234/067.p/255"),
     (Tile(0, 0, entries=True), "tile/entries/000"),
     (Tile(0, 1234067, 112, entries=True), "tile/entries/x001/x234/067.p/112"),
-    (Tile(0, 2**64 // 256), "tile/0/x072/x057/x594/x037/x927/936"),
+    (Tile(0, 2**64 // 256 - 1), "tile/0/x072/x057/x594/x037/x927/935"),
 ]
 
 
@@ -83,6 +83,7 @@ def test_index_encoding_round_trips(index: int) -> None:
     "tile/a/000",
     "tile/0/x00a/000",
     "tile/0/x001/x002/x003/x004/x005/x006/x007/008",  # past 2**64 tiles
+    "tile/0/x072/x057/x594/x037/x927/936",  # tile 2**56 starts past any 64-bit tree
     "",
 ])
 def test_malformed_paths_are_refused(path: str) -> None:

@@ -35,6 +35,7 @@ from tracelib.note import Checkpoint, NoteVerifier, open_note
 __all__ = [
     "CHECKPOINT_PATH",
     "MAX_ENTRY_BYTES",
+    "MAX_TILE_INDEX",
     "MAX_TILE_LEVEL",
     "TILE_HEIGHT",
     "TILE_WIDTH",
@@ -60,6 +61,8 @@ MAX_TILE_LEVEL = 63
 #: The largest entry a bundle can carry: its length is a big-endian uint16 (C2SP
 #: tlog-tiles "Log entries").
 MAX_ENTRY_BYTES = 0xFFFF
+#: Tree sizes are 64-bit (C2SP tlog-checkpoint): no tile of any level starts past 2**64.
+MAX_TILE_INDEX = 2**64 // TILE_WIDTH
 #: Where the checkpoint is, relative to the log's prefix (C2SP tlog-tiles "Checkpoints").
 CHECKPOINT_PATH = "checkpoint"
 
@@ -111,8 +114,9 @@ class Tile:
         if self.entries and self.level != 0:
             raise ValidationError(f"an entry bundle has no level, got {self.level}",
                                   field="path")
-        if self.index < 0:
-            raise ValidationError(f"tile index must be >= 0, got {self.index}", field="path")
+        if not 0 <= self.index < MAX_TILE_INDEX:
+            raise ValidationError(f"tile index must be 0 to {MAX_TILE_INDEX - 1} (trees have "
+                                  f"fewer than 2**64 entries), got {self.index}", field="path")
         if not 1 <= self.width <= TILE_WIDTH:
             raise ValidationError(f"tile width must be 1 to {TILE_WIDTH}, got {self.width}",
                                   field="path")

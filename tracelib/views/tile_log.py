@@ -20,7 +20,8 @@ from ..store import Connection
 from ..store.tiles import NewestCheckpoint, TilesSql
 from ..tiles import Tile, encode_bundle, tile_width
 
-__all__ = ["entry_bundle", "hash_tile", "newest_checkpoint", "read_tile"]
+__all__ = ["entry_bundle", "hash_tile", "newest_checkpoint", "read_tile",
+           "served_checkpoint_note"]
 
 
 def _newest(conn: Connection) -> NewestCheckpoint:
@@ -62,6 +63,14 @@ def _entry_bundle(conn: Connection, tile: Tile, size: int) -> bytes:
 def newest_checkpoint(ledger: Ledger) -> NewestCheckpoint:
     """The newest signed checkpoint's size and note (NotFoundError before the first)."""
     return ledger.store.settled_read(_newest)
+
+
+def served_checkpoint_note(ledger: Ledger, checkpoint: NewestCheckpoint | None = None) -> str:
+    """The signed note the tile log serves as ``checkpoint`` (``GET /log/checkpoint`` and
+    ``tracelib log export``): ``checkpoint`` (default: the newest) as the operator signed it.
+    Every served checkpoint is written here, so the witnesses' cosignatures (C2SP
+    tlog-witness) can be added in one place."""
+    return (checkpoint or newest_checkpoint(ledger)).note
 
 
 def read_tile(ledger: Ledger, tile: Tile, size: int) -> bytes:
