@@ -181,7 +181,7 @@ def test_reader_refuses_a_tile_that_does_not_match() -> None:
     with pytest.raises(ProofError):
         forged.entry(0)
     bad = dict(files)
-    bad["tile/entries/001.p/44"] = encode_bundle([b"forged"] + leaves[257:300])
+    bad["tile/entries/001.p/44"] = encode_bundle([b"forged", *leaves[257:300]])
     with pytest.raises(ProofError, match="level-0 tile"):
         TileReader(bad.__getitem__, Checkpoint("o", size, root)).entry(256)
     with pytest.raises(ProofError, match="wrong length"):

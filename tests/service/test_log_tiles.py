@@ -212,7 +212,7 @@ def static_server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _static_get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=10) as response:
         body: bytes = response.read()
     return body
 

@@ -15,6 +15,12 @@ from .bulk import driver_cursor, placeholder
 
 __all__ = ["NewestCheckpoint", "TilesSql"]
 
+# Statements in qmark style; the driver's own marker replaces ``?`` (sqlite3: ?, psycopg: %s).
+_LEAF_HASHES = "SELECT hash FROM records WHERE seq >= ? AND seq < ? ORDER BY seq"
+_NODE_HASHES = "SELECT hash FROM nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx"
+_ENTRY_ROWS = ("SELECT seq, prev_hash, hash, body, key_id, signature, recorded_at "
+               "FROM records WHERE seq >= ? AND seq < ? ORDER BY seq")
+
 
 class NewestCheckpoint(NamedTuple):
     size: int
@@ -39,12 +45,10 @@ class TilesSql:
         stored is absent (the caller checks the count)."""
         mark = placeholder(conn)
         if level == 0:
-            sql = (f"SELECT hash FROM records WHERE seq >= {mark} AND seq < {mark} "  # noqa: S608
-                   "ORDER BY seq")
+            sql = _LEAF_HASHES.replace("?", mark)
             params: tuple[Any, ...] = (first, first + count)
         else:
-            sql = (f"SELECT hash FROM nodes WHERE level = {mark} AND idx >= {mark} "  # noqa: S608
-                   f"AND idx < {mark} ORDER BY idx")
+            sql = _NODE_HASHES.replace("?", mark)
             params = (level, first, first + count)
         with driver_cursor(conn) as cursor:
             cursor.execute(sql, params)
@@ -54,9 +58,6 @@ class TilesSql:
     def entry_rows(conn: Connection, first: int, count: int) -> list[tuple[Any, ...]]:
         """Records ``[first, first + count)`` in seq order as ``(seq, prev_hash, hash, body,
         key_id, signature, recorded_at)``: what a record's bytes are made of."""
-        mark = placeholder(conn)
         with driver_cursor(conn) as cursor:
-            cursor.execute("SELECT seq, prev_hash, hash, body, key_id, signature, recorded_at "
-                           f"FROM records WHERE seq >= {mark} AND seq < {mark} "  # noqa: S608
-                           "ORDER BY seq", (first, first + count))
+            cursor.execute(_ENTRY_ROWS.replace("?", placeholder(conn)), (first, first + count))
             return list(cursor.fetchall())
