@@ -24,7 +24,7 @@ from tracelib.errors import ValidationError
 from tracelib.tiles import Tile, parse_path
 from tracelib.views.tile_log import entry_bundle, hash_tile, served_checkpoint_note
 
-from .access import READ_ALL, Access, classify, current_principal, require
+from .access import READ_ALL, current_principal, require
 from .extension import ledger
 from .httputil import conditional
 from .problems import BadInput
@@ -43,16 +43,6 @@ PARTIAL_TILE_CACHE = "public, max-age=5"
 #: C2SP tlog-tiles "Checkpoints": mutable, so no caching beyond a few seconds.
 CHECKPOINT_CACHE = "public, max-age=5"
 _OCTETS = "application/octet-stream"
-
-classify("log.checkpoint", Access((), "Public: the signed tree head reveals a size and a hash",
-                                  cross_origin=True))
-classify("log.hash_tile", Access((), "Public: a hash tile reveals hashes, not data",
-                                 cross_origin=True))
-classify("log.entry_bundle", Access(
-    (READ_ALL,), "Needs a token with `read:all` (records carry parties' personal data), "
-                 "unless the operator serves entry bundles publicly (`PUBLIC_ENTRIES`)",
-    own_check=True, cross_origin=True))
-
 
 def _tile(path: str, *, entries: bool) -> Tile:
     try:
