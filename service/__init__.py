@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_ENTRIES": False,         # /log/tile/entries/ without a token (docs/operations.md)
     "REPORTS_DIR": None,             # drill report folders (POST /api/v1/drills); default beside the keystore
     "STALL_CACHE_MB": 32,            # per worker: stall pages and scan JSON kept (LRU)
+    "TILE_CACHE_MB": 8,              # per worker: /log/ hash tiles kept (LRU; they never change)
     "QR_LEVEL": "H",                 # error correction of placards: Q or H
     "STANDING_WINDOW_DAYS": 30,      # 红黑榜 rules (tracelib.views.stall.StandingRules)
     "STANDING_RED_MIN_TESTS": 20,

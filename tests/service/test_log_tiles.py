@@ -269,3 +269,32 @@ def test_leaf_hash_of_an_entry_is_the_records_hash(grown: int, client: FlaskClie
     assert len(entries) == TILE_WIDTH
     assert [merkle.leaf_hash(e) for e in entries] == [
         scene.ledger.record(seq).hash for seq in range(256, 512)]
+
+
+def test_kept_tiles_stay_within_their_limit() -> None:
+    from tracelib.tiles import Tile
+    from tracelib_service.log import KeptTiles
+
+    kept = KeptTiles(3 * 8192)
+    for n in range(5):
+        kept.put(Tile(0, n), bytes([n]) * 8192)
+    assert kept.weight == 3 * 8192
+    assert kept.get(Tile(0, 0)) is None and kept.get(Tile(0, 1)) is None
+    assert kept.get(Tile(0, 2)) == b"\x02" * 8192  # now the most recently used
+    kept.put(Tile(0, 5), b"\x05" * 8192)
+    assert kept.get(Tile(0, 3)) is None and kept.get(Tile(0, 2)) is not None
+
+
+def test_a_kept_tile_is_answered_without_the_database(grown: int, client: FlaskClient,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracelib.views.tile_log as tile_log
+
+    first = client.get("/log/tile/0/001")
+    assert first.status_code == 200
+
+    def no_reads(*args: Any) -> list[bytes]:
+        raise AssertionError("a kept tile was read from the database again")
+
+    monkeypatch.setattr(tile_log.TilesSql, "hashes", no_reads)
+    again = client.get("/log/tile/0/001")
+    assert again.status_code == 200 and again.data == first.data
