@@ -15,6 +15,7 @@ from tracelib.views.tile_log import newest_checkpoint, read_tile, served_checkpo
 
 from .context import Env
 from .ledger_cmds import progress_bar
+from .main import CheckFailed
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -88,7 +89,11 @@ def export(env: Env, folder: Path, entries: bool) -> None:
     FOLDER as static files for a plain web server or object store: the same paths and bytes
     as the service's /log/. Incremental: tiles already in FOLDER are kept."""
     with env.open() as ledger:
-        done = export_log(ledger, folder, entries=entries)
+        try:
+            done = export_log(ledger, folder, entries=entries)
+        except PermissionError as e:
+            raise CheckFailed(f"cannot write {e.filename or folder}: {e.strerror}; nothing "
+                              "more was written, and a rerun keeps what was") from e
     click.echo(f"wrote {done.tiles} hash tiles, {done.bundles} entry bundles and the "
                f"checkpoint (size {done.size}) to {folder}; {done.kept} already there were "
                "kept")

@@ -5,6 +5,7 @@ through the tile API alone, cache headers, scopes on entry bundles, bad paths, a
 from __future__ import annotations
 
 import http.server
+import os
 import random
 import threading
 import urllib.error
@@ -256,6 +257,21 @@ def test_export_without_a_checkpoint_fails_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "error: the log has no signed checkpoint yet"]
+
+
+def test_export_refuses_a_file_and_an_unwritable_folder(grown: int, app: Flask,
+                                                        tmp_path: Path) -> None:
+    target = tmp_path / "a-file"
+    target.write_text("not a folder")
+    result = CliRunner().invoke(cli, ["--db", app.config["DB"], "log", "export", str(target)])
+    assert result.exit_code == 2 and "is a file" in result.output  # a usage error
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if os.access(locked, os.W_OK):  # root writes anywhere: nothing to refuse
+        return
+    result = CliRunner().invoke(cli, ["--db", app.config["DB"], "log", "export", str(locked)])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: cannot write ") and result.output.count("\n") == 1
 
 
 def test_leaf_hash_of_an_entry_is_the_records_hash(grown: int, client: FlaskClient,
