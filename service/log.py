@@ -51,6 +51,7 @@ PARTIAL_TILE_CACHE = "public, max-age=5"
 CHECKPOINT_CACHE = "public, max-age=5"
 _OCTETS = "application/octet-stream"
 
+
 class KeptTiles:
     """This worker's hash tiles by path, least recently used first, within ``limit`` bytes.
 
