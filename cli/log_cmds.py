@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
+from tracelib.errors import ValidationError
 from tracelib.ledger import Ledger
 from tracelib.tiles import CHECKPOINT_PATH, Tile, tiles_for_size
 from tracelib.views.tile_log import newest_checkpoint, read_tile, served_checkpoint_note
@@ -26,6 +27,8 @@ class Exported:
     tiles: int = 0
     bundles: int = 0
     kept: int = 0
+    #: entry bundles the format cannot carry (a record over 65,535 bytes), with why
+    unwritable: list[str] = field(default_factory=list)
 
 
 def _write_atomically(path: Path, body: bytes) -> None:
@@ -60,12 +63,17 @@ def export_log(ledger: Ledger, folder: Path, *, entries: bool) -> Exported:
             path = folder / tile.path()
             if path.exists():
                 done.kept += 1
+            elif tile.entries:
+                try:
+                    body = read_tile(ledger, tile, size)
+                except ValidationError as e:  # a record longer than a bundle entry can be
+                    done.unwritable.append(e.message)
+                else:
+                    _write_atomically(path, body)
+                    done.bundles += 1
             else:
                 _write_atomically(path, read_tile(ledger, tile, size))
-                if tile.entries:
-                    done.bundles += 1
-                else:
-                    done.tiles += 1
+                done.tiles += 1
             bar.advance(task)
     # The checkpoint read first: a newer one may need tiles not written here.
     note = served_checkpoint_note(ledger, newest)
@@ -97,6 +105,8 @@ def export(env: Env, folder: Path, entries: bool) -> None:
     click.echo(f"wrote {done.tiles} hash tiles, {done.bundles} entry bundles and the "
                f"checkpoint (size {done.size}) to {folder}; {done.kept} already there were "
                "kept")
+    for why in done.unwritable:
+        click.echo(f"warning: {why}", err=True)
 
 
 COMMANDS = [log]

@@ -234,3 +234,36 @@ def test_tiles_beyond_the_newest_checkpoint_are_not_found(tiled: Any) -> None:
 def test_no_checkpoint_no_tiles(network: Any) -> None:
     with pytest.raises(NotFoundError, match="no signed checkpoint"):
         hash_tile(network.ledger, Tile(0, 0, 1))
+
+
+def test_a_record_too_long_for_a_bundle_is_named_not_cut(network: Any, operator_key: SigningKey,
+                                                         tmp_path: Any) -> None:
+    """C2SP tlog-tiles bundles carry entries of at most 65,535 bytes; a register event of
+    many parties is longer. Its bundle is refused naming the record; the hash tiles are
+    whole, and the export writes every other bundle and says which it could not."""
+    from click.testing import CliRunner
+
+    from tracelib_cli.main import cli
+
+    led = network.ledger
+    led.append([origin_event(network, f"LOT-B-{i:04d}") for i in range(300)], now=network.now)
+    big = network.event("operator", {"kind": "register", "location": "operator.office", "data": {
+        "parties": [{"id": f"coop-{i:03d}", "name": "云阳县" + "蔬菜专业合作社" * 60,
+                     "role": "farm"} for i in range(160)]}})
+    seq = led.append([big], now=network.now)[0].seq
+    assert len(led.record(seq).leaf_bytes()) > 65535
+    size = led.sign_checkpoint(operator_key, now=network.now).size
+    bundle = Tile(0, seq // TILE_WIDTH, tile_width(Tile(0, seq // TILE_WIDTH), size),
+                  entries=True)
+    with pytest.raises(ValidationError, match=f"record {seq} is"):
+        entry_bundle(led, bundle)
+    assert len(entry_bundle(led, Tile(0, 0, entries=True))) > 0
+    leaves = [led.record(i).hash for i in range(size)]
+    assert hash_tile(led, Tile(0, 1, size - 256)) == b"".join(leaves[256:size])
+    out = tmp_path / "export"
+    result = CliRunner().invoke(cli, ["--db", led.store.url, "log", "export", str(out),
+                                      "--entries"])
+    assert result.exit_code == 0, result.output
+    assert "wrote 3 hash tiles, 1 entry bundles" in result.output  # 0, 1.p/47, level 1
+    assert f"warning: {bundle.path()} cannot be served: record {seq}" in result.output
+    assert (out / "checkpoint").exists() and not (out / bundle.path()).exists()

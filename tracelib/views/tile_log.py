@@ -13,12 +13,12 @@ from rehashing records.
 
 from __future__ import annotations
 
-from ..errors import IntegrityError, NotFoundError
+from ..errors import IntegrityError, NotFoundError, ValidationError
 from ..ledger import Ledger
 from ..record import record_bytes
 from ..store import Connection
 from ..store.tiles import NewestCheckpoint, TilesSql
-from ..tiles import Tile, encode_bundle, tile_width
+from ..tiles import MAX_ENTRY_BYTES, Tile, encode_bundle, tile_width
 
 __all__ = ["entry_bundle", "hash_tile", "newest_checkpoint", "read_tile",
            "served_checkpoint_note"]
@@ -55,9 +55,16 @@ def _entry_bundle(conn: Connection, tile: Tile, size: int) -> bytes:
         raise IntegrityError(f"{tile.path()}: expected {tile.width} records from seq "
                              f"{tile.first}, found {len(rows)}")
     # The entry is the record's bytes: its RFC 9162 leaf hash is records.hash (record.py).
-    return encode_bundle(record_bytes(int(seq), bytes(prev), bytes(body), str(key_id),
-                                      bytes(sig), str(recorded_at))
-                         for seq, prev, _hash, body, key_id, sig, recorded_at in rows)
+    entries = [record_bytes(int(seq), bytes(prev), bytes(body), str(key_id), bytes(sig),
+                            str(recorded_at))
+               for seq, prev, _hash, body, key_id, sig, recorded_at in rows]
+    for seq, entry in enumerate(entries, tile.first):
+        if len(entry) > MAX_ENTRY_BYTES:
+            raise ValidationError(f"{tile.path()} cannot be served: record {seq} is "
+                                  f"{len(entry):,} bytes, and a bundle's entries are at most "
+                                  f"{MAX_ENTRY_BYTES:,} (C2SP tlog-tiles uint16 lengths); read "
+                                  "it whole from the API")
+    return encode_bundle(entries)
 
 
 def newest_checkpoint(ledger: Ledger) -> NewestCheckpoint:
