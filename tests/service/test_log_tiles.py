@@ -314,3 +314,21 @@ def test_a_kept_tile_is_answered_without_the_database(grown: int, client: FlaskC
     monkeypatch.setattr(tile_log.TilesSql, "hashes", no_reads)
     again = client.get("/log/tile/0/001")
     assert again.status_code == 200 and again.data == first.data
+
+
+def test_a_bundle_too_long_to_carry_is_a_problem(scene: Scene, operator_key: SigningKey,
+                                                 client: FlaskClient,
+                                                 tokens: dict[str, str]) -> None:
+    big = scene.net.event("operator", {"kind": "register", "location": "operator.office",
+                                       "data": {"parties": [
+                                           {"id": f"coop-{i:03d}", "role": "farm",
+                                            "name": "云阳县" + "蔬菜专业合作社" * 60}
+                                           for i in range(160)]}})
+    seq = scene.ledger.append([big], now=scene.net.now)[0].seq
+    size = scene.ledger.sign_checkpoint(operator_key, now=NOW).size
+    response = client.get(f"/log/tile/entries/000.p/{size}",
+                          headers={"Authorization": f"Bearer {tokens['regulator']}"})
+    assert response.status_code == 422
+    problem = response.get_json()
+    assert problem["code"] == "validation" and f"record {seq} is" in problem["detail"]
+    assert client.get(f"/log/tile/0/000.p/{size}").status_code == 200
