@@ -29,6 +29,7 @@ SUITES = (
     "bench.entry",
     "bench.alerts",
     "bench.service",
+    "bench.tiles",
     "bench.bulk",
     "bench.witness",
     "bench.federation",

@@ -44,6 +44,7 @@ _COMMAND_MODULES = {
     "epcis": "epcis_cmds",
     "witness": "witness_cmds",
     "peer": "peer_cmds",
+    "log": "log_cmds",
 }
 
 

@@ -31,8 +31,10 @@ DEFAULTS: dict[str, Any] = {
     "SIGN_CHECKPOINTS": True,        # sign a checkpoint after each write when the operator key is here
     "WITNESS_POLICY": None,          # a C2SP tlog-policy file: pages say "见证 k/n" (docs/contract.md)
     "COUNT_SCANS": True,
+    "PUBLIC_ENTRIES": False,         # /log/tile/entries/ without a token (docs/operations.md)
     "REPORTS_DIR": None,             # drill report folders (POST /api/v1/drills); default beside the keystore
     "STALL_CACHE_MB": 32,            # per worker: stall pages and scan JSON kept (LRU)
+    "TILE_CACHE_MB": 8,              # per worker: /log/ hash tiles kept (LRU; they never change)
     "QR_LEVEL": "H",                 # error correction of placards: Q or H
     "STANDING_WINDOW_DAYS": 30,      # 红黑榜 rules (tracelib.views.stall.StandingRules)
     "STANDING_RED_MIN_TESTS": 20,
@@ -67,6 +69,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         epcis_capture,
         epcis_queries,
         links,
+        log,
         lots,
         ops,
         peers,
@@ -91,7 +94,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     console.configure(app, ext.keystore.path)
     register_error_handlers(app)
     for module in (stall, lots, producers, board, api, peers, blobs, regulator_api,
-                   epcis_capture, epcis_queries, console, epcis):
+                   epcis_capture, epcis_queries, console, epcis, log):
         app.register_blueprint(module.bp)
     ops.init_app(app, ext)  # probes, metrics, logs, CORS, rate limits (docs/operations.md)
     from .access import check_classified, enforce

@@ -167,6 +167,16 @@ ENDPOINTS: dict[str, Access] = {
         "get_subscriptions", "get_subscription", "delete_subscription")},
     "epcis.openapi": _PUBLIC,
     **_EPCIS,
+    # The tile log (service/log.py, docs/contract.md "Tile log").
+    "log.checkpoint": Access((), "Public: the signed tree head reveals a size and a hash",
+                             cross_origin=True),
+    "log.hash_tile": Access((), "Public: a hash tile reveals hashes, not data",
+                            cross_origin=True),
+    # The view checks the token itself: `read:all`, or none when PUBLIC_ENTRIES is set.
+    "log.entry_bundle": Access((READ_ALL,), "Needs a token with `read:all` (records carry "
+                                            "parties' personal data), unless the operator "
+                                            "serves entry bundles publicly (`PUBLIC_ENTRIES`)",
+                               own_check=True, cross_origin=True),
 }
 
 

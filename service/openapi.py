@@ -45,6 +45,8 @@ OPERATIONS = {
     "epcisCapture": "epcis_capture.post_capture", "epcisCaptureJob": "epcis_capture.get_capture",
     "lotRecords": "peers.get_lot_records", "keyRecord": "peers.get_key_record",
     "receiveFromPeer": "peers.post_peer_receive", "peerNotice": "peers.post_peer_notice",
+    "logCheckpoint": "log.checkpoint", "logHashTile": "log.hash_tile",
+    "logEntryBundle": "log.entry_bundle",
 }
 
 #: The EPCIS 2.0 binding's operations (:func:`epcis_openapi_document`), likewise.
@@ -1096,6 +1098,59 @@ def _epcis_subscription_paths(script_root: str) -> dict[str, Any]:
 EPCIS_PREFIX = "/epcis"
 
 
+def _log_paths(script_root: str) -> dict[str, Any]:
+    """The tile log (docs/contract.md "Tile log"): C2SP tlog-tiles under ``/log/``."""
+    server = [{"url": script_root}]  # the app's root: the paths carry /log/
+    octets = {"application/octet-stream": {"schema": {"type": "string",
+                                                      "format": "binary"}}}
+    tile_path = _path_param(
+        "path", "`<L>/<N>` or `<L>/<N>.p/<W>` (C2SP tlog-tiles): `L` the tile level 0-63 "
+        "(tree level 8·L), `N` the tile index in zero-padded 3-digit path elements, all but "
+        "the last prefixed with `x` (1234067 is `x001/x234/067`), `W` a partial tile's "
+        "width 1-255; the slashes are part of the path", {"type": "string"}, "0/x001/234")
+    bundle_path = _path_param(
+        "path", "`<N>` or `<N>.p/<W>`, as for hash tiles", {"type": "string"}, "000.p/17")
+    caching = ("Full tiles: `Cache-Control: public, max-age=31536000, immutable`; partial "
+               "tiles (`.p/<W>`): `public, max-age=5`.")
+    return {
+        "/log/checkpoint": {"servers": server, "get": {
+            "operationId": "logCheckpoint", "summary": "The tile log's checkpoint",
+            "description": "The newest signed checkpoint as a C2SP signed note "
+                           "(c2sp.org/tlog-checkpoint), `text/plain; charset=utf-8`, "
+                           "`Cache-Control: public, max-age=5`, with an ETag.",
+            "parameters": [_IF_NONE_MATCH],
+            "responses": {"200": {"description": "The signed note",
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}},
+                          **_NOT_MODIFIED,
+                          **_errors(404, e404="No checkpoint has been signed yet")}}},
+        "/log/tile/{path}": {"servers": server, "get": {
+            "operationId": "logHashTile", "summary": "A hash tile (C2SP tlog-tiles)",
+            "description": "256 (or `W`) consecutive Merkle Tree Hashes of tree level 8·L of "
+                           "the newest checkpoint's tree, 32 bytes each, read from the "
+                           "stored subtree hashes. A partial tile narrower than the tree's "
+                           "is an older checkpoint's, and served. " + caching,
+            "parameters": [tile_path],
+            "responses": {"200": {"description": "The tile's hashes", "content": octets},
+                          **_errors(400, 404, e400="A malformed tile path (leading zeroes, "
+                                    "a level above 63, a width outside 1-255, …)",
+                                    e404="The newest checkpoint's tree holds no such tile "
+                                    "(or not that wide) yet")}}},
+        "/log/tile/entries/{path}": {"servers": server, "get": {
+            "operationId": "logEntryBundle", "summary": "An entry bundle (C2SP tlog-tiles)",
+            "description": "The records of level-0 tile `N`, each a big-endian uint16 length "
+                           "then the record's bytes, whose RFC 9162 leaf hash is the hash "
+                           "in the level-0 tile. " + caching + " (`private` behind a token.)",
+            "parameters": [bundle_path],
+            "responses": {"200": {"description": "The bundle", "content": octets},
+                          **_errors(400, 401, 403, 404, 422,
+                                    e400="A malformed bundle path",
+                                    e404="The newest checkpoint's tree holds no such bundle "
+                                    "(or not that wide) yet",
+                                    e422="A record is longer than the 65,535 bytes a bundle "
+                                    "entry can carry")}}},
+    }
+
+
 def _epcis_capture_paths(script_root: str) -> dict[str, Any]:
     """EPCIS 2.0 capture (docs/contract.md "EPCIS 2.0 capture and import"): the EPCIS 2.0
     OpenAPI's ``/capture`` and ``/capture/{captureID}``."""
@@ -1327,7 +1382,8 @@ def openapi_document(script_root: str = "", *, max_events: int = 1000) -> dict[s
         "servers": [{"url": f"{script_root}/api/v1"}],
         "paths": _with_access({**_paths(max_events), **_regulator_paths(), **_blob_paths(),
                                **_epcis_subscription_paths(script_root),
-                               **_epcis_capture_paths(script_root)}),
+                               **_epcis_capture_paths(script_root),
+                               **_log_paths(script_root)}),
         "components": {
             "schemas": {**_schemas(), **_data_schemas()},
             "securitySchemes": {"bearer": {

@@ -87,9 +87,9 @@ class Forbidden(HTTPException):
 
 
 def wants_json() -> bool:
-    """API paths (``/api/``, the EPCIS REST binding's ``/epcis/``), and clients preferring
-    JSON to HTML, get problem+json."""
-    if request.path.startswith(("/api/", "/epcis/")):
+    """API paths (``/api/``, the EPCIS REST binding's ``/epcis/``, the tile log's ``/log/``),
+    and clients preferring JSON to HTML, get problem+json."""
+    if request.path.startswith(("/api/", "/epcis/", "/log/")):
         return True
     best = request.accept_mimetypes.best_match(
         ["text/html", "application/json", PROBLEM_JSON], default="text/html")

@@ -38,6 +38,8 @@ def test_openapi_documents_every_api_route(tmp_path: Path) -> None:
             if rule.rule.startswith(("/epcis/capture", "/epcis/queries")):  # server /epcis
                 path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule.removeprefix(
                     "/epcis").replace("<capture_id>", "{captureID}"))
+            elif rule.rule.startswith("/log/"):  # the tile log: server / (the app's root)
+                path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
             elif rule.rule.startswith("/api/v1/"):
                 path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}",
                               rule.rule.removeprefix("/api/v1"))

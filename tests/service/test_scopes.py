@@ -162,6 +162,9 @@ CALLS: dict[str, list[Call]] = {
         "all": 200}, check=_trace_reach)],
     "api.get_stall": [Call("GET", f"/api/v1/stalls/{STALL}", _PUBLIC)],
     "api.get_checkpoint": [Call("GET", "/api/v1/checkpoint", _PUBLIC)],
+    "log.checkpoint": [Call("GET", "/log/checkpoint", _PUBLIC)],
+    "log.hash_tile": [Call("GET", "/log/tile/0/000.p/1", _PUBLIC)],
+    "log.entry_bundle": [Call("GET", "/log/tile/entries/000.p/1", _REGULATOR)],
     "api.inclusion_proof": [Call("GET", "/api/v1/proofs/inclusion/3", _PUBLIC)],
     "api.consistency_proof": [Call("GET", "/api/v1/proofs/consistency?first=2", _PUBLIC)],
     "api.openapi": [Call("GET", "/api/v1/openapi.json", _PUBLIC)],
@@ -261,7 +264,8 @@ def test_every_route_is_classified_and_walked(app: Flask) -> None:
     assert endpoints <= set(ENDPOINTS), "a route without an access rule"
     assert endpoints == set(CALLS), "a route the scope matrix does not walk"
     assert set(OPERATIONS.values()) == {e for e in endpoints if e.startswith(
-        ("api.", "regulator.", "blobs.", "epcis_capture.", "epcis_queries.", "peers."))}
+        ("api.", "regulator.", "blobs.", "epcis_capture.", "epcis_queries.", "peers.",
+         "log."))}
 
 
 def test_openapi_states_each_operations_scope(client: FlaskClient) -> None:

@@ -128,3 +128,21 @@ def test_a_policy_that_does_not_parse_stops_the_start(db_url: str, keystore: Key
         with pytest.raises(ValidationError, match=why):
             create_app({"TESTING": True, "DB": db_url, "KEYSTORE": str(keystore.path),
                         "NOW": NOW, "WITNESS_POLICY": str(path)})
+
+
+def test_the_tile_log_serves_the_checkpoint_with_its_cosignatures(
+        scene: Scene, witnesses: list[Running], witnessed_app: Flask,
+        operator_key: SigningKey) -> None:
+    """``/log/checkpoint`` (C2SP tlog-tiles) is the note the witnesses cosigned, their
+    ``cosignature/v1`` lines after the operator's signature."""
+    led = scene.ledger
+    client = witnessed_app.test_client()
+    signed = led.sign_checkpoint(operator_key, now=NOW)
+    assert client.get("/log/checkpoint").get_data(as_text=True) == signed.note
+    collect_cosignatures(led, targets=[w.target for w in witnesses[:2]])
+    served = client.get("/log/checkpoint").get_data(as_text=True)
+    assert served.startswith(signed.note) and served != signed.note
+    opened = open_cosigned_note(served, led.checkpoint_verifiers(),
+                                [w.target.verifier for w in witnesses])
+    assert sorted(c.name for c in opened.cosignatures) == sorted(
+        w.target.verifier.name for w in witnesses[:2])
