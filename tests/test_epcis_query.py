@@ -4,6 +4,7 @@ tokens, refused parameters, and events by their hash ID — on SQLite and Postgr
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -237,6 +238,29 @@ def test_events_are_found_by_their_hash_id_and_absent_ids_are_absent(world: Any)
         assert found.stored is not None and found.stored["id"] == event["tracelib:eventId"]
     missing = find_event(ledger, BASE, "ni:///sha-256;" + "0" * 64 + "?ver=CBV2.0")
     assert missing.event is None and missing.complete
+
+
+def test_a_large_catch_up_refreshes_the_planner_statistics(
+        world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a large fill the index's statistics are refreshed (PostgreSQL's ANALYZE): the
+    seq lookups of a page then read the index, not the whole table."""
+    ledger, _ = world
+    eventids = importlib.import_module("tracelib.epcis.eventids")
+    refreshed: list[str] = []
+    real = eventids.EpcisSql.refresh_statistics
+    monkeypatch.setattr(eventids.EpcisSql, "refresh_statistics", staticmethod(
+        lambda conn: (refreshed.append(conn.dialect.name), real(conn))))
+    monkeypatch.setattr(eventids, "_ANALYZE_FROM", 500)
+    catch_up(ledger, BASE, budget=400, restart=True)
+    assert refreshed == []  # a small step: left to the database
+    catch_up(ledger, BASE)
+    assert refreshed == [ledger.store.dialect]
+    if ledger.store.dialect != "sqlite":
+        with ledger.store.reader() as conn:
+            analyzed = conn.execute(text(
+                "SELECT count(*) FROM pg_stats WHERE tablename = 'epcis_event_ids' "
+                "AND schemaname = current_schema()")).scalar()
+        assert analyzed
 
 
 def test_the_id_index_catches_up_in_bounded_steps(world: Any) -> None:

@@ -43,6 +43,12 @@ class Lookup:
     size: int
 
 
+#: After indexing this many records at once, the database's planner statistics are refreshed:
+#: PostgreSQL's autovacuum may analyze the table long after a large catch-up, and until it
+#: does, looking a page's IDs up by seq walked all 1,000,000 rows (120 ms, against ~1 ms).
+_ANALYZE_FROM = 50_000
+
+
 def catch_up(ledger: Ledger, base: str, *, budget: int | None = None,
              restart: bool = False, progress: Callable[[int, int], None] | None = None
              ) -> tuple[int, int]:
@@ -64,7 +70,7 @@ def catch_up(ledger: Ledger, base: str, *, budget: int | None = None,
         with store.reader() as conn:
             size = store.size(conn)
             if indexed >= size or (budget is not None and done >= budget):
-                return indexed, size
+                break
             step = min(BATCH, size - indexed, BATCH if budget is None else budget - done)
             names, cache = lazy_names(ledger, conn, base)
             rows = list(store.iter_record_rows(conn, indexed, indexed + step))
@@ -85,6 +91,10 @@ def catch_up(ledger: Ledger, base: str, *, budget: int | None = None,
         done += step
         if progress is not None:
             progress(indexed, size)
+    if done >= _ANALYZE_FROM:
+        with store.writer() as conn:
+            EpcisSql.refresh_statistics(conn)
+    return indexed, size
 
 
 def _at(ledger: Ledger, base: str, seq: int) -> tuple[dict[str, Any] | None, dict[str, Any]]:

@@ -194,6 +194,13 @@ class EpcisSql:
                      .values(indexed=indexed))
 
     @staticmethod
+    def refresh_statistics(conn: Connection) -> None:
+        """Refresh the planner's statistics of the event ID index (``ANALYZE``) after a large
+        fill, on PostgreSQL; SQLite plans these lookups from the indexes alone."""
+        if conn.dialect.name != "sqlite":
+            conn.exec_driver_sql("ANALYZE epcis_event_ids")
+
+    @staticmethod
     def ids_of_seqs(conn: Connection, seqs: Sequence[int]) -> dict[int, str]:
         """The hash IDs the index holds for ``seqs`` (``ix_epcis_event_ids_seq``)."""
         out: dict[int, str] = {}
