@@ -8,6 +8,8 @@ stall. Timed: the stall's 5,000 ``receive`` events and 5,000 ``sale`` events —
 natively to the first ledger (one call, as ``capture`` makes one), and, as the document
 their EPCIS export gives (``KindSpec.epcis``), captured into the second; both with the
 cyclic garbage collector paused, as ``tracelib append`` and ``tracelib epcis import`` run.
+Each side runs three rounds, alternating, each into fresh ledgers; the quickest of each
+counts.
 
 Figure: ``epcis.capture.ratio``: the capture's rate over the native append's, target ≥ 0.6
 (issue 18, "Must show").
@@ -27,6 +29,7 @@ from .baselines import _db_files, _unlink_db
 CHINA = timezone(timedelta(hours=8))
 EVENTS = 10_000  # the document: one capture's limit
 RATIO = 0.6
+ROUNDS = 3  # rounds of each side, alternating; the quickest of each counts
 BASE = "https://bench.example.cn"
 START = datetime(2026, 11, 1, 5, 0, tzinfo=CHINA)
 PARTIES = (("farm-c1", "云阳县红狮镇蔬菜合作社", "farm", "farm-c1", "farm", None),
@@ -107,42 +110,48 @@ def epcis_capture(ctx: Context) -> list[Row]:
     write_document((KINDS[doc["kind"]].epcis(doc, names) for doc in timed), buf,  # type: ignore[misc]
                    now=now)
     raw = buf.getvalue()
-    dbs = [opts.work / f"epcis-capture-{side}-s{opts.seed}.db" for side in ("native", "capture")]
+    dbs = {side: opts.work / f"epcis-capture-{side}-s{opts.seed}.db"
+           for side in ("native", "capture")}
     spent: dict[str, float] = {}
     stored = 0
-    for db, side in zip(dbs, ("native", "capture"), strict=True):
-        _unlink_db(db)
-        ledger = Ledger.create(f"sqlite:///{db}", operator_key=op_key, operator="operator",
-                               now=now)
-        try:
-            with ctx.step(f"epcis.capture: set-up ({side})", total=len(setup)) as advance:
-                ledger.append([register], now=now)
-                ledger.append(setup, now=now)
-                advance(len(setup))
-            began = time.perf_counter()
-            # both as their commands run them (`tracelib append`, `tracelib epcis import`),
-            # the cyclic garbage collector paused
-            if side == "native":
-                ledger.append(signed, now=now, pause_gc=True)
-            else:
-                result = capture(ledger, load_document(raw), keys=keys.get, base=BASE, now=now,
-                                 pause_gc=True)
-                if not result.success:
-                    raise RuntimeError(f"capture refused events: {result.errors[:3]}")
-                stored = result.stored
-            spent[side] = time.perf_counter() - began
-        finally:
-            ledger.close()
-            if not opts.keep_db:
-                for path in _db_files(db):
-                    path.unlink(missing_ok=True)
+    # Each side ROUNDS times, alternating, into a fresh ledger each time; the quickest round
+    # of each side counts (one round of ~1-2 s swings by a third on a shared machine).
+    for round_no in range(1, ROUNDS + 1):
+        for side, db in dbs.items():
+            _unlink_db(db)
+            ledger = Ledger.create(f"sqlite:///{db}", operator_key=op_key,
+                                   operator="operator", now=now)
+            try:
+                with ctx.step(f"epcis.capture: set-up ({side}, round {round_no})",
+                              total=len(setup)) as advance:
+                    ledger.append([register], now=now)
+                    ledger.append(setup, now=now)
+                    advance(len(setup))
+                began = time.perf_counter()
+                # both as their commands run them (`tracelib append`, `tracelib epcis
+                # import`), the cyclic garbage collector paused
+                if side == "native":
+                    ledger.append(signed, now=now, pause_gc=True)
+                else:
+                    result = capture(ledger, load_document(raw), keys=keys.get, base=BASE,
+                                     now=now, pause_gc=True)
+                    if not result.success:
+                        raise RuntimeError(f"capture refused events: {result.errors[:3]}")
+                    stored = result.stored
+                took = time.perf_counter() - began
+                spent[side] = min(spent.get(side, took), took)
+            finally:
+                ledger.close()
+                if not opts.keep_db:
+                    for path in _db_files(db):
+                        path.unlink(missing_ok=True)
     native = info("epcis.capture.native", EVENTS / spent["native"], "events/s",
                   notes=f"Ledger.append of {EVENTS:,} signed events (5,000 receives, 5,000 "
-                        "sales at a stall), one call")
+                        f"sales at a stall), one call; the quickest of {ROUNDS} rounds")
     rate = info("epcis.capture.rate", EVENTS / spent["capture"], "events/s",
                 notes=f"the same events as one EPCISDocument ({len(raw) / 1e6:.1f} MB): "
                       f"parsed, schema-checked, hashed, mapped, signed, appended; "
-                      f"{stored:,} stored")
+                      f"{stored:,} stored; the quickest of {ROUNDS} rounds")
     ratio = figure("epcis.capture.ratio", spent["native"] / spent["capture"], "×", op=">=",
                    target=RATIO, notes="capture rate / native append rate, same run")
     return [native, rate, ratio]
