@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 
@@ -62,16 +63,25 @@ def vkey(env: Env) -> None:
 @click.argument("origin")
 @click.argument("vkey")
 @click.argument("url")
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False),
+              help="A witness policy (C2SP tlog-policy) the peer's checkpoints must meet: "
+                   "its witnesses' cosignatures are then required on every checkpoint cited.")
 @pass_env
-def add(env: Env, origin: str, vkey: str, url: str) -> None:
+def add(env: Env, origin: str, vkey: str, url: str, policy_file: str | None) -> None:
     """Register the peer ledger ORIGIN (its checkpoint origin line), whose checkpoints VKEY
     verifies and whose service answers at URL, in an operator-signed register event."""
     now = utcnow()
+    peer_entry: dict[str, str] = {"origin": origin, "vkey": vkey, "url": url}
+    if policy_file is not None:
+        try:
+            peer_entry["policy"] = Path(policy_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise click.ClickException(f"cannot read the policy {policy_file}: {e}") from e
     with env.open() as ledger:
         key = ledger.signing_key(env.keystore, ledger.operator)
         event = {"id": f"peer-{now.strftime('%Y%m%dT%H%M%S%f')}", "kind": "register",
                  "time": now.isoformat(), "actor": ledger.operator, "location": ledger.office,
-                 "data": {"peers": [{"origin": origin, "vkey": vkey, "url": url}]}}
+                 "data": {"peers": [peer_entry]}}
         receipt = ledger.append([sign_event(event, key)], now=now)[0]
         env.sign_checkpoint(ledger, key)
     click.echo(f"peer {origin} registered at seq {receipt.seq}")
@@ -85,11 +95,12 @@ def list_peers(env: Env, as_json: bool) -> None:
     with env.open() as ledger:
         found = peers_of(ledger)
     if as_json:
-        print_json([{"origin": p.origin, "vkey": p.vkey, "url": p.url, "seq": p.seq}
-                    for p in found])
+        print_json([{"origin": p.origin, "vkey": p.vkey, "url": p.url, "seq": p.seq,
+                     "policy": p.policy} for p in found])
         return
     for p in found:
-        click.echo(f"{p.origin}\t{p.url}\t(registered at seq {p.seq})")
+        witnessed = "" if p.policy is None else ", witness policy"
+        click.echo(f"{p.origin}\t{p.url}\t(registered at seq {p.seq}{witnessed})")
 
 
 @peer.command("receive")

@@ -100,8 +100,8 @@ def witness_serve(key_file: str, logs_file: str, state_dir: str, host: str, port
     """Run a C2SP tlog-witness: POST /add-checkpoint and GET /<origin hash>/checkpoint."""
     from werkzeug.serving import make_server
 
+    from tracelib.policy import parse_log_list
     from tracelib.witness import Witness, WitnessState
-    from tracelib.witness.policy import parse_log_list
 
     name, key = load_witness_key(key_file)
     logs = parse_log_list(Path(logs_file).read_text(encoding="utf-8"))

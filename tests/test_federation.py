@@ -21,7 +21,7 @@ from tracelib.events import sign_event
 from tracelib.federation import LedgerPeer, PeerError, follow_drill, peers_of
 from tracelib.keys import SigningKey
 from tracelib.ledger import Ledger
-from tracelib.note import NoteVerifier
+from tracelib.note import CosignatureVerifier, NoteVerifier, cosign_note
 from tracelib.store.schema import peer_checkpoints, peer_citations
 from tracelib.views.tracing import trace
 
@@ -107,6 +107,56 @@ def test_a_cited_ship_enters_and_verify_and_replay_recheck_it(
     assert report.ok, report.problem
     b.ledger.reindex()
     assert b.ledger.verify(workers=1).ok
+
+
+class _Cosigned(LedgerPeer):
+    """A's answers with its checkpoint cosigned by ``witness`` (as A serves it once the
+    witness answered its add-checkpoint)."""
+
+    def __init__(self, ledger: Ledger, witness: SigningKey | None) -> None:
+        super().__init__(ledger)
+        self.witness = witness
+
+    def checkpoint_note(self) -> str:
+        note = super().checkpoint_note()
+        if self.witness is None:
+            return note
+        text = note[:note.index("\n\n") + 1]
+        return note + cosign_note(text, "county-w1", self.witness, 1_796_000_000)
+
+
+def test_a_peer_registered_with_a_witness_policy_needs_its_cosignatures(
+        fed: Federation, shipped: dict[str, dict[str, Any]]) -> None:
+    """docs/contract.md "Peers and entries from another ledger": a peer registered with a
+    C2SP tlog-policy is accepted only with cosignatures meeting its quorum."""
+    b = fed.b
+    witness = SigningKey.generate()
+    vkey = CosignatureVerifier.for_key("county-w1", witness.public).to_string()
+    policy = f"witness w1 {vkey}\nquorum w1\n"
+    b.add(b.sign("operator", {"kind": "register", "location": "operator.office", "data": {
+        "peers": [{"origin": A, "vkey": fed.a.vkey, "url": "https://a.example.org",
+                   "policy": policy}]}}))
+    assert [p.policy for p in peers_of(b.ledger) if p.origin == A] == [policy]
+    size = b.ledger.size
+    with pytest.raises(ValidationError, match="not witnessed as its registration asks"):
+        b.add(enter(b, _Cosigned(fed.a.ledger, None), shipped["b"]["id"], "b-market"))
+    with pytest.raises(ValidationError, match="not witnessed"):  # a stranger's cosignature
+        b.add(enter(b, _Cosigned(fed.a.ledger, SigningKey.generate()), shipped["b"]["id"],
+                    "b-market"))
+    assert b.ledger.size == size
+    b.add(enter(b, _Cosigned(fed.a.ledger, witness), shipped["b"]["id"], "b-market"))
+    assert _on_hand(b.ledger, "IMP-1-B", "b-market") == 250_000_000
+    b.checkpoint()
+    assert b.ledger.verify(workers=1).ok
+
+
+def test_a_peer_policy_that_does_not_parse_is_refused(fed: Federation) -> None:
+    with pytest.raises(ValidationError, match="not a C2SP tlog-policy"):
+        fed.b.add(fed.b.sign("operator", {"kind": "register", "location": "operator.office",
+                                          "data": {"peers": [{
+                                              "origin": A, "vkey": fed.a.vkey,
+                                              "url": "https://a.example.org",
+                                              "policy": "quorum nobody\n"}]}}))
 
 
 def _b64_edit(text: str, edit: Callable[[dict[str, Any]], None]) -> str:
@@ -418,6 +468,15 @@ def test_the_cli_registers_lists_and_prints_peers(fed: Federation, tmp_path: Pat
     assert added.exit_code == 0, added.output
     listed = _cli(fed, tmp_path, "peer", "list", "--json")
     assert "tracelib/city-d" in [p["origin"] for p in json.loads(listed.output)]
+    witness = CosignatureVerifier.for_key("county-w1", SigningKey.generate().public)
+    policy = tmp_path / "policy.txt"
+    policy.write_text(f"witness w1 {witness.to_string()}\nquorum w1\n", encoding="utf-8")
+    again = _cli(fed, tmp_path, "peer", "add", "tracelib/city-d", vkey, "https://d.example.cn",
+                 "--policy", str(policy))
+    assert again.exit_code == 0, again.output
+    listed = _cli(fed, tmp_path, "peer", "list", "--json")
+    assert [p["policy"] for p in json.loads(listed.output)
+            if p["origin"] == "tracelib/city-d"] == [policy.read_text(encoding="utf-8")]
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -28,6 +28,7 @@ from tracelib.errors import ProofError, ValidationError
 from tracelib.keys import SigningKey, VerifyKey
 from tracelib.ledger import Ledger
 from tracelib.note import CosignatureVerifier, cosignature_key_id, open_cosigned_note, signer_string
+from tracelib.policy import parse_log_list
 from tracelib.store.schema import checkpoints, records
 from tracelib.store.witnesses import WitnessesSql
 from tracelib.witness import (
@@ -42,7 +43,6 @@ from tracelib.witness import (
     witness_status,
 )
 from tracelib.witness.client import AHEAD, COSIGNED, INCONSISTENT, UNREACHABLE
-from tracelib.witness.policy import parse_log_list
 from tracelib.witness.server import origin_hash
 from tracelib_cli.main import cli
 

@@ -8,7 +8,7 @@ fits in SQLite and in PostgreSQL alike."""
 from __future__ import annotations
 
 __all__ = ["MAX_BLOB_BYTES", "MAX_BLOB_NAME", "MAX_DECIMAL_TEXT", "MAX_ID", "MAX_KIND",
-           "MAX_LABEL", "MAX_MICRO", "MAX_NUMBER", "MAX_TEXT", "MAX_TIME_TEXT", "MAX_UNIT"]
+           "MAX_LABEL", "MAX_MICRO", "MAX_NUMBER", "MAX_POLICY", "MAX_TEXT", "MAX_TIME_TEXT", "MAX_UNIT"]
 
 #: Identifiers of events, parties, locations and lots (docs/contract.md "Identifiers").
 MAX_ID = 200
@@ -16,6 +16,8 @@ MAX_ID = 200
 MAX_TEXT = 500
 #: Short labels of a test: item, analyte, method, sample, commodity, tester, laboratory.
 MAX_LABEL = 200
+#: A witness policy in C2SP tlog-policy form (a peer's ``policy``): some lines a witness.
+MAX_POLICY = 10_000
 #: A document's, certificate's or receipt's number.
 MAX_NUMBER = 100
 #: A quantity's unit (``kg``, ``head``, ``box``).

@@ -27,24 +27,32 @@ from typing import Any
 from . import canonical, merkle
 from .errors import ProofError, SignatureError, TracelibError, ValidationError
 from .keys import VerifyKey
-from .note import Checkpoint, NoteVerifier, open_note
+from .note import Checkpoint, NoteVerifier, open_cosigned_note, open_note
+from .policy import parse_policy
 
 __all__ = ["CitedRecord", "accept_peer_note", "check_extends", "check_included", "hashes_of",
            "open_cited_record"]
 
 
-def accept_peer_note(note: str, origin: str, vkey: str, *, field: str) -> Checkpoint:
+def accept_peer_note(note: str, origin: str, vkey: str, *, policy: str | None = None,
+                     field: str) -> Checkpoint:
     """The checkpoint in ``note`` when the peer ``origin`` signed it with its registered
-    verifier key ``vkey`` (C2SP signed-note "Verifying"); else :class:`ValidationError` naming
-    ``field``.
+    verifier key ``vkey`` (C2SP signed-note "Verifying") and, when the peer was registered
+    with a witness ``policy`` (C2SP tlog-policy text), its witnesses' ``cosignature/v1``
+    lines meet the policy's quorum; else :class:`ValidationError` naming ``field``.
 
-    This is the one place where a peer's checkpoint is accepted: a witness policy
-    (C2SP tlog-witness, "Policy") that asks for cosignatures on the peer's checkpoints is
-    applied here when this ledger configures one; without a policy the peer operator's own
-    signature is what is required."""
+    This is the one place where a peer's checkpoint is accepted, at append, in verify's
+    replay and in a drill that follows the lot into the peer."""
+    wanted = None if policy is None else parse_policy(policy)
     try:
         verifier = NoteVerifier.parse(vkey)
-        text, _signers = open_note(note, [verifier])
+        if wanted is None:
+            text, _signers = open_note(note, [verifier])
+            cosigners: set[str] = set()
+        else:
+            opened = open_cosigned_note(note, [verifier], wanted.cosigner_keys())
+            text = opened.text
+            cosigners = wanted.names_of((c.name, c.key_id) for c in opened.cosignatures)
         checkpoint = Checkpoint.parse(text)
     except SignatureError as e:
         raise SignatureError(f"the checkpoint is not signed by the registered key of peer "
@@ -55,6 +63,11 @@ def accept_peer_note(note: str, origin: str, vkey: str, *, field: str) -> Checkp
     if checkpoint.origin != origin:
         raise ValidationError(f"the checkpoint's origin is {checkpoint.origin!r}, not the "
                               f"peer's {origin!r}", field=field)
+    if wanted is not None and not wanted.satisfied(cosigners):
+        raise ValidationError(f"the checkpoint of peer {origin!r} is not witnessed as its "
+                              f"registration asks ({wanted.describe()}); cosigned by "
+                              f"{', '.join(sorted(cosigners)) or 'none of its witnesses'}",
+                              field=field)
     return checkpoint
 
 

@@ -44,7 +44,7 @@ from .citation import (
     open_cited_record,
 )
 from .errors import NotFoundError, PeerError, TracelibError, ValidationError
-from .ledger import Ledger
+from .ledger import Ledger, SignedCheckpoint
 from .note import Checkpoint
 from .record import Record, record_bytes
 from .report.federation import (
@@ -55,6 +55,7 @@ from .report.federation import (
 )
 from .store.peers import PeerCheckpoint, PeerNotice, PeerRow, PeersSql
 from .store.supply import SupplySql
+from .witness.cosigning import cosigned_note
 
 __all__ = [
     "FederatedDrill",
@@ -124,8 +125,9 @@ def lot_records(ledger: Ledger, lot: str) -> dict[str, Any]:
         proof = ledger.inclusion_proof(record.seq, latest.size)
         out.append({"seq": record.seq, "record": base64.b64encode(record.leaf_bytes()).decode(),
                     "proof": [h.hex() for h in proof.proof]})
-    return {"origin": ledger.origin, "lot": lot, "family": family, "checkpoint": latest.note,
-            "size": latest.size, "records": out, "peer_places": peer_places}
+    return {"origin": ledger.origin, "lot": lot, "family": family,
+            "checkpoint": _with_cosignatures(ledger, latest), "size": latest.size,
+            "records": out, "peer_places": peer_places}
 
 
 def record_wire_bytes(doc: Mapping[str, Any]) -> bytes:
@@ -156,6 +158,12 @@ class PeerSource(Protocol):
     def lot_records(self, lot: str) -> dict[str, Any] | None: ...
 
 
+def _with_cosignatures(ledger: Ledger, checkpoint: SignedCheckpoint) -> str:
+    """A checkpoint's note as peers get it: with its witnesses' cosignatures, which a peer
+    that registered this ledger with a witness policy asks for."""
+    return cosigned_note(ledger, checkpoint.size) or checkpoint.note
+
+
 @dataclass
 class LedgerPeer:
     """A ledger at hand as a peer source (tests, benchmarks, one machine holding several)."""
@@ -170,7 +178,7 @@ class LedgerPeer:
         latest = self.ledger.latest_checkpoint()
         if latest is None:
             raise NotFoundError("no signed checkpoint yet")
-        return latest.note
+        return _with_cosignatures(self.ledger, latest)
 
     def record_of_event(self, event_id: str) -> tuple[int, bytes]:
         record = self.ledger.record_for_event(event_id)
@@ -284,7 +292,8 @@ def peer_entry_event(ledger: Ledger, source: PeerSource, *, ship_event: str, loc
     last). The ledger's rules check it all again at append."""
     peer, cited = _peer(ledger, source.origin)
     note = source.checkpoint_note()
-    checkpoint = accept_peer_note(note, peer.origin, peer.vkey, field="checkpoint")
+    checkpoint = accept_peer_note(note, peer.origin, peer.vkey, policy=peer.policy,
+                                  field="checkpoint")
     seq, ship_raw = source.record_of_event(ship_event)
     ship = open_cited_record(ship_raw, None, field="ship_record")
     if ship.kind != "ship":
@@ -431,7 +440,8 @@ class _Follower:
                 checkpoint = self.home.open_checkpoint(note)
             else:
                 peer, cited = _peer(self.home, origin)
-                checkpoint = accept_peer_note(note, origin, peer.vkey, field="checkpoint")
+                checkpoint = accept_peer_note(note, origin, peer.vkey, policy=peer.policy,
+                                                  field="checkpoint")
                 if cited is not None:
                     proof = (source.consistency_proof(cited.size, checkpoint.size)
                              if cited.size < checkpoint.size else [])
@@ -668,7 +678,8 @@ def recall_notice(ledger: Ledger, recall_event: str) -> dict[str, Any]:
     proof = ledger.inclusion_proof(record.seq, latest.size)
     return {"peer": ledger.origin, "recall_event": recall_event, "recall_seq": record.seq,
             "record": base64.b64encode(record.leaf_bytes()).decode("ascii"),
-            "proof": [h.hex() for h in proof.proof], "checkpoint": latest.note}
+            "proof": [h.hex() for h in proof.proof],
+            "checkpoint": _with_cosignatures(ledger, latest)}
 
 
 def accept_notice(ledger: Ledger, notice: Mapping[str, Any], *,
@@ -688,7 +699,8 @@ def accept_notice(ledger: Ledger, notice: Mapping[str, Any], *,
         raise ValidationError(f"a recall notice needs peer, recall_seq, record, proof and "
                               f"checkpoint: {e}", field="notice") from e
     peer, _cited = _peer(ledger, origin)
-    checkpoint = accept_peer_note(note, origin, peer.vkey, field="checkpoint")
+    checkpoint = accept_peer_note(note, origin, peer.vkey, policy=peer.policy,
+                                  field="checkpoint")
     check_included(raw, seq, proof, checkpoint, field="proof")
     record = open_cited_record(raw, None, field="record")
     if record.kind != "recall" or record.seq != seq:

@@ -17,8 +17,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..errors import ValidationError
-from ..note import CosignatureVerifier, NoteVerifier
+from .errors import ValidationError
+from .note import CosignatureVerifier, NoteVerifier
 
 __all__ = ["NONE", "Group", "Policy", "PolicyWitness", "parse_log_list", "parse_policy"]
 

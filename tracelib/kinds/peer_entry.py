@@ -102,7 +102,7 @@ def apply_peer_entry(ctx: AppendContext, event: EventView, seq: int) -> None:
         raise ValidationError(f"unknown peer {origin!r}: the operator registers it first "
                               "(`tracelib peer add`)", field="data.peer")
     # Rule 2: the checkpoint is signed by the peer's registered key.
-    checkpoint = accept_peer_note(cite["checkpoint"], origin, peer.vkey,
+    checkpoint = accept_peer_note(cite["checkpoint"], origin, peer.vkey, policy=peer.policy,
                                   field="data.citation.checkpoint")
     # Rule 6, first: each ship enters once (before its lots would clash with those it made).
     cited = ctx.peers.citation(origin, data["ship_event"])

@@ -14,13 +14,14 @@ from typing import Any
 import marshmallow
 from marshmallow import RAISE, Schema, fields, validate, validates_schema
 
-from ..bounds import MAX_ID, MAX_TEXT
+from ..bounds import MAX_ID, MAX_POLICY, MAX_TEXT
 from ..cbv import gs1_check_digit_ok
 from ..directory import LOCATION_TYPES, ROLES, KeyRecord, Location, Party
 from ..errors import ValidationError
 from ..ids import ID_PATTERN
 from ..keys import key_id as compute_key_id
 from ..note import CosignatureVerifier, NoteVerifier
+from ..policy import parse_policy
 from ..store.peers import PeerRow
 from ..timeutil import parse_rfc3339, to_micros
 from .context import AppendContext, EventView
@@ -195,6 +196,11 @@ class PeerSchema(Schema):
         r"\Ahttps?://[^\s]{1,490}\Z", error="must be an http:// or https:// URL"), metadata={
         "description": "the base URL of the peer's service, where its API answers under "
                        "`/api/v1`"})
+    policy = fields.String(validate=validate.Length(min=1, max=MAX_POLICY), metadata={
+        "description": "a witness policy in C2SP tlog-policy form (`witness`, `group` and "
+                       "`quorum` lines): a checkpoint of the peer is accepted only with "
+                       "cosignatures that meet its quorum; without it, the peer's own "
+                       "signature suffices"})
 
 
 #: What a register event may name, at least one of them.
@@ -314,7 +320,14 @@ def apply_register(ctx: AppendContext, event: EventView, seq: int) -> None:
             # C2SP tlog-checkpoint: a log's checkpoints are signed under its origin line.
             raise ValidationError(f"the verifier key is named {verifier.name!r}, not the "
                                   f"peer's origin {item['origin']!r}", field=f"{where}.vkey")
-        ctx.peers.put_peer(PeerRow(item["origin"], item["vkey"], item["url"], seq))
+        policy = item.get("policy")
+        if policy is not None:
+            try:
+                parse_policy(policy)
+            except ValidationError as e:
+                raise ValidationError(f"not a C2SP tlog-policy: {e}",
+                                      field=f"{where}.policy") from e
+        ctx.peers.put_peer(PeerRow(item["origin"], item["vkey"], item["url"], seq, policy))
     if ctx.location(event.location) is None:
         raise ValidationError(f"unknown location {event.location!r}", field="location")
 
@@ -330,7 +343,8 @@ rotation registers the successor key, then revokes the old one; the operator's l
 cannot be revoked. A witness's `vkey` must be a C2SP Ed25519 cosignature/v1 verifier key
 (type 0x04); registering a witness name again replaces its key and URL. A peer (`peers`) is
 another ledger: its checkpoint origin line, a C2SP verifier key named by that origin, and its
-service's URL; registering it again replaces them."""
+service's URL, and optionally the witness policy (C2SP tlog-policy) its checkpoints must meet;
+registering it again replaces them."""
 
 EXAMPLE = {'id': 'reg-demo-sites',
  'kind': 'register',

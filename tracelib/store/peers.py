@@ -17,12 +17,14 @@ __all__ = ["PeerCheckpoint", "PeerCitation", "PeerNotice", "PeerRow", "PeersSql"
 
 @dataclass(frozen=True)
 class PeerRow:
-    """A registered peer: its C2SP checkpoint origin line, verifier key and API base URL."""
+    """A registered peer: its C2SP checkpoint origin line, verifier key and API base URL, and
+    the witness policy its checkpoints must meet (C2SP tlog-policy text; None: none)."""
 
     origin: str
     vkey: str
     url: str
     seq: int
+    policy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,13 @@ class PeersSql:
     def peer(conn: Connection, origin: str) -> PeerRow | None:
         row = conn.execute(select(peers).where(peers.c.origin == origin)).mappings().first()
         return None if row is None else PeerRow(row["origin"], row["vkey"], row["url"],
-                                                int(row["seq"]))
+                                                int(row["seq"]), row["policy"])
 
     @staticmethod
     def all_peers(conn: Connection) -> list[PeerRow]:
         rows = conn.execute(select(peers).order_by(peers.c.origin)).mappings()
-        return [PeerRow(r["origin"], r["vkey"], r["url"], int(r["seq"])) for r in rows]
+        return [PeerRow(r["origin"], r["vkey"], r["url"], int(r["seq"]), r["policy"])
+                for r in rows]
 
     @staticmethod
     def checkpoint(conn: Connection, origin: str) -> PeerCheckpoint | None:

@@ -461,6 +461,7 @@ peers = Table(
     Column("vkey", Text, nullable=False),
     Column("url", Text, nullable=False),
     Column("seq", BigInteger, nullable=False),  # the register event
+    Column("policy", Text, nullable=True),  # C2SP tlog-policy its checkpoints must meet
 )
 
 #: Per peer, the newest of its checkpoints a ``peer_entry`` cited: a later citation must cite

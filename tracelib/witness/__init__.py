@@ -1,11 +1,13 @@
 """Witness cosigning (C2SP tlog-witness, tlog-cosignature, tlog-policy): the policy
-(:mod:`.policy`), the log's client (:mod:`.client`), the witness server's logic
-(:mod:`.server`), a ledger's witnesses and cosignatures (:mod:`.cosigning`) and
-``verify --policy`` (:mod:`.audit`). No web framework: the CLI and the service serve it.
+(:mod:`tracelib.policy`, in the core: a peer's registration carries one), the log's client
+(:mod:`.client`), the witness server's logic (:mod:`.server`), a ledger's witnesses and
+cosignatures (:mod:`.cosigning`) and ``verify --policy`` (:mod:`.audit`). No web framework:
+the CLI and the service serve it.
 """
 
 from __future__ import annotations
 
+from ..policy import Policy, parse_policy
 from .audit import PolicyReport, SplitView, check_policy
 from .client import WitnessAnswer, WitnessTarget, request_cosignature
 from .cosigning import (
@@ -16,7 +18,6 @@ from .cosigning import (
     witness_status,
     witness_targets,
 )
-from .policy import Policy, parse_policy
 from .server import Witness, WitnessState
 
 __all__ = ["Policy", "PolicyReport", "SplitView", "Witness", "WitnessAnswer", "WitnessState",

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from ..errors import TracelibError
 from ..ledger import Ledger
 from ..note import Checkpoint, CosignatureVerifier, open_cosigned_note
+from ..policy import Policy
 from ..store.witnesses import WitnessesSql
 from .client import DEFAULT_TIMEOUT, fetch_checkpoint
 from .cosigning import WitnessStatus, witness_status
-from .policy import Policy
 from .server import origin_hash
 
 __all__ = ["PolicyReport", "SplitView", "check_policy"]

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from ..errors import TracelibError, ValidationError
 from ..ledger import Ledger, SignedCheckpoint
 from ..note import Checkpoint, CosignatureVerifier, open_cosigned_note
+from ..policy import Policy
 from ..store.witnesses import CosignatureRow, WitnessesSql, WitnessRow
 from .client import DEFAULT_TIMEOUT, WitnessAnswer, WitnessTarget, request_cosignature
-from .policy import Policy
 
 __all__ = ["WitnessStatus", "collect_cosignatures", "cosigned_note", "registered_witnesses",
            "witness_status", "witness_targets"]

@@ -34,6 +34,7 @@ def upgrade() -> None:
             sa.Column("vkey", sa.Text(), nullable=False),
             sa.Column("url", sa.Text(), nullable=False),
             sa.Column("seq", sa.BigInteger(), nullable=False),
+            sa.Column("policy", sa.Text(), nullable=True),
         )
     if "peer_checkpoints" not in existing:
         op.create_table(
