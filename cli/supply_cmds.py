@@ -148,10 +148,7 @@ def recall(env: Env, lot: str, reason: str, as_json: bool, notify: bool,
         env.sign_checkpoint(ledger, key)
         notified = {}
         if notify:
-            events = [r.event_id for r in result.receipts
-                      if ledger.record(r.seq).kind == "recall"]
-            notified = notify_peers(ledger, events, result.in_transit,
-                                    tokens=peer_tokens(tokens))
+            notified = notify_peers(ledger, result, tokens=peer_tokens(tokens))
     if as_json:
         print_json({**result.to_dict(), "notified_peers": notified} if notify
                    else result.to_dict())

@@ -776,7 +776,12 @@ def _regulator_schemas() -> dict[str, Any]:
                                     "among `canteens_reached`"},
                 "receipts": {"type": "array", "items": _ref("Receipt"),
                              "description": "the hold and recall events appended"},
-                "checkpoint": {"oneOf": [_ref("Checkpoint"), {"type": "null"}]}}},
+                "checkpoint": {"oneOf": [_ref("Checkpoint"), {"type": "null"}]},
+                "notified_peers": {"type": "array", "items": {"type": "string"},
+                                   "description": "the peer ledgers (origin lines) shipments "
+                                   "went to, sent a notice of the recall after this answer "
+                                   "(docs/contract.md \"Peers and entries from another "
+                                   "ledger\")"}}},
     }
 
 

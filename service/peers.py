@@ -1,6 +1,7 @@
 """Peer ledgers over HTTP (docs/contract.md "Peers and entries from another ledger"): what
 this ledger answers to a peer that follows a lot (the family's records with their proofs,
-the record that registered a key), and bringing a peer's shipment in."""
+the record that registered a key), bringing a peer's shipment in, and telling peers of a
+recall."""
 
 from __future__ import annotations
 
@@ -9,18 +10,23 @@ from typing import Any
 from flask import Blueprint, Response, current_app
 from marshmallow import RAISE, Schema, fields, validate
 
-from tracelib.errors import NotFoundError, ValidationError
+from tracelib.errors import NotFoundError, PeerError, ValidationError
 from tracelib.federation import (
     HttpPeer,
     accept_notice,
     lot_records,
+    notify_peers,
     peer_entry_event,
     peers_of,
+    peers_reached,
 )
 from tracelib.ids import ID_PATTERN
+from tracelib.ledger import Ledger
+from tracelib.recalls import RecallResult
 
 from .access import WRITE, require
 from .api import _json_body, _load, _sign_as, maybe_sign_checkpoint
+from .background import run_later
 from .extension import ledger, service
 from .httputil import conditional, json_response
 from .ids import known
@@ -38,6 +44,29 @@ def peer_tokens() -> dict[str, str]:
         if sep and origin and token:
             out[origin] = token
     return out
+
+
+def notify_peers_later(led: Ledger, result: RecallResult) -> list[str]:
+    """The peer ledgers a recall's shipments went to (docs/contract.md "Peers and entries
+    from another ledger"), told of it after the answer, in the background: each gets a
+    notice of the recall records with their inclusion proof, sent with ``PEER_TOKENS``. A
+    peer that does not take it is logged with the command that sends it again."""
+    reached = sorted(peers_reached(led, result.in_transit))
+    if reached:
+        tokens = peer_tokens()
+        logger = current_app.logger
+
+        def send() -> None:
+            try:
+                for origin, ships in sorted(notify_peers(led, result, tokens=tokens).items()):
+                    logger.info("peer ledger %s told of the recall of %s (shipments %s)",
+                                origin, result.lot, ", ".join(ships))
+            except PeerError as e:
+                logger.warning("%s", e)
+
+        run_later(f"peer-notices-{result.lot}", send,
+                  f"telling the peer ledgers of the recall of {result.lot} failed")
+    return reached
 
 
 class ReceiveBody(Schema):

@@ -35,6 +35,7 @@ from .access import require
 from .api import Count, maybe_sign_checkpoint
 from .extension import ledger, service
 from .httputil import json_object_body, json_response
+from .peers import notify_peers_later
 from .problems import BadInput
 from .scopes import READ_ALL, WRITE
 
@@ -236,6 +237,9 @@ def post_recall() -> Response:
     result = recall(ledger(), body["lot"], key=key, reason=body["reason"],
                     now=service().now(), actor=party)
     fresh = bool(result.receipts)
+    checkpoint = maybe_sign_checkpoint() if fresh else None
+    # the peer ledgers shipments went to are told once the recall is in a signed checkpoint
+    told = notify_peers_later(ledger(), result) if checkpoint is not None else []
     doc = {**result.to_dict(), "receipts": [r.to_dict() for r in result.receipts],
-           "checkpoint": maybe_sign_checkpoint() if fresh else None}
+           "checkpoint": checkpoint, "notified_peers": told}
     return json_response(doc, status=201 if fresh else 200)

@@ -10,7 +10,6 @@ stored cosignatures, so a page scan pays two primary-key reads for it.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,12 @@ from tracelib.store.witnesses import WitnessesSql
 from tracelib.witness import Policy, WitnessStatus, collect_cosignatures, parse_policy
 from tracelib.witness import witness_status as compute_status
 
+from .background import run_later, wait_for_background
 from .extension import ledger, service
 
 __all__ = ["ask_witnesses_later", "init_app", "page_witness", "policy", "witness_status"]
 
 _STATUS_KEY = "tracelib_witness_status"
-_THREADS_KEY = "tracelib_witness_threads"
 
 
 def init_app(app: Flask) -> None:
@@ -46,7 +45,6 @@ def init_app(app: Flask) -> None:
             raise ValidationError(f"TRACELIB_WITNESS_POLICY {path}: {e}") from e
     app.extensions["tracelib_witness_policy"] = found
     app.extensions[_STATUS_KEY] = (None, None)
-    app.extensions[_THREADS_KEY] = []
 
 
 def policy() -> Policy | None:
@@ -95,27 +93,19 @@ def ask_witnesses_later(led: Ledger, checkpoint: SignedCheckpoint) -> None:
     with led.store.reader() as conn:
         if not WitnessesSql.witnesses(conn):
             return
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    logger = app.logger
+    logger = current_app.logger
 
-    def run() -> None:
-        try:
-            for answer in collect_cosignatures(led, checkpoint):
-                if answer.cosigned:
-                    logger.info("witness %s", answer.describe())
-                else:
-                    logger.warning("witness %s", answer.describe())
-        except Exception:  # a background thread must not die silently nor raise anywhere
-            logger.exception("asking the witnesses to cosign size %d failed", checkpoint.size)
+    def ask() -> None:
+        for answer in collect_cosignatures(led, checkpoint):
+            if answer.cosigned:
+                logger.info("witness %s", answer.describe())
+            else:
+                logger.warning("witness %s", answer.describe())
 
-    thread = threading.Thread(target=run, name=f"witnesses-{checkpoint.size}", daemon=True)
-    threads: list[threading.Thread] = app.extensions[_THREADS_KEY]
-    threads[:] = [t for t in threads if t.is_alive()]
-    threads.append(thread)
-    thread.start()
+    run_later(f"witnesses-{checkpoint.size}", ask,
+              f"asking the witnesses to cosign size {checkpoint.size} failed")
 
 
 def wait_for_witnesses(app: Flask, timeout: float = 10.0) -> None:
     """Wait for the witness threads started so far (tests, and a clean shutdown)."""
-    for thread in list(app.extensions.get(_THREADS_KEY, [])):
-        thread.join(timeout)
+    wait_for_background(app, timeout)

@@ -46,6 +46,7 @@ from .citation import (
 from .errors import NotFoundError, PeerError, TracelibError, ValidationError
 from .ledger import Ledger, SignedCheckpoint
 from .note import Checkpoint
+from .recalls import RecallResult
 from .record import Record, record_bytes
 from .report.federation import (
     FederationEdge,
@@ -761,15 +762,17 @@ def peers_reached(ledger: Ledger, shipments: Sequence[tuple[str, str, str, str]]
     return out
 
 
-def notify_peers(ledger: Ledger, recall_events: Sequence[str],
-                 shipments: Sequence[tuple[str, str, str, str]], *,
+def notify_peers(ledger: Ledger, result: RecallResult, *,
                  tokens: Mapping[str, str]) -> dict[str, list[str]]:
-    """Send each peer a recall's ``shipments`` reached the notices of ``recall_events`` (this
-    ledger's ``recall`` records, in a signed checkpoint); return the peers notified and their
-    ships. Raises :class:`PeerError` naming the first peer that refused or did not answer."""
-    reached = peers_reached(ledger, shipments)
+    """Send each peer ledger the shipments of a recall (``result``, its ``recall`` records in
+    a signed checkpoint) went to a notice of each of those records; return the peers notified
+    and their ships. Raises :class:`PeerError` naming the first peer that refused or did not
+    answer."""
+    reached = peers_reached(ledger, result.in_transit)
     urls = {p.origin: p.url for p in peers_of(ledger)}
-    notices = [recall_notice(ledger, event) for event in recall_events] if reached else []
+    recall_events = [r.event_id for r in result.receipts
+                     if ledger.record(r.seq).kind == "recall"] if reached else []
+    notices = [recall_notice(ledger, event) for event in recall_events]
     for origin in sorted(reached):
         for notice in notices:
             try:

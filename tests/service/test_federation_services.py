@@ -284,3 +284,26 @@ def test_a_tampered_notice_is_refused_and_kept_nowhere(world: dict[str, Any]) ->
     assert answer.status_code == 422
     assert "inclusion proof" in answer.get_json()["detail"]
     assert peer_notices(fed.b.ledger) == []
+
+
+def test_a_recall_through_the_api_tells_the_peer_ledgers_in_the_background(
+        world: dict[str, Any]) -> None:
+    """A regulator's recall through A's API (not only the CLI's ``--notify-peers``) tells B
+    and C, where shipments went, once the recall is in a signed checkpoint."""
+    from tracelib.federation import peer_notices
+    from tracelib_service.background import wait_for_background
+
+    fed = _trade(world)
+    a_app: Flask = world["apps"][A]
+    couriers = {o: issue_token(world["apps"][o], "operator", scopes=("write",)) for o in (B, C)}
+    a_app.config["PEER_TOKENS"] = " ".join(f"{o}={t}" for o, t in couriers.items())
+    regulator = issue_token(a_app, "operator", scopes=("read:all", "write"))
+    answer = a_app.test_client().post("/api/v1/recalls",
+                                      headers={"Authorization": f"Bearer {regulator}"},
+                                      json={"lot": "IMP-1", "reason": "抽检不合格"})
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["notified_peers"] == sorted([B, C])
+    wait_for_background(a_app)
+    recalled = {n.recall_event for n in peer_notices(fed.b.ledger)}
+    assert recalled and recalled == {n.recall_event for n in peer_notices(fed.c.ledger)}
+    assert all(fed.a.ledger.record_for_event(e).kind == "recall" for e in recalled)
