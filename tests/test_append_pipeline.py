@@ -18,7 +18,7 @@ from tracelib.append import CHUNK, pipeline
 from tracelib.append import sigpool as _sigpool
 from tracelib.errors import SignatureError, ValidationError
 from tracelib.events import Event
-from tracelib.keys import public_key_object
+from tracelib.keys import SigningKey, public_key_object
 from tracelib.ledger import Ledger
 
 from .helpers import Network, origin_event
@@ -136,9 +136,9 @@ def _gc_state_during_prepare(payload: bytes, keys: dict[str, bytes]) -> tuple[bo
     seen: list[bool] = []
     real = _sigpool.prepare_batch
 
-    def spy(items: Any, keys: dict[str, bytes]) -> Any:
+    def spy(items: Any, keys: dict[str, bytes], seeds: Any = None) -> Any:
         seen.append(gc.isenabled())
-        return real(items, keys)
+        return real(items, keys, seeds)
 
     _sigpool.prepare_batch = spy
     try:
@@ -183,9 +183,9 @@ def test_a_tapered_append_prepares_every_piece_in_the_pool(network: Network,
     inline: list[int] = []
     real = _sigpool.prepare_batch
 
-    def spy(items: Any, keys: Any) -> Any:
+    def spy(items: Any, keys: Any, seeds: Any = None) -> Any:
         inline.append(len(items))
-        return real(items, keys)
+        return real(items, keys, seeds)
 
     monkeypatch.setattr(_sigpool, "prepare_batch", spy)
     docs = _docs(network, CHUNK + 300, "TP")
@@ -210,3 +210,32 @@ def test_workers_keep_loaded_public_keys_between_batches(network: Network) -> No
     assert public_key_object.cache_info().misses == 1  # and kept for the next batch
     forged = {**docs[1], "sig": docs[0]["sig"]}
     assert [ok for _, _, ok in _sigpool.prepare_batch([forged], keys)] == [False]
+
+
+@pytest.mark.parametrize("n", [3, _sigpool.INLINE_LIMIT * 2 + 3], ids=["inline", "pooled"])
+def test_signatures_made_here_are_checked_by_making_them_again(network: Network, n: int) -> None:
+    """``signed_here``: the caller's own keys check its signatures by signing again (RFC 8032
+    signing is deterministic); a bad signature is refused all the same, and a key that is not
+    the registered one (another public key under a claimed id) is not used."""
+    ledger = network.ledger
+    farm = network.keys["farm-1"]
+    size = ledger.size
+    good = _docs(network, n, f"SH{n}")
+    receipts = ledger.append(good, now=network.now, signed_here={farm.key_id: farm})
+    assert len(receipts) == n and ledger.size == size + n
+    forged = _docs(network, n, f"SF{n}")
+    forged[-1]["sig"] = {**forged[-1]["sig"], "value": forged[0]["sig"]["value"]}
+    for own in ({farm.key_id: farm}, {farm.key_id: SigningKey.generate()}, None):
+        with pytest.raises(SignatureError, match="does not verify"):
+            ledger.append(forged, now=network.now, signed_here=own)
+    assert ledger.size == size + n and ledger.verify().ok
+
+
+def test_a_signature_made_again_decides_as_the_verify_does(network: Network) -> None:
+    farm = network.keys["farm-1"]
+    docs = _docs(network, 2, "RS")
+    keys = {farm.key_id: farm.public.raw}
+    seeds = {farm.key_id: farm.private_bytes()}
+    assert [ok for _, _, ok in _sigpool.prepare_batch(docs, keys, seeds)] == [True, True]
+    docs[1]["sig"] = {**docs[1]["sig"], "value": docs[0]["sig"]["value"]}
+    assert [ok for _, _, ok in _sigpool.prepare_batch(docs, keys, seeds)] == [True, False]

@@ -145,6 +145,35 @@ def test_a_long_documents_hash_ids_from_the_worker_pool_are_the_serial_ones(
             assert found == event_hash_id(event, context, ignore=ignore) == event["eventID"], i
 
 
+@pytest.mark.parametrize("behaviour", ["rollback", "proceed"])
+def test_a_long_document_checked_whole_in_the_worker_pool_is_refused_whole(
+        generated: Any, monkeypatch: pytest.MonkeyPatch, behaviour: str) -> None:
+    """A long document's schema and depth are checked in the worker pool while its events
+    are mapped; a fault there refuses the document whole, naming its path, even when events
+    were mapped and drawn by the ledger meanwhile, and nothing is stored."""
+    capture_module = importlib.import_module("tracelib.epcis.capture")
+    net, _first, second, doc, _result = generated
+    monkeypatch.setattr(capture_module, "_POOL_FROM", 100)
+    bad = copy.deepcopy(doc)
+    events = bad["epcisBody"]["eventList"]
+    where = next(i for i, e in enumerate(events) if e.get("quantityList"))
+    events[where]["quantityList"][0]["quantity"] = "12"  # a quantity as text
+    size = second.size
+    with pytest.raises(DocumentRefused) as refused:
+        capture(second, bad, keys=net.keys.get, base=BASE, now=net.end, behaviour=behaviour)
+    assert refused.value.path == f"epcisBody.eventList[{where}].quantityList[0].quantity"
+    assert second.size == size
+    deep: Any = {}
+    events[where]["quantityList"][0]["quantity"] = 1
+    events[-1]["example:nested"] = deep
+    for _ in range(40):
+        deep["x"] = {}
+        deep = deep["x"]
+    with pytest.raises(DocumentRefused, match="nested deeper than 32"):
+        capture(second, bad, keys=net.keys.get, base=BASE, now=net.end, behaviour=behaviour)
+    assert second.size == size and second.verify(workers=1).ok
+
+
 def test_capturing_the_same_document_again_stores_nothing(generated: Any) -> None:
     net, _first, second, doc, result = generated
     size = second.size

@@ -216,7 +216,8 @@ class Ledger:
                progress: Progress | None = None, pause_gc: bool = False,
                hold_seconds: float | None = None,
                committed: Progress | None = None,
-               require_attachments: bool = False) -> list[Receipt]:
+               require_attachments: bool = False,
+               signed_here: Mapping[str, SigningKey] | None = None) -> list[Receipt]:
         """Append signed events in one transaction and return one receipt per event.
 
         The same id with the same bytes returns the original receipt; with other
@@ -236,12 +237,17 @@ class Ledger:
         With ``require_attachments``, an event citing a blob that :attr:`blobs` does not
         hold is refused (docs/integrity.md "Attachments": a check outside the ledger's
         rules, which the API and ``tracelib append`` make).
+
+        ``signed_here`` holds the keys (key id → signing key) the caller signed events with
+        itself: such a signature by the registered key is checked by making it again, at a
+        third of the cost of verifying it (see :func:`tracelib.append.append_events`).
         """
         receipts, self._directory = append_events(
             self.store, self.operator, events, now=now, lines=lines, progress=progress,
             cached=self._directory, pause_gc=pause_gc, hold_seconds=hold_seconds,
             committed=committed,
-            blobs_present=self.blobs.has if require_attachments else None)
+            blobs_present=self.blobs.has if require_attachments else None,
+            signed_here=signed_here)
         return receipts
 
     # -- reads ----------------------------------------------------------------

@@ -27,6 +27,7 @@ from ..blobs import BLOB_NAME, cited_field, missing_attachment
 from ..directory import KeyRecord
 from ..errors import ConflictError, SignatureError, ValidationError
 from ..events import Event
+from ..keys import SigningKey
 from ..kinds import authorize, kind_spec
 from ..record import GENESIS_PREV, record_bytes
 from ..store import Store
@@ -40,7 +41,7 @@ from ..timeutil import (
     utcnow,
 )
 from .context import BatchContext, Directory
-from .sigpool import Prepared, SignatureJob, assemble, prepare_stream
+from .sigpool import ChunkKeys, Prepared, SignatureJob, assemble, prepare_stream
 
 __all__ = ["CHUNK", "COMMIT_PAUSE", "BlobCheck", "DirectoryCache", "Progress", "Receipt",
            "append_events"]
@@ -87,7 +88,8 @@ def append_events(store: Store, operator: str, events: Iterable[Event | Mapping[
                   now: datetime | None = None, lines: Sequence[int] | None = None,
                   progress: Progress | None = None, cached: DirectoryCache | None = None,
                   pause_gc: bool = False, hold_seconds: float | None = None,
-                  committed: Progress | None = None, blobs_present: BlobCheck | None = None
+                  committed: Progress | None = None, blobs_present: BlobCheck | None = None,
+                  signed_here: Mapping[str, SigningKey] | None = None
                   ) -> tuple[list[Receipt], DirectoryCache | None]:
     """Append signed events and return one receipt per event.
 
@@ -108,6 +110,13 @@ def append_events(store: Store, operator: str, events: Iterable[Event | Mapping[
     With ``blobs_present``, an event citing an attachment (its kind's
     ``KindSpec.attachments``) for which it answers False is refused, naming the blob and
     the field that cites it.
+
+    ``signed_here`` (key id → signing key) holds the keys the caller signed events with
+    itself (an EPCIS capture signing as each event's party): a signature by one of them
+    whose public key is byte for byte the key the ledger registered under that id is checked
+    by making it again and comparing (Ed25519 signing is deterministic, RFC 8032 §5.1.6: the
+    body's one signature under that key comes out), at about a third of the cost of
+    verifying it. A signature that differs is refused as any bad signature is.
     """
     receipts: list[Receipt] = []
     seen: dict[str, Receipt] = {}
@@ -117,8 +126,9 @@ def append_events(store: Store, operator: str, events: Iterable[Event | Mapping[
     ctx: BatchContext | None = None
     pause = COMMIT_PAUSE if store.dialect == "sqlite" else 0.0
 
-    def keys_for(chunk: list[object]) -> dict[str, bytes]:
-        """Public keys (already in the ledger) of the key ids a chunk is signed with."""
+    def keys_for(chunk: list[object]) -> ChunkKeys:
+        """Public keys (already in the ledger) of the key ids a chunk is signed with, and
+        the seeds of those among them the caller signed with itself (``signed_here``)."""
         assert ctx is not None
         claimed = {k for item in chunk if (k := _sig_key(item)) is not None}
         new = claimed - known_keys.keys()
@@ -126,7 +136,12 @@ def append_events(store: Store, operator: str, events: Iterable[Event | Mapping[
         for key_id in new:
             record = ctx.key(key_id)
             known_keys[key_id] = None if record is None else record.public_key
-        return {k: v for k in claimed if (v := known_keys.get(k)) is not None}
+        public = {k: v for k in claimed if (v := known_keys.get(k)) is not None}
+        if not signed_here:
+            return public, None
+        seeds = {k: own.private_bytes() for k, v in public.items()
+                 if (own := signed_here.get(k)) is not None and own.public.raw == v}
+        return public, seeds or None
 
     stream: Iterator[tuple[list[object], list[Prepared]]] | None = None
     finished = False

@@ -266,6 +266,16 @@ def check_document(doc: Mapping[str, Any], *, max_events: int = MAX_EVENTS,
                    max_depth: int = MAX_DEPTH) -> list[dict[str, Any]]:
     """Check a whole document and return its events; :class:`DocumentRefused` names the
     first fault's path."""
+    events = _check_shape(doc, max_events=max_events)
+    fault = whole_document_fault(doc, max_depth)
+    if fault is not None:
+        raise DocumentRefused(fault[0], path=fault[1])
+    _check_vocabulary(doc, events)
+    return [dict(e) for e in events]
+
+
+def _check_shape(doc: Mapping[str, Any], *, max_events: int) -> list[Any]:
+    """The checks of a document's outline, before anything reads its events."""
     if doc.get("type") != "EPCISDocument":
         raise DocumentRefused(f"expected type EPCISDocument, got {str(doc.get('type'))[:80]!r}",
                               path="type")
@@ -276,9 +286,51 @@ def check_document(doc: Mapping[str, Any], *, max_events: int = MAX_EVENTS,
                               type=TOO_LARGE)
     if not events:
         raise DocumentRefused("the document holds no events", path="epcisBody.eventList")
+    return events
+
+
+def whole_document_fault(doc: Any, max_depth: int = MAX_DEPTH) -> tuple[str, str] | None:
+    """The first fault of a document read whole — nested deeper than ``max_depth``, or not
+    valid against GS1's JSON schema — as (message, JSON path); None when there is none."""
     deep = None if _nests_within(doc, max_depth) else _too_deep(doc, max_depth)
     if deep is not None:
-        raise DocumentRefused(f"nested deeper than {max_depth} levels", path=deep)
+        return f"nested deeper than {max_depth} levels", deep
+    fault = _validator()(doc)
+    if fault is not None:
+        parts, message = fault
+        return f"not a valid EPCIS 2.0 document: {message[:300]}", _path(parts)
+    return None
+
+
+def _whole_document_fault_of(raw: bytes, max_depth: int) -> tuple[str, str] | None:
+    """:func:`whole_document_fault` of a document's JSON text, for a worker process."""
+    return whole_document_fault(orjson.loads(raw), max_depth)
+
+
+def _whole_check(doc: Mapping[str, Any], count: int) -> Callable[[], None]:
+    """Start :func:`whole_document_fault`: for a document of :data:`_POOL_FROM` events or
+    more in the worker pool, while this thread maps and signs its events; else here, now.
+    The callable returned raises :class:`DocumentRefused` for a fault (waiting for the
+    pool's answer); the capture calls it before anything is committed."""
+    future = None
+    if count >= _POOL_FROM and cpu_count() > 1:
+        try:
+            future = pool().submit(_whole_document_fault_of, orjson.dumps(doc), MAX_DEPTH)
+        except TypeError:  # not JSON's types (a caller's own mapping): checked here
+            future = None
+    fault = whole_document_fault(doc) if future is None else None
+
+    def settle() -> None:
+        found = future.result() if future is not None else fault
+        if found is not None:
+            raise DocumentRefused(found[0], path=found[1])
+    if future is None:
+        settle()
+    return settle
+
+
+def _check_vocabulary(doc: Mapping[str, Any], events: Sequence[Any]) -> None:
+    """GS1's ``@context``, and each event's type, bizStep and disposition (CBV 2.0)."""
     if not _names_context(doc.get("@context")):
         raise DocumentRefused("@context must name GS1's EPCIS 2.0 context "
                               "(https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld)",
@@ -295,12 +347,6 @@ def check_document(doc: Mapping[str, Any], *, max_events: int = MAX_EVENTS,
         if "disposition" in event and disposition_name(event["disposition"]) is None:
             raise DocumentRefused(f"{str(event['disposition'])[:120]!r} is not a CBV 2.0 "
                                   "disposition", path=f"{where}.disposition")
-    fault = _validator()(doc)
-    if fault is not None:
-        parts, message = fault
-        raise DocumentRefused(f"not a valid EPCIS 2.0 document: {message[:300]}",
-                              path=_path(parts))
-    return [dict(e) for e in events]
 
 
 # -- events to kinds --------------------------------------------------------------------------
@@ -457,7 +503,10 @@ def _hash_ids(events: list[dict[str, Any]], context: Mapping[str, str],
 
 
 def _map_all(events: list[dict[str, Any]], doc: Mapping[str, Any], src: EpcisSources,
-             keys: Signer, as_party: str | None) -> Iterator[_Mapped]:
+             keys: Signer, as_party: str | None,
+             signed_here: dict[str, SigningKey]) -> Iterator[_Mapped]:
+    """Each event mapped and signed, in order; ``signed_here`` is told each key signed with
+    (key id → public key), for the ledger's append."""
     context = document_context(doc)
     # A tracelib export's record facts (its seq, its record hash) are the exporting ledger's,
     # not the event's: the hash ID is the one that export gave the event.
@@ -490,7 +539,9 @@ def _map_all(events: list[dict[str, Any]], doc: Mapping[str, Any], src: EpcisSou
                     status=403)))
                 continue
             if actor not in signing:
-                signing[actor] = keys(actor)
+                found_key = signing[actor] = keys(actor)
+                if found_key is not None:
+                    signed_here[found_key.key_id] = found_key
             if signing[actor] is None:
                 yield _ToSign(_Mapped(i, hash_id, problem=_problem(
                     i, f"no local key signs for {actor!r}", "bizLocation",
@@ -588,13 +639,15 @@ def _refusal(index: int, err: TracelibError) -> CaptureProblem:
 
 
 def _append(ledger: Ledger, mapped: list[_Mapped], now: datetime | None,
-            progress: Callable[[int], None] | None) -> tuple[list[Any], CaptureProblem | None]:
+            progress: Callable[[int], None] | None, signed_here: Mapping[str, SigningKey]
+            ) -> tuple[list[Any], CaptureProblem | None]:
     """Append the mapped events in one transaction: their receipts, or the problem of the
     event that made the ledger refuse them all."""
     events = [m.event for m in mapped]
     try:
         return ledger.append(events, now=now, lines=[m.index for m in mapped],  # type: ignore[arg-type]
-                             progress=progress, require_attachments=False), None
+                             progress=progress, require_attachments=False,
+                             signed_here=signed_here), None
     except ValidationError as e:
         index = e.line if e.line is not None else mapped[0].index
         return [], _refusal(index, e)
@@ -615,12 +668,14 @@ class _Unmapped(Exception):
 
 
 def _rollback(ledger: Ledger, stream: Iterator[_Mapped], now: datetime | None,
-              progress: Callable[[int], None] | None
+              progress: Callable[[int], None] | None, settle: Callable[[], None],
+              signed_here: Mapping[str, SigningKey]
               ) -> tuple[list[_Mapped], dict[int, Any], CaptureProblem | None]:
     """All or nothing, the events mapped as the ledger draws them: while the append
     engine's workers check one chunk's signatures, this thread maps and signs the next.
     The first event that does not map stops the append (nothing stored); the rest are
-    still mapped, so every refusal is reported."""
+    still mapped, so every refusal is reported. ``settle`` raises for a document refused
+    whole; it is called after the last event, before the ledger commits."""
     mapped: list[_Mapped] = []
     drawn: list[_Mapped] = []
 
@@ -632,16 +687,19 @@ def _rollback(ledger: Ledger, stream: Iterator[_Mapped], now: datetime | None,
             drawn.append(m)
             assert m.event is not None
             yield m.event
+        settle()
 
     lines = _Lines(drawn)
     problem: CaptureProblem | None = None
     receipts: dict[int, Any] = {}
     try:
         found = ledger.append(events(), now=now, lines=cast("Sequence[int]", lines),
-                              progress=progress)
+                              progress=progress, signed_here=signed_here)
         receipts = {m.index: r for m, r in zip(drawn, found, strict=True)}
     except _Unmapped:
         pass
+    except DocumentRefused:
+        raise
     except ValidationError as e:
         problem = _refusal(e.line if e.line is not None else drawn[0].index, e)
     except ConflictError as e:
@@ -688,26 +746,34 @@ def _capture(ledger: Ledger, doc: Mapping[str, Any], *, keys: Signer, base: str,
     if behaviour not in BEHAVIOURS:
         raise DocumentRefused(f"capture error behaviour must be rollback or proceed, got "
                               f"{behaviour[:40]!r}", path="GS1-Capture-Error-Behaviour")
-    events = check_document(doc, max_events=max_events)
+    shaped = _check_shape(doc, max_events=max_events)
+    settle = _whole_check(doc, len(shaped))
+    _check_vocabulary(doc, shaped)
+    events = [dict(e) for e in shaped]
     result = CaptureResult(behaviour)
     receipts: dict[int, Any] = {}
     problems: dict[int, CaptureProblem] = {}
+    # the keys the events are signed with here: the append checks those signatures by
+    # making them again, at a third of the cost of verifying (Ledger.append, signed_here)
+    signed_here: dict[str, SigningKey] = {}
     with ledger.store.reader() as conn:
         src = sources_for(ledger, conn, base, events)
-        stream = _map_all(events, doc, src, keys, as_party)
+        stream = _map_all(events, doc, src, keys, as_party, signed_here)
         if behaviour == "rollback":
-            mapped, receipts, problem = _rollback(ledger, stream, now, progress)
+            mapped, receipts, problem = _rollback(ledger, stream, now, progress, settle,
+                                                  signed_here)
             if problem is not None:
                 problems[problem.index] = problem
         else:
             mapped = list(stream)
+    settle()  # a document refused whole says so, whatever its events said
     problems.update({m.index: m.problem for m in mapped if m.problem is not None})
     if behaviour == "proceed":
         good = [m for m in mapped if m.problem is None]
         for start in range(0, len(good), _PROCEED_CHUNK):
             chunk = good[start:start + _PROCEED_CHUNK]
             while chunk:
-                found, problem = _append(ledger, chunk, now, progress)
+                found, problem = _append(ledger, chunk, now, progress, signed_here)
                 if problem is None:
                     receipts.update({m.index: r for m, r in zip(chunk, found, strict=True)})
                     break
