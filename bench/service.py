@@ -40,7 +40,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,20 +185,26 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 # -- wrk -------------------------------------------------------------------------------------
-_LUA = """-- bench.service: cycle over the stall ids, each thread from its own offset
-local ids = {%s}
-local n = #ids
+_LUA = """-- %s: cycle over the paths, each thread from its own offset
+local paths = {%s}
+local n = #paths
 local counter = 0
 function setup(thread)
-  thread:set("offset", counter * 101)
+  thread:set("offset", counter * %d)
   counter = counter + 1
 end
 local i = 0
 function request()
   i = i + 1
-  return wrk.format(nil, "/s/" .. ids[((i + (offset or 0)) %% n) + 1])
+  return wrk.format(nil, paths[((i + (offset or 0)) %% n) + 1])
 end
 """
+
+
+def wrk_script(who: str, paths: Sequence[str], stride: int) -> str:
+    """A wrk script cycling over ``paths``, each thread starting ``stride`` paths after the
+    one before it."""
+    return _LUA % (who, ", ".join(json.dumps(p) for p in paths), stride)
 
 
 @dataclass(frozen=True)
@@ -336,9 +342,11 @@ def service_sqlite(ctx: Context) -> list[Row]:
     # Per run (pid): another run sharing the work folder must not swap them under us.
     tag = f"service-n{opts.events}-s{opts.seed}-p{os.getpid()}"
     script = opts.work / f"{tag}-stalls.lua"
-    script.write_text(_LUA % ", ".join(json.dumps(i) for i in ids), encoding="utf-8")
+    script.write_text(wrk_script("bench.service", [f"/s/{i}" for i in ids], 101),
+                      encoding="utf-8")
     script_all = opts.work / f"{tag}-all-stalls.lua"
-    script_all.write_text(_LUA % ", ".join(json.dumps(i) for i in every), encoding="utf-8")
+    script_all.write_text(wrk_script("bench.service", [f"/s/{i}" for i in every], 101),
+                          encoding="utf-8")
 
     bin_dir = Path(sys.executable).parent
     env = dict(os.environ)

@@ -51,6 +51,7 @@ from .service import (
     _serve,
     _stop,
     _wrk,
+    wrk_script,
 )
 
 MAX_EVENTS = 20_000
@@ -60,20 +61,6 @@ RATIO = 0.5
 ROUNDS = 3
 OCTETS = "application/octet-stream"
 
-_LUA = """-- bench.tiles: cycle over the tile paths, each thread from its own offset
-local paths = {%s}
-local n = #paths
-local counter = 0
-function setup(thread)
-  thread:set("offset", counter * 37)
-  counter = counter + 1
-end
-local i = 0
-function request()
-  i = i + 1
-  return wrk.format(nil, paths[((i + (offset or 0)) %% n) + 1])
-end
-"""
 
 
 def _build(ctx: Context, db: Path, n: int) -> int:
@@ -174,7 +161,7 @@ def log_tiles(ctx: Context) -> list[Row]:
             raise BenchmarkError(f"tracelib log export failed: {exported.stderr[-1000:]}")
         tiles = tiles_for_size(size)
         paths = [t.path() for t in tiles]
-        script.write_text(_LUA % ", ".join(json.dumps(f"/PREFIX/{p}") for p in paths),
+        script.write_text(wrk_script("bench.tiles", [f"/PREFIX/{p}" for p in paths], 37),
                           encoding="utf-8")
         os.sync()
         static_port, app_port = _free_port(), _free_port()

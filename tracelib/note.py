@@ -27,6 +27,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar, Self
 
 from tracelib.errors import SignatureError, ValidationError
 from tracelib.keys import SigningKey, VerifyKey
@@ -130,19 +131,20 @@ def _check_text(text: str, what: str) -> None:
         raise ValidationError(f"{what} is not valid Unicode (lone surrogate)") from e
 
 
+def _key_id(name: str, sig_type: int, public_key: bytes) -> bytes:
+    """A C2SP signed-note key ID: ``SHA-256(name || 0x0A || type || public key)[:4]``."""
+    _check_name(name)
+    if not isinstance(public_key, (bytes, bytearray)) or len(public_key) != 32:
+        raise ValidationError("an Ed25519 public key is 32 bytes", field="public_key")
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([sig_type])
+                          + bytes(public_key)).digest()[:4]
+
+
 def note_key_id(name: str, public_key: bytes) -> bytes:
     """The 4-byte C2SP key ID of an Ed25519 key:
     ``SHA-256(name || 0x0A || 0x01 || 32-byte public key)[:4]`` (C2SP signed-note,
     "Ed25519 signatures")."""
-    _check_name(name)
-    if not isinstance(public_key, (bytes, bytearray)) or len(public_key) != 32:
-        raise ValidationError("an Ed25519 public key is 32 bytes", field="public_key")
-    h = hashlib.sha256()
-    h.update(name.encode("utf-8"))
-    h.update(b"\n")
-    h.update(bytes([SIG_TYPE_ED25519]))
-    h.update(public_key)
-    return h.digest()[:4]
+    return _key_id(name, SIG_TYPE_ED25519, public_key)
 
 
 # ---------------------------------------------------------------------------
@@ -150,12 +152,18 @@ def note_key_id(name: str, public_key: bytes) -> bytes:
 
 
 @dataclass(frozen=True)
-class NoteVerifier:
-    """A named Ed25519 verifier key; ``key_id == note_key_id(name, public_key.raw)``.
+class _VerifierKey:
+    """A named Ed25519 verifier key of one C2SP signature type (:attr:`SIG_TYPE`), with
+    ``key_id`` the key ID of that type over name and key.
 
-    String form (C2SP signed-note / golang.org/x/mod/sumdb/note verifier key):
-    ``<name>+<8 hex digits of key id>+<base64(0x01 || 32-byte public key)>``.
-    """
+    String form (C2SP signed-note "Verifier keys", golang.org/x/mod/sumdb/note):
+    ``<name>+<8 hex digits of key id>+<base64(type || 32-byte public key)>``."""
+
+    SIG_TYPE: ClassVar[int]
+    #: how messages name the key, the first byte of its material, and the type wanted
+    WHAT: ClassVar[str]
+    TYPE_NOUN: ClassVar[str]
+    TYPE_WORDS: ClassVar[str]
 
     name: str
     key_id: bytes
@@ -165,26 +173,25 @@ class NoteVerifier:
         _check_name(self.name)
         if not isinstance(self.public_key, VerifyKey):
             raise ValidationError("public_key must be a VerifyKey", field="public_key")
-        if self.key_id != note_key_id(self.name, self.public_key.raw):
+        if self.key_id != _key_id(self.name, self.SIG_TYPE, self.public_key.raw):
             raise ValidationError(f"key id {bytes(self.key_id).hex()} does not match name "
                                   f"{self.name!r} and its public key", field="key_id")
 
     @classmethod
-    def for_key(cls, name: str, key: VerifyKey) -> NoteVerifier:
+    def for_key(cls, name: str, key: VerifyKey) -> Self:
         """The verifier for ``key`` under ``name`` (key id computed)."""
-        _check_name(name)
-        return cls(name, note_key_id(name, key.raw), key)
+        return cls(name, _key_id(name, cls.SIG_TYPE, key.raw), key)
 
     @classmethod
-    def parse(cls, vkey: str) -> NoteVerifier:
-        """Parse ``<name>+<hex id>+<base64(0x01||key)>``; ``ValidationError`` if
-        malformed, of another algorithm, or if the id does not match."""
+    def parse(cls, vkey: str) -> Self:
+        """Parse ``<name>+<hex id>+<base64(type||key)>``; ``ValidationError`` if malformed,
+        of another algorithm or signature type, or if the id does not match."""
         if not isinstance(vkey, str):
             raise ValidationError(f"verifier key must be a str, got {type(vkey).__name__}")
         # The base64 part may itself contain '+': split at the first two only.
         parts = vkey.split("+", 2)
         if len(parts) != 3:
-            raise ValidationError("verifier key is not <name>+<hex id>+<base64 key>",
+            raise ValidationError(f"{cls.WHAT} is not <name>+<hex id>+<base64 key>",
                                   field="vkey")
         name, hex_id, key64 = parts
         _check_name(name)
@@ -192,16 +199,16 @@ class NoteVerifier:
             raise ValidationError(f"verifier key id {hex_id!r} is not 8 hex digits",
                                   field="vkey")
         raw = _b64decode(key64, "verifier key material")
-        if not raw or raw[0] != SIG_TYPE_ED25519:
+        if not raw or raw[0] != cls.SIG_TYPE:
             alg = f"0x{raw[0]:02x}" if raw else "none"
-            raise ValidationError(f"verifier key algorithm {alg} is not Ed25519 (0x01)",
+            raise ValidationError(f"{cls.WHAT} {cls.TYPE_NOUN} {alg} is not {cls.TYPE_WORDS}",
                                   field="vkey")
         if len(raw) != 33:
             raise ValidationError(f"Ed25519 verifier key is 32 bytes, got {len(raw) - 1}",
                                   field="vkey")
         key = VerifyKey.from_bytes(raw[1:])
         kid = bytes.fromhex(hex_id)
-        if kid != note_key_id(name, key.raw):
+        if kid != _key_id(name, cls.SIG_TYPE, key.raw):
             raise ValidationError(f"verifier key id {hex_id} does not match its name and key",
                                   field="vkey")
         return cls(name, kid, key)
@@ -209,7 +216,18 @@ class NoteVerifier:
     def to_string(self) -> str:
         """The verifier key string (lowercase hex id)."""
         return (f"{self.name}+{self.key_id.hex()}+"
-                f"{_b64(bytes([SIG_TYPE_ED25519]) + self.public_key.raw)}")
+                f"{_b64(bytes([self.SIG_TYPE]) + self.public_key.raw)}")
+
+
+@dataclass(frozen=True)
+class NoteVerifier(_VerifierKey):
+    """A named Ed25519 verifier key of notes (type 0x01); ``key_id == note_key_id(name,
+    public_key.raw)``."""
+
+    SIG_TYPE: ClassVar[int] = SIG_TYPE_ED25519
+    WHAT: ClassVar[str] = "verifier key"
+    TYPE_NOUN: ClassVar[str] = "algorithm"
+    TYPE_WORDS: ClassVar[str] = "Ed25519 (0x01)"
 
 
 def signer_string(name: str, key: SigningKey) -> str:
@@ -367,15 +385,7 @@ def cosignature_key_id(name: str, public_key: bytes) -> bytes:
     """The 4-byte key ID of an Ed25519 cosigner:
     ``SHA-256(name || 0x0A || 0x04 || 32-byte public key)[:4]`` (C2SP tlog-cosignature,
     Format)."""
-    _check_name(name)
-    if not isinstance(public_key, (bytes, bytearray)) or len(public_key) != 32:
-        raise ValidationError("an Ed25519 public key is 32 bytes", field="public_key")
-    h = hashlib.sha256()
-    h.update(name.encode("utf-8"))
-    h.update(b"\n")
-    h.update(bytes([SIG_TYPE_COSIGNATURE_V1]))
-    h.update(public_key)
-    return h.digest()[:4]
+    return _key_id(name, SIG_TYPE_COSIGNATURE_V1, public_key)
 
 
 def _check_time(timestamp: int) -> None:
@@ -411,65 +421,14 @@ def cosignature_timestamp(signature: str) -> int:
 
 
 @dataclass(frozen=True)
-class CosignatureVerifier:
-    """A witness's named Ed25519 cosigner key; ``key_id == cosignature_key_id(name, key)``.
+class CosignatureVerifier(_VerifierKey):
+    """A witness's named Ed25519 cosigner key (type 0x04, C2SP tlog-cosignature);
+    ``key_id == cosignature_key_id(name, public_key.raw)``."""
 
-    String form (C2SP signed-note "Verifier keys", C2SP tlog-cosignature):
-    ``<name>+<8 hex digits of key id>+<base64(0x04 || 32-byte public key)>``.
-    """
-
-    name: str
-    key_id: bytes
-    public_key: VerifyKey
-
-    def __post_init__(self) -> None:
-        _check_name(self.name)
-        if not isinstance(self.public_key, VerifyKey):
-            raise ValidationError("public_key must be a VerifyKey", field="public_key")
-        if self.key_id != cosignature_key_id(self.name, self.public_key.raw):
-            raise ValidationError(f"key id {bytes(self.key_id).hex()} does not match name "
-                                  f"{self.name!r} and its public key", field="key_id")
-
-    @classmethod
-    def for_key(cls, name: str, key: VerifyKey) -> CosignatureVerifier:
-        """The cosigner verifier for ``key`` under ``name`` (key id computed)."""
-        return cls(name, cosignature_key_id(name, key.raw), key)
-
-    @classmethod
-    def parse(cls, vkey: str) -> CosignatureVerifier:
-        """Parse ``<name>+<hex id>+<base64(0x04||key)>``; ``ValidationError`` if malformed,
-        of another signature type, or if the id does not match."""
-        if not isinstance(vkey, str):
-            raise ValidationError(f"verifier key must be a str, got {type(vkey).__name__}")
-        parts = vkey.split("+", 2)
-        if len(parts) != 3:
-            raise ValidationError("witness verifier key is not <name>+<hex id>+<base64 key>",
-                                  field="vkey")
-        name, hex_id, key64 = parts
-        _check_name(name)
-        if not _HEX8.match(hex_id):
-            raise ValidationError(f"verifier key id {hex_id!r} is not 8 hex digits",
-                                  field="vkey")
-        raw = _b64decode(key64, "verifier key material")
-        if not raw or raw[0] != SIG_TYPE_COSIGNATURE_V1:
-            alg = f"0x{raw[0]:02x}" if raw else "none"
-            raise ValidationError(f"witness verifier key type {alg} is not an Ed25519 "
-                                  "cosignature/v1 key (0x04, C2SP tlog-cosignature)",
-                                  field="vkey")
-        if len(raw) != 33:
-            raise ValidationError(f"Ed25519 verifier key is 32 bytes, got {len(raw) - 1}",
-                                  field="vkey")
-        key = VerifyKey.from_bytes(raw[1:])
-        kid = bytes.fromhex(hex_id)
-        if kid != cosignature_key_id(name, key.raw):
-            raise ValidationError(f"verifier key id {hex_id} does not match its name and key",
-                                  field="vkey")
-        return cls(name, kid, key)
-
-    def to_string(self) -> str:
-        """The verifier key string (lowercase hex id)."""
-        return (f"{self.name}+{self.key_id.hex()}+"
-                f"{_b64(bytes([SIG_TYPE_COSIGNATURE_V1]) + self.public_key.raw)}")
+    SIG_TYPE: ClassVar[int] = SIG_TYPE_COSIGNATURE_V1
+    WHAT: ClassVar[str] = "witness verifier key"
+    TYPE_NOUN: ClassVar[str] = "type"
+    TYPE_WORDS: ClassVar[str] = "an Ed25519 cosignature/v1 key (0x04, C2SP tlog-cosignature)"
 
 
 @dataclass(frozen=True)
