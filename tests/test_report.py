@@ -34,7 +34,7 @@ from tracelib.report import (
     layout_path,
     write_drill_report,
 )
-from tracelib.report.pathlayout import BOX_H, Box, Wire
+from tracelib.report.pathlayout import Box, Wire
 
 SVG = "{http://www.w3.org/2000/svg}"
 LOT = "LOT-PK-0001"
@@ -318,11 +318,11 @@ def test_many_stalls_wrap_and_wires_avoid_boxes(drill: DrillReportInput) -> None
             assert x0 == x1 or y0 == y1
             for box in node_boxes:
                 inside_x = max(min(x0, x1), box.x + 0.5) < min(max(x0, x1), box.x + box.w - 0.5)
-                inside_y = max(min(y0, y1), box.y + 0.5) < min(max(y0, y1), box.y + BOX_H - 0.5)
+                inside_y = max(min(y0, y1), box.y + 0.5) < min(max(y0, y1), box.y + box.h - 0.5)
                 if x0 == x1:
                     assert not (box.x < x0 < box.x + box.w and inside_y), (wire.title, box)
                 else:
-                    assert not (box.y < y0 < box.y + BOX_H and inside_x), (wire.title, box)
+                    assert not (box.y < y0 < box.y + box.h and inside_x), (wire.title, box)
         for x, y in wire.points:
             assert 0 <= x <= layout.width and 0 <= y <= layout.height
 

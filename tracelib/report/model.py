@@ -129,7 +129,7 @@ class PathNode:
     which is drawn in the middle column.
 
     ``market`` and ``market_name`` name the market a stall belongs to (its registered parent
-    location, docs/contract.md "Locations"; empty when it has none): the picture draws each
+    location, docs/contract.md "Drill picture"; empty when it has none): the picture draws each
     market as a band holding its stalls. ``stock`` is what the lot's family did here, one
     entry per unit (empty for a place the stock only passed through)."""
 

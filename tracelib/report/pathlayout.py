@@ -383,7 +383,7 @@ def _amount(by_unit: dict[str, Decimal], *, plain: bool = False) -> str:
 
 def _answer(nodes: Sequence[PathNode], names: dict[str, str]) -> tuple[str, str, bool]:
     """The answer to "还有多少在售?": what is on hand and not held, at how many places, per
-    market (stalls under their market, docs/contract.md "Locations"); then what is held.
+    market (stalls under their market, docs/contract.md "Drill picture"); then what is held.
     Returns (Chinese, ASCII twin, anything on sale)."""
     selling = [n for n in nodes if any(e.for_sale > 0 for e in n.stock)]
     total = _sum_by_unit((e.unit, e.for_sale) for n in nodes for e in n.stock)
