@@ -651,14 +651,19 @@ def layout_path(report: DrillReportInput, *, max_rows: int = MAX_ROWS,
         items.append(Text((left + right) / 2, header_y, header, f"{en} ({len(column)})", 13,
                           color=MUTED, anchor="middle", bold=True, cls="column"))
     market_items: list[Item] = []
+    market_stalls: dict[str, list[_Place]] = defaultdict(list)
+    for band in bands:  # a market's figures are its whole, on each piece of its band
+        market_stalls[band.market].extend(band.places)
     for band in bands:
         bx = slot_x[band.slot] - BAND_PAD
         bw = slot_widths[band.slot] + 2 * BAND_PAD
         owner = f"market:{band.market}"
-        amount = _sum_by_unit((e.unit, e.for_sale) for p in band.places for e in p.node.stock)
+        members = market_stalls[band.market]
+        amount = _sum_by_unit((e.unit, e.for_sale) for p in members for e in p.node.stock)
         head = band.name + (" (续 cont.)" if band.continued else "")
-        label = f"{head} · {len(band.places)} 摊位"
-        label_ascii = f"{ascii_prose(band.name) or '?'}: {len(band.places)} stalls"
+        label = f"{head} · {len(members)} 摊位"
+        label_ascii = (f"{ascii_prose(band.name) or '?'}{' (cont.)' if band.continued else ''}: "
+                       f"{len(members)} stalls")
         if amount:
             label += f" · 在售 {_amount(amount)}"
             label_ascii += f", on sale {_amount(amount, plain=True)}"
