@@ -75,7 +75,8 @@ def build_drill() -> DrillReportInput:
             name = FORMULA
         if sid == "stall-021":
             name = "控制\x07字符\x00摊"  # control characters: not allowed in XML or XLSX
-        stalls.append(PathNode(sid, name, "stall"))
+        stalls.append(PathNode(sid, name, "stall", market="market-01" if i <= STALLS // 2
+                               else "market-02", market_name=f"{market}农贸市场"))
     nodes = (farm, abattoir, cold, wsm, m1, m2, *stalls)
     names = {n.id: n.name for n in nodes}
 
