@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from tracelib.ledger import Ledger
-from tracelib.recalls import drill, report_input
+from tracelib.recalls import drill, recall, report_input
 from tracelib.report import DrillReportInput, NodeStock, PathEdge, PathNode, write_drill_report
 from tracelib.report.pathlayout import HOLD_RED, Box, Measure, PathLayout, Text, Wire, layout_path
 from tracelib.report.pathpng import resolve_font, text_measure
@@ -266,11 +266,13 @@ def test_demo_network_drill_picture(tmp_path: Path, measure: Measure) -> None:
     ledger, net = _demo_ledger(tmp_path / "ledger.db")
     try:
         # The origin lot that reached stalls of both markets, the most stalls first.
-        def reach(lot: str) -> tuple[int, int]:
-            stalls = {loc for loc, _u in net.truth.forward(lot)
-                      if net.truth.location_type(loc) == "stall"}
+        def reach(lot: str) -> tuple[int, bool, int]:
+            forward = net.truth.forward(lot)
+            stalls = {loc for loc, _u in forward if net.truth.location_type(loc) == "stall"}
             markets = {p.parent for s in stalls if (p := ledger.location(s)) is not None}
-            return len(markets), len(stalls)
+            stocked = any(values[2] > 0 for (loc, _u), values in forward.items()
+                          if loc in stalls)
+            return len(markets), stocked, len(stalls)
 
         origins = [lot for lot in net.truth.lots() if net.truth.origins(lot) == {lot}]
         lot = max(origins, key=lambda code: (reach(code), code))
@@ -289,9 +291,23 @@ def test_demo_network_drill_picture(tmp_path: Path, measure: Measure) -> None:
             assert entry.on_hand * 1_000_000 == totals[node.id].on_hand
             assert entry.received * 1_000_000 == totals[node.id].received
         on_sale = sum((e.on_hand - e.held for n in report.nodes for e in n.stock), Decimal(0))
-        if on_sale:
-            assert f"仍在售 {on_sale.normalize():,f}" in layout.answer
-        else:
-            assert "已无在售" in layout.answer
+        assert on_sale > 0
+        assert f"仍在售 {on_sale.normalize():,f}" in layout.answer
+
+        # Recalled: every lot on hand is held and recalled; nothing is left on sale, the
+        # stalls holding it and the flows carrying recalled lots are red.
+        recall(ledger, lot, key=net.operator_key, reason="抽检不合格")
+        result = drill(ledger, lot)
+        report = report_input(ledger, result, generated_at="2026-12-07T11:00:00+08:00")
+        layout = layout_path(report, measure=measure)
+        assert_geometry(layout, report, measure)
+        assert "已无在售" in layout.answer and f"{on_sale.normalize():,f}" in layout.answer
+        stocked = [n.id for n in report.nodes if n.type == "stall"
+                   and any(e.on_hand for e in n.stock)]
+        assert stocked and all(_red(layout, ident) for ident in stocked)
+        assert any(e.recalled for e in report.edges)
+        red_wires = [w for w in layout.items if isinstance(w, Wire) and w.ends is not None
+                     and w.color == HOLD_RED]
+        assert red_wires
     finally:
         ledger.close()

@@ -102,6 +102,7 @@ LABEL_SIZE = 11
 TAG_SIZE = 10
 MIN_BOX_W = 150
 MAX_BOX_W = 300
+MAX_STOCK_BOX_W = 380  # received / sold / on hand are never cut below this width
 LANE_SP = 8
 TRACK_SP = 9
 ARROW = 8
@@ -439,8 +440,9 @@ def layout_path(report: DrillReportInput, *, max_rows: int = MAX_ROWS,
         for entry in node.stock[:STOCK_LINES]:
             unit = clean(entry.unit, one_line=True)
             first, second, first_a, second_a = _stock_texts(entry, unit)
-            need = max(need, width(first, STOCK_SIZE) + width(second, STOCK_SIZE) + 2,
-                       width(first_a, STOCK_SIZE) + width(second_a, STOCK_SIZE) + 2)
+            # The on-hand part is right-aligned after the wider rendering of the rest.
+            need = max(need, max(width(first, STOCK_SIZE), width(first_a, STOCK_SIZE))
+                       + max(width(second, STOCK_SIZE), width(second_a, STOCK_SIZE)) + 6)
         return need
 
     column_width: list[float] = []
@@ -450,8 +452,9 @@ def layout_path(report: DrillReportInput, *, max_rows: int = MAX_ROWS,
             ident = clean(node.id, one_line=True)
             tag = width(HOLD_TAG[0], TAG_SIZE) + 16 if node.id in held else 0.0
             need = max(width(names[node.id], NAME_SIZE), width(ascii_only(ident), NAME_SIZE),
-                       width(ident, ID_SIZE) + tag, stock_need(node))
-            col_width = max(col_width, min(MAX_BOX_W, need + 2 * PAD))
+                       width(ident, ID_SIZE) + tag)
+            col_width = max(col_width, min(MAX_BOX_W, need + 2 * PAD),
+                            min(MAX_STOCK_BOX_W, stock_need(node) + 2 * PAD))
         column_width.append(col_width)
     name_lines: dict[str, list[str]] = {}
     for col_index, column in enumerate(columns):
