@@ -34,7 +34,7 @@ from tracelib.report import (
     layout_path,
     write_drill_report,
 )
-from tracelib.report.pathlayout import BOX_H, Box, Wire
+from tracelib.report.pathlayout import Box, Wire
 
 SVG = "{http://www.w3.org/2000/svg}"
 LOT = "LOT-PK-0001"
@@ -75,7 +75,8 @@ def build_drill() -> DrillReportInput:
             name = FORMULA
         if sid == "stall-021":
             name = "控制\x07字符\x00摊"  # control characters: not allowed in XML or XLSX
-        stalls.append(PathNode(sid, name, "stall"))
+        stalls.append(PathNode(sid, name, "stall", market="market-01" if i <= STALLS // 2
+                               else "market-02", market_name=f"{market}农贸市场"))
     nodes = (farm, abattoir, cold, wsm, m1, m2, *stalls)
     names = {n.id: n.name for n in nodes}
 
@@ -318,11 +319,11 @@ def test_many_stalls_wrap_and_wires_avoid_boxes(drill: DrillReportInput) -> None
             assert x0 == x1 or y0 == y1
             for box in node_boxes:
                 inside_x = max(min(x0, x1), box.x + 0.5) < min(max(x0, x1), box.x + box.w - 0.5)
-                inside_y = max(min(y0, y1), box.y + 0.5) < min(max(y0, y1), box.y + BOX_H - 0.5)
+                inside_y = max(min(y0, y1), box.y + 0.5) < min(max(y0, y1), box.y + box.h - 0.5)
                 if x0 == x1:
                     assert not (box.x < x0 < box.x + box.w and inside_y), (wire.title, box)
                 else:
-                    assert not (box.y < y0 < box.y + BOX_H and inside_x), (wire.title, box)
+                    assert not (box.y < y0 < box.y + box.h and inside_x), (wire.title, box)
         for x, y in wire.points:
             assert 0 <= x <= layout.width and 0 <= y <= layout.height
 

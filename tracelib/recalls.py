@@ -34,6 +34,7 @@ from .report import (
     DrillReportInput,
     FsmaRangeReport,
     LocationDescription,
+    NodeStock,
     PathEdge,
     PathNode,
     write_drill_report,
@@ -134,7 +135,13 @@ def report_input(ledger: Ledger, result: DrillResult, *, generated_at: str) -> D
         places = {s.from_location for s in shipments} | {s.to_location for s in shipments}
         places |= {row.location for row in lots.values()}
         locations = store.locations(conn, places)
+        # The market each stall belongs to (its parent), named even when the stock did not
+        # pass through the market itself: the picture draws a band per market.
+        parents = {loc.parent for loc in locations.values() if loc.type == "stall" and loc.parent}
+        markets = store.locations(conn, parents)
+        stock_rows = SupplySql.stock_of_lots(conn, sorted({answer.lot, *answer.downstream_lots}))
     name = {loc: (locations[loc].name if loc in locations else loc) for loc in places}
+    stock = _node_stock(answer, stock_rows, lots)
     ctes = []
     for doc in docs:
         for role in ("outputs", "inputs"):
@@ -154,12 +161,45 @@ def report_input(ledger: Ledger, result: DrillResult, *, generated_at: str) -> D
     return DrillReportInput(
         lot=result.lot, question=result.question, generated_at=generated_at,
         summary=result.summary(), ctes=tuple(ctes),
-        nodes=tuple(PathNode(loc, name[loc], locations[loc].type if loc in locations
-                             else "unknown") for loc in sorted(places)),
+        nodes=tuple(_path_node(loc, name[loc], locations.get(loc), markets, stock.get(loc, ()))
+                    for loc in sorted(places)),
         edges=tuple(PathEdge(src, dst, tuple(sorted(acc[0])), Decimal(acc[1]) / MICRO, unit,
-                             excursion=acc[2], held=dst in held_places)
+                             excursion=acc[2], held=dst in held_places,
+                             recalled=any(lots[code].recalled_seq is not None
+                                          for code in acc[0]))
                     for (src, dst, unit), acc in sorted(edges.items())),
         held_locations=frozenset(held_places))
+
+
+def _path_node(ident: str, name: str, place: Any, markets: dict[str, Any],
+               stock: tuple[NodeStock, ...]) -> PathNode:
+    """A location of the picture; a stall with the market it belongs to (its parent)."""
+    if place is None:
+        return PathNode(ident, name, "unknown", stock=stock)
+    market = place.parent if place.type == "stall" and place.parent else ""
+    market_name = markets[market].name if market in markets else market
+    return PathNode(ident, name, place.type, market=market, market_name=market_name,
+                    stock=stock)
+
+
+def _node_stock(answer: Trace, rows: Sequence[Any], lots: dict[str, LotRow]
+                ) -> dict[str, tuple[NodeStock, ...]]:
+    """Received, sold and on hand per location and unit (the trace's location totals), and how
+    much of what is on hand is held or recalled — on hand but not on sale."""
+    held: dict[tuple[str, str], int] = {}
+    for row in rows:
+        lot = lots.get(row.lot)
+        if row.on_hand > 0 and (row.hold_seq is not None
+                                or (lot is not None and lot.recalled_seq is not None)):
+            key = (row.location, row.unit)
+            held[key] = held.get(key, 0) + row.on_hand
+    out: dict[str, list[NodeStock]] = {}
+    for total in answer.locations:
+        out.setdefault(total.location, []).append(NodeStock(
+            total.unit, Decimal(total.received) / MICRO, Decimal(total.sold) / MICRO,
+            Decimal(total.on_hand) / MICRO,
+            Decimal(min(held.get((total.location, total.unit), 0), total.on_hand)) / MICRO))
+    return {loc: tuple(entries) for loc, entries in out.items()}
 
 
 def _cte(doc: dict[str, Any], item: dict[str, str], lots: dict[str, Any],

@@ -17,6 +17,7 @@ from .model import (
     DrillReportInput,
     FsmaRangeReport,
     LocationDescription,
+    NodeStock,
     PathEdge,
     PathNode,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "DrillReportInput",
     "FsmaRangeReport",
     "LocationDescription",
+    "NodeStock",
     "PathEdge",
     "PathLayout",
     "PathNode",

@@ -8,7 +8,9 @@
                  four others their size and SHA-256 (the PNG also its pixel size and text mode)
 ``ctes.csv``     one row per critical tracking event, FSMA 204 KDEs (UTF-8 with BOM, RFC 4180)
 ``ctes.xlsx``    the same rows as a sortable sheet, plus ``Summary`` (and ``Downstream``) sheets
-``path.svg``     the lot's path by stage, held locations in red, excursions dashed orange
+``path.svg``     the lot's path by stage, stalls in their market's band, received / sold / on
+                 hand in each box, held and recalled stock red, excursions dashed orange, and
+                 the answer to "还有多少在售?" in the header
 ``path.png``     the same picture drawn with Pillow (CJK font when one is installed)
 ==============  ================================================================================
 
@@ -34,7 +36,7 @@ from typing import Any, TypeVar
 from ..errors import ValidationError
 from .model import DrillReportInput
 from .pathlayout import MAX_ROWS, PathLayout, layout_path
-from .pathpng import FontChoice, PngInfo, render_png
+from .pathpng import FontChoice, PngInfo, render_png, resolve_font, text_measure
 from .pathsvg import render_svg
 from .sheets import CHINA_STANDARD_TIME, write_csv, write_xlsx
 
@@ -159,10 +161,13 @@ def write_drill_report(folder: Path, report: DrillReportInput, *, font: FontChoi
 
     rows = _write(paths[CTES_CSV], lambda p: write_csv(p, report))
     _write(paths[CTES_XLSX], lambda p: write_xlsx(p, report, tz=tz))
-    layout: PathLayout = layout_path(report, max_rows=max_rows)
+    # The layout is planned with the font the PNG is drawn with, so names fit their boxes.
+    source = resolve_font(font)
+    layout: PathLayout = layout_path(report, max_rows=max_rows, measure=text_measure(source))
     svg = render_svg(layout).encode("utf-8")
     _write(paths[PATH_SVG], lambda p: p.write_bytes(svg))
-    png = _write(paths[PATH_PNG], lambda p: render_png(layout, p, font=font))
+    chosen: FontChoice = Path(source[0]) if source is not None else "ascii"
+    png = _write(paths[PATH_PNG], lambda p: render_png(layout, p, font=chosen))
 
     files: list[dict[str, Any]] = [{"name": SUMMARY_JSON, "media_type": MEDIA_TYPES[SUMMARY_JSON]}]
     files.extend(_digest(paths[name]) for name in (CTES_CSV, CTES_XLSX, PATH_SVG, PATH_PNG))

@@ -27,6 +27,7 @@ __all__ = [
     "DrillReportInput",
     "FsmaRangeReport",
     "LocationDescription",
+    "NodeStock",
     "PathEdge",
     "PathNode",
 ]
@@ -92,20 +93,63 @@ class CriticalTrackingEvent:
 
 
 @dataclass(frozen=True)
+class NodeStock:
+    """What the lot's family did at one location in one ``unit``, as the trace's location
+    totals give it (docs/contract.md "Trace JSON", ``downstream.locations``): ``received``,
+    ``sold`` and ``on_hand``, and ``held`` — the part of ``on_hand`` that is on hold (下架) or
+    recalled, so not for sale. Invariant: all four are finite and ``0 <= held <= on_hand``."""
+
+    unit: str
+    received: Decimal
+    sold: Decimal
+    on_hand: Decimal
+    held: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        _check_text("NodeStock", "unit", self.unit)
+        for name in ("received", "sold", "on_hand", "held"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or not value.is_finite():
+                raise ValidationError(f"expected a finite Decimal, got {value!r}",
+                                      field=f"NodeStock.{name}")
+        if not Decimal(0) <= self.held <= self.on_hand:
+            raise ValidationError(f"expected held between 0 and on_hand {self.on_hand}, "
+                                  f"got {self.held}", field="NodeStock.held")
+
+    @property
+    def for_sale(self) -> Decimal:
+        """On hand and not held: what is still on sale here."""
+        return self.on_hand - self.held
+
+
+@dataclass(frozen=True)
 class PathNode:
     """A location on the lot's path. ``type`` is a location type of docs/contract.md (farm, abattoir,
     port, coldstore, warehouse, wholesale_market, market, stall, lab) or anything else,
-    which is drawn in the middle column."""
+    which is drawn in the middle column.
+
+    ``market`` and ``market_name`` name the market a stall belongs to (its registered parent
+    location, docs/contract.md "Drill picture"; empty when it has none): the picture draws each
+    market as a band holding its stalls. ``stock`` is what the lot's family did here, one
+    entry per unit (empty for a place the stock only passed through)."""
 
     id: str
     name: str
     type: str
+    market: str = ""
+    market_name: str = ""
+    stock: tuple[NodeStock, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("id", "name", "type"):
+        for name in ("id", "name", "type", "market", "market_name"):
             _check_text("PathNode", name, getattr(self, name))
         if not self.id:
             raise ValidationError("expected a non-empty location id", field="PathNode.id")
+        object.__setattr__(self, "stock", tuple(self.stock))
+        for entry in self.stock:
+            if not isinstance(entry, NodeStock):
+                raise ValidationError(f"expected a NodeStock, got {entry!r}",
+                                      field="PathNode.stock")
 
 
 @dataclass(frozen=True)
@@ -121,6 +165,7 @@ class PathEdge:
     unit: str
     excursion: bool = False
     held: bool = False
+    recalled: bool = False  # one of ``lots`` is recalled (a ``recall`` event, docs/contract.md)
 
     def __post_init__(self) -> None:
         for name in ("source", "target", "unit"):
@@ -129,7 +174,7 @@ class PathEdge:
         for lot in self.lots:
             _check_text("PathEdge", "lots[]", lot)
         _check_quantity("PathEdge", self.quantity)
-        for name in ("excursion", "held"):
+        for name in ("excursion", "held", "recalled"):
             if not isinstance(getattr(self, name), bool):
                 raise ValidationError("expected a bool", field=f"PathEdge.{name}")
 

@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import TracelibError
-from .pathlayout import Box, PathLayout, Text, Wire
+from .pathlayout import Box, Measure, PathLayout, Text, Wire
 
 if TYPE_CHECKING:
     from PIL import ImageDraw, ImageFont
 
-__all__ = ["CJK_FONT_PATHS", "PngInfo", "find_cjk_font", "render_png"]
+__all__ = ["CJK_FONT_PATHS", "PngInfo", "find_cjk_font", "render_png", "resolve_font",
+           "text_measure"]
 
 CJK_FONT_PATHS: tuple[str, ...] = (
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",          # Debian fonts-wqy-zenhei
@@ -232,6 +233,31 @@ def _draw_text(draw: ImageDraw.ImageDraw, text: Text, fonts: _Fonts) -> None:
     draw.text((text.x - shift, text.y - text.size), content, fill=text.color, font=font)
 
 
+def resolve_font(font: FontChoice = "auto") -> tuple[str, int] | None:
+    """The ``(font file, face index)`` ``font`` means, or None for the ASCII fallback:
+    ``"auto"`` finds a CJK font, a path is used if it covers CJK, ``"ascii"`` is None."""
+    _require_pillow()
+    if font == "auto":
+        return find_cjk_font()
+    if font == "ascii":
+        return None
+    return _load_cjk(str(font))
+
+
+def text_measure(source: tuple[str, int] | None) -> Measure:
+    """``measure(text, size)`` in px as :func:`render_png` draws with ``source`` (a CJK face,
+    or Pillow's built-in font for the ASCII fallback), for planning the layout
+    (:func:`~tracelib.report.pathlayout.layout_path`). Bold text is overstruck 0.6 px wider."""
+    _require_pillow()
+    fonts = _Fonts(source)
+
+    def measure(text: str, size: float) -> float:
+        font = fonts.get(size)
+        return float(font.getlength(text)) + 0.6
+
+    return measure
+
+
 def render_png(layout: PathLayout, path: Path, *, font: FontChoice = "auto") -> PngInfo:
     """Draw ``layout`` to ``path`` as a PNG; return its size and how text was drawn.
 
@@ -240,12 +266,7 @@ def render_png(layout: PathLayout, path: Path, *, font: FontChoice = "auto") -> 
     _require_pillow()
     from PIL import Image, ImageDraw
 
-    if font == "auto":
-        source = find_cjk_font()
-    elif font == "ascii":
-        source = None
-    else:
-        source = _load_cjk(str(font))
+    source = resolve_font(font)
     fonts = _Fonts(source)
     image = Image.new("RGB", (layout.width, layout.height), "#ffffff")
     draw = ImageDraw.Draw(image)
