@@ -30,6 +30,7 @@ from .background import run_later
 from .extension import ledger, service
 from .httputil import conditional, json_response
 from .ids import known
+from .problems import Forbidden
 
 bp = Blueprint("peers", __name__, url_prefix="/api/v1")
 
@@ -104,6 +105,15 @@ def post_peer_receive() -> Response:
     assert party is not None
     body: dict[str, Any] = _load(ReceiveBody(), _json_body())
     led = ledger()
+    # Who may receive here is decided before any peer is asked (the kind checks it again at
+    # append): the holder of the receiving point or of its parent.
+    place = led.location(body["location"])
+    if place is None:
+        raise NotFoundError(f"no location {body['location']!r}")
+    parent = led.location(place.parent) if place.parent else None
+    if party not in (place.holder, parent.holder if parent is not None else None):
+        raise Forbidden(f"{party!r} holds neither {place.id!r} nor its parent: a peer's "
+                        "shipment enters at a receiving point of the token's own party")
     found = {p.origin: p for p in peers_of(led)}
     if body["peer"] not in found:
         raise ValidationError(f"unknown peer {body['peer']!r}", field="peer")
@@ -124,7 +134,11 @@ def post_peer_receive() -> Response:
 def post_peer_notice() -> Response:
     """A peer's recall notice (docs/contract.md "Peers and entries from another ledger"):
     kept when it proves itself against the peer's registered key; the console shows it."""
-    require(WRITE)
+    party = require(WRITE).party
+    sender = ledger().party(party) if party is not None else None
+    if sender is None or sender.role not in ("operator", "regulator"):
+        raise Forbidden("a peer's recall notice is taken with a token of this ledger's "
+                        "operator or a regulator (the one its operator gave the peer)")
     body = _json_body()
     if not isinstance(body, dict):
         raise ValidationError("a recall notice is a JSON object", field="notice")

@@ -27,7 +27,8 @@ from tracelib_demo import NetworkSpec, generate
 
 SPEC = NetworkSpec(seed=11, events=3000, farms=8, markets=2, stalls_per_market=12, days=3)
 # docs/contract.md, the kinds' FSMA 204 critical tracking events (21 CFR 1.1325-1.1350)
-CTE = {"origin": "harvesting/initial packing", "entry": "receiving", "receive": "receiving",
+CTE = {"origin": "harvesting/initial packing", "entry": "receiving", "peer_entry": "receiving",
+       "receive": "receiving",
        "ship": "shipping", "return": "shipping", "slaughter": "transformation",
        "transform": "transformation"}
 PHONE = "023-55123456"

@@ -11,6 +11,7 @@ import copy
 import itertools
 import re
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,12 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.conftest import NOW
-from tests.helpers import Network, certificate
+from tests.helpers import Network, Supply, certificate
 from tracelib.events import sign_event
+from tracelib.federation import LedgerPeer, peer_entry_event
 from tracelib.keys import Keystore, SigningKey
+from tracelib.ledger import Ledger
+from tracelib.note import CosignatureVerifier, NoteVerifier
 from tracelib_service import create_app
 from tracelib_service.openapi import DATA_SCHEMA_PREFIX, openapi_document
 from tracelib_service.tokens import issue_token
@@ -32,6 +36,8 @@ MAX_QTY = "999999999999.999999"  # LotQuantity.qty: 12 digits before the point, 
 # register lists (10,000 items) are checked by the schema tests.
 WALKED_ITEMS = 1000
 _n = itertools.count(1)
+_PEER = "tracelib/walk-peer"
+_WITNESS_VKEY = CosignatureVerifier.for_key("county-w1", SigningKey.generate().public).to_string()
 Limit = tuple[str, str, int]  # (path, "length" | "items", limit)
 
 
@@ -77,8 +83,10 @@ def _set(doc: dict[str, Any], path: str, value: Any) -> None:
 class World:
     """A network where one event of every kind is accepted, with a fresh lot for each."""
 
-    def __init__(self, net: Network, client: FlaskClient, tokens: dict[str, str]) -> None:
-        self.net, self.client, self.tokens = net, client, tokens
+    def __init__(self, net: Network, client: FlaskClient, tokens: dict[str, str],
+                 folder: Path) -> None:
+        self.net, self.client, self.tokens, self.folder = net, client, tokens, folder
+        self._peer: tuple[Ledger, SigningKey, Supply] | None = None
 
     def add(self, *events: dict[str, Any]) -> None:
         self.net.ledger.append(list(events), now=NOW)
@@ -135,6 +143,16 @@ class World:
                      "valid_from": "2026-01-01T00:00:00+08:00"}]}}))
             data = {"revoke": [{"key_id": key.key_id, "revoked_at": "2026-11-22T06:00:00+08:00",
                                 "reason": "rotation"}]}
+        elif ".witnesses" in path:
+            witness = CosignatureVerifier.for_key(uid, SigningKey.generate().public)
+            data = {"witnesses": [{"name": uid, "vkey": witness.to_string(),
+                                   "url": "https://witness.example.cn"}]}
+        elif ".peers" in path:
+            origin = f"tracelib/{uid}"
+            peer = NoteVerifier.for_key(origin, SigningKey.generate().public)
+            data = {"peers": [{"origin": origin, "vkey": peer.to_string(),
+                               "url": "https://peer.example.cn",
+                               "policy": f"witness w1 {_WITNESS_VKEY}\nquorum w1\n"}]}
         elif ".locations" in path:
             data = {"locations": [{"id": uid, "name": "新摊位", "type": "stall",
                                    "parent": "market-1", "holder": "stall-a01",
@@ -155,6 +173,39 @@ class World:
                                                     "disinfection_cert": "XD-1"})
         return {"kind": "origin", "actor": "farm-1", "location": "farm-1.field",
                 "outputs": [{"lot": lot, "qty": "10", "unit": "kg"}], "data": data}
+
+    def _peer_entry(self, path: str) -> dict[str, Any]:
+        """A lot shipped in a peer ledger to this ledger's market, entering it: the peer
+        (made on first use) ships a fresh lot each time and signs a checkpoint."""
+        if self._peer is None:
+            key = SigningKey.generate()
+            peer = Ledger.create(self.folder / "walk-peer.db", operator_key=key,
+                                 operator="operator", origin=_PEER,
+                                 now=NOW - timedelta(days=1))
+            supply = Supply.build(Network.build(peer, key, now=NOW - timedelta(hours=3)),
+                                  prefix="a-")
+            supply.net.append_as("operator", {
+                "kind": "register", "location": "operator.office", "data": {"locations": [
+                    {"id": "market-1", "name": "云阳县城南农贸市场", "type": "market",
+                     "peer": self.net.ledger.origin}]}})
+            self.add(self.net.event("operator", {
+                "kind": "register", "location": "operator.office", "data": {"peers": [
+                    {"origin": _PEER, "vkey": NoteVerifier.for_key(_PEER, key.public).to_string(),
+                     "url": "http://127.0.0.1:1"}]}}))
+            self._peer = (peer, key, supply)
+        peer, key, supply = self._peer
+        if ".consistency" in path:  # a second citation of the peer carries one: cite it once
+            self.add(self.net.event("market-1", self._peer_entry("")))
+        lot = f"LOT-P{next(_n)}"
+        supply.add(supply.origin(lot, "10", location="port-1"))
+        ship = supply.ship("port-1", "market-1", [(lot, "10")])
+        supply.add(ship)
+        peer.sign_checkpoint(key, now=NOW - timedelta(hours=2))
+        doc = peer_entry_event(self.net.ledger, LedgerPeer(peer), ship_event=ship["id"],
+                               location="market-1", actor="market-1", product="冻牛肉",
+                               storage="frozen", event_id=f"walk-pe-{next(_n)}",
+                               now=NOW - timedelta(hours=1))
+        return {k: v for k, v in doc.items() if k not in ("id", "time", "sig")}
 
     def _slaughter(self, path: str) -> dict[str, Any]:
         pig = self.deliver("abattoir-1", "abattoir-1", qty="10", unit="head")
@@ -357,8 +408,11 @@ def world(network: Network, tmp_path: Path, db_url: str) -> Iterator[World]:
     app = create_app({"TESTING": True, "DB": db_url, "KEYSTORE": str(keystore.path),
                       "NOW": NOW})
     tokens = {party: issue_token(app, party) for party in (*net.keys, "operator")}
-    yield World(net, app.test_client(), tokens)
+    world = World(net, app.test_client(), tokens, tmp_path)
+    yield world
     app.extensions["tracelib"].close()
+    if world._peer is not None:
+        world._peer[0].close()
 
 
 def _sign(world: World, actor: str) -> Callable[[dict[str, Any]], dict[str, Any]]:

@@ -173,8 +173,9 @@ CALLS: dict[str, list[Call]] = {
     "peers.get_lot_records": [Call("GET", f"/api/v1/lots/{LOT}/records", _REGULATOR)],
     "peers.get_key_record": [Call("GET", "/api/v1/keys/0123456789abcdef",
                                   {**_REGULATOR, "all": 404})],
+    # (a recall notice only from a token of the operator or a regulator: 403 for a stall's)
     "peers.post_peer_notice": [Call("POST", "/api/v1/peers/notices", {
-        "none": 401, "wrong": 422, "right": 422, "market": 403, "other_market": 403,
+        "none": 401, "wrong": 403, "right": 403, "market": 403, "other_market": 403,
         "all": 403}, body={"peer": "tracelib/elsewhere"})],
     "peers.post_peer_receive": [Call("POST", "/api/v1/peers/receive", {
         "none": 401, "wrong": 400, "right": 400, "market": 403, "other_market": 403,

@@ -162,14 +162,15 @@ def _registered_key(register: Mapping[str, Any], kind: str, key_id: str, actor: 
 def _same_shipment(event: EventView, ship: Mapping[str, Any], seq: int,
                    data: Mapping[str, Any]) -> None:
     where = "data.citation.ship_record"
-    if seq != data["ship_seq"]:
-        raise ValidationError(f"the record is seq {seq}, not {data['ship_seq']}", field=where)
+    if seq != data["ship_seq"]:  # the field that disagrees with the evidence is named
+        raise ValidationError(f"the cited record is seq {seq}, not {data['ship_seq']}",
+                              field="data.ship_seq")
     if ship.get("kind") != "ship":
         raise ValidationError(f"the cited record is a {ship.get('kind')!r} event, not a ship",
                               field=where)
     if ship.get("id") != data["ship_event"]:
         raise ValidationError(f"the cited record is event {ship.get('id')!r}, not "
-                              f"{data['ship_event']!r}", field=where)
+                              f"{data['ship_event']!r}", field="data.ship_event")
     to = ship.get("data", {}).get("to")
     if to != event.location:
         raise ValidationError(f"the ship went to {to!r}, not to this receiving point "

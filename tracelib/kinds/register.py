@@ -319,7 +319,7 @@ def apply_register(ctx: AppendContext, event: EventView, seq: int) -> None:
         if verifier.name != item["origin"]:
             # C2SP tlog-checkpoint: a log's checkpoints are signed under its origin line.
             raise ValidationError(f"the verifier key is named {verifier.name!r}, not the "
-                                  f"peer's origin {item['origin']!r}", field=f"{where}.vkey")
+                                  f"peer's origin {item['origin']!r}", field=f"{where}.origin")
         policy = item.get("policy")
         if policy is not None:
             try:
