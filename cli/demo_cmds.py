@@ -53,8 +53,12 @@ def demo_generate(env: Env, events: int, seed: int, base_url: str) -> None:
     text = io.StringIO()
     code.print_ascii(out=text)
     click.echo(f"\nscan to open {market.example_stall} (扫码付款 · 查溯源):\n{text.getvalue()}")
-    click.echo(f"try a recall drill: tracelib --db {env.db} --keystore {env.keystore_path} "
-               f"drill {market.drill_lot}   (it reached {market.drill_stalls} stalls)")
+    where = f"--db {env.db} --keystore {env.keystore_path}"
+    click.echo(f"try a recall drill: tracelib {where} drill {market.drill_lot}   (it reached "
+               f"{market.drill_stalls} stalls; {market.drill_stalls_with_stock} still have "
+               "stock of it)")
+    click.echo(f"  then the recall itself: tracelib {where} recall {market.drill_lot} "
+               "--reason '演练: 抽检不合格'")
     if market.school_lot:
         click.echo(f"  or one that reached a school's canteen: tracelib drill {market.school_lot}")
     if market.kpi_year is not None and market.kpi is not None:
