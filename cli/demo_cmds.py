@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import io
+import os
+import sys
 
 import click
 
@@ -46,13 +47,12 @@ def demo_generate(env: Env, events: int, seed: int, base_url: str) -> None:
     click.echo(f"  market board     {base}/m/{market.markets[0]}/board")
     click.echo(f"  API (OpenAPI)    {base}/api/v1/openapi.json")
     click.echo(f"  checkpoint       {base}/api/v1/checkpoint")
-    import qrcode
+    from .terminal_qr import terminal_qr
 
-    code = qrcode.QRCode(border=1)
-    code.add_data(f"{base}/s/{market.example_stall}")
-    text = io.StringIO()
-    code.print_ascii(out=text)
-    click.echo(f"\nscan to open {market.example_stall} (扫码付款 · 查溯源):\n{text.getvalue()}")
+    text = terminal_qr(f"{base}/s/{market.example_stall}",
+                       colour=sys.stdout.isatty()
+                       and "NO_COLOR" not in os.environ)
+    click.echo(f"\nscan to open {market.example_stall} (扫码付款 · 查溯源):\n{text}")
     where = f"--db {env.db} --keystore {env.keystore_path}"
     click.echo(f"try a recall drill: tracelib {where} drill {market.drill_lot}   (it reached "
                f"{market.drill_stalls} stalls; {market.drill_stalls_with_stock} still have "
