@@ -41,6 +41,7 @@ def demo_generate(env: Env, events: int, seed: int, base_url: str) -> None:
                f"{len(market.markets)} markets; today's rapid tests: {tests['negative']} "
                f"negative, {tests['suspect']} suspect, {tests['positive']} positive (held)")
     click.echo("\nopen:")
+    click.echo(f"  start page       {base}/")
     click.echo(f"  stall page       {base}/s/{market.example_stall}")
     click.echo(f"  stall, English   {base}/s/{market.example_stall}?lang=en")
     click.echo(f"  lot page         {base}/l/{market.drill_lot}")
