@@ -31,10 +31,15 @@ def demo_generate(env: Env, events: int, seed: int, base_url: str) -> None:
     50 stalls — with this morning's rapid tests, into --db, with every party's key in
     --keystore."""
     require("`tracelib demo generate`", "service", "qrcode")
-    with progress_bar() as bar:
-        task = bar.add_task("appending", total=events)
-        market = build_demo_market(env.db, env.keystore_path, events=events, seed=seed,
-                                   progress=lambda n: bar.advance(task, n))
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("appending", total=events)
+            market = build_demo_market(env.db, env.keystore_path, events=events, seed=seed,
+                                       progress=lambda n: bar.advance(task, n))
+    except ValueError as e:  # the world's floor (demonet NetworkSpec): too few events
+        if "too few" not in str(e):
+            raise
+        raise click.BadParameter(str(e), param_hint="'--events'") from e
     base = base_url.rstrip("/")
     tests = market.tests
     click.echo(f"ledger: {market.size} records, {len(market.stalls)} stalls in "

@@ -4,6 +4,7 @@ environment"; the recall holds stock wherever it remains)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -29,10 +30,19 @@ def test_the_demo_names_a_drill_lot_with_stock_on_hand(tmp_path: Path) -> None:
     recalled = runner.invoke(cli, ["--db", db, "--keystore", keys, "recall", lot,
                                    "--reason", "演练", "--json"])
     assert recalled.exit_code == 0, recalled.output
-    import json
+
 
     answer = json.loads(recalled.output[recalled.output.index("{"):])
     assert answer["holds"], answer  # places to visit, not an empty table
     assert lot in answer["recalled_lots"] or answer["recalled_lots"]
     stalls = [h for h in answer["holds"] if h["type"] == "stall"]
     assert len(stalls) == int(stocked.group(1))
+
+
+def test_too_few_events_for_the_demo_is_a_usage_error_that_stores_nothing(
+        tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    result = CliRunner().invoke(cli, ["--db", str(db), "demo", "generate", "--events", "1000"])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--events': 1000 events are too few" in result.output
+    assert list(tmp_path.iterdir()) == []
