@@ -78,7 +78,7 @@ TEXT: dict[str, dict[str, str]] = {
         "error.503.corrupt": "数据库中有无法读取的内容，本次请求未保存任何内容。",
         "error.503.unknown": "数据库暂时无法使用，本次请求未保存任何内容。",
         "error.429": "请求过于频繁", "error.rate_limited": "请求过于频繁，请 {seconds} 秒后再试。",
-        "switch_lang": "English", "switch_lang_code": "en",
+        "switch_lang": "English", "switch_lang_code": "en", "colon": "：",
         # an origin certificate's basis (docs/contract.md "Kinds", origin: certificate.basis),
         # as 承诺达标合格证 name them
         "basis.self_test": "自检合格", "basis.commissioned_test": "委托检测合格",
@@ -162,7 +162,7 @@ TEXT: dict[str, dict[str, str]] = {
         "error.503.unknown": "The database cannot be used right now; nothing was stored.",
         "error.429": "Too many requests",
         "error.rate_limited": "Too many requests; please try again in {seconds} s.",
-        "switch_lang": "中文", "switch_lang_code": "zh",
+        "switch_lang": "中文", "switch_lang_code": "zh", "colon": ": ",
         "basis.self_test": "Self-tested", "basis.commissioned_test": "Tested by a commissioned lab",
         "basis.internal_control": "Internal quality control",
         "index.title": "Food trace service",

@@ -109,8 +109,9 @@ def raw_values(text: str) -> list[str]:
 def chinese_found(text: str, names: set[str]) -> list[str]:
     for name in sorted(names, key=len, reverse=True):  # names excepted: they are data
         text = text.replace(name, " ")
+    punctuation = [f"punctuation {mark!r}" for mark in "：，、。（）" if mark in text]
     return sorted([f"{label!r} ({key})" for label, key in chinese_labels().items()
-                   if label in text] + raw_values(text))
+                   if label in text] + raw_values(text) + punctuation)
 
 
 def names_in(scene: Scene) -> set[str]:

@@ -579,5 +579,5 @@ def test_a_tests_hold_is_said_in_the_pages_language(client: FlaskClient) -> None
     assert "LOT-QC-0002：快检阳性：有机磷和氨基甲酸酯类农药" in zh
     assert "rapid test positive" not in zh
     en = client.get(f"/s/{STALL}?lang=en").get_data(as_text=True)
-    assert "LOT-QC-0002：Rapid test positive：organophosphate and carbamate pesticides" in en
+    assert "LOT-QC-0002: Rapid test positive: organophosphate and carbamate pesticides" in en
     assert "快检阳性" not in en and "有机磷" not in en
