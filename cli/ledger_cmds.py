@@ -120,8 +120,8 @@ def keys_revoke(env: Env, key_id: str, revoked_at: str | None, reason: str) -> N
 @pass_env
 def keys_list(env: Env, party: str | None) -> None:
     """List the local keystore's keys (and their registration in the ledger)."""
-    table = folding_table(whole("party"), whole("key id"), whole("created"), "registered at seq",
-                  "revoked at seq")
+    table = folding_table(whole("party"), whole("key id"), whole("created"),
+                          "registered at seq", "revoked at seq")
     with env.open() as ledger:
         for entry in env.keystore.entries():
             if party and entry.party != party:

@@ -43,9 +43,8 @@ def trace(env: Env, lot: str, direction: str | None, since: str | None, until: s
         print_json(answer.to_dict())
         return
     if answer.back:
-        table = folding_table(whole("origin lot"), whole("certificate"), "product", "producer",
-                      "origin place",
-                      title=f"{lot}: where it came from")
+        table = folding_table(whole("origin lot"), whole("certificate"), "product",
+                              "producer", "origin place", title=f"{lot}: where it came from")
         for o in answer.origins:
             c = o.certificate
             table.add_row(o.lot, c.get("no", ""), c.get("product", ""), c.get("producer", ""),
@@ -62,9 +61,9 @@ def trace(env: Env, lot: str, direction: str | None, since: str | None, until: s
                          ", ".join(f"{e['celsius']} °C" for e in h.excursions))
         out.print(hops)
     if answer.forward:
-        table = folding_table("location", "type", "unit", "received", "sold", "on hand", "held",
-                      title=f"{lot}: where it went ({len(answer.downstream_lots)} lots made "
-                            "from it)")
+        table = folding_table("location", "type", "unit", "received", "sold", "on hand",
+                              "held", title=f"{lot}: where it went "
+                                            f"({len(answer.downstream_lots)} lots made from it)")
         for loc in answer.locations:
             d = loc.to_dict()
             table.add_row(f"{loc.name} ({loc.location})", loc.type, loc.unit, d["received"],
@@ -157,7 +156,7 @@ def recall(env: Env, lot: str, reason: str, as_json: bool, notify: bool,
                    else result.to_dict())
         return
     table = folding_table("visit", "type", "lots on hold (qty on hand)",
-                  title=f"recall of {lot}: {len(result.holds)} place(s) to visit")
+                          title=f"recall of {lot}: {len(result.holds)} place(s) to visit")
     for hold in result.holds:
         table.add_row(f"{hold.name} ({hold.location})", hold.type,
                       "; ".join(f"{lot_} {q} {u}" for lot_, q, u in hold.lots))

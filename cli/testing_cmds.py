@@ -333,7 +333,7 @@ def report_kpi(env: Env, population: int | None, year: int, market: str | None, 
         print_json(figures.to_dict())
         return
     table = folding_table("figure", "value", "target", "met",
-                  title=f"{year}, population {figures.population:,}: official sampling")
+                          title=f"{year}, population {figures.population:,}: official sampling")
     labels = {"sampling_batches_per_1000": "official sampling batches per 1,000 residents",
               "residue_batches_per_1000": "residue batches per 1,000 residents",
               "evaluation_pass_rate": "evaluation sampling pass rate (%)",
