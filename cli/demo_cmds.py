@@ -66,7 +66,8 @@ def demo_generate(env: Env, events: int, seed: int, base_url: str) -> None:
     click.echo(f"  then the recall itself: tracelib {where} recall {market.drill_lot} "
                "--reason '演练: 抽检不合格'")
     if market.school_lot:
-        click.echo(f"  or one that reached a school's canteen: tracelib drill {market.school_lot}")
+        click.echo(f"  or one that reached a school's canteen: tracelib {where} drill "
+                   f"{market.school_lot}")
     if market.kpi_year is not None and market.kpi is not None:
         click.echo(f"the year's official sampling: tracelib report kpi --year {market.kpi_year}"
                    f"   (pass rate of evaluation sampling {market.kpi['evaluation_pass_rate']} %, "
