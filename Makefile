@@ -12,8 +12,12 @@ $(STAMP): pyproject.toml setup.py
 	$(PY) -m pip install --quiet -e '.[service,reports,postgres,test,bench,dev]'
 	touch $(STAMP)
 
+# `make demo PORT=8600` serves the demo on another port (HOST likewise; default 127.0.0.1:8000).
+PORT ?= $(or $(TRACELIB_DEMO_PORT),8000)
+HOST ?= $(or $(TRACELIB_DEMO_HOST),127.0.0.1)
+
 demo: $(STAMP)
-	bash scripts/demo.sh
+	TRACELIB_DEMO_PORT=$(PORT) TRACELIB_DEMO_HOST=$(HOST) bash scripts/demo.sh
 
 test: $(STAMP)
 	bash scripts/ensure-postgres.sh

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from tracelib.timeutil import local_zone, parse_rfc3339, utcnow
@@ -12,6 +11,7 @@ from tracelib.views.alerts import alerts as list_alerts
 
 from .context import Env
 from .ledger_cmds import out, pass_env, print_json
+from .tables import folding_table, whole
 
 _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow"}
 
@@ -37,18 +37,19 @@ def alerts(env: Env, at: str | None, tz: str, as_json: bool) -> None:
         print_json(doc)
         return
     counts = doc["counts"]
-    table = Table("severity", "since", "alert", "place", "lot", "evidence",
-                  title=f"alerts at {now.isoformat(timespec='minutes')}: {counts['total']} "
-                        f"({counts['critical']} critical, {counts['warning']} warning)")
+    # three columns, two to four lines a cell: at 80 columns the lot codes, event ids and
+    # times stay whole while the alert's text wraps
+    table = folding_table(whole("severity, since"), "alert", "place, lot, evidence",
+                          title=f"alerts at {now.isoformat(timespec='minutes')}: "
+                                f"{counts['total']} ({counts['critical']} critical, "
+                                f"{counts['warning']} warning)")
     for a in doc["alerts"]:
-        place = a["location_name"] or a["location"] or ""
-        if a["location_name"] and a["location"]:
-            place = f"{a['location_name']} ({a['location']})"
+        where = [a["location_name"] or "", f"({a['location']})" if a["location"] else "",
+                 a["lot"] or "", *a["evidence"]["events"]]
         style = _SEVERITY_STYLE.get(a["severity"], "")
         since = a["since"][5:16].replace("T", " ")  # 11-22 07:30, in the event's own offset
-        table.add_row(Text(a["severity"], style=style), since, escape(a["title"]["en"]),
-                      escape(place), escape(a["lot"] or ""),
-                      escape(", ".join(a["evidence"]["events"])))
+        table.add_row(Text(f"{a['severity']}\n{since}", style=style), escape(a["title"]["en"]),
+                      escape("\n".join(line for line in where if line)))
     out.print(table)
     for item in doc["not_checked"]:
         click.echo(f"not checked: {item['kind']}: {item['reason_en']}")

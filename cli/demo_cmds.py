@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import io
+import os
+import sys
 
 import click
 
@@ -30,33 +31,43 @@ def demo_generate(env: Env, events: int, seed: int, base_url: str) -> None:
     50 stalls — with this morning's rapid tests, into --db, with every party's key in
     --keystore."""
     require("`tracelib demo generate`", "service", "qrcode")
-    with progress_bar() as bar:
-        task = bar.add_task("appending", total=events)
-        market = build_demo_market(env.db, env.keystore_path, events=events, seed=seed,
-                                   progress=lambda n: bar.advance(task, n))
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("appending", total=events)
+            market = build_demo_market(env.db, env.keystore_path, events=events, seed=seed,
+                                       progress=lambda n: bar.advance(task, n))
+    except ValueError as e:  # the world's floor (demonet NetworkSpec): too few events
+        if "too few" not in str(e):
+            raise
+        raise click.BadParameter(str(e), param_hint="'--events'") from e
     base = base_url.rstrip("/")
     tests = market.tests
     click.echo(f"ledger: {market.size} records, {len(market.stalls)} stalls in "
                f"{len(market.markets)} markets; today's rapid tests: {tests['negative']} "
                f"negative, {tests['suspect']} suspect, {tests['positive']} positive (held)")
     click.echo("\nopen:")
+    click.echo(f"  start page       {base}/")
     click.echo(f"  stall page       {base}/s/{market.example_stall}")
     click.echo(f"  stall, English   {base}/s/{market.example_stall}?lang=en")
     click.echo(f"  lot page         {base}/l/{market.drill_lot}")
     click.echo(f"  market board     {base}/m/{market.markets[0]}/board")
     click.echo(f"  API (OpenAPI)    {base}/api/v1/openapi.json")
     click.echo(f"  checkpoint       {base}/api/v1/checkpoint")
-    import qrcode
+    from .terminal_qr import terminal_qr
 
-    code = qrcode.QRCode(border=1)
-    code.add_data(f"{base}/s/{market.example_stall}")
-    text = io.StringIO()
-    code.print_ascii(out=text)
-    click.echo(f"\nscan to open {market.example_stall} (扫码付款 · 查溯源):\n{text.getvalue()}")
-    click.echo(f"try a recall drill: tracelib --db {env.db} --keystore {env.keystore_path} "
-               f"drill {market.drill_lot}   (it reached {market.drill_stalls} stalls)")
+    text = terminal_qr(f"{base}/s/{market.example_stall}",
+                       colour=sys.stdout.isatty()
+                       and "NO_COLOR" not in os.environ)
+    click.echo(f"\nscan to open {market.example_stall} (扫码付款 · 查溯源):\n{text}")
+    where = f"--db {env.db} --keystore {env.keystore_path}"
+    click.echo(f"try a recall drill: tracelib {where} drill {market.drill_lot}   (it reached "
+               f"{market.drill_stalls} stalls; {market.drill_stalls_with_stock} still have "
+               "stock of it)")
+    click.echo(f"  then the recall itself: tracelib {where} recall {market.drill_lot} "
+               "--reason '演练: 抽检不合格'")
     if market.school_lot:
-        click.echo(f"  or one that reached a school's canteen: tracelib drill {market.school_lot}")
+        click.echo(f"  or one that reached a school's canteen: tracelib {where} drill "
+                   f"{market.school_lot}")
     if market.kpi_year is not None and market.kpi is not None:
         click.echo(f"the year's official sampling: tracelib report kpi --year {market.kpi_year}"
                    f"   (pass rate of evaluation sampling {market.kpi['evaluation_pass_rate']} %, "

@@ -9,7 +9,6 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from tracelib.errors import (
     IntegrityError,
@@ -27,6 +26,7 @@ from tracelib.timeutil import utcnow
 
 from .context import Env
 from .main import CheckFailed
+from .tables import folding_table, whole
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -120,7 +120,8 @@ def keys_revoke(env: Env, key_id: str, revoked_at: str | None, reason: str) -> N
 @pass_env
 def keys_list(env: Env, party: str | None) -> None:
     """List the local keystore's keys (and their registration in the ledger)."""
-    table = Table("party", "key id", "created", "registered at seq", "revoked at seq")
+    table = folding_table(whole("party"), whole("key id"), whole("created"),
+                          "registered at seq", "revoked at seq")
     with env.open() as ledger:
         for entry in env.keystore.entries():
             if party and entry.party != party:
@@ -525,7 +526,7 @@ def doctor(env: Env, postgres: str | None) -> None:
     from tracelib.doctor import diagnose
 
     checks = diagnose(env.db, env.keystore_path, postgres=postgres, blobs=env.blobs_path)
-    table = Table("check", "", "detail", "fix")
+    table = folding_table("check", "", "detail", "fix")
     for check in checks:
         table.add_row(check.name, "ok" if check.ok else "[red]FAIL[/]", check.detail, check.fix)
     out.print(table)

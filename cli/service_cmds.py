@@ -15,6 +15,7 @@ from tracelib.store.engine import display_url
 from .context import Env
 from .extras import require
 from .ledger_cmds import pass_env
+from .main import CheckFailed
 
 
 @click.command()
@@ -89,20 +90,32 @@ def qr() -> None:
 @click.argument("stall")
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False),
               help="FILE.png or FILE.svg")
-@click.option("--base-url", envvar="TRACELIB_PUBLIC_URL", default="http://127.0.0.1:8000",
-              show_default=True, help="Where shoppers reach the service [env TRACELIB_PUBLIC_URL].")
+@click.option("--public-url", "--base-url", "public_url", envvar="TRACELIB_PUBLIC_URL",
+              help="Where shoppers reach the service, e.g. https://trace.example.cn [env "
+                   "TRACELIB_PUBLIC_URL, as `tracelib serve`]; required: a placard printed "
+                   "with the wrong address cannot be fixed on the wall.")
 @pass_env
-def qr_stall(env: Env, stall: str, out_file: str, base_url: str) -> None:
+def qr_stall(env: Env, stall: str, out_file: str, public_url: str | None) -> None:
     """Write a printable placard for STALL: its QR (stall URL), name, number, 扫码付款 · 查溯源."""
     require("`tracelib qr stall`", "service", "flask", "qrcode", "PIL")
+    from tracelib_service.links import check_base_url
     from tracelib_service.qr import Placard, placard_png, placard_svg
 
+    # The link comes from configuration only (docs/contract.md "CLI environment"), never a
+    # default host: a placard naming 127.0.0.1 would send every shopper nowhere.
+    if not public_url:
+        raise CheckFailed("no public URL configured: set TRACELIB_PUBLIC_URL or pass "
+                          "--public-url https://… (where shoppers reach the service)")
+    try:
+        base = check_base_url(public_url)
+    except ValueError as e:
+        raise CheckFailed(str(e)) from e
     with env.open() as ledger:
         place = ledger.location(stall)
     if place is None or place.type != "stall":
         raise NotFoundError(f"{stall!r} is not a registered stall")
     number = place.details.get("number")
-    placard = Placard(f"{base_url.rstrip('/')}/s/{stall}", place.name,
+    placard = Placard(f"{base}/s/{stall}", place.name,
                       number if isinstance(number, str) else stall)
     target = Path(out_file)
     if target.suffix.lower() == ".svg":

@@ -7,7 +7,6 @@ from datetime import date
 
 import click
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from tracelib.timeutil import local_zone, utcnow
@@ -16,6 +15,7 @@ from tracelib.views.standing import standing_view
 
 from .context import Env
 from .ledger_cmds import out, pass_env, print_json
+from .tables import folding_table, whole
 
 _STANDING_STYLE = {"black": "bold red", "red": "bold green", "none": ""}
 _STANDING_WORDS = {"black": "black list (黑榜)", "red": "red list (红榜)", "none": "not listed"}
@@ -47,9 +47,9 @@ def standing(env: Env, party: str, today: str | None, tz: str, full: bool,
     p, down, rules = view["party"], view["downstream"], view["rules"]
     out.print(Text(f"standing: {_STANDING_WORDS[view['standing']]}",
                    style=_STANDING_STYLE[view["standing"]]))
-    summary = Table("certificates", "lots made", "lots tested downstream",
-                    "tests downstream", f"tests, last {rules['window_days']} days",
-                    "failures traced back",
+    summary = folding_table("certificates", "lots made", "lots tested downstream",
+                            "tests downstream", f"tests, last {rules['window_days']} days",
+                            "failures traced back",
                     title=f"{p['name']} ({p['id']}, {p['role']}) on {view['today']}")
     failures = str(view["failures_total"])
     if view["failures_window"]:
@@ -62,8 +62,9 @@ def standing(env: Env, party: str, today: str | None, tz: str, full: bool,
         click.echo(f"downstream counted over the newest {rules['max_lots']} lots and at most "
                    f"{rules['max_descendants']} lots made from them")
     if view["failures"]:
-        table = Table("day", "product", "analyte", "value mg/kg", "limit mg/kg", "certificate",
-                      "found at", title="failures traced back")
+        table = folding_table(whole("day"), "product", "analyte", "value mg/kg",
+                              "limit mg/kg", whole("certificate"), "found at",
+                              title="failures traced back")
         for f in view["failures"]:
             stall = f["stall"]
             where = (f"{stall['name']} ({stall['id']})" if stall else "")
@@ -74,8 +75,9 @@ def standing(env: Env, party: str, today: str | None, tz: str, full: bool,
                           escape(f["analyte"]), f["value_mg_kg"] or "", f["limit_mg_kg"] or "",
                           escape(cert), escape(where))
         out.print(table)
-    certs = Table("day", "certificate", "product", *(("producer",) if full else ()),
-                  title=f"newest certificates ({view['certificates']['count']} in all)")
+    certs = folding_table(whole("day"), whole("certificate"), "product",
+                          *(("producer",) if full else ()),
+                          title=f"newest certificates ({view['certificates']['count']} in all)")
     for c in view["certificates"]["newest"]:
         certs.add_row(c.get("day") or "", escape(c.get("no", "")), escape(c.get("product", "")),
                       *((escape(c.get("producer", "")),) if full else ()))

@@ -6,7 +6,6 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from tracelib.federation import follow_drill, notify_peers, write_federation_report
 from tracelib.recalls import drill as run_drill
@@ -18,6 +17,7 @@ from .context import Env
 from .extras import require
 from .ledger_cmds import out, pass_env, print_json
 from .peer_cmds import PEER_TOKENS_ENV, peer_tokens
+from .tables import folding_table, whole
 
 
 def _when(value: str | None, name: str) -> datetime | None:
@@ -43,25 +43,27 @@ def trace(env: Env, lot: str, direction: str | None, since: str | None, until: s
         print_json(answer.to_dict())
         return
     if answer.back:
-        table = Table("origin lot", "certificate", "product", "producer", "origin place",
-                      title=f"{lot}: where it came from")
+        table = folding_table(whole("origin lot"), whole("certificate"), "product",
+                              "producer", "origin place", title=f"{lot}: where it came from")
         for o in answer.origins:
             c = o.certificate
             table.add_row(o.lot, c.get("no", ""), c.get("product", ""), c.get("producer", ""),
                           c.get("origin_place", ""))
         out.print(table)
-        hops = Table("time", "lot", "from", "to", "qty", "received", "excursions",
-                     title="cold-chain hops")
+        # two lines a cell, so the lot code, the time and the places stay whole at 80 columns
+        hops = folding_table(whole("lot, time"), whole("from, to"), "qty, received",
+                             "excursions", title="cold-chain hops")
         for h in answer.path:
             d = h.to_dict()
-            hops.add_row(h.time, h.lot, h.from_location, h.to_location, f"{d['qty']} {h.unit}",
-                         d["received"] or "in transit",
+            received = f"received {d['received']}" if d["received"] else "in transit"
+            hops.add_row(f"{h.lot}\n{h.time}", f"{h.from_location}\n→ {h.to_location}",
+                         f"{d['qty']} {h.unit}\n{received}",
                          ", ".join(f"{e['celsius']} °C" for e in h.excursions))
         out.print(hops)
     if answer.forward:
-        table = Table("location", "type", "unit", "received", "sold", "on hand", "held",
-                      title=f"{lot}: where it went ({len(answer.downstream_lots)} lots made "
-                            "from it)")
+        table = folding_table("location", "type", "unit", "received", "sold", "on hand",
+                              "held", title=f"{lot}: where it went "
+                                            f"({len(answer.downstream_lots)} lots made from it)")
         for loc in answer.locations:
             d = loc.to_dict()
             table.add_row(f"{loc.name} ({loc.location})", loc.type, loc.unit, d["received"],
@@ -153,8 +155,8 @@ def recall(env: Env, lot: str, reason: str, as_json: bool, notify: bool,
         print_json({**result.to_dict(), "notified_peers": notified} if notify
                    else result.to_dict())
         return
-    table = Table("visit", "type", "lots on hold (qty on hand)",
-                  title=f"recall of {lot}: {len(result.holds)} place(s) to visit")
+    table = folding_table("visit", "type", "lots on hold (qty on hand)",
+                          title=f"recall of {lot}: {len(result.holds)} place(s) to visit")
     for hold in result.holds:
         table.add_row(f"{hold.name} ({hold.location})", hold.type,
                       "; ".join(f"{lot_} {q} {u}" for lot_, q, u in hold.lots))

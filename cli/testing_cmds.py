@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
 from tracelib.errors import ValidationError
 from tracelib.events import sign_event
@@ -27,6 +26,7 @@ from tracelib.views.kpi import kpi as compute_kpi
 from .context import Env
 from .extras import require
 from .ledger_cmds import out, pass_env, print_json, progress_bar
+from .tables import folding_table
 
 CHINA = timezone(timedelta(hours=8))
 
@@ -332,8 +332,8 @@ def report_kpi(env: Env, population: int | None, year: int, market: str | None, 
     if as_json:
         print_json(figures.to_dict())
         return
-    table = Table("figure", "value", "target", "met",
-                  title=f"{year}, population {figures.population:,}: official sampling")
+    table = folding_table("figure", "value", "target", "met",
+                          title=f"{year}, population {figures.population:,}: official sampling")
     labels = {"sampling_batches_per_1000": "official sampling batches per 1,000 residents",
               "residue_batches_per_1000": "residue batches per 1,000 residents",
               "evaluation_pass_rate": "evaluation sampling pass rate (%)",
@@ -345,7 +345,8 @@ def report_kpi(env: Env, population: int | None, year: int, market: str | None, 
         met = "—" if row["met"] is None else ("yes" if row["met"] else "NO")
         table.add_row(labels[row["name"]], row["value"] or "—", f"≥ {row['target']}", met)
     out.print(table)
-    rapid = Table("figure", "value", title="market rapid tests, apart from the figures above")
+    rapid = folding_table("figure", "value",
+                          title="market rapid tests, apart from the figures above")
     for row in figures.rapid_figures():
         rapid.add_row(labels[row["name"]], row["value"] or "—")
     out.print(rapid)

@@ -34,7 +34,10 @@ class DemoMarket:
     stalls: tuple[str, ...]
     held_stall: str | None
     example_stall: str
+    #: an origin lot with stock still on hand downstream: a drill or recall on it has places
+    #: to visit (docs/contract.md "Recall")
     drill_lot: str
+    #: the stalls the drill lot reached over the week
     drill_stalls: int
     gtin_lot: str | None
     tests: dict[str, int]
@@ -44,6 +47,8 @@ class DemoMarket:
     kpi: dict[str, str | None] | None = None
     #: a lot received at the school's canteen (a drill on it names the school)
     school_lot: str | None = None
+    #: the stalls still holding stock of the drill lot (or of lots made from it)
+    drill_stalls_with_stock: int = 0
 
 
 def build_demo_market(db: str, keystore: str | Path, *, events: int = 20_000, seed: int = 7,
@@ -88,12 +93,13 @@ def build_demo_market(db: str, keystore: str | Path, *, events: int = 20_000, se
         stalls = tuple(sorted(net.truth.stalls()))
         markets = tuple(sorted({loc.parent for s in stalls
                                 if (loc := ledger.location(s)) and loc.parent}))
-        best, reach = _drill_lot(net)
+        best, reach, stocked = _drill_lot(net)
         held = _held_stall(ledger, stalls)
         example = held or stalls[0]
         return DemoMarket(ledger.size, markets, stalls, held, example, best, reach,
                           _gtin_lot(ledger), counts, None if city is None else today.year,
-                          figures, None if city is None else city.truth.school_lot or None)
+                          figures, None if city is None else city.truth.school_lot or None,
+                          stocked)
     finally:
         ledger.close()
 
@@ -145,17 +151,26 @@ def _rapid_tests(ledger: Ledger, keys: dict[str, Any], today: date,
     return counts, recorded
 
 
-def _drill_lot(net: Any) -> tuple[str, int]:
-    """The origin lot that reached the most stalls: the drill worth trying."""
-    best, reach = "", -1
+def _drill_lot(net: Any) -> tuple[str, int, int]:
+    """The origin lot worth a drill: the one with stock still on hand at the most stalls (a
+    recall of it has places to visit), then the one that reached the most stalls over the
+    week; returns it, the stalls it reached and the stalls still holding some of it. A lot
+    sold out everywhere is never chosen while another has stock on hand anywhere."""
+    best, key = "", (-1, -1, -1)
+    reach = stocked = 0
     for lot in net.truth.lots():
         if net.truth.origins(lot) != {lot}:
             continue
-        stalls = {loc for loc, _unit in net.truth.forward(lot)
-                  if net.truth.location_type(loc) == "stall"}
-        if len(stalls) > reach:
-            best, reach = lot, len(stalls)
-    return best, reach
+        forward = net.truth.forward(lot)
+        anywhere = int(any(on_hand > 0 for _r, _s, on_hand in forward.values()))
+        stalls = {loc for loc, _unit in forward if net.truth.location_type(loc) == "stall"}
+        with_stock = {loc for (loc, _unit), (_r, _s, on_hand) in forward.items()
+                      if on_hand > 0 and net.truth.location_type(loc) == "stall"}
+        candidate = (anywhere, len(with_stock), len(stalls))
+        if candidate > key:
+            best, key = lot, candidate
+            reach, stocked = len(stalls), len(with_stock)
+    return best, reach, stocked
 
 
 def _held_stall(ledger: Ledger, stalls: tuple[str, ...]) -> str | None:

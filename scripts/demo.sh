@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: a generated county market — a week of hops ending today and this morning's
-# rapid tests — checked, then served on 127.0.0.1:8000 (Ctrl-C stops it).
+# rapid tests — checked, then served on 127.0.0.1:8000, or on `make demo PORT=… HOST=…`
+# (TRACELIB_DEMO_PORT, TRACELIB_DEMO_HOST) (Ctrl-C stops it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 tracelib="$here/.venv/bin/tracelib"

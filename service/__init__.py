@@ -68,6 +68,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         epcis,
         epcis_capture,
         epcis_queries,
+        index,
         links,
         log,
         lots,
@@ -81,7 +82,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app.config.update(links.configure(app.config))  # links never come from the Host header
     from .extension import TracelibService
-    from .i18n import current_lang, html_lang, lang_arg, t
+    from .i18n import basis_label, current_lang, html_lang, item_label, lang_arg, method_label, t
     from .ids import SeqConverter
     from .problems import register_error_handlers
 
@@ -93,7 +94,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     read_only.init_app(app)  # before every other request hook: a write goes nowhere else
     console.configure(app, ext.keystore.path)
     register_error_handlers(app)
-    for module in (stall, lots, producers, board, api, peers, blobs, regulator_api,
+    for module in (index, stall, lots, producers, board, api, peers, blobs, regulator_api,
                    epcis_capture, epcis_queries, console, epcis, log):
         app.register_blueprint(module.bp)
     ops.init_app(app, ext)  # probes, metrics, logs, CORS, rate limits (docs/operations.md)
@@ -111,6 +112,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     def _hm(value: str | None) -> str:
         """``2026-11-22T07:30:00+08:00`` → ``07:30`` (the time in its own offset)."""
         return value[11:16] if value and len(value) >= 16 else (value or "")
+
+    app.add_template_filter(method_label, "method_label")
+    app.add_template_filter(item_label, "item_label")
+    app.add_template_filter(basis_label, "basis_label")
 
     @app.template_filter("day")
     def _day(value: str | None) -> str:

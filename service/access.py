@@ -144,6 +144,7 @@ ENDPOINTS: dict[str, Access] = {
     "lots.digital_link": _PUBLIC_VIEW,
     "producers.producer_page": _PUBLIC_VIEW,
     "board.market_board": _PUBLIC,
+    "index.index_page": _PUBLIC,
     "static": Access((), "Public: no token needed"),
     "ops_health.healthz": Access((), "Public: whether the process is up"),
     "ops_health.readyz": Access((), "Public: whether the service can serve, check by check"),

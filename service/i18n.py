@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from flask import g, request
 
-__all__ = ["LANGS", "current_lang", "html_lang", "t"]
+from tracelib.errors import ValidationError
+from tracelib.standards import rapid
+
+__all__ = ["LANGS", "basis_label", "current_lang", "html_lang", "item_label", "method_label",
+           "t"]
 
 LANGS = ("zh", "en")
 
@@ -32,7 +36,7 @@ TEXT: dict[str, dict[str, str]] = {
         "open_holds": "未处理下架", "standing": "红黑榜", "standing.red": "红榜",
         "standing.black": "黑榜", "standing.none": "未上榜", "times": "批次",
         "lab_results": "实验室检测", "value": "检出值", "limit": "限量",
-        "complaint": "投诉举报 12315", "verified": "已验证 verified",
+        "complaint": "投诉举报 12315", "verified": "已验证",
         "verified_text": "以上记录均在签名账本中，可用包含证明核验",
         "witnessed_line": "见证 {k}/{n}", "not_witnessed_line": "尚未见证（{k}/{n}）",
         "unsigned_text": "账本最新树头（尚未签名）",
@@ -74,7 +78,16 @@ TEXT: dict[str, dict[str, str]] = {
         "error.503.corrupt": "数据库中有无法读取的内容，本次请求未保存任何内容。",
         "error.503.unknown": "数据库暂时无法使用，本次请求未保存任何内容。",
         "error.429": "请求过于频繁", "error.rate_limited": "请求过于频繁，请 {seconds} 秒后再试。",
-        "switch_lang": "English", "switch_lang_code": "en",
+        "switch_lang": "English", "switch_lang_code": "en", "colon": "：",
+        # an origin certificate's basis (docs/contract.md "Kinds", origin: certificate.basis),
+        # as 承诺达标合格证 name them
+        "basis.self_test": "自检合格", "basis.commissioned_test": "委托检测合格",
+        "basis.internal_control": "内部质量控制合格",
+        # the index page at /
+        "index.title": "食品追溯服务", "index.intro": "扫摊位二维码查看在售商品的来源、检测和处置。",
+        "index.markets": "市场快检公示", "index.no_markets": "暂无登记的市场",
+        "index.api": "接口", "index.api_doc": "接口说明（OpenAPI）", "index.checkpoint": "账本检查点",
+        "index.console": "监管工作台（需令牌）",
     },
     "en": {
         "app": "Food trace", "stall": "Stall", "holder": "Holder", "market": "Market",
@@ -149,7 +162,15 @@ TEXT: dict[str, dict[str, str]] = {
         "error.503.unknown": "The database cannot be used right now; nothing was stored.",
         "error.429": "Too many requests",
         "error.rate_limited": "Too many requests; please try again in {seconds} s.",
-        "switch_lang": "中文", "switch_lang_code": "zh",
+        "switch_lang": "中文", "switch_lang_code": "zh", "colon": ": ",
+        "basis.self_test": "Self-tested", "basis.commissioned_test": "Tested by a commissioned lab",
+        "basis.internal_control": "Internal quality control",
+        "index.title": "Food trace service",
+        "index.intro": "Scan a stall's QR code to see where its goods come from, their tests "
+                       "and what was done.",
+        "index.markets": "Rapid-test boards of the markets", "index.no_markets": "No market registered",
+        "index.api": "API", "index.api_doc": "API description (OpenAPI)",
+        "index.checkpoint": "Ledger checkpoint", "index.console": "Regulator's console (token)",
     },
 }
 
@@ -399,6 +420,35 @@ TEXT["en"].update({
     "epcis.no_capture": "No such capture",
     "epcis.no_capture.detail": "no capture job has this id, or it is not this token's party's",
 })
+
+def method_label(code: str | None) -> str:
+    """A rapid test's method as the page's language names it: a standard's code (GB/T …)
+    as it is, a technique with no code by its name (tracelib.standards.rapid METHODS)."""
+    if not code:
+        return ""
+    try:
+        found = rapid.method(code)
+    except ValidationError:
+        return code
+    if found.code != found.source:  # a technique: "colloidal-gold" is no word for a page
+        return found.name_zh if current_lang() == "zh" else found.name_en
+    return found.code
+
+
+def item_label(name: str | None) -> str:
+    """A rapid test's item (stored by its Chinese name) in the page's language."""
+    if not name or current_lang() == "zh":
+        return name or ""
+    try:
+        return rapid.item(name).name_en
+    except ValidationError:
+        return name
+
+
+def basis_label(basis: str | None) -> str:
+    """An origin certificate's basis (``self_test`` …) in the page's language."""
+    return t(f"basis.{basis}") if basis else ""
+
 
 def t(key: str) -> str:
     return TEXT[current_lang()].get(key) or TEXT["zh"].get(key) or key

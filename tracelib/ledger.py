@@ -45,6 +45,7 @@ from .record import GENESIS_PREV, Record
 from .signer import RememberedCheckpoint, SignerMemory
 from .store import Store
 from .store.attachments import AttachmentRow, AttachmentsSql
+from .store.engine import display_url, sqlite_file
 from .timeutil import format_utc, utcnow
 
 if TYPE_CHECKING:
@@ -177,7 +178,12 @@ class Ledger:
     def open(cls, db: str | os.PathLike[str], *,
              blobs: str | os.PathLike[str] | None = None) -> Ledger:
         """Open the ledger in ``db``; ``blobs`` is the attachments' folder (default: beside
-        the database, :func:`tracelib.blobs.default_blobs`)."""
+        the database, :func:`tracelib.blobs.default_blobs`). A SQLite file that does not
+        exist is not created: opening is not creating (``Ledger.create``)."""
+        missing = sqlite_file(db)
+        if missing is not None and not missing.exists():
+            raise NotFoundError(f"no tracelib ledger at {display_url(db)}; run `tracelib "
+                                "init` first")
         store = Store(db)
         try:
             revision = store.schema_revision()

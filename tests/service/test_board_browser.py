@@ -105,7 +105,7 @@ def test_board_and_stall_page_at_phone_size(served: str, tmp_path: Path) -> None
 
             page.goto(f"{served}/m/market-1/board?lang=en")
             expect(page.locator(".result").first.locator(".action")).to_contain_text(
-                "Action：Off sale 07:20")
+                "Action: Off sale 07:20")
             expect(page.locator(".publication")).to_contain_text(
                 "Not published before opening 14:00")
             _no_sideways_scroll(page)

@@ -124,6 +124,6 @@ def test_the_stall_page_shows_where_goods_from_outside_came_from(
     assert "进货来源：重庆某某食品有限公司" in zh and "动物检疫合格证明、肉品品质检验合格证" in zh
     assert "JY15001234567890" not in zh and "5001234567" not in zh
     en = client.get(f"/s/{STALL}?lang=en").get_data(as_text=True)
-    assert "Supplier：重庆某某食品有限公司" in en
+    assert "Supplier: 重庆某某食品有限公司" in en
     assert "Animal quarantine certificate, Meat quality certificate" in en
     assert "动物检疫合格证明" not in en

@@ -192,6 +192,7 @@ CALLS: dict[str, list[Call]] = {
     "producers.producer_page": [Call("GET", "/p/farm-1", _PUBLIC),
                                 Call("GET", "/p/farm-1?format=json", _PUBLIC)],
     "board.market_board": [Call("GET", "/m/market-1/board", _PUBLIC)],
+    "index.index_page": [Call("GET", "/", _PUBLIC)],
     "ops_health.healthz": [Call("GET", "/healthz", _PUBLIC)],
     "ops_health.readyz": [Call("GET", "/readyz", _PUBLIC)],
     # Its own check (a private address here), whatever API token is sent.

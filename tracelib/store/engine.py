@@ -59,6 +59,17 @@ def display_url(db: str | os.PathLike[str]) -> str:
     return make_url(normalize_url(db)).render_as_string(hide_password=True)
 
 
+def sqlite_file(db: str | os.PathLike[str]) -> Path | None:
+    """The file of a SQLite database (URL or path); None for a server database or an
+    in-memory one."""
+    url = make_url(normalize_url(db))
+    database = url.database
+    if not url.drivername.startswith("sqlite") or not database or database == ":memory:" \
+            or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
 def default_keystore(db: str | os.PathLike[str]) -> Path:
     """The keystore beside the database: ``./data/x.db`` → ``./data/x-keys``; for a
     server URL, ``./tracelib-keys`` (docs/contract.md "CLI environment")."""

@@ -15,13 +15,15 @@ from .. import canonical
 from ..errors import NotFoundError
 from ..ledger import Ledger
 from ..store import Connection
+from ..store.alerts import AlertsSql
 from ..store.inspections import InspectionsSql
 from ..store.supply import SupplySql
 from ..store.tests import TestsSql
 from ..timeutil import parse_rfc3339
 from ._shared import inspection_row, newest_first, test_row
 
-__all__ = ["ACTIONS", "DEFAULT_OPENING", "RESULT_ORDER", "board_view", "opening_time"]
+__all__ = ["ACTIONS", "DEFAULT_OPENING", "RESULT_ORDER", "board_view", "markets_with_boards",
+           "opening_time"]
 
 # docs/contract.md "The market board": a market opens at 07:00 local unless its location
 # details give `opening_time`.
@@ -35,6 +37,14 @@ HELD, DISPOSED, RETESTING, RELEASED = "held", "disposed", "retesting", "released
 # The actions a positive's lot can have been given at its stall (下架, 销毁, 复检中, 已放行).
 ACTIONS = (HELD, DISPOSED, RETESTING, RELEASED)
 _BY_KIND = {"hold": HELD, "dispose": DISPOSED, "release": RELEASED}
+
+
+def markets_with_boards(ledger: Ledger) -> list[dict[str, str]]:
+    """Every market with stalls (each has a board, docs/contract.md "The market board"):
+    ``id`` and ``name``, by id. Public: a market's name is on its gate."""
+    with ledger.store.reader() as conn:
+        return [{"id": str(m["id"]), "name": str(m["name"] or m["id"])}
+                for m in AlertsSql.markets(conn)]
 
 
 def board_view(ledger: Ledger, market_id: str, *, today: date, tz: tzinfo) -> dict[str, Any]:
