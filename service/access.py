@@ -32,21 +32,27 @@ from .scopes import (
     SCOPES,
     WRITE,
 )
-from .tokens import grant_for
+from .tokens import grant_of
 
-__all__ = ["ANONYMOUS", "DEFAULT_SCOPES", "ENDPOINTS", "READ_ALL", "READ_MARKET", "READ_OWN",
+#: What a device token (docs/contract.md "Receipts") may write: its stall's sales, nothing else.
+DEVICE_ENDPOINTS = frozenset({"receipts.post_sale"})
+
+__all__ = ["ANONYMOUS", "DEFAULT_SCOPES", "DEVICE_ENDPOINTS", "ENDPOINTS", "READ_ALL",
+           "READ_MARKET", "READ_OWN",
            "READ_SCOPES", "SCOPES", "WRITE", "Access", "Principal", "check_classified",
            "classify", "current_principal", "enforce", "forbid_other_books",
            "openapi_security", "reach", "require"]
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is asking: ``party`` (None: anonymous) and the scopes its token carries.
-    ``device`` is reserved for a token bound to one device (a market's till)."""
+    """Who is asking: ``party`` (None: anonymous) and the scopes its token carries. A
+    device token (a stall's scale or till) names its ``device`` and the ``stall`` it is
+    bound to, and may write only at :data:`DEVICE_ENDPOINTS`."""
 
     party: str | None
     scopes: frozenset[str]
     device: str | None = None
+    stall: str | None = None
 
     def can(self, scope: str) -> bool:
         return scope in self.scopes
@@ -202,8 +208,8 @@ def current_principal() -> Principal:
         if "Authorization" not in request.headers:
             found = ANONYMOUS
         else:
-            party, scopes = grant_for(request.headers["Authorization"])
-            found = Principal(party, scopes)
+            grant = grant_of(request.headers["Authorization"])
+            found = Principal(grant.party, grant.scopes, grant.device, grant.stall)
         g.tracelib_principal = found
     return found
 
@@ -232,7 +238,10 @@ def enforce() -> None:
         if "Authorization" in request.headers:
             current_principal()
         return
-    require(*access.scopes)
+    who = require(*access.scopes)
+    if who.device is not None and request.endpoint not in DEVICE_ENDPOINTS:
+        raise Forbidden(f"this token is device {who.device!r} of stall {who.stall!r}: it "
+                        "records that stall's sales and nothing else", reason="device_token")
 
 
 def reach(ledger: Ledger, who: Principal | None = None) -> Reach:
