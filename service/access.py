@@ -92,6 +92,9 @@ _PUBLIC_VIEW = Access((), "Public: no token needed; the answer carries no person
                           "covers the stall or lot shows certificates in full)",
                       cross_origin=True)
 _PUBLIC = Access((), "Public: no token needed", cross_origin=True)
+_RECEIPT = Access((), "Public: a receipt id is unguessable (128 bits); the receipt shows what "
+                      "was bought, where it came from (shopper fields only) and its proof, "
+                      "never who bought it", cross_origin=True)
 _PROOF = Access((), "Public: a proof reveals hashes, not data", cross_origin=True)
 _READ = Access(READ_SCOPES, "Needs a token with `read:own`, `read:market` or `read:all` whose "
                             "reach covers what is asked (403 otherwise)")
@@ -143,6 +146,18 @@ ENDPOINTS: dict[str, Access] = {
     "blobs.get_blob": Access(READ_SCOPES, "Needs a token with `read:all`, or `read:own` or "
                                           "`read:market` whose reach covers an event citing "
                                           "the blob (403 otherwise)"),
+    # docs/contract.md "Receipts" and "Payments" (service/receipts.py, service/payments.py)
+    "receipts.post_sale": Access((WRITE,), "Needs a device token of the stall (`tracelib token "
+                                           "issue STALL --device NAME`); the sale is signed as "
+                                           "the stall with the key the service holds for it"),
+    "receipts.receipt_page": _RECEIPT,
+    "receipts.receipt_qr_png": _RECEIPT,
+    "receipts.receipt_qr_svg": _RECEIPT,
+    "payments.notify": Access((), "The payment provider's notification: no token; signed with "
+                                  "the market's shared secret (`X-Tracelib-Market`, "
+                                  "`X-Tracelib-Signature: sha256=<HMAC-SHA256 of the body>`); "
+                                  "refused unsigned, forged, stale or replayed",
+                              own_check=True),
     "stall.stall_page": _PUBLIC_VIEW,
     "stall.qr_png": _PUBLIC,
     "stall.qr_svg": _PUBLIC,

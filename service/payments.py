@@ -37,7 +37,6 @@ from tracelib.money import parse_yuan
 from tracelib.timeutil import parse_rfc3339
 from tracelib.views.receipt import RECEIPT_ID
 
-from .access import Access, classify
 from .api import maybe_sign_checkpoint
 from .extension import ledger, service
 from .httputil import json_response, read_body
@@ -51,12 +50,6 @@ bp = Blueprint("payments", __name__, url_prefix="/api/v1/payments")
 WINDOW = timedelta(minutes=5)
 #: the shortest shared secret accepted (128 bits of a random text's worth)
 MIN_SECRET = 16
-
-classify("payments.notify", Access(
-    (), "The payment provider's notification: no token; signed with the market's shared "
-        "secret (`X-Tracelib-Signature: sha256=<HMAC-SHA256 of the body>`, "
-        "`X-Tracelib-Market`), refused unsigned, forged, stale or replayed", own_check=True))
-
 
 class Notification(Schema):
     class Meta:

@@ -32,7 +32,7 @@ from tracelib.money import MAX_YUAN, format_yuan, line_amount, parse_yuan
 from tracelib.views.receipt import payment_template, receipt_view
 
 from . import qr
-from .access import WRITE, Access, classify, require
+from .access import WRITE, require
 from .api import _json_body, maybe_sign_checkpoint
 from .extension import ledger, service
 from .httputil import conditional, json_response, wants_json_body
@@ -45,17 +45,6 @@ from .witnessing import witnessed_size
 __all__ = ["bp", "payment_link", "receipt_id_for"]
 
 bp = Blueprint("receipts", __name__)
-
-_PUBLIC_RECEIPT = Access((), "Public: a receipt id is unguessable (128 bits); the page shows "
-                             "what was bought, where it came from (shopper fields only) and "
-                             "the proof, never the shopper", cross_origin=True)
-classify("receipts.post_sale", Access((WRITE,), "Needs a device token of the stall (`tracelib "
-                                                "token issue STALL --device NAME`): the sale "
-                                                "is signed as the stall with the key the "
-                                                "service holds for it"))
-classify("receipts.receipt_page", _PUBLIC_RECEIPT)
-classify("receipts.receipt_qr_png", _PUBLIC_RECEIPT)
-classify("receipts.receipt_qr_svg", _PUBLIC_RECEIPT)
 
 _PRINTABLE = validate.Regexp(r"\A[^\x00-\x1f\x7f-\x9f]+\Z",
                              error="must be printable characters without control characters")
