@@ -134,7 +134,7 @@ def test_a_banner_when_a_lot_bought_is_later_held(client: FlaskClient, scale: di
 @pytest.mark.parametrize(("case", "status"), [
     ("other stall", 403), ("more than on hand", 422), ("held lot", 422), ("party token", 403),
     ("price on one item only", 400), ("bad price", 400), ("no items", 400), ("unknown lot", 422),
-    ("no token", 401)])
+    ("no token", 401), ("a lot on two lines", 422)])
 def test_bad_sales_are_refused_and_nothing_is_stored(
         app: Flask, client: FlaskClient, scale: dict[str, str], scene: Scene, case: str,
         status: int) -> None:
@@ -151,6 +151,7 @@ def test_bad_sales_are_refused_and_nothing_is_stored(
         "no items": lambda: sell(client, scale, []),
         "unknown lot": lambda: sell(client, scale, [{**cp, "lot": "LOT-NONE"}]),
         "no token": lambda: sell(client, {}, [cp]),
+        "a lot on two lines": lambda: sell(client, scale, [cp, cp]),
     }
     before = size(scene)
     answer = calls[case]()

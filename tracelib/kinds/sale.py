@@ -49,6 +49,12 @@ def apply_sale(ctx: AppendContext, event: EventView, seq: int) -> None:
     if here is None or here.type not in CONSUMER_TYPES:
         raise ValidationError("a sale happens at a stall, a supermarket, a canteen or a "
                               "restaurant", field="location")
+    seen: set[str] = set()
+    for i, item in enumerate(event.inputs):
+        if item.lot in seen:  # one line a lot: a receipt weighs each lot out once
+            raise ValidationError(f"lot {item.lot!r} is on two lines: sell each lot on one "
+                                  "line", field=f"inputs[{i}].lot")
+        seen.add(item.lot)
     _check_prices(event)
     for i, item in enumerate(event.inputs):
         take(ctx, event, i, item, moving="sold")
@@ -84,10 +90,10 @@ def _check_prices(event: EventView) -> None:
 
 RULES = """\
 `inputs`: lots on hand at `location`, which must be where goods reach the people who eat them:
-a `stall` or a `supermarket` (sold), a `canteen` or a `restaurant` (served); no `outputs`. A
-held or recalled lot cannot be sold. With `data.unit_prices` (明码标价: one per line of `inputs`,
-yuan), `data.total` is required and must equal the sum of each line's quantity times its unit
-price, rounded half up to the fen (docs/contract.md "Receipts")."""
+a `stall` or a `supermarket` (sold), a `canteen` or a `restaurant` (served); each lot on one
+line; no `outputs`. A held or recalled lot cannot be sold. With `data.unit_prices` (明码标价:
+one per line of `inputs`, yuan), `data.total` is required and must equal the sum of each line's
+quantity times its unit price, rounded half up to the fen (docs/contract.md "Receipts")."""
 
 
 EXAMPLE = {'id': 'sale-a01-0001',
