@@ -239,3 +239,26 @@ def test_payment_secrets_are_checked() -> None:
         "market-1": b"0123456789abcdef", "m2": b"fedcba9876543210"}
     with pytest.raises(ValueError, match="at least 16"):
         parse_secrets("market-1=short")
+
+
+def test_the_cli_issues_a_device_token(app: Flask, client: FlaskClient) -> None:
+    from click.testing import CliRunner
+
+    from tracelib_cli.main import cli
+
+    env = {"TRACELIB_DB": app.config["DB"], "TRACELIB_KEYSTORE": app.config["KEYSTORE"]}
+    runner = CliRunner()
+    r = runner.invoke(cli, ["token", "issue", STALL, "--device", "scale-2"], env=env)
+    assert r.exit_code == 0, r.output
+    token = r.output.strip()
+    answer = sell(client, {"Authorization": f"Bearer {token}"},
+                  [{"lot": "LOT-CP-0001", "qty": "1", "unit": "kg"}])
+    assert answer.status_code == 201, answer.json
+    listed = runner.invoke(cli, ["token", "list"], env=env).output
+    assert f"device scale-2 of {STALL}" in listed and token not in listed
+    r = runner.invoke(cli, ["token", "issue", "farm-1", "--device", "x"], env=env)
+    assert r.exit_code == 1 and "not a registered stall" in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
+    r = runner.invoke(cli, ["token", "issue", STALL, "--device", "x", "--scope", "read:own"],
+                      env=env)
+    assert r.exit_code == 2 and "write only" in r.output, r.output
