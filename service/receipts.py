@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import base64
 import secrets
+import threading
+from collections import OrderedDict
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -35,7 +37,15 @@ from . import qr
 from .access import WRITE, require
 from .api import _json_body, maybe_sign_checkpoint
 from .extension import ledger, service
-from .httputil import conditional, json_response, wants_json_body
+from .httputil import (
+    conditional,
+    etag_of,
+    json_body,
+    json_response,
+    prepared,
+    wants_json_body,
+)
+from .i18n import current_lang
 from .ids import known
 from .links import external_url
 from .problems import BadInput, Forbidden
@@ -195,14 +205,49 @@ def _view(receipt: str) -> dict[str, Any]:
     return view
 
 
+#: receipt answers kept per worker (each a few kB), least recently used dropped first
+CACHED_RECEIPTS = 2048
+_Cached = tuple[tuple[int, int], bytes, str, str]  # version, body, type, ETag
+_cache_lock = threading.Lock()
+
+
+def _cache() -> OrderedDict[tuple[Any, ...], _Cached]:
+    found: OrderedDict[tuple[Any, ...], _Cached] = current_app.extensions.setdefault(
+        "tracelib_receipts", OrderedDict())
+    return found
+
+
+def _cached_body(receipt: str, as_json: bool) -> tuple[bytes, str, str]:
+    """The receipt's body and type, from this worker's cache while the ledger has not
+    moved (an append — a hold, a recall, a payment — or a signed checkpoint changes its
+    version, so the next scan shows it, as the stall page's cache does)."""
+    lang = None if as_json else current_lang()
+    key = (receipt, as_json, lang, proof_template(), witnessed_size())
+    version = service().ledger_version()
+    cache = _cache()
+    with _cache_lock:
+        found = cache.get(key)
+        if found is not None and found[0] == version:
+            cache.move_to_end(key)
+            return found[1], found[2], found[3]
+    view = _view(receipt)
+    if as_json:
+        body, kind = json_body(view), "application/json"
+    else:
+        body, kind = render_template("receipt.html", v=view).encode("utf-8"), "text/html"
+    etag = etag_of(body)
+    with _cache_lock:
+        cache[key] = (version, body, kind, etag)
+        cache.move_to_end(key)
+        while len(cache) > CACHED_RECEIPTS:
+            cache.popitem(last=False)
+    return body, kind, etag
+
+
 @bp.get("/r/<receipt>")
 def receipt_page(receipt: str) -> Response:
-    view = _view(receipt)
-    if wants_json_body():
-        return conditional(json_response(view), vary=("Accept", "Accept-Language"))
-    page = render_template("receipt.html", v=view)
-    response = current_app.response_class(page, mimetype="text/html")
-    return conditional(response, vary=("Accept", "Accept-Language"))
+    body, kind, etag = _cached_body(receipt, wants_json_body())
+    return prepared(body, etag, kind, vary=("Accept", "Accept-Language"))
 
 
 def _receipt_url(receipt: str) -> str:
