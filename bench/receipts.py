@@ -70,7 +70,7 @@ def _stalls(url: str) -> list[tuple[str, str, str, str]]:
         chosen: dict[str, tuple[str, str, str, str]] = {}
         for row in rows:
             if (row.location in chosen or row.hold_seq is not None
-                    or row.on_hand < 10_000_000):  # 10 units: room for every sale's 0.001
+                    or row.on_hand < 100_000):  # 0.1 unit: room for 100 sales of 0.001
                 continue
             place = ledger.location(row.location)
             if place is None or place.holder is None:
@@ -102,8 +102,8 @@ def receipts_sqlite(ctx: Context) -> list[Row]:
     _copy(built.db, db)
     url = f"sqlite:///{db.resolve()}"
     stalls = _stalls(url)
-    if len(stalls) < STALLS:
-        raise BenchmarkError(f"found {len(stalls)} stalls with stock on hand, wanted {STALLS}")
+    if not stalls:  # a small ledger may have fewer than 50: the figure says how many
+        raise BenchmarkError("found no stall with stock on hand")
     store = Keystore(keys)
     for _, holder, _, _ in stalls:
         if not any(e.party == holder for e in store.entries()):
