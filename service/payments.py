@@ -160,7 +160,10 @@ def notify() -> Response:
     if stall is None or stall.parent != market:
         raise Forbidden(f"receipt {receipt!r} is not of a stall of market {market!r}")
     total = sale.get("data", {}).get("total")
-    if total is None or parse_yuan(total) != parse_yuan(note["amount"]):
+    if total is None:
+        raise ValidationError(f"receipt {receipt!r} has no prices, so no total to pay",
+                              field="receipt")
+    if parse_yuan(total) != parse_yuan(note["amount"]):
         raise ValidationError(f"amount does not match the receipt: expected {total}, got "
                               f"{note['amount']}", field="amount")
     place = led.location(market)
