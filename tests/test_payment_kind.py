@@ -103,3 +103,33 @@ def test_only_the_market_or_the_operator_signs_a_payment(net: Network) -> None:
         with pytest.raises(TracelibError):
             net.append_as(actor, _payment())
     net.append_as("operator", _payment())
+
+
+@pytest.mark.parametrize(("location", "words"), [
+    ({"id": "farm-1.field", "name": "田", "type": "farm",
+      "payment_url": "https://pay.example.cn/?a={amount}"}, "only a stall or a market"),
+    ({"id": STALL, "name": "张记蔬菜", "type": "stall", "parent": "market-1",
+      "holder": STALL, "payment_url": "http://pay.example.cn/?a={amount}"}, "https://"),
+    ({"id": STALL, "name": "张记蔬菜", "type": "stall", "parent": "market-1",
+      "holder": STALL, "payment_url": "https://pay.example.cn/?a={card}"}, "placeholders"),
+])
+def test_a_payment_link_is_https_on_a_stall_or_market(net: Network, location: dict[str, Any],
+                                                       words: str) -> None:
+    with pytest.raises(ValidationError, match=words):
+        net.append_as("operator", {"kind": "register", "location": "operator.office",
+                                   "data": {"locations": [location]}})
+
+
+def test_a_stalls_own_payment_link_comes_before_its_markets(net: Network) -> None:
+    from tracelib.views.receipt import payment_template
+
+    market = {"id": "market-1", "name": "市场", "type": "market", "holder": "market-1",
+              "payment_url": "https://pay.example.cn/m?o={order}"}
+    net.append_as("operator", {"kind": "register", "location": "operator.office",
+                               "data": {"locations": [market]}})
+    assert payment_template(net.ledger, STALL) == market["payment_url"]
+    stall = {"id": STALL, "name": "张记蔬菜", "type": "stall", "parent": "market-1",
+             "holder": STALL, "payment_url": "https://pay.example.cn/s?o={order}&s={stall}"}
+    net.append_as("operator", {"kind": "register", "location": "operator.office",
+                               "data": {"locations": [stall]}})
+    assert payment_template(net.ledger, STALL) == stall["payment_url"]

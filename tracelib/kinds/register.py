@@ -107,7 +107,7 @@ class LocationSchema(Schema):
     # docs/contract.md "Payments": the market's aggregated-payment cashier, shopper-facing.
     payment_url = fields.String(validate=validate.Regexp(
         PAYMENT_URL, error="must be an https:// URL of at most 500 characters whose only "
-                           "placeholders are {amount}, {order} and {stall}"), metadata={
+                           "placeholders are {{amount}}, {{order}} and {{stall}}"), metadata={
         "description": "on a stall or a market: the payment link the stall page's 付款 and "
                        "the receipt page's 付款 ¥{total} open, an `https://` URL template with "
                        "`{amount}` (yuan), `{order}` (the receipt id) and `{stall}` "
