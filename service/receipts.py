@@ -29,6 +29,7 @@ from tracelib import canonical
 from tracelib.bounds import MAX_NUMBER
 from tracelib.errors import ConflictError, NotFoundError, SignatureError
 from tracelib.events import flatten_messages, sign_event
+from tracelib.keys import SigningKey
 from tracelib.kinds.sale import MAX_LINES
 from tracelib.money import MAX_YUAN, format_yuan, line_amount, parse_yuan
 from tracelib.views.receipt import payment_template, receipt_view
@@ -152,7 +153,7 @@ def post_sale(stall: str) -> Response:
     if place is None or place.type != "stall" or place.holder != who.party:
         raise Forbidden(f"stall {stall!r} is not held by {who.party!r}", reason="device_token")
     try:
-        key = led.signing_key(ext.keystore, who.party)
+        key = _signing_key(who.party)
     except NotFoundError as e:
         raise SignatureError(f"the service holds no key for {who.party!r} to sign the stall's "
                              "sales") from e
@@ -183,6 +184,21 @@ def post_sale(stall: str) -> Response:
         return found
     maybe_sign_checkpoint()
     return _answer(receipt, total, stored.seq, 200 if stored.duplicate else 201)
+
+
+def _signing_key(party: str) -> SigningKey:
+    """The key the service signs ``party``'s sales with, kept per worker while the ledger
+    says it is live (the keystore's files are read once, not at every sale; a key revoked
+    or rotated out is chosen again from the keystore)."""
+    led, ext = ledger(), service()
+    live = {k.key_id for k in led.keys_of(party) if k.revoked_seq is None}
+    keys: dict[str, SigningKey] = current_app.extensions.setdefault("tracelib_sale_keys", {})
+    found = keys.get(party)
+    if found is not None and found.key_id in live:
+        return found
+    key = led.signing_key(ext.keystore, party)
+    keys[party] = key
+    return key
 
 
 def payment_link(template: str | None, *, amount: str, order: str, stall: str) -> str | None:
