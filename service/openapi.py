@@ -950,9 +950,9 @@ def _receipt_paths() -> dict[str, Any]:
                 "schema": sale}}},
             "responses": {"201": _json(answer, "Recorded"),
                           "200": _json(answer, "Recorded before under this `receipt_no`"),
-                          **_errors(400, 401, 403, 409, 422,
+                          **_errors(400, 401, 403, 404, 409, 413, 415, 422,
                                     e403="Not a device token of this stall (`code: "
-                                    "device_token`)",
+                                    "device_token`)", e404="No stall with this id",
                                     e422="A lot unknown, held, recalled or short on hand; "
                                     "nothing was stored")}}},
         "/payments/notify": {"post": {
@@ -970,7 +970,7 @@ def _receipt_paths() -> dict[str, Any]:
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": note}}},
             "responses": {"201": _json(paid, "Recorded"),
-                          **_errors(400, 401, 403, 404, 409, 422,
+                          **_errors(400, 401, 403, 404, 409, 413, 422,
                                     e401="Unsigned, forged, or sent more than 5 minutes from "
                                     "now; nothing was stored",
                                     e403="The receipt is not of a stall of this market",
