@@ -29,6 +29,7 @@ SUITES = (
     "bench.entry",
     "bench.alerts",
     "bench.service",
+    "bench.receipts",
     "bench.tiles",
     "bench.bulk",
     "bench.witness",

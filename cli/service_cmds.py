@@ -135,21 +135,31 @@ TOKEN_SCOPES = ("write", "read:own", "read:market", "read:all")
 
 
 @token.command("issue")
-@click.argument("party")
+@click.argument("party", metavar="PARTY_OR_STALL")
 @click.option("--scope", "scopes", multiple=True, type=click.Choice(TOKEN_SCOPES),
               help="What the token may do; repeat for several (default: write and "
                    "read:own). read:market needs a party holding a market, read:all a "
                    "regulator or the operator.")
 @click.option("--label", help="What the token is for, e.g. the stall's till.")
+@click.option("--device", help="Issue a device token for the stall PARTY_OR_STALL names: its "
+                               "scale or till, which records that stall's sales "
+                               "(POST /api/v1/stalls/STALL/sales) and nothing else.")
 @pass_env
-def token_issue(env: Env, party: str, scopes: tuple[str, ...], label: str | None) -> None:
-    """Issue an API token for PARTY and print it once."""
+def token_issue(env: Env, party: str, scopes: tuple[str, ...], label: str | None,
+                device: str | None) -> None:
+    """Issue an API token for PARTY (or, with --device, for a device of STALL) and print it
+    once."""
     require("`tracelib token issue`", "service", "flask")
     from tracelib_service import create_app
     from tracelib_service.access import DEFAULT_SCOPES
-    from tracelib_service.tokens import issue_token
+    from tracelib_service.tokens import issue_device_token, issue_token
 
     app = create_app({"DB": env.db, "KEYSTORE": str(env.keystore_path)})
+    if device is not None:
+        if scopes:
+            raise click.UsageError("a device token carries write only: drop --scope")
+        click.echo(issue_device_token(app, party, device, label=label))
+        return
     click.echo(issue_token(app, party, scopes=scopes or DEFAULT_SCOPES, label=label))
 
 
@@ -165,8 +175,9 @@ def token_list(env: Env) -> None:
     app = create_app({"DB": env.db, "KEYSTORE": str(env.keystore_path)})
     for info in list_tokens(app):
         state = f"revoked {info.revoked_at}" if info.revoked_at else "live"
+        bound = f"  device {info.device} of {info.stall}" if info.device else ""
         click.echo(f"{info.digest_prefix}  {info.party}  {','.join(sorted(info.scopes))}  "
-                   f"{info.created_at}  {state}  {info.label or ''}".rstrip())
+                   f"{info.created_at}  {state}{bound}  {info.label or ''}".rstrip())
 
 
 @token.command("revoke")

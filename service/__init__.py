@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "STANDING_BLACK_ON_ANY_FAILURE": False,
     "EPCIS_ALLOW_LOOPBACK_HTTP": False,  # EPCIS webhooks to http://127.0.0.1 or localhost (tests)
     "PEER_TOKENS": None,             # "ORIGIN=TOKEN …": bearer tokens for peers' APIs
+    "PAYMENT_SECRETS": None,         # "MARKET=SECRET …": payment notifications' HMAC keys
+    "PAYMENT_SECRETS_FILE": None,    # a 0600 file of MARKET=SECRET lines (docs/operations.md)
     "NOW": None,                     # tests: a datetime or a callable returning one
 }
 
@@ -73,9 +75,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         log,
         lots,
         ops,
+        payments,
         peers,
         producers,
         read_only,
+        receipts,
         regulator_api,
         stall,
     )
@@ -94,8 +98,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     read_only.init_app(app)  # before every other request hook: a write goes nowhere else
     console.configure(app, ext.keystore.path)
     register_error_handlers(app)
+    payments.init_app(app)  # the markets' shared secrets: a bad setting stops here
     for module in (index, stall, lots, producers, board, api, peers, blobs, regulator_api,
-                   epcis_capture, epcis_queries, console, epcis, log):
+                   epcis_capture, epcis_queries, console, epcis, log, receipts, payments):
         app.register_blueprint(module.bp)
     ops.init_app(app, ext)  # probes, metrics, logs, CORS, rate limits (docs/operations.md)
     from .access import check_classified, enforce

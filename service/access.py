@@ -32,21 +32,27 @@ from .scopes import (
     SCOPES,
     WRITE,
 )
-from .tokens import grant_for
+from .tokens import grant_of
 
-__all__ = ["ANONYMOUS", "DEFAULT_SCOPES", "ENDPOINTS", "READ_ALL", "READ_MARKET", "READ_OWN",
+#: What a device token (docs/contract.md "Receipts") may write: its stall's sales, nothing else.
+DEVICE_ENDPOINTS = frozenset({"receipts.post_sale"})
+
+__all__ = ["ANONYMOUS", "DEFAULT_SCOPES", "DEVICE_ENDPOINTS", "ENDPOINTS", "READ_ALL",
+           "READ_MARKET", "READ_OWN",
            "READ_SCOPES", "SCOPES", "WRITE", "Access", "Principal", "check_classified",
            "classify", "current_principal", "enforce", "forbid_other_books",
            "openapi_security", "reach", "require"]
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is asking: ``party`` (None: anonymous) and the scopes its token carries.
-    ``device`` is reserved for a token bound to one device (a market's till)."""
+    """Who is asking: ``party`` (None: anonymous) and the scopes its token carries. A
+    device token (a stall's scale or till) names its ``device`` and the ``stall`` it is
+    bound to, and may write only at :data:`DEVICE_ENDPOINTS`."""
 
     party: str | None
     scopes: frozenset[str]
     device: str | None = None
+    stall: str | None = None
 
     def can(self, scope: str) -> bool:
         return scope in self.scopes
@@ -86,6 +92,9 @@ _PUBLIC_VIEW = Access((), "Public: no token needed; the answer carries no person
                           "covers the stall or lot shows certificates in full)",
                       cross_origin=True)
 _PUBLIC = Access((), "Public: no token needed", cross_origin=True)
+_RECEIPT = Access((), "Public: a receipt id is unguessable (128 bits); the receipt shows what "
+                      "was bought, where it came from (shopper fields only) and its proof, "
+                      "never who bought it", cross_origin=True)
 _PROOF = Access((), "Public: a proof reveals hashes, not data", cross_origin=True)
 _READ = Access(READ_SCOPES, "Needs a token with `read:own`, `read:market` or `read:all` whose "
                             "reach covers what is asked (403 otherwise)")
@@ -137,6 +146,18 @@ ENDPOINTS: dict[str, Access] = {
     "blobs.get_blob": Access(READ_SCOPES, "Needs a token with `read:all`, or `read:own` or "
                                           "`read:market` whose reach covers an event citing "
                                           "the blob (403 otherwise)"),
+    # docs/contract.md "Receipts" and "Payments" (service/receipts.py, service/payments.py)
+    "receipts.post_sale": Access((WRITE,), "Needs a device token of the stall (`tracelib token "
+                                           "issue STALL --device NAME`); the sale is signed as "
+                                           "the stall with the key the service holds for it"),
+    "receipts.receipt_page": _RECEIPT,
+    "receipts.receipt_qr_png": _RECEIPT,
+    "receipts.receipt_qr_svg": _RECEIPT,
+    "payments.notify": Access((), "The payment provider's notification: no token; signed with "
+                                  "the market's shared secret (`X-Tracelib-Market`, "
+                                  "`X-Tracelib-Signature: sha256=<HMAC-SHA256 of the body>`); "
+                                  "refused unsigned, forged, stale or replayed",
+                              own_check=True),
     "stall.stall_page": _PUBLIC_VIEW,
     "stall.qr_png": _PUBLIC,
     "stall.qr_svg": _PUBLIC,
@@ -203,8 +224,8 @@ def current_principal() -> Principal:
         if "Authorization" not in request.headers:
             found = ANONYMOUS
         else:
-            party, scopes = grant_for(request.headers["Authorization"])
-            found = Principal(party, scopes)
+            grant = grant_of(request.headers["Authorization"])
+            found = Principal(grant.party, grant.scopes, grant.device, grant.stall)
         g.tracelib_principal = found
     return found
 
@@ -233,7 +254,10 @@ def enforce() -> None:
         if "Authorization" in request.headers:
             current_principal()
         return
-    require(*access.scopes)
+    who = require(*access.scopes)
+    if who.device is not None and request.endpoint not in DEVICE_ENDPOINTS:
+        raise Forbidden(f"this token is device {who.device!r} of stall {who.stall!r}: it "
+                        "records that stall's sales and nothing else", reason="device_token")
 
 
 def reach(ledger: Ledger, who: Principal | None = None) -> Reach:

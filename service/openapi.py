@@ -27,6 +27,7 @@ __all__ = ["DATA_SCHEMA_PREFIX", "EPCIS_OPERATIONS", "OPERATIONS", "epcis_openap
 #: Each operation's Flask endpoint, whose access rule (service/access.py) the operation
 #: states: ``security``, ``x-tracelib-scope`` and a line of its description.
 OPERATIONS = {
+    "postSale": "receipts.post_sale", "notifyPayment": "payments.notify",
     "appendEvents": "api.post_events", "getEvent": "api.get_event",
     "traceLot": "api.lot_trace", "getStall": "api.get_stall",
     "getCheckpoint": "api.get_checkpoint", "inclusionProof": "api.inclusion_proof",
@@ -51,6 +52,7 @@ OPERATIONS = {
 
 #: The EPCIS 2.0 binding's operations (:func:`epcis_openapi_document`), likewise.
 EPCIS_OPERATIONS = {
+    "postSale": "receipts.post_sale", "notifyPayment": "payments.notify",
     "epcisOpenapi": "epcis.openapi",
     "epcisEvents": "epcis.events", "epcisEventById": "epcis.event_by_id",
     "epcisEventTypes": "epcis.event_types", "epcisEventTypeEvents": "epcis.event_type_events",
@@ -898,6 +900,99 @@ def _regulator_paths() -> dict[str, Any]:
     }
 
 
+def _receipt_paths() -> dict[str, Any]:
+    """Sales from a stall's scale or till and payment notifications (docs/contract.md
+    "Receipts", "Payments")."""
+    yuan = {"type": "string", "pattern": r"^(0|[1-9][0-9]{0,7})(\.[0-9]{1,4})?$",
+            "description": "yuan as a decimal string", "examples": ["12.80"]}
+    item = {"type": "object", "required": ["lot", "qty", "unit"], "additionalProperties": False,
+            "properties": {"lot": {"type": "string", "minLength": 1, "maxLength": 200},
+                           "qty": {"type": "string", "description": "a decimal string, e.g. "
+                                                                    "`0.735`"},
+                           "unit": {"type": "string", "minLength": 1, "maxLength": 20},
+                           "unit_price": {**yuan, "description": "the price per `unit` "
+                                                                 "(明码标价); on every item or "
+                                                                 "none"}}}
+    sale = {"type": "object", "required": ["items"], "additionalProperties": False,
+            "properties": {"items": {"type": "array", "items": item, "minItems": 1,
+                                     "maxItems": 200},
+                           "receipt_no": {"type": "string", "minLength": 1, "maxLength": 100,
+                                          "description": "the device's receipt number: sent "
+                                                         "again, it names the same receipt"}}}
+    answer = {"type": "object", "required": ["receipt", "total", "seq", "receipt_url", "qr_png",
+                                             "qr_svg"], "properties": {
+        "receipt": {"type": "string", "pattern": "^[A-Z2-7]{26}$",
+                    "description": "the receipt id (128 bits, base32): the sale event's id"},
+        "total": {"type": ["string", "null"], "description": "yuan, two decimals; null "
+                                                             "without unit prices"},
+        "seq": {"type": "integer", "description": "the sale's record number"},
+        "receipt_url": {"type": "string", "description": "the receipt page, from the "
+                                                         "configured public URL"},
+        "qr_png": {"type": "string", "description": "its QR, PNG at most 384 dots wide (a "
+                                                    "58 mm thermal printer)"},
+        "qr_svg": {"type": "string", "description": "its QR, SVG 40 mm wide"}}}
+    note = {"type": "object", "additionalProperties": False,
+            "required": ["notification", "receipt", "amount", "provider_ref", "paid_at",
+                         "sent_at"], "properties": {
+                "notification": {"type": "string", "description": "the provider's id of "
+                                                                  "this notification"},
+                "receipt": {"type": "string", "pattern": "^[A-Z2-7]{26}$"},
+                "amount": {**yuan, "description": "what was paid: the receipt's total"},
+                "provider_ref": {"type": "string", "maxLength": 100},
+                "paid_at": {"type": "string", "format": "date-time"},
+                "sent_at": {"type": "string", "format": "date-time",
+                            "description": "when the notification was sent; refused more "
+                                           "than 5 minutes from the service's clock"},
+                "provider": {"type": "string", "maxLength": 100}}}
+    paid = {"type": "object", "properties": {"payment": {"type": "string"},
+                                             "receipt": {"type": "string"},
+                                             "amount": {"type": "string"},
+                                             "seq": {"type": "integer"}}}
+    return {
+        "/stalls/{stall}/sales": {"post": {
+            "operationId": "postSale", "summary": "Record a sale from the stall's scale or till",
+            "description": "Records a `sale` at the stall, signed as the stall, all lines in one "
+                           "event (all or nothing); a held or recalled lot, or more than is on "
+                           "hand, is refused. Answers the receipt: its id, total, page and QR. "
+                           "Idempotent by `receipt_no`.",
+            "parameters": [_path_param("stall", "the stall's location id", {
+                "type": "string", "minLength": 1, "maxLength": 200}, "stall-a01")],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": sale}}},
+            "responses": {"201": _json(answer, "Recorded"),
+                          "200": _json(answer, "Recorded before under this `receipt_no`"),
+                          **_errors(400, 401, 403, 404, 409, 413, 415, 422,
+                                    e403="Not a device token of this stall (`code: "
+                                    "device_token`)", e404="No stall with this id",
+                                    e422="A lot unknown, held, recalled or short on hand; "
+                                    "nothing was stored")}}},
+        "/payments/notify": {"post": {
+            "operationId": "notifyPayment", "summary": "A payment provider's notification",
+            "description": "Records a `payment` of a receipt of one of the market's stalls. "
+                           "`X-Tracelib-Market` names the market and `X-Tracelib-Signature` is "
+                           "`sha256=` and the hex HMAC-SHA256 (RFC 2104) of the raw body with "
+                           "the market's shared secret. A receipt is paid once.",
+            "parameters": [
+                {"name": "X-Tracelib-Market", "in": "header", "required": True,
+                 "schema": {"type": "string"}, "description": "the market's location id"},
+                {"name": "X-Tracelib-Signature", "in": "header", "required": True,
+                 "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"},
+                 "description": "HMAC-SHA256 of the body with the market's secret"}],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": note}}},
+            "responses": {"201": _json(paid, "Recorded"),
+                          **_errors(400, 401, 403, 404, 409, 413, 422,
+                                    e401="Unsigned, forged, or sent more than 5 minutes from "
+                                    "now; nothing was stored",
+                                    e403="The receipt is not of a stall of this market",
+                                    e404="No such receipt",
+                                    e409="The receipt is already paid (a replay); nothing "
+                                    "was stored",
+                                    e422="The amount is not the receipt's total; nothing was "
+                                    "stored")}}},
+    }
+
+
 def _blob_paths() -> dict[str, Any]:
     """The attachments' blob store (docs/contract.md "Attachments")."""
     name = _path_param("name", "the blob's name: `sha256:` and the 64 lowercase hex digits of "
@@ -1397,6 +1492,7 @@ def openapi_document(script_root: str = "", *, max_events: int = 1000) -> dict[s
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
         "servers": [{"url": f"{script_root}/api/v1"}],
         "paths": _with_access({**_paths(max_events), **_regulator_paths(), **_blob_paths(),
+                               **_receipt_paths(),
                                **_epcis_subscription_paths(script_root),
                                **_epcis_capture_paths(script_root),
                                **_log_paths(script_root)}),

@@ -18,7 +18,8 @@ from xml.sax.saxutils import escape
 import qrcode
 from qrcode.constants import ERROR_CORRECT_H, ERROR_CORRECT_Q
 
-__all__ = ["CAPTION", "Placard", "find_font", "placard_png", "placard_svg", "qr_matrix"]
+__all__ = ["CAPTION", "RECEIPT_DOTS", "Placard", "find_font", "placard_png", "placard_svg",
+           "qr_matrix", "receipt_qr_png", "receipt_qr_svg"]
 
 CAPTION = "扫码付款 · 查溯源"
 Level = Literal["Q", "H"]
@@ -156,3 +157,52 @@ def placard_svg(placard: Placard, *, module: int = 10) -> str:
         baseline += size * 0.5
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
+
+
+#: A 58 mm thermal receipt printer prints 48 mm at 203 dpi: 384 dots a line.
+RECEIPT_DOTS = 384
+
+
+def receipt_qr_png(url: str, *, dots: int = RECEIPT_DOTS) -> bytes:
+    """A receipt's QR as a 1-bit PNG at most ``dots`` wide (a 58 mm thermal printer's 384),
+    whole dots per module so the printer never smears one (level Q: a receipt is
+    short-lived, and a smaller code prints sharper)."""
+    from PIL import Image, ImageDraw
+
+    matrix = qr_matrix(url, "Q")
+    n = len(matrix)
+    module = max(1, dots // (n + 2 * QUIET_ZONE))
+    side = (n + 2 * QUIET_ZONE) * module
+    image = Image.new("L", (side, side), 255)
+    draw = ImageDraw.Draw(image)
+    for y, row in enumerate(matrix):
+        for x, dark in enumerate(row):
+            if dark:
+                x0, y0 = (x + QUIET_ZONE) * module, (y + QUIET_ZONE) * module
+                draw.rectangle((x0, y0, x0 + module - 1, y0 + module - 1), fill=0)
+    out = io.BytesIO()
+    image.convert("1").save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def receipt_qr_svg(url: str, *, width_mm: int = 40) -> str:
+    """A receipt's QR as SVG, ``width_mm`` wide (fits the 48 mm a 58 mm roll prints)."""
+    matrix = qr_matrix(url, "Q")
+    n = len(matrix)
+    side = n + 2 * QUIET_ZONE
+    runs: list[str] = []
+    for y, row in enumerate(matrix):
+        x = 0
+        while x < n:
+            if row[x]:
+                start = x
+                while x < n and row[x]:
+                    x += 1
+                runs.append(f"M{start + QUIET_ZONE} {y + QUIET_ZONE}h{x - start}v1h-{x - start}z")
+            else:
+                x += 1
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width_mm}mm" '
+            f'height="{width_mm}mm" viewBox="0 0 {side} {side}">\n'
+            f'<rect width="{side}" height="{side}" fill="#fff"/>\n'
+            f'<path fill="#000" shape-rendering="crispEdges" d="{"".join(runs)}"/>\n</svg>\n')

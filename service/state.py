@@ -33,10 +33,15 @@ api_tokens = Table(
     Column("created_at", String(32), nullable=False),
     Column("revoked_at", String(32)),
     Column("scopes", String(200)),
+    # A device token (a stall's scale or till, docs/contract.md "Receipts"): the stall it is
+    # bound to and the device's name; NULL for a party's token.
+    Column("stall", String(200)),
+    Column("device", String(200)),
 )
 
 #: Columns added after a table's first release: (table, column), each nullable.
-ADDED_COLUMNS = ((api_tokens, api_tokens.c.scopes),)
+ADDED_COLUMNS = ((api_tokens, api_tokens.c.scopes), (api_tokens, api_tokens.c.stall),
+                 (api_tokens, api_tokens.c.device))
 
 # Scans of a stall's page per local day: no address, no agent, no cookie, only a count.
 scan_counts = Table(

@@ -29,11 +29,13 @@ from .scopes import (
     READ_ALL_ROLES,
     READ_MARKET,
     SCOPES,
+    WRITE,
     stored_scopes,
 )
 from .state import api_tokens
 
-__all__ = ["PREFIX", "TokenInfo", "grant_for", "issue_token", "list_tokens", "revoke_token"]
+__all__ = ["PREFIX", "Grant", "TokenInfo", "grant_for", "grant_of", "issue_device_token",
+           "issue_token", "list_tokens", "revoke_token"]
 
 PREFIX = "tlk_"
 
@@ -48,6 +50,19 @@ class TokenInfo:
     label: str | None
     created_at: str
     revoked_at: str | None
+    stall: str | None = None
+    device: str | None = None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a live token grants: acting for ``party`` with ``scopes``; a device token is
+    bound to ``stall`` and names its ``device``."""
+
+    party: str
+    scopes: frozenset[str]
+    stall: str | None = None
+    device: str | None = None
 
 
 def _digest(token: str) -> str:
@@ -85,7 +100,8 @@ def _checked_scopes(ext: TracelibService, party: str, scopes: Iterable[str]) -> 
 
 
 def issue_token(app: Flask, party: str, *, scopes: Iterable[str] = DEFAULT_SCOPES,
-                label: str | None = None) -> str:
+                label: str | None = None, stall: str | None = None,
+                device: str | None = None) -> str:
     """A new API token acting for ``party`` (a party registered in the ledger) with
     ``scopes`` (default ``write`` and ``read:own``). ``read:all`` only for a regulator or
     the operator, ``read:market`` only for a party holding a market. The token text is
@@ -101,8 +117,28 @@ def issue_token(app: Flask, party: str, *, scopes: Iterable[str] = DEFAULT_SCOPE
     with ext.state_writer() as conn:
         conn.execute(api_tokens.insert().values(
             token_sha256=_digest(token), party=party, label=label,
-            created_at=format_utc(utcnow()), scopes=" ".join(sorted(granted))))
+            created_at=format_utc(utcnow()), scopes=" ".join(sorted(granted)),
+            stall=stall, device=device))
     return token
+
+
+def issue_device_token(app: Flask, stall: str, device: str, *,
+                       label: str | None = None) -> str:
+    """A token for one device of ``stall`` (its scale or till, docs/contract.md
+    "Receipts"): it acts for the stall's holder with ``write`` only, and only records sales
+    of that stall (``POST /api/v1/stalls/<stall>/sales``); every other write is refused."""
+    ext = _ext(app)
+    assert ext.ledger is not None
+    if not isinstance(device, str) or not 1 <= len(device) <= 100 or not device.isprintable():
+        raise ValidationError("a device name is 1-100 printable characters", field="device")
+    place = ext.ledger.location(stall)
+    if place is None or place.type != "stall":
+        raise NotFoundError(f"{stall!r} is not a registered stall")
+    if place.holder is None:
+        raise ValidationError(f"stall {stall!r} has no holder to sign its sales: register "
+                              "one first", field="stall")
+    return issue_token(app, place.holder, scopes=(WRITE,), label=label or f"device {device}",
+                       stall=stall, device=device)
 
 
 def revoke_token(app: Flask, token: str) -> bool:
@@ -127,12 +163,20 @@ def list_tokens(app: Flask) -> list[TokenInfo]:
         rows = conn.execute(select(api_tokens).order_by(api_tokens.c.created_at,
                                                         api_tokens.c.token_sha256)).mappings()
         return [TokenInfo(r["token_sha256"][:12], r["party"], stored_scopes(r["scopes"]),
-                          r["label"], r["created_at"], r["revoked_at"]) for r in rows]
+                          r["label"], r["created_at"], r["revoked_at"], r["stall"],
+                          r["device"]) for r in rows]
 
 
 def grant_for(header: str) -> tuple[str, frozenset[str]]:
     """The party and scopes of an ``Authorization: Bearer`` header's token; 401 when the
     header is not a live token of this service."""
+    grant = grant_of(header)
+    return grant.party, grant.scopes
+
+
+def grant_of(header: str) -> Grant:
+    """What an ``Authorization: Bearer`` header's token grants; 401 when the header is not
+    a live token of this service."""
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token.startswith(PREFIX) or len(token) > 200:
@@ -142,8 +186,9 @@ def grant_for(header: str) -> tuple[str, frozenset[str]]:
     wanted = _digest(token)
     with ext.state_engine.connect() as conn:
         row = conn.execute(select(api_tokens.c.token_sha256, api_tokens.c.party,
-                                  api_tokens.c.scopes).where(
+                                  api_tokens.c.scopes, api_tokens.c.stall,
+                                  api_tokens.c.device).where(
             api_tokens.c.token_sha256 == wanted, api_tokens.c.revoked_at.is_(None))).first()
     if row is None or not hmac.compare_digest(row.token_sha256, wanted):
         raise Unauthorized()
-    return str(row.party), stored_scopes(row.scopes)
+    return Grant(str(row.party), stored_scopes(row.scopes), row.stall, row.device)

@@ -125,6 +125,14 @@ def _epcis_reach(principal: str, r: Any) -> None:
 
 # Every endpoint of the app, with a request and the status expected per principal.
 CALLS: dict[str, list[Call]] = {
+    # docs/contract.md "Receipts": only a device token of the stall records its sales
+    "receipts.post_sale": [Call("POST", f"/api/v1/stalls/{STALL}/sales", {"none": 401}, 403,
+                                body={"items": [{"lot": LOT, "qty": "1", "unit": "kg"}]})],
+    "receipts.receipt_page": [Call("GET", "/r/" + "A" * 26, {}, 404)],
+    "receipts.receipt_qr_png": [Call("GET", "/r/" + "A" * 26 + "/qr.png", {}, 404)],
+    "receipts.receipt_qr_svg": [Call("GET", "/r/" + "A" * 26 + "/qr.svg", {}, 404)],
+    # docs/contract.md "Payments": the market's signature, never a token
+    "payments.notify": [Call("POST", "/api/v1/payments/notify", {}, 401, body={})],
     "epcis.openapi": [Call("GET", "/epcis/openapi.json", _PUBLIC)],
     "epcis.events": [Call("GET", "/epcis/events?EQ_bizStep=retail_selling", _EPCIS_READ,
                           check=_epcis_reach)],
@@ -267,7 +275,7 @@ def test_every_route_is_classified_and_walked(app: Flask) -> None:
     assert endpoints == set(CALLS), "a route the scope matrix does not walk"
     assert set(OPERATIONS.values()) == {e for e in endpoints if e.startswith(
         ("api.", "regulator.", "blobs.", "epcis_capture.", "epcis_queries.", "peers.",
-         "log."))}
+         "log.", "receipts.post_sale", "payments."))}
 
 
 def test_openapi_states_each_operations_scope(client: FlaskClient) -> None:

@@ -29,6 +29,8 @@ from .spec import KindSpec, Signers
 
 _id = validate.Regexp(ID_PATTERN, error=f"must be 1-{MAX_ID} characters without control characters")
 _text = validate.Length(min=1, max=MAX_TEXT)
+#: a payment link template: https, no spaces or quotes, braces only around the placeholders
+PAYMENT_URL = r"\A(?=.{1,500}\Z)https://[^\s\"'<>{}]+(?:\{(?:amount|order|stall)\}[^\s\"'<>{}]*)*\Z"
 
 
 class PartySchema(Schema):
@@ -102,6 +104,14 @@ class LocationSchema(Schema):
         "description": "the checkpoint origin line of the peer ledger this location stands "
                        "for: a receiving point there with the same id; shipments to it enter "
                        "that ledger by a `peer_entry`, and drills follow them there"})
+    # docs/contract.md "Payments": the market's aggregated-payment cashier, shopper-facing.
+    payment_url = fields.String(validate=validate.Regexp(
+        PAYMENT_URL, error="must be an https:// URL of at most 500 characters whose only "
+                           "placeholders are {{amount}}, {{order}} and {{stall}}"), metadata={
+        "description": "on a stall or a market: the payment link the stall page's 付款 and "
+                       "the receipt page's 付款 ¥{total} open, an `https://` URL template with "
+                       "`{amount}` (yuan), `{order}` (the receipt id) and `{stall}` "
+                       "placeholders; a stall without one uses its market's"})
     school = fields.Boolean(truthy={True}, falsy={False}, metadata={
         "description": "on a `canteen` only: `true` for a school's canteen (学校食堂), which "
                        "drills and recalls name among the schools reached"})
@@ -122,6 +132,11 @@ class LocationSchema(Schema):
         if "opening_time" in data and data.get("type") not in ("market", "wholesale_market"):
             raise marshmallow.ValidationError(
                 f"only a market has an opening time, not a {data.get('type')}", "opening_time")
+        if "payment_url" in data and data.get("type") not in ("stall", "market",
+                                                               "wholesale_market"):
+            raise marshmallow.ValidationError(
+                f"only a stall or a market has a payment link, not a {data.get('type')}",
+                "payment_url")
         if "school" in data and data.get("type") != "canteen":
             raise marshmallow.ValidationError(
                 f"only a canteen is a school's canteen, not a {data.get('type')}", "school")

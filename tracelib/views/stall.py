@@ -220,7 +220,10 @@ def stall_view(ledger: Ledger, stall_id: str, *, today: date,
                   "market_name": market.name if market else None,
                   "holder": ({"id": holder.id, "name": holder.name} if holder
                              else ({"id": place.holder, "name": None} if place.holder else None)),
-                  "address": place.details.get("address")},
+                  "address": place.details.get("address"),
+                  # docs/contract.md "Payments": the stall's payment link, else its market's
+                  "payment_url": (place.details.get("payment_url")
+                                  or (market.details.get("payment_url") if market else None))},
         "on_hand": on_hand,
         "tests": tests,
         "holds": holds,
