@@ -243,7 +243,18 @@ class World:
     def _sale(self, path: str) -> dict[str, Any]:
         return {"kind": "sale", "actor": "stall-a01", "location": "stall-a01",
                 "inputs": [{"lot": self.at_stall(), "qty": "1", "unit": "kg"}],
-                "data": {"receipt": "R-1", "payment_ref": "PAY-1"}}
+                "data": {"receipt": "R-1", "payment_ref": "PAY-1",
+                         # priced only where the walk is about prices: a total ties the qty
+                         **({"unit_prices": ["2.50"], "total": "2.50"}
+                            if "unit_prices" in path or "total" in path else {})}}
+
+    def _payment(self, path: str) -> dict[str, Any]:
+        receipt = f"walk-receipt-{next(_n)}"
+        return {"id": f"payment-{receipt}", "kind": "payment", "actor": "market-1",
+                "location": "stall-a01",
+                "data": {"receipt": receipt, "amount": "2.50", "provider_ref": "PAY-1",
+                         "paid_at": "2026-11-22T06:59:00+08:00", "notification": "N-1",
+                         "provider": "城南市场聚合支付"}}
 
     def _hold(self, path: str) -> dict[str, Any]:
         return {"kind": "hold", "actor": "market-1", "location": "stall-a01",

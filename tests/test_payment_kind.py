@@ -78,7 +78,7 @@ def test_a_sale_whose_prices_do_not_add_up_is_refused(net: Network, data: dict[s
 
 
 @pytest.mark.parametrize(("actor", "changes", "field"), [
-    ("market-1", {"id": "payment-OTHER"}, "id"),
+    ("market-1", {"id": "payment-OTHER"}, "data.receipt"),
     ("market-1", {"data": {"amount": "15.215"}}, "data.amount"),
     ("market-1", {"location": "market-1"}, "location"),
     ("market-1", {"data": {"paid_at": "yesterday"}}, "data.paid_at"),

@@ -59,7 +59,7 @@ def apply_payment(ctx: AppendContext, event: EventView, seq: int) -> None:
     if event.id != ID_PREFIX + str(data["receipt"]):
         raise ValidationError(f"a payment's id is {ID_PREFIX!r} and the receipt id: expected "
                               f"{ID_PREFIX + str(data['receipt'])!r}, got {event.id!r}",
-                              field="id")
+                              field="data.receipt")
     try:
         parse_yuan(data["amount"], fen_only=True)
     except ValueError as e:
