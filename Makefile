@@ -59,4 +59,5 @@ screenshots: $(STAMP)
 	TRACELIB_SAVE_SCREENSHOT=1 $(VENV)/bin/python -m pytest -q \
 		tests/service/test_console_browser.py tests/service/test_browser.py \
 		tests/service/test_board_browser.py \
-		tests/service/test_producer_browser.py
+		tests/service/test_producer_browser.py \
+		tests/service/test_receipt_browser.py

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -53,6 +54,10 @@ def demo_generate(env: Env, events: int, seed: int, base_url: str) -> None:
     click.echo(f"  market board     {base}/m/{market.markets[0]}/board")
     click.echo(f"  API (OpenAPI)    {base}/api/v1/openapi.json")
     click.echo(f"  checkpoint       {base}/api/v1/checkpoint")
+    receipt = _scale_sale(env, base, market.example_stall)
+    if receipt is not None:
+        click.echo(f"  a receipt        {receipt}   (a sale weighed just now at "
+                   f"{market.example_stall})")
     from .terminal_qr import terminal_qr
 
     text = terminal_qr(f"{base}/s/{market.example_stall}",
@@ -72,6 +77,36 @@ def demo_generate(env: Env, events: int, seed: int, base_url: str) -> None:
         click.echo(f"the year's official sampling: tracelib report kpi --year {market.kpi_year}"
                    f"   (pass rate of evaluation sampling {market.kpi['evaluation_pass_rate']} %, "
                    f"plan {market.kpi.get('plan_completion')} % done)")
+
+
+def _scale_sale(env: Env, base: str, stall: str) -> str | None:
+    """A sale weighed at ``stall``'s scale through the service's own route (a device token,
+    ``POST /api/v1/stalls/<stall>/sales``), for the demo to print its receipt's address; None
+    when the stall has nothing on sale."""
+    from tracelib_service import create_app
+    from tracelib_service.tokens import issue_device_token
+
+    app = create_app({"DB": str(env.db), "KEYSTORE": str(env.keystore_path),
+                      "PUBLIC_URL": base})
+    access = logging.getLogger("tracelib_service.access")  # no request log in the output
+    was, access.disabled = access.disabled, True
+    try:
+        client = app.test_client()
+        token = issue_device_token(app, stall, "demo-scale", label="make demo")
+        stock = client.get(f"/api/v1/stalls/{stall}").get_json() or {}
+        for item in stock.get("on_hand", []):
+            if item.get("held") or item.get("unit") != "kg":
+                continue
+            sold = client.post(f"/api/v1/stalls/{stall}/sales", json={
+                "receipt_no": "DEMO-0001", "items": [{
+                    "lot": item["lot"], "qty": "0.5", "unit": "kg", "unit_price": "12.80"}]},
+                headers={"Authorization": f"Bearer {token}"})
+            if sold.status_code in (200, 201):
+                return str(sold.get_json()["receipt_url"])
+        return None
+    finally:
+        access.disabled = was
+        app.extensions["tracelib"].close()
 
 
 COMMANDS = [demo]

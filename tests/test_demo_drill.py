@@ -26,6 +26,16 @@ def test_the_demo_names_a_drill_lot_with_stock_on_hand(tmp_path: Path) -> None:
     stocked = re.search(r"(\d+) still have stock of it", made.output)
     assert stocked and int(stocked.group(1)) > 0, made.output
     assert "http://127.0.0.1:8600/l/" + lot in made.output
+    printed = re.search(r"a receipt +http://127\.0\.0\.1:8600(/r/[A-Z2-7]{26})", made.output)
+    assert printed, made.output
+    from tracelib_service import create_app
+
+    app = create_app({"DB": db, "KEYSTORE": keys})
+    try:
+        page = app.test_client().get(printed.group(1))
+        assert page.status_code == 200 and "电子小票" in page.get_data(as_text=True)
+    finally:
+        app.extensions["tracelib"].close()
 
     recalled = runner.invoke(cli, ["--db", db, "--keystore", keys, "recall", lot,
                                    "--reason", "演练", "--json"])
