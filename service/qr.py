@@ -120,14 +120,10 @@ def _lines(placard: Placard) -> Sequence[str]:
     return [x for x in (placard.name, placard.number, placard.caption) if x]
 
 
-def placard_svg(placard: Placard, *, module: int = 10) -> str:
-    """The placard as SVG: one path for the code (crisp at any print size) and text lines."""
-    matrix = qr_matrix(placard.url, placard.level)
+def _dark_runs(matrix: list[list[bool]]) -> list[str]:
+    """An SVG path piece per horizontal run of dark modules, in module units, the quiet zone
+    around (one path for the whole code: crisp at any print size, and small)."""
     n = len(matrix)
-    side = (n + 2 * QUIET_ZONE) * module
-    lines = _lines(placard)
-    sizes = (module * 4.0, module * 2.5, module * 2.5)
-    height = side + sum(s * 1.5 for s in sizes[:len(lines)]) + module * 2
     runs: list[str] = []
     for y, row in enumerate(matrix):
         x = 0
@@ -139,6 +135,18 @@ def placard_svg(placard: Placard, *, module: int = 10) -> str:
                 runs.append(f"M{start + QUIET_ZONE} {y + QUIET_ZONE}h{x - start}v1h-{x - start}z")
             else:
                 x += 1
+    return runs
+
+
+def placard_svg(placard: Placard, *, module: int = 10) -> str:
+    """The placard as SVG: one path for the code (crisp at any print size) and text lines."""
+    matrix = qr_matrix(placard.url, placard.level)
+    n = len(matrix)
+    side = (n + 2 * QUIET_ZONE) * module
+    lines = _lines(placard)
+    sizes = (module * 4.0, module * 2.5, module * 2.5)
+    height = side + sum(s * 1.5 for s in sizes[:len(lines)]) + module * 2
+    runs = _dark_runs(matrix)
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{side}" height="{height:g}" '
@@ -190,17 +198,7 @@ def receipt_qr_svg(url: str, *, width_mm: int = 40) -> str:
     matrix = qr_matrix(url, "Q")
     n = len(matrix)
     side = n + 2 * QUIET_ZONE
-    runs: list[str] = []
-    for y, row in enumerate(matrix):
-        x = 0
-        while x < n:
-            if row[x]:
-                start = x
-                while x < n and row[x]:
-                    x += 1
-                runs.append(f"M{start + QUIET_ZONE} {y + QUIET_ZONE}h{x - start}v1h-{x - start}z")
-            else:
-                x += 1
+    runs = _dark_runs(matrix)
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{width_mm}mm" '
             f'height="{width_mm}mm" viewBox="0 0 {side} {side}">\n'
