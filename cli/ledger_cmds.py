@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from tracelib.append import Receipt
 from tracelib.errors import (
     IntegrityError,
     NotFoundError,
@@ -96,7 +97,7 @@ def keys_new(env: Env, party: str, role: str | None, name: str | None) -> None:
         if known is None:
             data["parties"] = [{"id": party, "name": name or party, "role": role}]
         env.keystore.save(party, key)
-        _operator_append(env, ledger, f"key-{party}-{key.key_id}", data)
+        operator_append(env, ledger, f"key-{party}-{key.key_id}", data)
     click.echo(f"registered key {key.key_id} for {party!r}; private key in {env.keystore.path}")
 
 
@@ -111,7 +112,7 @@ def keys_revoke(env: Env, key_id: str, revoked_at: str | None, reason: str) -> N
     with env.open() as ledger:
         entry = {"key_id": key_id, "revoked_at": revoked_at or utcnow().isoformat(),
                  "reason": reason}
-        _operator_append(env, ledger, f"revoke-{key_id}", {"revoke": [entry]})
+        operator_append(env, ledger, f"revoke-{key_id}", {"revoke": [entry]})
     click.echo(f"revoked key {key_id}")
 
 
@@ -134,14 +135,17 @@ def keys_list(env: Env, party: str | None) -> None:
     out.print(table)
 
 
-def _operator_append(env: Env, ledger: Ledger, event_id: str, data: dict[str, Any]) -> None:
+def operator_append(env: Env, ledger: Ledger, event_id: str, data: dict[str, Any]) -> Receipt:
+    """Append a ``register`` event of ``data``, signed with the operator's local key, and sign
+    a checkpoint over it: the commands that register keys, witnesses and peers."""
     from tracelib.events import sign_event
 
     operator_key = ledger.signing_key(env.keystore, ledger.operator)
     event = {"id": event_id, "kind": "register", "time": utcnow().isoformat(),
              "actor": ledger.operator, "location": ledger.office, "data": data}
-    ledger.append([sign_event(event, operator_key)])
+    receipt = ledger.append([sign_event(event, operator_key)])[0]
     env.sign_checkpoint(ledger, operator_key)
+    return receipt
 
 
 class _Signer:

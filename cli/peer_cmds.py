@@ -25,7 +25,7 @@ from tracelib.note import NoteVerifier
 from tracelib.timeutil import utcnow
 
 from .context import Env
-from .ledger_cmds import pass_env, print_json
+from .ledger_cmds import operator_append, pass_env, print_json
 
 #: Where the CLI reads bearer tokens for peers' APIs: ``ORIGIN=TOKEN`` words.
 PEER_TOKENS_ENV = "TRACELIB_PEER_TOKENS"
@@ -78,12 +78,8 @@ def add(env: Env, origin: str, vkey: str, url: str, policy_file: str | None) -> 
         except (OSError, UnicodeDecodeError) as e:
             raise click.ClickException(f"cannot read the policy {policy_file}: {e}") from e
     with env.open() as ledger:
-        key = ledger.signing_key(env.keystore, ledger.operator)
-        event = {"id": f"peer-{now.strftime('%Y%m%dT%H%M%S%f')}", "kind": "register",
-                 "time": now.isoformat(), "actor": ledger.operator, "location": ledger.office,
-                 "data": {"peers": [peer_entry]}}
-        receipt = ledger.append([sign_event(event, key)], now=now)[0]
-        env.sign_checkpoint(ledger, key)
+        receipt = operator_append(env, ledger, f"peer-{now.strftime('%Y%m%dT%H%M%S%f')}",
+                                  {"peers": [peer_entry]})
     click.echo(f"peer {origin} registered at seq {receipt.seq}")
 
 

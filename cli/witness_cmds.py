@@ -15,7 +15,7 @@ from tracelib.witness import registered_witnesses
 from tracelib.witness.client import AHEAD, INCONSISTENT
 
 from .context import Env
-from .ledger_cmds import _operator_append, pass_env, print_json
+from .ledger_cmds import operator_append, pass_env, print_json
 from .main import CheckFailed
 from .witnessing import answer_dict, ask_witnesses
 
@@ -41,7 +41,7 @@ def witness_add(env: Env, name: str, vkey: str, url: str) -> None:
         raise ValidationError(f"witness URL {url!r} is not http:// or https://", field="url")
     with env.open() as ledger:
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
-        _operator_append(env, ledger, f"witness-{name}-{stamp}",
+        operator_append(env, ledger, f"witness-{name}-{stamp}",
                          {"witnesses": [{"name": name, "vkey": vkey, "url": url}]})
     click.echo(f"registered witness {name!r} ({vkey.split('+')[0]}) at {url.rstrip('/')}")
 
