@@ -146,11 +146,10 @@ def test_a_long_documents_hash_ids_from_the_worker_pool_are_the_serial_ones(
 
 
 @pytest.mark.parametrize("behaviour", ["rollback", "proceed"])
-def test_a_long_document_checked_whole_in_the_worker_pool_is_refused_whole(
+def test_a_long_document_with_a_fault_is_refused_whole(
         generated: Any, monkeypatch: pytest.MonkeyPatch, behaviour: str) -> None:
-    """A long document's schema and depth are checked in the worker pool while its events
-    are mapped; a fault there refuses the document whole, naming its path, even when events
-    were mapped and drawn by the ledger meanwhile, and nothing is stored."""
+    """A long document (its events hashed and signed in the worker pool) with a schema or
+    depth fault is refused whole, naming its path, and nothing is stored."""
     capture_module = importlib.import_module("tracelib.epcis.capture")
     net, _first, second, doc, _result = generated
     monkeypatch.setattr(capture_module, "_POOL_FROM", 100)

@@ -302,33 +302,6 @@ def whole_document_fault(doc: Any, max_depth: int = MAX_DEPTH) -> tuple[str, str
     return None
 
 
-def _whole_document_fault_of(raw: bytes, max_depth: int) -> tuple[str, str] | None:
-    """:func:`whole_document_fault` of a document's JSON text, for a worker process."""
-    return whole_document_fault(orjson.loads(raw), max_depth)
-
-
-def _whole_check(doc: Mapping[str, Any], count: int) -> Callable[[], None]:
-    """Start :func:`whole_document_fault`: for a document of :data:`_POOL_FROM` events or
-    more in the worker pool, while this thread maps and signs its events; else here, now.
-    The callable returned raises :class:`DocumentRefused` for a fault (waiting for the
-    pool's answer); the capture calls it before anything is committed."""
-    future = None
-    if count >= _POOL_FROM and cpu_count() > 1:
-        try:
-            future = pool().submit(_whole_document_fault_of, orjson.dumps(doc), MAX_DEPTH)
-        except TypeError:  # not JSON's types (a caller's own mapping): checked here
-            future = None
-    fault = whole_document_fault(doc) if future is None else None
-
-    def settle() -> None:
-        found = future.result() if future is not None else fault
-        if found is not None:
-            raise DocumentRefused(found[0], path=found[1])
-    if future is None:
-        settle()
-    return settle
-
-
 def _check_vocabulary(doc: Mapping[str, Any], events: Sequence[Any]) -> None:
     """GS1's ``@context``, and each event's type, bizStep and disposition (CBV 2.0)."""
     if not _names_context(doc.get("@context")):
@@ -668,14 +641,13 @@ class _Unmapped(Exception):
 
 
 def _rollback(ledger: Ledger, stream: Iterator[_Mapped], now: datetime | None,
-              progress: Callable[[int], None] | None, settle: Callable[[], None],
+              progress: Callable[[int], None] | None,
               signed_here: Mapping[str, SigningKey]
               ) -> tuple[list[_Mapped], dict[int, Any], CaptureProblem | None]:
     """All or nothing, the events mapped as the ledger draws them: while the append
     engine's workers check one chunk's signatures, this thread maps and signs the next.
     The first event that does not map stops the append (nothing stored); the rest are
-    still mapped, so every refusal is reported. ``settle`` raises for a document refused
-    whole; it is called after the last event, before the ledger commits."""
+    still mapped, so every refusal is reported."""
     mapped: list[_Mapped] = []
     drawn: list[_Mapped] = []
 
@@ -687,7 +659,6 @@ def _rollback(ledger: Ledger, stream: Iterator[_Mapped], now: datetime | None,
             drawn.append(m)
             assert m.event is not None
             yield m.event
-        settle()
 
     lines = _Lines(drawn)
     problem: CaptureProblem | None = None
@@ -698,8 +669,6 @@ def _rollback(ledger: Ledger, stream: Iterator[_Mapped], now: datetime | None,
         receipts = {m.index: r for m, r in zip(drawn, found, strict=True)}
     except _Unmapped:
         pass
-    except DocumentRefused:
-        raise
     except ValidationError as e:
         problem = _refusal(e.line if e.line is not None else drawn[0].index, e)
     except ConflictError as e:
@@ -746,10 +715,7 @@ def _capture(ledger: Ledger, doc: Mapping[str, Any], *, keys: Signer, base: str,
     if behaviour not in BEHAVIOURS:
         raise DocumentRefused(f"capture error behaviour must be rollback or proceed, got "
                               f"{behaviour[:40]!r}", path="GS1-Capture-Error-Behaviour")
-    shaped = _check_shape(doc, max_events=max_events)
-    settle = _whole_check(doc, len(shaped))
-    _check_vocabulary(doc, shaped)
-    events = [dict(e) for e in shaped]
+    events = check_document(doc, max_events=max_events)
     result = CaptureResult(behaviour)
     receipts: dict[int, Any] = {}
     problems: dict[int, CaptureProblem] = {}
@@ -760,13 +726,12 @@ def _capture(ledger: Ledger, doc: Mapping[str, Any], *, keys: Signer, base: str,
         src = sources_for(ledger, conn, base, events)
         stream = _map_all(events, doc, src, keys, as_party, signed_here)
         if behaviour == "rollback":
-            mapped, receipts, problem = _rollback(ledger, stream, now, progress, settle,
+            mapped, receipts, problem = _rollback(ledger, stream, now, progress,
                                                   signed_here)
             if problem is not None:
                 problems[problem.index] = problem
         else:
             mapped = list(stream)
-    settle()  # a document refused whole says so, whatever its events said
     problems.update({m.index: m.problem for m in mapped if m.problem is not None})
     if behaviour == "proceed":
         good = [m for m in mapped if m.problem is None]
